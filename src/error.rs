@@ -1,0 +1,95 @@
+//! The one error type: an HTTP status plus an OpenAI error envelope.
+
+use std::fmt;
+
+/// An error that becomes an HTTP response with the OpenAI envelope
+/// `{"error":{"message","type","param","code"}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    /// HTTP status code.
+    pub status: u16,
+    /// OpenAI `error.type`, e.g. `invalid_request_error`.
+    pub kind: &'static str,
+    /// Human-readable `error.message`.
+    pub message: String,
+    /// The request parameter at fault, if any.
+    pub param: Option<String>,
+    /// Machine-readable `error.code`, if any.
+    pub code: Option<&'static str>,
+}
+
+/// Crate-wide result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A new error with no param and no code.
+    pub fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Self {
+        Error { status, kind, message: message.into(), param: None, code: None }
+    }
+
+    /// 400 `invalid_request_error` naming the offending parameter.
+    pub fn invalid_param(param: &str, message: impl Into<String>) -> Self {
+        Error::new(400, "invalid_request_error", message).with_param(param)
+    }
+
+    /// 400 `invalid_request_error` without a parameter.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Error::new(400, "invalid_request_error", message)
+    }
+
+    /// 404 for an unknown route.
+    pub fn not_found(path: &str) -> Self {
+        Error::new(404, "invalid_request_error", format!("Unknown request URL: {path}"))
+            .with_code("unknown_url")
+    }
+
+    /// Sets `error.param`.
+    pub fn with_param(mut self, param: &str) -> Self {
+        self.param = Some(param.to_owned());
+        self
+    }
+
+    /// Sets `error.code`.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// Renders the OpenAI error envelope as JSON bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        let body = serde_json::json!({
+            "error": {
+                "message": self.message,
+                "type": self.kind,
+                "param": self.param,
+                "code": self.code,
+            }
+        });
+        serde_json::to_vec(&body).expect("error envelope serializes")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.kind, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_has_all_four_fields() {
+        let e = Error::invalid_param("max_tokens", "must be >= 1").with_code("invalid_value");
+        let v: serde_json::Value = serde_json::from_slice(&e.to_json()).unwrap();
+        assert_eq!(v["error"]["message"], "must be >= 1");
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        assert_eq!(v["error"]["param"], "max_tokens");
+        assert_eq!(v["error"]["code"], "invalid_value");
+        let bare: serde_json::Value = serde_json::from_slice(&Error::bad_request("x").to_json()).unwrap();
+        assert!(bare["error"]["param"].is_null() && bare["error"]["code"].is_null());
+    }
+}

@@ -1,0 +1,194 @@
+//! From a validated request to a generation plan: output length, finish reason and the
+//! token schedule. Pure: the caller supplies randomness and the clock.
+
+use std::time::Duration;
+
+use crate::{
+    openai::{
+        chunks::{Flavor, ResponseMeta, Usage},
+        models::ModelInfo,
+        request::GenRequest,
+    },
+    rng::Rng,
+    sim::{Latency, LengthDist, Schedule, profile_for},
+    tokens::TextGen,
+};
+
+/// Default timing when neither the command line nor a model profile sets it (FakeAI's).
+const DEFAULT_TTFT: Latency = Latency { ms: 20.0, variance_pct: 10.0 };
+const DEFAULT_ITL: Latency = Latency { ms: 5.0, variance_pct: 10.0 };
+/// Prompt tokens that prefill for free before `prefill_tps` starts to cost.
+const FREE_PREFILL_TOKENS: u64 = 100;
+
+/// Timing and length settings for every generation.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Explicit TTFT; overrides model profiles.
+    pub ttft: Option<Latency>,
+    /// Explicit ITL; overrides model profiles.
+    pub itl: Option<Latency>,
+    /// Explicit prefill speed (prompt tokens/s, 0 = free); overrides model profiles.
+    pub prefill_tps: Option<f64>,
+    /// Use per-model latency presets for settings not given explicitly.
+    pub latency_profiles: bool,
+    /// Natural output-length distribution.
+    pub output_len: LengthDist,
+    /// Whether non-streaming responses wait TTFT + n·ITL.
+    pub non_streaming_delay: bool,
+    /// `system_fingerprint` of responses without a seed.
+    pub fingerprint: String,
+}
+
+/// Everything needed to produce one response.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Endpoint shape.
+    pub flavor: Flavor,
+    /// Response identity.
+    pub meta: ResponseMeta,
+    /// Exact token counts; `completion_tokens` is the output length.
+    pub usage: Usage,
+    /// `stop` or `length`.
+    pub finish_reason: &'static str,
+    /// Send the usage chunk when streaming.
+    pub include_usage: bool,
+    /// The output text's generator.
+    pub text: TextGen,
+    /// Token deadlines from the request's arrival.
+    pub schedule: Schedule,
+}
+
+impl Plan {
+    /// The whole output text (for non-streaming responses).
+    pub fn full_text(&mut self) -> String {
+        let n = self.usage.completion_tokens as usize;
+        let mut text = String::with_capacity(n * 7);
+        self.text.push_tokens(n, &mut text);
+        text
+    }
+}
+
+impl SimConfig {
+    /// Plans a response to `req` for `model`; `rng` supplies ids, jitter and unseeded text.
+    pub fn plan(&self, flavor: Flavor, req: &GenRequest, model: &ModelInfo, rng: &mut Rng, unix_now: u64) -> Plan {
+        let cap = req.max_tokens.unwrap_or(model.max_output_tokens.max(1));
+        let natural = self.output_len.sample(rng);
+        let length = if req.ignore_eos { cap } else { natural.clamp(req.min_tokens.min(cap), cap) };
+        let finish_reason = if length == cap && (req.ignore_eos || natural >= cap) { "length" } else { "stop" };
+        let (text_seed, fingerprint) = match req.seed {
+            Some(seed) => (seed, format!("fp_{:016x}", Rng::new(seed).next_u64())),
+            None => (rng.next_u64(), self.fingerprint.clone()),
+        };
+        let (ttft, itl) = self.timing(&req.model, req.prompt_tokens, rng);
+        let prefix = match flavor {
+            Flavor::Chat => "chatcmpl-",
+            Flavor::Completion => "cmpl-",
+        };
+        Plan {
+            flavor,
+            meta: ResponseMeta {
+                id: format!("{prefix}{:016x}{:016x}", rng.next_u64(), rng.next_u64()),
+                created: unix_now,
+                model: req.model.clone(),
+                fingerprint,
+            },
+            usage: Usage { prompt_tokens: req.prompt_tokens, completion_tokens: length },
+            finish_reason,
+            include_usage: req.include_usage,
+            text: TextGen::new(text_seed),
+            schedule: Schedule::new(ttft, itl, Rng::new(rng.next_u64())),
+        }
+    }
+
+    /// TTFT (drawn, plus prefill) and the ITL distribution for `model`.
+    fn timing(&self, model: &str, prompt_tokens: u64, rng: &mut Rng) -> (Duration, Latency) {
+        let profile = if self.latency_profiles { profile_for(model) } else { None };
+        let ttft = self.ttft.or(profile.map(|p| p.ttft)).unwrap_or(DEFAULT_TTFT);
+        let itl = self.itl.or(profile.map(|p| p.itl)).unwrap_or(DEFAULT_ITL);
+        // An explicit --ttft means exactly that TTFT unless a prefill rate is also given.
+        let profile_prefill = if self.ttft.is_some() { None } else { profile.map(|p| p.prefill_tps) };
+        let prefill_tps = self.prefill_tps.or(profile_prefill).unwrap_or(0.0);
+        let mut first = ttft.sample(rng);
+        if prefill_tps > 0.0 {
+            let billed = prompt_tokens.saturating_sub(FREE_PREFILL_TOKENS) as f64;
+            first += Duration::from_secs_f64(billed / prefill_tps);
+        }
+        (first, itl)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openai::models::{Registry, UnknownModelDefaults};
+
+    fn sim() -> SimConfig {
+        SimConfig {
+            ttft: Some(Latency::fixed(20.0)),
+            itl: Some(Latency::fixed(5.0)),
+            prefill_tps: None,
+            latency_profiles: true,
+            output_len: LengthDist::Fixed(50),
+            non_streaming_delay: true,
+            fingerprint: "fp_test".into(),
+        }
+    }
+
+    fn req(max: Option<u64>, min: u64, ignore_eos: bool) -> GenRequest {
+        GenRequest {
+            model: "gpt-4".into(),
+            stream: false,
+            include_usage: false,
+            prompt_tokens: 1000,
+            max_tokens: max,
+            min_tokens: min,
+            ignore_eos,
+            seed: None,
+        }
+    }
+
+    fn plan(s: &SimConfig, r: &GenRequest) -> Plan {
+        let model = Registry::new(UnknownModelDefaults { context_window: 8192, max_output_tokens: 4096 }).resolve(&r.model);
+        s.plan(Flavor::Chat, r, &model, &mut Rng::new(1), 0)
+    }
+
+    #[test]
+    fn lengths_and_finish_reasons() {
+        let s = sim();
+        let p = plan(&s, &req(Some(10), 0, false));
+        assert_eq!((p.usage.completion_tokens, p.finish_reason), (10, "length"));
+        let p = plan(&s, &req(Some(100), 0, false));
+        assert_eq!((p.usage.completion_tokens, p.finish_reason), (50, "stop"));
+        let p = plan(&s, &req(Some(100), 0, true));
+        assert_eq!((p.usage.completion_tokens, p.finish_reason), (100, "length"));
+        let p = plan(&s, &req(Some(100), 80, false));
+        assert_eq!((p.usage.completion_tokens, p.finish_reason), (80, "stop"));
+        let p = plan(&s, &req(None, 0, true));
+        assert_eq!(p.usage.completion_tokens, 4096, "no hidden 250-token ceiling");
+    }
+
+    #[test]
+    fn explicit_timing_beats_profiles_and_profiles_add_prefill() {
+        let mut p = plan(&sim(), &req(Some(3), 0, true));
+        assert_eq!(p.schedule.advance(), Duration::from_millis(20));
+        assert_eq!(p.schedule.advance(), Duration::from_millis(25));
+        let profiled = SimConfig { ttft: None, itl: None, ..sim() };
+        let first = plan(&profiled, &req(Some(3), 0, true)).schedule.peek().as_secs_f64() * 1e3;
+        // gpt-4: 800 ms ± 18.75 % plus 900 billed tokens at 500 tok/s = 1800 ms.
+        assert!((650.0 + 1800.0..=950.0 + 1800.0).contains(&first), "ttft {first}");
+        let plain = SimConfig { latency_profiles: false, ttft: None, ..sim() };
+        let first = plan(&plain, &req(Some(3), 0, true)).schedule.peek().as_secs_f64() * 1e3;
+        assert!((18.0..=22.0).contains(&first));
+    }
+
+    #[test]
+    fn seeds_fix_text_and_fingerprint() {
+        let s = sim();
+        let mut r = req(Some(20), 0, true);
+        r.seed = Some(7);
+        let (mut a, mut b) = (plan(&s, &r), plan(&s, &r));
+        assert_eq!(a.full_text(), b.full_text());
+        assert_eq!(a.meta.fingerprint, b.meta.fingerprint);
+        assert_ne!(a.meta.fingerprint, "fp_test");
+    }
+}

@@ -1,0 +1,167 @@
+//! Incremental decoder for `Transfer-Encoding: chunked` request bodies.
+
+use crate::error::Error;
+
+/// Longest chunk-size line (hex digits plus extensions) we accept.
+const MAX_SIZE_LINE: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Size { value: u64, digits: u32, in_ext: bool, line: usize },
+    SizeLf { value: u64 },
+    Data { left: u64 },
+    DataCr,
+    DataLf,
+    TrailerStart,
+    TrailerLine,
+    TrailerLf { empty: bool },
+    Done,
+}
+
+/// A resumable chunked-body decoder: feed it bytes as they arrive.
+#[derive(Debug, Clone)]
+pub struct ChunkedDecoder {
+    state: State,
+    limit: u64,
+    total: u64,
+}
+
+impl ChunkedDecoder {
+    /// A decoder that refuses bodies longer than `limit` bytes with 413.
+    pub fn new(limit: u64) -> Self {
+        ChunkedDecoder { state: Self::size_state(), limit, total: 0 }
+    }
+
+    fn size_state() -> State {
+        State::Size { value: 0, digits: 0, in_ext: false, line: 0 }
+    }
+
+    /// True once the terminating zero-size chunk and trailers have been read.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Decodes from `input`, appending body bytes to `out`; returns how many input bytes were
+    /// consumed. Stops at the end of the body, leaving any pipelined bytes unconsumed.
+    pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
+        let mut i = 0;
+        while i < input.len() && self.state != State::Done {
+            if let State::Data { left } = self.state {
+                let take = (left as usize).min(input.len() - i);
+                out.extend_from_slice(&input[i..i + take]);
+                i += take;
+                let left = left - take as u64;
+                self.state = if left == 0 { State::DataCr } else { State::Data { left } };
+                continue;
+            }
+            self.step(input[i])?;
+            i += 1;
+        }
+        Ok(i)
+    }
+
+    fn step(&mut self, b: u8) -> Result<(), Error> {
+        self.state = match self.state {
+            State::Size { value, digits, in_ext, line } => {
+                if line >= MAX_SIZE_LINE {
+                    return Err(malformed());
+                }
+                match b {
+                    b'\r' if digits > 0 => State::SizeLf { value },
+                    b'\n' if digits > 0 => self.after_size(value)?,
+                    _ if in_ext => State::Size { value, digits, in_ext, line: line + 1 },
+                    b';' | b' ' | b'\t' if digits > 0 => State::Size { value, digits, in_ext: true, line: line + 1 },
+                    _ => {
+                        let d = (b as char).to_digit(16).ok_or_else(malformed)?;
+                        if digits >= 15 {
+                            return Err(malformed());
+                        }
+                        State::Size { value: value * 16 + d as u64, digits: digits + 1, in_ext, line: line + 1 }
+                    }
+                }
+            }
+            State::SizeLf { value } if b == b'\n' => self.after_size(value)?,
+            State::DataCr if b == b'\r' => State::DataLf,
+            State::DataCr | State::DataLf if b == b'\n' => Self::size_state(),
+            State::TrailerStart => match b {
+                b'\r' => State::TrailerLf { empty: true },
+                b'\n' => State::Done,
+                _ => State::TrailerLine,
+            },
+            State::TrailerLine => match b {
+                b'\r' => State::TrailerLf { empty: false },
+                b'\n' => State::TrailerStart,
+                _ => State::TrailerLine,
+            },
+            State::TrailerLf { empty } if b == b'\n' => {
+                if empty { State::Done } else { State::TrailerStart }
+            }
+            _ => return Err(malformed()),
+        };
+        Ok(())
+    }
+
+    fn after_size(&mut self, size: u64) -> Result<State, Error> {
+        if size == 0 {
+            return Ok(State::TrailerStart);
+        }
+        self.total += size;
+        if self.total > self.limit {
+            return Err(too_large(self.limit));
+        }
+        Ok(State::Data { left: size })
+    }
+}
+
+fn malformed() -> Error {
+    Error::bad_request("Malformed chunked request body")
+}
+
+/// The 413 error for a body over the configured limit.
+pub fn too_large(limit: u64) -> Error {
+    Error::new(413, "invalid_request_error", format!("Request body exceeds the limit of {limit} bytes"))
+        .with_code("request_too_large")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8], step: usize) -> Result<(Vec<u8>, usize), Error> {
+        let mut d = ChunkedDecoder::new(1 << 20);
+        let mut out = Vec::new();
+        let mut used = 0;
+        while used < input.len() && !d.is_done() {
+            let end = (used + step).min(input.len());
+            used += d.decode(&input[used..end], &mut out)?;
+        }
+        assert!(d.is_done());
+        Ok((out, used))
+    }
+
+    #[test]
+    fn decodes_in_any_split_and_stops_at_the_end() {
+        let body = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: 1\r\n\r\nGET / HTTP/1.1";
+        for step in 1..body.len() {
+            let (out, used) = decode_all(body, step).unwrap();
+            assert_eq!(out, b"hello, world");
+            assert_eq!(&body[used..], b"GET / HTTP/1.1", "step {step}");
+        }
+    }
+
+    #[test]
+    fn bare_lf_and_uppercase_hex() {
+        let (out, _) = decode_all(b"A\nabcdefghij\n0\n\n", 3).unwrap();
+        assert_eq!(out, b"abcdefghij");
+    }
+
+    #[test]
+    fn rejects_garbage_and_oversize() {
+        assert_eq!(decode_all(b"zz\r\n", 4).unwrap_err().status, 400);
+        assert_eq!(decode_all(b"3\r\nabcX\r\n", 4).unwrap_err().status, 400);
+        assert_eq!(decode_all(b"\r\n", 4).unwrap_err().status, 400);
+        assert_eq!(decode_all(b"ffffffffffffffff\r\n", 64).unwrap_err().status, 400);
+        let mut d = ChunkedDecoder::new(4);
+        assert_eq!(d.decode(b"5\r\nhello\r\n", &mut Vec::new()).unwrap_err().status, 413);
+    }
+}

@@ -1,0 +1,10 @@
+//! Sans-IO HTTP/1.1: request-head parsing, chunked body decoding and response encoding,
+//! all pure functions over byte buffers.
+
+mod chunked;
+mod request;
+mod response;
+
+pub use chunked::{ChunkedDecoder, too_large as body_too_large};
+pub use request::{BodyFraming, Method, RequestHead, parse_head};
+pub use response::{ResponseHead, frame_chunk, http_date, reason_phrase};

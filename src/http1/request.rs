@@ -1,0 +1,251 @@
+//! Request-head parsing on top of httparse.
+
+use crate::error::Error;
+
+/// Most headers a request may carry before it is refused with 431.
+const MAX_HEADERS: usize = 64;
+
+/// The request method, with the ones we route named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET
+    Get,
+    /// HEAD
+    Head,
+    /// POST
+    Post,
+    /// OPTIONS
+    Options,
+    /// PUT
+    Put,
+    /// DELETE
+    Delete,
+    /// PATCH
+    Patch,
+    /// Anything else.
+    Other,
+}
+
+impl Method {
+    fn parse(s: &str) -> Method {
+        match s {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "OPTIONS" => Method::Options,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "PATCH" => Method::Patch,
+            _ => Method::Other,
+        }
+    }
+}
+
+/// How the request body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body.
+    None,
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// The parts of a request head the server acts on, copied out of the read buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// Request method.
+    pub method: Method,
+    /// Path without the query string.
+    pub path: String,
+    /// Query string without the `?` (empty when absent).
+    pub query: String,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor_version: u8,
+    /// Whether the connection may be reused after this request.
+    pub keep_alive: bool,
+    /// Body framing.
+    pub body: BodyFraming,
+    /// `Expect: 100-continue` was sent.
+    pub expect_continue: bool,
+    /// `X-Request-ID`, echoed back.
+    pub request_id: Option<String>,
+    /// `Accept`, for content negotiation.
+    pub accept: Option<String>,
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Authorization`.
+    pub authorization: Option<String>,
+    /// Bytes the head occupied in the buffer.
+    pub head_len: usize,
+}
+
+/// Parses a request head from the start of `buf`.
+///
+/// Returns `Ok(None)` when more bytes are needed, and an error (431 or 400) when the head is
+/// too large or malformed. `max_head` bounds the head size in bytes.
+pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<RequestHead>, Error> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() > max_head => return Err(head_too_large()),
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(head_too_large()),
+        Err(e) => return Err(Error::bad_request(format!("Malformed HTTP request: {e}"))),
+    };
+    if head_len > max_head {
+        return Err(head_too_large());
+    }
+    let target = req.path.unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let minor_version = req.version.unwrap_or(1);
+    let mut head = RequestHead {
+        method: Method::parse(req.method.unwrap_or("")),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        minor_version,
+        keep_alive: minor_version == 1,
+        body: BodyFraming::None,
+        expect_continue: false,
+        request_id: None,
+        accept: None,
+        content_type: None,
+        authorization: None,
+        head_len,
+    };
+    let mut content_length: Option<u64> = None;
+    for h in req.headers.iter() {
+        apply_header(&mut head, &mut content_length, h.name, h.value)?;
+    }
+    if head.body != BodyFraming::Chunked {
+        head.body = content_length.map_or(BodyFraming::None, BodyFraming::Length);
+    }
+    Ok(Some(head))
+}
+
+fn apply_header(
+    head: &mut RequestHead,
+    content_length: &mut Option<u64>,
+    name: &str,
+    value: &[u8],
+) -> Result<(), Error> {
+    let text = || String::from_utf8_lossy(value).into_owned();
+    if name.eq_ignore_ascii_case("content-length") {
+        let n = std::str::from_utf8(value)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .ok_or_else(|| Error::bad_request("Invalid Content-Length header"))?;
+        if content_length.is_some_and(|old| old != n) {
+            return Err(Error::bad_request("Conflicting Content-Length headers"));
+        }
+        *content_length = Some(n);
+    } else if name.eq_ignore_ascii_case("transfer-encoding") {
+        let last = value.rsplit(|&b| b == b',').next().unwrap_or(b"");
+        if !last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+            return Err(Error::new(501, "invalid_request_error", "Unsupported Transfer-Encoding"));
+        }
+        head.body = BodyFraming::Chunked;
+    } else if name.eq_ignore_ascii_case("connection") {
+        for token in value.split(|&b| b == b',') {
+            let token = token.trim_ascii();
+            if token.eq_ignore_ascii_case(b"close") {
+                head.keep_alive = false;
+            } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                head.keep_alive = true;
+            }
+        }
+    } else if name.eq_ignore_ascii_case("expect") {
+        head.expect_continue = value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+    } else if name.eq_ignore_ascii_case("x-request-id") {
+        head.request_id = Some(text());
+    } else if name.eq_ignore_ascii_case("accept") {
+        head.accept = Some(text());
+    } else if name.eq_ignore_ascii_case("content-type") {
+        head.content_type = Some(text());
+    } else if name.eq_ignore_ascii_case("authorization") {
+        head.authorization = Some(text());
+    }
+    Ok(())
+}
+
+fn head_too_large() -> Error {
+    Error::new(431, "invalid_request_error", "Request header fields too large")
+        .with_code("request_header_fields_too_large")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: usize = 16 * 1024;
+
+    #[test]
+    fn partial_heads_need_more_bytes() {
+        let full = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+        for cut in 0..full.len() {
+            assert_eq!(parse_head(&full[..cut], MAX).unwrap(), None, "cut at {cut}");
+        }
+        let head = parse_head(full, MAX).unwrap().unwrap();
+        assert_eq!(head.head_len, full.len());
+        assert_eq!(head.method, Method::Get);
+        assert_eq!(head.path, "/health");
+        assert!(head.keep_alive);
+        assert_eq!(head.body, BodyFraming::None);
+    }
+
+    #[test]
+    fn pipelined_requests_parse_one_at_a_time() {
+        let two = b"POST /v1/completions HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}GET /a?b=c HTTP/1.1\r\n\r\n";
+        let first = parse_head(two, MAX).unwrap().unwrap();
+        assert_eq!(first.body, BodyFraming::Length(2));
+        let rest = &two[first.head_len + 2..];
+        let second = parse_head(rest, MAX).unwrap().unwrap();
+        assert_eq!((second.path.as_str(), second.query.as_str()), ("/a", "b=c"));
+        assert_eq!(second.head_len, rest.len());
+    }
+
+    #[test]
+    fn http10_and_connection_tokens() {
+        let h = parse_head(b"GET / HTTP/1.0\r\n\r\n", MAX).unwrap().unwrap();
+        assert!(!h.keep_alive && h.minor_version == 0);
+        let h = parse_head(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", MAX).unwrap().unwrap();
+        assert!(h.keep_alive);
+        let h = parse_head(b"GET / HTTP/1.1\r\nConnection: upgrade, close\r\n\r\n", MAX).unwrap().unwrap();
+        assert!(!h.keep_alive);
+    }
+
+    #[test]
+    fn headers_of_interest_are_copied() {
+        let raw = b"POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\
+            X-Request-ID: abc-1\r\nAccept: text/event-stream\r\nContent-Type: application/json\r\n\
+            Authorization: Bearer sk-1\r\n\r\n";
+        let h = parse_head(raw, MAX).unwrap().unwrap();
+        assert_eq!(h.body, BodyFraming::Chunked);
+        assert!(h.expect_continue);
+        assert_eq!(h.request_id.as_deref(), Some("abc-1"));
+        assert_eq!(h.accept.as_deref(), Some("text/event-stream"));
+        assert_eq!(h.content_type.as_deref(), Some("application/json"));
+        assert_eq!(h.authorization.as_deref(), Some("Bearer sk-1"));
+    }
+
+    #[test]
+    fn limits_and_malformed_input() {
+        let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX));
+        assert_eq!(parse_head(big.as_bytes(), MAX).unwrap_err().status, 431);
+        let endless = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(MAX + 1));
+        assert_eq!(parse_head(endless.as_bytes(), MAX).unwrap_err().status, 431);
+        let many: String = (0..70).map(|i| format!("H{i}: v\r\n")).collect();
+        let many = format!("GET / HTTP/1.1\r\n{many}\r\n");
+        assert_eq!(parse_head(many.as_bytes(), MAX).unwrap_err().status, 431);
+        assert_eq!(parse_head(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", MAX).unwrap_err().status, 400);
+        assert_eq!(parse_head(b"\x01\x02 / HTTP/1.1\r\n\r\n", MAX).unwrap_err().status, 400);
+        let bad_len = b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n";
+        assert_eq!(parse_head(bad_len, MAX).unwrap_err().status, 400);
+        let conflict = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(parse_head(conflict, MAX).unwrap_err().status, 400);
+        let gzip = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n";
+        assert_eq!(parse_head(gzip, MAX).unwrap_err().status, 501);
+    }
+}

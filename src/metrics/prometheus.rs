@@ -1,0 +1,72 @@
+//! Prometheus text exposition (format 0.0.4) of a merged snapshot.
+
+use std::fmt::Write;
+
+use super::{Counter, Snapshot};
+
+/// Bucket bounds of `fakeai_emit_lateness_seconds`.
+const LATENESS_BUCKETS: &[f64] = &[0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+const COUNTERS: &[(&str, Counter, &str)] = &[
+    ("fakeai_requests_total", Counter::Requests, "HTTP requests received."),
+    ("fakeai_error_responses_total", Counter::ErrorResponses, "Responses with status >= 400."),
+    ("fakeai_generations_completed_total", Counter::GenerationsCompleted, "Generations whose every token was sent."),
+    ("fakeai_streams_cancelled_total", Counter::StreamsCancelled, "Streams ended early by the client."),
+    ("fakeai_prompt_tokens_total", Counter::PromptTokens, "Prompt tokens of completed generations."),
+    ("fakeai_completion_tokens_total", Counter::CompletionTokens, "Completion tokens sent."),
+    ("fakeai_sse_events_total", Counter::SseEvents, "SSE content events sent."),
+    ("fakeai_connections_accepted_total", Counter::ConnectionsAccepted, "TCP connections accepted."),
+    ("fakeai_connections_refused_total", Counter::ConnectionsRefused, "Connections refused over --max-connections."),
+];
+
+const GAUGES: &[(&str, Counter, &str)] = &[
+    ("fakeai_connections_open", Counter::ConnectionsOpen, "Open connections per worker."),
+    ("fakeai_streams_active", Counter::StreamsActive, "Streams sending per worker."),
+];
+
+/// Renders `snap` as Prometheus text.
+pub fn render(snap: &Snapshot) -> String {
+    let mut out = String::with_capacity(4096);
+    for (name, c, help) in COUNTERS {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", snap.get(*c));
+    }
+    for (name, c, help) in GAUGES {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (worker, shard) in snap.per_shard.iter().enumerate() {
+            let _ = writeln!(out, "{name}{{worker=\"{worker}\"}} {}", shard[*c as usize] as i64);
+        }
+    }
+    let name = "fakeai_emit_lateness_seconds";
+    let _ = writeln!(out, "# HELP {name} Actual minus scheduled send time of each SSE event.\n# TYPE {name} histogram");
+    let h = &snap.lateness;
+    for le in LATENESS_BUCKETS {
+        let count = h.count_between(0, (le * 1e9) as u64);
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {count}");
+    }
+    let sum: f64 = h.iter_recorded().map(|v| v.value_iterated_to() as f64 * v.count_at_value() as f64).sum::<f64>() / 1e9;
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {sum}\n{name}_count {}", h.len(), h.len());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Shard;
+    use std::time::Duration;
+
+    #[test]
+    fn renders_counters_gauges_and_histogram() {
+        let shards = [Shard::default(), Shard::default()];
+        shards[0].add(Counter::Requests, 5);
+        shards[1].add(Counter::ConnectionsOpen, 2);
+        shards[0].record_lateness(Duration::from_micros(300));
+        shards[1].record_lateness(Duration::from_millis(3));
+        let text = render(&Snapshot::merge(&shards));
+        assert!(text.contains("fakeai_requests_total 5\n"));
+        assert!(text.contains("fakeai_connections_open{worker=\"1\"} 2\n"));
+        assert!(text.contains("fakeai_emit_lateness_seconds_bucket{le=\"0.0001\"} 0\n"));
+        assert!(text.contains("fakeai_emit_lateness_seconds_bucket{le=\"0.0005\"} 1\n"));
+        assert!(text.contains("fakeai_emit_lateness_seconds_bucket{le=\"0.005\"} 2\n"));
+        assert!(text.contains("fakeai_emit_lateness_seconds_count 2\n"));
+    }
+}

@@ -1,0 +1,228 @@
+//! SSE chunk encoding from per-stream templates: everything but the token text is encoded
+//! once per request, so a content chunk costs two copies and a JSON-escape of the token.
+
+/// Which endpoint's chunk shape to emit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// `chat.completion.chunk`.
+    Chat,
+    /// `text_completion`.
+    Completion,
+}
+
+/// Token counts reported in `usage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+}
+
+/// Identity of one response, shared by all its chunks.
+#[derive(Debug, Clone)]
+pub struct ResponseMeta {
+    /// `chatcmpl-…` or `cmpl-…`.
+    pub id: String,
+    /// Unix seconds.
+    pub created: u64,
+    /// Model name as requested.
+    pub model: String,
+    /// `system_fingerprint` (chat only).
+    pub fingerprint: String,
+}
+
+/// The encoder of one stream's chunks.
+#[derive(Debug, Clone)]
+pub struct ChunkWriter {
+    flavor: Flavor,
+    /// `data: {"id":…,"object":…,"created":…,"model":…,` — everything before `"choices"`.
+    head: Vec<u8>,
+}
+
+const DATA: &[u8] = b"data: ";
+const END: &[u8] = b"\n\n";
+
+impl ChunkWriter {
+    /// Pre-encodes the parts every chunk of this response shares.
+    pub fn new(flavor: Flavor, meta: &ResponseMeta) -> Self {
+        let mut head = Vec::with_capacity(160);
+        head.extend_from_slice(DATA);
+        head.extend_from_slice(b"{\"id\":");
+        push_json_str(&mut head, &meta.id);
+        head.extend_from_slice(match flavor {
+            Flavor::Chat => b",\"object\":\"chat.completion.chunk\",\"created\":".as_slice(),
+            Flavor::Completion => b",\"object\":\"text_completion\",\"created\":",
+        });
+        head.extend_from_slice(meta.created.to_string().as_bytes());
+        head.extend_from_slice(b",\"model\":");
+        push_json_str(&mut head, &meta.model);
+        if flavor == Flavor::Chat {
+            head.extend_from_slice(b",\"system_fingerprint\":");
+            push_json_str(&mut head, &meta.fingerprint);
+        }
+        head.push(b',');
+        ChunkWriter { flavor, head }
+    }
+
+    /// The opening chunk: chat sends the assistant role with empty content; completions
+    /// send nothing.
+    pub fn role(&self, out: &mut Vec<u8>) {
+        if self.flavor == Flavor::Chat {
+            out.extend_from_slice(&self.head);
+            out.extend_from_slice(
+                b"\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}",
+            );
+            out.extend_from_slice(END);
+        }
+    }
+
+    /// One content chunk carrying `token`.
+    pub fn content(&self, token: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        match self.flavor {
+            Flavor::Chat => {
+                out.extend_from_slice(b"\"choices\":[{\"index\":0,\"delta\":{\"content\":");
+                push_json_str(out, token);
+                out.extend_from_slice(b"},\"logprobs\":null,\"finish_reason\":null}]}");
+            }
+            Flavor::Completion => {
+                out.extend_from_slice(b"\"choices\":[{\"text\":");
+                push_json_str(out, token);
+                out.extend_from_slice(b",\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}");
+            }
+        }
+        out.extend_from_slice(END);
+    }
+
+    /// The chunk that carries `finish_reason`.
+    pub fn finish(&self, reason: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(match self.flavor {
+            Flavor::Chat => b"\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":".as_slice(),
+            Flavor::Completion => b"\"choices\":[{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":",
+        });
+        push_json_str(out, reason);
+        out.extend_from_slice(b"}]}");
+        out.extend_from_slice(END);
+    }
+
+    /// The usage chunk, with `choices: []`.
+    pub fn usage(&self, usage: Usage, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(b"\"choices\":[],\"usage\":");
+        push_usage(out, usage);
+        out.push(b'}');
+        out.extend_from_slice(END);
+    }
+
+    /// The terminating `data: [DONE]`.
+    pub fn done(out: &mut Vec<u8>) {
+        out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+}
+
+/// Appends the OpenAI `usage` object.
+pub fn push_usage(out: &mut Vec<u8>, u: Usage) {
+    use std::io::Write;
+    write!(
+        out,
+        "{{\"prompt_tokens\":{},\"completion_tokens\":{},\"total_tokens\":{},\
+         \"prompt_tokens_details\":{{\"cached_tokens\":0,\"audio_tokens\":0}},\
+         \"completion_tokens_details\":{{\"reasoning_tokens\":0,\"audio_tokens\":0,\
+         \"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}}}",
+        u.prompt_tokens,
+        u.completion_tokens,
+        u.prompt_tokens + u.completion_tokens
+    )
+    .expect("writing to a Vec cannot fail");
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn meta() -> ResponseMeta {
+        ResponseMeta { id: "chatcmpl-1".into(), created: 42, model: "a/\"b\"".into(), fingerprint: "fp_1".into() }
+    }
+
+    fn events(bytes: &[u8]) -> Vec<Value> {
+        let text = std::str::from_utf8(bytes).unwrap();
+        assert!(text.ends_with("\n\n"));
+        text.split_terminator("\n\n")
+            .map(|e| e.strip_prefix("data: ").expect("data line"))
+            .filter(|d| *d != "[DONE]")
+            .map(|d| serde_json::from_str(d).expect("valid JSON"))
+            .collect()
+    }
+
+    #[test]
+    fn chat_chunks_parse_back() {
+        let w = ChunkWriter::new(Flavor::Chat, &meta());
+        let mut out = Vec::new();
+        w.role(&mut out);
+        w.content(" he said \"hi\"\n\u{1}", &mut out);
+        w.finish("length", &mut out);
+        w.usage(Usage { prompt_tokens: 3, completion_tokens: 1 }, &mut out);
+        ChunkWriter::done(&mut out);
+        assert!(out.ends_with(b"data: [DONE]\n\n"));
+        let ev = events(&out);
+        assert_eq!(ev.len(), 4);
+        for e in &ev {
+            assert_eq!(e["object"], "chat.completion.chunk");
+            assert_eq!((e["id"].as_str(), e["model"].as_str(), e["created"].as_u64()), (Some("chatcmpl-1"), Some("a/\"b\""), Some(42)));
+            assert_eq!(e["system_fingerprint"], "fp_1");
+        }
+        assert_eq!(ev[0]["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(ev[1]["choices"][0]["delta"]["content"], " he said \"hi\"\n\u{1}");
+        assert!(ev[1]["choices"][0]["finish_reason"].is_null());
+        assert_eq!(ev[2]["choices"][0]["finish_reason"], "length");
+        assert_eq!(ev[3]["choices"], serde_json::json!([]));
+        assert_eq!(ev[3]["usage"]["total_tokens"], 4);
+    }
+
+    #[test]
+    fn completion_chunks_parse_back() {
+        let w = ChunkWriter::new(Flavor::Completion, &meta());
+        let mut out = Vec::new();
+        w.role(&mut out);
+        assert!(out.is_empty());
+        w.content("The", &mut out);
+        w.finish("stop", &mut out);
+        let ev = events(&out);
+        assert_eq!(ev[0]["object"], "text_completion");
+        assert_eq!(ev[0]["choices"][0]["text"], "The");
+        assert!(ev[0].get("system_fingerprint").is_none());
+        assert_eq!(ev[1]["choices"][0]["text"], "");
+        assert_eq!(ev[1]["choices"][0]["finish_reason"], "stop");
+    }
+}

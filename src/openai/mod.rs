@@ -1,0 +1,6 @@
+//! The OpenAI wire format: request types, model registry, and response/chunk encoding.
+
+pub mod chunks;
+pub mod models;
+pub mod request;
+pub mod response;

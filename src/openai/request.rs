@@ -1,0 +1,294 @@
+//! Request bodies of the generation endpoints, parsed and validated into one shape.
+
+use serde::Deserialize;
+
+use crate::{error::Error, tokens::Encoding};
+
+/// `stream_options`.
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamOptions {
+    /// Send a final usage chunk with `choices: []`.
+    #[serde(default)]
+    pub include_usage: Option<bool>,
+}
+
+/// A chat message; only what token counting needs.
+#[derive(Debug, Deserialize)]
+pub struct ChatMessage {
+    /// `system`, `developer`, `user`, `assistant`, `tool` or `function`.
+    pub role: String,
+    /// A string or a list of content parts.
+    #[serde(default)]
+    pub content: Option<MessageContent>,
+}
+
+/// Message content.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum MessageContent {
+    /// Plain text.
+    Text(String),
+    /// Content parts.
+    Parts(Vec<ContentPart>),
+}
+
+/// One content part.
+#[derive(Debug, Deserialize)]
+pub struct ContentPart {
+    /// Part type, e.g. `text`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The text of a `text` part.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// `POST /v1/chat/completions`.
+#[derive(Debug, Deserialize)]
+struct ChatBody {
+    model: Option<String>,
+    messages: Option<Vec<ChatMessage>>,
+    #[serde(flatten)]
+    common: CommonBody,
+}
+
+/// A `/v1/completions` prompt in any of its four shapes.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Prompt {
+    /// One string.
+    Text(String),
+    /// Several strings.
+    Texts(Vec<String>),
+    /// One token-id list.
+    Ids(Vec<u64>),
+    /// Several token-id lists.
+    IdLists(Vec<Vec<u64>>),
+}
+
+/// `POST /v1/completions`.
+#[derive(Debug, Deserialize)]
+struct CompletionBody {
+    model: Option<String>,
+    prompt: Option<Prompt>,
+    #[serde(flatten)]
+    common: CommonBody,
+}
+
+/// Fields shared by chat and completions.
+#[derive(Debug, Default, Deserialize)]
+struct CommonBody {
+    stream: Option<bool>,
+    stream_options: Option<StreamOptions>,
+    max_tokens: Option<i64>,
+    max_completion_tokens: Option<i64>,
+    min_tokens: Option<i64>,
+    ignore_eos: Option<bool>,
+    seed: Option<i64>,
+}
+
+/// A validated generation request, whatever endpoint it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenRequest {
+    /// Model name.
+    pub model: String,
+    /// Stream the response as SSE.
+    pub stream: bool,
+    /// Send the usage chunk at the end of a stream.
+    pub include_usage: bool,
+    /// Tokens in the prompt.
+    pub prompt_tokens: u64,
+    /// Upper bound on output tokens, if the client set one.
+    pub max_tokens: Option<u64>,
+    /// Lower bound on output tokens.
+    pub min_tokens: u64,
+    /// Generate exactly `max_tokens`.
+    pub ignore_eos: bool,
+    /// Seed for the output text.
+    pub seed: Option<u64>,
+}
+
+/// Parses and validates a chat request; prompt tokens are the tokens of every message's text.
+pub fn parse_chat(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> {
+    let req: ChatBody = parse_json(body, CHAT_FIELDS)?;
+    let model = require_model(req.model)?;
+    let messages = req.messages.ok_or_else(|| Error::invalid_param("messages", "Missing required parameter: 'messages'."))?;
+    if messages.is_empty() {
+        return Err(Error::invalid_param("messages", "'messages' must contain at least one message."));
+    }
+    let mut prompt_tokens = 0u64;
+    for (i, m) in messages.iter().enumerate() {
+        if !matches!(m.role.as_str(), "system" | "developer" | "user" | "assistant" | "tool" | "function") {
+            let param = format!("messages.[{i}].role");
+            return Err(Error::invalid_param(&param, format!("Invalid role {:?} in {param}.", m.role)));
+        }
+        prompt_tokens += match &m.content {
+            Some(MessageContent::Text(t)) => encoding.count(t) as u64,
+            Some(MessageContent::Parts(parts)) => {
+                parts.iter().filter_map(|p| p.text.as_deref()).map(|t| encoding.count(t) as u64).sum()
+            }
+            None => 0,
+        };
+    }
+    finish(model, req.common, prompt_tokens)
+}
+
+/// Parses and validates a completions request; token-id prompts count as their length.
+pub fn parse_completion(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> {
+    let req: CompletionBody = parse_json(body, COMPLETION_FIELDS)?;
+    let model = require_model(req.model)?;
+    let prompt = req.prompt.ok_or_else(|| Error::invalid_param("prompt", "Missing required parameter: 'prompt'."))?;
+    let prompt_tokens = match &prompt {
+        Prompt::Text(t) => encoding.count(t),
+        Prompt::Texts(ts) => ts.iter().map(|t| encoding.count(t)).sum(),
+        Prompt::Ids(ids) => ids.len(),
+        Prompt::IdLists(lists) => lists.iter().map(Vec::len).sum(),
+    } as u64;
+    let mut common = req.common;
+    // OpenAI's legacy completions default to 16 tokens.
+    if common.max_tokens.is_none() && common.max_completion_tokens.is_none() {
+        common.max_tokens = Some(16);
+    }
+    finish(model, common, prompt_tokens)
+}
+
+fn require_model(model: Option<String>) -> Result<String, Error> {
+    model.filter(|m| !m.trim().is_empty()).ok_or_else(|| {
+        Error::invalid_param("model", "You must provide a model parameter.").with_code("missing_required_parameter")
+    })
+}
+
+fn finish(model: String, c: CommonBody, prompt_tokens: u64) -> Result<GenRequest, Error> {
+    let stream = c.stream.unwrap_or(false);
+    let max_tokens = match (c.max_completion_tokens, c.max_tokens) {
+        (Some(n), _) => Some(positive("max_completion_tokens", n)?),
+        (None, Some(n)) => Some(positive("max_tokens", n)?),
+        (None, None) => None,
+    };
+    let min_tokens = match c.min_tokens {
+        Some(n) if n < 0 => return Err(Error::invalid_param("min_tokens", "min_tokens must be >= 0.")),
+        Some(n) => n as u64,
+        None => 0,
+    };
+    if let Some(max) = max_tokens.filter(|&max| min_tokens > max) {
+        return Err(Error::invalid_param("min_tokens", format!("min_tokens ({min_tokens}) must be <= max_tokens ({max}).")));
+    }
+    let include_usage = c.stream_options.and_then(|o| o.include_usage).unwrap_or(false);
+    Ok(GenRequest {
+        model,
+        stream,
+        include_usage,
+        prompt_tokens,
+        max_tokens,
+        min_tokens,
+        ignore_eos: c.ignore_eos.unwrap_or(false),
+        seed: c.seed.map(|s| s as u64),
+    })
+}
+
+fn positive(param: &str, n: i64) -> Result<u64, Error> {
+    if n < 1 {
+        return Err(Error::invalid_param(param, format!("{param} must be at least 1, got {n}.")).with_code("invalid_value"));
+    }
+    Ok(n as u64)
+}
+
+/// The JSON type a top-level field must have.
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Bool,
+    Int,
+    Array,
+    Object,
+    StrOrArray,
+}
+
+const COMMON_FIELDS: &[(&str, Kind)] = &[
+    ("model", Kind::Str),
+    ("stream", Kind::Bool),
+    ("stream_options", Kind::Object),
+    ("max_tokens", Kind::Int),
+    ("max_completion_tokens", Kind::Int),
+    ("min_tokens", Kind::Int),
+    ("ignore_eos", Kind::Bool),
+    ("seed", Kind::Int),
+];
+const CHAT_FIELDS: &[(&str, Kind)] = &[("messages", Kind::Array)];
+const COMPLETION_FIELDS: &[(&str, Kind)] = &[("prompt", Kind::StrOrArray)];
+
+/// Parses `body`; on failure, names the offending top-level parameter when there is one.
+fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8], fields: &[(&str, Kind)]) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|e| {
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return Error::bad_request(format!(
+                "We could not parse the JSON body of your request. ({e}) The request body must be a JSON object."
+            ));
+        };
+        let wrong = COMMON_FIELDS.iter().chain(fields).find(|(name, kind)| {
+            map.get(*name).is_some_and(|v| !v.is_null() && !has_kind(v, *kind))
+        });
+        match wrong {
+            Some((name, _)) => Error::invalid_param(name, format!("Invalid type for '{name}': {e}")),
+            None => Error::bad_request(format!("Invalid request: {e}")),
+        }
+    })
+}
+
+fn has_kind(v: &serde_json::Value, kind: Kind) -> bool {
+    match kind {
+        Kind::Str => v.is_string(),
+        Kind::Bool => v.is_boolean(),
+        Kind::Int => v.is_i64() || v.is_u64(),
+        Kind::Array => v.is_array(),
+        Kind::Object => v.is_object(),
+        Kind::StrOrArray => v.is_string() || v.is_array(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENC: Encoding = Encoding::Cl100kBase;
+
+    #[test]
+    fn chat_counts_every_message() {
+        let body = br#"{"model":"m","messages":[{"role":"system","content":"Hello, world!"},
+            {"role":"developer","content":[{"type":"text","text":"Hello, world!"}]},{"role":"assistant","content":null}],
+            "stream":true,"stream_options":{"include_usage":true},"max_completion_tokens":8,"max_tokens":99,"ignore_eos":true}"#;
+        let r = parse_chat(body, ENC).unwrap();
+        assert_eq!(r.prompt_tokens, 8);
+        assert_eq!(r.max_tokens, Some(8));
+        assert!(r.stream && r.include_usage && r.ignore_eos);
+    }
+
+    #[test]
+    fn completion_prompt_shapes() {
+        let count = |p: &str| parse_completion(format!(r#"{{"model":"m","prompt":{p}}}"#).as_bytes(), ENC).unwrap();
+        assert_eq!(count(r#""Hello, world!""#).prompt_tokens, 4);
+        assert_eq!(count(r#"["Hello, world!","Hello, world!"]"#).prompt_tokens, 8);
+        assert_eq!(count("[1,2,3]").prompt_tokens, 3);
+        assert_eq!(count("[[1,2],[3,4,5]]").prompt_tokens, 5);
+        assert_eq!(count(r#""x""#).max_tokens, Some(16));
+    }
+
+    #[test]
+    fn errors_name_the_param() {
+        let err = |b: &str| parse_chat(b.as_bytes(), ENC).unwrap_err();
+        assert_eq!(err(r#"{"messages":[{"role":"user","content":"x"}]}"#).param.as_deref(), Some("model"));
+        assert_eq!(err(r#"{"model":"","messages":[]}"#).param.as_deref(), Some("model"));
+        assert_eq!(err(r#"{"model":"m"}"#).param.as_deref(), Some("messages"));
+        assert_eq!(err(r#"{"model":"m","messages":[]}"#).param.as_deref(), Some("messages"));
+        assert_eq!(err(r#"{"model":"m","messages":"hi"}"#).param.as_deref(), Some("messages"));
+        let m = r#""messages":[{"role":"user","content":"x"}]"#;
+        assert_eq!(err(&format!(r#"{{"model":"m",{m},"max_tokens":"5"}}"#)).param.as_deref(), Some("max_tokens"));
+        assert_eq!(err(&format!(r#"{{"model":"m",{m},"max_tokens":0}}"#)).param.as_deref(), Some("max_tokens"));
+        assert_eq!(err(&format!(r#"{{"model":"m",{m},"stream":"yes"}}"#)).param.as_deref(), Some("stream"));
+        let e = err(&format!(r#"{{"model":"m",{m},"max_tokens":5,"min_tokens":6}}"#));
+        assert_eq!(e.param.as_deref(), Some("min_tokens"));
+        assert_eq!(err(r#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#).status, 400);
+        assert!(err("{not json").param.is_none());
+        assert_eq!(err("[1,2]").status, 400);
+    }
+}

@@ -1,0 +1,172 @@
+//! Routing: a parsed request in, a reply out. Runtime-free: the connection loop decides
+//! when and how the reply's bytes go out.
+
+use std::time::Duration;
+
+use crate::{
+    app::App,
+    error::Error,
+    generation::Plan,
+    http1::{Method, RequestHead},
+    metrics::{Snapshot, prometheus},
+    openai::{
+        chunks::{Flavor, Usage},
+        request,
+        response::completion_json,
+    },
+    rng::Rng,
+    sse::TokenStream,
+};
+
+/// A complete response body with its status and headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Full {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// Extra headers.
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl Full {
+    /// A 200 JSON response.
+    pub fn json(body: Vec<u8>) -> Full {
+        Full { status: 200, content_type: JSON, body, extra: Vec::new() }
+    }
+}
+
+impl From<Error> for Full {
+    fn from(e: Error) -> Full {
+        Full { status: e.status, content_type: JSON, body: e.to_json(), extra: Vec::new() }
+    }
+}
+
+/// What to send.
+#[derive(Debug)]
+pub enum Reply {
+    /// Send now.
+    Now(Full),
+    /// A non-streaming generation: send once `after` has passed since the request arrived.
+    Generated {
+        /// Delay from arrival.
+        after: Duration,
+        /// The response.
+        full: Full,
+        /// Its token counts, recorded once it is sent.
+        usage: Usage,
+    },
+    /// Stream SSE events on the stream's schedule.
+    Stream(Box<TokenStream>),
+}
+
+/// Per-request context from the worker.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// The worker's random source.
+    pub rng: &'a mut Rng,
+    /// Wall clock, unix seconds and microseconds.
+    pub unix_now: (u64, u32),
+}
+
+const JSON: &str = "application/json";
+
+/// Dispatches one request.
+pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> Reply {
+    let path = head.path.as_str();
+    let method = match head.method {
+        Method::Head => Method::Get,
+        m => m,
+    };
+    if method == Method::Options {
+        return Reply::Now(preflight());
+    }
+    let result = match (method, path) {
+        (Method::Get, "/health") => Ok(Reply::Now(health(ctx))),
+        (Method::Get, "/v1/models") => Ok(Reply::Now(Full::json(app.registry.list_json().to_vec()))),
+        (Method::Get, p) if p.starts_with("/v1/models/") => Ok(Reply::Now(model(app, &p["/v1/models/".len()..]))),
+        (Method::Get, "/metrics") => Ok(Reply::Now(metrics(app))),
+        (Method::Post, "/v1/chat/completions") => generate(app, ctx, head, body, Flavor::Chat),
+        (Method::Post, "/v1/completions") => generate(app, ctx, head, body, Flavor::Completion),
+        _ => Ok(Reply::Now(unrouted(path))),
+    };
+    result.unwrap_or_else(|e| Reply::Now(e.into()))
+}
+
+/// 405 with `Allow` for a known path, else 404.
+fn unrouted(path: &str) -> Full {
+    let allow = match path {
+        "/health" | "/v1/models" | "/metrics" => "GET, HEAD, OPTIONS",
+        p if p.starts_with("/v1/models/") => "GET, HEAD, OPTIONS",
+        "/v1/chat/completions" | "/v1/completions" => "POST, OPTIONS",
+        _ => return Error::not_found(path).into(),
+    };
+    let e = Error::new(405, "invalid_request_error", format!("Method not allowed for {path}; allowed: {allow}."))
+        .with_code("method_not_allowed");
+    Full { extra: vec![("Allow", allow.to_owned())], ..e.into() }
+}
+
+fn preflight() -> Full {
+    Full {
+        status: 204,
+        content_type: "",
+        body: Vec::new(),
+        extra: vec![
+            ("Access-Control-Allow-Methods", "GET, POST, OPTIONS".into()),
+            ("Access-Control-Allow-Headers", "*".into()),
+            ("Access-Control-Max-Age", "86400".into()),
+        ],
+    }
+}
+
+fn health(ctx: &Ctx<'_>) -> Full {
+    let (secs, micros) = ctx.unix_now;
+    let body = serde_json::json!({"status": "healthy", "ready": true, "timestamp": crate::clock::iso8601(secs, micros)});
+    Full::json(body.to_string().into_bytes())
+}
+
+fn model(app: &App, rest: &str) -> Full {
+    let (id, capabilities) = match rest.strip_suffix("/capabilities") {
+        Some(id) => (id, true),
+        None => (rest, false),
+    };
+    if id.is_empty() {
+        return Error::not_found("/v1/models/").into();
+    }
+    let m = app.registry.resolve(id);
+    let v = if capabilities { m.capabilities_json() } else { m.to_json() };
+    Full::json(v.to_string().into_bytes())
+}
+
+fn metrics(app: &App) -> Full {
+    let text = prometheus::render(&Snapshot::merge(&app.shards));
+    Full { status: 200, content_type: "text/plain; version=0.0.4; charset=utf-8", body: text.into_bytes(), extra: Vec::new() }
+}
+
+fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavor: Flavor) -> Result<Reply, Error> {
+    if let Some(ct) = head.content_type.as_deref().filter(|ct| !ct.to_ascii_lowercase().contains("json")) {
+        return Err(Error::bad_request(format!("Invalid Content-Type {ct:?}: the body must be application/json.")));
+    }
+    let req = match flavor {
+        Flavor::Chat => request::parse_chat(body, app.encoding)?,
+        Flavor::Completion => request::parse_completion(body, app.encoding)?,
+    };
+    let model = app.registry.resolve(&req.model);
+    let plan = app.sim.plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
+    if req.stream {
+        return Ok(Reply::Stream(Box::new(TokenStream::new(plan))));
+    }
+    Ok(non_streaming(app, plan))
+}
+
+fn non_streaming(app: &App, mut plan: Plan) -> Reply {
+    let text = plan.full_text();
+    let body = completion_json(plan.flavor, &plan.meta, &text, plan.finish_reason, plan.usage);
+    let after = match app.sim.non_streaming_delay {
+        true => plan.schedule.deadline_of(plan.usage.completion_tokens),
+        false => Duration::ZERO,
+    };
+    Reply::Generated { after, full: Full::json(body), usage: plan.usage }
+}

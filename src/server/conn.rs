@@ -1,0 +1,359 @@
+//! One client connection: read requests (keep-alive, pipelined), route them, write replies;
+//! streams go out event by event at their absolute deadlines.
+
+use std::rc::Rc;
+
+use monoio::{
+    buf::IoBufMut,
+    io::{AsyncReadRent, AsyncWriteRentExt},
+    net::TcpStream,
+    time::{Instant, sleep_until, timeout_at},
+};
+
+use super::worker::Core;
+use crate::{
+    error::Error,
+    http1::{BodyFraming, ChunkedDecoder, RequestHead, ResponseHead, frame_chunk, parse_head},
+    metrics::Counter,
+    openai::chunks::Usage,
+    route::{Ctx, Full, Reply, route},
+    sse::{Step, TokenStream},
+};
+
+/// Read at least this much free space before each read.
+const MIN_READ: usize = 1024;
+/// Buffers that grew past this (a large body) are released after the request.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
+/// What a read produced.
+enum Fill {
+    Data,
+    Closed,
+    TimedOut,
+}
+
+/// Serves one accepted connection to completion.
+pub(crate) async fn serve(core: Rc<Core>, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    core.connections.set(core.connections.get() + 1);
+    core.shard().add(Counter::ConnectionsAccepted, 1);
+    core.shard().add(Counter::ConnectionsOpen, 1);
+    let args = &core.app.args;
+    let mut conn = Conn {
+        rbuf: Vec::with_capacity(args.read_buffer as usize),
+        wbuf: Vec::with_capacity(args.write_buffer as usize),
+        core: core.clone(),
+        stream,
+    };
+    conn.run().await;
+    core.shard().sub(Counter::ConnectionsOpen, 1);
+    core.connections.set(core.connections.get() - 1);
+}
+
+struct Conn {
+    core: Rc<Core>,
+    stream: TcpStream,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+}
+
+impl Conn {
+    async fn run(&mut self) {
+        loop {
+            let head = match self.read_head().await {
+                Ok(Some(head)) => head,
+                Ok(None) => break,
+                Err(e) => {
+                    self.core.shard().add(Counter::Requests, 1);
+                    self.fail(e, 1).await;
+                    break;
+                }
+            };
+            self.core.shard().add(Counter::Requests, 1);
+            if !self.handle(head).await {
+                break;
+            }
+        }
+        self.flush().await;
+    }
+
+    /// Waits for a complete request head. `None` means the peer closed or idled out.
+    async fn read_head(&mut self) -> Result<Option<RequestHead>, Error> {
+        let args = &self.core.app.args;
+        let (max_head, header_timeout, idle_timeout) = (args.max_header_size as usize, args.header_timeout, args.keepalive_timeout);
+        let mut head_deadline = None;
+        loop {
+            if !self.rbuf.is_empty() {
+                if let Some(head) = parse_head(&self.rbuf, max_head)? {
+                    return Ok(Some(head));
+                }
+                head_deadline.get_or_insert_with(|| Instant::now() + header_timeout);
+            } else if self.core.draining.get() {
+                return Ok(None);
+            }
+            // Pipelined responses are batched until the input runs dry.
+            if !self.flush().await {
+                return Ok(None);
+            }
+            let deadline = head_deadline.unwrap_or_else(|| Instant::now() + idle_timeout);
+            match self.fill(deadline).await {
+                Fill::Data => {}
+                Fill::Closed => return Ok(None),
+                Fill::TimedOut if head_deadline.is_some() => return Err(timeout_error("header")),
+                Fill::TimedOut => return Ok(None),
+            }
+        }
+    }
+
+    /// Reads more bytes into `rbuf` until `deadline`.
+    async fn fill(&mut self, deadline: Instant) -> Fill {
+        if self.rbuf.capacity() - self.rbuf.len() < MIN_READ {
+            self.rbuf.reserve(self.rbuf.capacity().max(MIN_READ * 4));
+        }
+        let buf = std::mem::take(&mut self.rbuf);
+        let len = buf.len();
+        match timeout_at(deadline, self.stream.read(buf.slice_mut(len..))).await {
+            // The cancelled read keeps the buffer; the connection closes anyway.
+            Err(_) => Fill::TimedOut,
+            Ok((res, slice)) => {
+                self.rbuf = slice.into_inner();
+                match res {
+                    Ok(0) | Err(_) => Fill::Closed,
+                    Ok(_) => Fill::Data,
+                }
+            }
+        }
+    }
+
+    /// Handles one request; false when the connection must close.
+    async fn handle(&mut self, head: RequestHead) -> bool {
+        self.rbuf.drain(..head.head_len);
+        if head.expect_continue && head.body != BodyFraming::None {
+            self.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            if !self.flush().await {
+                return false;
+            }
+        }
+        let body = match self.read_body(&head).await {
+            Ok(body) => body,
+            Err(e) => {
+                self.fail(e, head.minor_version).await;
+                return false;
+            }
+        };
+        let arrival = Instant::now();
+        let keep_alive = head.keep_alive && !self.core.draining.get();
+        let core = self.core.clone();
+        let reply = {
+            let body = match &body {
+                Body::Buffered(n) => &self.rbuf[..*n],
+                Body::Decoded(bytes) => bytes.as_slice(),
+            };
+            let mut rng = core.rng.borrow_mut();
+            route(&core.app, &mut Ctx { rng: &mut rng, unix_now: crate::clock::unix_now() }, &head, body)
+        };
+        if let Body::Buffered(n) = body {
+            self.rbuf.drain(..n);
+        }
+        if self.rbuf.capacity() > KEEP_CAPACITY && self.rbuf.len() < MIN_READ {
+            self.rbuf.shrink_to(core.app.args.read_buffer as usize);
+        }
+        core.in_flight.set(core.in_flight.get() + 1);
+        let ok = match reply {
+            Reply::Now(full) => {
+                self.queue(Framing::of(&head, keep_alive), &full);
+                true
+            }
+            Reply::Generated { after, full, usage } => self.generated(&head, full, usage, arrival + after, keep_alive).await,
+            Reply::Stream(stream) => self.stream(&head, stream, arrival, keep_alive).await,
+        };
+        core.in_flight.set(core.in_flight.get() - 1);
+        ok && keep_alive
+    }
+
+    /// Reads the request body per its framing, enforcing size and time limits.
+    async fn read_body(&mut self, head: &RequestHead) -> Result<Body, Error> {
+        let args = &self.core.app.args;
+        let (limit, deadline) = (args.max_body_size, Instant::now() + args.body_timeout);
+        match head.body {
+            BodyFraming::None => Ok(Body::Buffered(0)),
+            BodyFraming::Length(n) if n > limit => Err(crate::http1::body_too_large(limit)),
+            BodyFraming::Length(n) => {
+                let n = n as usize;
+                if self.rbuf.capacity() < n {
+                    self.rbuf.reserve(n - self.rbuf.len() + MIN_READ);
+                }
+                while self.rbuf.len() < n {
+                    match self.fill(deadline).await {
+                        Fill::Data => {}
+                        Fill::Closed => return Err(Error::bad_request("Connection closed before the body was complete")),
+                        Fill::TimedOut => return Err(timeout_error("body")),
+                    }
+                }
+                Ok(Body::Buffered(n))
+            }
+            BodyFraming::Chunked => {
+                let mut decoder = ChunkedDecoder::new(limit);
+                let mut out = Vec::new();
+                loop {
+                    let used = decoder.decode(&self.rbuf, &mut out)?;
+                    self.rbuf.drain(..used);
+                    if decoder.is_done() {
+                        return Ok(Body::Decoded(out));
+                    }
+                    match self.fill(deadline).await {
+                        Fill::Data => {}
+                        Fill::Closed => return Err(Error::bad_request("Connection closed before the body was complete")),
+                        Fill::TimedOut => return Err(timeout_error("body")),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Appends a complete response to the write buffer.
+    fn queue(&mut self, to: Framing<'_>, full: &Full) {
+        if full.status >= 400 {
+            self.core.shard().add(Counter::ErrorResponses, 1);
+        }
+        let extra: Vec<(&str, &str)> = full.extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        ResponseHead {
+            status: full.status,
+            content_type: full.content_type,
+            content_length: Some(full.body.len()),
+            keep_alive: to.keep_alive,
+            minor_version: to.minor_version,
+            date: &self.core.date(),
+            request_id: to.request_id,
+            extra: &extra,
+        }
+        .encode(&mut self.wbuf);
+        if !to.head_only {
+            self.wbuf.extend_from_slice(&full.body);
+        }
+    }
+
+    /// A non-streaming generation: wait until it is due, then send it.
+    async fn generated(&mut self, head: &RequestHead, full: Full, usage: Usage, due: Instant, keep_alive: bool) -> bool {
+        if due > Instant::now() {
+            if !self.flush().await {
+                return false;
+            }
+            sleep_until(due).await;
+        }
+        self.queue(Framing::of(head, keep_alive), &full);
+        let ok = self.flush().await;
+        if ok {
+            let shard = self.core.shard();
+            shard.add(Counter::GenerationsCompleted, 1);
+            shard.add(Counter::PromptTokens, usage.prompt_tokens);
+            shard.add(Counter::CompletionTokens, usage.completion_tokens);
+        }
+        ok
+    }
+
+    /// Streams SSE events, each due batch in one write at its absolute deadline.
+    async fn stream(&mut self, head: &RequestHead, mut stream: Box<TokenStream>, arrival: Instant, keep_alive: bool) -> bool {
+        let chunked = head.minor_version == 1;
+        ResponseHead {
+            status: 200,
+            content_type: "text/event-stream; charset=utf-8",
+            content_length: None,
+            keep_alive: keep_alive && chunked,
+            minor_version: head.minor_version,
+            date: &self.core.date(),
+            request_id: head.request_id.as_deref(),
+            extra: &[("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")],
+        }
+        .encode(&mut self.wbuf);
+        let start = self.wbuf.len();
+        stream.open(&mut self.wbuf);
+        if chunked {
+            frame_chunk(&mut self.wbuf, start);
+        }
+        let core = self.core.clone();
+        let shard = core.shard();
+        shard.add(Counter::StreamsActive, 1);
+        let mut ok = self.flush().await;
+        while ok {
+            let before = stream.remaining();
+            let step = stream.emit_due(arrival.elapsed(), &mut self.wbuf, |late| shard.record_lateness(late));
+            let sent = before - stream.remaining();
+            if chunked {
+                frame_chunk(&mut self.wbuf, 0);
+                if step == Step::Finished {
+                    self.wbuf.extend_from_slice(b"0\r\n\r\n");
+                }
+            }
+            ok = self.flush().await;
+            if ok {
+                shard.add(Counter::CompletionTokens, sent);
+                shard.add(Counter::SseEvents, sent);
+            }
+            match step {
+                Step::WaitUntil(offset) => sleep_until(arrival + offset).await,
+                Step::Finished => break,
+            }
+        }
+        shard.sub(Counter::StreamsActive, 1);
+        if ok {
+            shard.add(Counter::GenerationsCompleted, 1);
+            shard.add(Counter::PromptTokens, stream.usage().prompt_tokens);
+        } else {
+            shard.add(Counter::StreamsCancelled, 1);
+        }
+        ok && chunked
+    }
+
+    /// Sends an error and leaves the connection to close.
+    async fn fail(&mut self, e: Error, minor_version: u8) {
+        let to = Framing { minor_version, keep_alive: false, request_id: None, head_only: false };
+        self.queue(to, &Full::from(e));
+        self.flush().await;
+    }
+
+    /// Writes out the write buffer; false if the peer is gone.
+    async fn flush(&mut self) -> bool {
+        if self.wbuf.is_empty() {
+            return true;
+        }
+        let buf = std::mem::take(&mut self.wbuf);
+        let (res, mut buf) = self.stream.write_all(buf).await;
+        buf.clear();
+        self.wbuf = buf;
+        res.is_ok()
+    }
+}
+
+/// How a complete response is framed for its request.
+#[derive(Clone, Copy)]
+struct Framing<'a> {
+    minor_version: u8,
+    keep_alive: bool,
+    request_id: Option<&'a str>,
+    head_only: bool,
+}
+
+impl<'a> Framing<'a> {
+    fn of(head: &'a RequestHead, keep_alive: bool) -> Self {
+        Framing {
+            minor_version: head.minor_version,
+            keep_alive,
+            request_id: head.request_id.as_deref(),
+            head_only: head.method == crate::http1::Method::Head,
+        }
+    }
+}
+
+/// Where a request's body is.
+enum Body {
+    /// The first `n` bytes of the read buffer.
+    Buffered(usize),
+    /// Decoded from chunked encoding.
+    Decoded(Vec<u8>),
+}
+
+fn timeout_error(what: &str) -> Error {
+    Error::new(408, "invalid_request_error", format!("Timed out waiting for the request {what}"))
+        .with_code("request_timeout")
+}

@@ -1,0 +1,117 @@
+//! SO_REUSEPORT listening sockets, one per worker, bound before the workers start so that
+//! bind errors surface at once and port 0 resolves to one port for all of them.
+
+use std::{
+    io,
+    mem::size_of,
+    net::{SocketAddr, TcpListener, ToSocketAddrs},
+    os::fd::FromRawFd,
+};
+
+/// Socket options for the listeners.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenOpts {
+    /// `listen()` backlog.
+    pub backlog: i32,
+    /// SO_SNDBUF, if set.
+    pub sndbuf: Option<u64>,
+    /// SO_RCVBUF, if set.
+    pub rcvbuf: Option<u64>,
+}
+
+/// Binds `count` listeners on `host:port` with SO_REUSEPORT; the kernel spreads incoming
+/// connections across them.
+pub fn bind_all(host: &str, port: u16, count: usize, opts: ListenOpts) -> io::Result<(SocketAddr, Vec<TcpListener>)> {
+    let mut addr = (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("cannot resolve {host}")))?;
+    let mut listeners = Vec::with_capacity(count);
+    for _ in 0..count {
+        let l = bind_one(addr, opts)?;
+        addr = l.local_addr()?;
+        listeners.push(l);
+    }
+    Ok((addr, listeners))
+}
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+}
+
+fn set_opt(fd: libc::c_int, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: `value` outlives the call and its size is passed.
+    check(unsafe { libc::setsockopt(fd, level, name, (&value as *const libc::c_int).cast(), size_of::<libc::c_int>() as u32) })?;
+    Ok(())
+}
+
+fn bind_one(addr: SocketAddr, opts: ListenOpts) -> io::Result<TcpListener> {
+    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: plain socket creation; the fd is owned by the TcpListener below or closed on error.
+    let fd = check(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: `fd` is a fresh socket we own.
+    let listener = unsafe { TcpListener::from_raw_fd(fd) };
+    set_opt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    set_opt(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    if let Some(n) = opts.sndbuf {
+        set_opt(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, n.min(i32::MAX as u64) as i32)?;
+    }
+    if let Some(n) = opts.rcvbuf {
+        set_opt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, n.min(i32::MAX as u64) as i32)?;
+    }
+    // Accepted sockets inherit TCP_NODELAY on Linux; connections set it again anyway.
+    set_opt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
+    let (storage, len) = sockaddr(addr);
+    // SAFETY: `storage` holds a valid sockaddr of `len` bytes.
+    check(unsafe { libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len) })?;
+    // SAFETY: `fd` is a bound stream socket.
+    check(unsafe { libc::listen(fd, opts.backlog) })?;
+    Ok(listener)
+}
+
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than sockaddr_in and suitably aligned.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            (storage, size_of::<libc::sockaddr_in>() as libc::socklen_t)
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than sockaddr_in6 and suitably aligned.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            (storage, size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_zero_resolves_once_for_all_listeners() {
+        let opts = ListenOpts { backlog: 16, sndbuf: None, rcvbuf: Some(65536) };
+        let (addr, ls) = bind_all("127.0.0.1", 0, 3, opts).unwrap();
+        assert_ne!(addr.port(), 0);
+        for l in &ls {
+            assert_eq!(l.local_addr().unwrap(), addr);
+        }
+        let (v6, _) = bind_all("::1", 0, 1, opts).unwrap();
+        assert!(v6.is_ipv6());
+    }
+}

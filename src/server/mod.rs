@@ -1,0 +1,106 @@
+//! The runtime side: listeners, worker threads with one monoio runtime each, connections.
+//! This is the only module that knows about monoio.
+
+mod conn;
+mod listener;
+pub mod signals;
+mod worker;
+
+use std::{io, net::SocketAddr, sync::Arc, time::Instant};
+
+use crate::{app::App, config::ServerArgs};
+pub use listener::{ListenOpts, bind_all};
+
+/// A started server: where it listens and how its workers run.
+#[derive(Debug)]
+pub struct Running {
+    /// Bound address.
+    pub addr: SocketAddr,
+    /// Driver name per worker (`io_uring` or `epoll`).
+    pub drivers: Vec<&'static str>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Waits for every worker to finish (after a shutdown signal and drain).
+    pub fn join(self) {
+        for h in self.handles {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Binds the listeners, starts the workers and waits until each has its runtime.
+pub fn start(args: ServerArgs) -> io::Result<Running> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = args.workers.map_or(cores, usize::from);
+    let opts = ListenOpts { backlog: args.backlog, sndbuf: args.socket_sndbuf, rcvbuf: args.socket_rcvbuf };
+    let (addr, listeners) = bind_all(&args.host, args.port, workers, opts)?;
+    let cpus: Vec<usize> = match &args.cpus {
+        Some(list) => list.0.clone(),
+        None => (0..cores).collect(),
+    };
+    let pin = args.pin_workers(workers, cores);
+    let seed = args.seed.unwrap_or_else(|| {
+        let (s, us) = crate::clock::unix_now();
+        s.wrapping_mul(1_000_003) ^ u64::from(us) ^ u64::from(std::process::id()) << 32
+    });
+    let app = Arc::new(App::new(args, workers, seed));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let mut handles = Vec::with_capacity(workers);
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let plan = worker::WorkerPlan {
+            index: i,
+            cpu: pin.then(|| cpus[i % cpus.len()]),
+            seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        };
+        let (app, ready) = (app.clone(), ready_tx.clone());
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("fakeai-worker-{i}"))
+                .spawn(move || worker::run(app, listener, plan, ready))?,
+        );
+    }
+    drop(ready_tx);
+    let mut drivers = vec![""; workers];
+    for _ in 0..workers {
+        match ready_rx.recv() {
+            Ok((i, Ok(driver))) => drivers[i] = driver,
+            Ok((i, Err(e))) => return Err(io::Error::other(format!("worker {i}: {e}"))),
+            Err(_) => return Err(io::Error::other("a worker exited during startup")),
+        }
+    }
+    Ok(Running { addr, drivers, handles })
+}
+
+/// Runs `fakeai server` until a signal; returns the process exit code.
+pub fn serve(args: ServerArgs) -> i32 {
+    let t0 = Instant::now();
+    signals::install();
+    let encoding = args.tokenizer;
+    // Build the tokenizer off the startup path; the first request waits for it if needed.
+    std::thread::spawn(move || encoding.preload());
+    let pinned = args.cpus.clone();
+    match start(args) {
+        Ok(running) => {
+            let mut drivers = running.drivers.clone();
+            drivers.dedup();
+            println!(
+                "fakeai {} listening on http://{} workers={} driver={} tokenizer={}{} ready in {:.1} ms",
+                env!("CARGO_PKG_VERSION"),
+                running.addr,
+                running.drivers.len(),
+                drivers.join(","),
+                encoding,
+                pinned.map(|c| format!(" cpus={:?}", c.0)).unwrap_or_default(),
+                t0.elapsed().as_secs_f64() * 1e3
+            );
+            running.join();
+            0
+        }
+        Err(e) => {
+            eprintln!("fakeai: cannot start server: {e}");
+            1
+        }
+    }
+}

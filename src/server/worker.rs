@@ -1,0 +1,151 @@
+//! One worker thread: pinned, its own monoio runtime, its own listener, its own metrics
+//! shard. Accepts until shutdown, then drains in-flight requests.
+
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
+    sync::{Arc, mpsc::Sender},
+    time::Duration,
+};
+
+use monoio::{FusionDriver, IoUringDriver, LegacyDriver, RuntimeBuilder, io::AsyncWriteRentExt, net::TcpListener};
+
+use super::{conn, signals};
+use crate::{app::App, config::Driver, http1::http_date, metrics::Counter, metrics::Shard, rng::Rng};
+
+/// Where and how a worker runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WorkerPlan {
+    /// Worker index (its metrics shard).
+    pub index: usize,
+    /// Core to pin to.
+    pub cpu: Option<usize>,
+    /// Seed of the worker's random source.
+    pub seed: u64,
+}
+
+/// What a worker reports once its runtime is up: the driver's name, or why it failed.
+pub(crate) type Ready = (usize, Result<&'static str, String>);
+
+/// Per-worker state shared by its connections (single-threaded: `Cell`/`RefCell`).
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) app: Arc<App>,
+    pub index: usize,
+    pub rng: RefCell<Rng>,
+    pub draining: Cell<bool>,
+    pub in_flight: Cell<usize>,
+    pub connections: Cell<usize>,
+    date: Cell<(u64, [u8; 29])>,
+}
+
+impl Core {
+    /// This worker's metrics shard.
+    pub(crate) fn shard(&self) -> &Shard {
+        &self.app.shards[self.index]
+    }
+
+    /// The `Date` header value, reformatted at most once a second.
+    pub(crate) fn date(&self) -> [u8; 29] {
+        let now = crate::clock::unix_now().0;
+        let (secs, cached) = self.date.get();
+        if secs == now {
+            return cached;
+        }
+        let fresh = http_date(now);
+        self.date.set((now, fresh));
+        fresh
+    }
+}
+
+/// Thread body: pin, build the runtime for the configured driver, serve.
+pub(crate) fn run(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPlan, ready: Sender<Ready>) {
+    if let Some(cpu) = plan.cpu
+        && let Err(e) = monoio::utils::bind_to_cpu_set([cpu])
+    {
+        eprintln!("fakeai: worker {} cannot pin to cpu {cpu}: {e}", plan.index);
+    }
+    let entries = app.args.uring_entries;
+    let driver = app.args.driver;
+    let main = serve(app, listener, plan, ready.clone());
+    let built = match driver {
+        Driver::Auto => RuntimeBuilder::<FusionDriver>::new().with_entries(entries).enable_timer().build().map(|mut rt| rt.block_on(main)),
+        Driver::Uring => RuntimeBuilder::<IoUringDriver>::new().with_entries(entries).enable_timer().build().map(|mut rt| rt.block_on(main)),
+        Driver::Epoll => RuntimeBuilder::<LegacyDriver>::new().with_entries(entries).enable_timer().build().map(|mut rt| rt.block_on(main)),
+    };
+    if let Err(e) = built {
+        let _ = ready.send((plan.index, Err(format!("cannot build the {driver:?} runtime: {e}"))));
+    }
+}
+
+async fn serve(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPlan, ready: Sender<Ready>) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = ready.send((plan.index, Err(format!("cannot register listener: {e}"))));
+            return;
+        }
+    };
+    let driver = if monoio::utils::is_legacy() { "epoll" } else { "io_uring" };
+    let _ = ready.send((plan.index, Ok(driver)));
+    drop(ready);
+    let core = Rc::new(Core {
+        index: plan.index,
+        rng: RefCell::new(Rng::new(plan.seed)),
+        draining: Cell::new(false),
+        in_flight: Cell::new(0),
+        connections: Cell::new(0),
+        date: Cell::new((0, [0; 29])),
+        app,
+    });
+    accept_until_shutdown(&core, listener).await;
+    drain(&core).await;
+}
+
+async fn accept_until_shutdown(core: &Rc<Core>, listener: TcpListener) {
+    let max = core.app.args.max_connections;
+    let mut shutdown = std::pin::pin!(signals::wait());
+    loop {
+        monoio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) if core.connections.get() >= max => {
+                    core.shard().add(Counter::ConnectionsRefused, 1);
+                    monoio::spawn(refuse(stream));
+                }
+                Ok((stream, _)) => {
+                    monoio::spawn(conn::serve(core.clone(), stream));
+                }
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    eprintln!("fakeai: accept failed: {e}");
+                    monoio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+        }
+    }
+}
+
+/// Stops taking requests and waits for in-flight ones, up to the drain timeout.
+async fn drain(core: &Core) {
+    core.draining.set(true);
+    let deadline = monoio::time::Instant::now() + core.app.args.drain_timeout;
+    while core.in_flight.get() > 0 && monoio::time::Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Answers a connection over the limit with 503 and closes it.
+async fn refuse(mut stream: monoio::net::TcpStream) {
+    let body = crate::error::Error::new(503, "server_error", "Too many open connections; try again later.")
+        .with_code("connection_limit")
+        .to_json();
+    let mut msg = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nServer: fakeai\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    msg.extend_from_slice(&body);
+    let _ = stream.write_all(msg).await;
+}

@@ -1,0 +1,11 @@
+//! Simulation: how long the output is and when each token is due. Pure and runtime-free.
+
+mod latency;
+mod length;
+mod profiles;
+mod schedule;
+
+pub use latency::Latency;
+pub use length::LengthDist;
+pub use profiles::{Profile, profile_for};
+pub use schedule::Schedule;

@@ -1,0 +1,66 @@
+//! Absolute token deadlines: token *i* is due at TTFT + Σ ITL, measured from the request's
+//! arrival, never as a chain of relative sleeps (which drift by every wake-up's lateness).
+
+use std::time::Duration;
+
+use super::Latency;
+use crate::rng::Rng;
+
+/// The deadlines of a response's tokens, as offsets from the request's arrival.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    rng: Rng,
+    itl: Latency,
+    next: Duration,
+}
+
+impl Schedule {
+    /// The first token is due at `ttft`; each later one an ITL draw after the previous.
+    pub fn new(ttft: Duration, itl: Latency, rng: Rng) -> Self {
+        Schedule { rng, itl, next: ttft }
+    }
+
+    /// The deadline of the next token, without consuming it.
+    pub fn peek(&self) -> Duration {
+        self.next
+    }
+
+    /// The deadline of the next token; moves on to the one after.
+    pub fn advance(&mut self) -> Duration {
+        let due = self.next;
+        self.next += self.itl.sample(&mut self.rng);
+        due
+    }
+
+    /// The deadline of the `n`-th token (1-based) from now on, consuming them: when a
+    /// non-streaming response of `n` tokens is complete.
+    pub fn deadline_of(&mut self, n: u64) -> Duration {
+        let mut due = self.peek();
+        for _ in 0..n {
+            due = self.advance();
+        }
+        due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_cumulative() {
+        let mut s = Schedule::new(Duration::from_millis(20), Latency::fixed(5.0), Rng::new(1));
+        let got: Vec<_> = (0..4).map(|_| s.advance().as_millis()).collect();
+        assert_eq!(got, [20, 25, 30, 35]);
+        let mut s = Schedule::new(Duration::from_millis(20), Latency::fixed(5.0), Rng::new(1));
+        assert_eq!(s.deadline_of(100), Duration::from_millis(20 + 99 * 5));
+    }
+
+    #[test]
+    fn jitter_does_not_accumulate_drift() {
+        let mut s = Schedule::new(Duration::ZERO, Latency { ms: 10.0, variance_pct: 50.0 }, Rng::new(9));
+        let last = s.deadline_of(10_001);
+        let mean_itl = last.as_secs_f64() * 1e3 / 10_000.0;
+        assert!((mean_itl - 10.0).abs() < 0.1, "mean ITL {mean_itl}");
+    }
+}

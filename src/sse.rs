@@ -1,0 +1,129 @@
+//! The token stream of one SSE response: a sans-IO state machine that, given the time since
+//! the request arrived, appends every event already due (coalescing late ones into one
+//! write) and says when the next one is due.
+
+use std::time::Duration;
+
+use crate::{generation::Plan, openai::chunks::ChunkWriter};
+
+/// What the writer should do after an `emit_due` call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Sleep until this offset from the request's arrival, then call again.
+    WaitUntil(Duration),
+    /// The stream is complete (finish chunk, usage, `[DONE]` appended).
+    Finished,
+}
+
+/// One streaming response in progress.
+#[derive(Debug)]
+pub struct TokenStream {
+    plan: Plan,
+    writer: ChunkWriter,
+    left: u64,
+    finished: bool,
+}
+
+impl TokenStream {
+    /// A stream that will emit `plan`'s tokens on `plan`'s schedule.
+    pub fn new(plan: Plan) -> Self {
+        let writer = ChunkWriter::new(plan.flavor, &plan.meta);
+        let left = plan.usage.completion_tokens;
+        TokenStream { plan, writer, left, finished: false }
+    }
+
+    /// Appends the opening (role) chunk, sent with the response head.
+    pub fn open(&self, out: &mut Vec<u8>) {
+        self.writer.role(out);
+    }
+
+    /// Appends every event due by `elapsed`; `on_lateness` gets each event's delay past its
+    /// deadline. The final chunk, the usage chunk and `[DONE]` ride with the last token.
+    pub fn emit_due(&mut self, elapsed: Duration, out: &mut Vec<u8>, mut on_lateness: impl FnMut(Duration)) -> Step {
+        while self.left > 0 && self.plan.schedule.peek() <= elapsed {
+            let due = self.plan.schedule.advance();
+            on_lateness(elapsed - due);
+            self.writer.content(self.plan.text.next_token(), out);
+            self.left -= 1;
+        }
+        if self.left > 0 {
+            return Step::WaitUntil(self.plan.schedule.peek());
+        }
+        if !self.finished {
+            self.finished = true;
+            self.writer.finish(self.plan.finish_reason, out);
+            if self.plan.include_usage {
+                self.writer.usage(self.plan.usage, out);
+            }
+            ChunkWriter::done(out);
+        }
+        Step::Finished
+    }
+
+    /// The response's token counts.
+    pub fn usage(&self) -> crate::openai::chunks::Usage {
+        self.plan.usage
+    }
+
+    /// Tokens not yet emitted.
+    pub fn remaining(&self) -> u64 {
+        self.left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        openai::chunks::{Flavor, ResponseMeta, Usage},
+        rng::Rng,
+        sim::{Latency, Schedule},
+        tokens::TextGen,
+    };
+
+    fn stream(n: u64, include_usage: bool) -> TokenStream {
+        TokenStream::new(Plan {
+            flavor: Flavor::Chat,
+            meta: ResponseMeta { id: "chatcmpl-x".into(), created: 1, model: "m".into(), fingerprint: "fp".into() },
+            usage: Usage { prompt_tokens: 2, completion_tokens: n },
+            finish_reason: "length",
+            include_usage,
+            text: TextGen::new(1),
+            schedule: Schedule::new(Duration::from_millis(10), Latency::fixed(5.0), Rng::new(1)),
+        })
+    }
+
+    fn count(out: &[u8], needle: &str) -> usize {
+        std::str::from_utf8(out).unwrap().matches(needle).count()
+    }
+
+    #[test]
+    fn emits_on_schedule() {
+        let mut s = stream(3, true);
+        let mut out = Vec::new();
+        s.open(&mut out);
+        let ms = Duration::from_millis;
+        assert_eq!(s.emit_due(ms(9), &mut out, |_| {}), Step::WaitUntil(ms(10)));
+        assert_eq!(s.emit_due(ms(10), &mut out, |_| {}), Step::WaitUntil(ms(15)));
+        assert_eq!(s.emit_due(ms(15), &mut out, |_| {}), Step::WaitUntil(ms(20)));
+        assert_eq!(count(&out, "\"content\":\""), 3, "role chunk + 2 tokens");
+        assert_eq!(s.emit_due(ms(20), &mut out, |_| {}), Step::Finished);
+        assert_eq!(count(&out, "\"finish_reason\":\"length\""), 1);
+        assert_eq!(count(&out, "\"usage\""), 1);
+        assert!(out.ends_with(b"data: [DONE]\n\n"));
+        let before = out.len();
+        assert_eq!(s.emit_due(ms(99), &mut out, |_| {}), Step::Finished);
+        assert_eq!(out.len(), before, "nothing after the end");
+    }
+
+    #[test]
+    fn late_events_coalesce_and_report_lateness() {
+        let mut s = stream(4, false);
+        let mut out = Vec::new();
+        let mut late = Vec::new();
+        assert_eq!(s.emit_due(Duration::from_millis(40), &mut out, |d| late.push(d.as_millis())), Step::Finished);
+        assert_eq!(late, [30, 25, 20, 15]);
+        assert_eq!(count(&out, "data: "), 4 + 1 + 1);
+        assert_eq!(count(&out, "\"usage\""), 0);
+    }
+}

@@ -1,0 +1,73 @@
+//! Prompt-token counting with OpenAI's BPE encodings.
+
+use std::{fmt, str::FromStr};
+
+/// A built-in tokenizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// GPT-4 / GPT-3.5 encoding; AIPerf's usual offline choice, and our default.
+    #[default]
+    Cl100kBase,
+    /// GPT-4o / gpt-oss encoding.
+    O200kBase,
+}
+
+impl Encoding {
+    fn bpe(self) -> &'static bpe_openai::Tokenizer {
+        match self {
+            Encoding::Cl100kBase => bpe_openai::cl100k_base(),
+            Encoding::O200kBase => bpe_openai::o200k_base(),
+        }
+    }
+
+    /// Number of tokens in `text`.
+    pub fn count(self, text: &str) -> usize {
+        if text.is_empty() { 0 } else { self.bpe().count(text) }
+    }
+
+    /// Builds the encoding's tables now (they are otherwise built on first use).
+    pub fn preload(self) {
+        self.bpe();
+    }
+
+    /// The encoding's name, as tiktoken spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Cl100kBase => "cl100k_base",
+            Encoding::O200kBase => "o200k_base",
+        }
+    }
+}
+
+impl FromStr for Encoding {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cl100k_base" | "cl100k" => Ok(Encoding::Cl100kBase),
+            "o200k_base" | "o200k" => Ok(Encoding::O200kBase),
+            _ => Err(format!("unknown tokenizer {s:?} (built in: cl100k_base, o200k_base)")),
+        }
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_like_tiktoken() {
+        // Reference counts from tiktoken.
+        assert_eq!(Encoding::Cl100kBase.count("Hello, world!"), 4);
+        assert_eq!(Encoding::O200kBase.count("Hello, world!"), 4);
+        assert_eq!(Encoding::Cl100kBase.count(""), 0);
+        assert_eq!("o200k_base".parse::<Encoding>(), Ok(Encoding::O200kBase));
+        assert!("gpt2".parse::<Encoding>().is_err());
+    }
+}
