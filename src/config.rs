@@ -178,11 +178,7 @@ pub struct ServerArgs {
 impl ServerArgs {
     /// Whether workers are pinned, given the number of cores.
     pub fn pin_workers(&self, workers: usize, cores: usize) -> bool {
-        if self.no_pin {
-            false
-        } else {
-            self.pin || self.cpus.is_some() || workers <= cores
-        }
+        if self.no_pin { false } else { self.pin || self.cpus.is_some() || workers <= cores }
     }
 }
 
@@ -292,7 +288,9 @@ pub fn file_vars(path: &std::path::Path) -> Result<Vars, String> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let value: serde_json::Value = match ext.as_str() {
         "toml" => toml::from_str(&text).map_err(|e| format!("invalid TOML in {}: {e}", path.display()))?,
-        "yaml" | "yml" => serde_yaml_ng::from_str(&text).map_err(|e| format!("invalid YAML in {}: {e}", path.display()))?,
+        "yaml" | "yml" => {
+            serde_yaml_ng::from_str(&text).map_err(|e| format!("invalid YAML in {}: {e}", path.display()))?
+        }
         "json" => serde_json::from_str(&text).map_err(|e| format!("invalid JSON in {}: {e}", path.display()))?,
         _ => return Err(format!("config file {} must end in .toml, .yaml, .yml or .json", path.display())),
     };
@@ -345,9 +343,11 @@ pub fn prepare_environment(args: &[String]) -> Result<(), String> {
             resolve_aliases(&mut vars);
             let known = known_vars();
             let flat = |k: &String| known.contains(k) || ALIASES.iter().any(|(a, _)| a == k);
-            let part = |k: &String| LATENCY_PARTS.iter().any(|(_, m, v)| m.contains(&k.as_str()) || v.contains(&k.as_str()));
+            let part =
+                |k: &String| LATENCY_PARTS.iter().any(|(_, m, v)| m.contains(&k.as_str()) || v.contains(&k.as_str()));
             if let Some(unknown) = vars.keys().find(|k| !flat(k) && !part(k)) {
-                return Err(format!("unknown setting {unknown} in config file {}", path.display()));
+                let key = unknown.trim_start_matches("FAKEAI_").to_ascii_lowercase();
+                return Err(format!("unknown setting {key:?} in config file {}", path.display()));
             }
             vars
         }

@@ -39,8 +39,7 @@ impl Error {
 
     /// 404 for an unknown route.
     pub fn not_found(path: &str) -> Self {
-        Error::new(404, "invalid_request_error", format!("Unknown request URL: {path}"))
-            .with_code("unknown_url")
+        Error::new(404, "invalid_request_error", format!("Unknown request URL: {path}")).with_code("unknown_url")
     }
 
     /// Sets `error.param`.

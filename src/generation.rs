@@ -148,7 +148,8 @@ mod tests {
     }
 
     fn plan(s: &SimConfig, r: &GenRequest) -> Plan {
-        let model = Registry::new(UnknownModelDefaults { context_window: 8192, max_output_tokens: 4096 }).resolve(&r.model);
+        let model =
+            Registry::new(UnknownModelDefaults { context_window: 8192, max_output_tokens: 4096 }).resolve(&r.model);
         s.plan(Flavor::Chat, r, &model, &mut Rng::new(1), 0)
     }
 

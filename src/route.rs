@@ -84,7 +84,7 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         return Reply::Now(preflight());
     }
     let result = match (method, path) {
-        (Method::Get, "/health") => Ok(Reply::Now(health(ctx))),
+        (Method::Get, "/health") => Ok(Reply::Now(health(app, ctx))),
         (Method::Get, "/v1/models") => Ok(Reply::Now(Full::json(app.registry.list_json().to_vec()))),
         (Method::Get, p) if p.starts_with("/v1/models/") => Ok(Reply::Now(model(app, &p["/v1/models/".len()..]))),
         (Method::Get, "/metrics") => Ok(Reply::Now(metrics(app))),
@@ -121,10 +121,16 @@ fn preflight() -> Full {
     }
 }
 
-fn health(ctx: &Ctx<'_>) -> Full {
+/// FakeAI's health shape; `starting` (503) until the tokenizer is built.
+fn health(app: &App, ctx: &Ctx<'_>) -> Full {
     let (secs, micros) = ctx.unix_now;
-    let body = serde_json::json!({"status": "healthy", "ready": true, "timestamp": crate::clock::iso8601(secs, micros)});
-    Full::json(body.to_string().into_bytes())
+    let ready = app.encoding.is_ready();
+    let body = serde_json::json!({
+        "status": if ready { "healthy" } else { "starting" },
+        "ready": ready,
+        "timestamp": crate::clock::iso8601(secs, micros),
+    });
+    Full { status: if ready { 200 } else { 503 }, ..Full::json(body.to_string().into_bytes()) }
 }
 
 fn model(app: &App, rest: &str) -> Full {
@@ -142,7 +148,12 @@ fn model(app: &App, rest: &str) -> Full {
 
 fn metrics(app: &App) -> Full {
     let text = prometheus::render(&Snapshot::merge(&app.shards));
-    Full { status: 200, content_type: "text/plain; version=0.0.4; charset=utf-8", body: text.into_bytes(), extra: Vec::new() }
+    Full {
+        status: 200,
+        content_type: "text/plain; version=0.0.4; charset=utf-8",
+        body: text.into_bytes(),
+        extra: Vec::new(),
+    }
 }
 
 fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavor: Flavor) -> Result<Reply, Error> {

@@ -94,7 +94,11 @@ impl ChunkedDecoder {
                 _ => State::TrailerLine,
             },
             State::TrailerLf { empty } if b == b'\n' => {
-                if empty { State::Done } else { State::TrailerStart }
+                if empty {
+                    State::Done
+                } else {
+                    State::TrailerStart
+                }
             }
             _ => return Err(malformed()),
         };

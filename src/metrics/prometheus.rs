@@ -43,7 +43,8 @@ pub fn render(snap: &Snapshot) -> String {
         let count = h.count_between(0, (le * 1e9) as u64);
         let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {count}");
     }
-    let sum: f64 = h.iter_recorded().map(|v| v.value_iterated_to() as f64 * v.count_at_value() as f64).sum::<f64>() / 1e9;
+    let sum: f64 =
+        h.iter_recorded().map(|v| v.value_iterated_to() as f64 * v.count_at_value() as f64).sum::<f64>() / 1e9;
     let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {sum}\n{name}_count {}", h.len(), h.len());
     out
 }

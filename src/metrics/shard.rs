@@ -55,7 +55,10 @@ pub struct Shard {
 
 impl Default for Shard {
     fn default() -> Self {
-        Shard { counters: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))), lateness: Mutex::new(new_histogram()) }
+        Shard {
+            counters: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
+            lateness: Mutex::new(new_histogram()),
+        }
     }
 }
 

@@ -199,7 +199,10 @@ mod tests {
         assert_eq!(ev.len(), 4);
         for e in &ev {
             assert_eq!(e["object"], "chat.completion.chunk");
-            assert_eq!((e["id"].as_str(), e["model"].as_str(), e["created"].as_u64()), (Some("chatcmpl-1"), Some("a/\"b\""), Some(42)));
+            assert_eq!(
+                (e["id"].as_str(), e["model"].as_str(), e["created"].as_u64()),
+                (Some("chatcmpl-1"), Some("a/\"b\""), Some(42))
+            );
             assert_eq!(e["system_fingerprint"], "fp_1");
         }
         assert_eq!(ev[0]["choices"][0]["delta"]["role"], "assistant");

@@ -112,7 +112,8 @@ pub struct GenRequest {
 pub fn parse_chat(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> {
     let req: ChatBody = parse_json(body, CHAT_FIELDS)?;
     let model = require_model(req.model)?;
-    let messages = req.messages.ok_or_else(|| Error::invalid_param("messages", "Missing required parameter: 'messages'."))?;
+    let messages =
+        req.messages.ok_or_else(|| Error::invalid_param("messages", "Missing required parameter: 'messages'."))?;
     if messages.is_empty() {
         return Err(Error::invalid_param("messages", "'messages' must contain at least one message."));
     }
@@ -171,7 +172,10 @@ fn finish(model: String, c: CommonBody, prompt_tokens: u64) -> Result<GenRequest
         None => 0,
     };
     if let Some(max) = max_tokens.filter(|&max| min_tokens > max) {
-        return Err(Error::invalid_param("min_tokens", format!("min_tokens ({min_tokens}) must be <= max_tokens ({max}).")));
+        return Err(Error::invalid_param(
+            "min_tokens",
+            format!("min_tokens ({min_tokens}) must be <= max_tokens ({max})."),
+        ));
     }
     let include_usage = c.stream_options.and_then(|o| o.include_usage).unwrap_or(false);
     Ok(GenRequest {
@@ -188,7 +192,9 @@ fn finish(model: String, c: CommonBody, prompt_tokens: u64) -> Result<GenRequest
 
 fn positive(param: &str, n: i64) -> Result<u64, Error> {
     if n < 1 {
-        return Err(Error::invalid_param(param, format!("{param} must be at least 1, got {n}.")).with_code("invalid_value"));
+        return Err(
+            Error::invalid_param(param, format!("{param} must be at least 1, got {n}.")).with_code("invalid_value")
+        );
     }
     Ok(n as u64)
 }
@@ -225,9 +231,10 @@ fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8], fields: &[(&str, Kind)]) -
                 "We could not parse the JSON body of your request. ({e}) The request body must be a JSON object."
             ));
         };
-        let wrong = COMMON_FIELDS.iter().chain(fields).find(|(name, kind)| {
-            map.get(*name).is_some_and(|v| !v.is_null() && !has_kind(v, *kind))
-        });
+        let wrong = COMMON_FIELDS
+            .iter()
+            .chain(fields)
+            .find(|(name, kind)| map.get(*name).is_some_and(|v| !v.is_null() && !has_kind(v, *kind)));
         match wrong {
             Some((name, _)) => Error::invalid_param(name, format!("Invalid type for '{name}': {e}")),
             None => Error::bad_request(format!("Invalid request: {e}")),

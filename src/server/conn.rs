@@ -80,7 +80,8 @@ impl Conn {
     /// Waits for a complete request head. `None` means the peer closed or idled out.
     async fn read_head(&mut self) -> Result<Option<RequestHead>, Error> {
         let args = &self.core.app.args;
-        let (max_head, header_timeout, idle_timeout) = (args.max_header_size as usize, args.header_timeout, args.keepalive_timeout);
+        let (max_head, header_timeout, idle_timeout) =
+            (args.max_header_size as usize, args.header_timeout, args.keepalive_timeout);
         let mut head_deadline = None;
         loop {
             if !self.rbuf.is_empty() {
@@ -164,7 +165,9 @@ impl Conn {
                 self.queue(Framing::of(&head, keep_alive), &full);
                 true
             }
-            Reply::Generated { after, full, usage } => self.generated(&head, full, usage, arrival + after, keep_alive).await,
+            Reply::Generated { after, full, usage } => {
+                self.generated(&head, full, usage, arrival + after, keep_alive).await
+            }
             Reply::Stream(stream) => self.stream(&head, stream, arrival, keep_alive).await,
         };
         core.in_flight.set(core.in_flight.get() - 1);
@@ -186,7 +189,9 @@ impl Conn {
                 while self.rbuf.len() < n {
                     match self.fill(deadline).await {
                         Fill::Data => {}
-                        Fill::Closed => return Err(Error::bad_request("Connection closed before the body was complete")),
+                        Fill::Closed => {
+                            return Err(Error::bad_request("Connection closed before the body was complete"));
+                        }
                         Fill::TimedOut => return Err(timeout_error("body")),
                     }
                 }
@@ -203,7 +208,9 @@ impl Conn {
                     }
                     match self.fill(deadline).await {
                         Fill::Data => {}
-                        Fill::Closed => return Err(Error::bad_request("Connection closed before the body was complete")),
+                        Fill::Closed => {
+                            return Err(Error::bad_request("Connection closed before the body was complete"));
+                        }
                         Fill::TimedOut => return Err(timeout_error("body")),
                     }
                 }
@@ -234,7 +241,14 @@ impl Conn {
     }
 
     /// A non-streaming generation: wait until it is due, then send it.
-    async fn generated(&mut self, head: &RequestHead, full: Full, usage: Usage, due: Instant, keep_alive: bool) -> bool {
+    async fn generated(
+        &mut self,
+        head: &RequestHead,
+        full: Full,
+        usage: Usage,
+        due: Instant,
+        keep_alive: bool,
+    ) -> bool {
         if due > Instant::now() {
             if !self.flush().await {
                 return false;
@@ -253,7 +267,13 @@ impl Conn {
     }
 
     /// Streams SSE events, each due batch in one write at its absolute deadline.
-    async fn stream(&mut self, head: &RequestHead, mut stream: Box<TokenStream>, arrival: Instant, keep_alive: bool) -> bool {
+    async fn stream(
+        &mut self,
+        head: &RequestHead,
+        mut stream: Box<TokenStream>,
+        arrival: Instant,
+        keep_alive: bool,
+    ) -> bool {
         let chunked = head.minor_version == 1;
         ResponseHead {
             status: 200,

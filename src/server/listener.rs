@@ -41,7 +41,9 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
 
 fn set_opt(fd: libc::c_int, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
     // SAFETY: `value` outlives the call and its size is passed.
-    check(unsafe { libc::setsockopt(fd, level, name, (&value as *const libc::c_int).cast(), size_of::<libc::c_int>() as u32) })?;
+    check(unsafe {
+        libc::setsockopt(fd, level, name, (&value as *const libc::c_int).cast(), size_of::<libc::c_int>() as u32)
+    })?;
     Ok(())
 }
 

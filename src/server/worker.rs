@@ -69,9 +69,21 @@ pub(crate) fn run(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPl
     let driver = app.args.driver;
     let main = serve(app, listener, plan, ready.clone());
     let built = match driver {
-        Driver::Auto => RuntimeBuilder::<FusionDriver>::new().with_entries(entries).enable_timer().build().map(|mut rt| rt.block_on(main)),
-        Driver::Uring => RuntimeBuilder::<IoUringDriver>::new().with_entries(entries).enable_timer().build().map(|mut rt| rt.block_on(main)),
-        Driver::Epoll => RuntimeBuilder::<LegacyDriver>::new().with_entries(entries).enable_timer().build().map(|mut rt| rt.block_on(main)),
+        Driver::Auto => RuntimeBuilder::<FusionDriver>::new()
+            .with_entries(entries)
+            .enable_timer()
+            .build()
+            .map(|mut rt| rt.block_on(main)),
+        Driver::Uring => RuntimeBuilder::<IoUringDriver>::new()
+            .with_entries(entries)
+            .enable_timer()
+            .build()
+            .map(|mut rt| rt.block_on(main)),
+        Driver::Epoll => RuntimeBuilder::<LegacyDriver>::new()
+            .with_entries(entries)
+            .enable_timer()
+            .build()
+            .map(|mut rt| rt.block_on(main)),
     };
     if let Err(e) = built {
         let _ = ready.send((plan.index, Err(format!("cannot build the {driver:?} runtime: {e}"))));

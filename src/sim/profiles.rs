@@ -15,7 +15,9 @@ pub struct Profile {
 }
 
 /// (names, TTFT ms, TTFT σ, ITL ms, ITL σ, prefill tok/s).
-const TABLE: &[(&[&str], f64, f64, f64, f64, f64)] = &[
+type Row = (&'static [&'static str], f64, f64, f64, f64, f64);
+
+const TABLE: &[Row] = &[
     (&["gpt-4"], 800.0, 150.0, 35.0, 8.0, 500.0),
     (&["gpt-4-turbo"], 400.0, 80.0, 20.0, 5.0, 800.0),
     (&["gpt-4-turbo-preview"], 420.0, 85.0, 22.0, 5.0, 750.0),

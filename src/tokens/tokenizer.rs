@@ -1,6 +1,13 @@
 //! Prompt-token counting with OpenAI's BPE encodings.
 
-use std::{fmt, str::FromStr};
+use std::{
+    fmt,
+    str::FromStr,
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+/// Set once each encoding's tables are built.
+static LOADED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
 
 /// A built-in tokenizer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,6 +35,12 @@ impl Encoding {
     /// Builds the encoding's tables now (they are otherwise built on first use).
     pub fn preload(self) {
         self.bpe();
+        LOADED[self as usize].store(true, Ordering::Release);
+    }
+
+    /// Whether `preload` has finished.
+    pub fn is_ready(self) -> bool {
+        LOADED[self as usize].load(Ordering::Acquire)
     }
 
     /// The encoding's name, as tiktoken spells it.

@@ -1,0 +1,176 @@
+//! Chat and completions over real HTTP: shapes, exact lengths, usage, errors, models.
+
+mod common;
+
+use common::{Server, chat};
+
+const FAST: &[&str] = &["--ttft", "0:0", "--itl", "0:0"];
+
+#[test]
+fn streaming_chat_is_openai_shaped_with_exact_usage() {
+    let s = Server::start(FAST);
+    let body = chat(
+        "openai/gpt-oss-120b",
+        "Hello, world!",
+        r#""stream":true,"max_completion_tokens":37,"ignore_eos":true,"stream_options":{"include_usage":true}"#,
+    );
+    let r = s.post("/v1/chat/completions", &body);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/event-stream; charset=utf-8"));
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    let ev = r.events();
+    let id = ev[0]["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("chatcmpl-"));
+    for e in &ev {
+        assert_eq!(e["object"], "chat.completion.chunk");
+        assert_eq!(e["id"], id.as_str());
+        assert_eq!(e["model"], "openai/gpt-oss-120b");
+        assert!(e["created"].is_u64());
+        assert!(e.get("usage").is_none() || !e["usage"].is_null(), "no null-padded usage");
+    }
+    assert_eq!(ev[0]["choices"][0]["delta"]["role"], "assistant");
+    assert_eq!(r.content_events(), 37, "one content chunk per token");
+    let finish = &ev[ev.len() - 2];
+    assert_eq!(finish["choices"][0]["finish_reason"], "length");
+    let usage = &ev[ev.len() - 1];
+    assert_eq!(usage["choices"], serde_json::json!([]));
+    assert_eq!(usage["usage"]["prompt_tokens"], 4);
+    assert_eq!(usage["usage"]["completion_tokens"], 37);
+    assert_eq!(usage["usage"]["total_tokens"], 41);
+    for e in &ev[1..ev.len() - 2] {
+        assert!(e["choices"][0]["finish_reason"].is_null());
+    }
+}
+
+#[test]
+fn usage_chunk_only_when_asked() {
+    let s = Server::start(FAST);
+    let r = s.post("/v1/chat/completions", &chat("m", "hi", r#""stream":true,"max_tokens":3,"ignore_eos":true"#));
+    assert!(r.events().iter().all(|e| e.get("usage").is_none()));
+    assert_eq!(r.content_events(), 3);
+}
+
+#[test]
+fn non_streaming_chat_matches_streaming_counts() {
+    let s = Server::start(FAST);
+    let r = s.post("/v1/chat/completions", &chat("gpt-4o", "Hello, world!", r#""max_tokens":25,"ignore_eos":true"#));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let v = r.json();
+    assert_eq!(v["object"], "chat.completion");
+    assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-"));
+    assert_eq!(v["choices"][0]["message"]["role"], "assistant");
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    assert_eq!(v["usage"]["prompt_tokens"], 4);
+    assert_eq!(v["usage"]["completion_tokens"], 25);
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(&keys[..4], ["id", "object", "created", "model"], "OpenAI key order");
+}
+
+#[test]
+fn lengths_follow_max_min_and_ignore_eos() {
+    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0", "--output-len", "50"]);
+    let tokens = |extra: &str| {
+        let v = s.post("/v1/chat/completions", &chat("m", "x", extra)).json();
+        (
+            v["usage"]["completion_tokens"].as_u64().unwrap(),
+            v["choices"][0]["finish_reason"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(tokens(r#""max_tokens":10"#), (10, "length".into()));
+    assert_eq!(tokens(r#""max_tokens":100"#), (50, "stop".into()));
+    assert_eq!(tokens(r#""max_tokens":100,"ignore_eos":true"#), (100, "length".into()));
+    assert_eq!(tokens(r#""max_tokens":100,"min_tokens":70"#), (70, "stop".into()));
+    assert_eq!(tokens(r#""max_completion_tokens":5,"max_tokens":100"#), (5, "length".into()));
+    assert_eq!(tokens(r#""max_tokens":2000,"ignore_eos":true"#), (2000, "length".into()), "no hidden ceiling");
+}
+
+#[test]
+fn completions_streaming_and_prompt_shapes() {
+    let s = Server::start(FAST);
+    let r = s.post("/v1/completions", r#"{"model":"m","prompt":"Hello, world!","stream":true,"max_tokens":9,"ignore_eos":true,"stream_options":{"include_usage":true}}"#);
+    let ev = r.events();
+    assert!(ev.iter().all(|e| e["object"] == "text_completion" && e["id"].as_str().unwrap().starts_with("cmpl-")));
+    assert_eq!(r.content_events(), 9);
+    assert_eq!(ev[ev.len() - 2]["choices"][0]["finish_reason"], "length");
+    assert_eq!(ev[ev.len() - 1]["usage"]["completion_tokens"], 9);
+    assert_eq!(ev[ev.len() - 1]["usage"]["prompt_tokens"], 4);
+    let prompt_tokens = |p: &str| {
+        let v = s.post("/v1/completions", &format!(r#"{{"model":"m","prompt":{p},"max_tokens":1}}"#)).json();
+        v["usage"]["prompt_tokens"].as_u64().unwrap()
+    };
+    assert_eq!(prompt_tokens(r#"["Hello, world!","Hello, world!"]"#), 8);
+    assert_eq!(prompt_tokens("[1,2,3,4,5]"), 5);
+    assert_eq!(prompt_tokens("[[1,2],[3]]"), 3);
+    let v = s.post("/v1/completions", r#"{"model":"m","prompt":"x","ignore_eos":true}"#).json();
+    assert_eq!(v["usage"]["completion_tokens"], 16, "legacy completions default to 16 tokens");
+    assert_eq!(v["object"], "text_completion");
+}
+
+#[test]
+fn seeds_make_text_reproducible() {
+    let s = Server::start(FAST);
+    let body = chat("m", "x", r#""max_tokens":30,"ignore_eos":true,"seed":42"#);
+    let (a, b) = (s.post("/v1/chat/completions", &body).json(), s.post("/v1/chat/completions", &body).json());
+    assert_eq!(a["choices"][0]["message"]["content"], b["choices"][0]["message"]["content"]);
+    assert_eq!(a["system_fingerprint"], b["system_fingerprint"]);
+    let streamed =
+        s.post("/v1/chat/completions", &chat("m", "x", r#""max_tokens":30,"ignore_eos":true,"seed":42,"stream":true"#));
+    assert_eq!(streamed.streamed_text(), a["choices"][0]["message"]["content"].as_str().unwrap());
+}
+
+#[test]
+fn invalid_requests_get_openai_errors_before_any_stream() {
+    let s = Server::start(FAST);
+    let check = |path: &str, body: &str, param: Option<&str>| {
+        let r = s.post(path, body);
+        assert_eq!(r.status, 400, "{body}: {}", r.text());
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let e = &r.json()["error"];
+        assert_eq!(e["type"], "invalid_request_error");
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(e.as_object().unwrap().contains_key("code"));
+        assert_eq!(e["param"].as_str(), param, "{body}");
+    };
+    check("/v1/chat/completions", r#"{"messages":[{"role":"user","content":"x"}],"stream":true}"#, Some("model"));
+    check("/v1/chat/completions", r#"{"model":"","messages":[{"role":"user","content":"x"}]}"#, Some("model"));
+    check("/v1/chat/completions", r#"{"model":"m","stream":true}"#, Some("messages"));
+    check("/v1/chat/completions", &chat("m", "x", r#""max_tokens":-1,"stream":true"#), Some("max_tokens"));
+    check("/v1/chat/completions", &chat("m", "x", r#""max_tokens":"ten""#), Some("max_tokens"));
+    check("/v1/chat/completions", "{oops", None);
+    check("/v1/completions", r#"{"model":"m"}"#, Some("prompt"));
+    check("/v1/completions", r#"{"model":"m","prompt":{"a":1}}"#, Some("prompt"));
+    let r = s.request("POST", "/v1/chat/completions", None);
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn models_are_listed_and_any_name_is_served() {
+    let s = Server::start(FAST);
+    let list = s.request("GET", "/v1/models", None).json();
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["data"].as_array().unwrap().len(), 29);
+    let m = s.request("GET", "/v1/models/openai/gpt-oss-120b", None).json();
+    assert_eq!(
+        (m["id"].as_str(), m["object"].as_str(), m["context_window"].as_u64()),
+        (Some("openai/gpt-oss-120b"), Some("model"), Some(128_000))
+    );
+    let caps = s.request("GET", "/v1/models/openai/gpt-oss-120b/capabilities", None).json();
+    assert_eq!(caps["id"], "openai/gpt-oss-120b");
+    assert_eq!(caps["supports_tools"], true);
+    let unknown = s.request("GET", "/v1/models/acme/new-model", None).json();
+    assert_eq!((unknown["id"].as_str(), unknown["owned_by"].as_str()), (Some("acme/new-model"), Some("custom")));
+    let r = s.post("/v1/chat/completions", &chat("never-seen-before", "x", r#""max_tokens":2"#));
+    assert_eq!(r.status, 200);
+    let again = s.request("GET", "/v1/models", None).json();
+    assert_eq!(again["data"].as_array().unwrap().len(), 29, "lookups must not grow the registry");
+}
+
+#[test]
+fn health_is_fakeai_shaped() {
+    let s = Server::start(FAST);
+    let v = s.request("GET", "/health", None).json();
+    assert_eq!(v["status"], "healthy");
+    assert_eq!(v["ready"], true);
+    assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
+}

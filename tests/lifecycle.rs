@@ -1,0 +1,146 @@
+//! Process-level behaviour: graceful shutdown, configuration precedence, CLI exit codes.
+
+mod common;
+
+use std::{
+    process::Command,
+    thread,
+    time::{Duration, Instant},
+};
+
+use common::{Server, chat};
+
+fn fakeai() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_fakeai"))
+}
+
+#[test]
+fn sigterm_drains_in_flight_streams_then_exits_zero() {
+    let mut s = Server::start(&["--ttft", "0:0", "--itl", "10:0"]);
+    let addr = s.addr;
+    let streamer = thread::spawn(move || {
+        let mut c = common::Conn::new(std::net::TcpStream::connect(addr).unwrap());
+        c.send(
+            "POST",
+            "/v1/chat/completions",
+            Some(&chat("m", "x", r#""max_tokens":50,"ignore_eos":true,"stream":true"#)),
+            &[],
+        );
+        c.response()
+    });
+    thread::sleep(Duration::from_millis(150));
+    s.terminate();
+    let r = streamer.join().unwrap();
+    assert_eq!(r.content_events(), 50, "the in-flight stream finished");
+    let t = Instant::now();
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "server did not exit");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
+}
+
+fn completion_tokens(s: &Server) -> u64 {
+    let v = s.post("/v1/chat/completions", &chat("m", "x", "")).json();
+    v["usage"]["completion_tokens"].as_u64().unwrap()
+}
+
+#[test]
+fn flag_beats_env_beats_file_beats_default() {
+    let dir = std::env::temp_dir().join(format!("fakeai-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml = dir.join("fakeai.toml");
+    std::fs::write(&toml, "output-len = \"11\"\nttft = \"0:0\"\n[generation]\nitl_ms = 0\n").unwrap();
+    let file = toml.to_str().unwrap();
+
+    let s = Server::start(&["--config-file", file]);
+    assert_eq!(completion_tokens(&s), 11);
+    let s = Server::start_with_env(&["--config-file", file], &[("FAKEAI_OUTPUT_LEN", "22")]);
+    assert_eq!(completion_tokens(&s), 22);
+    let s = Server::start_with_env(&["--config-file", file, "--output-len", "33"], &[("FAKEAI_OUTPUT_LEN", "22")]);
+    assert_eq!(completion_tokens(&s), 33);
+
+    let yaml = dir.join("fakeai.yaml");
+    std::fs::write(&yaml, "output_len: '7'\nttft: '0:0'\nitl: '0:0'\n").unwrap();
+    let s = Server::start_with_env(&[], &[("FAKEAI_CONFIG_FILE", yaml.to_str().unwrap())]);
+    assert_eq!(completion_tokens(&s), 7);
+
+    let json = dir.join("fakeai.json");
+    std::fs::write(&json, r#"{"server": {"workers": 1}, "output_len": "5", "ttft": "0:0", "itl": "0:0"}"#).unwrap();
+    let s = Server::start(&["--config-file", json.to_str().unwrap()]);
+    assert!(s.startup_line.contains("workers=1"), "{}", s.startup_line);
+    assert_eq!(completion_tokens(&s), 5);
+}
+
+#[test]
+fn fakeai_nested_and_flat_env_names_work() {
+    let s = Server::start_with_env(
+        &[],
+        &[
+            ("FAKEAI_GENERATION__TTFT_MS", "250"),
+            ("FAKEAI_GENERATION__TTFT_VARIANCE_PERCENT", "0"),
+            ("FAKEAI_ITL_MS", "0"),
+        ],
+    );
+    let t = Instant::now();
+    s.post("/v1/chat/completions", &chat("m", "x", r#""max_tokens":3,"ignore_eos":true"#));
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    assert!((249.0..400.0).contains(&ms), "nested TTFT applied: {ms} ms");
+}
+
+#[test]
+fn invalid_settings_exit_2_with_a_message() {
+    for args in [
+        vec!["server", "--ttft", "fast"],
+        vec!["server", "--itl", "5:200"],
+        vec!["server", "--driver", "kqueue"],
+        vec!["server", "--max-body-size", "lots"],
+        vec!["server", "--tokenizer", "gpt2"],
+    ] {
+        let out = fakeai().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty());
+    }
+    let dir = std::env::temp_dir().join(format!("fakeai-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "no_such_setting = 1\n").unwrap();
+    let out = fakeai().args(["server", "--config-file", bad.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_setting"), "names the bad key");
+    let out = fakeai().args(["server"]).env("FAKEAI_PORT", "notaport").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn client_commands_and_version() {
+    let out = fakeai().arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), format!("fakeai {}", env!("CARGO_PKG_VERSION")));
+    let s = Server::start(&[]);
+    let out = fakeai().args(["status", "--port", &s.addr.port().to_string()]).output().unwrap();
+    assert!(out.status.success());
+    let health: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(health["status"], "healthy");
+    let out =
+        fakeai().args(["metrics", "--format", "prometheus", "--port", &s.addr.port().to_string()]).output().unwrap();
+    assert!(String::from_utf8(out.stdout).unwrap().contains("fakeai_requests_total"));
+    let out = fakeai().args(["status", "--port", "1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn startup_line_names_address_workers_driver_tokenizer() {
+    let s = Server::start(&["--workers", "2", "--tokenizer", "o200k_base"]);
+    let line = &s.startup_line;
+    for want in ["listening on http://127.0.0.1:", "workers=2", "tokenizer=o200k_base", "ready in"] {
+        assert!(line.contains(want), "{line}");
+    }
+    let forced_legacy = std::env::var("MONOIO_FORCE_LEGACY_DRIVER").is_ok_and(|v| v == "1");
+    assert!(line.contains(if forced_legacy { "driver=epoll" } else { "driver=" }), "{line}");
+    let s = Server::start(&["--driver", "epoll", "--workers", "1"]);
+    assert!(s.startup_line.contains("driver=epoll"));
+}

@@ -1,0 +1,95 @@
+//! Timing over real sockets at 100 concurrent streams. Bounds are generous (CI machines are
+//! shared); the benchmark in tools/ measures real accuracy.
+
+mod common;
+
+use std::{
+    sync::{Arc, Barrier},
+    thread,
+    time::{Duration, Instant},
+};
+
+use common::{Server, chat};
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+#[test]
+fn hundred_concurrent_streams_keep_configured_ttft_and_itl() {
+    let s = Server::start(&["--ttft", "60:0", "--itl", "10:0"]);
+    let streams = 100;
+    let tokens = 30;
+    let barrier = Arc::new(Barrier::new(streams));
+    let handles: Vec<_> = (0..streams)
+        .map(|_| {
+            let (addr, barrier) = (s.addr, barrier.clone());
+            thread::spawn(move || {
+                let mut c = common::Conn::new(std::net::TcpStream::connect(addr).unwrap());
+                barrier.wait();
+                let body = chat("m", "x", &format!(r#""max_tokens":{tokens},"ignore_eos":true,"stream":true"#));
+                let sent = Instant::now();
+                c.send("POST", "/v1/chat/completions", Some(&body), &[]);
+                let events = c.timed_events();
+                let content: Vec<Instant> = events
+                    .iter()
+                    .filter(|(_, e)| e["choices"][0]["delta"]["content"].as_str().is_some_and(|t| !t.is_empty()))
+                    .map(|(t, _)| *t)
+                    .collect();
+                assert_eq!(content.len(), tokens);
+                let ttft = (content[0] - sent).as_secs_f64() * 1e3;
+                let itl = (content[tokens - 1] - content[0]).as_secs_f64() * 1e3 / (tokens - 1) as f64;
+                (ttft, itl)
+            })
+        })
+        .collect();
+    let results: Vec<(f64, f64)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let mut ttft: Vec<f64> = results.iter().map(|r| r.0).collect();
+    let mut itl: Vec<f64> = results.iter().map(|r| r.1).collect();
+    let (ttft_p50, itl_p50) = (percentile(&mut ttft, 0.5), percentile(&mut itl, 0.5));
+    eprintln!(
+        "ttft p50 {ttft_p50:.2} ms p99 {:.2}; itl p50 {itl_p50:.3} ms p99 {:.3}",
+        percentile(&mut ttft, 0.99),
+        percentile(&mut itl, 0.99)
+    );
+    assert!((59.0..75.0).contains(&ttft_p50), "TTFT p50 {ttft_p50} ms for 60 ms configured");
+    assert!((9.8..10.6).contains(&itl_p50), "ITL p50 {itl_p50} ms for 10 ms configured: no drift");
+
+    let metrics = s.request("GET", "/metrics", None).text();
+    let count = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("fakeai_emit_lateness_seconds_count "))
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap();
+    assert_eq!(count, streams * tokens, "lateness recorded for every event");
+}
+
+#[test]
+fn non_streaming_waits_ttft_plus_itl() {
+    let s = Server::start(&["--ttft", "100:0", "--itl", "5:0"]);
+    let t = Instant::now();
+    let r = s.post("/v1/chat/completions", &chat("m", "x", r#""max_tokens":21,"ignore_eos":true"#));
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    assert_eq!(r.status, 200);
+    assert!((199.0..320.0).contains(&ms), "took {ms} ms, want ~200");
+
+    let s = Server::start(&["--ttft", "100:0", "--itl", "5:0", "--non-streaming-delay", "false"]);
+    let t = Instant::now();
+    s.post("/v1/chat/completions", &chat("m", "x", r#""max_tokens":21,"ignore_eos":true"#));
+    assert!(t.elapsed() < Duration::from_millis(90));
+}
+
+#[test]
+fn model_profiles_apply_unless_overridden() {
+    // gpt-4o-mini: TTFT 180 ms ± 19 %, ITL 10 ms.
+    let s = Server::start(&[]);
+    let t = Instant::now();
+    s.post("/v1/chat/completions", &chat("gpt-4o-mini", "x", r#""max_tokens":1,"ignore_eos":true"#));
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    assert!((140.0..300.0).contains(&ms), "profile TTFT, got {ms} ms");
+    let t = Instant::now();
+    s.post("/v1/chat/completions", &chat("unknown-model", "x", r#""max_tokens":1,"ignore_eos":true"#));
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    assert!((17.0..100.0).contains(&ms), "default 20 ms TTFT, got {ms} ms");
+}

@@ -1,0 +1,65 @@
+//! Exact token accounting, checked against an independent tokenizer (tiktoken-rs): a client
+//! that re-tokenizes the streamed text counts exactly `usage.completion_tokens`.
+
+mod common;
+
+use common::{Server, chat};
+use fakeai::tokens::vocab::{CAPITAL, CAPITAL_SPACED, SPACED};
+use tiktoken_rs::CoreBPE;
+
+fn encodings() -> [(&'static str, CoreBPE); 2] {
+    [("cl100k_base", tiktoken_rs::cl100k_base().unwrap()), ("o200k_base", tiktoken_rs::o200k_base().unwrap())]
+}
+
+#[test]
+fn every_vocabulary_piece_is_one_token_in_both_encodings() {
+    for (name, bpe) in encodings() {
+        for piece in SPACED.iter().chain(&CAPITAL).chain(&CAPITAL_SPACED).chain(&[".", ","]) {
+            assert_eq!(bpe.encode_ordinary(piece).len(), 1, "{piece:?} under {name}");
+        }
+    }
+}
+
+#[test]
+fn generated_text_retokenizes_to_its_length() {
+    let encs = encodings();
+    for seed in 0..200u64 {
+        let n = 1 + (seed * 37 % 400) as usize;
+        let mut text = String::new();
+        fakeai::tokens::TextGen::new(seed).push_tokens(n, &mut text);
+        for (name, bpe) in &encs {
+            assert_eq!(bpe.encode_ordinary(&text).len(), n, "seed {seed} under {name}: {text}");
+        }
+    }
+}
+
+#[test]
+fn streamed_and_non_streamed_text_retokenize_to_usage() {
+    for (name, bpe) in encodings() {
+        let s = Server::start(&["--ttft", "0:0", "--itl", "0:0", "--tokenizer", name]);
+        let prompt = "The quick brown fox, it's said, jumps over 13 lazy dogs! Ünïcödé too: 日本語.";
+        for max in [1, 2, 17, 256, 1000] {
+            let r = s.post("/v1/chat/completions", &chat("m", prompt, &format!(r#""max_tokens":{max},"ignore_eos":true,"stream":true,"stream_options":{{"include_usage":true}}"#)));
+            let text = r.streamed_text();
+            let usage = r.events().last().unwrap()["usage"].clone();
+            assert_eq!(usage["completion_tokens"], max);
+            assert_eq!(bpe.encode_ordinary(&text).len(), max as usize, "{name}: streamed text {text:?}");
+            assert_eq!(r.content_events(), max as usize);
+            assert_eq!(usage["prompt_tokens"], bpe.encode_ordinary(prompt).len(), "{name} prompt count");
+
+            let v = s
+                .post(
+                    "/v1/completions",
+                    &format!(
+                        r#"{{"model":"m","prompt":{},"max_tokens":{max},"ignore_eos":true}}"#,
+                        serde_json::to_string(prompt).unwrap()
+                    ),
+                )
+                .json();
+            let text = v["choices"][0]["text"].as_str().unwrap();
+            assert_eq!(bpe.encode_ordinary(text).len(), max as usize);
+            assert_eq!(v["usage"]["completion_tokens"], max);
+            assert_eq!(v["usage"]["prompt_tokens"], bpe.encode_ordinary(prompt).len());
+        }
+    }
+}
