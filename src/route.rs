@@ -134,9 +134,10 @@ fn health(app: &App, ctx: &Ctx<'_>) -> Full {
 }
 
 fn model(app: &App, rest: &str) -> Full {
+    let rest = percent_decode(rest);
     let (id, capabilities) = match rest.strip_suffix("/capabilities") {
         Some(id) => (id, true),
-        None => (rest, false),
+        None => (rest.as_str(), false),
     };
     if id.is_empty() {
         return Error::not_found("/v1/models/").into();
@@ -144,6 +145,27 @@ fn model(app: &App, rest: &str) -> Full {
     let m = app.registry.resolve(id);
     let v = if capabilities { m.capabilities_json() } else { m.to_json() };
     Full::json(v.to_string().into_bytes())
+}
+
+/// Decodes `%XX` escapes (SDKs send `openai%2Fgpt-oss-120b`); invalid escapes stay as they are.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn metrics(app: &App) -> Full {
@@ -180,4 +202,17 @@ fn non_streaming(app: &App, mut plan: Plan) -> Reply {
         false => Duration::ZERO,
     };
     Reply::Generated { after, full: Full::json(body), usage: plan.usage }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn decodes_model_ids() {
+        assert_eq!(percent_decode("openai%2Fgpt-oss-120b"), "openai/gpt-oss-120b");
+        assert_eq!(percent_decode("a%2fb%20c"), "a/b c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
 }

@@ -151,6 +151,7 @@ fn models_are_listed_and_any_name_is_served() {
     assert_eq!(list["object"], "list");
     assert_eq!(list["data"].as_array().unwrap().len(), 29);
     let m = s.request("GET", "/v1/models/openai/gpt-oss-120b", None).json();
+    assert_eq!(s.request("GET", "/v1/models/openai%2Fgpt-oss-120b", None).json(), m, "percent-encoded ids");
     assert_eq!(
         (m["id"].as_str(), m["object"].as_str(), m["context_window"].as_u64()),
         (Some("openai/gpt-oss-120b"), Some("model"), Some(128_000))
