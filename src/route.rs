@@ -87,7 +87,11 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         (Method::Get, "/health") => Ok(Reply::Now(health(app, ctx))),
         (Method::Get, "/v1/models") => Ok(Reply::Now(Full::json(app.registry.list_json().to_vec()))),
         (Method::Get, p) if p.starts_with("/v1/models/") => Ok(Reply::Now(model(app, &p["/v1/models/".len()..]))),
+        (Method::Get, "/metrics") if head.query.split('&').any(|kv| kv == "format=json") => {
+            Ok(Reply::Now(metrics_json(app)))
+        }
         (Method::Get, "/metrics") => Ok(Reply::Now(metrics(app))),
+        (Method::Get, "/metrics/json") => Ok(Reply::Now(metrics_json(app))),
         (Method::Post, "/v1/chat/completions") => generate(app, ctx, head, body, Flavor::Chat),
         (Method::Post, "/v1/completions") => generate(app, ctx, head, body, Flavor::Completion),
         _ => Ok(Reply::Now(unrouted(path))),
@@ -98,7 +102,7 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
 /// 405 with `Allow` for a known path, else 404.
 fn unrouted(path: &str) -> Full {
     let allow = match path {
-        "/health" | "/v1/models" | "/metrics" => "GET, HEAD, OPTIONS",
+        "/health" | "/v1/models" | "/metrics" | "/metrics/json" => "GET, HEAD, OPTIONS",
         p if p.starts_with("/v1/models/") => "GET, HEAD, OPTIONS",
         "/v1/chat/completions" | "/v1/completions" => "POST, OPTIONS",
         _ => return Error::not_found(path).into(),
@@ -176,6 +180,10 @@ fn metrics(app: &App) -> Full {
         body: text.into_bytes(),
         extra: Vec::new(),
     }
+}
+
+fn metrics_json(app: &App) -> Full {
+    Full::json(crate::metrics::json::render(&Snapshot::merge(&app.shards)).to_string().into_bytes())
 }
 
 fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavor: Flavor) -> Result<Reply, Error> {

@@ -175,3 +175,25 @@ fn health_is_fakeai_shaped() {
     assert_eq!(v["ready"], true);
     assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
 }
+
+#[test]
+fn metrics_count_what_clients_saw() {
+    let s = Server::start(FAST);
+    for i in 0..6 {
+        let stream = i % 2 == 0;
+        let r = s.post(
+            "/v1/chat/completions",
+            &chat("m", "Hello, world!", &format!(r#""max_tokens":10,"ignore_eos":true,"stream":{stream}"#)),
+        );
+        assert_eq!(r.status, 200);
+    }
+    let text = s.request("GET", "/metrics", None).text();
+    assert!(text.contains("fakeai_generations_completed_total 6\n"), "{text}");
+    assert!(text.contains("fakeai_completion_tokens_total 60\n"));
+    assert!(text.contains("fakeai_prompt_tokens_total 24\n"));
+    assert!(text.contains("fakeai_sse_events_total 30\n"));
+    let v = s.request("GET", "/metrics?format=json", None).json();
+    assert_eq!(v["tokens"]["completion"], 60);
+    assert_eq!(v["emit_lateness_ms"]["count"], 30);
+    assert_eq!(s.request("GET", "/metrics/json", None).json()["streaming_stats"]["completed_streams"], 6);
+}

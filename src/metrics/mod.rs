@@ -2,6 +2,7 @@
 //! cache-padded words) and HDR histograms behind per-core, uncontended mutexes. A scrape
 //! merges all shards; the data path never waits on another core.
 
+pub mod json;
 pub mod prometheus;
 mod shard;
 
