@@ -151,7 +151,12 @@ impl Conn {
                 Body::Decoded(bytes) => bytes.as_slice(),
             };
             let mut rng = core.rng.borrow_mut();
-            route(&core.app, &mut Ctx { rng: &mut rng, unix_now: crate::clock::unix_now() }, &head, body)
+            let ctx = &mut Ctx { rng: &mut rng, unix_now: crate::clock::unix_now() };
+            // A bug in a handler answers 500 on this request instead of taking the worker down.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| route(&core.app, ctx, &head, body)))
+                .unwrap_or_else(|_| {
+                    Reply::Now(Error::new(500, "server_error", "Internal error while handling the request").into())
+                })
         };
         if let Body::Buffered(n) = body {
             self.rbuf.drain(..n);

@@ -83,14 +83,12 @@ pub fn serve(args: ServerArgs) -> i32 {
     let pinned = args.cpus.clone();
     match start(args) {
         Ok(running) => {
-            let mut drivers = running.drivers.clone();
-            drivers.dedup();
             println!(
                 "fakeai {} listening on http://{} workers={} driver={} tokenizer={}{} ready in {:.1} ms",
                 env!("CARGO_PKG_VERSION"),
                 running.addr,
                 running.drivers.len(),
-                drivers.join(","),
+                describe_drivers(&running.drivers),
                 encoding,
                 pinned.map(|c| format!(" cpus={:?}", c.0)).unwrap_or_default(),
                 t0.elapsed().as_secs_f64() * 1e3
@@ -102,5 +100,24 @@ pub fn serve(args: ServerArgs) -> i32 {
             eprintln!("fakeai: cannot start server: {e}");
             1
         }
+    }
+}
+
+/// `io_uring` when every worker got it, else each worker's driver (`0:io_uring,1:epoll`).
+fn describe_drivers(drivers: &[&str]) -> String {
+    if drivers.windows(2).all(|w| w[0] == w[1]) {
+        return drivers.first().copied().unwrap_or("none").to_owned();
+    }
+    drivers.iter().enumerate().map(|(i, d)| format!("{i}:{d}")).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_drivers;
+
+    #[test]
+    fn names_each_worker_only_when_they_differ() {
+        assert_eq!(describe_drivers(&["io_uring", "io_uring"]), "io_uring");
+        assert_eq!(describe_drivers(&["io_uring", "epoll"]), "0:io_uring,1:epoll");
     }
 }

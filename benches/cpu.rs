@@ -1,0 +1,211 @@
+//! Pure-CPU benchmarks of the per-request and per-token paths. A plain `harness = false` main:
+//! `cargo bench --bench cpu [-- FILTER] [ITERS]` prints ns/op; under
+//! `valgrind --tool=callgrind target/release/deps/cpu-* FILTER ITERS` the instruction counts of two
+//! iteration counts give a deterministic Ir/op (see PERFORMANCE.md).
+
+use std::{hint::black_box, time::Instant};
+
+use fakeai::{
+    generation::SimConfig,
+    http1::{ResponseHead, frame_chunk, parse_head},
+    metrics::{Counter, Shard, Snapshot, prometheus},
+    openai::{
+        chunks::{ChunkWriter, Flavor, ResponseMeta, push_json_str},
+        models::{Registry, UnknownModelDefaults},
+        request::parse_chat,
+    },
+    rng::Rng,
+    sim::{Latency, LengthDist},
+    sse::TokenStream,
+    tokens::{Encoding, TextGen},
+};
+
+const CHAT_REQUEST: &[u8] =
+    b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: aiperf/0.13.0\r\n\
+X-Request-ID: 5b0c6d2e-8d8c-4c1e-9f7b-2f0e3c4d5a6b\r\nX-Correlation-ID: 5b0c6d2e-8d8c-4c1e-9f7b-2f0e3c4d5a6b\r\n\
+Accept: text/event-stream\r\nContent-Type: application/json\r\nContent-Length: 178\r\n\r\n";
+
+const CHAT_BODY: &[u8] = br#"{"messages":[{"role":"user","content":" satin coffer lay the babe and in her arms the gentle lady lay asleep"}],"model":"my-model","stream":true,"max_completion_tokens":64,"stream_options":{"include_usage":true}}"#;
+
+fn meta() -> ResponseMeta {
+    ResponseMeta {
+        id: "chatcmpl-0123456789abcdef0123456789abcdef".into(),
+        created: 1_795_555_000,
+        model: "openai/gpt-oss-120b".into(),
+        fingerprint: "fp_0123456789abcdef".into(),
+    }
+}
+
+fn sim() -> SimConfig {
+    SimConfig {
+        ttft: Some(Latency::fixed(0.0)),
+        itl: Some(Latency::fixed(0.0)),
+        prefill_tps: None,
+        latency_profiles: false,
+        output_len: LengthDist::Fixed(64),
+        non_streaming_delay: false,
+        fingerprint: "fp_bench".into(),
+    }
+}
+
+/// Benchmarks: (name, what one op is, body run `iters` times).
+fn benches() -> Vec<(&'static str, &'static str, Box<dyn Fn(u64)>)> {
+    vec![
+        (
+            "http_parse",
+            "parse an AIPerf-style request head",
+            Box::new(|n| {
+                for _ in 0..n {
+                    black_box(parse_head(black_box(CHAT_REQUEST), 16384).unwrap());
+                }
+            }),
+        ),
+        (
+            "response_head",
+            "encode a response head",
+            Box::new(|n| {
+                let mut out = Vec::with_capacity(512);
+                for _ in 0..n {
+                    out.clear();
+                    ResponseHead {
+                        status: 200,
+                        content_type: "text/event-stream; charset=utf-8",
+                        content_length: None,
+                        keep_alive: true,
+                        minor_version: 1,
+                        date: b"Tue, 24 Nov 2026 21:03:37 GMT",
+                        request_id: Some("5b0c6d2e-8d8c-4c1e-9f7b-2f0e3c4d5a6b"),
+                        extra: &[("Cache-Control", "no-cache")],
+                    }
+                    .encode(&mut out);
+                    black_box(&out);
+                }
+            }),
+        ),
+        (
+            "chunk_encode",
+            "encode one chat content chunk (per token)",
+            Box::new(|n| {
+                let w = ChunkWriter::new(Flavor::Chat, &meta());
+                let mut out = Vec::with_capacity(1 << 16);
+                for i in 0..n {
+                    if i % 64 == 0 {
+                        out.clear();
+                    }
+                    w.content(black_box(" word"), &mut out);
+                }
+                black_box(&out);
+            }),
+        ),
+        (
+            "json_escape",
+            "JSON-escape a 40-byte string with quotes",
+            Box::new(|n| {
+                let mut out = Vec::with_capacity(128);
+                for _ in 0..n {
+                    out.clear();
+                    push_json_str(&mut out, black_box("He said \"hello\" to the\tworld, twice.\n"));
+                    black_box(&out);
+                }
+            }),
+        ),
+        (
+            "parse_chat",
+            "parse + validate + count a 178-byte chat body (cl100k)",
+            Box::new(|n| {
+                for _ in 0..n {
+                    black_box(parse_chat(black_box(CHAT_BODY), Encoding::Cl100kBase).unwrap());
+                }
+            }),
+        ),
+        (
+            "token_gen",
+            "generate one output token",
+            Box::new(|n| {
+                let mut g = TextGen::new(1);
+                for _ in 0..n {
+                    black_box(g.next_token());
+                }
+            }),
+        ),
+        (
+            "stream_64",
+            "plan + emit a whole 64-token stream with usage, framed (per stream)",
+            Box::new(|n| {
+                let s = sim();
+                let registry = Registry::new(UnknownModelDefaults { context_window: 8192, max_output_tokens: 4096 });
+                let req = parse_chat(CHAT_BODY, Encoding::Cl100kBase).unwrap();
+                let model = registry.resolve(&req.model);
+                let mut rng = Rng::new(1);
+                let mut out = Vec::with_capacity(1 << 16);
+                for _ in 0..n {
+                    out.clear();
+                    let plan = s.plan(Flavor::Chat, &req, &model, &mut rng, 1_795_555_000);
+                    let mut stream = TokenStream::new(plan);
+                    stream.open(&mut out);
+                    stream.emit_due(std::time::Duration::ZERO, &mut out, |_| {});
+                    frame_chunk(&mut out, 0);
+                    black_box(&out);
+                }
+            }),
+        ),
+        (
+            "metrics_record",
+            "record one lateness sample and bump two counters",
+            Box::new(|n| {
+                let shard = Shard::default();
+                for i in 0..n {
+                    shard.add(Counter::SseEvents, 1);
+                    shard.add(Counter::CompletionTokens, 1);
+                    shard.record_lateness(std::time::Duration::from_nanos(1000 + (i % 4096) * 997));
+                }
+                black_box(shard.get(Counter::SseEvents));
+            }),
+        ),
+        (
+            "metrics_scrape",
+            "merge 2 shards (100k samples each) and render Prometheus text",
+            Box::new(|n| {
+                let shards = [Shard::default(), Shard::default()];
+                for (k, s) in shards.iter().enumerate() {
+                    for i in 0..100_000u64 {
+                        s.record_lateness(std::time::Duration::from_nanos(1000 + (i * 7919 + k as u64) % 5_000_000));
+                    }
+                }
+                for _ in 0..n {
+                    black_box(prometheus::render(&Snapshot::merge(black_box(&shards))));
+                }
+            }),
+        ),
+    ]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let filter = args.first().cloned().unwrap_or_default();
+    let iters: Option<u64> = args.get(1).and_then(|s| s.parse().ok());
+    Encoding::Cl100kBase.preload();
+    for (name, what, run) in benches() {
+        if !name.contains(filter.as_str()) {
+            continue;
+        }
+        let n = iters.unwrap_or_else(|| calibrate(&run));
+        let t = Instant::now();
+        run(n);
+        let ns = t.elapsed().as_nanos() as f64 / n as f64;
+        println!("{name:<16} {ns:>12.1} ns/op  ({n} iters)  {what}");
+    }
+}
+
+/// Picks an iteration count that runs for about 300 ms.
+fn calibrate(run: &dyn Fn(u64)) -> u64 {
+    let mut n = 1;
+    loop {
+        let t = Instant::now();
+        run(n);
+        if t.elapsed().as_millis() > 30 || n > 1 << 30 {
+            return (n * 10).max(1);
+        }
+        n *= 4;
+    }
+}
