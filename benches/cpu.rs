@@ -48,135 +48,109 @@ fn sim() -> SimConfig {
     }
 }
 
-/// Benchmarks: (name, what one op is, body run `iters` times).
-fn benches() -> Vec<(&'static str, &'static str, Box<dyn Fn(u64)>)> {
+/// One benchmark: its name, what one op is, and a body that runs `iters` ops.
+struct Bench {
+    name: &'static str,
+    what: &'static str,
+    run: Box<dyn Fn(u64)>,
+}
+
+fn bench(name: &'static str, what: &'static str, run: impl Fn(u64) + 'static) -> Bench {
+    Bench { name, what, run: Box::new(run) }
+}
+
+fn benches() -> Vec<Bench> {
     vec![
-        (
-            "http_parse",
-            "parse an AIPerf-style request head",
-            Box::new(|n| {
-                for _ in 0..n {
-                    black_box(parse_head(black_box(CHAT_REQUEST), 16384).unwrap());
+        bench("http_parse", "parse an AIPerf-style request head", |n| {
+            for _ in 0..n {
+                black_box(parse_head(black_box(CHAT_REQUEST), 16384).unwrap());
+            }
+        }),
+        bench("response_head", "encode a response head", |n| {
+            let mut out = Vec::with_capacity(512);
+            for _ in 0..n {
+                out.clear();
+                ResponseHead {
+                    status: 200,
+                    content_type: "text/event-stream; charset=utf-8",
+                    content_length: None,
+                    keep_alive: true,
+                    minor_version: 1,
+                    date: b"Tue, 24 Nov 2026 21:03:37 GMT",
+                    request_id: Some("5b0c6d2e-8d8c-4c1e-9f7b-2f0e3c4d5a6b"),
+                    extra: &[("Cache-Control", "no-cache")],
                 }
-            }),
-        ),
-        (
-            "response_head",
-            "encode a response head",
-            Box::new(|n| {
-                let mut out = Vec::with_capacity(512);
-                for _ in 0..n {
-                    out.clear();
-                    ResponseHead {
-                        status: 200,
-                        content_type: "text/event-stream; charset=utf-8",
-                        content_length: None,
-                        keep_alive: true,
-                        minor_version: 1,
-                        date: b"Tue, 24 Nov 2026 21:03:37 GMT",
-                        request_id: Some("5b0c6d2e-8d8c-4c1e-9f7b-2f0e3c4d5a6b"),
-                        extra: &[("Cache-Control", "no-cache")],
-                    }
-                    .encode(&mut out);
-                    black_box(&out);
-                }
-            }),
-        ),
-        (
-            "chunk_encode",
-            "encode one chat content chunk (per token)",
-            Box::new(|n| {
-                let w = ChunkWriter::new(Flavor::Chat, &meta());
-                let mut out = Vec::with_capacity(1 << 16);
-                for i in 0..n {
-                    if i % 64 == 0 {
-                        out.clear();
-                    }
-                    w.content(black_box(" word"), &mut out);
-                }
+                .encode(&mut out);
                 black_box(&out);
-            }),
-        ),
-        (
-            "json_escape",
-            "JSON-escape a 40-byte string with quotes",
-            Box::new(|n| {
-                let mut out = Vec::with_capacity(128);
-                for _ in 0..n {
+            }
+        }),
+        bench("chunk_encode", "encode one chat content chunk (per token)", |n| {
+            let w = ChunkWriter::new(Flavor::Chat, &meta());
+            let mut out = Vec::with_capacity(1 << 16);
+            for i in 0..n {
+                if i % 64 == 0 {
                     out.clear();
-                    push_json_str(&mut out, black_box("He said \"hello\" to the\tworld, twice.\n"));
-                    black_box(&out);
                 }
-            }),
-        ),
-        (
-            "parse_chat",
-            "parse + validate + count a 178-byte chat body (cl100k)",
-            Box::new(|n| {
-                for _ in 0..n {
-                    black_box(parse_chat(black_box(CHAT_BODY), Encoding::Cl100kBase).unwrap());
+                w.content(black_box(" word"), &mut out);
+            }
+            black_box(&out);
+        }),
+        bench("json_escape", "JSON-escape a 40-byte string with quotes", |n| {
+            let mut out = Vec::with_capacity(128);
+            for _ in 0..n {
+                out.clear();
+                push_json_str(&mut out, black_box("He said \"hello\" to the\tworld, twice.\n"));
+                black_box(&out);
+            }
+        }),
+        bench("parse_chat", "parse + validate + count a 178-byte chat body (cl100k)", |n| {
+            for _ in 0..n {
+                black_box(parse_chat(black_box(CHAT_BODY), Encoding::Cl100kBase).unwrap());
+            }
+        }),
+        bench("token_gen", "generate one output token", |n| {
+            let mut g = TextGen::new(1);
+            for _ in 0..n {
+                black_box(g.next_token());
+            }
+        }),
+        bench("stream_64", "plan + emit a whole 64-token stream with usage, framed (per stream)", |n| {
+            let s = sim();
+            let registry = Registry::new(UnknownModelDefaults { context_window: 8192, max_output_tokens: 4096 });
+            let req = parse_chat(CHAT_BODY, Encoding::Cl100kBase).unwrap();
+            let model = registry.resolve(&req.model);
+            let mut rng = Rng::new(1);
+            let mut out = Vec::with_capacity(1 << 16);
+            for _ in 0..n {
+                out.clear();
+                let plan = s.plan(Flavor::Chat, &req, &model, &mut rng, 1_795_555_000);
+                let mut stream = TokenStream::new(plan);
+                stream.open(&mut out);
+                stream.emit_due(std::time::Duration::ZERO, &mut out, |_| {});
+                frame_chunk(&mut out, 0);
+                black_box(&out);
+            }
+        }),
+        bench("metrics_record", "record one lateness sample and bump two counters", |n| {
+            let shard = Shard::default();
+            for i in 0..n {
+                shard.add(Counter::SseEvents, 1);
+                shard.add(Counter::CompletionTokens, 1);
+                shard.record_lateness(std::time::Duration::from_nanos(1000 + (i % 4096) * 997));
+            }
+            black_box(shard.get(Counter::SseEvents));
+        }),
+        bench("metrics_scrape", "merge 2 shards (100k samples each) and render Prometheus text", |n| {
+            let shards = [Shard::default(), Shard::default()];
+            for (k, s) in shards.iter().enumerate() {
+                for i in 0..100_000u64 {
+                    s.record_lateness(std::time::Duration::from_nanos(1000 + (i * 7919 + k as u64) % 5_000_000));
                 }
-            }),
-        ),
-        (
-            "token_gen",
-            "generate one output token",
-            Box::new(|n| {
-                let mut g = TextGen::new(1);
-                for _ in 0..n {
-                    black_box(g.next_token());
-                }
-            }),
-        ),
-        (
-            "stream_64",
-            "plan + emit a whole 64-token stream with usage, framed (per stream)",
-            Box::new(|n| {
-                let s = sim();
-                let registry = Registry::new(UnknownModelDefaults { context_window: 8192, max_output_tokens: 4096 });
-                let req = parse_chat(CHAT_BODY, Encoding::Cl100kBase).unwrap();
-                let model = registry.resolve(&req.model);
-                let mut rng = Rng::new(1);
-                let mut out = Vec::with_capacity(1 << 16);
-                for _ in 0..n {
-                    out.clear();
-                    let plan = s.plan(Flavor::Chat, &req, &model, &mut rng, 1_795_555_000);
-                    let mut stream = TokenStream::new(plan);
-                    stream.open(&mut out);
-                    stream.emit_due(std::time::Duration::ZERO, &mut out, |_| {});
-                    frame_chunk(&mut out, 0);
-                    black_box(&out);
-                }
-            }),
-        ),
-        (
-            "metrics_record",
-            "record one lateness sample and bump two counters",
-            Box::new(|n| {
-                let shard = Shard::default();
-                for i in 0..n {
-                    shard.add(Counter::SseEvents, 1);
-                    shard.add(Counter::CompletionTokens, 1);
-                    shard.record_lateness(std::time::Duration::from_nanos(1000 + (i % 4096) * 997));
-                }
-                black_box(shard.get(Counter::SseEvents));
-            }),
-        ),
-        (
-            "metrics_scrape",
-            "merge 2 shards (100k samples each) and render Prometheus text",
-            Box::new(|n| {
-                let shards = [Shard::default(), Shard::default()];
-                for (k, s) in shards.iter().enumerate() {
-                    for i in 0..100_000u64 {
-                        s.record_lateness(std::time::Duration::from_nanos(1000 + (i * 7919 + k as u64) % 5_000_000));
-                    }
-                }
-                for _ in 0..n {
-                    black_box(prometheus::render(&Snapshot::merge(black_box(&shards))));
-                }
-            }),
-        ),
+            }
+            for _ in 0..n {
+                black_box(prometheus::render(&Snapshot::merge(black_box(&shards))));
+            }
+        }),
     ]
 }
 
@@ -185,7 +159,7 @@ fn main() {
     let filter = args.first().cloned().unwrap_or_default();
     let iters: Option<u64> = args.get(1).and_then(|s| s.parse().ok());
     Encoding::Cl100kBase.preload();
-    for (name, what, run) in benches() {
+    for Bench { name, what, run } in benches() {
         if !name.contains(filter.as_str()) {
             continue;
         }
