@@ -1,0 +1,67 @@
+//! The load generator (`fakeai-bench`) against the real server: counts and timing it reports.
+
+mod common;
+
+use std::process::Command;
+
+use common::Server;
+
+fn bench(addr: std::net::SocketAddr, extra: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_fakeai-bench"))
+        .args(["--url", &format!("http://{addr}"), "--json"])
+        .args(extra)
+        .output()
+        .expect("run fakeai-bench");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+#[test]
+fn closed_loop_streams_report_exact_counts_and_timing() {
+    let s = Server::start(&["--ttft", "30:0", "--itl", "5:0"]);
+    let r = bench(
+        s.addr,
+        &["--concurrency", "20", "--requests", "100", "--max-tokens", "20", "--expect-ttft", "30", "--expect-itl", "5"],
+    );
+    assert_eq!(r["requests_ok"], 100);
+    assert_eq!(r["errors"], serde_json::json!({}), "no errors, and usage matched the events of every stream");
+    assert_eq!(r["ttft_ms"]["count"], 100);
+    let ttft = r["ttft_ms"]["p50"].as_f64().unwrap();
+    let itl = r["itl_ms"]["mean"].as_f64().unwrap();
+    assert!((29.0..45.0).contains(&ttft), "TTFT p50 {ttft}");
+    assert!((4.8..5.5).contains(&itl), "ITL mean {itl}");
+    assert!(r["itl_ms"]["error_vs_config"]["mean"].as_f64().unwrap().abs() < 0.5);
+}
+
+#[test]
+fn open_loop_non_streaming_and_completions() {
+    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    let r = bench(
+        s.addr,
+        &[
+            "--rate",
+            "400",
+            "--arrival",
+            "constant",
+            "--requests",
+            "100",
+            "--stream",
+            "false",
+            "--endpoint",
+            "completions",
+            "--max-tokens",
+            "8",
+        ],
+    );
+    assert_eq!(r["requests_ok"], 100);
+    let tokens = r["events_per_s"].as_f64().unwrap() * r["duration_s"].as_f64().unwrap();
+    assert!((tokens - 800.0).abs() < 0.01, "8 tokens x 100 from usage, got {tokens}");
+    assert!(r["duration_s"].as_f64().unwrap() >= 0.24, "paced at 400/s");
+}
+
+#[test]
+fn refuses_more_connections_than_the_fd_limit() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fakeai-bench")).args(["--concurrency", "100000000"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ulimit -n"));
+}
