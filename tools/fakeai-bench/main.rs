@@ -498,8 +498,8 @@ fn report(args: &Args, s: &Stats, elapsed: Duration) {
         println!("  error {kind}: {n}");
     }
     println!(
-        "{:<14} {:>9} {:>9} {:>9} {:>9} {:>9}   {}",
-        "ms", "mean", "p50", "p90", "p99", "max", "error vs configured (mean / p50 / p99)"
+        "{:<14} {:>9} {:>9} {:>9} {:>9} {:>9}   error vs configured (mean / p50 / p99)",
+        "ms", "mean", "p50", "p90", "p99", "max"
     );
     for (name, key) in
         [("TTFT", "ttft_ms"), ("ITL", "itl_ms"), ("inter-chunk", "inter_chunk_ms"), ("end-to-end", "e2e_ms")]
