@@ -118,7 +118,7 @@ pub struct ServerArgs {
     /// Initial per-connection read buffer.
     #[arg(long, env = "FAKEAI_READ_BUFFER", default_value = "4KiB", value_parser = parse_size)]
     pub read_buffer: u64,
-    /// Initial per-connection write buffer.
+    /// Per-connection write buffer reserved when a response starts (released while idle).
     #[arg(long, env = "FAKEAI_WRITE_BUFFER", default_value = "4KiB", value_parser = parse_size)]
     pub write_buffer: u64,
     /// Open connections per worker; more get 503 and are closed.

@@ -22,8 +22,6 @@ use crate::{
 
 /// Read at least this much free space before each read.
 const MIN_READ: usize = 1024;
-/// Buffers that grew past this (a large body) are released after the request.
-const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// What a read produced.
 enum Fill {
@@ -39,12 +37,8 @@ pub(crate) async fn serve(core: Rc<Core>, stream: TcpStream) {
     core.shard().add(Counter::ConnectionsAccepted, 1);
     core.shard().add(Counter::ConnectionsOpen, 1);
     let args = &core.app.args;
-    let mut conn = Conn {
-        rbuf: Vec::with_capacity(args.read_buffer as usize),
-        wbuf: Vec::with_capacity(args.write_buffer as usize),
-        core: core.clone(),
-        stream,
-    };
+    let mut conn =
+        Conn { rbuf: Vec::with_capacity(args.read_buffer as usize), wbuf: Vec::new(), core: core.clone(), stream };
     conn.run().await;
     core.shard().sub(Counter::ConnectionsOpen, 1);
     core.connections.set(core.connections.get() - 1);
@@ -70,7 +64,8 @@ impl Conn {
                 }
             };
             self.core.shard().add(Counter::Requests, 1);
-            if !self.handle(head).await {
+            // Boxed so that an idle connection's future holds only the reading state.
+            if !Box::pin(self.handle(head)).await {
                 break;
             }
         }
@@ -91,6 +86,8 @@ impl Conn {
                 head_deadline.get_or_insert_with(|| Instant::now() + header_timeout);
             } else if self.core.draining.get() {
                 return Ok(None);
+            } else {
+                self.release_idle_buffers();
             }
             // Pipelined responses are batched until the input runs dry.
             if !self.flush().await {
@@ -161,9 +158,6 @@ impl Conn {
         if let Body::Buffered(n) = body {
             self.rbuf.drain(..n);
         }
-        if self.rbuf.capacity() > KEEP_CAPACITY && self.rbuf.len() < MIN_READ {
-            self.rbuf.shrink_to(core.app.args.read_buffer as usize);
-        }
         core.in_flight.set(core.in_flight.get() + 1);
         let ok = match reply {
             Reply::Now(full) => {
@@ -223,8 +217,28 @@ impl Conn {
         }
     }
 
+    /// Between requests a connection holds only its configured read buffer: thousands of idle
+    /// keep-alive connections are the common case. Costs an allocation per request, never per token.
+    fn release_idle_buffers(&mut self) {
+        if self.wbuf.is_empty() && self.wbuf.capacity() > 0 {
+            self.wbuf = Vec::new();
+        }
+        let keep = self.core.app.args.read_buffer as usize;
+        if self.rbuf.is_empty() && self.rbuf.capacity() > keep {
+            self.rbuf = Vec::with_capacity(keep);
+        }
+    }
+
+    /// Gives an empty write buffer its configured starting capacity.
+    fn reserve_write_buffer(&mut self) {
+        if self.wbuf.capacity() == 0 {
+            self.wbuf.reserve(self.core.app.args.write_buffer as usize);
+        }
+    }
+
     /// Appends a complete response to the write buffer.
     fn queue(&mut self, to: Framing<'_>, full: &Full) {
+        self.reserve_write_buffer();
         if full.status >= 400 {
             self.core.shard().add(Counter::ErrorResponses, 1);
         }
@@ -280,6 +294,7 @@ impl Conn {
         keep_alive: bool,
     ) -> bool {
         let chunked = head.minor_version == 1;
+        self.reserve_write_buffer();
         ResponseHead {
             status: 200,
             content_type: "text/event-stream; charset=utf-8",

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Reproduces the PERFORMANCE.md scenarios: server pinned to core 0, load on core 1, each cell the
+# median of RUNS runs (default 3). Needs wrk (apt) and a release build (cargo build --release).
+# Usage: tools/perf.sh [scenario...]   scenarios: nonstream stream paced memory startup (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-3}
+BIN=target/release/fakeai
+BENCH=target/release/fakeai-bench
+PORT=18500
+scenarios=${*:-nonstream stream paced memory startup}
+
+start_server() { # args...
+  taskset -c 0 "$BIN" server --port $PORT --workers 1 --cpus 0 "$@" >/tmp/fakeai-perf-server.log 2>&1 &
+  SERVER=$!
+  for _ in $(seq 200); do curl -sf "127.0.0.1:$PORT/health" >/dev/null && return; sleep 0.01; done
+  echo "server did not start" >&2; exit 1
+}
+stop_server() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$SERVER/stat"; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+lateness() { curl -s "127.0.0.1:$PORT/metrics?format=json" | python3 -c "import json,sys; l=json.load(sys.stdin)['emit_lateness_ms']; print(l['p50'], l['p99'])"; }
+
+wrk_run() { # body-file conns -> "req/s cpu_us_per_req"
+  local body=$1 conns=$2 t0 t1 out rps
+  t0=$(cpu_ticks)
+  out=$(BODY_FILE=$body taskset -c 1 wrk -t1 -c"$conns" -d5s -s tools/wrk_post.lua "http://127.0.0.1:$PORT/v1/chat/completions")
+  t1=$(cpu_ticks)
+  if grep -q "Non-2xx" <<<"$out"; then echo "non-2xx responses" >&2; exit 1; fi
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  awk -v r="$rps" -v t=$((t1 - t0)) 'BEGIN {printf "%.0f %.2f\n", r, t * 10000 / (r * 5)}'
+}
+
+if [[ " $scenarios " == *" nonstream "* ]]; then
+  echo '{"model":"m","messages":[{"role":"user","content":"Hello, how are you today?"}],"max_tokens":64,"ignore_eos":true}' >/tmp/perf-nonstream.json
+  start_server --ttft 0:0 --itl 0:0
+  for c in 100 1000; do
+    rows=$(for _ in $(seq "$RUNS"); do wrk_run /tmp/perf-nonstream.json $c; done)
+    echo "nonstream c=$c: req/s $(cut -d' ' -f1 <<<"$rows" | median)  server_cpu_us/req $(cut -d' ' -f2 <<<"$rows" | median)"
+  done
+  stop_server
+fi
+
+if [[ " $scenarios " == *" stream "* ]]; then
+  echo '{"model":"m","messages":[{"role":"user","content":"Hello, how are you today?"}],"max_tokens":64,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}' >/tmp/perf-stream.json
+  start_server --ttft 0:0 --itl 0:0
+  rows=$(for _ in $(seq "$RUNS"); do wrk_run /tmp/perf-stream.json 100; done)
+  rps=$(cut -d' ' -f1 <<<"$rows" | median); us=$(cut -d' ' -f2 <<<"$rows" | median)
+  echo "stream zero-latency 64 tokens c=100: streams/s $rps  events/s $((rps * 64))  server_cpu_ns/event $(awk -v u="$us" 'BEGIN {printf "%.0f", u * 1000 / 64}')"
+  stop_server
+fi
+
+paced() { # streams itl tokens requests
+  local streams=$1 itl=$2 tokens=$3 requests=$4 t0 t1 j
+  start_server --ttft 50:0 --itl "$itl:0"
+  t0=$(cpu_ticks)
+  j=$(taskset -c 1 "$BENCH" --url "http://127.0.0.1:$PORT" --concurrency "$streams" --requests "$requests" \
+      --max-tokens "$tokens" --expect-ttft 50 --expect-itl "$itl" --cpus 1 --warmup 2s --duration 60s --json)
+  t1=$(cpu_ticks)
+  local late; late=$(lateness)
+  stop_server
+  python3 - "$j" "$((t1 - t0))" "$late" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1]); ticks = int(sys.argv[2]); late = sys.argv[3].split()
+t, i = r["ttft_ms"], r["itl_ms"]
+print(f'{r["requests_ok"]} {sum(r["errors"].values())} {r["events_per_s"]:.0f} {t["p50"]:.2f} {t["p99"]:.2f} '
+      f'{i["mean"]:.3f} {i["p50"]:.3f} {i["p99"]:.3f} {i["error_vs_config"]["mean_pct"]:.2f} '
+      f'{ticks / r["duration_s"]:.0f} {float(late[0]):.2f} {float(late[1]):.2f}')
+PY
+}
+
+if [[ " $scenarios " == *" paced "* ]]; then
+  echo "paced: streams itl_ms | ok errors events/s ttft_p50 ttft_p99 itl_mean itl_p50 itl_p99 itl_mean_err_% server_cpu_% lateness_p50 lateness_p99 (medians of $RUNS)"
+  for cfg in "1000 10 100 6000" "2000 10 100 10000" "5000 10 100 20000" "10000 50 100 20000"; do
+    read -r streams itl tokens requests <<<"$cfg"
+    rows=$(for _ in $(seq "$RUNS"); do paced "$streams" "$itl" "$tokens" "$requests"; done)
+    med=$(for col in $(seq 12); do cut -d' ' -f"$col" <<<"$rows" | median; done | tr '\n' ' ')
+    echo "paced: $streams $itl | $med"
+  done
+fi
+
+if [[ " $scenarios " == *" memory "* ]]; then
+  start_server --ttft 0:0 --itl 0:0 ${MEMORY_ARGS:-}
+  base=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER/status")
+  python3 - "$PORT" "$SERVER" "$base" <<'PY'
+import socket, sys, time
+port, pid, base = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+def rss():
+    return int(next(l.split()[1] for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")))
+conns = []
+for i in range(9000):
+    s = socket.create_connection(("127.0.0.1", port)); conns.append(s)
+    if i % 500 == 0: time.sleep(0.05)
+for s in conns:
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+for s in conns:
+    s.recv(4096)
+time.sleep(0.5)
+idle = rss()
+print(f"memory: {len(conns)} idle keep-alive connections: RSS +{(idle - base) / 1024:.1f} MiB = {(idle - base) * 1024 / len(conns):.0f} B/connection")
+PY
+  stop_server
+  start_server --ttft 0:0 --itl 60000:0
+  base=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER/status")
+  python3 - "$PORT" "$SERVER" "$base" <<'PY'
+import socket, sys, time
+port, pid, base = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+def rss():
+    return int(next(l.split()[1] for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")))
+body = b'{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":3,"ignore_eos":true,"stream":true}'
+req = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+conns = []
+for i in range(9000):
+    s = socket.create_connection(("127.0.0.1", port)); conns.append(s)
+    s.sendall(req)
+    if i % 500 == 0: time.sleep(0.05)
+time.sleep(1.0)
+active = rss()
+print(f"memory: {len(conns)} active streams (waiting between tokens): RSS +{(active - base) / 1024:.1f} MiB = {(active - base) * 1024 / len(conns):.0f} B/stream")
+PY
+  stop_server
+fi
+
+if [[ " $scenarios " == *" startup "* ]]; then
+  tools/startup.sh "$BIN" 11
+fi
