@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces the PERFORMANCE.md scenarios: server pinned to core 0, load on core 1, each cell the
 # median of RUNS runs (default 3). Needs wrk (apt) and a release build (cargo build --release).
-# Usage: tools/perf.sh [scenario...]   scenarios: nonstream stream paced memory startup (default: all)
+# Usage: tools/perf.sh [scenario...]   scenarios: nonstream stream paced memory startup peers
+#        (default: all but peers). `peers` needs the Python FakeAI: FAKEAI_PY=/path/to/venv/bin/fakeai.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -123,4 +124,51 @@ fi
 
 if [[ " $scenarios " == *" startup "* ]]; then
   tools/startup.sh "$BIN" 11
+fi
+
+# Side by side with the Python FakeAI from PyPI, same machine, same pinning, same load.
+peer_cell() { # label server-start-fn -> prints one row
+  local label=$1; shift
+  "$@"
+  local ns st paced
+  ns=$(for _ in $(seq "$RUNS"); do wrk_run /tmp/perf-nonstream.json 100; done | cut -d' ' -f1 | median)
+  st=$(for _ in $(seq "$RUNS"); do wrk_run /tmp/perf-stream.json 100; done | cut -d' ' -f1 | median)
+  paced=$(taskset -c 1 "$BENCH" --url "http://127.0.0.1:$PORT" --model openai/gpt-oss-120b --concurrency 100 \
+      --requests 300 --max-tokens 64 --expect-ttft 20 --expect-itl 5 --cpus 1 --duration 60s --json \
+    | python3 -c "import json,sys; r=json.load(sys.stdin); t,i=r['ttft_ms'],r['itl_ms']; print(f\"{r['requests_ok']} {r['events_per_s']:.0f} {t['p50']:.1f} {t['p99']:.1f} {i['p50']:.2f} {i['p99']:.2f}\")")
+  stop_server
+  echo "peers: $label | nonstream_req/s $ns | stream_20/5_streams/s $st | paced c=100 ok/events_s/ttft_p50/ttft_p99/itl_p50/itl_p99: $paced"
+}
+start_python_fakeai() {
+  FAKEAI_GENERATION__TTFT_MS=${PY_TTFT:-20} FAKEAI_GENERATION__ITL_MS=${PY_ITL:-5} \
+    FAKEAI_GENERATION__TTFT_VARIANCE_PERCENT=0 FAKEAI_GENERATION__ITL_VARIANCE_PERCENT=0 \
+    taskset -c 0 "$FAKEAI_PY" server --host 127.0.0.1 --port $PORT >/tmp/fakeai-py-server.log 2>&1 &
+  SERVER=$!
+  for _ in $(seq 3000); do curl -sf "127.0.0.1:$PORT/health" | grep -q healthy && return; sleep 0.01; done
+  echo "python fakeai did not start" >&2; exit 1
+}
+if [[ " $scenarios " == *" peers "* ]]; then
+  : "${FAKEAI_PY:?set FAKEAI_PY to the fakeai executable of the Python FakeAI}"
+  echo '{"model":"openai/gpt-oss-120b","messages":[{"role":"user","content":"Hello, how are you today?"}],"max_tokens":64,"ignore_eos":true}' >/tmp/perf-nonstream.json
+  echo '{"model":"openai/gpt-oss-120b","messages":[{"role":"user","content":"Hello, how are you today?"}],"max_tokens":64,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}' >/tmp/perf-stream.json
+  # Both servers: TTFT 20 ms, ITL 5 ms, no delay on non-streaming (FakeAI applies none).
+  peer_cell "fakeai (rust)" start_server --ttft 20:0 --itl 5:0 --non-streaming-delay false
+  peer_cell "FakeAI 0.3.2 (python)" start_python_fakeai
+  python3 - <<'PY'
+import statistics, subprocess, time, http.client, os
+def startup(cmd, env=None):
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", 18500, timeout=1); c.request("GET", "/health")
+            r = c.getresponse()
+            if r.status == 200 and b"healthy" in r.read(): break
+        except OSError: pass
+        time.sleep(0.002)
+    t = (time.perf_counter() - t0) * 1e3; p.terminate(); p.wait(); return t
+rs = [startup(["target/release/fakeai", "server", "--port", "18500"]) for _ in range(3)]
+py = [startup([os.environ["FAKEAI_PY"], "server", "--host", "127.0.0.1", "--port", "18500"]) for _ in range(3)]
+print(f"peers: startup to healthy: fakeai {statistics.median(rs):.1f} ms, FakeAI (python) {statistics.median(py):.0f} ms, ratio {statistics.median(py)/statistics.median(rs):.0f}x")
+PY
 fi
