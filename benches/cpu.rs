@@ -8,7 +8,7 @@ use std::{hint::black_box, time::Instant};
 use fakeai::{
     generation::SimConfig,
     http1::{ResponseHead, frame_chunk, parse_head},
-    metrics::{Counter, Shard, Snapshot, prometheus},
+    metrics::{Counter, Recorder, Shard, Snapshot, prometheus},
     openai::{
         chunks::{ChunkWriter, Flavor, ResponseMeta, push_json_str},
         models::{Registry, UnknownModelDefaults},
@@ -133,19 +133,22 @@ fn benches() -> Vec<Bench> {
         }),
         bench("metrics_record", "record one lateness sample and bump two counters", |n| {
             let shard = Shard::default();
+            let mut recorder = Recorder::default();
             for i in 0..n {
                 shard.add(Counter::SseEvents, 1);
                 shard.add(Counter::CompletionTokens, 1);
-                shard.record_lateness(std::time::Duration::from_nanos(1000 + (i % 4096) * 997));
+                recorder.record_lateness(std::time::Duration::from_nanos(1000 + (i % 4096) * 997));
             }
             black_box(shard.get(Counter::SseEvents));
         }),
         bench("metrics_scrape", "merge 2 shards (100k samples each) and render Prometheus text", |n| {
             let shards = [Shard::default(), Shard::default()];
             for (k, s) in shards.iter().enumerate() {
+                let mut recorder = Recorder::default();
                 for i in 0..100_000u64 {
-                    s.record_lateness(std::time::Duration::from_nanos(1000 + (i * 7919 + k as u64) % 5_000_000));
+                    recorder.record_lateness(std::time::Duration::from_nanos(1000 + (i * 7919 + k as u64) % 5_000_000));
                 }
+                recorder.publish(s);
             }
             for _ in 0..n {
                 black_box(prometheus::render(&Snapshot::merge(black_box(&shards))));

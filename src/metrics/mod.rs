@@ -1,9 +1,9 @@
 //! Per-core metric shards: counters written only by their own core (relaxed atomics on
-//! cache-padded words) and HDR histograms behind per-core, uncontended mutexes. A scrape
-//! merges all shards; the data path never waits on another core.
+//! cache-padded words), and HDR histograms recorded core-locally and published periodically.
+//! A scrape merges all shards; neither the data path nor a scrape ever waits on the other.
 
 pub mod json;
 pub mod prometheus;
 mod shard;
 
-pub use shard::{Counter, Shard, Snapshot};
+pub use shard::{Counter, Histograms, PUBLISH_EVERY, Recorder, Shard, Snapshot};

@@ -52,7 +52,7 @@ pub fn render(snap: &Snapshot) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Shard;
+    use crate::metrics::{Recorder, Shard};
     use std::time::Duration;
 
     #[test]
@@ -60,8 +60,11 @@ mod tests {
         let shards = [Shard::default(), Shard::default()];
         shards[0].add(Counter::Requests, 5);
         shards[1].add(Counter::ConnectionsOpen, 2);
-        shards[0].record_lateness(Duration::from_micros(300));
-        shards[1].record_lateness(Duration::from_millis(3));
+        for (shard, late) in shards.iter().zip([Duration::from_micros(300), Duration::from_millis(3)]) {
+            let mut r = Recorder::default();
+            r.record_lateness(late);
+            r.publish(shard);
+        }
         let text = render(&Snapshot::merge(&shards));
         assert!(text.contains("fakeai_requests_total 5\n"));
         assert!(text.contains("fakeai_connections_open{worker=\"1\"} 2\n"));

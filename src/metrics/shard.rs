@@ -1,4 +1,9 @@
 //! One core's metrics, and the merged view a scrape takes.
+//!
+//! Counters are relaxed atomics that only the owning core writes (a plain store on its own
+//! cache line, no read-modify-write), so they are exact at any instant. Histograms live in the
+//! core's own [`Recorder`] (no atomics, no locks on the per-token path) and are published into the
+//! shard every [`PUBLISH_EVERY`] with a `try_lock`, so neither side ever waits on the other.
 
 use std::{
     sync::{
@@ -10,6 +15,9 @@ use std::{
 
 use crossbeam_utils::CachePadded;
 use hdrhistogram::Histogram;
+
+/// How often a core publishes its histograms for scrapes.
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(20);
 
 /// The counters each core keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,18 +54,62 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1_000, 3_600_000_000_000, 3).expect("valid histogram bounds")
 }
 
-/// One core's metrics.
+/// The distributions a core records.
+#[derive(Debug, Clone)]
+pub struct Histograms {
+    /// Emit lateness of SSE events, ns.
+    pub lateness: Histogram<u64>,
+}
+
+impl Default for Histograms {
+    fn default() -> Self {
+        Histograms { lateness: new_histogram() }
+    }
+}
+
+impl Histograms {
+    fn copy_from(&mut self, other: &Histograms) {
+        self.lateness.reset();
+        self.lateness.add(&other.lateness).expect("same bounds");
+    }
+
+    fn merge(&mut self, other: &Histograms) {
+        self.lateness.add(&other.lateness).expect("same bounds");
+    }
+}
+
+/// The owning core's side: written without synchronization, published periodically.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    hist: Histograms,
+}
+
+impl Recorder {
+    /// Records how late one SSE event went out.
+    pub fn record_lateness(&mut self, late: Duration) {
+        self.hist.lateness.saturating_record((late.as_nanos() as u64).clamp(1_000, 3_600_000_000_000));
+    }
+
+    /// Copies the histograms into `shard` unless a scrape is reading it right now.
+    pub fn publish(&self, shard: &Shard) {
+        if let Ok(mut published) = shard.published.try_lock() {
+            published.copy_from(&self.hist);
+        }
+    }
+}
+
+/// One core's metrics as other cores see them.
 #[derive(Debug)]
 pub struct Shard {
     counters: [CachePadded<AtomicU64>; COUNTERS],
-    lateness: Mutex<Histogram<u64>>,
+    published: Mutex<Histograms>,
 }
 
 impl Default for Shard {
     fn default() -> Self {
         Shard {
             counters: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
-            lateness: Mutex::new(new_histogram()),
+            published: Mutex::new(Histograms::default()),
         }
     }
 }
@@ -80,14 +132,6 @@ impl Shard {
     pub fn get(&self, c: Counter) -> u64 {
         self.counters[c as usize].load(Ordering::Relaxed)
     }
-
-    /// Records how late one SSE event went out.
-    pub fn record_lateness(&self, late: Duration) {
-        let ns = (late.as_nanos() as u64).clamp(1_000, 3_600_000_000_000);
-        if let Ok(mut h) = self.lateness.lock() {
-            h.saturating_record(ns);
-        }
-    }
 }
 
 /// All shards merged.
@@ -97,26 +141,27 @@ pub struct Snapshot {
     pub counters: [u64; COUNTERS],
     /// Per-shard counters, for per-worker gauges.
     pub per_shard: Vec<[u64; COUNTERS]>,
-    /// Merged emit lateness, in nanoseconds.
+    /// Merged emit lateness, in nanoseconds (as of each core's last publication).
     pub lateness: Histogram<u64>,
 }
 
 impl Snapshot {
-    /// Merges `shards` (a scrape; never blocks a busy core for longer than one record).
+    /// Merges `shards`: counters as of now, histograms as last published.
     pub fn merge(shards: &[Shard]) -> Snapshot {
         let mut counters = [0u64; COUNTERS];
         let mut per_shard = Vec::with_capacity(shards.len());
-        let mut lateness = new_histogram();
+        let mut hist = Histograms::default();
         for s in shards {
             let mine: [u64; COUNTERS] = std::array::from_fn(|i| s.counters[i].load(Ordering::Relaxed));
             for (sum, v) in counters.iter_mut().zip(mine) {
                 *sum = sum.wrapping_add(v);
             }
             per_shard.push(mine);
-            let h = s.lateness.lock().map(|h| h.clone()).unwrap_or_else(|_| new_histogram());
-            lateness.add(&h).expect("same bounds");
+            if let Ok(published) = s.published.lock() {
+                hist.merge(&published);
+            }
         }
-        Snapshot { counters, per_shard, lateness }
+        Snapshot { counters, per_shard, lateness: hist.lateness }
     }
 
     /// A merged counter.
@@ -130,19 +175,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn merges_counters_and_histograms() {
+    fn merges_counters_and_published_histograms() {
         let shards = [Shard::default(), Shard::default()];
+        let mut recorders = [Recorder::default(), Recorder::default()];
         shards[0].add(Counter::Requests, 3);
         shards[1].add(Counter::Requests, 4);
         shards[1].add(Counter::StreamsActive, 2);
         shards[1].sub(Counter::StreamsActive, 1);
-        shards[0].record_lateness(Duration::from_micros(100));
-        shards[1].record_lateness(Duration::from_millis(2));
+        recorders[0].record_lateness(Duration::from_micros(100));
+        recorders[1].record_lateness(Duration::from_millis(2));
         let s = Snapshot::merge(&shards);
-        assert_eq!(s.get(Counter::Requests), 7);
+        assert_eq!(s.get(Counter::Requests), 7, "counters are exact at once");
         assert_eq!(s.get(Counter::StreamsActive), 1);
         assert_eq!(s.per_shard[0][Counter::Requests as usize], 3);
+        assert_eq!(s.lateness.len(), 0, "histograms appear when published");
+        for (r, sh) in recorders.iter().zip(&shards) {
+            r.publish(sh);
+        }
+        let s = Snapshot::merge(&shards);
         assert_eq!(s.lateness.len(), 2);
         assert!(s.lateness.max() >= 1_999_000);
+        recorders[0].publish(&shards[0]);
+        assert_eq!(Snapshot::merge(&shards).lateness.len(), 2, "publishing replaces, never double counts");
+    }
+
+    #[test]
+    fn publishing_skips_instead_of_waiting_on_a_scrape() {
+        let shard = Shard::default();
+        let mut r = Recorder::default();
+        r.record_lateness(Duration::from_millis(1));
+        let held = shard.published.lock().unwrap();
+        r.publish(&shard);
+        drop(held);
+        assert_eq!(Snapshot::merge(std::slice::from_ref(&shard)).lateness.len(), 0);
+        r.publish(&shard);
+        assert_eq!(Snapshot::merge(std::slice::from_ref(&shard)).lateness.len(), 1);
     }
 }

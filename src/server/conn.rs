@@ -142,6 +142,10 @@ impl Conn {
         let arrival = Instant::now();
         let keep_alive = head.keep_alive && !self.core.draining.get();
         let core = self.core.clone();
+        if head.path.starts_with("/metrics") {
+            // Other cores publish every PUBLISH_EVERY; the scraping core's own view is fresh.
+            core.publish_metrics();
+        }
         let reply = {
             let body = match &body {
                 Body::Buffered(n) => &self.rbuf[..*n],
@@ -317,7 +321,10 @@ impl Conn {
         let mut ok = self.flush().await;
         while ok {
             let before = stream.remaining();
-            let step = stream.emit_due(arrival.elapsed(), &mut self.wbuf, |late| shard.record_lateness(late));
+            let step = {
+                let mut recorder = core.recorder.borrow_mut();
+                stream.emit_due(arrival.elapsed(), &mut self.wbuf, |late| recorder.record_lateness(late))
+            };
             let sent = before - stream.remaining();
             if chunked {
                 frame_chunk(&mut self.wbuf, 0);

@@ -11,7 +11,13 @@ use std::{
 use monoio::{FusionDriver, IoUringDriver, LegacyDriver, RuntimeBuilder, io::AsyncWriteRentExt, net::TcpListener};
 
 use super::{conn, signals};
-use crate::{app::App, config::Driver, http1::http_date, metrics::Counter, metrics::Shard, rng::Rng};
+use crate::{
+    app::App,
+    config::Driver,
+    http1::http_date,
+    metrics::{Counter, PUBLISH_EVERY, Recorder, Shard},
+    rng::Rng,
+};
 
 /// Where and how a worker runs.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +42,8 @@ pub(crate) struct Core {
     pub draining: Cell<bool>,
     pub in_flight: Cell<usize>,
     pub connections: Cell<usize>,
+    /// This core's histograms; only this thread touches them.
+    pub recorder: RefCell<Recorder>,
     date: Cell<(u64, [u8; 29])>,
 }
 
@@ -43,6 +51,11 @@ impl Core {
     /// This worker's metrics shard.
     pub(crate) fn shard(&self) -> &Shard {
         &self.app.shards[self.index]
+    }
+
+    /// Makes this core's histograms visible to scrapes.
+    pub(crate) fn publish_metrics(&self) {
+        self.recorder.borrow().publish(self.shard());
     }
 
     /// The `Date` header value, reformatted at most once a second.
@@ -107,11 +120,22 @@ async fn serve(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPlan,
         draining: Cell::new(false),
         in_flight: Cell::new(0),
         connections: Cell::new(0),
+        recorder: RefCell::new(Recorder::default()),
         date: Cell::new((0, [0; 29])),
         app,
     });
+    monoio::spawn(publish_metrics(core.clone()));
     accept_until_shutdown(&core, listener).await;
     drain(&core).await;
+    core.publish_metrics();
+}
+
+/// Publishes the core's histograms for scrapes, periodically.
+async fn publish_metrics(core: Rc<Core>) {
+    loop {
+        monoio::time::sleep(PUBLISH_EVERY).await;
+        core.publish_metrics();
+    }
 }
 
 async fn accept_until_shutdown(core: &Rc<Core>, listener: TcpListener) {
