@@ -170,6 +170,12 @@ pub struct ServerArgs {
     /// Context window of models not in the registry.
     #[arg(long, env = "FAKEAI_DEFAULT_CONTEXT_WINDOW", default_value_t = 8192)]
     pub default_context_window: u64,
+    /// Simulated KV-cache capacity in tokens (for `vllm:kv_cache_usage_perc`).
+    #[arg(long, env = "FAKEAI_KV_CACHE_TOKENS", default_value_t = 524_288, value_parser = clap::value_parser!(u64).range(1..))]
+    pub kv_cache_tokens: u64,
+    /// Simulated KV-cache block size in tokens.
+    #[arg(long, env = "FAKEAI_KV_CACHE_BLOCK_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=128))]
+    pub kv_cache_block_size: u64,
     /// Max output tokens of models not in the registry.
     #[arg(long, env = "FAKEAI_DEFAULT_MAX_OUTPUT_TOKENS", default_value_t = 4096)]
     pub default_max_output_tokens: u64,
@@ -244,6 +250,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("FAKEAI_SERVER__HOST", "FAKEAI_HOST"),
     ("FAKEAI_SERVER__PORT", "FAKEAI_PORT"),
     ("FAKEAI_SERVER__WORKERS", "FAKEAI_WORKERS"),
+    ("FAKEAI_KV_CACHE__BLOCK_SIZE", "FAKEAI_KV_CACHE_BLOCK_SIZE"),
 ];
 
 /// Variable names that make up `FAKEAI_TTFT` / `FAKEAI_ITL` as `ms:variance`.

@@ -39,6 +39,23 @@ pub struct SimConfig {
     pub fingerprint: String,
 }
 
+/// What the metrics need to know about a generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenSummary {
+    /// Model name as requested.
+    pub model: String,
+    /// Token counts.
+    pub usage: Usage,
+    /// `max_tokens` as requested.
+    pub max_tokens: Option<u64>,
+    /// The model's context window (sizes token histograms).
+    pub context_window: u64,
+    /// `stop` or `length`.
+    pub finish_reason: &'static str,
+    /// When the first token is due, from arrival.
+    pub first_token: Duration,
+}
+
 /// Everything needed to produce one response.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -56,9 +73,25 @@ pub struct Plan {
     pub text: TextGen,
     /// Token deadlines from the request's arrival.
     pub schedule: Schedule,
+    /// `max_tokens` as requested.
+    pub max_tokens: Option<u64>,
+    /// The model's context window.
+    pub context_window: u64,
 }
 
 impl Plan {
+    /// The facts about this generation that metrics record.
+    pub fn summary(&self) -> GenSummary {
+        GenSummary {
+            model: self.meta.model.clone(),
+            usage: self.usage,
+            max_tokens: self.max_tokens,
+            context_window: self.context_window,
+            finish_reason: self.finish_reason,
+            first_token: self.schedule.peek(),
+        }
+    }
+
     /// The whole output text (for non-streaming responses).
     pub fn full_text(&mut self) -> String {
         let n = self.usage.completion_tokens as usize;
@@ -97,6 +130,8 @@ impl SimConfig {
             include_usage: req.include_usage,
             text: TextGen::new(text_seed),
             schedule: Schedule::new(ttft, itl, Rng::new(rng.next_u64())),
+            max_tokens: req.max_tokens,
+            context_window: model.context_window,
         }
     }
 

@@ -6,14 +6,13 @@ use std::time::Duration;
 use crate::{
     app::App,
     error::Error,
-    generation::Plan,
+    generation::{GenSummary, Plan},
     http1::{Method, RequestHead},
-    metrics::{Snapshot, prometheus},
-    openai::{
-        chunks::{Flavor, Usage},
-        request,
-        response::completion_json,
+    metrics::{
+        Snapshot,
+        prometheus::{self, Dialect, KvCache},
     },
+    openai::{chunks::Flavor, request, response::completion_json},
     rng::Rng,
     sse::TokenStream,
 };
@@ -55,8 +54,8 @@ pub enum Reply {
         after: Duration,
         /// The response.
         full: Full,
-        /// Its token counts, recorded once it is sent.
-        usage: Usage,
+        /// What metrics record once it is sent.
+        summary: GenSummary,
     },
     /// Stream SSE events on the stream's schedule.
     Stream(Box<TokenStream>),
@@ -90,7 +89,9 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         (Method::Get, "/metrics") if head.query.split('&').any(|kv| kv == "format=json") => {
             Ok(Reply::Now(metrics_json(app)))
         }
-        (Method::Get, "/metrics") => Ok(Reply::Now(metrics(app))),
+        (Method::Get, "/metrics") => Ok(Reply::Now(metrics(app, Dialect::All))),
+        (Method::Get, "/vllm/metrics") => Ok(Reply::Now(metrics(app, Dialect::Vllm))),
+        (Method::Get, "/dynamo_frontend/metrics") => Ok(Reply::Now(metrics(app, Dialect::DynamoFrontend))),
         (Method::Get, "/metrics/json") => Ok(Reply::Now(metrics_json(app))),
         (Method::Post, "/v1/chat/completions") => generate(app, ctx, head, body, Flavor::Chat),
         (Method::Post, "/v1/completions") => generate(app, ctx, head, body, Flavor::Completion),
@@ -102,7 +103,9 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
 /// 405 with `Allow` for a known path, else 404.
 fn unrouted(path: &str) -> Full {
     let allow = match path {
-        "/health" | "/v1/models" | "/metrics" | "/metrics/json" => "GET, HEAD, OPTIONS",
+        "/health" | "/v1/models" | "/metrics" | "/metrics/json" | "/vllm/metrics" | "/dynamo_frontend/metrics" => {
+            "GET, HEAD, OPTIONS"
+        }
         p if p.starts_with("/v1/models/") => "GET, HEAD, OPTIONS",
         "/v1/chat/completions" | "/v1/completions" => "POST, OPTIONS",
         _ => return Error::not_found(path).into(),
@@ -172,8 +175,9 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn metrics(app: &App) -> Full {
-    let text = prometheus::render(&Snapshot::merge(&app.shards));
+fn metrics(app: &App, dialect: Dialect) -> Full {
+    let kv = KvCache { tokens: app.args.kv_cache_tokens, block_size: app.args.kv_cache_block_size };
+    let text = prometheus::render_dialect(&Snapshot::merge(&app.shards), dialect, kv);
     Full {
         status: 200,
         content_type: "text/plain; version=0.0.4; charset=utf-8",
@@ -205,11 +209,12 @@ fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavo
 fn non_streaming(app: &App, mut plan: Plan) -> Reply {
     let text = plan.full_text();
     let body = completion_json(plan.flavor, &plan.meta, &text, plan.finish_reason, plan.usage);
+    let summary = plan.summary();
     let after = match app.sim.non_streaming_delay {
         true => plan.schedule.deadline_of(plan.usage.completion_tokens),
         false => Duration::ZERO,
     };
-    Reply::Generated { after, full: Full::json(body), usage: plan.usage }
+    Reply::Generated { after, full: Full::json(body), summary }
 }
 
 #[cfg(test)]

@@ -60,9 +60,9 @@ impl TokenStream {
         Step::Finished
     }
 
-    /// The response's token counts.
-    pub fn usage(&self) -> crate::openai::chunks::Usage {
-        self.plan.usage
+    /// The facts about this generation that metrics record.
+    pub fn summary(&self) -> crate::generation::GenSummary {
+        self.plan.summary()
     }
 
     /// Tokens not yet emitted.
@@ -90,6 +90,8 @@ mod tests {
             include_usage,
             text: TextGen::new(1),
             schedule: Schedule::new(Duration::from_millis(10), Latency::fixed(5.0), Rng::new(1)),
+            max_tokens: Some(n),
+            context_window: 8192,
         })
     }
 

@@ -2,6 +2,8 @@
 //! cache-padded words), and HDR histograms recorded core-locally and published periodically.
 //! A scrape merges all shards; neither the data path nor a scrape ever waits on the other.
 
+pub mod engine;
+pub mod engine_text;
 pub mod json;
 pub mod prometheus;
 mod shard;

@@ -24,9 +24,44 @@ const GAUGES: &[(&str, Counter, &str)] = &[
     ("fakeai_streams_active", Counter::StreamsActive, "Streams sending per worker."),
 ];
 
-/// Renders `snap` as Prometheus text.
+/// The simulated engine's KV cache, for the engine dialects.
+#[derive(Debug, Clone, Copy)]
+pub struct KvCache {
+    /// Capacity in tokens.
+    pub tokens: u64,
+    /// Block size in tokens.
+    pub block_size: u64,
+}
+
+/// Which families to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// fakeai's own, vLLM's and Dynamo's.
+    All,
+    /// vLLM's only.
+    Vllm,
+    /// Dynamo frontend's only.
+    DynamoFrontend,
+}
+
+/// Renders `snap` as Prometheus text in `dialect`.
+pub fn render_dialect(snap: &Snapshot, dialect: Dialect, kv: KvCache) -> String {
+    let mut out = match dialect {
+        Dialect::All => render(snap),
+        _ => String::with_capacity(16 * 1024),
+    };
+    if dialect != Dialect::DynamoFrontend {
+        super::engine_text::vllm(&mut out, &snap.models, kv.tokens, kv.block_size);
+    }
+    if dialect != Dialect::Vllm {
+        super::engine_text::dynamo_frontend(&mut out, &snap.models);
+    }
+    out
+}
+
+/// Renders fakeai's own families of `snap` as Prometheus text.
 pub fn render(snap: &Snapshot) -> String {
-    let mut out = String::with_capacity(4096);
+    let mut out = String::with_capacity(16 * 1024);
     for (name, c, help) in COUNTERS {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", snap.get(*c));
     }

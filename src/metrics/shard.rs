@@ -16,6 +16,11 @@ use std::{
 use crossbeam_utils::CachePadded;
 use hdrhistogram::Histogram;
 
+use super::engine::ModelStats;
+
+/// Distinct model names tracked per core; further names share the label `other`.
+const MAX_MODELS: usize = 128;
+
 /// How often a core publishes its histograms for scrapes.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(20);
 
@@ -54,16 +59,18 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1_000, 3_600_000_000_000, 3).expect("valid histogram bounds")
 }
 
-/// The distributions a core records.
+/// What a core records beyond its counters: distributions and per-model engine statistics.
 #[derive(Debug, Clone)]
 pub struct Histograms {
     /// Emit lateness of SSE events, ns.
     pub lateness: Histogram<u64>,
+    /// Per-model statistics, by model name.
+    pub models: Vec<(String, ModelStats)>,
 }
 
 impl Default for Histograms {
     fn default() -> Self {
-        Histograms { lateness: new_histogram() }
+        Histograms { lateness: new_histogram(), models: Vec::new() }
     }
 }
 
@@ -71,10 +78,17 @@ impl Histograms {
     fn copy_from(&mut self, other: &Histograms) {
         self.lateness.reset();
         self.lateness.add(&other.lateness).expect("same bounds");
+        self.models.clone_from(&other.models);
     }
 
     fn merge(&mut self, other: &Histograms) {
         self.lateness.add(&other.lateness).expect("same bounds");
+        for (name, stats) in &other.models {
+            match self.models.iter_mut().find(|(n, _)| n == name) {
+                Some((_, mine)) => mine.merge(stats),
+                None => self.models.push((name.clone(), stats.clone())),
+            }
+        }
     }
 }
 
@@ -88,6 +102,26 @@ impl Recorder {
     /// Records how late one SSE event went out.
     pub fn record_lateness(&mut self, late: Duration) {
         self.hist.lateness.saturating_record((late.as_nanos() as u64).clamp(1_000, 3_600_000_000_000));
+    }
+
+    /// The slot of `model`'s statistics, created on first use; `max_model_len` sizes its token
+    /// histograms. Beyond `MAX_MODELS` names, models share the slot `other`.
+    pub fn model_slot(&mut self, model: &str, max_model_len: u64) -> usize {
+        let models = &mut self.hist.models;
+        if let Some(i) = models.iter().position(|(n, _)| n == model) {
+            return i;
+        }
+        let name = if models.len() < MAX_MODELS { model } else { "other" };
+        if let Some(i) = models.iter().position(|(n, _)| n == name) {
+            return i;
+        }
+        models.push((name.to_owned(), ModelStats::new(max_model_len)));
+        models.len() - 1
+    }
+
+    /// The statistics in `slot`.
+    pub fn model(&mut self, slot: usize) -> &mut ModelStats {
+        &mut self.hist.models[slot].1
     }
 
     /// Copies the histograms into `shard` unless a scrape is reading it right now.
@@ -143,6 +177,8 @@ pub struct Snapshot {
     pub per_shard: Vec<[u64; COUNTERS]>,
     /// Merged emit lateness, in nanoseconds (as of each core's last publication).
     pub lateness: Histogram<u64>,
+    /// Per-model statistics merged over cores (as of each core's last publication).
+    pub models: Vec<(String, ModelStats)>,
 }
 
 impl Snapshot {
@@ -161,7 +197,7 @@ impl Snapshot {
                 hist.merge(&published);
             }
         }
-        Snapshot { counters, per_shard, lateness: hist.lateness }
+        Snapshot { counters, per_shard, lateness: hist.lateness, models: hist.models }
     }
 
     /// A merged counter.

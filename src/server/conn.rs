@@ -1,7 +1,7 @@
 //! One client connection: read requests (keep-alive, pipelined), route them, write replies;
 //! streams go out event by event at their absolute deadlines.
 
-use std::rc::Rc;
+use std::{rc::Rc, time::Duration};
 
 use monoio::{
     buf::IoBufMut,
@@ -13,9 +13,10 @@ use monoio::{
 use super::worker::Core;
 use crate::{
     error::Error,
+    generation::GenSummary,
     http1::{BodyFraming, ChunkedDecoder, RequestHead, ResponseHead, frame_chunk, parse_head},
     metrics::Counter,
-    openai::chunks::Usage,
+    metrics::engine::Finish,
     route::{Ctx, Full, Reply, route},
     sse::{Step, TokenStream},
 };
@@ -142,7 +143,7 @@ impl Conn {
         let arrival = Instant::now();
         let keep_alive = head.keep_alive && !self.core.draining.get();
         let core = self.core.clone();
-        if head.path.starts_with("/metrics") {
+        if head.path.ends_with("metrics") || head.path.starts_with("/metrics") {
             // Other cores publish every PUBLISH_EVERY; the scraping core's own view is fresh.
             core.publish_metrics();
         }
@@ -168,8 +169,8 @@ impl Conn {
                 self.queue(Framing::of(&head, keep_alive), &full);
                 true
             }
-            Reply::Generated { after, full, usage } => {
-                self.generated(&head, full, usage, arrival + after, keep_alive).await
+            Reply::Generated { after, full, summary } => {
+                self.generated(&head, full, summary, arrival, after, keep_alive).await
             }
             Reply::Stream(stream) => self.stream(&head, stream, arrival, keep_alive).await,
         };
@@ -268,25 +269,46 @@ impl Conn {
         &mut self,
         head: &RequestHead,
         full: Full,
-        usage: Usage,
-        due: Instant,
+        summary: GenSummary,
+        arrival: Instant,
+        after: Duration,
         keep_alive: bool,
     ) -> bool {
-        if due > Instant::now() {
+        let slot = self.core.admit(&summary);
+        if arrival + after > Instant::now() {
             if !self.flush().await {
+                self.finish_generation(slot, &summary, 0, false, None, arrival);
                 return false;
             }
-            sleep_until(due).await;
+            sleep_until(arrival + after).await;
         }
         self.queue(Framing::of(head, keep_alive), &full);
         let ok = self.flush().await;
+        let n = summary.usage.completion_tokens;
         if ok {
-            let shard = self.core.shard();
-            shard.add(Counter::GenerationsCompleted, 1);
-            shard.add(Counter::PromptTokens, usage.prompt_tokens);
-            shard.add(Counter::CompletionTokens, usage.completion_tokens);
+            self.core.shard().add(Counter::CompletionTokens, n);
         }
+        let ttft = summary.first_token.min(after).as_secs_f64();
+        let gap = if n > 1 { (after.as_secs_f64() - ttft).max(0.0) / (n - 1) as f64 } else { 0.0 };
+        self.core.recorder.borrow_mut().model(slot).generated_at_once(n, ttft, gap);
+        self.finish_generation(slot, &summary, n, ok, Some(ttft), arrival);
         ok
+    }
+
+    /// Records the end of a generation in the counters and the model's statistics.
+    fn finish_generation(&self, slot: usize, s: &GenSummary, sent: u64, ok: bool, ttft: Option<f64>, arrival: Instant) {
+        let shard = self.core.shard();
+        let how = match (ok, s.finish_reason) {
+            (false, _) => Finish::Abort,
+            (true, "length") => Finish::Length,
+            (true, _) => Finish::Stop,
+        };
+        if ok {
+            shard.add(Counter::GenerationsCompleted, 1);
+            shard.add(Counter::PromptTokens, s.usage.prompt_tokens);
+        }
+        let e2e = arrival.elapsed().as_secs_f64();
+        self.core.recorder.borrow_mut().model(slot).finish(how, s.usage.prompt_tokens, sent, ttft, e2e);
     }
 
     /// Streams SSE events, each due batch in one write at its absolute deadline.
@@ -315,15 +337,31 @@ impl Conn {
         if chunked {
             frame_chunk(&mut self.wbuf, start);
         }
+        let summary = stream.summary();
+        let slot = self.core.admit(&summary);
         let core = self.core.clone();
         let shard = core.shard();
         shard.add(Counter::StreamsActive, 1);
+        let (mut first, mut last) = (None, 0.0);
         let mut ok = self.flush().await;
         while ok {
             let before = stream.remaining();
+            let elapsed = arrival.elapsed();
             let step = {
                 let mut recorder = core.recorder.borrow_mut();
-                stream.emit_due(arrival.elapsed(), &mut self.wbuf, |late| recorder.record_lateness(late))
+                let step = stream.emit_due(elapsed, &mut self.wbuf, |late| recorder.record_lateness(late));
+                let sent = before - stream.remaining();
+                if sent > 0 {
+                    let now = elapsed.as_secs_f64();
+                    let model = recorder.model(slot);
+                    if first.is_none() {
+                        model.first_token(now);
+                        first = Some(now);
+                    }
+                    model.tokens(sent, (before < summary.usage.completion_tokens).then_some(now - last));
+                    last = now;
+                }
+                step
             };
             let sent = before - stream.remaining();
             if chunked {
@@ -343,12 +381,11 @@ impl Conn {
             }
         }
         shard.sub(Counter::StreamsActive, 1);
-        if ok {
-            shard.add(Counter::GenerationsCompleted, 1);
-            shard.add(Counter::PromptTokens, stream.usage().prompt_tokens);
-        } else {
+        if !ok {
             shard.add(Counter::StreamsCancelled, 1);
         }
+        let sent = summary.usage.completion_tokens - stream.remaining();
+        self.finish_generation(slot, &summary, sent, ok, first, arrival);
         ok && chunked
     }
 

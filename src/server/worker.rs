@@ -14,6 +14,7 @@ use super::{conn, signals};
 use crate::{
     app::App,
     config::Driver,
+    generation::GenSummary,
     http1::http_date,
     metrics::{Counter, PUBLISH_EVERY, Recorder, Shard},
     rng::Rng,
@@ -51,6 +52,14 @@ impl Core {
     /// This worker's metrics shard.
     pub(crate) fn shard(&self) -> &Shard {
         &self.app.shards[self.index]
+    }
+
+    /// Records a generation's admission; returns its model's statistics slot.
+    pub(crate) fn admit(&self, s: &GenSummary) -> usize {
+        let mut r = self.recorder.borrow_mut();
+        let slot = r.model_slot(&s.model, s.context_window);
+        r.model(slot).admit(s.usage.prompt_tokens, s.max_tokens);
+        slot
     }
 
     /// Makes this core's histograms visible to scrapes.

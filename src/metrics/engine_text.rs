@@ -1,0 +1,176 @@
+//! Prometheus text for the engine dialects (vLLM, Dynamo frontend), rendered from per-model
+//! statistics.
+
+use std::fmt::Write;
+
+use super::engine::{FixedHistogram, ModelStats};
+
+/// A histogram family: name, help, and where each model keeps it.
+type HistogramFamily = (&'static str, &'static str, fn(&ModelStats) -> &FixedHistogram);
+
+const VLLM_HISTOGRAMS: [HistogramFamily; 10] = [
+    ("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", |m| &m.ttft),
+    ("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", |m| &m.itl),
+    ("vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds.", |m| &m.tpot),
+    ("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", |m| &m.e2e),
+    ("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", |m| &m.queue),
+    ("vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", |m| &m.prefill),
+    ("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", |m| &m.decode),
+    ("vllm:request_prompt_tokens", "Number of prefill tokens processed.", |m| &m.prompt_len),
+    ("vllm:request_generation_tokens", "Number of generation tokens processed.", |m| &m.generation_len),
+    ("vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", |m| &m.max_tokens),
+];
+
+const DYNAMO_HISTOGRAMS: [HistogramFamily; 5] = [
+    ("dynamo_frontend_time_to_first_token_seconds", "Time to first token in seconds.", |m| &m.ttft),
+    ("dynamo_frontend_inter_token_latency_seconds", "Inter-token latency in seconds.", |m| &m.itl),
+    ("dynamo_frontend_request_duration_seconds", "Duration of LLM requests.", |m| &m.e2e),
+    ("dynamo_frontend_input_sequence_tokens", "Input sequence length in tokens.", |m| &m.prompt_len),
+    ("dynamo_frontend_output_sequence_tokens", "Output sequence length in tokens.", |m| &m.generation_len),
+];
+
+/// Per-model samples of one family, labelled `label="<model>"`.
+struct PerModel<'a> {
+    out: &'a mut String,
+    models: &'a [(String, ModelStats)],
+    label: &'static str,
+}
+
+impl PerModel<'_> {
+    /// A gauge or counter family with one sample per model.
+    fn scalar(&mut self, name: &str, kind: &str, help: &str, value: impl Fn(&ModelStats) -> f64) {
+        family(self.out, name, kind, help);
+        for (model, m) in self.models {
+            let _ = writeln!(self.out, "{name}{{{}=\"{}\"}} {}", self.label, escape(model), value(m));
+        }
+    }
+
+    /// Histogram families with one series per model.
+    fn histograms(&mut self, families: &[HistogramFamily]) {
+        for (name, help, get) in families {
+            family(self.out, name, "histogram", help);
+            for (model, m) in self.models {
+                histogram(self.out, name, &format!("{}=\"{}\"", self.label, escape(model)), get(m));
+            }
+        }
+    }
+}
+
+/// Renders the vLLM families with a `model_name` label; `kv_capacity` is the simulated KV cache
+/// size in tokens.
+pub fn vllm(out: &mut String, models: &[(String, ModelStats)], kv_capacity: u64, block_size: u64) {
+    let mut p = PerModel { out, models, label: "model_name" };
+    p.scalar("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.", |m| {
+        m.running as f64
+    });
+    p.scalar("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", |_| 0.0);
+    p.scalar("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", |m| {
+        (m.kv_tokens.max(0) as f64 / kv_capacity.max(1) as f64).min(1.0)
+    });
+    p.scalar("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.", |m| m.prompt_tokens as f64);
+    p.scalar("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.", |m| {
+        m.generation_tokens as f64
+    });
+    p.scalar("vllm:num_preemptions_total", "counter", "Cumulative number of preemption from the engine.", |_| 0.0);
+    p.scalar(
+        "vllm:prefix_cache_queries_total",
+        "counter",
+        "Prefix cache queries, in terms of number of queried tokens.",
+        |m| m.prompt_tokens as f64,
+    );
+    p.scalar(
+        "vllm:prefix_cache_hits_total",
+        "counter",
+        "Prefix cache hits, in terms of number of cached tokens.",
+        |_| 0.0,
+    );
+    family(p.out, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
+    for (model, m) in models {
+        for (reason, n) in ["stop", "length", "abort"].iter().zip(m.finished) {
+            let _ = writeln!(
+                p.out,
+                "vllm:request_success_total{{finished_reason=\"{reason}\",model_name=\"{}\"}} {n}",
+                escape(model)
+            );
+        }
+    }
+    p.histograms(&VLLM_HISTOGRAMS);
+    family(p.out, "vllm:cache_config_info", "gauge", "Information of the LLMEngine CacheConfig.");
+    let _ = writeln!(
+        p.out,
+        "vllm:cache_config_info{{block_size=\"{block_size}\",cache_dtype=\"auto\",enable_prefix_caching=\"False\",\
+         num_gpu_blocks=\"{}\"}} 1",
+        kv_capacity / block_size.max(1)
+    );
+}
+
+/// Renders the Dynamo frontend families with a `model` label.
+pub fn dynamo_frontend(out: &mut String, models: &[(String, ModelStats)]) {
+    let mut p = PerModel { out, models, label: "model" };
+    p.scalar("dynamo_frontend_requests_total", "counter", "Total LLM requests processed.", |m| {
+        m.finished.iter().sum::<u64>() as f64
+    });
+    p.scalar("dynamo_frontend_inflight_requests", "gauge", "Number of inflight requests.", |m| m.running as f64);
+    p.scalar("dynamo_frontend_queued_requests", "gauge", "Number of requests in HTTP processing queue.", |_| 0.0);
+    p.scalar("dynamo_frontend_disconnected_clients", "gauge", "Number of disconnected clients.", |m| {
+        m.finished[2] as f64
+    });
+    p.histograms(&DYNAMO_HISTOGRAMS);
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Appends one histogram's `_bucket`, `_sum` and `_count` samples.
+pub fn histogram(out: &mut String, name: &str, labels: &str, h: &FixedHistogram) {
+    let cumulative: Vec<u64> = h.cumulative().collect();
+    for (bound, count) in h.bounds().iter().zip(&cumulative) {
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound:?}\"}} {count}");
+    }
+    let total = cumulative.last().copied().unwrap_or(0);
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {total}\n{name}_sum{{{labels}}} {}", h.sum());
+    let _ = writeln!(out, "{name}_count{{{labels}}} {total}");
+}
+
+/// Escapes a label value (backslash, quote, newline).
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::engine::Finish;
+
+    #[test]
+    fn renders_vllm_and_dynamo_families() {
+        let mut m = ModelStats::new(100);
+        m.admit(10, Some(5));
+        m.tokens(1, None);
+        m.first_token(0.02);
+        m.tokens(4, Some(0.005));
+        m.finish(Finish::Length, 10, 5, Some(0.02), 0.045);
+        m.admit(7, None);
+        let models = vec![("a\"b".to_owned(), m)];
+        let mut out = String::new();
+        vllm(&mut out, &models, 1000, 16);
+        dynamo_frontend(&mut out, &models);
+        for want in [
+            "vllm:num_requests_running{model_name=\"a\\\"b\"} 1\n",
+            "vllm:kv_cache_usage_perc{model_name=\"a\\\"b\"} 0.007\n",
+            "vllm:prompt_tokens_total{model_name=\"a\\\"b\"} 17\n",
+            "vllm:generation_tokens_total{model_name=\"a\\\"b\"} 5\n",
+            "vllm:request_success_total{finished_reason=\"length\",model_name=\"a\\\"b\"} 1\n",
+            "vllm:time_to_first_token_seconds_bucket{model_name=\"a\\\"b\",le=\"0.02\"} 1\n",
+            "vllm:time_to_first_token_seconds_bucket{model_name=\"a\\\"b\",le=\"0.01\"} 0\n",
+            "vllm:time_to_first_token_seconds_count{model_name=\"a\\\"b\"} 1\n",
+            "vllm:request_prompt_tokens_bucket{model_name=\"a\\\"b\",le=\"10.0\"} 2\n",
+            "vllm:cache_config_info{block_size=\"16\",cache_dtype=\"auto\",enable_prefix_caching=\"False\",num_gpu_blocks=\"62\"} 1\n",
+            "dynamo_frontend_requests_total{model=\"a\\\"b\"} 1\n",
+            "dynamo_frontend_inflight_requests{model=\"a\\\"b\"} 1\n",
+        ] {
+            assert!(out.contains(want), "missing {want:?} in\n{out}");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Metrics over HTTP: exact counters across workers, every dialect's text parses.
+
+mod common;
+
+use std::{
+    process::Command,
+    thread,
+    time::{Duration, Instant},
+};
+
+use common::{Server, chat};
+
+/// The value of the first sample line starting with `prefix` (a name plus labels).
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
+}
+
+/// Scrapes `path` until `prefix` reads `want` (other workers publish every 20 ms).
+fn eventually(s: &Server, path: &str, prefix: &str, want: f64) -> String {
+    let t = Instant::now();
+    loop {
+        let text = s.request("GET", path, None).text();
+        if sample(&text, prefix) == Some(want) || t.elapsed() > Duration::from_secs(3) {
+            assert_eq!(sample(&text, prefix), Some(want), "{prefix} in\n{text}");
+            return text;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn vllm_counters_are_exact_across_workers() {
+    let s = Server::start(&["--workers", "2", "--ttft", "0:0", "--itl", "0:0"]);
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = s.addr;
+            thread::spawn(move || {
+                for j in 0..25 {
+                    let mut c = common::Conn::new(std::net::TcpStream::connect(addr).unwrap());
+                    let stream = (i + j) % 2 == 0;
+                    let body = chat(
+                        "llama",
+                        "Hello, world!",
+                        &format!(r#""max_tokens":7,"ignore_eos":true,"stream":{stream}"#),
+                    );
+                    c.send("POST", "/v1/chat/completions", Some(&body), &[]);
+                    assert_eq!(c.response().status, 200);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let m = "{model_name=\"llama\"}";
+    let text = eventually(&s, "/metrics", &format!("vllm:generation_tokens_total{m}"), 1400.0);
+    assert_eq!(sample(&text, &format!("vllm:prompt_tokens_total{m}")), Some(800.0));
+    assert_eq!(sample(&text, &format!("vllm:num_requests_running{m}")), Some(0.0));
+    assert_eq!(sample(&text, &format!("vllm:kv_cache_usage_perc{m}")), Some(0.0), "KV released");
+    assert_eq!(
+        sample(&text, "vllm:request_success_total{finished_reason=\"length\",model_name=\"llama\"}"),
+        Some(200.0)
+    );
+    assert_eq!(sample(&text, &format!("vllm:e2e_request_latency_seconds_count{m}")), Some(200.0));
+    assert_eq!(sample(&text, &format!("vllm:time_to_first_token_seconds_count{m}")), Some(200.0));
+    assert_eq!(sample(&text, &format!("vllm:inter_token_latency_seconds_count{m}")), Some(1200.0));
+    assert_eq!(sample(&text, "dynamo_frontend_requests_total{model=\"llama\"}"), Some(200.0));
+    assert_eq!(sample(&text, "fakeai_completion_tokens_total"), Some(1400.0));
+    let vllm_only = s.request("GET", "/vllm/metrics", None).text();
+    assert!(
+        vllm_only.contains("vllm:generation_tokens_total")
+            && !vllm_only.contains("fakeai_")
+            && !vllm_only.contains("dynamo_")
+    );
+    let dynamo_only = s.request("GET", "/dynamo_frontend/metrics", None).text();
+    assert!(dynamo_only.contains("dynamo_frontend_inflight_requests") && !dynamo_only.contains("vllm:"));
+}
+
+#[test]
+fn running_requests_and_kv_usage_follow_live_streams() {
+    let s = Server::start(&["--workers", "1", "--ttft", "0:0", "--itl", "50:0", "--kv-cache-tokens", "1000"]);
+    let addr = s.addr;
+    let streamer = thread::spawn(move || {
+        let mut c = common::Conn::new(std::net::TcpStream::connect(addr).unwrap());
+        c.send(
+            "POST",
+            "/v1/chat/completions",
+            Some(&chat("live", "Hello, world!", r#""max_tokens":20,"ignore_eos":true,"stream":true"#)),
+            &[],
+        );
+        c.response()
+    });
+    let m = "{model_name=\"live\"}";
+    let text = eventually(&s, "/vllm/metrics", &format!("vllm:num_requests_running{m}"), 1.0);
+    let kv = sample(&text, &format!("vllm:kv_cache_usage_perc{m}")).unwrap();
+    assert!(kv > 0.004 && kv <= 0.024, "4 prompt tokens + up to 20 generated of 1000: {kv}");
+    assert_eq!(streamer.join().unwrap().content_events(), 20);
+    eventually(&s, "/vllm/metrics", &format!("vllm:num_requests_running{m}"), 0.0);
+}
+
+#[test]
+fn every_metrics_path_parses_with_prometheus_client_and_promtool() {
+    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    for stream in [true, false] {
+        s.post(
+            "/v1/chat/completions",
+            &chat("model \\\"quoted\\\"", "x", &format!(r#""max_tokens":3,"ignore_eos":true,"stream":{stream}"#)),
+        );
+    }
+    let text = eventually(&s, "/metrics", "vllm:generation_tokens_total{model_name=\"model \\\"quoted\\\"\"}", 6.0);
+    if let Ok(python) = std::env::var("FAKEAI_SDK_PYTHON") {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/metrics_check.py");
+        let out = Command::new(python).args([script, &format!("http://{}", s.addr), "6"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        eprintln!("skipping prometheus_client check: FAKEAI_SDK_PYTHON not set (.ci/run sets it)");
+    }
+    let Some(strict) = promtool(&s.request("GET", "/dynamo_frontend/metrics", None).text()) else {
+        eprintln!("skipping promtool check: promtool not installed (.ci/run installs it)");
+        return;
+    };
+    assert_eq!(strict, Ok(String::new()), "/dynamo_frontend/metrics passes promtool with no findings");
+    // vLLM's own names contain ':', which promtool's naming lint flags (real vLLM trips it too);
+    // every other finding is a failure.
+    let findings = promtool(&text).unwrap().unwrap_or_else(|report| report);
+    let other: Vec<&str> = findings
+        .lines()
+        .filter(|l| {
+            let colon_lint = l.starts_with("vllm:") && l.ends_with("metric names should not contain ':'");
+            !l.trim().is_empty() && !colon_lint
+        })
+        .collect();
+    assert!(other.is_empty(), "promtool findings beyond the vLLM colon lint: {other:?}");
+}
+
+/// Runs `promtool check metrics` on `text`: None when promtool is missing, Ok(output) when it
+/// passes, Err(output) when it reports problems.
+fn promtool(text: &str) -> Option<Result<String, String>> {
+    use std::{io::Write, process::Stdio};
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    Some(if out.status.success() { Ok(report) } else { Err(report) })
+}

@@ -1,0 +1,23 @@
+"""Parses every Prometheus path of a running fakeai with prometheus_client's text parser and
+checks the vLLM families AIPerf derives its server rows from. Usage: metrics_check.py BASE_URL"""
+import sys
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+base = sys.argv[1]
+for path in ["/metrics", "/vllm/metrics", "/dynamo_frontend/metrics"]:
+    text = urllib.request.urlopen(base + path, timeout=10).read().decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    if path != "/dynamo_frontend/metrics":
+        for name in ["vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
+                     "vllm:prompt_tokens", "vllm:generation_tokens", "vllm:prefix_cache_hits",
+                     "vllm:prefix_cache_queries", "vllm:num_preemptions", "vllm:time_to_first_token_seconds",
+                     "vllm:e2e_request_latency_seconds", "vllm:request_success"]:
+            assert name in families, f"{path}: missing {name}"
+        gen = sum(s.value for s in families["vllm:generation_tokens"].samples if s.name.endswith("_total"))
+        assert gen == float(sys.argv[2]), f"{path}: generation tokens {gen} != {sys.argv[2]}"
+        assert families["vllm:time_to_first_token_seconds"].type == "histogram"
+    if path != "/vllm/metrics":
+        assert "dynamo_frontend_time_to_first_token_seconds" in families, f"{path}: no dynamo TTFT"
+    print(f"{path}: {len(families)} families parsed")
