@@ -92,6 +92,8 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         (Method::Get, "/metrics") => Ok(Reply::Now(metrics(app, Dialect::All))),
         (Method::Get, "/vllm/metrics") => Ok(Reply::Now(metrics(app, Dialect::Vllm))),
         (Method::Get, "/dynamo_frontend/metrics") => Ok(Reply::Now(metrics(app, Dialect::DynamoFrontend))),
+        (Method::Get, "/sglang/metrics") => Ok(Reply::Now(metrics(app, Dialect::Sglang))),
+        (Method::Get, "/trtllm/metrics") => Ok(Reply::Now(metrics(app, Dialect::Trtllm))),
         (Method::Get, "/metrics/json") => Ok(Reply::Now(metrics_json(app))),
         (Method::Post, "/v1/chat/completions") => generate(app, ctx, head, body, Flavor::Chat),
         (Method::Post, "/v1/completions") => generate(app, ctx, head, body, Flavor::Completion),
@@ -103,9 +105,8 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
 /// 405 with `Allow` for a known path, else 404.
 fn unrouted(path: &str) -> Full {
     let allow = match path {
-        "/health" | "/v1/models" | "/metrics" | "/metrics/json" | "/vllm/metrics" | "/dynamo_frontend/metrics" => {
-            "GET, HEAD, OPTIONS"
-        }
+        "/health" | "/v1/models" | "/metrics" | "/metrics/json" => "GET, HEAD, OPTIONS",
+        "/vllm/metrics" | "/dynamo_frontend/metrics" | "/sglang/metrics" | "/trtllm/metrics" => "GET, HEAD, OPTIONS",
         p if p.starts_with("/v1/models/") => "GET, HEAD, OPTIONS",
         "/v1/chat/completions" | "/v1/completions" => "POST, OPTIONS",
         _ => return Error::not_found(path).into(),

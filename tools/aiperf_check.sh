@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 conc=${1:-10}; requests=${2:-100}
 runner=${AIPERF_RUN:-../shared/tools/aiperf_run.sh}
+if [ ! -f "$runner" ]; then
+  echo "aiperf_check: $runner not found (it comes from the project's shared/ folder beside the repo; set AIPERF_RUN)" >&2
+  exit 1
+fi
 port=18330
 bin=${FAKEAI_BIN:-target/release/fakeai}
 "$bin" server --port $port --ttft 20:0 --itl 5:0 >/tmp/fakeai-aiperf-check.log 2>&1 &

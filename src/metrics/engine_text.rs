@@ -118,6 +118,57 @@ pub fn dynamo_frontend(out: &mut String, models: &[(String, ModelStats)]) {
     p.histograms(&DYNAMO_HISTOGRAMS);
 }
 
+const SGLANG_HISTOGRAMS: [HistogramFamily; 3] = [
+    ("sglang:time_to_first_token_seconds", "Histogram of time to first token in seconds.", |m| &m.ttft),
+    ("sglang:e2e_request_latency_seconds", "Histogram of End-to-end request latency in seconds", |m| &m.e2e),
+    ("sglang:queue_time_seconds", "Histogram of queueing time in seconds.", |m| &m.queue),
+];
+
+const TRTLLM_HISTOGRAMS: [HistogramFamily; 4] = [
+    ("trtllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", |m| &m.ttft),
+    ("trtllm:time_per_output_token_seconds", "Histogram of time per output token in seconds.", |m| &m.tpot),
+    ("trtllm:e2e_request_latency_seconds", "Histogram of end to end request latency in seconds.", |m| &m.e2e),
+    ("trtllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", |m| &m.queue),
+];
+
+/// Renders the SGLang families with a `model_name` label.
+pub fn sglang(out: &mut String, models: &[(String, ModelStats)], kv_capacity: u64) {
+    let mut p = PerModel { out, models, label: "model_name" };
+    p.scalar("sglang:num_running_reqs", "gauge", "The number of running requests.", |m| m.running as f64);
+    p.scalar("sglang:num_queue_reqs", "gauge", "The number of requests in the waiting queue.", |_| 0.0);
+    p.scalar("sglang:num_used_tokens", "gauge", "The number of used tokens.", |m| m.kv_tokens.max(0) as f64);
+    p.scalar("sglang:token_usage", "gauge", "The token usage.", |m| {
+        (m.kv_tokens.max(0) as f64 / kv_capacity.max(1) as f64).min(1.0)
+    });
+    p.scalar("sglang:cache_hit_rate", "gauge", "The prefix cache hit rate.", |_| 0.0);
+    p.scalar("sglang:prompt_tokens_total", "counter", "Number of prefill tokens processed.", |m| {
+        m.prompt_tokens as f64
+    });
+    p.scalar("sglang:generation_tokens_total", "counter", "Number of generation tokens processed.", |m| {
+        m.generation_tokens as f64
+    });
+    p.scalar("sglang:cached_tokens_total", "counter", "Number of cached prompt tokens.", |_| 0.0);
+    p.scalar("sglang:num_requests_total", "counter", "Number of requests processed.", |m| m.requests as f64);
+    p.scalar("sglang:num_retracted_reqs_total", "counter", "Number of retracted requests.", |_| 0.0);
+    p.histograms(&SGLANG_HISTOGRAMS);
+}
+
+/// Renders the TRT-LLM families with a `model_name` label.
+pub fn trtllm(out: &mut String, models: &[(String, ModelStats)]) {
+    let mut p = PerModel { out, models, label: "model_name" };
+    family(p.out, "trtllm:request_success_total", "counter", "Count of successfully processed requests.");
+    for (model, m) in models {
+        for (reason, n) in ["stop", "length", "cancelled"].iter().zip(m.finished) {
+            let _ = writeln!(
+                p.out,
+                "trtllm:request_success_total{{finished_reason=\"{reason}\",model_name=\"{}\"}} {n}",
+                escape(model)
+            );
+        }
+    }
+    p.histograms(&TRTLLM_HISTOGRAMS);
+}
+
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
@@ -156,6 +207,8 @@ mod tests {
         let mut out = String::new();
         vllm(&mut out, &models, 1000, 16);
         dynamo_frontend(&mut out, &models);
+        sglang(&mut out, &models, 1000);
+        trtllm(&mut out, &models);
         for want in [
             "vllm:num_requests_running{model_name=\"a\\\"b\"} 1\n",
             "vllm:kv_cache_usage_perc{model_name=\"a\\\"b\"} 0.007\n",
@@ -169,6 +222,10 @@ mod tests {
             "vllm:cache_config_info{block_size=\"16\",cache_dtype=\"auto\",enable_prefix_caching=\"False\",num_gpu_blocks=\"62\"} 1\n",
             "dynamo_frontend_requests_total{model=\"a\\\"b\"} 1\n",
             "dynamo_frontend_inflight_requests{model=\"a\\\"b\"} 1\n",
+            "sglang:num_running_reqs{model_name=\"a\\\"b\"} 1\n",
+            "sglang:num_used_tokens{model_name=\"a\\\"b\"} 7\n",
+            "trtllm:request_success_total{finished_reason=\"length\",model_name=\"a\\\"b\"} 1\n",
+            "trtllm:time_to_first_token_seconds_count{model_name=\"a\\\"b\"} 1\n",
         ] {
             assert!(out.contains(want), "missing {want:?} in\n{out}");
         }

@@ -42,6 +42,10 @@ pub enum Dialect {
     Vllm,
     /// Dynamo frontend's only.
     DynamoFrontend,
+    /// SGLang's only.
+    Sglang,
+    /// TRT-LLM's only.
+    Trtllm,
 }
 
 /// Renders `snap` as Prometheus text in `dialect`.
@@ -50,11 +54,16 @@ pub fn render_dialect(snap: &Snapshot, dialect: Dialect, kv: KvCache) -> String 
         Dialect::All => render(snap),
         _ => String::with_capacity(16 * 1024),
     };
-    if dialect != Dialect::DynamoFrontend {
-        super::engine_text::vllm(&mut out, &snap.models, kv.tokens, kv.block_size);
-    }
-    if dialect != Dialect::Vllm {
-        super::engine_text::dynamo_frontend(&mut out, &snap.models);
+    let m = &snap.models;
+    match dialect {
+        Dialect::All => {
+            super::engine_text::vllm(&mut out, m, kv.tokens, kv.block_size);
+            super::engine_text::dynamo_frontend(&mut out, m);
+        }
+        Dialect::Vllm => super::engine_text::vllm(&mut out, m, kv.tokens, kv.block_size),
+        Dialect::DynamoFrontend => super::engine_text::dynamo_frontend(&mut out, m),
+        Dialect::Sglang => super::engine_text::sglang(&mut out, m, kv.tokens),
+        Dialect::Trtllm => super::engine_text::trtllm(&mut out, m),
     }
     out
 }

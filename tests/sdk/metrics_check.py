@@ -6,10 +6,10 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 base = sys.argv[1]
-for path in ["/metrics", "/vllm/metrics", "/dynamo_frontend/metrics"]:
+for path in ["/metrics", "/vllm/metrics", "/dynamo_frontend/metrics", "/sglang/metrics", "/trtllm/metrics"]:
     text = urllib.request.urlopen(base + path, timeout=10).read().decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    if path != "/dynamo_frontend/metrics":
+    if path in ("/metrics", "/vllm/metrics"):
         for name in ["vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
                      "vllm:prompt_tokens", "vllm:generation_tokens", "vllm:prefix_cache_hits",
                      "vllm:prefix_cache_queries", "vllm:num_preemptions", "vllm:time_to_first_token_seconds",
@@ -18,6 +18,13 @@ for path in ["/metrics", "/vllm/metrics", "/dynamo_frontend/metrics"]:
         gen = sum(s.value for s in families["vllm:generation_tokens"].samples if s.name.endswith("_total"))
         assert gen == float(sys.argv[2]), f"{path}: generation tokens {gen} != {sys.argv[2]}"
         assert families["vllm:time_to_first_token_seconds"].type == "histogram"
-    if path != "/vllm/metrics":
+    if path in ("/metrics", "/dynamo_frontend/metrics"):
         assert "dynamo_frontend_time_to_first_token_seconds" in families, f"{path}: no dynamo TTFT"
+    if path == "/sglang/metrics":
+        for name in ["sglang:num_running_reqs", "sglang:num_queue_reqs", "sglang:token_usage", "sglang:prompt_tokens",
+                     "sglang:generation_tokens", "sglang:cached_tokens", "sglang:time_to_first_token_seconds"]:
+            assert name in families, f"{path}: missing {name}"
+    if path == "/trtllm/metrics":
+        for name in ["trtllm:request_success", "trtllm:time_to_first_token_seconds", "trtllm:e2e_request_latency_seconds"]:
+            assert name in families, f"{path}: missing {name}"
     print(f"{path}: {len(families)} families parsed")
