@@ -167,8 +167,8 @@ pub struct ServerArgs {
     /// Seed for the server's randomness [default: from the clock].
     #[arg(long, env = "FAKEAI_SEED")]
     pub seed: Option<u64>,
-    /// Context window of models not in the registry.
-    #[arg(long, env = "FAKEAI_DEFAULT_CONTEXT_WINDOW", default_value_t = 8192)]
+    /// Context window of models not in the registry (FakeAI used 8192).
+    #[arg(long, env = "FAKEAI_DEFAULT_CONTEXT_WINDOW", default_value_t = 131_072)]
     pub default_context_window: u64,
     /// Simulated KV-cache capacity in tokens (for `vllm:kv_cache_usage_perc`).
     #[arg(long, env = "FAKEAI_KV_CACHE_TOKENS", default_value_t = 524_288, value_parser = clap::value_parser!(u64).range(1..))]

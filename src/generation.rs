@@ -104,7 +104,9 @@ impl Plan {
 impl SimConfig {
     /// Plans a response to `req` for `model`; `rng` supplies ids, jitter and unseeded text.
     pub fn plan(&self, flavor: Flavor, req: &GenRequest, model: &ModelInfo, rng: &mut Rng, unix_now: u64) -> Plan {
-        let cap = req.max_tokens.unwrap_or(model.max_output_tokens.max(1));
+        // Without max_tokens, vLLM generates up to the rest of the context window.
+        let room = model.context_window.saturating_sub(req.prompt_tokens);
+        let cap = req.max_tokens.unwrap_or(model.max_output_tokens.min(room)).max(1);
         let natural = self.output_len.sample(rng);
         let length = if req.ignore_eos { cap } else { natural.clamp(req.min_tokens.min(cap), cap) };
         let finish_reason = if length == cap && (req.ignore_eos || natural >= cap) { "length" } else { "stop" };

@@ -200,11 +200,32 @@ fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavo
         Flavor::Completion => request::parse_completion(body, app.encoding)?,
     };
     let model = app.registry.resolve(&req.model);
+    check_context_length(&req, model.context_window, flavor)?;
     let plan = app.sim.plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
     if req.stream {
         return Ok(Reply::Stream(Box::new(TokenStream::new(plan))));
     }
     Ok(non_streaming(app, plan))
+}
+
+/// Prompt plus requested output must fit the model's context window, checked before any byte
+/// of a stream is sent (FakeAI answered such streams with an empty 200).
+fn check_context_length(req: &request::GenRequest, window: u64, flavor: Flavor) -> Result<(), Error> {
+    let completion = req.max_tokens.unwrap_or(0).max(req.min_tokens);
+    let total = req.prompt_tokens + completion;
+    if total <= window {
+        return Ok(());
+    }
+    let (param, what) = match flavor {
+        Flavor::Chat => ("messages", "messages"),
+        Flavor::Completion => ("prompt", "prompt"),
+    };
+    let message = format!(
+        "This model's maximum context length is {window} tokens. However, you requested {total} tokens \
+         ({} in the {what}, {completion} in the completion). Please reduce the length of the {what} or completion.",
+        req.prompt_tokens
+    );
+    Err(Error::invalid_param(param, message).with_code("context_length_exceeded"))
 }
 
 fn non_streaming(app: &App, mut plan: Plan) -> Reply {

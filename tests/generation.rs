@@ -198,3 +198,33 @@ fn metrics_count_what_clients_saw() {
     assert_eq!(s.request("GET", "/metrics?format=json", None).json()["emit_lateness_ms"]["count"], 30);
     assert_eq!(s.request("GET", "/metrics/json", None).json()["streaming_stats"]["completed_streams"], 6);
 }
+
+#[test]
+fn context_length_is_checked_before_the_stream() {
+    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0", "--default-context-window", "100"]);
+    let long = "word ".repeat(85);
+    for stream in [true, false] {
+        let r = s.post("/v1/chat/completions", &chat("m", &long, &format!(r#""max_tokens":20,"stream":{stream}"#)));
+        assert_eq!(r.status, 400, "stream={stream}");
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let e = &r.json()["error"];
+        assert_eq!((e["code"].as_str(), e["param"].as_str()), (Some("context_length_exceeded"), Some("messages")));
+        assert!(e["message"].as_str().unwrap().contains("maximum context length is 100 tokens"));
+    }
+    let r = s.post(
+        "/v1/completions",
+        &format!(r#"{{"model":"m","prompt":{},"max_tokens":20}}"#, serde_json::to_string(&long).unwrap()),
+    );
+    assert_eq!(r.json()["error"]["param"], "prompt");
+    let fits = s.post("/v1/chat/completions", &chat("m", &long, r#""max_tokens":10,"ignore_eos":true"#));
+    assert_eq!(fits.json()["usage"]["completion_tokens"], 10);
+    let v = s.post("/v1/chat/completions", &chat("m", &long, r#""ignore_eos":true"#)).json();
+    assert_eq!(
+        v["usage"]["prompt_tokens"].as_u64().unwrap() + v["usage"]["completion_tokens"].as_u64().unwrap(),
+        100,
+        "without max_tokens the output fills the window"
+    );
+    let big =
+        s.post("/v1/chat/completions", &chat("openai/gpt-oss-120b", &long, r#""max_tokens":2000,"ignore_eos":true"#));
+    assert_eq!(big.status, 200, "listed models keep their own window");
+}
