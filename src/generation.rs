@@ -109,10 +109,17 @@ impl SimConfig {
         let cap = req.max_tokens.unwrap_or(model.max_output_tokens.min(room)).max(1);
         let natural = self.output_len.sample(rng);
         let length = if req.ignore_eos { cap } else { natural.clamp(req.min_tokens.min(cap), cap) };
-        let finish_reason = if length == cap && (req.ignore_eos || natural >= cap) { "length" } else { "stop" };
+        let mut finish_reason = if length == cap && (req.ignore_eos || natural >= cap) { "length" } else { "stop" };
         let (text_seed, fingerprint) = match req.seed {
             Some(seed) => (seed, format!("fp_{:016x}", Rng::new(seed).next_u64())),
             None => (rng.next_u64(), self.fingerprint.clone()),
+        };
+        let length = match tokens_before_stop(text_seed, length, req.min_tokens, &req.stop) {
+            Some(cut) => {
+                finish_reason = "stop";
+                cut
+            }
+            None => length,
         };
         let (ttft, itl) = self.timing(&req.model, req.prompt_tokens, rng);
         let prefix = match flavor {
@@ -154,6 +161,34 @@ impl SimConfig {
     }
 }
 
+/// Where generation ends because of a stop sequence: the number of whole tokens of the text
+/// seeded by `seed` that precede the first occurrence of any of `stop` (searched within the first
+/// `length` tokens and only once `min_tokens` have been produced, as vLLM does). The stop sequence
+/// and anything after it are never sent; a token it begins inside of is dropped whole, so every
+/// chunk stays exactly one token.
+fn tokens_before_stop(seed: u64, length: u64, min_tokens: u64, stop: &[String]) -> Option<u64> {
+    if stop.is_empty() {
+        return None;
+    }
+    let longest = stop.iter().map(String::len).max().unwrap_or(0);
+    let mut text_gen = TextGen::new(seed);
+    let mut text = String::new();
+    let mut ends = Vec::new();
+    for produced in 1..=length {
+        let searched_from = text.len().saturating_sub(longest - 1);
+        text.push_str(text_gen.next_token());
+        ends.push(text.len());
+        if produced < min_tokens {
+            continue;
+        }
+        let hit = stop.iter().filter_map(|s| text[searched_from..].find(s.as_str()).map(|i| i + searched_from)).min();
+        if let Some(at) = hit {
+            return Some(ends.iter().take_while(|&&end| end <= at).count() as u64);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +216,7 @@ mod tests {
             min_tokens: min,
             ignore_eos,
             seed: None,
+            stop: Vec::new(),
         }
     }
 
@@ -228,5 +264,39 @@ mod tests {
         assert_eq!(a.full_text(), b.full_text());
         assert_eq!(a.meta.fingerprint, b.meta.fingerprint);
         assert_ne!(a.meta.fingerprint, "fp_test");
+    }
+}
+
+#[cfg(test)]
+mod stop_tests {
+    use super::*;
+
+    fn text(seed: u64, n: u64) -> String {
+        let mut t = String::new();
+        TextGen::new(seed).push_tokens(n as usize, &mut t);
+        t
+    }
+
+    #[test]
+    fn cuts_before_the_first_stop_sequence() {
+        let full = text(5, 400);
+        let stop = vec![".".to_owned()];
+        let cut = tokens_before_stop(5, 400, 0, &stop).expect("a period within 400 tokens");
+        let kept = text(5, cut);
+        assert!(!kept.contains('.') && full.starts_with(&kept));
+        assert_eq!(full[kept.len()..].chars().next(), Some('.'), "cut right before the stop");
+        assert_eq!(tokens_before_stop(5, 400, 0, &["no such text".to_owned()]), None);
+        let later = tokens_before_stop(5, 400, cut + 5, &stop).unwrap();
+        assert!(later > cut, "min_tokens defers stop sequences");
+    }
+
+    #[test]
+    fn a_stop_starting_inside_a_token_drops_that_token() {
+        let full = text(9, 50);
+        let word = full.split(' ').nth(3).unwrap();
+        let partial = &word[1..];
+        let cut = tokens_before_stop(9, 50, 0, &[partial.to_owned()]).unwrap();
+        let kept = text(9, cut);
+        assert!(!kept.contains(partial) && full.starts_with(&kept));
     }
 }

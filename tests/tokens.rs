@@ -63,3 +63,42 @@ fn streamed_and_non_streamed_text_retokenize_to_usage() {
         }
     }
 }
+
+#[test]
+fn stop_sequences_end_generation_before_them_with_exact_usage() {
+    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    let cl100k = tiktoken_rs::cl100k_base().unwrap();
+    for (stop, stream) in [(r#"".""#, true), (r#"[" the", "."]"#, false), (r#""ing""#, true)] {
+        let body = chat(
+            "m",
+            "x",
+            &format!(
+                r#""max_tokens":2000,"ignore_eos":true,"seed":3,"stop":{stop},"stream":{stream},"stream_options":{{"include_usage":true}}"#
+            ),
+        );
+        let r = s.post("/v1/chat/completions", &body);
+        let (text, usage, finish) = if stream {
+            let ev = r.events();
+            let finish = ev[ev.len() - 2]["choices"][0]["finish_reason"].as_str().unwrap().to_owned();
+            assert_eq!(r.content_events() as u64, ev.last().unwrap()["usage"]["completion_tokens"].as_u64().unwrap());
+            (r.streamed_text(), ev.last().unwrap()["usage"]["completion_tokens"].as_u64().unwrap(), finish)
+        } else {
+            let v = r.json();
+            let text = v["choices"][0]["message"]["content"].as_str().unwrap().to_owned();
+            (
+                text,
+                v["usage"]["completion_tokens"].as_u64().unwrap(),
+                v["choices"][0]["finish_reason"].as_str().unwrap().to_owned(),
+            )
+        };
+        assert_eq!(finish, "stop", "stop={stop}");
+        assert!(usage < 2000, "stopped early: {usage}");
+        let stops: Vec<String> = match serde_json::from_str::<serde_json::Value>(stop).unwrap() {
+            serde_json::Value::String(s) => vec![s],
+            serde_json::Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
+            _ => unreachable!(),
+        };
+        assert!(stops.iter().all(|st| !text.contains(st.as_str())), "{stop} in {text}");
+        assert_eq!(cl100k.encode_ordinary(&text).len() as u64, usage, "usage is exact after the cut");
+    }
+}

@@ -85,6 +85,15 @@ struct CommonBody {
     min_tokens: Option<i64>,
     ignore_eos: Option<bool>,
     seed: Option<i64>,
+    stop: Option<Stop>,
+}
+
+/// `stop`: one string or a list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Stop {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// A validated generation request, whatever endpoint it came from.
@@ -106,6 +115,8 @@ pub struct GenRequest {
     pub ignore_eos: bool,
     /// Seed for the output text.
     pub seed: Option<u64>,
+    /// Stop sequences (at most 4, non-empty).
+    pub stop: Vec<String>,
 }
 
 /// Parses and validates a chat request; prompt tokens are the tokens of every message's text.
@@ -178,6 +189,14 @@ fn finish(model: String, c: CommonBody, prompt_tokens: u64) -> Result<GenRequest
         ));
     }
     let include_usage = c.stream_options.and_then(|o| o.include_usage).unwrap_or(false);
+    let stop = match c.stop {
+        None => Vec::new(),
+        Some(Stop::One(s)) => vec![s],
+        Some(Stop::Many(v)) => v,
+    };
+    if stop.len() > 4 || stop.iter().any(String::is_empty) {
+        return Err(Error::invalid_param("stop", "'stop' takes up to 4 non-empty sequences."));
+    }
     Ok(GenRequest {
         model,
         stream,
@@ -187,6 +206,7 @@ fn finish(model: String, c: CommonBody, prompt_tokens: u64) -> Result<GenRequest
         min_tokens,
         ignore_eos: c.ignore_eos.unwrap_or(false),
         seed: c.seed.map(|s| s as u64),
+        stop,
     })
 }
 
@@ -219,6 +239,7 @@ const COMMON_FIELDS: &[(&str, Kind)] = &[
     ("min_tokens", Kind::Int),
     ("ignore_eos", Kind::Bool),
     ("seed", Kind::Int),
+    ("stop", Kind::StrOrArray),
 ];
 const CHAT_FIELDS: &[(&str, Kind)] = &[("messages", Kind::Array)];
 const COMPLETION_FIELDS: &[(&str, Kind)] = &[("prompt", Kind::StrOrArray)];
@@ -295,6 +316,9 @@ mod tests {
         let e = err(&format!(r#"{{"model":"m",{m},"max_tokens":5,"min_tokens":6}}"#));
         assert_eq!(e.param.as_deref(), Some("min_tokens"));
         assert_eq!(err(r#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#).status, 400);
+        assert_eq!(err(&format!(r#"{{"model":"m",{m},"stop":["a","b","c","d","e"]}}"#)).param.as_deref(), Some("stop"));
+        assert_eq!(err(&format!(r#"{{"model":"m",{m},"stop":""}}"#)).param.as_deref(), Some("stop"));
+        assert_eq!(err(&format!(r#"{{"model":"m",{m},"stop":5}}"#)).param.as_deref(), Some("stop"));
         assert!(err("{not json").param.is_none());
         assert_eq!(err("[1,2]").status, 400);
     }
