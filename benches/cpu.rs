@@ -91,7 +91,7 @@ fn benches() -> Vec<Bench> {
                 if i % 64 == 0 {
                     out.clear();
                 }
-                w.content(black_box(" word"), &mut out);
+                w.content(0, black_box(" word"), &mut out);
             }
             black_box(&out);
         }),

@@ -50,10 +50,23 @@ pub struct GenSummary {
     pub max_tokens: Option<u64>,
     /// The model's context window (sizes token histograms).
     pub context_window: u64,
-    /// `stop` or `length`.
+    /// `stop` or `length` (of the first choice).
     pub finish_reason: &'static str,
     /// When the first token is due, from arrival.
     pub first_token: Duration,
+    /// Tokens of the longest choice.
+    pub longest: u64,
+}
+
+/// One of the `n` choices of a response.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    /// Its text generator.
+    pub text: TextGen,
+    /// Its length in tokens.
+    pub length: u64,
+    /// `stop` or `length`.
+    pub finish_reason: &'static str,
 }
 
 /// Everything needed to produce one response.
@@ -63,14 +76,12 @@ pub struct Plan {
     pub flavor: Flavor,
     /// Response identity.
     pub meta: ResponseMeta,
-    /// Exact token counts; `completion_tokens` is the output length.
+    /// Exact token counts; `completion_tokens` sums the choices' lengths.
     pub usage: Usage,
-    /// `stop` or `length`.
-    pub finish_reason: &'static str,
+    /// The choices, by index; they share one token schedule (decoded in the same batch).
+    pub choices: Vec<Choice>,
     /// Send the usage chunk when streaming.
     pub include_usage: bool,
-    /// The output text's generator.
-    pub text: TextGen,
     /// Token deadlines from the request's arrival.
     pub schedule: Schedule,
     /// `max_tokens` as requested.
@@ -87,17 +98,27 @@ impl Plan {
             usage: self.usage,
             max_tokens: self.max_tokens,
             context_window: self.context_window,
-            finish_reason: self.finish_reason,
+            finish_reason: self.choices[0].finish_reason,
             first_token: self.schedule.peek(),
+            longest: self.longest(),
         }
     }
 
-    /// The whole output text (for non-streaming responses).
-    pub fn full_text(&mut self) -> String {
-        let n = self.usage.completion_tokens as usize;
-        let mut text = String::with_capacity(n * 7);
-        self.text.push_tokens(n, &mut text);
-        text
+    /// Tokens of the longest choice: how many deadlines the schedule has.
+    pub fn longest(&self) -> u64 {
+        self.choices.iter().map(|c| c.length).max().unwrap_or(0)
+    }
+
+    /// Each choice's whole text (for non-streaming responses).
+    pub fn full_texts(&mut self) -> Vec<String> {
+        self.choices
+            .iter_mut()
+            .map(|c| {
+                let mut text = String::with_capacity(c.length as usize * 7);
+                c.text.push_tokens(c.length as usize, &mut text);
+                text
+            })
+            .collect()
     }
 }
 
@@ -107,20 +128,12 @@ impl SimConfig {
         // Without max_tokens, vLLM generates up to the rest of the context window.
         let room = model.context_window.saturating_sub(req.prompt_tokens);
         let cap = req.max_tokens.unwrap_or(model.max_output_tokens.min(room)).max(1);
-        let natural = self.output_len.sample(rng);
-        let length = if req.ignore_eos { cap } else { natural.clamp(req.min_tokens.min(cap), cap) };
-        let mut finish_reason = if length == cap && (req.ignore_eos || natural >= cap) { "length" } else { "stop" };
         let (text_seed, fingerprint) = match req.seed {
             Some(seed) => (seed, format!("fp_{:016x}", Rng::new(seed).next_u64())),
             None => (rng.next_u64(), self.fingerprint.clone()),
         };
-        let length = match tokens_before_stop(text_seed, length, req.min_tokens, &req.stop) {
-            Some(cut) => {
-                finish_reason = "stop";
-                cut
-            }
-            None => length,
-        };
+        let choices: Vec<Choice> = (0..req.n).map(|i| self.choice(req, cap, text_seed.wrapping_add(i), rng)).collect();
+        let completion_tokens = choices.iter().map(|c| c.length).sum();
         let (ttft, itl) = self.timing(&req.model, req.prompt_tokens, rng);
         let prefix = match flavor {
             Flavor::Chat => "chatcmpl-",
@@ -134,13 +147,23 @@ impl SimConfig {
                 model: req.model.clone(),
                 fingerprint,
             },
-            usage: Usage { prompt_tokens: req.prompt_tokens, completion_tokens: length },
-            finish_reason,
+            usage: Usage { prompt_tokens: req.prompt_tokens, completion_tokens },
+            choices,
             include_usage: req.include_usage,
-            text: TextGen::new(text_seed),
             schedule: Schedule::new(ttft, itl, Rng::new(rng.next_u64())),
             max_tokens: req.max_tokens,
             context_window: model.context_window,
+        }
+    }
+
+    /// One choice: its length (natural, capped, floored, cut by a stop sequence) and text.
+    fn choice(&self, req: &GenRequest, cap: u64, seed: u64, rng: &mut Rng) -> Choice {
+        let natural = self.output_len.sample(rng);
+        let length = if req.ignore_eos { cap } else { natural.clamp(req.min_tokens.min(cap), cap) };
+        let finish_reason = if length == cap && (req.ignore_eos || natural >= cap) { "length" } else { "stop" };
+        match tokens_before_stop(seed, length, req.min_tokens, &req.stop) {
+            Some(cut) => Choice { text: TextGen::new(seed), length: cut, finish_reason: "stop" },
+            None => Choice { text: TextGen::new(seed), length, finish_reason },
         }
     }
 
@@ -217,6 +240,7 @@ mod tests {
             ignore_eos,
             seed: None,
             stop: Vec::new(),
+            n: 1,
         }
     }
 
@@ -230,13 +254,13 @@ mod tests {
     fn lengths_and_finish_reasons() {
         let s = sim();
         let p = plan(&s, &req(Some(10), 0, false));
-        assert_eq!((p.usage.completion_tokens, p.finish_reason), (10, "length"));
+        assert_eq!((p.usage.completion_tokens, p.choices[0].finish_reason), (10, "length"));
         let p = plan(&s, &req(Some(100), 0, false));
-        assert_eq!((p.usage.completion_tokens, p.finish_reason), (50, "stop"));
+        assert_eq!((p.usage.completion_tokens, p.choices[0].finish_reason), (50, "stop"));
         let p = plan(&s, &req(Some(100), 0, true));
-        assert_eq!((p.usage.completion_tokens, p.finish_reason), (100, "length"));
+        assert_eq!((p.usage.completion_tokens, p.choices[0].finish_reason), (100, "length"));
         let p = plan(&s, &req(Some(100), 80, false));
-        assert_eq!((p.usage.completion_tokens, p.finish_reason), (80, "stop"));
+        assert_eq!((p.usage.completion_tokens, p.choices[0].finish_reason), (80, "stop"));
         let p = plan(&s, &req(None, 0, true));
         assert_eq!(p.usage.completion_tokens, 4096, "no hidden 250-token ceiling");
     }
@@ -256,12 +280,24 @@ mod tests {
     }
 
     #[test]
+    fn n_choices_differ_and_sum_into_usage() {
+        let mut r = req(Some(30), 0, false);
+        r.n = 3;
+        let s = SimConfig { output_len: LengthDist::Uniform { mean: 20.0, pct: 50.0 }, ..sim() };
+        let mut p = plan(&s, &r);
+        assert_eq!(p.choices.len(), 3);
+        assert_eq!(p.usage.completion_tokens, p.choices.iter().map(|c| c.length).sum::<u64>());
+        let texts = p.full_texts();
+        assert!(texts[0] != texts[1] && texts[1] != texts[2]);
+    }
+
+    #[test]
     fn seeds_fix_text_and_fingerprint() {
         let s = sim();
         let mut r = req(Some(20), 0, true);
         r.seed = Some(7);
         let (mut a, mut b) = (plan(&s, &r), plan(&s, &r));
-        assert_eq!(a.full_text(), b.full_text());
+        assert_eq!(a.full_texts(), b.full_texts());
         assert_eq!(a.meta.fingerprint, b.meta.fingerprint);
         assert_ne!(a.meta.fingerprint, "fp_test");
     }

@@ -229,11 +229,12 @@ fn check_context_length(req: &request::GenRequest, window: u64, flavor: Flavor) 
 }
 
 fn non_streaming(app: &App, mut plan: Plan) -> Reply {
-    let text = plan.full_text();
-    let body = completion_json(plan.flavor, &plan.meta, &text, plan.finish_reason, plan.usage);
+    let texts = plan.full_texts();
+    let choices: Vec<(String, &str)> = texts.into_iter().zip(plan.choices.iter().map(|c| c.finish_reason)).collect();
+    let body = completion_json(plan.flavor, &plan.meta, &choices, plan.usage);
     let summary = plan.summary();
     let after = match app.sim.non_streaming_delay {
-        true => plan.schedule.deadline_of(plan.usage.completion_tokens),
+        true => plan.schedule.deadline_of(plan.longest()),
         false => Duration::ZERO,
     };
     Reply::Generated { after, full: Full::json(body), summary }

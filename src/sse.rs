@@ -20,7 +20,11 @@ pub enum Step {
 pub struct TokenStream {
     plan: Plan,
     writer: ChunkWriter,
+    /// Tokens not yet emitted, over all choices.
     left: u64,
+    /// Deadlines passed so far (tokens emitted per choice that is still going).
+    position: u64,
+    longest: u64,
     finished: bool,
 }
 
@@ -29,29 +33,43 @@ impl TokenStream {
     pub fn new(plan: Plan) -> Self {
         let writer = ChunkWriter::new(plan.flavor, &plan.meta);
         let left = plan.usage.completion_tokens;
-        TokenStream { plan, writer, left, finished: false }
+        let longest = plan.longest();
+        TokenStream { plan, writer, left, position: 0, longest, finished: false }
     }
 
-    /// Appends the opening (role) chunk, sent with the response head.
+    /// Appends the opening (role) chunks, sent with the response head.
     pub fn open(&self, out: &mut Vec<u8>) {
-        self.writer.role(out);
+        for index in 0..self.plan.choices.len() {
+            self.writer.role(index, out);
+        }
     }
 
     /// Appends every event due by `elapsed`; `on_lateness` gets each event's delay past its
-    /// deadline. The final chunk, the usage chunk and `[DONE]` ride with the last token.
+    /// deadline. Choices share deadlines and interleave by index; each choice's finish chunk rides
+    /// with its last token, and the usage chunk and `[DONE]` with the very last.
     pub fn emit_due(&mut self, elapsed: Duration, out: &mut Vec<u8>, mut on_lateness: impl FnMut(Duration)) -> Step {
-        while self.left > 0 && self.plan.schedule.peek() <= elapsed {
+        while self.position < self.longest && self.plan.schedule.peek() <= elapsed {
             let due = self.plan.schedule.advance();
-            on_lateness(elapsed - due);
-            self.writer.content(self.plan.text.next_token(), out);
-            self.left -= 1;
+            for (index, choice) in self.plan.choices.iter_mut().enumerate() {
+                if self.position < choice.length {
+                    on_lateness(elapsed - due);
+                    self.writer.content(index, choice.text.next_token(), out);
+                    self.left -= 1;
+                    if self.position + 1 == choice.length {
+                        self.writer.finish(index, choice.finish_reason, out);
+                    }
+                }
+            }
+            self.position += 1;
         }
-        if self.left > 0 {
+        if self.position < self.longest {
             return Step::WaitUntil(self.plan.schedule.peek());
         }
         if !self.finished {
             self.finished = true;
-            self.writer.finish(self.plan.finish_reason, out);
+            for (index, choice) in self.plan.choices.iter().enumerate().filter(|(_, c)| c.length == 0) {
+                self.writer.finish(index, choice.finish_reason, out);
+            }
             if self.plan.include_usage {
                 self.writer.usage(self.plan.usage, out);
             }
@@ -75,6 +93,7 @@ impl TokenStream {
 mod tests {
     use super::*;
     use crate::{
+        generation::Choice,
         openai::chunks::{Flavor, ResponseMeta, Usage},
         rng::Rng,
         sim::{Latency, Schedule},
@@ -82,15 +101,23 @@ mod tests {
     };
 
     fn stream(n: u64, include_usage: bool) -> TokenStream {
+        choices(&[n], include_usage)
+    }
+
+    fn choices(lengths: &[u64], include_usage: bool) -> TokenStream {
+        let choices = lengths.iter().enumerate().map(|(i, &length)| Choice {
+            text: TextGen::new(i as u64),
+            length,
+            finish_reason: "length",
+        });
         TokenStream::new(Plan {
             flavor: Flavor::Chat,
             meta: ResponseMeta { id: "chatcmpl-x".into(), created: 1, model: "m".into(), fingerprint: "fp".into() },
-            usage: Usage { prompt_tokens: 2, completion_tokens: n },
-            finish_reason: "length",
+            usage: Usage { prompt_tokens: 2, completion_tokens: lengths.iter().sum() },
+            choices: choices.collect(),
             include_usage,
-            text: TextGen::new(1),
             schedule: Schedule::new(Duration::from_millis(10), Latency::fixed(5.0), Rng::new(1)),
-            max_tokens: Some(n),
+            max_tokens: lengths.iter().max().copied(),
             context_window: 8192,
         })
     }
@@ -116,6 +143,30 @@ mod tests {
         let before = out.len();
         assert_eq!(s.emit_due(ms(99), &mut out, |_| {}), Step::Finished);
         assert_eq!(out.len(), before, "nothing after the end");
+    }
+
+    #[test]
+    fn choices_interleave_and_finish_separately() {
+        let mut s = choices(&[1, 3, 0], true);
+        let mut out = Vec::new();
+        s.open(&mut out);
+        assert_eq!(count(&out, "\"role\":\"assistant\""), 3);
+        out.clear();
+        assert_eq!(s.emit_due(Duration::from_millis(10), &mut out, |_| {}), Step::WaitUntil(Duration::from_millis(15)));
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(
+            text.find("\"index\":0,\"delta\":{\"content\"").unwrap()
+                < text.find("\"index\":1,\"delta\":{\"content\"").unwrap()
+        );
+        assert_eq!(count(&out, "\"finish_reason\":\"length\""), 1, "choice 0 ends with its only token");
+        assert_eq!(s.emit_due(Duration::from_millis(20), &mut out, |_| {}), Step::Finished);
+        assert_eq!(
+            count(&out, "\"finish_reason\":\"length\""),
+            3,
+            "choice 1 at its last token, empty choice 2 at the end"
+        );
+        assert_eq!(count(&out, "\"usage\""), 1);
+        assert_eq!(s.remaining(), 0);
     }
 
     #[test]

@@ -102,3 +102,35 @@ fn stop_sequences_end_generation_before_them_with_exact_usage() {
         assert_eq!(cl100k.encode_ordinary(&text).len() as u64, usage, "usage is exact after the cut");
     }
 }
+
+#[test]
+fn n_choices_stream_interleaved_with_summed_usage() {
+    let s = Server::start(&["--ttft", "0:0", "--itl", "1:0", "--output-len", "20:50"]);
+    let cl100k = tiktoken_rs::cl100k_base().unwrap();
+    let body = chat("m", "x", r#""n":3,"max_tokens":40,"stream":true,"stream_options":{"include_usage":true}"#);
+    let r = s.post("/v1/chat/completions", &body);
+    let ev = r.events();
+    let mut texts = vec![String::new(); 3];
+    let mut finishes = [0; 3];
+    for e in &ev {
+        for c in e["choices"].as_array().unwrap() {
+            let i = c["index"].as_u64().unwrap() as usize;
+            texts[i] += c["delta"]["content"].as_str().unwrap_or("");
+            if !c["finish_reason"].is_null() {
+                finishes[i] += 1;
+            }
+        }
+    }
+    assert_eq!(finishes, [1, 1, 1], "one finish chunk per choice");
+    assert!(texts[0] != texts[1] && texts[1] != texts[2], "distinct choices");
+    let usage = ev.last().unwrap()["usage"]["completion_tokens"].as_u64().unwrap();
+    let counted: usize = texts.iter().map(|t| cl100k.encode_ordinary(t).len()).sum();
+    assert_eq!(counted as u64, usage, "usage sums the choices, exactly");
+    assert_eq!(r.content_events() as u64, usage);
+
+    let v = s.post("/v1/completions", r#"{"model":"m","prompt":"x","n":2,"max_tokens":5,"ignore_eos":true}"#).json();
+    let choices = v["choices"].as_array().unwrap();
+    assert_eq!(choices.iter().map(|c| c["index"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(v["usage"]["completion_tokens"], 10);
+    assert!(choices.iter().all(|c| cl100k.encode_ordinary(c["text"].as_str().unwrap()).len() == 5));
+}

@@ -65,43 +65,54 @@ impl ChunkWriter {
         ChunkWriter { flavor, head }
     }
 
-    /// The opening chunk: chat sends the assistant role with empty content; completions
-    /// send nothing.
-    pub fn role(&self, out: &mut Vec<u8>) {
+    /// The opening chunk of choice `index`: chat sends the assistant role with empty content;
+    /// completions send nothing.
+    pub fn role(&self, index: usize, out: &mut Vec<u8>) {
         if self.flavor == Flavor::Chat {
             out.extend_from_slice(&self.head);
+            push_index(out, index);
             out.extend_from_slice(
-                b"\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}",
+                b",\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}",
             );
             out.extend_from_slice(END);
         }
     }
 
-    /// One content chunk carrying `token`.
-    pub fn content(&self, token: &str, out: &mut Vec<u8>) {
+    /// One content chunk of choice `index` carrying `token`.
+    pub fn content(&self, index: usize, token: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.head);
         match self.flavor {
             Flavor::Chat => {
-                out.extend_from_slice(b"\"choices\":[{\"index\":0,\"delta\":{\"content\":");
+                push_index(out, index);
+                out.extend_from_slice(b",\"delta\":{\"content\":");
                 push_json_str(out, token);
                 out.extend_from_slice(b"},\"logprobs\":null,\"finish_reason\":null}]}");
             }
             Flavor::Completion => {
                 out.extend_from_slice(b"\"choices\":[{\"text\":");
                 push_json_str(out, token);
-                out.extend_from_slice(b",\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}");
+                out.extend_from_slice(b",\"index\":");
+                push_u64(out, index as u64);
+                out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":null}]}");
             }
         }
         out.extend_from_slice(END);
     }
 
-    /// The chunk that carries `finish_reason`.
-    pub fn finish(&self, reason: &str, out: &mut Vec<u8>) {
+    /// The chunk that carries choice `index`'s `finish_reason`.
+    pub fn finish(&self, index: usize, reason: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.head);
-        out.extend_from_slice(match self.flavor {
-            Flavor::Chat => b"\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":".as_slice(),
-            Flavor::Completion => b"\"choices\":[{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":",
-        });
+        match self.flavor {
+            Flavor::Chat => {
+                push_index(out, index);
+                out.extend_from_slice(b",\"delta\":{},\"logprobs\":null,\"finish_reason\":");
+            }
+            Flavor::Completion => {
+                out.extend_from_slice(b"\"choices\":[{\"text\":\"\",\"index\":");
+                push_u64(out, index as u64);
+                out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":");
+            }
+        }
         push_json_str(out, reason);
         out.extend_from_slice(b"}]}");
         out.extend_from_slice(END);
@@ -119,6 +130,20 @@ impl ChunkWriter {
     /// The terminating `data: [DONE]`.
     pub fn done(out: &mut Vec<u8>) {
         out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+}
+
+/// Appends `"choices":[{"index":N` (chat's choice prefix).
+fn push_index(out: &mut Vec<u8>, index: usize) {
+    out.extend_from_slice(b"\"choices\":[{\"index\":");
+    push_u64(out, index as u64);
+}
+
+fn push_u64(out: &mut Vec<u8>, n: u64) {
+    if n < 10 {
+        out.push(b'0' + n as u8);
+    } else {
+        out.extend_from_slice(n.to_string().as_bytes());
     }
 }
 
@@ -189,9 +214,9 @@ mod tests {
     fn chat_chunks_parse_back() {
         let w = ChunkWriter::new(Flavor::Chat, &meta());
         let mut out = Vec::new();
-        w.role(&mut out);
-        w.content(" he said \"hi\"\n\u{1}", &mut out);
-        w.finish("length", &mut out);
+        w.role(0, &mut out);
+        w.content(0, " he said \"hi\"\n\u{1}", &mut out);
+        w.finish(0, "length", &mut out);
         w.usage(Usage { prompt_tokens: 3, completion_tokens: 1 }, &mut out);
         ChunkWriter::done(&mut out);
         assert!(out.ends_with(b"data: [DONE]\n\n"));
@@ -217,13 +242,15 @@ mod tests {
     fn completion_chunks_parse_back() {
         let w = ChunkWriter::new(Flavor::Completion, &meta());
         let mut out = Vec::new();
-        w.role(&mut out);
+        w.role(0, &mut out);
         assert!(out.is_empty());
-        w.content("The", &mut out);
-        w.finish("stop", &mut out);
+        w.content(12, "The", &mut out);
+        w.finish(12, "stop", &mut out);
         let ev = events(&out);
         assert_eq!(ev[0]["object"], "text_completion");
         assert_eq!(ev[0]["choices"][0]["text"], "The");
+        assert_eq!(ev[0]["choices"][0]["index"], 12);
+        assert_eq!(ev[1]["choices"][0]["index"], 12);
         assert!(ev[0].get("system_fingerprint").is_none());
         assert_eq!(ev[1]["choices"][0]["text"], "");
         assert_eq!(ev[1]["choices"][0]["finish_reason"], "stop");

@@ -86,6 +86,7 @@ struct CommonBody {
     ignore_eos: Option<bool>,
     seed: Option<i64>,
     stop: Option<Stop>,
+    n: Option<i64>,
 }
 
 /// `stop`: one string or a list.
@@ -117,6 +118,8 @@ pub struct GenRequest {
     pub seed: Option<u64>,
     /// Stop sequences (at most 4, non-empty).
     pub stop: Vec<String>,
+    /// Number of choices, 1–128.
+    pub n: u64,
 }
 
 /// Parses and validates a chat request; prompt tokens are the tokens of every message's text.
@@ -194,6 +197,11 @@ fn finish(model: String, c: CommonBody, prompt_tokens: u64) -> Result<GenRequest
         Some(Stop::One(s)) => vec![s],
         Some(Stop::Many(v)) => v,
     };
+    let n = match c.n {
+        None => 1,
+        Some(n @ 1..=128) => n as u64,
+        Some(n) => return Err(Error::invalid_param("n", format!("n must be between 1 and 128, got {n}."))),
+    };
     if stop.len() > 4 || stop.iter().any(String::is_empty) {
         return Err(Error::invalid_param("stop", "'stop' takes up to 4 non-empty sequences."));
     }
@@ -207,6 +215,7 @@ fn finish(model: String, c: CommonBody, prompt_tokens: u64) -> Result<GenRequest
         ignore_eos: c.ignore_eos.unwrap_or(false),
         seed: c.seed.map(|s| s as u64),
         stop,
+        n,
     })
 }
 
@@ -240,6 +249,7 @@ const COMMON_FIELDS: &[(&str, Kind)] = &[
     ("ignore_eos", Kind::Bool),
     ("seed", Kind::Int),
     ("stop", Kind::StrOrArray),
+    ("n", Kind::Int),
 ];
 const CHAT_FIELDS: &[(&str, Kind)] = &[("messages", Kind::Array)];
 const COMPLETION_FIELDS: &[(&str, Kind)] = &[("prompt", Kind::StrOrArray)];
@@ -319,6 +329,8 @@ mod tests {
         assert_eq!(err(&format!(r#"{{"model":"m",{m},"stop":["a","b","c","d","e"]}}"#)).param.as_deref(), Some("stop"));
         assert_eq!(err(&format!(r#"{{"model":"m",{m},"stop":""}}"#)).param.as_deref(), Some("stop"));
         assert_eq!(err(&format!(r#"{{"model":"m",{m},"stop":5}}"#)).param.as_deref(), Some("stop"));
+        assert_eq!(err(&format!(r#"{{"model":"m",{m},"n":0}}"#)).param.as_deref(), Some("n"));
+        assert_eq!(err(&format!(r#"{{"model":"m",{m},"n":129}}"#)).param.as_deref(), Some("n"));
         assert!(err("{not json").param.is_none());
         assert_eq!(err("[1,2]").status, 400);
     }

@@ -4,8 +4,9 @@ use serde_json::json;
 
 use super::chunks::{Flavor, ResponseMeta, Usage};
 
-/// The full `chat.completion` or `text_completion` object.
-pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, text: &str, finish_reason: &str, usage: Usage) -> Vec<u8> {
+/// The full `chat.completion` or `text_completion` object; `choices` are (text, finish_reason) by
+/// index.
+pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[(String, &str)], usage: Usage) -> Vec<u8> {
     let usage_json = json!({
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
@@ -22,12 +23,12 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, text: &str, finish_r
             "object": "chat.completion",
             "created": meta.created,
             "model": meta.model,
-            "choices": [{
-                "index": 0,
+            "choices": choices.iter().enumerate().map(|(index, (text, finish_reason))| json!({
+                "index": index,
                 "message": {"role": "assistant", "content": text, "refusal": null},
                 "logprobs": null,
                 "finish_reason": finish_reason,
-            }],
+            })).collect::<Vec<_>>(),
             "usage": usage_json,
             "system_fingerprint": meta.fingerprint,
         }),
@@ -36,7 +37,9 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, text: &str, finish_r
             "object": "text_completion",
             "created": meta.created,
             "model": meta.model,
-            "choices": [{"text": text, "index": 0, "logprobs": null, "finish_reason": finish_reason}],
+            "choices": choices.iter().enumerate().map(|(index, (text, finish_reason))| json!({
+                "text": text, "index": index, "logprobs": null, "finish_reason": finish_reason,
+            })).collect::<Vec<_>>(),
             "usage": usage_json,
         }),
     };

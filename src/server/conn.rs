@@ -289,7 +289,8 @@ impl Conn {
             self.core.shard().add(Counter::CompletionTokens, n);
         }
         let ttft = summary.first_token.min(after).as_secs_f64();
-        let gap = if n > 1 { (after.as_secs_f64() - ttft).max(0.0) / (n - 1) as f64 } else { 0.0 };
+        let steps = summary.longest.saturating_sub(1).max(1) as f64;
+        let gap = (after.as_secs_f64() - ttft).max(0.0) / steps;
         self.core.recorder.borrow_mut().model(slot).generated_at_once(n, ttft, gap);
         self.finish_generation(slot, &summary, n, ok, Some(ttft), arrival);
         ok
