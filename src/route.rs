@@ -89,11 +89,11 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         (Method::Get, "/metrics") if head.query.split('&').any(|kv| kv == "format=json") => {
             Ok(Reply::Now(metrics_json(app)))
         }
-        (Method::Get, "/metrics") => Ok(Reply::Now(metrics(app, Dialect::All))),
-        (Method::Get, "/vllm/metrics") => Ok(Reply::Now(metrics(app, Dialect::Vllm))),
-        (Method::Get, "/dynamo_frontend/metrics") => Ok(Reply::Now(metrics(app, Dialect::DynamoFrontend))),
-        (Method::Get, "/sglang/metrics") => Ok(Reply::Now(metrics(app, Dialect::Sglang))),
-        (Method::Get, "/trtllm/metrics") => Ok(Reply::Now(metrics(app, Dialect::Trtllm))),
+        (Method::Get, "/metrics") => Ok(Reply::Now(metrics(app, head, Dialect::All))),
+        (Method::Get, "/vllm/metrics") => Ok(Reply::Now(metrics(app, head, Dialect::Vllm))),
+        (Method::Get, "/dynamo_frontend/metrics") => Ok(Reply::Now(metrics(app, head, Dialect::DynamoFrontend))),
+        (Method::Get, "/sglang/metrics") => Ok(Reply::Now(metrics(app, head, Dialect::Sglang))),
+        (Method::Get, "/trtllm/metrics") => Ok(Reply::Now(metrics(app, head, Dialect::Trtllm))),
         (Method::Get, "/metrics/json") => Ok(Reply::Now(metrics_json(app))),
         (Method::Post, "/v1/chat/completions") => generate(app, ctx, head, body, Flavor::Chat),
         (Method::Post, "/v1/completions") => generate(app, ctx, head, body, Flavor::Completion),
@@ -176,15 +176,16 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn metrics(app: &App, dialect: Dialect) -> Full {
+/// Prometheus text, or OpenMetrics when the `Accept` header asks for it.
+fn metrics(app: &App, head: &RequestHead, dialect: Dialect) -> Full {
     let kv = KvCache { tokens: app.args.kv_cache_tokens, block_size: app.args.kv_cache_block_size };
     let text = prometheus::render_dialect(&Snapshot::merge(&app.shards), dialect, kv);
-    Full {
-        status: 200,
-        content_type: "text/plain; version=0.0.4; charset=utf-8",
-        body: text.into_bytes(),
-        extra: Vec::new(),
-    }
+    let openmetrics = head.accept.as_deref().is_some_and(|a| a.contains("application/openmetrics-text"));
+    let (content_type, body) = match openmetrics {
+        true => ("application/openmetrics-text; version=1.0.0; charset=utf-8", prometheus::to_openmetrics(&text)),
+        false => ("text/plain; version=0.0.4; charset=utf-8", text),
+    };
+    Full { status: 200, content_type, body: body.into_bytes(), extra: Vec::new() }
 }
 
 fn metrics_json(app: &App) -> Full {

@@ -68,6 +68,34 @@ pub fn render_dialect(snap: &Snapshot, dialect: Dialect, kv: KvCache) -> String 
     out
 }
 
+/// Converts text format 0.0.4 to OpenMetrics 1.0: counter families are named without their
+/// `_total` suffix (samples keep it) and the exposition ends with `# EOF`.
+pub fn to_openmetrics(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut counters = std::collections::HashSet::new();
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("# TYPE ").and_then(|rest| rest.strip_suffix(" counter")) {
+            counters.insert(name.to_owned());
+        }
+    }
+    for line in text.lines() {
+        let family_line = ["# HELP ", "# TYPE "].iter().find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match family_line {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let family = if counters.contains(name) { name.strip_suffix("_total").unwrap_or(name) } else { name };
+                let _ = writeln!(out, "{prefix}{family} {tail}");
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
 /// Renders fakeai's own families of `snap` as Prometheus text.
 pub fn render(snap: &Snapshot) -> String {
     let mut out = String::with_capacity(16 * 1024);
@@ -98,6 +126,15 @@ mod tests {
     use super::*;
     use crate::metrics::{Recorder, Shard};
     use std::time::Duration;
+
+    #[test]
+    fn openmetrics_names_counter_families_without_total_and_ends_with_eof() {
+        let text = "# HELP a_total A.\n# TYPE a_total counter\na_total 1\n# HELP g G.\n# TYPE g gauge\ng 2\n";
+        assert_eq!(
+            to_openmetrics(text),
+            "# HELP a A.\n# TYPE a counter\na_total 1\n# HELP g G.\n# TYPE g gauge\ng 2\n# EOF\n"
+        );
+    }
 
     #[test]
     fn renders_counters_gauges_and_histogram() {

@@ -3,6 +3,7 @@ checks the vLLM families AIPerf derives its server rows from. Usage: metrics_che
 import sys
 import urllib.request
 
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
 base = sys.argv[1]
@@ -28,3 +29,11 @@ for path in ["/metrics", "/vllm/metrics", "/dynamo_frontend/metrics", "/sglang/m
         for name in ["trtllm:request_success", "trtllm:time_to_first_token_seconds", "trtllm:e2e_request_latency_seconds"]:
             assert name in families, f"{path}: missing {name}"
     print(f"{path}: {len(families)} families parsed")
+
+req = urllib.request.Request(base + "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+resp = urllib.request.urlopen(req, timeout=10)
+assert resp.headers["Content-Type"].startswith("application/openmetrics-text"), resp.headers["Content-Type"]
+om = {f.name: f for f in openmetrics_families(resp.read().decode())}
+assert om["vllm:generation_tokens"].type == "counter", "OpenMetrics counter family without _total"
+assert om["vllm:time_to_first_token_seconds"].type == "histogram"
+print(f"/metrics as OpenMetrics: {len(om)} families parsed")
