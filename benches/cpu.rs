@@ -45,6 +45,7 @@ fn sim() -> SimConfig {
         output_len: LengthDist::Fixed(64),
         non_streaming_delay: false,
         fingerprint: "fp_bench".into(),
+        reasoning_models: Vec::new(),
     }
 }
 

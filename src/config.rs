@@ -170,6 +170,14 @@ pub struct ServerArgs {
     /// Context window of models not in the registry (FakeAI used 8192).
     #[arg(long, env = "FAKEAI_DEFAULT_CONTEXT_WINDOW", default_value_t = 131_072)]
     pub default_context_window: u64,
+    /// Comma-separated model-name patterns of reasoning models (case-insensitive substrings;
+    /// `^p` matches names whose last `/` part starts with p). Empty: no model reasons.
+    #[arg(
+        long,
+        env = "FAKEAI_REASONING_MODELS",
+        default_value = "gpt-oss,deepseek-r1,qwq,qwen3,reasoning,thinking,^o1,^o3,^o4"
+    )]
+    pub reasoning_models: String,
     /// Simulated KV-cache capacity in tokens (for `vllm:kv_cache_usage_perc`).
     #[arg(long, env = "FAKEAI_KV_CACHE_TOKENS", default_value_t = 524_288, value_parser = clap::value_parser!(u64).range(1..))]
     pub kv_cache_tokens: u64,

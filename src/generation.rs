@@ -37,6 +37,19 @@ pub struct SimConfig {
     pub non_streaming_delay: bool,
     /// `system_fingerprint` of responses without a seed.
     pub fingerprint: String,
+    /// Model-name patterns of reasoning models (see [`is_reasoning_model`]).
+    pub reasoning_models: Vec<String>,
+}
+
+/// Whether `model` reasons: it contains one of `patterns` (case-insensitive), or, for a pattern
+/// written `^p`, the last `/`-separated part of its name starts with `p`.
+pub fn is_reasoning_model(model: &str, patterns: &[String]) -> bool {
+    let lower = model.to_ascii_lowercase();
+    let last = lower.rsplit('/').next().unwrap_or(&lower);
+    patterns.iter().any(|p| match p.strip_prefix('^') {
+        Some(prefix) => last.starts_with(&prefix.to_ascii_lowercase()),
+        None => lower.contains(&p.to_ascii_lowercase()),
+    })
 }
 
 /// What the metrics need to know about a generation.
@@ -61,9 +74,13 @@ pub struct GenSummary {
 /// One of the `n` choices of a response.
 #[derive(Debug, Clone)]
 pub struct Choice {
-    /// Its text generator.
+    /// Its answer's text generator.
     pub text: TextGen,
-    /// Its length in tokens.
+    /// Its reasoning's text generator.
+    pub thought: TextGen,
+    /// Tokens of reasoning, sent first.
+    pub reasoning: u64,
+    /// Its length in tokens, reasoning included.
     pub length: u64,
     /// `stop` or `length`.
     pub finish_reason: &'static str,
@@ -80,6 +97,8 @@ pub struct Plan {
     pub usage: Usage,
     /// The choices, by index; they share one token schedule (decoded in the same batch).
     pub choices: Vec<Choice>,
+    /// The model reasons before answering.
+    pub reasons: bool,
     /// Send the usage chunk when streaming.
     pub include_usage: bool,
     /// Token deadlines from the request's arrival.
@@ -109,14 +128,17 @@ impl Plan {
         self.choices.iter().map(|c| c.length).max().unwrap_or(0)
     }
 
-    /// Each choice's whole text (for non-streaming responses).
-    pub fn full_texts(&mut self) -> Vec<String> {
+    /// Each choice's whole (reasoning, answer) text, for non-streaming responses.
+    pub fn full_texts(&mut self) -> Vec<(Option<String>, String)> {
+        let reasons = self.reasons;
         self.choices
             .iter_mut()
             .map(|c| {
-                let mut text = String::with_capacity(c.length as usize * 7);
-                c.text.push_tokens(c.length as usize, &mut text);
-                text
+                let mut thought = String::with_capacity(c.reasoning as usize * 7);
+                c.thought.push_tokens(c.reasoning as usize, &mut thought);
+                let mut text = String::with_capacity((c.length - c.reasoning) as usize * 7);
+                c.text.push_tokens((c.length - c.reasoning) as usize, &mut text);
+                (reasons.then_some(thought), text)
             })
             .collect()
     }
@@ -132,8 +154,12 @@ impl SimConfig {
             Some(seed) => (seed, format!("fp_{:016x}", Rng::new(seed).next_u64())),
             None => (rng.next_u64(), self.fingerprint.clone()),
         };
-        let choices: Vec<Choice> = (0..req.n).map(|i| self.choice(req, cap, text_seed.wrapping_add(i), rng)).collect();
+        let reasons = flavor == Flavor::Chat && is_reasoning_model(&req.model, &self.reasoning_models);
+        let share = if reasons { req.reasoning_share } else { 0.0 };
+        let choices: Vec<Choice> =
+            (0..req.n).map(|i| self.choice(req, cap, share, text_seed.wrapping_add(i), rng)).collect();
         let completion_tokens = choices.iter().map(|c| c.length).sum();
+        let reasoning_tokens = choices.iter().map(|c| c.reasoning).sum();
         let (ttft, itl) = self.timing(&req.model, req.prompt_tokens, rng);
         let prefix = match flavor {
             Flavor::Chat => "chatcmpl-",
@@ -147,8 +173,9 @@ impl SimConfig {
                 model: req.model.clone(),
                 fingerprint,
             },
-            usage: Usage { prompt_tokens: req.prompt_tokens, completion_tokens },
+            usage: Usage { prompt_tokens: req.prompt_tokens, completion_tokens, reasoning_tokens },
             choices,
+            reasons,
             include_usage: req.include_usage,
             schedule: Schedule::new(ttft, itl, Rng::new(rng.next_u64())),
             max_tokens: req.max_tokens,
@@ -156,14 +183,27 @@ impl SimConfig {
         }
     }
 
-    /// One choice: its length (natural, capped, floored, cut by a stop sequence) and text.
-    fn choice(&self, req: &GenRequest, cap: u64, seed: u64, rng: &mut Rng) -> Choice {
+    /// One choice: its length (natural, capped, floored), the `share` of it spent reasoning
+    /// (at least one answer token remains when there are two), then the answer cut by a stop
+    /// sequence.
+    fn choice(&self, req: &GenRequest, cap: u64, share: f64, seed: u64, rng: &mut Rng) -> Choice {
         let natural = self.output_len.sample(rng);
         let length = if req.ignore_eos { cap } else { natural.clamp(req.min_tokens.min(cap), cap) };
-        let finish_reason = if length == cap && (req.ignore_eos || natural >= cap) { "length" } else { "stop" };
-        match tokens_before_stop(seed, length, req.min_tokens, &req.stop) {
-            Some(cut) => Choice { text: TextGen::new(seed), length: cut, finish_reason: "stop" },
-            None => Choice { text: TextGen::new(seed), length, finish_reason },
+        let mut finish_reason = if length == cap && (req.ignore_eos || natural >= cap) { "length" } else { "stop" };
+        let reasoning = ((length as f64 * share).round() as u64).min(length.saturating_sub(1));
+        let mut answer = length - reasoning;
+        let answer_floor = req.min_tokens.saturating_sub(reasoning);
+        if let Some(cut) = tokens_before_stop(seed, answer, answer_floor, &req.stop) {
+            answer = cut;
+            finish_reason = "stop";
+        }
+        let thought_seed = seed ^ 0x5EED_7A0B_0000_0000;
+        Choice {
+            text: TextGen::new(seed),
+            thought: TextGen::new(thought_seed),
+            reasoning,
+            length: reasoning + answer,
+            finish_reason,
         }
     }
 
@@ -226,6 +266,7 @@ mod tests {
             output_len: LengthDist::Fixed(50),
             non_streaming_delay: true,
             fingerprint: "fp_test".into(),
+            reasoning_models: vec!["gpt-oss".into(), "^o1".into()],
         }
     }
 
@@ -241,6 +282,7 @@ mod tests {
             seed: None,
             stop: Vec::new(),
             n: 1,
+            reasoning_share: 0.5,
         }
     }
 
@@ -277,6 +319,29 @@ mod tests {
         let plain = SimConfig { latency_profiles: false, ttft: None, ..sim() };
         let first = plan(&plain, &req(Some(3), 0, true)).schedule.peek().as_secs_f64() * 1e3;
         assert!((18.0..=22.0).contains(&first));
+    }
+
+    #[test]
+    fn reasoning_models_split_their_output() {
+        let patterns = ["gpt-oss".to_owned(), "^o1".to_owned(), "DeepSeek-R1".to_owned()];
+        assert!(is_reasoning_model("openai/gpt-oss-120b", &patterns));
+        assert!(is_reasoning_model("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B", &patterns));
+        assert!(is_reasoning_model("openai/o1-mini", &patterns));
+        assert!(!is_reasoning_model("llama-3.1-70b-o1", &patterns), "^ anchors to the name's start");
+        assert!(!is_reasoning_model("gpt-4o", &patterns));
+        let mut r = req(Some(40), 0, true);
+        r.model = "gpt-oss-20b".into();
+        let mut p = plan(&sim(), &r);
+        assert!(p.reasons);
+        assert_eq!((p.usage.completion_tokens, p.usage.reasoning_tokens), (40, 20));
+        let (thought, answer) = p.full_texts().remove(0);
+        assert!(thought.unwrap().starts_with(char::is_uppercase) && answer.starts_with(char::is_uppercase));
+        r.reasoning_share = 0.75;
+        assert_eq!(plan(&sim(), &r).usage.reasoning_tokens, 30);
+        r.max_tokens = Some(1);
+        assert_eq!(plan(&sim(), &r).usage.reasoning_tokens, 0, "one token is all answer");
+        let plain = plan(&sim(), &req(Some(40), 0, true));
+        assert_eq!(plain.usage.reasoning_tokens, 0);
     }
 
     #[test]

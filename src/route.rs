@@ -12,7 +12,11 @@ use crate::{
         Snapshot,
         prometheus::{self, Dialect, KvCache},
     },
-    openai::{chunks::Flavor, request, response::completion_json},
+    openai::{
+        chunks::Flavor,
+        request,
+        response::{ChoiceText, completion_json},
+    },
     rng::Rng,
     sse::TokenStream,
 };
@@ -231,7 +235,11 @@ fn check_context_length(req: &request::GenRequest, window: u64, flavor: Flavor) 
 
 fn non_streaming(app: &App, mut plan: Plan) -> Reply {
     let texts = plan.full_texts();
-    let choices: Vec<(String, &str)> = texts.into_iter().zip(plan.choices.iter().map(|c| c.finish_reason)).collect();
+    let choices: Vec<ChoiceText> = texts
+        .into_iter()
+        .zip(&plan.choices)
+        .map(|((reasoning, content), c)| ChoiceText { content, reasoning, finish_reason: c.finish_reason })
+        .collect();
     let body = completion_json(plan.flavor, &plan.meta, &choices, plan.usage);
     let summary = plan.summary();
     let after = match app.sim.non_streaming_delay {

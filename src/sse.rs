@@ -53,7 +53,11 @@ impl TokenStream {
             for (index, choice) in self.plan.choices.iter_mut().enumerate() {
                 if self.position < choice.length {
                     on_lateness(elapsed - due);
-                    self.writer.content(index, choice.text.next_token(), out);
+                    if self.position < choice.reasoning {
+                        self.writer.reasoning(index, choice.thought.next_token(), out);
+                    } else {
+                        self.writer.content(index, choice.text.next_token(), out);
+                    }
                     self.left -= 1;
                     if self.position + 1 == choice.length {
                         self.writer.finish(index, choice.finish_reason, out);
@@ -100,21 +104,30 @@ mod tests {
         tokens::TextGen,
     };
 
+    /// One reasoning choice of `n` tokens, half of them reasoning.
     fn stream(n: u64, include_usage: bool) -> TokenStream {
-        choices(&[n], include_usage)
+        choices(&[n], include_usage, true)
     }
 
-    fn choices(lengths: &[u64], include_usage: bool) -> TokenStream {
+    fn choices(lengths: &[u64], include_usage: bool, reasons: bool) -> TokenStream {
+        let half = |l: u64| if reasons { l / 2 } else { 0 };
         let choices = lengths.iter().enumerate().map(|(i, &length)| Choice {
             text: TextGen::new(i as u64),
+            thought: TextGen::new(99),
+            reasoning: half(length),
             length,
             finish_reason: "length",
         });
         TokenStream::new(Plan {
             flavor: Flavor::Chat,
             meta: ResponseMeta { id: "chatcmpl-x".into(), created: 1, model: "m".into(), fingerprint: "fp".into() },
-            usage: Usage { prompt_tokens: 2, completion_tokens: lengths.iter().sum() },
+            usage: Usage {
+                prompt_tokens: 2,
+                completion_tokens: lengths.iter().sum(),
+                reasoning_tokens: lengths.iter().map(|&l| half(l)).sum(),
+            },
             choices: choices.collect(),
+            reasons,
             include_usage,
             schedule: Schedule::new(Duration::from_millis(10), Latency::fixed(5.0), Rng::new(1)),
             max_tokens: lengths.iter().max().copied(),
@@ -135,7 +148,8 @@ mod tests {
         assert_eq!(s.emit_due(ms(9), &mut out, |_| {}), Step::WaitUntil(ms(10)));
         assert_eq!(s.emit_due(ms(10), &mut out, |_| {}), Step::WaitUntil(ms(15)));
         assert_eq!(s.emit_due(ms(15), &mut out, |_| {}), Step::WaitUntil(ms(20)));
-        assert_eq!(count(&out, "\"content\":\""), 3, "role chunk + 2 tokens");
+        assert_eq!(count(&out, "\"content\":\""), 2, "role chunk + 1 answer token");
+        assert_eq!(count(&out, "\"reasoning_content\":\""), 1, "reasoning first");
         assert_eq!(s.emit_due(ms(20), &mut out, |_| {}), Step::Finished);
         assert_eq!(count(&out, "\"finish_reason\":\"length\""), 1);
         assert_eq!(count(&out, "\"usage\""), 1);
@@ -147,7 +161,7 @@ mod tests {
 
     #[test]
     fn choices_interleave_and_finish_separately() {
-        let mut s = choices(&[1, 3, 0], true);
+        let mut s = choices(&[1, 3, 0], true, false);
         let mut out = Vec::new();
         s.open(&mut out);
         assert_eq!(count(&out, "\"role\":\"assistant\""), 3);

@@ -10,7 +10,7 @@ const FAST: &[&str] = &["--ttft", "0:0", "--itl", "0:0"];
 fn streaming_chat_is_openai_shaped_with_exact_usage() {
     let s = Server::start(FAST);
     let body = chat(
-        "openai/gpt-oss-120b",
+        "meta-llama/Llama-3.1-8B-Instruct",
         "Hello, world!",
         r#""stream":true,"max_completion_tokens":37,"ignore_eos":true,"stream_options":{"include_usage":true}"#,
     );
@@ -24,7 +24,7 @@ fn streaming_chat_is_openai_shaped_with_exact_usage() {
     for e in &ev {
         assert_eq!(e["object"], "chat.completion.chunk");
         assert_eq!(e["id"], id.as_str());
-        assert_eq!(e["model"], "openai/gpt-oss-120b");
+        assert_eq!(e["model"], "meta-llama/Llama-3.1-8B-Instruct");
         assert!(e["created"].is_u64());
         assert!(e.get("usage").is_none() || !e["usage"].is_null(), "no null-padded usage");
     }

@@ -134,3 +134,55 @@ fn n_choices_stream_interleaved_with_summed_usage() {
     assert_eq!(v["usage"]["completion_tokens"], 10);
     assert!(choices.iter().all(|c| cl100k.encode_ordinary(c["text"].as_str().unwrap()).len() == 5));
 }
+
+#[test]
+fn reasoning_models_stream_reasoning_first_with_exact_counts() {
+    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    let o200k = tiktoken_rs::o200k_base().unwrap();
+    for (effort, share) in [("low", 0.25), ("medium", 0.5), ("high", 0.75)] {
+        let extra = format!(
+            r#""max_tokens":40,"ignore_eos":true,"reasoning_effort":"{effort}","stream":true,"stream_options":{{"include_usage":true}}"#
+        );
+        let r = s.post("/v1/chat/completions", &chat("openai/gpt-oss-120b", "Think first.", &extra));
+        let ev = r.events();
+        let (mut thought, mut answer, mut seen_answer) = (String::new(), String::new(), false);
+        for e in &ev {
+            let d = &e["choices"][0]["delta"];
+            if let Some(t) = d["reasoning_content"].as_str() {
+                assert!(!seen_answer, "all reasoning comes before the answer");
+                thought += t;
+            }
+            if let Some(t) = d["content"].as_str().filter(|t| !t.is_empty()) {
+                seen_answer = true;
+                answer += t;
+            }
+        }
+        let usage = &ev.last().unwrap()["usage"];
+        let reasoning = usage["completion_tokens_details"]["reasoning_tokens"].as_u64().unwrap();
+        assert_eq!(reasoning, (40.0 * share) as u64, "{effort}");
+        assert_eq!(usage["completion_tokens"], 40);
+        assert_eq!(o200k.encode_ordinary(&thought).len() as u64, reasoning);
+        assert_eq!(o200k.encode_ordinary(&answer).len() as u64, 40 - reasoning);
+    }
+    let v = s
+        .post("/v1/chat/completions", &chat("deepseek-ai/DeepSeek-R1", "x", r#""max_tokens":10,"ignore_eos":true"#))
+        .json();
+    let m = &v["choices"][0]["message"];
+    assert_eq!(m["reasoning_content"], m["reasoning"], "reasoning alias");
+    assert_eq!(o200k.encode_ordinary(m["reasoning_content"].as_str().unwrap()).len(), 5);
+    assert_eq!(v["usage"]["completion_tokens_details"]["reasoning_tokens"], 5);
+    let plain = s.post("/v1/chat/completions", &chat("gpt-4o", "x", r#""max_tokens":10"#)).json();
+    assert!(plain["choices"][0]["message"].get("reasoning_content").is_none());
+    let none = s
+        .post(
+            "/v1/chat/completions",
+            &chat("openai/gpt-oss-20b", "x", r#""max_tokens":10,"ignore_eos":true,"reasoning_effort":"none""#),
+        )
+        .json();
+    assert_eq!(none["usage"]["completion_tokens_details"]["reasoning_tokens"], 0);
+    let off = Server::start(&["--ttft", "0:0", "--itl", "0:0", "--reasoning-models", ""]);
+    let v = off
+        .post("/v1/chat/completions", &chat("openai/gpt-oss-120b", "x", r#""max_tokens":10,"ignore_eos":true"#))
+        .json();
+    assert_eq!(v["usage"]["completion_tokens_details"]["reasoning_tokens"], 0, "configurable");
+}

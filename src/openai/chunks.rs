@@ -15,8 +15,10 @@ pub enum Flavor {
 pub struct Usage {
     /// Prompt tokens.
     pub prompt_tokens: u64,
-    /// Completion tokens.
+    /// Completion tokens (reasoning included).
     pub completion_tokens: u64,
+    /// Of the completion tokens, how many were reasoning.
+    pub reasoning_tokens: u64,
 }
 
 /// Identity of one response, shared by all its chunks.
@@ -99,6 +101,16 @@ impl ChunkWriter {
         out.extend_from_slice(END);
     }
 
+    /// One reasoning chunk of choice `index` (chat only): `delta.reasoning_content`.
+    pub fn reasoning(&self, index: usize, token: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        push_index(out, index);
+        out.extend_from_slice(b",\"delta\":{\"reasoning_content\":");
+        push_json_str(out, token);
+        out.extend_from_slice(b"},\"logprobs\":null,\"finish_reason\":null}]}");
+        out.extend_from_slice(END);
+    }
+
     /// The chunk that carries choice `index`'s `finish_reason`.
     pub fn finish(&self, index: usize, reason: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.head);
@@ -154,11 +166,12 @@ pub fn push_usage(out: &mut Vec<u8>, u: Usage) {
         out,
         "{{\"prompt_tokens\":{},\"completion_tokens\":{},\"total_tokens\":{},\
          \"prompt_tokens_details\":{{\"cached_tokens\":0,\"audio_tokens\":0}},\
-         \"completion_tokens_details\":{{\"reasoning_tokens\":0,\"audio_tokens\":0,\
+         \"completion_tokens_details\":{{\"reasoning_tokens\":{},\"audio_tokens\":0,\
          \"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}}}",
         u.prompt_tokens,
         u.completion_tokens,
-        u.prompt_tokens + u.completion_tokens
+        u.prompt_tokens + u.completion_tokens,
+        u.reasoning_tokens
     )
     .expect("writing to a Vec cannot fail");
 }
@@ -217,11 +230,15 @@ mod tests {
         w.role(0, &mut out);
         w.content(0, " he said \"hi\"\n\u{1}", &mut out);
         w.finish(0, "length", &mut out);
-        w.usage(Usage { prompt_tokens: 3, completion_tokens: 1 }, &mut out);
+        w.reasoning(1, "Hmm", &mut out);
+        w.usage(Usage { prompt_tokens: 3, completion_tokens: 1, reasoning_tokens: 1 }, &mut out);
         ChunkWriter::done(&mut out);
         assert!(out.ends_with(b"data: [DONE]\n\n"));
         let ev = events(&out);
-        assert_eq!(ev.len(), 4);
+        assert_eq!(ev.len(), 5);
+        assert_eq!(ev[3]["choices"][0]["delta"]["reasoning_content"], "Hmm");
+        assert_eq!(ev[3]["choices"][0]["index"], 1);
+        assert_eq!(ev[4]["usage"]["completion_tokens_details"]["reasoning_tokens"], 1);
         for e in &ev {
             assert_eq!(e["object"], "chat.completion.chunk");
             assert_eq!(
@@ -234,8 +251,8 @@ mod tests {
         assert_eq!(ev[1]["choices"][0]["delta"]["content"], " he said \"hi\"\n\u{1}");
         assert!(ev[1]["choices"][0]["finish_reason"].is_null());
         assert_eq!(ev[2]["choices"][0]["finish_reason"], "length");
-        assert_eq!(ev[3]["choices"], serde_json::json!([]));
-        assert_eq!(ev[3]["usage"]["total_tokens"], 4);
+        assert_eq!(ev[4]["choices"], serde_json::json!([]));
+        assert_eq!(ev[4]["usage"]["total_tokens"], 4);
     }
 
     #[test]

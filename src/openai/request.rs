@@ -87,6 +87,7 @@ struct CommonBody {
     seed: Option<i64>,
     stop: Option<Stop>,
     n: Option<i64>,
+    reasoning_effort: Option<String>,
 }
 
 /// `stop`: one string or a list.
@@ -98,7 +99,7 @@ enum Stop {
 }
 
 /// A validated generation request, whatever endpoint it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GenRequest {
     /// Model name.
     pub model: String,
@@ -120,6 +121,25 @@ pub struct GenRequest {
     pub stop: Vec<String>,
     /// Number of choices, 1–128.
     pub n: u64,
+    /// Share of the output a reasoning model spends reasoning, from `reasoning_effort`.
+    pub reasoning_share: f64,
+}
+
+/// The share of the output spent reasoning at each `reasoning_effort`.
+fn reasoning_share(effort: Option<&str>) -> Result<f64, Error> {
+    Ok(match effort {
+        Some("none") => 0.0,
+        Some("minimal") => 0.1,
+        Some("low") => 0.25,
+        None | Some("medium") => 0.5,
+        Some("high") => 0.75,
+        Some(other) => {
+            return Err(Error::invalid_param(
+                "reasoning_effort",
+                format!("Invalid reasoning_effort {other:?}: expected none, minimal, low, medium or high."),
+            ));
+        }
+    })
 }
 
 /// Parses and validates a chat request; prompt tokens are the tokens of every message's text.
@@ -197,6 +217,7 @@ fn finish(model: String, c: CommonBody, prompt_tokens: u64) -> Result<GenRequest
         Some(Stop::One(s)) => vec![s],
         Some(Stop::Many(v)) => v,
     };
+    let reasoning_share = reasoning_share(c.reasoning_effort.as_deref())?;
     let n = match c.n {
         None => 1,
         Some(n @ 1..=128) => n as u64,
@@ -216,6 +237,7 @@ fn finish(model: String, c: CommonBody, prompt_tokens: u64) -> Result<GenRequest
         seed: c.seed.map(|s| s as u64),
         stop,
         n,
+        reasoning_share,
     })
 }
 
@@ -250,6 +272,7 @@ const COMMON_FIELDS: &[(&str, Kind)] = &[
     ("seed", Kind::Int),
     ("stop", Kind::StrOrArray),
     ("n", Kind::Int),
+    ("reasoning_effort", Kind::Str),
 ];
 const CHAT_FIELDS: &[(&str, Kind)] = &[("messages", Kind::Array)];
 const COMPLETION_FIELDS: &[(&str, Kind)] = &[("prompt", Kind::StrOrArray)];
@@ -331,6 +354,8 @@ mod tests {
         assert_eq!(err(&format!(r#"{{"model":"m",{m},"stop":5}}"#)).param.as_deref(), Some("stop"));
         assert_eq!(err(&format!(r#"{{"model":"m",{m},"n":0}}"#)).param.as_deref(), Some("n"));
         assert_eq!(err(&format!(r#"{{"model":"m",{m},"n":129}}"#)).param.as_deref(), Some("n"));
+        let e = err(&format!(r#"{{"model":"m",{m},"reasoning_effort":"extreme"}}"#));
+        assert_eq!(e.param.as_deref(), Some("reasoning_effort"));
         assert!(err("{not json").param.is_none());
         assert_eq!(err("[1,2]").status, 400);
     }

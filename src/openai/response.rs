@@ -4,16 +4,26 @@ use serde_json::json;
 
 use super::chunks::{Flavor, ResponseMeta, Usage};
 
-/// The full `chat.completion` or `text_completion` object; `choices` are (text, finish_reason) by
-/// index.
-pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[(String, &str)], usage: Usage) -> Vec<u8> {
+/// One choice of a non-streaming response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoiceText {
+    /// The answer.
+    pub content: String,
+    /// The reasoning before it, if the model reasons.
+    pub reasoning: Option<String>,
+    /// `stop` or `length`.
+    pub finish_reason: &'static str,
+}
+
+/// The full `chat.completion` or `text_completion` object, choices by index.
+pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceText], usage: Usage) -> Vec<u8> {
     let usage_json = json!({
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.prompt_tokens + usage.completion_tokens,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
         "completion_tokens_details": {
-            "reasoning_tokens": 0, "audio_tokens": 0,
+            "reasoning_tokens": usage.reasoning_tokens, "audio_tokens": 0,
             "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0
         },
     });
@@ -23,11 +33,11 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[(String, 
             "object": "chat.completion",
             "created": meta.created,
             "model": meta.model,
-            "choices": choices.iter().enumerate().map(|(index, (text, finish_reason))| json!({
+            "choices": choices.iter().enumerate().map(|(index, c)| json!({
                 "index": index,
-                "message": {"role": "assistant", "content": text, "refusal": null},
+                "message": message(c),
                 "logprobs": null,
-                "finish_reason": finish_reason,
+                "finish_reason": c.finish_reason,
             })).collect::<Vec<_>>(),
             "usage": usage_json,
             "system_fingerprint": meta.fingerprint,
@@ -37,11 +47,21 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[(String, 
             "object": "text_completion",
             "created": meta.created,
             "model": meta.model,
-            "choices": choices.iter().enumerate().map(|(index, (text, finish_reason))| json!({
-                "text": text, "index": index, "logprobs": null, "finish_reason": finish_reason,
+            "choices": choices.iter().enumerate().map(|(index, c)| json!({
+                "text": c.content, "index": index, "logprobs": null, "finish_reason": c.finish_reason,
             })).collect::<Vec<_>>(),
             "usage": usage_json,
         }),
     };
     serde_json::to_vec(&body).expect("response serializes")
+}
+
+/// The assistant message; reasoning models add `reasoning_content` and its `reasoning` alias.
+fn message(c: &ChoiceText) -> serde_json::Value {
+    let mut m = json!({"role": "assistant", "content": c.content, "refusal": null});
+    if let Some(r) = &c.reasoning {
+        m["reasoning_content"] = json!(r);
+        m["reasoning"] = json!(r);
+    }
+    m
 }

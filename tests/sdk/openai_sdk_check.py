@@ -45,7 +45,7 @@ stream = client.chat.completions.create(
     stream_options={"include_usage": True},
     extra_body={"ignore_eos": True},
 )
-pieces, finish, usage, role = [], None, None, None
+pieces, thoughts, finish, usage, role = [], [], None, None, None
 for chunk in stream:
     check(chunk.object == "chat.completion.chunk", "chunk object")
     if chunk.usage:
@@ -55,10 +55,22 @@ for chunk in stream:
         role = role or c.delta.role
         if c.delta.content:
             pieces.append(c.delta.content)
+        thought = getattr(c.delta, "reasoning_content", None)
+        if thought:
+            check(not pieces, "reasoning streams before the answer")
+            thoughts.append(thought)
         finish = c.finish_reason or finish
 check(role == "assistant", "role chunk")
-check(len(pieces) == 20 and finish == "length", f"stream pieces {len(pieces)} finish {finish}")
+check(len(pieces) + len(thoughts) == 20 and finish == "length", f"stream pieces {len(pieces)}+{len(thoughts)} finish {finish}")
+check(len(thoughts) == 10, f"gpt-oss reasons for half the output at medium effort: {len(thoughts)}")
 check(usage is not None and usage.completion_tokens == 20, f"stream usage {usage}")
+check(usage.completion_tokens_details.reasoning_tokens == 10, f"reasoning tokens {usage.completion_tokens_details}")
+
+# Reasoning, non-streaming, with reasoning_effort
+r = client.chat.completions.create(model="deepseek-ai/DeepSeek-R1", messages=[{"role": "user", "content": "Why?"}],
+                                   max_tokens=40, reasoning_effort="high", extra_body={"ignore_eos": True})
+check(getattr(r.choices[0].message, "reasoning_content", None), "message.reasoning_content")
+check(r.usage.completion_tokens_details.reasoning_tokens == 30, f"high effort: {r.usage.completion_tokens_details}")
 
 # Completions, both modes
 c = client.completions.create(model="m", prompt="Once upon a time", max_tokens=7, extra_body={"ignore_eos": True})
