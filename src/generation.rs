@@ -74,6 +74,8 @@ pub struct GenSummary {
 /// One of the `n` choices of a response.
 #[derive(Debug, Clone)]
 pub struct Choice {
+    /// Seed of its answer text (to replay it).
+    pub seed: u64,
     /// Its answer's text generator.
     pub text: TextGen,
     /// Its reasoning's text generator.
@@ -163,7 +165,7 @@ impl SimConfig {
         let (ttft, itl) = self.timing(&req.model, req.prompt_tokens, rng);
         let prefix = match flavor {
             Flavor::Chat => "chatcmpl-",
-            Flavor::Completion => "cmpl-",
+            Flavor::Completion | Flavor::Tgi => "cmpl-",
         };
         Plan {
             flavor,
@@ -199,6 +201,7 @@ impl SimConfig {
         }
         let thought_seed = seed ^ 0x5EED_7A0B_0000_0000;
         Choice {
+            seed,
             text: TextGen::new(seed),
             thought: TextGen::new(thought_seed),
             reasoning,

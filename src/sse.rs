@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
-use crate::{generation::Plan, openai::chunks::ChunkWriter};
+use crate::{
+    generation::Plan,
+    openai::chunks::{ChunkWriter, Flavor},
+    tokens::TextGen,
+};
 
 /// What the writer should do after an `emit_due` call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +63,7 @@ impl TokenStream {
                         self.writer.content(index, choice.text.next_token(), out);
                     }
                     self.left -= 1;
-                    if self.position + 1 == choice.length {
+                    if self.position + 1 == choice.length && self.plan.flavor != Flavor::Tgi {
                         self.writer.finish(index, choice.finish_reason, out);
                     }
                 }
@@ -68,6 +72,14 @@ impl TokenStream {
         }
         if self.position < self.longest {
             return Step::WaitUntil(self.plan.schedule.peek());
+        }
+        if !self.finished && self.plan.flavor == Flavor::Tgi {
+            self.finished = true;
+            let choice = &self.plan.choices[0];
+            let mut text = String::with_capacity(choice.length as usize * 7);
+            TextGen::new(choice.seed).push_tokens(choice.length as usize, &mut text);
+            self.writer.tgi_finish(&text, choice.finish_reason, choice.length, out);
+            return Step::Finished;
         }
         if !self.finished {
             self.finished = true;
@@ -98,10 +110,9 @@ mod tests {
     use super::*;
     use crate::{
         generation::Choice,
-        openai::chunks::{Flavor, ResponseMeta, Usage},
+        openai::chunks::{ResponseMeta, Usage},
         rng::Rng,
         sim::{Latency, Schedule},
-        tokens::TextGen,
     };
 
     /// One reasoning choice of `n` tokens, half of them reasoning.
@@ -112,6 +123,7 @@ mod tests {
     fn choices(lengths: &[u64], include_usage: bool, reasons: bool) -> TokenStream {
         let half = |l: u64| if reasons { l / 2 } else { 0 };
         let choices = lengths.iter().enumerate().map(|(i, &length)| Choice {
+            seed: i as u64,
             text: TextGen::new(i as u64),
             thought: TextGen::new(99),
             reasoning: half(length),

@@ -8,6 +8,8 @@ pub enum Flavor {
     Chat,
     /// `text_completion`.
     Completion,
+    /// Hugging Face TGI's `/generate` and `/generate_stream`.
+    Tgi,
 }
 
 /// Token counts reported in `usage`.
@@ -38,6 +40,8 @@ pub struct ResponseMeta {
 #[derive(Debug, Clone)]
 pub struct ChunkWriter {
     flavor: Flavor,
+    /// TGI numbers its token events.
+    tokens: std::cell::Cell<u64>,
     /// `data: {"id":…,"object":…,"created":…,"model":…,` — everything before `"choices"`.
     head: Vec<u8>,
 }
@@ -48,13 +52,17 @@ const END: &[u8] = b"\n\n";
 impl ChunkWriter {
     /// Pre-encodes the parts every chunk of this response shares.
     pub fn new(flavor: Flavor, meta: &ResponseMeta) -> Self {
+        let tokens = std::cell::Cell::new(0);
+        if flavor == Flavor::Tgi {
+            return ChunkWriter { flavor, tokens, head: b"data:".to_vec() };
+        }
         let mut head = Vec::with_capacity(160);
         head.extend_from_slice(DATA);
         head.extend_from_slice(b"{\"id\":");
         push_json_str(&mut head, &meta.id);
         head.extend_from_slice(match flavor {
             Flavor::Chat => b",\"object\":\"chat.completion.chunk\",\"created\":".as_slice(),
-            Flavor::Completion => b",\"object\":\"text_completion\",\"created\":",
+            Flavor::Completion | Flavor::Tgi => b",\"object\":\"text_completion\",\"created\":",
         });
         head.extend_from_slice(meta.created.to_string().as_bytes());
         head.extend_from_slice(b",\"model\":");
@@ -64,7 +72,7 @@ impl ChunkWriter {
             push_json_str(&mut head, &meta.fingerprint);
         }
         head.push(b',');
-        ChunkWriter { flavor, head }
+        ChunkWriter { flavor, tokens, head }
     }
 
     /// The opening chunk of choice `index`: chat sends the assistant role with empty content;
@@ -97,7 +105,34 @@ impl ChunkWriter {
                 push_u64(out, index as u64);
                 out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":null}]}");
             }
+            Flavor::Tgi => {
+                let n = self.tokens.get() + 1;
+                self.tokens.set(n);
+                out.extend_from_slice(b"{\"index\":");
+                push_u64(out, n);
+                out.extend_from_slice(b",\"token\":{\"id\":");
+                push_u64(out, 1000 + n);
+                out.extend_from_slice(b",\"text\":");
+                push_json_str(out, token);
+                out.extend_from_slice(b",\"logprob\":-0.1,\"special\":false},\"top_tokens\":null,\"generated_text\":null,\"details\":null}");
+            }
         }
+        out.extend_from_slice(END);
+    }
+
+    /// TGI's last event: the end-of-sequence token with the whole text and the finish details.
+    pub fn tgi_finish(&self, generated_text: &str, finish_reason: &str, generated_tokens: u64, out: &mut Vec<u8>) {
+        let n = self.tokens.get() + 1;
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(b"{\"index\":");
+        push_u64(out, n);
+        out.extend_from_slice(b",\"token\":{\"id\":2,\"text\":\"\",\"logprob\":0.0,\"special\":true},\"top_tokens\":null,\"generated_text\":");
+        push_json_str(out, generated_text);
+        out.extend_from_slice(b",\"details\":{\"finish_reason\":");
+        push_json_str(out, tgi_finish_reason(finish_reason));
+        out.extend_from_slice(b",\"generated_tokens\":");
+        push_u64(out, generated_tokens);
+        out.extend_from_slice(b",\"seed\":null}}");
         out.extend_from_slice(END);
     }
 
@@ -119,7 +154,7 @@ impl ChunkWriter {
                 push_index(out, index);
                 out.extend_from_slice(b",\"delta\":{},\"logprobs\":null,\"finish_reason\":");
             }
-            Flavor::Completion => {
+            Flavor::Completion | Flavor::Tgi => {
                 out.extend_from_slice(b"\"choices\":[{\"text\":\"\",\"index\":");
                 push_u64(out, index as u64);
                 out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":");
@@ -142,6 +177,14 @@ impl ChunkWriter {
     /// The terminating `data: [DONE]`.
     pub fn done(out: &mut Vec<u8>) {
         out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+}
+
+/// TGI's names for why generation ended.
+pub fn tgi_finish_reason(reason: &str) -> &'static str {
+    match reason {
+        "length" => "length",
+        _ => "eos_token",
     }
 }
 
@@ -253,6 +296,26 @@ mod tests {
         assert_eq!(ev[2]["choices"][0]["finish_reason"], "length");
         assert_eq!(ev[4]["choices"], serde_json::json!([]));
         assert_eq!(ev[4]["usage"]["total_tokens"], 4);
+    }
+
+    #[test]
+    fn tgi_events_parse_back() {
+        let w = ChunkWriter::new(Flavor::Tgi, &meta());
+        let mut out = Vec::new();
+        w.content(0, " hi", &mut out);
+        w.content(0, " there", &mut out);
+        w.tgi_finish(" hi there", "length", 2, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let ev: Vec<Value> = text
+            .split_terminator("\n\n")
+            .map(|e| serde_json::from_str(e.strip_prefix("data:").unwrap()).unwrap())
+            .collect();
+        assert_eq!((ev[0]["token"]["text"].as_str(), ev[0]["index"].as_u64()), (Some(" hi"), Some(1)));
+        assert_eq!(ev[1]["token"]["special"], false);
+        assert_eq!(ev[2]["token"]["special"], true);
+        assert_eq!(ev[2]["generated_text"], " hi there");
+        assert_eq!(ev[2]["details"]["finish_reason"], "length");
+        assert!(ev[1]["generated_text"].is_null());
     }
 
     #[test]

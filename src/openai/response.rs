@@ -42,6 +42,17 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
             "usage": usage_json,
             "system_fingerprint": meta.fingerprint,
         }),
+        Flavor::Tgi => {
+            let c = &choices[0];
+            json!({
+                "generated_text": c.content,
+                "details": {
+                    "finish_reason": super::chunks::tgi_finish_reason(c.finish_reason),
+                    "generated_tokens": usage.completion_tokens,
+                    "seed": null,
+                },
+            })
+        }
         Flavor::Completion => json!({
             "id": meta.id,
             "object": "text_completion",
