@@ -156,7 +156,8 @@ impl SimConfig {
             Some(seed) => (seed, format!("fp_{:016x}", Rng::new(seed).next_u64())),
             None => (rng.next_u64(), self.fingerprint.clone()),
         };
-        let reasons = flavor == Flavor::Chat && is_reasoning_model(&req.model, &self.reasoning_models);
+        let chat_like = matches!(flavor, Flavor::Chat | Flavor::Messages);
+        let reasons = chat_like && is_reasoning_model(&req.model, &self.reasoning_models);
         let share = if reasons { req.reasoning_share } else { 0.0 };
         let choices: Vec<Choice> =
             (0..req.n).map(|i| self.choice(req, cap, share, text_seed.wrapping_add(i), rng)).collect();
@@ -166,6 +167,7 @@ impl SimConfig {
         let prefix = match flavor {
             Flavor::Chat => "chatcmpl-",
             Flavor::Completion | Flavor::Tgi => "cmpl-",
+            Flavor::Messages => "msg_",
         };
         Plan {
             flavor,

@@ -43,6 +43,10 @@ impl TokenStream {
 
     /// Appends the opening (role) chunks, sent with the response head.
     pub fn open(&self, out: &mut Vec<u8>) {
+        if self.plan.flavor == Flavor::Messages {
+            let thinking = self.plan.choices[0].reasoning > 0;
+            return self.writer.messages_open(thinking, self.plan.usage.prompt_tokens, out);
+        }
         for index in 0..self.plan.choices.len() {
             self.writer.role(index, out);
         }
@@ -60,10 +64,18 @@ impl TokenStream {
                     if self.position < choice.reasoning {
                         self.writer.reasoning(index, choice.thought.next_token(), out);
                     } else {
+                        if self.position == choice.reasoning
+                            && choice.reasoning > 0
+                            && self.plan.flavor == Flavor::Messages
+                        {
+                            self.writer.messages_answer_starts(out);
+                        }
                         self.writer.content(index, choice.text.next_token(), out);
                     }
                     self.left -= 1;
-                    if self.position + 1 == choice.length && self.plan.flavor != Flavor::Tgi {
+                    if self.position + 1 == choice.length
+                        && matches!(self.plan.flavor, Flavor::Chat | Flavor::Completion)
+                    {
                         self.writer.finish(index, choice.finish_reason, out);
                     }
                 }
@@ -72,6 +84,12 @@ impl TokenStream {
         }
         if self.position < self.longest {
             return Step::WaitUntil(self.plan.schedule.peek());
+        }
+        if !self.finished && self.plan.flavor == Flavor::Messages {
+            self.finished = true;
+            let choice = &self.plan.choices[0];
+            self.writer.messages_finish(choice.finish_reason, choice.length, out);
+            return Step::Finished;
         }
         if !self.finished && self.plan.flavor == Flavor::Tgi {
             self.finished = true;

@@ -221,3 +221,43 @@ fn tgi_generate_and_generate_stream() {
     let e = s.post("/generate", r#"{"inputs":"x","parameters":{"max_new_tokens":0}}"#);
     assert_eq!(e.json()["error"]["param"], "parameters.max_new_tokens");
 }
+
+#[test]
+fn anthropic_messages_stream_and_message() {
+    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    let cl100k = tiktoken_rs::cl100k_base().unwrap();
+    let parse = |text: &str| -> Vec<(String, serde_json::Value)> {
+        text.split_terminator("\n\n")
+            .map(|e| {
+                let (name, data) = e.split_once("\ndata: ").expect("event + data lines");
+                (name.strip_prefix("event: ").unwrap().to_owned(), serde_json::from_str(data).unwrap())
+            })
+            .collect()
+    };
+    for (model, thinking) in [("claude-3-haiku", 0u64), ("deepseek-ai/DeepSeek-R1", 10)] {
+        let body = format!(
+            r#"{{"model":"{model}","system":"Be brief.","messages":[{{"role":"user","content":"Hello, world!"}}],"max_tokens":20,"stream":true,"ignore_eos":true}}"#
+        );
+        let r = s.post("/v1/messages", &body);
+        let ev = parse(&r.text());
+        assert_eq!(ev.first().unwrap().0, "message_start");
+        assert_eq!(ev.last().unwrap().0, "message_stop");
+        assert_eq!(ev[0].1["message"]["usage"]["input_tokens"], 7, "system + messages");
+        let text: String = ev.iter().filter_map(|(_, v)| v["delta"]["text"].as_str()).collect();
+        let thought: String = ev.iter().filter_map(|(_, v)| v["delta"]["thinking"].as_str()).collect();
+        let deltas = ev.iter().filter(|(n, _)| n == "content_block_delta").count() as u64;
+        let md = &ev.iter().find(|(n, _)| n == "message_delta").unwrap().1;
+        assert_eq!(md["usage"]["output_tokens"], 20);
+        assert_eq!(md["delta"]["stop_reason"], "max_tokens");
+        assert_eq!(deltas, 20, "one delta per token");
+        assert_eq!(cl100k.encode_ordinary(&thought).len() as u64, thinking);
+        assert_eq!(cl100k.encode_ordinary(&text).len() as u64, 20 - thinking);
+    }
+    let v = s.post("/v1/messages", r#"{"model":"claude-3-opus","messages":[{"role":"user","content":[{"type":"text","text":"Hi"}]}],"max_tokens":5,"ignore_eos":true}"#).json();
+    assert_eq!((v["type"].as_str(), v["role"].as_str()), (Some("message"), Some("assistant")));
+    assert!(v["id"].as_str().unwrap().starts_with("msg_"));
+    assert_eq!(cl100k.encode_ordinary(v["content"][0]["text"].as_str().unwrap()).len(), 5);
+    assert_eq!(v["usage"]["output_tokens"], 5);
+    let e = s.post("/v1/messages", r#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#);
+    assert_eq!((e.status, e.json()["error"]["param"].as_str()), (400, Some("max_tokens")));
+}

@@ -10,6 +10,8 @@ pub enum Flavor {
     Completion,
     /// Hugging Face TGI's `/generate` and `/generate_stream`.
     Tgi,
+    /// Anthropic's Messages API (`/v1/messages`).
+    Messages,
 }
 
 /// Token counts reported in `usage`.
@@ -56,13 +58,21 @@ impl ChunkWriter {
         if flavor == Flavor::Tgi {
             return ChunkWriter { flavor, tokens, head: b"data:".to_vec() };
         }
+        if flavor == Flavor::Messages {
+            let mut head = Vec::with_capacity(160);
+            head.extend_from_slice(b"{\"id\":");
+            push_json_str(&mut head, &meta.id);
+            head.extend_from_slice(b",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":");
+            push_json_str(&mut head, &meta.model);
+            return ChunkWriter { flavor, tokens, head };
+        }
         let mut head = Vec::with_capacity(160);
         head.extend_from_slice(DATA);
         head.extend_from_slice(b"{\"id\":");
         push_json_str(&mut head, &meta.id);
         head.extend_from_slice(match flavor {
             Flavor::Chat => b",\"object\":\"chat.completion.chunk\",\"created\":".as_slice(),
-            Flavor::Completion | Flavor::Tgi => b",\"object\":\"text_completion\",\"created\":",
+            Flavor::Completion | Flavor::Tgi | Flavor::Messages => b",\"object\":\"text_completion\",\"created\":",
         });
         head.extend_from_slice(meta.created.to_string().as_bytes());
         head.extend_from_slice(b",\"model\":");
@@ -90,6 +100,9 @@ impl ChunkWriter {
 
     /// One content chunk of choice `index` carrying `token`.
     pub fn content(&self, index: usize, token: &str, out: &mut Vec<u8>) {
+        if self.flavor == Flavor::Messages {
+            return anthropic_delta(out, self.tokens.get(), "text_delta", "text", token);
+        }
         out.extend_from_slice(&self.head);
         match self.flavor {
             Flavor::Chat => {
@@ -105,6 +118,7 @@ impl ChunkWriter {
                 push_u64(out, index as u64);
                 out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":null}]}");
             }
+            Flavor::Messages => unreachable!("handled above"),
             Flavor::Tgi => {
                 let n = self.tokens.get() + 1;
                 self.tokens.set(n);
@@ -117,6 +131,45 @@ impl ChunkWriter {
                 out.extend_from_slice(b",\"logprob\":-0.1,\"special\":false},\"top_tokens\":null,\"generated_text\":null,\"details\":null}");
             }
         }
+        out.extend_from_slice(END);
+    }
+
+    /// Anthropic's opening events: `message_start`, the first content block (thinking when the
+    /// model reasons first), and a `ping`.
+    pub fn messages_open(&self, thinking: bool, input_tokens: u64, out: &mut Vec<u8>) {
+        event(out, "message_start");
+        out.extend_from_slice(b"{\"type\":\"message_start\",\"message\":");
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(b",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":");
+        push_u64(out, input_tokens);
+        out.extend_from_slice(b",\"output_tokens\":0}}}");
+        out.extend_from_slice(END);
+        block_start(out, 0, thinking);
+        event(out, "ping");
+        out.extend_from_slice(b"{\"type\":\"ping\"}");
+        out.extend_from_slice(END);
+    }
+
+    /// Anthropic: the thinking block ends and the text block begins.
+    pub fn messages_answer_starts(&self, out: &mut Vec<u8>) {
+        block_stop(out, 0);
+        block_start(out, 1, false);
+        self.tokens.set(1);
+    }
+
+    /// Anthropic's closing events: the open block stops, then `message_delta` with the stop
+    /// reason and output tokens, then `message_stop`.
+    pub fn messages_finish(&self, finish_reason: &str, output_tokens: u64, out: &mut Vec<u8>) {
+        block_stop(out, self.tokens.get());
+        event(out, "message_delta");
+        out.extend_from_slice(b"{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
+        push_json_str(out, anthropic_stop_reason(finish_reason));
+        out.extend_from_slice(b",\"stop_sequence\":null},\"usage\":{\"output_tokens\":");
+        push_u64(out, output_tokens);
+        out.extend_from_slice(b"}}");
+        out.extend_from_slice(END);
+        event(out, "message_stop");
+        out.extend_from_slice(b"{\"type\":\"message_stop\"}");
         out.extend_from_slice(END);
     }
 
@@ -138,6 +191,9 @@ impl ChunkWriter {
 
     /// One reasoning chunk of choice `index` (chat only): `delta.reasoning_content`.
     pub fn reasoning(&self, index: usize, token: &str, out: &mut Vec<u8>) {
+        if self.flavor == Flavor::Messages {
+            return anthropic_delta(out, 0, "thinking_delta", "thinking", token);
+        }
         out.extend_from_slice(&self.head);
         push_index(out, index);
         out.extend_from_slice(b",\"delta\":{\"reasoning_content\":");
@@ -154,7 +210,7 @@ impl ChunkWriter {
                 push_index(out, index);
                 out.extend_from_slice(b",\"delta\":{},\"logprobs\":null,\"finish_reason\":");
             }
-            Flavor::Completion | Flavor::Tgi => {
+            Flavor::Completion | Flavor::Tgi | Flavor::Messages => {
                 out.extend_from_slice(b"\"choices\":[{\"text\":\"\",\"index\":");
                 push_u64(out, index as u64);
                 out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":");
@@ -178,6 +234,55 @@ impl ChunkWriter {
     pub fn done(out: &mut Vec<u8>) {
         out.extend_from_slice(b"data: [DONE]\n\n");
     }
+}
+
+/// Anthropic's names for why generation ended.
+pub fn anthropic_stop_reason(reason: &str) -> &'static str {
+    match reason {
+        "length" => "max_tokens",
+        _ => "end_turn",
+    }
+}
+
+fn event(out: &mut Vec<u8>, name: &str) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+}
+
+fn block_start(out: &mut Vec<u8>, index: u64, thinking: bool) {
+    event(out, "content_block_start");
+    out.extend_from_slice(b"{\"type\":\"content_block_start\",\"index\":");
+    push_u64(out, index);
+    out.extend_from_slice(if thinking {
+        b",\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}".as_slice()
+    } else {
+        b",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}"
+    });
+    out.extend_from_slice(END);
+}
+
+fn block_stop(out: &mut Vec<u8>, index: u64) {
+    event(out, "content_block_stop");
+    out.extend_from_slice(b"{\"type\":\"content_block_stop\",\"index\":");
+    push_u64(out, index);
+    out.extend_from_slice(b"}");
+    out.extend_from_slice(END);
+}
+
+/// One `content_block_delta` of block `index`: `{"type": kind, field: token}`.
+fn anthropic_delta(out: &mut Vec<u8>, index: u64, kind: &str, field: &str, token: &str) {
+    event(out, "content_block_delta");
+    out.extend_from_slice(b"{\"type\":\"content_block_delta\",\"index\":");
+    push_u64(out, index);
+    out.extend_from_slice(b",\"delta\":{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"");
+    out.extend_from_slice(field.as_bytes());
+    out.extend_from_slice(b"\":");
+    push_json_str(out, token);
+    out.extend_from_slice(b"}}");
+    out.extend_from_slice(END);
 }
 
 /// TGI's names for why generation ended.
@@ -296,6 +401,49 @@ mod tests {
         assert_eq!(ev[2]["choices"][0]["finish_reason"], "length");
         assert_eq!(ev[4]["choices"], serde_json::json!([]));
         assert_eq!(ev[4]["usage"]["total_tokens"], 4);
+    }
+
+    #[test]
+    fn anthropic_events_parse_back() {
+        let w = ChunkWriter::new(Flavor::Messages, &meta());
+        let mut out = Vec::new();
+        w.messages_open(true, 7, &mut out);
+        w.reasoning(0, "Hmm", &mut out);
+        w.messages_answer_starts(&mut out);
+        w.content(0, "Yes", &mut out);
+        w.messages_finish("length", 2, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let ev: Vec<(String, Value)> = text
+            .split_terminator("\n\n")
+            .map(|e| {
+                let (name, data) = e.split_once("\ndata: ").unwrap();
+                (name.strip_prefix("event: ").unwrap().to_owned(), serde_json::from_str(data).unwrap())
+            })
+            .collect();
+        let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "message_start",
+                "content_block_start",
+                "ping",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        assert!(ev.iter().all(|(n, v)| v["type"] == n.as_str()));
+        assert_eq!(ev[0].1["message"]["usage"]["input_tokens"], 7);
+        assert_eq!(ev[0].1["message"]["model"], "a/\"b\"");
+        assert_eq!(ev[1].1["content_block"]["type"], "thinking");
+        assert_eq!(ev[3].1["delta"]["thinking"], "Hmm");
+        assert_eq!((ev[6].1["index"].as_u64(), ev[6].1["delta"]["text"].as_str()), (Some(1), Some("Yes")));
+        assert_eq!(ev[8].1["delta"]["stop_reason"], "max_tokens");
+        assert_eq!(ev[8].1["usage"]["output_tokens"], 2);
     }
 
     #[test]

@@ -75,6 +75,53 @@ struct CompletionBody {
     common: CommonBody,
 }
 
+/// `POST /v1/messages` (Anthropic).
+#[derive(Debug, Deserialize)]
+struct MessagesBody {
+    model: Option<String>,
+    messages: Option<Vec<ChatMessage>>,
+    system: Option<MessageContent>,
+    max_tokens: Option<i64>,
+    stop_sequences: Option<Vec<String>>,
+    #[serde(flatten)]
+    common: CommonBody,
+}
+
+/// Parses an Anthropic Messages request: `max_tokens` is required; the system prompt counts.
+pub fn parse_messages(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> {
+    let req: MessagesBody = parse_json(body, &[("messages", Kind::Array), ("stop_sequences", Kind::Array)])?;
+    let model = require_model(req.model)?;
+    let messages = req.messages.ok_or_else(|| Error::invalid_param("messages", "messages: Field required"))?;
+    if messages.is_empty() {
+        return Err(Error::invalid_param("messages", "messages: at least one message is required"));
+    }
+    let max_tokens = req.max_tokens.ok_or_else(|| Error::invalid_param("max_tokens", "max_tokens: Field required"))?;
+    let mut prompt_tokens = req.system.as_ref().map_or(0, |s| content_tokens(s, encoding));
+    for (i, m) in messages.iter().enumerate() {
+        if m.role != "user" && m.role != "assistant" {
+            let param = format!("messages.[{i}].role");
+            return Err(Error::invalid_param(&param, format!("{param}: expected user or assistant, got {:?}", m.role)));
+        }
+        prompt_tokens += m.content.as_ref().map_or(0, |c| content_tokens(c, encoding));
+    }
+    let common = CommonBody {
+        max_tokens: Some(max_tokens),
+        max_completion_tokens: None,
+        stop: req.stop_sequences.map(Stop::Many).or(req.common.stop),
+        ..req.common
+    };
+    finish(model, common, prompt_tokens)
+}
+
+fn content_tokens(c: &MessageContent, encoding: Encoding) -> u64 {
+    match c {
+        MessageContent::Text(t) => encoding.count(t) as u64,
+        MessageContent::Parts(parts) => {
+            parts.iter().filter_map(|p| p.text.as_deref()).map(|t| encoding.count(t) as u64).sum()
+        }
+    }
+}
+
 /// `POST /generate` and `/generate_stream` (Hugging Face TGI).
 #[derive(Debug, Deserialize)]
 struct TgiBody {

@@ -42,6 +42,24 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
             "usage": usage_json,
             "system_fingerprint": meta.fingerprint,
         }),
+        Flavor::Messages => {
+            let c = &choices[0];
+            let mut content = Vec::new();
+            if let Some(thinking) = &c.reasoning {
+                content.push(json!({"type": "thinking", "thinking": thinking, "signature": "fakeai"}));
+            }
+            content.push(json!({"type": "text", "text": c.content}));
+            json!({
+                "id": meta.id,
+                "type": "message",
+                "role": "assistant",
+                "model": meta.model,
+                "content": content,
+                "stop_reason": super::chunks::anthropic_stop_reason(c.finish_reason),
+                "stop_sequence": null,
+                "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens},
+            })
+        }
         Flavor::Tgi => {
             let c = &choices[0];
             json!({
