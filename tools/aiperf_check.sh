@@ -2,10 +2,11 @@
 # AIPerf (../shared/tools/aiperf_run.sh, offline) against a fresh fakeai: checks zero errors, OSL
 # equal to the requested length, AIPerf's token counts equal to the server's usage, and that its
 # server-metrics export holds the vLLM series its realtime rows are derived from.
-# Usage: tools/aiperf_check.sh [CONCURRENCY] [REQUESTS]
+# Usage: tools/aiperf_check.sh [CONCURRENCY] [REQUESTS] [ENDPOINT_TYPE] [MODEL]
+#   ENDPOINT_TYPE: chat (default), completions, messages, huggingface_generate
 set -euo pipefail
 cd "$(dirname "$0")/.."
-conc=${1:-10}; requests=${2:-100}
+conc=${1:-10}; requests=${2:-100}; endpoint=${3:-chat}; model=${4:-openai/gpt-oss-120b}
 runner=${AIPERF_RUN:-../shared/tools/aiperf_run.sh}
 if [ ! -f "$runner" ]; then
   echo "aiperf_check: $runner not found (it comes from the project's shared/ folder beside the repo; set AIPERF_RUN)" >&2
@@ -18,19 +19,20 @@ server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 500); do curl -sf "127.0.0.1:$port/health" >/dev/null && break; sleep 0.01; done
 out=$(mktemp -d)
-OUT_DIR="$out" ISL=128 OSL=64 bash "$runner" "http://127.0.0.1:$port" openai/gpt-oss-120b "$conc" "$requests" \
+OUT_DIR="$out" ISL=128 OSL=64 ENDPOINT_TYPE="$endpoint" bash "$runner" "http://127.0.0.1:$port" "$model" "$conc" "$requests" \
   --extra-inputs ignore_eos:true | tail -3
-python3 - "$out" "$requests" <<'PY'
+python3 - "$out" "$requests" "$endpoint" <<'PY'
 import json, sys
-out, requests = sys.argv[1], int(sys.argv[2])
+out, requests, endpoint = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 p = json.load(open(f"{out}/profile_export_aiperf.json"))
 def stat(tag, key="avg"):
     return (p.get(tag) or {}).get(key)
 assert (stat("error_request_count") or 0) == 0, "AIPerf saw errors"
 assert stat("request_count") == requests, f"completed {stat('request_count')} of {requests}"
 assert stat("output_sequence_length") == 64 and stat("output_sequence_length", "max") == 64, "OSL != 64"
-assert stat("usage_completion_tokens") == stat("output_sequence_length"), "usage != AIPerf's count"
-assert stat("usage_prompt_tokens") == stat("input_sequence_length"), "prompt usage != AIPerf's ISL"
+if endpoint != "huggingface_generate":  # TGI responses carry no usage
+    assert stat("usage_completion_tokens") == stat("output_sequence_length"), "usage != AIPerf's count"
+    assert stat("usage_prompt_tokens") == stat("input_sequence_length"), "prompt usage != AIPerf's ISL"
 m = json.load(open(f"{out}/server_metrics_export.json"))["metrics"]
 for name in ["vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
              "vllm:prompt_tokens", "vllm:generation_tokens", "vllm:prefix_cache_hits", "vllm:prefix_cache_queries",
@@ -40,5 +42,5 @@ for name in ["vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_
 assert m["vllm:num_requests_running"]["series"][0]["stats"]["max"] > 0, "running never above 0"
 assert m["vllm:kv_cache_usage_perc"]["series"][0]["stats"]["max"] > 0, "KV usage never above 0"
 assert m["vllm:generation_tokens"]["series"][0]["stats"]["rate"] > 0, "no output token throughput"
-print(f"aiperf check passed: {requests} requests, OSL 64, usage == client counts, vLLM server metrics exported")
+print(f"aiperf check passed ({endpoint}): {requests} requests, OSL 64, usage == client counts, vLLM server metrics exported")
 PY
