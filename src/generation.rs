@@ -76,6 +76,8 @@ pub struct GenSummary {
 pub struct Choice {
     /// Seed of its answer text (to replay it).
     pub seed: u64,
+    /// Seed of its reasoning text.
+    pub thought_seed: u64,
     /// Its answer's text generator.
     pub text: TextGen,
     /// Its reasoning's text generator.
@@ -86,6 +88,24 @@ pub struct Choice {
     pub length: u64,
     /// `stop` or `length`.
     pub finish_reason: &'static str,
+}
+
+impl Choice {
+    /// Its whole reasoning text, replayed from the seed.
+    pub fn reasoning_text(&self) -> String {
+        replay(self.thought_seed, self.reasoning)
+    }
+
+    /// Its whole answer text, replayed from the seed.
+    pub fn answer_text(&self) -> String {
+        replay(self.seed, self.length - self.reasoning)
+    }
+}
+
+fn replay(seed: u64, tokens: u64) -> String {
+    let mut text = String::with_capacity(tokens as usize * 7);
+    TextGen::new(seed).push_tokens(tokens as usize, &mut text);
+    text
 }
 
 /// Everything needed to produce one response.
@@ -131,18 +151,8 @@ impl Plan {
     }
 
     /// Each choice's whole (reasoning, answer) text, for non-streaming responses.
-    pub fn full_texts(&mut self) -> Vec<(Option<String>, String)> {
-        let reasons = self.reasons;
-        self.choices
-            .iter_mut()
-            .map(|c| {
-                let mut thought = String::with_capacity(c.reasoning as usize * 7);
-                c.thought.push_tokens(c.reasoning as usize, &mut thought);
-                let mut text = String::with_capacity((c.length - c.reasoning) as usize * 7);
-                c.text.push_tokens((c.length - c.reasoning) as usize, &mut text);
-                (reasons.then_some(thought), text)
-            })
-            .collect()
+    pub fn full_texts(&self) -> Vec<(Option<String>, String)> {
+        self.choices.iter().map(|c| (self.reasons.then(|| c.reasoning_text()), c.answer_text())).collect()
     }
 }
 
@@ -156,7 +166,7 @@ impl SimConfig {
             Some(seed) => (seed, format!("fp_{:016x}", Rng::new(seed).next_u64())),
             None => (rng.next_u64(), self.fingerprint.clone()),
         };
-        let chat_like = matches!(flavor, Flavor::Chat | Flavor::Messages);
+        let chat_like = matches!(flavor, Flavor::Chat | Flavor::Messages | Flavor::Responses);
         let reasons = chat_like && is_reasoning_model(&req.model, &self.reasoning_models);
         let share = if reasons { req.reasoning_share } else { 0.0 };
         let choices: Vec<Choice> =
@@ -168,6 +178,7 @@ impl SimConfig {
             Flavor::Chat => "chatcmpl-",
             Flavor::Completion | Flavor::Tgi => "cmpl-",
             Flavor::Messages => "msg_",
+            Flavor::Responses => "resp_",
         };
         Plan {
             flavor,
@@ -204,6 +215,7 @@ impl SimConfig {
         let thought_seed = seed ^ 0x5EED_7A0B_0000_0000;
         Choice {
             seed,
+            thought_seed,
             text: TextGen::new(seed),
             thought: TextGen::new(thought_seed),
             reasoning,
@@ -336,7 +348,7 @@ mod tests {
         assert!(!is_reasoning_model("gpt-4o", &patterns));
         let mut r = req(Some(40), 0, true);
         r.model = "gpt-oss-20b".into();
-        let mut p = plan(&sim(), &r);
+        let p = plan(&sim(), &r);
         assert!(p.reasons);
         assert_eq!((p.usage.completion_tokens, p.usage.reasoning_tokens), (40, 20));
         let (thought, answer) = p.full_texts().remove(0);
@@ -354,7 +366,7 @@ mod tests {
         let mut r = req(Some(30), 0, false);
         r.n = 3;
         let s = SimConfig { output_len: LengthDist::Uniform { mean: 20.0, pct: 50.0 }, ..sim() };
-        let mut p = plan(&s, &r);
+        let p = plan(&s, &r);
         assert_eq!(p.choices.len(), 3);
         assert_eq!(p.usage.completion_tokens, p.choices.iter().map(|c| c.length).sum::<u64>());
         let texts = p.full_texts();
@@ -366,7 +378,7 @@ mod tests {
         let s = sim();
         let mut r = req(Some(20), 0, true);
         r.seed = Some(7);
-        let (mut a, mut b) = (plan(&s, &r), plan(&s, &r));
+        let (a, b) = (plan(&s, &r), plan(&s, &r));
         assert_eq!(a.full_texts(), b.full_texts());
         assert_eq!(a.meta.fingerprint, b.meta.fingerprint);
         assert_ne!(a.meta.fingerprint, "fp_test");

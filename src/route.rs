@@ -102,6 +102,7 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         (Method::Post, "/v1/chat/completions") => generate(app, ctx, head, body, Flavor::Chat),
         (Method::Post, "/v1/completions") => generate(app, ctx, head, body, Flavor::Completion),
         (Method::Post, "/v1/messages") => generate(app, ctx, head, body, Flavor::Messages),
+        (Method::Post, "/v1/responses") => generate(app, ctx, head, body, Flavor::Responses),
         (Method::Post, "/generate") => generate(app, ctx, head, body, Flavor::Tgi),
         (Method::Post, "/generate_stream") => generate(app, ctx, head, body, Flavor::Tgi),
         _ => Ok(Reply::Now(unrouted(path))),
@@ -115,9 +116,12 @@ fn unrouted(path: &str) -> Full {
         "/health" | "/v1/models" | "/metrics" | "/metrics/json" => "GET, HEAD, OPTIONS",
         "/vllm/metrics" | "/dynamo_frontend/metrics" | "/sglang/metrics" | "/trtllm/metrics" => "GET, HEAD, OPTIONS",
         p if p.starts_with("/v1/models/") => "GET, HEAD, OPTIONS",
-        "/v1/chat/completions" | "/v1/completions" | "/v1/messages" | "/generate" | "/generate_stream" => {
-            "POST, OPTIONS"
-        }
+        "/v1/chat/completions"
+        | "/v1/completions"
+        | "/v1/messages"
+        | "/v1/responses"
+        | "/generate"
+        | "/generate_stream" => "POST, OPTIONS",
         _ => return Error::not_found(path).into(),
     };
     let e = Error::new(405, "invalid_request_error", format!("Method not allowed for {path}; allowed: {allow}."))
@@ -210,6 +214,7 @@ fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavo
         Flavor::Completion => request::parse_completion(body, app.encoding)?,
         Flavor::Tgi => request::parse_tgi(body, app.encoding, head.path == "/generate_stream")?,
         Flavor::Messages => request::parse_messages(body, app.encoding)?,
+        Flavor::Responses => request::parse_responses(body, app.encoding)?,
     };
     let model = app.registry.resolve(&req.model);
     check_context_length(&req, model.context_window, flavor)?;
@@ -232,6 +237,7 @@ fn check_context_length(req: &request::GenRequest, window: u64, flavor: Flavor) 
         Flavor::Chat | Flavor::Messages => ("messages", "messages"),
         Flavor::Completion => ("prompt", "prompt"),
         Flavor::Tgi => ("inputs", "inputs"),
+        Flavor::Responses => ("input", "input"),
     };
     let message = format!(
         "This model's maximum context length is {window} tokens. However, you requested {total} tokens \

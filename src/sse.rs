@@ -7,7 +7,6 @@ use std::time::Duration;
 use crate::{
     generation::Plan,
     openai::chunks::{ChunkWriter, Flavor},
-    tokens::TextGen,
 };
 
 /// What the writer should do after an `emit_due` call.
@@ -43,9 +42,11 @@ impl TokenStream {
 
     /// Appends the opening (role) chunks, sent with the response head.
     pub fn open(&self, out: &mut Vec<u8>) {
-        if self.plan.flavor == Flavor::Messages {
-            let thinking = self.plan.choices[0].reasoning > 0;
-            return self.writer.messages_open(thinking, self.plan.usage.prompt_tokens, out);
+        let thinking = self.plan.choices[0].reasoning > 0;
+        match self.plan.flavor {
+            Flavor::Messages => return self.writer.messages_open(thinking, self.plan.usage.prompt_tokens, out),
+            Flavor::Responses => return self.writer.responses_open(thinking, out),
+            _ => {}
         }
         for index in 0..self.plan.choices.len() {
             self.writer.role(index, out);
@@ -85,6 +86,13 @@ impl TokenStream {
         if self.position < self.longest {
             return Step::WaitUntil(self.plan.schedule.peek());
         }
+        if !self.finished && self.plan.flavor == Flavor::Responses {
+            self.finished = true;
+            let choice = &self.plan.choices[0];
+            let reasoning = (choice.reasoning > 0).then(|| choice.reasoning_text());
+            self.writer.responses_finish(reasoning.as_deref(), &choice.answer_text(), self.plan.usage, out);
+            return Step::Finished;
+        }
         if !self.finished && self.plan.flavor == Flavor::Messages {
             self.finished = true;
             let choice = &self.plan.choices[0];
@@ -94,9 +102,7 @@ impl TokenStream {
         if !self.finished && self.plan.flavor == Flavor::Tgi {
             self.finished = true;
             let choice = &self.plan.choices[0];
-            let mut text = String::with_capacity(choice.length as usize * 7);
-            TextGen::new(choice.seed).push_tokens(choice.length as usize, &mut text);
-            self.writer.tgi_finish(&text, choice.finish_reason, choice.length, out);
+            self.writer.tgi_finish(&choice.answer_text(), choice.finish_reason, choice.length, out);
             return Step::Finished;
         }
         if !self.finished {
@@ -131,6 +137,7 @@ mod tests {
         openai::chunks::{ResponseMeta, Usage},
         rng::Rng,
         sim::{Latency, Schedule},
+        tokens::TextGen,
     };
 
     /// One reasoning choice of `n` tokens, half of them reasoning.
@@ -142,6 +149,7 @@ mod tests {
         let half = |l: u64| if reasons { l / 2 } else { 0 };
         let choices = lengths.iter().enumerate().map(|(i, &length)| Choice {
             seed: i as u64,
+            thought_seed: 99,
             text: TextGen::new(i as u64),
             thought: TextGen::new(99),
             reasoning: half(length),

@@ -261,3 +261,59 @@ fn anthropic_messages_stream_and_message() {
     let e = s.post("/v1/messages", r#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#);
     assert_eq!((e.status, e.json()["error"]["param"].as_str()), (400, Some("max_tokens")));
 }
+
+#[test]
+fn responses_api_streams_the_openai_event_sequence() {
+    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    let o200k = tiktoken_rs::o200k_base().unwrap();
+    let parse = |text: &str| -> Vec<serde_json::Value> {
+        text.split_terminator("\n\n")
+            .map(|e| {
+                let (name, data) = e.split_once("\ndata: ").expect("event + data lines");
+                let v: serde_json::Value = serde_json::from_str(data).unwrap();
+                assert_eq!(v["type"], name.strip_prefix("event: ").unwrap());
+                v
+            })
+            .collect()
+    };
+    for (model, reasoning) in [("gpt-4o", 0u64), ("openai/gpt-oss-20b", 15)] {
+        let body = format!(
+            r#"{{"model":"{model}","instructions":"Be brief.","input":[{{"role":"user","content":[{{"type":"input_text","text":"Hello, world!"}}]}}],"max_output_tokens":30,"stream":true,"ignore_eos":true}}"#
+        );
+        let ev = parse(&s.post("/v1/responses", &body).text());
+        let kinds: Vec<&str> = ev.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(&kinds[..2], ["response.created", "response.in_progress"]);
+        assert_eq!(*kinds.last().unwrap(), "response.completed");
+        let seq: Vec<u64> = ev.iter().map(|e| e["sequence_number"].as_u64().unwrap()).collect();
+        assert!(seq.windows(2).all(|w| w[1] == w[0] + 1), "sequence numbers count up");
+        let text: String = ev
+            .iter()
+            .filter(|e| e["type"] == "response.output_text.delta")
+            .map(|e| e["delta"].as_str().unwrap())
+            .collect();
+        let thought: String = ev
+            .iter()
+            .filter(|e| e["type"] == "response.reasoning_text.delta")
+            .map(|e| e["delta"].as_str().unwrap())
+            .collect();
+        let done = ev.iter().find(|e| e["type"] == "response.output_text.done").unwrap();
+        assert_eq!(done["text"], text.as_str());
+        let completed = &ev.last().unwrap()["response"];
+        assert_eq!(completed["status"], "completed");
+        assert_eq!(completed["output_text"], text.as_str());
+        let usage = &completed["usage"];
+        assert_eq!(usage["output_tokens"], 30);
+        assert_eq!(usage["output_tokens_details"]["reasoning_tokens"], reasoning);
+        assert_eq!(usage["input_tokens"], 7, "instructions + input");
+        assert_eq!(o200k.encode_ordinary(&text).len() as u64, 30 - reasoning);
+        assert_eq!(o200k.encode_ordinary(&thought).len() as u64, reasoning);
+    }
+    let v =
+        s.post("/v1/responses", r#"{"model":"gpt-4o","input":"Hi","max_output_tokens":6,"ignore_eos":true}"#).json();
+    assert_eq!((v["object"].as_str(), v["status"].as_str()), (Some("response"), Some("completed")));
+    assert!(v["id"].as_str().unwrap().starts_with("resp_"));
+    assert_eq!(o200k.encode_ordinary(v["output_text"].as_str().unwrap()).len(), 6);
+    assert_eq!(v["output"][0]["content"][0]["type"], "output_text");
+    let e = s.post("/v1/responses", r#"{"model":"gpt-4o","max_output_tokens":6}"#);
+    assert_eq!((e.status, e.json()["error"]["param"].as_str()), (400, Some("input")));
+}

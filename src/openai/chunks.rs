@@ -12,6 +12,8 @@ pub enum Flavor {
     Tgi,
     /// Anthropic's Messages API (`/v1/messages`).
     Messages,
+    /// OpenAI's Responses API (`/v1/responses`).
+    Responses,
 }
 
 /// Token counts reported in `usage`.
@@ -42,8 +44,11 @@ pub struct ResponseMeta {
 #[derive(Debug, Clone)]
 pub struct ChunkWriter {
     flavor: Flavor,
-    /// TGI numbers its token events.
+    /// TGI numbers its token events; Anthropic keeps its open block index here; the Responses
+    /// API its sequence number.
     tokens: std::cell::Cell<u64>,
+    /// The Responses API's ids.
+    responses: Option<responses::Ids>,
     /// `data: {"id":…,"object":…,"created":…,"model":…,` — everything before `"choices"`.
     head: Vec<u8>,
 }
@@ -56,7 +61,10 @@ impl ChunkWriter {
     pub fn new(flavor: Flavor, meta: &ResponseMeta) -> Self {
         let tokens = std::cell::Cell::new(0);
         if flavor == Flavor::Tgi {
-            return ChunkWriter { flavor, tokens, head: b"data:".to_vec() };
+            return ChunkWriter { flavor, tokens, head: b"data:".to_vec(), responses: None };
+        }
+        if flavor == Flavor::Responses {
+            return ChunkWriter { flavor, tokens, head: Vec::new(), responses: Some(responses::Ids::new(meta)) };
         }
         if flavor == Flavor::Messages {
             let mut head = Vec::with_capacity(160);
@@ -64,7 +72,7 @@ impl ChunkWriter {
             push_json_str(&mut head, &meta.id);
             head.extend_from_slice(b",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":");
             push_json_str(&mut head, &meta.model);
-            return ChunkWriter { flavor, tokens, head };
+            return ChunkWriter { flavor, tokens, head, responses: None };
         }
         let mut head = Vec::with_capacity(160);
         head.extend_from_slice(DATA);
@@ -72,7 +80,7 @@ impl ChunkWriter {
         push_json_str(&mut head, &meta.id);
         head.extend_from_slice(match flavor {
             Flavor::Chat => b",\"object\":\"chat.completion.chunk\",\"created\":".as_slice(),
-            Flavor::Completion | Flavor::Tgi | Flavor::Messages => b",\"object\":\"text_completion\",\"created\":",
+            _ => b",\"object\":\"text_completion\",\"created\":",
         });
         head.extend_from_slice(meta.created.to_string().as_bytes());
         head.extend_from_slice(b",\"model\":");
@@ -82,7 +90,7 @@ impl ChunkWriter {
             push_json_str(&mut head, &meta.fingerprint);
         }
         head.push(b',');
-        ChunkWriter { flavor, tokens, head }
+        ChunkWriter { flavor, tokens, head, responses: None }
     }
 
     /// The opening chunk of choice `index`: chat sends the assistant role with empty content;
@@ -103,6 +111,9 @@ impl ChunkWriter {
         if self.flavor == Flavor::Messages {
             return anthropic_delta(out, self.tokens.get(), "text_delta", "text", token);
         }
+        if let Some(ids) = &self.responses {
+            return ids.text_delta(&self.tokens, token, out);
+        }
         out.extend_from_slice(&self.head);
         match self.flavor {
             Flavor::Chat => {
@@ -118,7 +129,7 @@ impl ChunkWriter {
                 push_u64(out, index as u64);
                 out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":null}]}");
             }
-            Flavor::Messages => unreachable!("handled above"),
+            Flavor::Messages | Flavor::Responses => unreachable!("handled above"),
             Flavor::Tgi => {
                 let n = self.tokens.get() + 1;
                 self.tokens.set(n);
@@ -173,6 +184,27 @@ impl ChunkWriter {
         out.extend_from_slice(END);
     }
 
+    /// The Responses API's opening events.
+    pub fn responses_open(&self, thinking: bool, out: &mut Vec<u8>) {
+        if let Some(ids) = &self.responses {
+            ids.open(&self.tokens, thinking, out);
+        }
+    }
+
+    /// The Responses API: the reasoning item ends (with its text) and the message item begins.
+    pub fn responses_answer_starts(&self, reasoning_text: &str, out: &mut Vec<u8>) {
+        if let Some(ids) = &self.responses {
+            ids.answer_starts(&self.tokens, reasoning_text, out);
+        }
+    }
+
+    /// The Responses API's closing events, ending with `response.completed` and its usage.
+    pub fn responses_finish(&self, reasoning_text: Option<&str>, text: &str, usage: Usage, out: &mut Vec<u8>) {
+        if let Some(ids) = &self.responses {
+            ids.finish(&self.tokens, reasoning_text, text, usage, out);
+        }
+    }
+
     /// TGI's last event: the end-of-sequence token with the whole text and the finish details.
     pub fn tgi_finish(&self, generated_text: &str, finish_reason: &str, generated_tokens: u64, out: &mut Vec<u8>) {
         let n = self.tokens.get() + 1;
@@ -194,6 +226,9 @@ impl ChunkWriter {
         if self.flavor == Flavor::Messages {
             return anthropic_delta(out, 0, "thinking_delta", "thinking", token);
         }
+        if let Some(ids) = &self.responses {
+            return ids.reasoning_delta(&self.tokens, token, out);
+        }
         out.extend_from_slice(&self.head);
         push_index(out, index);
         out.extend_from_slice(b",\"delta\":{\"reasoning_content\":");
@@ -210,7 +245,7 @@ impl ChunkWriter {
                 push_index(out, index);
                 out.extend_from_slice(b",\"delta\":{},\"logprobs\":null,\"finish_reason\":");
             }
-            Flavor::Completion | Flavor::Tgi | Flavor::Messages => {
+            _ => {
                 out.extend_from_slice(b"\"choices\":[{\"text\":\"\",\"index\":");
                 push_u64(out, index as u64);
                 out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":");
@@ -233,6 +268,207 @@ impl ChunkWriter {
     /// The terminating `data: [DONE]`.
     pub fn done(out: &mut Vec<u8>) {
         out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+}
+
+/// The Responses API's event encoding.
+pub mod responses {
+    use std::cell::Cell;
+
+    use serde_json::{Value, json};
+
+    use super::{END, ResponseMeta, Usage, push_json_str, push_u64};
+
+    /// Ids of one response and its output items.
+    #[derive(Debug, Clone)]
+    pub struct Ids {
+        id: String,
+        model: String,
+        created: u64,
+        message: String,
+        reasoning: String,
+        /// A reasoning item came first, so the message is output 1.
+        reasoning_open: Cell<bool>,
+    }
+
+    impl Ids {
+        /// Ids derived from the response's.
+        pub fn new(meta: &ResponseMeta) -> Self {
+            let suffix = meta.id.split_once('_').map_or(meta.id.as_str(), |(_, s)| s);
+            Ids {
+                id: meta.id.clone(),
+                model: meta.model.clone(),
+                created: meta.created,
+                message: format!("msg_{suffix}"),
+                reasoning: format!("rs_{suffix}"),
+                reasoning_open: Cell::new(false),
+            }
+        }
+
+        fn event(seq: &Cell<u64>, out: &mut Vec<u8>, kind: &str, mut body: Value) {
+            body["type"] = json!(kind);
+            body["sequence_number"] = json!(seq.get());
+            seq.set(seq.get() + 1);
+            out.extend_from_slice(b"event: ");
+            out.extend_from_slice(kind.as_bytes());
+            out.extend_from_slice(b"\ndata: ");
+            out.extend_from_slice(body.to_string().as_bytes());
+            out.extend_from_slice(END);
+        }
+
+        /// The response object at `status`, with `output` and `usage`.
+        pub fn response(&self, status: &str, output: Value, usage: Option<Usage>) -> Value {
+            let text: String = output
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|i| i["type"] == "message")
+                .flat_map(|i| i["content"].as_array().cloned().unwrap_or_default())
+                .filter_map(|c| c["text"].as_str().map(str::to_owned))
+                .collect();
+            json!({
+                "id": self.id,
+                "object": "response",
+                "created_at": self.created,
+                "status": status,
+                "model": self.model,
+                "output": output,
+                "output_text": text,
+                "usage": usage.map(|u| json!({
+                    "input_tokens": u.prompt_tokens,
+                    "input_tokens_details": {"cached_tokens": 0},
+                    "output_tokens": u.completion_tokens,
+                    "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+                    "total_tokens": u.prompt_tokens + u.completion_tokens,
+                })),
+            })
+        }
+
+        /// The output items: a reasoning item (when there is reasoning) and the message.
+        pub fn output(&self, reasoning: Option<&str>, text: &str, status: &str) -> Value {
+            let mut items = Vec::new();
+            if let Some(r) = reasoning {
+                items.push(json!({"id": self.reasoning, "type": "reasoning", "status": status, "summary": [],
+                    "content": [{"type": "reasoning_text", "text": r}]}));
+            }
+            items.push(self.message_item(text, status));
+            Value::Array(items)
+        }
+
+        fn message_item(&self, text: &str, status: &str) -> Value {
+            json!({"id": self.message, "type": "message", "status": status, "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}]})
+        }
+
+        fn open_message(&self, seq: &Cell<u64>, output_index: u64, out: &mut Vec<u8>) {
+            let mut item = self.message_item("", "in_progress");
+            item["content"] = json!([]);
+            Self::event(seq, out, "response.output_item.added", json!({"output_index": output_index, "item": item}));
+            Self::event(
+                seq,
+                out,
+                "response.content_part.added",
+                json!({"item_id": self.message,
+                "output_index": output_index, "content_index": 0,
+                "part": {"type": "output_text", "text": "", "annotations": []}}),
+            );
+        }
+
+        pub(super) fn open(&self, seq: &Cell<u64>, thinking: bool, out: &mut Vec<u8>) {
+            let created = self.response("in_progress", json!([]), None);
+            Self::event(seq, out, "response.created", json!({"response": created}));
+            Self::event(seq, out, "response.in_progress", json!({"response": created}));
+            self.reasoning_open.set(thinking);
+            if thinking {
+                Self::event(
+                    seq,
+                    out,
+                    "response.output_item.added",
+                    json!({"output_index": 0, "item":
+                    {"id": self.reasoning, "type": "reasoning", "status": "in_progress", "summary": [], "content": []}}),
+                );
+            } else {
+                self.open_message(seq, 0, out);
+            }
+        }
+
+        fn delta(&self, seq: &Cell<u64>, kind: &[u8], item: &str, output_index: u64, token: &str, out: &mut Vec<u8>) {
+            out.extend_from_slice(b"event: ");
+            out.extend_from_slice(kind);
+            out.extend_from_slice(b"\ndata: {\"type\":\"");
+            out.extend_from_slice(kind);
+            out.extend_from_slice(b"\",\"sequence_number\":");
+            push_u64(out, seq.get());
+            seq.set(seq.get() + 1);
+            out.extend_from_slice(b",\"item_id\":");
+            push_json_str(out, item);
+            out.extend_from_slice(b",\"output_index\":");
+            push_u64(out, output_index);
+            out.extend_from_slice(b",\"content_index\":0,\"delta\":");
+            push_json_str(out, token);
+            out.extend_from_slice(b",\"logprobs\":[]}");
+            out.extend_from_slice(END);
+        }
+
+        pub(super) fn text_delta(&self, seq: &Cell<u64>, token: &str, out: &mut Vec<u8>) {
+            let index = u64::from(self.reasoning_open.get());
+            self.delta(seq, b"response.output_text.delta", &self.message, index, token, out);
+        }
+
+        pub(super) fn reasoning_delta(&self, seq: &Cell<u64>, token: &str, out: &mut Vec<u8>) {
+            self.delta(seq, b"response.reasoning_text.delta", &self.reasoning, 0, token, out);
+        }
+
+        fn close_reasoning(&self, seq: &Cell<u64>, text: &str, out: &mut Vec<u8>) {
+            Self::event(
+                seq,
+                out,
+                "response.reasoning_text.done",
+                json!({"item_id": self.reasoning,
+                "output_index": 0, "content_index": 0, "text": text}),
+            );
+            let item = &self.output(Some(text), "", "completed")[0];
+            Self::event(seq, out, "response.output_item.done", json!({"output_index": 0, "item": item}));
+        }
+
+        pub(super) fn answer_starts(&self, seq: &Cell<u64>, reasoning_text: &str, out: &mut Vec<u8>) {
+            self.close_reasoning(seq, reasoning_text, out);
+            self.open_message(seq, 1, out);
+        }
+
+        pub(super) fn finish(
+            &self,
+            seq: &Cell<u64>,
+            reasoning: Option<&str>,
+            text: &str,
+            usage: Usage,
+            out: &mut Vec<u8>,
+        ) {
+            let index = u64::from(self.reasoning_open.get());
+            if let (Some(r), true) = (reasoning, text.is_empty()) {
+                // Stopped before any answer token: the reasoning item still closes, the message opens.
+                self.answer_starts(seq, r, out);
+            }
+            Self::event(
+                seq,
+                out,
+                "response.output_text.done",
+                json!({"item_id": self.message,
+                "output_index": index, "content_index": 0, "text": text, "logprobs": []}),
+            );
+            Self::event(
+                seq,
+                out,
+                "response.content_part.done",
+                json!({"item_id": self.message,
+                "output_index": index, "content_index": 0,
+                "part": {"type": "output_text", "text": text, "annotations": []}}),
+            );
+            let item = self.message_item(text, "completed");
+            Self::event(seq, out, "response.output_item.done", json!({"output_index": index, "item": item}));
+            let response = self.response("completed", self.output(reasoning, text, "completed"), Some(usage));
+            Self::event(seq, out, "response.completed", json!({"response": response}));
+        }
     }
 }
 

@@ -75,6 +75,66 @@ struct CompletionBody {
     common: CommonBody,
 }
 
+/// `POST /v1/responses`.
+#[derive(Debug, Deserialize)]
+struct ResponsesBody {
+    model: Option<String>,
+    input: Option<ResponsesInput>,
+    instructions: Option<String>,
+    max_output_tokens: Option<i64>,
+    reasoning: Option<ReasoningOptions>,
+    #[serde(flatten)]
+    common: CommonBody,
+}
+
+/// `input`: a string or a list of items.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ResponsesInput {
+    Text(String),
+    Items(Vec<InputItem>),
+}
+
+/// One input item: a message (`role` + `content`) or a bare content item with `text`.
+#[derive(Debug, Deserialize)]
+struct InputItem {
+    content: Option<MessageContent>,
+    text: Option<String>,
+}
+
+/// `reasoning: {effort}`.
+#[derive(Debug, Deserialize)]
+struct ReasoningOptions {
+    effort: Option<String>,
+}
+
+/// Parses a Responses API request: prompt tokens count `instructions` and every input text.
+pub fn parse_responses(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> {
+    let req: ResponsesBody = parse_json(body, &[("input", Kind::StrOrArray), ("instructions", Kind::Str)])?;
+    let model = require_model(req.model)?;
+    let input = req.input.ok_or_else(|| Error::invalid_param("input", "Missing required parameter: 'input'."))?;
+    let mut prompt_tokens = req.instructions.as_deref().map_or(0, |t| encoding.count(t) as u64);
+    prompt_tokens += match &input {
+        ResponsesInput::Text(t) => encoding.count(t) as u64,
+        ResponsesInput::Items(items) => items
+            .iter()
+            .map(|i| {
+                i.content.as_ref().map_or(0, |c| content_tokens(c, encoding))
+                    + i.text.as_deref().map_or(0, |t| encoding.count(t) as u64)
+            })
+            .sum(),
+    };
+    let effort = req.reasoning.and_then(|r| r.effort);
+    let common = CommonBody {
+        max_tokens: req.max_output_tokens.or(req.common.max_tokens),
+        max_completion_tokens: None,
+        reasoning_effort: effort.or(req.common.reasoning_effort),
+        ..req.common
+    };
+    finish(model, common, prompt_tokens)
+        .map_err(|e| if e.param.as_deref() == Some("max_tokens") { e.with_param("max_output_tokens") } else { e })
+}
+
 /// `POST /v1/messages` (Anthropic).
 #[derive(Debug, Deserialize)]
 struct MessagesBody {

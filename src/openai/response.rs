@@ -60,6 +60,11 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
                 "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens},
             })
         }
+        Flavor::Responses => {
+            let c = &choices[0];
+            let ids = super::chunks::responses::Ids::new(meta);
+            ids.response("completed", ids.output(c.reasoning.as_deref(), &c.content, "completed"), Some(usage))
+        }
         Flavor::Tgi => {
             let c = &choices[0];
             json!({

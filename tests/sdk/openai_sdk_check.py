@@ -72,6 +72,24 @@ r = client.chat.completions.create(model="deepseek-ai/DeepSeek-R1", messages=[{"
 check(getattr(r.choices[0].message, "reasoning_content", None), "message.reasoning_content")
 check(r.usage.completion_tokens_details.reasoning_tokens == 30, f"high effort: {r.usage.completion_tokens_details}")
 
+# Responses API, streaming and not
+kinds, text, completed = [], "", None
+with client.responses.create(model="gpt-4o", input="Say hi", instructions="Be brief.", max_output_tokens=12,
+                             stream=True, extra_body={"ignore_eos": True}) as events:
+    for ev in events:
+        kinds.append(ev.type)
+        if ev.type == "response.output_text.delta":
+            text += ev.delta
+        if ev.type == "response.completed":
+            completed = ev.response
+check(kinds[0] == "response.created" and kinds[-1] == "response.completed", f"responses events {kinds[:3]}...")
+check(completed is not None and completed.output_text == text, "response.completed carries the text")
+check(completed.usage.output_tokens == 12, f"responses usage {completed.usage}")
+r = client.responses.create(model="openai/gpt-oss-120b", input="Why?", max_output_tokens=20,
+                            reasoning={"effort": "low"}, extra_body={"ignore_eos": True})
+check(r.status == "completed" and r.output_text, "non-streaming response")
+check(r.usage.output_tokens_details.reasoning_tokens == 5, f"low effort on 20 tokens: {r.usage}")
+
 # Completions, both modes
 c = client.completions.create(model="m", prompt="Once upon a time", max_tokens=7, extra_body={"ignore_eos": True})
 check(c.object == "text_completion" and c.usage.completion_tokens == 7 and c.choices[0].text, "completions")
