@@ -18,16 +18,11 @@ fn fakeai() -> Command {
 fn sigterm_drains_in_flight_streams_then_exits_zero() {
     let mut s = Server::start(&["--ttft", "0:0", "--itl", "10:0"]);
     let addr = s.addr;
-    let streamer = thread::spawn(move || {
-        let mut c = common::Conn::new(std::net::TcpStream::connect(addr).unwrap());
-        c.send(
-            "POST",
-            "/v1/chat/completions",
-            Some(&chat("m", "x", r#""max_tokens":50,"ignore_eos":true,"stream":true"#)),
-            &[],
-        );
-        c.response()
-    });
+    let streamer = common::spawn_post(
+        addr,
+        "/v1/chat/completions",
+        chat("m", "x", r#""max_tokens":50,"ignore_eos":true,"stream":true"#),
+    );
     thread::sleep(Duration::from_millis(150));
     s.terminate();
     let r = streamer.join().unwrap();

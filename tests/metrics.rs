@@ -80,16 +80,11 @@ fn vllm_counters_are_exact_across_workers() {
 fn running_requests_and_kv_usage_follow_live_streams() {
     let s = Server::start(&["--workers", "1", "--ttft", "0:0", "--itl", "50:0", "--kv-cache-tokens", "1000"]);
     let addr = s.addr;
-    let streamer = thread::spawn(move || {
-        let mut c = common::Conn::new(std::net::TcpStream::connect(addr).unwrap());
-        c.send(
-            "POST",
-            "/v1/chat/completions",
-            Some(&chat("live", "Hello, world!", r#""max_tokens":20,"ignore_eos":true,"stream":true"#)),
-            &[],
-        );
-        c.response()
-    });
+    let streamer = common::spawn_post(
+        addr,
+        "/v1/chat/completions",
+        chat("live", "Hello, world!", r#""max_tokens":20,"ignore_eos":true,"stream":true"#),
+    );
     let m = "{model_name=\"live\"}";
     let text = eventually(&s, "/vllm/metrics", &format!("vllm:num_requests_running{m}"), 1.0);
     let kv = sample(&text, &format!("vllm:kv_cache_usage_perc{m}")).unwrap();

@@ -45,6 +45,21 @@ impl PerModel<'_> {
         }
     }
 
+    /// Finished requests per model by reason (stop, length, abort), under each engine's names.
+    fn finished(&mut self, name: &str, reasons: [&str; 3]) {
+        family(self.out, name, "counter", "Count of successfully processed requests.");
+        for (model, m) in self.models {
+            for (reason, n) in reasons.iter().zip(m.finished) {
+                let _ = writeln!(
+                    self.out,
+                    "{name}{{finished_reason=\"{reason}\",{}=\"{}\"}} {n}",
+                    self.label,
+                    escape(model)
+                );
+            }
+        }
+    }
+
     /// Histogram families with one series per model.
     fn histograms(&mut self, families: &[HistogramFamily]) {
         for (name, help, get) in families {
@@ -84,16 +99,7 @@ pub fn vllm(out: &mut String, models: &[(String, ModelStats)], kv_capacity: u64,
         "Prefix cache hits, in terms of number of cached tokens.",
         |_| 0.0,
     );
-    family(p.out, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
-    for (model, m) in models {
-        for (reason, n) in ["stop", "length", "abort"].iter().zip(m.finished) {
-            let _ = writeln!(
-                p.out,
-                "vllm:request_success_total{{finished_reason=\"{reason}\",model_name=\"{}\"}} {n}",
-                escape(model)
-            );
-        }
-    }
+    p.finished("vllm:request_success_total", ["stop", "length", "abort"]);
     p.histograms(&VLLM_HISTOGRAMS);
     family(p.out, "vllm:cache_config_info", "gauge", "Information of the LLMEngine CacheConfig.");
     let _ = writeln!(
@@ -156,16 +162,7 @@ pub fn sglang(out: &mut String, models: &[(String, ModelStats)], kv_capacity: u6
 /// Renders the TRT-LLM families with a `model_name` label.
 pub fn trtllm(out: &mut String, models: &[(String, ModelStats)]) {
     let mut p = PerModel { out, models, label: "model_name" };
-    family(p.out, "trtllm:request_success_total", "counter", "Count of successfully processed requests.");
-    for (model, m) in models {
-        for (reason, n) in ["stop", "length", "cancelled"].iter().zip(m.finished) {
-            let _ = writeln!(
-                p.out,
-                "trtllm:request_success_total{{finished_reason=\"{reason}\",model_name=\"{}\"}} {n}",
-                escape(model)
-            );
-        }
-    }
+    p.finished("trtllm:request_success_total", ["stop", "length", "cancelled"]);
     p.histograms(&TRTLLM_HISTOGRAMS);
 }
 

@@ -332,6 +332,15 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// POSTs `body` to `path` on a fresh connection from another thread; join for the response.
+pub fn spawn_post(addr: SocketAddr, path: &'static str, body: String) -> std::thread::JoinHandle<Response> {
+    std::thread::spawn(move || {
+        let mut c = Conn::new(TcpStream::connect(addr).unwrap());
+        c.send("POST", path, Some(&body), &[]);
+        c.response()
+    })
+}
+
 /// A chat request body.
 pub fn chat(model: &str, content: &str, extra: &str) -> String {
     let extra = if extra.is_empty() { String::new() } else { format!(",{extra}") };
