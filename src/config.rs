@@ -51,17 +51,30 @@ pub struct MetricsArgs {
     #[command(flatten)]
     pub client: ClientArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value = "json")]
+    #[arg(long, value_enum, default_value = "pretty")]
     pub format: MetricsFormat,
+    /// Refresh until interrupted (or `--count` times).
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between refreshes with `--watch`.
+    #[arg(long, default_value_t = 5.0)]
+    pub interval: f64,
+    /// Stop after this many refreshes with `--watch`.
+    #[arg(long)]
+    pub count: Option<u64>,
 }
 
 /// `fakeai metrics --format`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum MetricsFormat {
-    /// FakeAI's JSON view.
+    /// A readable summary.
+    Pretty,
+    /// The JSON view.
     Json,
     /// Prometheus text.
     Prometheus,
+    /// `metric,value` rows.
+    Csv,
 }
 
 /// Which monoio driver the workers use.

@@ -8,7 +8,7 @@ use std::{
 };
 
 use clap::Parser;
-use fakeai::config::{Cli, ClientArgs, Command, MetricsFormat, prepare_environment};
+use fakeai::config::{Cli, ClientArgs, Command, MetricsArgs, MetricsFormat, prepare_environment};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -23,12 +23,69 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Server(args) => fakeai::server::serve(*args),
         Command::Status(c) => client_get(&c, "/health"),
-        Command::Metrics(m) => match m.format {
-            MetricsFormat::Json => client_get(&m.client, "/metrics?format=json"),
-            MetricsFormat::Prometheus => client_get(&m.client, "/metrics"),
-        },
+        Command::Metrics(m) => metrics(&m),
     };
     ExitCode::from(code as u8)
+}
+
+/// `fakeai metrics`: prints the server's metrics once, or every `--interval` with `--watch`.
+fn metrics(m: &MetricsArgs) -> i32 {
+    let mut shown = 0u64;
+    loop {
+        let code = match m.format {
+            MetricsFormat::Prometheus => client_get(&m.client, "/metrics"),
+            MetricsFormat::Json => client_get(&m.client, "/metrics?format=json"),
+            MetricsFormat::Pretty | MetricsFormat::Csv => {
+                match http_get(&m.client.host, m.client.port, "/metrics?format=json") {
+                    Ok((200, body)) => match serde_json::from_str::<serde_json::Value>(&body) {
+                        Ok(v) => {
+                            let rows = flatten("", &v);
+                            match m.format {
+                                MetricsFormat::Csv => {
+                                    println!("metric,value");
+                                    rows.iter().for_each(|(k, v)| println!("{k},{v}"));
+                                }
+                                _ => {
+                                    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+                                    rows.iter().for_each(|(k, v)| println!("{k:<width$}  {v}"));
+                                }
+                            }
+                            0
+                        }
+                        Err(e) => {
+                            eprintln!("fakeai: the server's metrics are not JSON: {e}");
+                            1
+                        }
+                    },
+                    Ok((status, _)) => {
+                        eprintln!("fakeai: metrics answered HTTP {status}");
+                        1
+                    }
+                    Err(e) => {
+                        eprintln!("fakeai: cannot reach http://{}:{}: {e}", m.client.host, m.client.port);
+                        1
+                    }
+                }
+            }
+        };
+        shown += 1;
+        if !m.watch || code != 0 || m.count.is_some_and(|c| shown >= c) {
+            return code;
+        }
+        std::thread::sleep(Duration::from_secs_f64(m.interval.max(0.1)));
+        println!();
+    }
+}
+
+/// Leaf values of a JSON object as dotted keys, in document order.
+fn flatten(prefix: &str, v: &serde_json::Value) -> Vec<(String, String)> {
+    match v {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| flatten(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v))
+            .collect(),
+        other => vec![(prefix.to_owned(), other.to_string())],
+    }
 }
 
 /// GETs `path` from a running server and prints the body; exit code 1 on failure.
