@@ -66,6 +66,12 @@ fn vllm_counters_are_exact_across_workers() {
     assert_eq!(sample(&text, &format!("vllm:inter_token_latency_seconds_count{m}")), Some(1200.0));
     assert_eq!(sample(&text, "dynamo_frontend_requests_total{model=\"llama\"}"), Some(200.0));
     assert_eq!(sample(&text, "fakeai_completion_tokens_total"), Some(1400.0));
+    assert_eq!(sample(&text, "fakeai_responses_total{endpoint=\"/v1/chat/completions\",status=\"200\"}"), Some(200.0));
+    assert!(sample(&text, "fakeai_bytes_received_total").unwrap() > 200.0 * 100.0);
+    assert!(sample(&text, "fakeai_bytes_sent_total").unwrap() > 200.0 * 300.0);
+    s.request("GET", "/no/such/path", None);
+    let text = eventually(&s, "/metrics", "fakeai_responses_total{endpoint=\"other\",status=\"404\"}", 1.0);
+    assert!(text.contains("fakeai_responses_total{endpoint=\"/metrics\",status=\"200\"}"));
     let vllm_only = s.request("GET", "/vllm/metrics", None).text();
     assert!(
         vllm_only.contains("vllm:generation_tokens_total")

@@ -8,4 +8,4 @@ pub mod json;
 pub mod prometheus;
 mod shard;
 
-pub use shard::{Counter, Histograms, PUBLISH_EVERY, Recorder, Shard, Snapshot};
+pub use shard::{Counter, ENDPOINTS, Histograms, PUBLISH_EVERY, Recorder, STATUSES, Shard, Snapshot, endpoint_index};

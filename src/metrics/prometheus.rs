@@ -17,6 +17,8 @@ const COUNTERS: &[(&str, Counter, &str)] = &[
     ("fakeai_sse_events_total", Counter::SseEvents, "SSE content events sent."),
     ("fakeai_connections_accepted_total", Counter::ConnectionsAccepted, "TCP connections accepted."),
     ("fakeai_connections_refused_total", Counter::ConnectionsRefused, "Connections refused over --max-connections."),
+    ("fakeai_bytes_received_total", Counter::BytesIn, "Bytes read from clients."),
+    ("fakeai_bytes_sent_total", Counter::BytesOut, "Bytes written to clients."),
 ];
 
 const GAUGES: &[(&str, Counter, &str)] = &[
@@ -101,6 +103,11 @@ pub fn render(snap: &Snapshot) -> String {
     let mut out = String::with_capacity(16 * 1024);
     for (name, c, help) in COUNTERS {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", snap.get(*c));
+    }
+    let name = "fakeai_responses_total";
+    let _ = writeln!(out, "# HELP {name} Responses by endpoint and status.\n# TYPE {name} counter");
+    for (endpoint, status, n) in snap.responses_by_endpoint() {
+        let _ = writeln!(out, "{name}{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}");
     }
     for (name, c, help) in GAUGES {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");

@@ -48,11 +48,49 @@ pub enum Counter {
     ConnectionsRefused,
     /// Connections currently open (a gauge).
     ConnectionsOpen,
+    /// Bytes read from clients.
+    BytesIn,
+    /// Bytes written to clients.
+    BytesOut,
     /// Streams currently sending (a gauge).
     StreamsActive,
 }
 
 const COUNTERS: usize = Counter::StreamsActive as usize + 1;
+
+/// Routes that responses are counted by; anything else counts as `other` (bounded labels).
+pub const ENDPOINTS: &[&str] = &[
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/responses",
+    "/v1/messages",
+    "/generate",
+    "/generate_stream",
+    "/v1/models",
+    "/v1/models/{id}",
+    "/health",
+    "/metrics",
+    "other",
+];
+
+/// Statuses that responses are counted by; anything else counts as `other`.
+pub const STATUSES: &[u16] = &[200, 204, 400, 404, 405, 408, 413, 415, 429, 431, 500, 501, 503];
+
+/// The `ENDPOINTS` index of a request path.
+pub fn endpoint_index(path: &str) -> usize {
+    let route = match path {
+        p if p.starts_with("/v1/models/") => "/v1/models/{id}",
+        p if p.ends_with("metrics") || p.starts_with("/metrics") => "/metrics",
+        p => p,
+    };
+    ENDPOINTS.iter().position(|e| *e == route).unwrap_or(ENDPOINTS.len() - 1)
+}
+
+fn status_index(status: u16) -> usize {
+    STATUSES.iter().position(|s| *s == status).unwrap_or(STATUSES.len())
+}
+
+const RESPONSE_CELLS: usize = ENDPOINTS.len() * (STATUSES.len() + 1);
 
 /// Histogram bounds: 1 µs to 1 h in nanoseconds, 3 significant digits.
 fn new_histogram() -> Histogram<u64> {
@@ -136,6 +174,8 @@ impl Recorder {
 #[derive(Debug)]
 pub struct Shard {
     counters: [CachePadded<AtomicU64>; COUNTERS],
+    /// Responses by endpoint × status; one cache-padded block, written only by the owner.
+    responses: CachePadded<[AtomicU64; RESPONSE_CELLS]>,
     published: Mutex<Histograms>,
 }
 
@@ -143,6 +183,7 @@ impl Default for Shard {
     fn default() -> Self {
         Shard {
             counters: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
+            responses: CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))),
             published: Mutex::new(Histograms::default()),
         }
     }
@@ -162,6 +203,12 @@ impl Shard {
         cell.store(cell.load(Ordering::Relaxed).wrapping_sub(n), Ordering::Relaxed);
     }
 
+    /// Counts one response to a request for `endpoint` (an `ENDPOINTS` index) with `status`.
+    pub fn count_response(&self, endpoint: usize, status: u16) {
+        let cell = &self.responses[endpoint * (STATUSES.len() + 1) + status_index(status)];
+        cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
     /// Current value.
     pub fn get(&self, c: Counter) -> u64 {
         self.counters[c as usize].load(Ordering::Relaxed)
@@ -175,6 +222,8 @@ pub struct Snapshot {
     pub counters: [u64; COUNTERS],
     /// Per-shard counters, for per-worker gauges.
     pub per_shard: Vec<[u64; COUNTERS]>,
+    /// Responses by endpoint × status (`ENDPOINTS` major, `STATUSES` + other minor).
+    pub responses: Vec<u64>,
     /// Merged emit lateness, in nanoseconds (as of each core's last publication).
     pub lateness: Histogram<u64>,
     /// Per-model statistics merged over cores (as of each core's last publication).
@@ -187,7 +236,11 @@ impl Snapshot {
         let mut counters = [0u64; COUNTERS];
         let mut per_shard = Vec::with_capacity(shards.len());
         let mut hist = Histograms::default();
+        let mut responses = vec![0u64; RESPONSE_CELLS];
         for s in shards {
+            for (sum, cell) in responses.iter_mut().zip(s.responses.iter()) {
+                *sum += cell.load(Ordering::Relaxed);
+            }
             let mine: [u64; COUNTERS] = std::array::from_fn(|i| s.counters[i].load(Ordering::Relaxed));
             for (sum, v) in counters.iter_mut().zip(mine) {
                 *sum = sum.wrapping_add(v);
@@ -197,12 +250,21 @@ impl Snapshot {
                 hist.merge(&published);
             }
         }
-        Snapshot { counters, per_shard, lateness: hist.lateness, models: hist.models }
+        Snapshot { counters, per_shard, responses, lateness: hist.lateness, models: hist.models }
     }
 
     /// A merged counter.
     pub fn get(&self, c: Counter) -> u64 {
         self.counters[c as usize]
+    }
+
+    /// Non-zero response counts as (endpoint, status label, count).
+    pub fn responses_by_endpoint(&self) -> impl Iterator<Item = (&'static str, String, u64)> + '_ {
+        self.responses.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| {
+            let (e, s) = (i / (STATUSES.len() + 1), i % (STATUSES.len() + 1));
+            let status = STATUSES.get(s).map_or("other".to_owned(), |s| s.to_string());
+            (ENDPOINTS[e], status, *n)
+        })
     }
 }
 
@@ -233,6 +295,25 @@ mod tests {
         assert!(s.lateness.max() >= 1_999_000);
         recorders[0].publish(&shards[0]);
         assert_eq!(Snapshot::merge(&shards).lateness.len(), 2, "publishing replaces, never double counts");
+    }
+
+    #[test]
+    fn responses_count_by_route_and_status() {
+        let shards = [Shard::default(), Shard::default()];
+        shards[0].count_response(endpoint_index("/v1/chat/completions"), 200);
+        shards[1].count_response(endpoint_index("/v1/chat/completions"), 200);
+        shards[1].count_response(endpoint_index("/v1/models/a/b"), 404);
+        shards[1].count_response(endpoint_index("/nope"), 418);
+        let s = Snapshot::merge(&shards);
+        let rows: Vec<_> = s.responses_by_endpoint().collect();
+        assert_eq!(
+            rows,
+            [
+                ("/v1/chat/completions", "200".to_owned(), 2),
+                ("/v1/models/{id}", "404".to_owned(), 1),
+                ("other", "other".to_owned(), 1)
+            ]
+        );
     }
 
     #[test]

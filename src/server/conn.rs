@@ -16,7 +16,7 @@ use crate::{
     generation::GenSummary,
     http1::{BodyFraming, ChunkedDecoder, RequestHead, ResponseHead, frame_chunk, parse_head},
     metrics::Counter,
-    metrics::engine::Finish,
+    metrics::{endpoint_index, engine::Finish},
     route::{Ctx, Full, Reply, route},
     sse::{Step, TokenStream},
 };
@@ -60,7 +60,7 @@ impl Conn {
                 Ok(None) => break,
                 Err(e) => {
                     self.core.shard().add(Counter::Requests, 1);
-                    self.fail(e, 1).await;
+                    self.fail(e, 1, endpoint_index("")).await;
                     break;
                 }
             };
@@ -118,7 +118,10 @@ impl Conn {
                 self.rbuf = slice.into_inner();
                 match res {
                     Ok(0) | Err(_) => Fill::Closed,
-                    Ok(_) => Fill::Data,
+                    Ok(n) => {
+                        self.core.shard().add(Counter::BytesIn, n as u64);
+                        Fill::Data
+                    }
                 }
             }
         }
@@ -136,7 +139,7 @@ impl Conn {
         let body = match self.read_body(&head).await {
             Ok(body) => body,
             Err(e) => {
-                self.fail(e, head.minor_version).await;
+                self.fail(e, head.minor_version, endpoint_index(&head.path)).await;
                 return false;
             }
         };
@@ -244,6 +247,7 @@ impl Conn {
     /// Appends a complete response to the write buffer.
     fn queue(&mut self, to: Framing<'_>, full: &Full) {
         self.reserve_write_buffer();
+        self.core.shard().count_response(to.endpoint, full.status);
         if full.status >= 400 {
             self.core.shard().add(Counter::ErrorResponses, 1);
         }
@@ -340,6 +344,7 @@ impl Conn {
         }
         let summary = stream.summary();
         let slot = self.core.admit(&summary);
+        self.core.shard().count_response(endpoint_index(&head.path), 200);
         let core = self.core.clone();
         let shard = core.shard();
         shard.add(Counter::StreamsActive, 1);
@@ -391,8 +396,8 @@ impl Conn {
     }
 
     /// Sends an error and leaves the connection to close.
-    async fn fail(&mut self, e: Error, minor_version: u8) {
-        let to = Framing { minor_version, keep_alive: false, request_id: None, head_only: false };
+    async fn fail(&mut self, e: Error, minor_version: u8, endpoint: usize) {
+        let to = Framing { minor_version, keep_alive: false, request_id: None, head_only: false, endpoint };
         self.queue(to, &Full::from(e));
         self.flush().await;
     }
@@ -403,9 +408,13 @@ impl Conn {
             return true;
         }
         let buf = std::mem::take(&mut self.wbuf);
+        let len = buf.len() as u64;
         let (res, mut buf) = self.stream.write_all(buf).await;
         buf.clear();
         self.wbuf = buf;
+        if res.is_ok() {
+            self.core.shard().add(Counter::BytesOut, len);
+        }
         res.is_ok()
     }
 }
@@ -417,6 +426,8 @@ struct Framing<'a> {
     keep_alive: bool,
     request_id: Option<&'a str>,
     head_only: bool,
+    /// The route, for per-endpoint counts.
+    endpoint: usize,
 }
 
 impl<'a> Framing<'a> {
@@ -426,6 +437,7 @@ impl<'a> Framing<'a> {
             keep_alive,
             request_id: head.request_id.as_deref(),
             head_only: head.method == crate::http1::Method::Head,
+            endpoint: endpoint_index(&head.path),
         }
     }
 }
