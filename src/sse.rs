@@ -54,31 +54,30 @@ impl TokenStream {
     }
 
     /// Appends every event due by `elapsed`; `on_lateness` gets each event's delay past its
-    /// deadline. Choices share deadlines and interleave by index; each choice's finish chunk rides
-    /// with its last token, and the usage chunk and `[DONE]` with the very last.
+    /// deadline. Choices share deadlines and interleave by index; each choice's end rides with its
+    /// last token, and the closing events with the very last.
     pub fn emit_due(&mut self, elapsed: Duration, out: &mut Vec<u8>, mut on_lateness: impl FnMut(Duration)) -> Step {
         while self.position < self.longest && self.plan.schedule.peek() <= elapsed {
             let due = self.plan.schedule.advance();
-            for (index, choice) in self.plan.choices.iter_mut().enumerate() {
-                if self.position < choice.length {
-                    on_lateness(elapsed - due);
-                    if self.position < choice.reasoning {
-                        self.writer.reasoning(index, choice.thought.next_token(), out);
-                    } else {
-                        if self.position == choice.reasoning
-                            && choice.reasoning > 0
-                            && self.plan.flavor == Flavor::Messages
-                        {
-                            self.writer.messages_answer_starts(out);
-                        }
-                        self.writer.content(index, choice.text.next_token(), out);
+            for index in 0..self.plan.choices.len() {
+                let choice = &self.plan.choices[index];
+                if self.position >= choice.length {
+                    continue;
+                }
+                on_lateness(elapsed - due);
+                if self.position < choice.reasoning {
+                    let token = self.plan.choices[index].thought.next_token();
+                    self.writer.reasoning(index, token, out);
+                } else {
+                    if self.position == choice.reasoning && choice.reasoning > 0 {
+                        self.answer_starts(index, out);
                     }
-                    self.left -= 1;
-                    if self.position + 1 == choice.length
-                        && matches!(self.plan.flavor, Flavor::Chat | Flavor::Completion)
-                    {
-                        self.writer.finish(index, choice.finish_reason, out);
-                    }
+                    let token = self.plan.choices[index].text.next_token();
+                    self.writer.content(index, token, out);
+                }
+                self.left -= 1;
+                if self.position + 1 == self.plan.choices[index].length {
+                    self.choice_done(index, out);
                 }
             }
             self.position += 1;
@@ -86,36 +85,49 @@ impl TokenStream {
         if self.position < self.longest {
             return Step::WaitUntil(self.plan.schedule.peek());
         }
-        if !self.finished && self.plan.flavor == Flavor::Responses {
-            self.finished = true;
-            let choice = &self.plan.choices[0];
-            let reasoning = (choice.reasoning > 0).then(|| choice.reasoning_text());
-            self.writer.responses_finish(reasoning.as_deref(), &choice.answer_text(), self.plan.usage, out);
-            return Step::Finished;
-        }
-        if !self.finished && self.plan.flavor == Flavor::Messages {
-            self.finished = true;
-            let choice = &self.plan.choices[0];
-            self.writer.messages_finish(choice.finish_reason, choice.length, out);
-            return Step::Finished;
-        }
-        if !self.finished && self.plan.flavor == Flavor::Tgi {
-            self.finished = true;
-            let choice = &self.plan.choices[0];
-            self.writer.tgi_finish(&choice.answer_text(), choice.finish_reason, choice.length, out);
-            return Step::Finished;
-        }
         if !self.finished {
             self.finished = true;
-            for (index, choice) in self.plan.choices.iter().enumerate().filter(|(_, c)| c.length == 0) {
-                self.writer.finish(index, choice.finish_reason, out);
-            }
-            if self.plan.include_usage {
-                self.writer.usage(self.plan.usage, out);
-            }
-            ChunkWriter::done(out);
+            self.close(out);
         }
         Step::Finished
+    }
+
+    /// A reasoning choice's answer begins: dialects with separate reasoning items switch items.
+    fn answer_starts(&self, index: usize, out: &mut Vec<u8>) {
+        match self.plan.flavor {
+            Flavor::Messages => self.writer.messages_answer_starts(out),
+            Flavor::Responses => self.writer.responses_answer_starts(&self.plan.choices[index].reasoning_text(), out),
+            Flavor::Chat | Flavor::Completion | Flavor::Tgi => {}
+        }
+    }
+
+    /// A choice sent its last token: OpenAI's chunk dialects send its finish chunk now.
+    fn choice_done(&self, index: usize, out: &mut Vec<u8>) {
+        if matches!(self.plan.flavor, Flavor::Chat | Flavor::Completion) {
+            self.writer.finish(index, self.plan.choices[index].finish_reason, out);
+        }
+    }
+
+    /// The closing events of each dialect.
+    fn close(&self, out: &mut Vec<u8>) {
+        let first = &self.plan.choices[0];
+        match self.plan.flavor {
+            Flavor::Chat | Flavor::Completion => {
+                for (index, choice) in self.plan.choices.iter().enumerate().filter(|(_, c)| c.length == 0) {
+                    self.writer.finish(index, choice.finish_reason, out);
+                }
+                if self.plan.include_usage {
+                    self.writer.usage(self.plan.usage, out);
+                }
+                ChunkWriter::done(out);
+            }
+            Flavor::Responses => {
+                let reasoning = (first.reasoning > 0).then(|| first.reasoning_text());
+                self.writer.responses_finish(reasoning.as_deref(), &first.answer_text(), self.plan.usage, out);
+            }
+            Flavor::Messages => self.writer.messages_finish(first.finish_reason, first.length, out),
+            Flavor::Tgi => self.writer.tgi_finish(&first.answer_text(), first.finish_reason, first.length, out),
+        }
     }
 
     /// The facts about this generation that metrics record.

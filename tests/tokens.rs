@@ -296,6 +296,19 @@ fn responses_api_streams_the_openai_event_sequence() {
             .filter(|e| e["type"] == "response.reasoning_text.delta")
             .map(|e| e["delta"].as_str().unwrap())
             .collect();
+        let first_text = kinds.iter().position(|k| *k == "response.output_text.delta").unwrap();
+        let message_added = ev
+            .iter()
+            .position(|e| e["type"] == "response.output_item.added" && e["item"]["type"] == "message")
+            .unwrap();
+        assert!(message_added < first_text, "the message item is announced before its text");
+        assert_eq!(ev[message_added]["output_index"], u64::from(reasoning > 0));
+        if reasoning > 0 {
+            let reasoning_done =
+                kinds.iter().position(|k| *k == "response.reasoning_text.done").expect("reasoning item closes");
+            assert!(reasoning_done < message_added);
+            assert_eq!(ev[reasoning_done]["text"], thought.as_str());
+        }
         let done = ev.iter().find(|e| e["type"] == "response.output_text.done").unwrap();
         assert_eq!(done["text"], text.as_str());
         let completed = &ev.last().unwrap()["response"];
