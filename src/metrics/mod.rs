@@ -8,4 +8,6 @@ pub mod json;
 pub mod prometheus;
 mod shard;
 
-pub use shard::{Counter, ENDPOINTS, Histograms, PUBLISH_EVERY, Recorder, STATUSES, Shard, Snapshot, endpoint_index};
+pub use shard::{
+    Counter, ENDPOINTS, Histograms, PUBLISH_EVERY, Recorder, STATUSES, Shard, Snapshot, endpoint_index, is_metrics_path,
+};

@@ -76,11 +76,16 @@ pub const ENDPOINTS: &[&str] = &[
 /// Statuses that responses are counted by; anything else counts as `other`.
 pub const STATUSES: &[u16] = &[200, 204, 400, 404, 405, 408, 413, 415, 429, 431, 500, 501, 503];
 
+/// Whether `path` serves metrics (`/metrics…` or a dialect's `/…/metrics`).
+pub fn is_metrics_path(path: &str) -> bool {
+    path.ends_with("metrics") || path.starts_with("/metrics")
+}
+
 /// The `ENDPOINTS` index of a request path.
 pub fn endpoint_index(path: &str) -> usize {
     let route = match path {
         p if p.starts_with("/v1/models/") => "/v1/models/{id}",
-        p if p.ends_with("metrics") || p.starts_with("/metrics") => "/metrics",
+        p if is_metrics_path(p) => "/metrics",
         p => p,
     };
     ENDPOINTS.iter().position(|e| *e == route).unwrap_or(ENDPOINTS.len() - 1)

@@ -543,21 +543,25 @@ fn push_u64(out: &mut Vec<u8>, n: u64) {
     }
 }
 
-/// Appends the OpenAI `usage` object.
+impl Usage {
+    /// The OpenAI `usage` object.
+    pub fn to_json(self) -> serde_json::Value {
+        serde_json::json!({
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": self.reasoning_tokens, "audio_tokens": 0,
+                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0
+            },
+        })
+    }
+}
+
+/// Appends the OpenAI `usage` object (once per stream, so serde's cost does not matter).
 pub fn push_usage(out: &mut Vec<u8>, u: Usage) {
-    use std::io::Write;
-    write!(
-        out,
-        "{{\"prompt_tokens\":{},\"completion_tokens\":{},\"total_tokens\":{},\
-         \"prompt_tokens_details\":{{\"cached_tokens\":0,\"audio_tokens\":0}},\
-         \"completion_tokens_details\":{{\"reasoning_tokens\":{},\"audio_tokens\":0,\
-         \"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}}}",
-        u.prompt_tokens,
-        u.completion_tokens,
-        u.prompt_tokens + u.completion_tokens,
-        u.reasoning_tokens
-    )
-    .expect("writing to a Vec cannot fail");
+    serde_json::to_writer(&mut *out, &u.to_json()).expect("writing to a Vec cannot fail");
 }
 
 /// Appends `s` as a JSON string literal.

@@ -302,13 +302,7 @@ pub fn parse_chat(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> 
             let param = format!("messages.[{i}].role");
             return Err(Error::invalid_param(&param, format!("Invalid role {:?} in {param}.", m.role)));
         }
-        prompt_tokens += match &m.content {
-            Some(MessageContent::Text(t)) => encoding.count(t) as u64,
-            Some(MessageContent::Parts(parts)) => {
-                parts.iter().filter_map(|p| p.text.as_deref()).map(|t| encoding.count(t) as u64).sum()
-            }
-            None => 0,
-        };
+        prompt_tokens += m.content.as_ref().map_or(0, |c| content_tokens(c, encoding));
     }
     finish(model, req.common, prompt_tokens)
 }

@@ -17,16 +17,7 @@ pub struct ChoiceText {
 
 /// The full `chat.completion` or `text_completion` object, choices by index.
 pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceText], usage: Usage) -> Vec<u8> {
-    let usage_json = json!({
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": usage.reasoning_tokens, "audio_tokens": 0,
-            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0
-        },
-    });
+    let usage_json = usage.to_json();
     let body = match flavor {
         Flavor::Chat => json!({
             "id": meta.id,

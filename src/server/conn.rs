@@ -16,7 +16,7 @@ use crate::{
     generation::GenSummary,
     http1::{BodyFraming, ChunkedDecoder, RequestHead, ResponseHead, frame_chunk, parse_head},
     metrics::Counter,
-    metrics::{endpoint_index, engine::Finish},
+    metrics::{endpoint_index, engine::Finish, is_metrics_path},
     route::{Ctx, Full, Reply, route},
     sse::{Step, TokenStream},
 };
@@ -146,7 +146,7 @@ impl Conn {
         let arrival = Instant::now();
         let keep_alive = head.keep_alive && !self.core.draining.get();
         let core = self.core.clone();
-        if head.path.ends_with("metrics") || head.path.starts_with("/metrics") {
+        if is_metrics_path(&head.path) {
             // Other cores publish every PUBLISH_EVERY; the scraping core's own view is fresh.
             core.publish_metrics();
         }
