@@ -46,6 +46,8 @@ fn sim() -> SimConfig {
         non_streaming_delay: false,
         fingerprint: "fp_bench".into(),
         reasoning_models: Vec::new(),
+        encoding: fakeai::tokens::Encoding::Cl100kBase,
+        auto_tool_calls: Default::default(),
     }
 }
 

@@ -50,6 +50,8 @@ impl App {
                 .filter(|p| !p.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            encoding: args.tokenizer,
+            auto_tool_calls: args.auto_tool_calls,
         };
         App {
             encoding: args.tokenizer,

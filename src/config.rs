@@ -9,6 +9,7 @@ use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::{
+    openai::tools::AutoToolCalls,
     sim::{Latency, LengthDist},
     tokens::Encoding,
 };
@@ -191,6 +192,11 @@ pub struct ServerArgs {
         default_value = "gpt-oss,deepseek-r1,qwq,qwen3,reasoning,thinking,^o1,^o3,^o4"
     )]
     pub reasoning_models: String,
+    /// When `tool_choice: auto` (the default) calls tools: `match` calls those the last user
+    /// message mentions by name or a significant word of it; `always` calls one even without a
+    /// mention; `never` answers in text.
+    #[arg(long, env = "FAKEAI_AUTO_TOOL_CALLS", value_enum, default_value_t = AutoToolCalls::Match)]
+    pub auto_tool_calls: AutoToolCalls,
     /// Simulated KV-cache capacity in tokens (for `vllm:kv_cache_usage_perc`).
     #[arg(long, env = "FAKEAI_KV_CACHE_TOKENS", default_value_t = 524_288, value_parser = clap::value_parser!(u64).range(1..))]
     pub kv_cache_tokens: u64,

@@ -8,10 +8,11 @@ use crate::{
         chunks::{Flavor, ResponseMeta, Usage},
         models::ModelInfo,
         request::GenRequest,
+        tools::{AutoToolCalls, Format},
     },
     rng::Rng,
     sim::{Latency, LengthDist, Schedule, profile_for},
-    tokens::TextGen,
+    tokens::{Encoding, Script, TextGen, json_gen::JsonGen},
 };
 
 /// Default timing when neither the command line nor a model profile sets it (FakeAI's).
@@ -39,6 +40,10 @@ pub struct SimConfig {
     pub fingerprint: String,
     /// Model-name patterns of reasoning models (see [`is_reasoning_model`]).
     pub reasoning_models: Vec<String>,
+    /// The tokenizer that splits fixed output (JSON, tool calls) into tokens.
+    pub encoding: Encoding,
+    /// When `tool_choice: auto` calls a tool.
+    pub auto_tool_calls: AutoToolCalls,
 }
 
 /// Whether `model` reasons: it contains one of `patterns` (case-insensitive), or, for a pattern
@@ -69,6 +74,17 @@ pub struct GenSummary {
     pub first_token: Duration,
     /// Tokens of the longest choice.
     pub longest: u64,
+    /// Tokens generated over all choices (usage may also bill rejected predictions).
+    pub generated: u64,
+}
+
+/// What a choice answers with, after any reasoning.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// Free text from the vocabulary, replayable from the choice's seed.
+    Text(TextGen),
+    /// Fixed output: JSON content, tool calls, or predicted content.
+    Script(Script),
 }
 
 /// One of the `n` choices of a response.
@@ -78,15 +94,15 @@ pub struct Choice {
     pub seed: u64,
     /// Seed of its reasoning text.
     pub thought_seed: u64,
-    /// Its answer's text generator.
-    pub text: TextGen,
+    /// Its answer.
+    pub answer: Answer,
     /// Its reasoning's text generator.
     pub thought: TextGen,
     /// Tokens of reasoning, sent first.
     pub reasoning: u64,
     /// Its length in tokens, reasoning included.
     pub length: u64,
-    /// `stop` or `length`.
+    /// `stop`, `length`, `tool_calls` or `function_call`.
     pub finish_reason: &'static str,
 }
 
@@ -96,9 +112,31 @@ impl Choice {
         replay(self.thought_seed, self.reasoning)
     }
 
-    /// Its whole answer text, replayed from the seed.
+    /// Its whole answer text (empty for tool calls), replayed from the seed.
     pub fn answer_text(&self) -> String {
-        replay(self.seed, self.length - self.reasoning)
+        match &self.answer {
+            Answer::Text(_) => replay(self.seed, self.length - self.reasoning),
+            Answer::Script(script) => script.content_text().to_owned(),
+        }
+    }
+
+    /// Its answer's tokens, one string each (tool calls have none).
+    pub fn answer_tokens(&self) -> Vec<String> {
+        match &self.answer {
+            Answer::Text(_) => {
+                let mut text = TextGen::new(self.seed);
+                (self.reasoning..self.length).map(|_| text.next_token().to_owned()).collect()
+            }
+            Answer::Script(script) => script.content_pieces().map(str::to_owned).collect(),
+        }
+    }
+
+    /// Its tool calls as (id, name, arguments).
+    pub fn tool_calls(&self) -> Vec<(String, String, String)> {
+        match &self.answer {
+            Answer::Script(s) => s.calls().map(|(i, n, a)| (i.to_owned(), n.to_owned(), a.to_owned())).collect(),
+            Answer::Text(_) => Vec::new(),
+        }
     }
 }
 
@@ -129,6 +167,14 @@ pub struct Plan {
     pub max_tokens: Option<u64>,
     /// The model's context window.
     pub context_window: u64,
+    /// Tool calls take the legacy `function_call` shape.
+    pub legacy_functions: bool,
+    /// Log-probabilities with this many alternatives per token.
+    pub logprobs: Option<u32>,
+    /// Completions' `echo`: the prompt, sent first.
+    pub echo: Option<String>,
+    /// Running usage in every chunk.
+    pub continuous_usage: bool,
 }
 
 impl Plan {
@@ -142,6 +188,7 @@ impl Plan {
             finish_reason: self.choices[0].finish_reason,
             first_token: self.schedule.peek(),
             longest: self.longest(),
+            generated: self.choices.iter().map(|c| c.length).sum(),
         }
     }
 
@@ -169,10 +216,30 @@ impl SimConfig {
         let chat_like = matches!(flavor, Flavor::Chat | Flavor::Messages | Flavor::Responses);
         let reasons = chat_like && is_reasoning_model(&req.model, &self.reasoning_models);
         let share = if reasons { req.reasoning_share } else { 0.0 };
-        let choices: Vec<Choice> =
-            (0..req.n).map(|i| self.choice(req, cap, share, text_seed.wrapping_add(i), rng)).collect();
-        let completion_tokens = choices.iter().map(|c| c.length).sum();
+        let mut accepted = 0;
+        let mut choices: Vec<Choice> = (0..req.n)
+            .map(|i| {
+                let seed = text_seed.wrapping_add(i);
+                let natural = self.output_len.sample(rng);
+                match self.script(req, seed, natural, rng) {
+                    Some((script, predicted)) => {
+                        accepted += predicted;
+                        self.scripted_choice(script, cap, share, seed, natural)
+                    }
+                    None => self.choice(req, cap, share, seed, natural),
+                }
+            })
+            .collect();
+        if req.structure.legacy {
+            choices
+                .iter_mut()
+                .filter(|c| c.finish_reason == "tool_calls")
+                .for_each(|c| c.finish_reason = "function_call");
+        }
+        let generated: u64 = choices.iter().map(|c| c.length).sum();
         let reasoning_tokens = choices.iter().map(|c| c.reasoning).sum();
+        let predicted = req.prediction.as_deref().map_or(0, |p| self.encoding.count(p) as u64 * req.n);
+        let rejected = predicted.saturating_sub(accepted);
         let (ttft, itl) = self.timing(&req.model, req.prompt_tokens, rng);
         let prefix = match flavor {
             Flavor::Chat => "chatcmpl-",
@@ -188,21 +255,90 @@ impl SimConfig {
                 model: req.model.clone(),
                 fingerprint,
             },
-            usage: Usage { prompt_tokens: req.prompt_tokens, completion_tokens, reasoning_tokens },
+            usage: Usage {
+                prompt_tokens: req.prompt_tokens,
+                completion_tokens: generated + rejected,
+                reasoning_tokens,
+                prompt_audio_tokens: req.prompt_audio_tokens,
+                accepted_prediction_tokens: accepted,
+                rejected_prediction_tokens: rejected,
+            },
             choices,
             reasons,
             include_usage: req.include_usage,
             schedule: Schedule::new(ttft, itl, Rng::new(rng.next_u64())),
             max_tokens: req.max_tokens,
             context_window: model.context_window,
+            legacy_functions: req.structure.legacy,
+            logprobs: req.logprobs,
+            echo: req.echo.clone(),
+            continuous_usage: req.continuous_usage,
+        }
+    }
+
+    /// The fixed output a choice must produce, if any, and how many predicted tokens it reuses:
+    /// tool calls when the tool choice calls for them, else JSON for a `response_format`, else
+    /// the predicted output (its first three quarters kept, the rest rewritten).
+    fn script(&self, req: &GenRequest, seed: u64, natural: u64, rng: &mut Rng) -> Option<(Script, u64)> {
+        let structure = &req.structure;
+        let calls = structure.calls(self.auto_tool_calls);
+        if !calls.is_empty() {
+            let calls = calls
+                .iter()
+                .enumerate()
+                .map(|(k, &tool)| {
+                    let def = &structure.tools[tool];
+                    let args = JsonGen::new(&def.parameters, seed.wrapping_add(k as u64)).instance();
+                    (call_id(rng), def.name.clone(), args.to_string())
+                })
+                .collect();
+            return Some((Script::tool_calls(calls, self.encoding), 0));
+        }
+        let json = match &structure.format {
+            Format::Text => None,
+            Format::JsonObject => {
+                let words = natural.saturating_sub(6).max(1) as usize;
+                let mut text = String::new();
+                TextGen::new(seed).push_tokens(words, &mut text);
+                Some(serde_json::json!({ "result": text }))
+            }
+            Format::JsonSchema(schema) => Some(JsonGen::new(schema, seed).instance()),
+        };
+        if let Some(json) = json {
+            return Some((Script::content(json.to_string(), self.encoding), 0));
+        }
+        let predicted = req.prediction.as_deref()?;
+        let ends = self.encoding.token_ends(predicted);
+        let kept = ends.len() * 3 / 4;
+        let mut text = predicted[..kept.checked_sub(1).map_or(0, |i| ends[i])].to_owned();
+        TextGen::new(seed).push_tokens(natural.saturating_sub(kept as u64).max(1) as usize, &mut text);
+        Some((Script::content(text, self.encoding), kept as u64))
+    }
+
+    /// A choice that replays `script` after its reasoning; `max_tokens` cuts it short.
+    fn scripted_choice(&self, mut script: Script, cap: u64, share: f64, seed: u64, natural: u64) -> Choice {
+        let reasoning = ((natural as f64 * share).round() as u64).min(cap.saturating_sub(1));
+        let finish_reason = match (script.truncate(cap - reasoning), script.is_tool_calls()) {
+            (true, _) => "length",
+            (false, true) => "tool_calls",
+            (false, false) => "stop",
+        };
+        let thought_seed = seed ^ THOUGHT_SEED;
+        Choice {
+            seed,
+            thought_seed,
+            length: reasoning + script.tokens(),
+            answer: Answer::Script(script),
+            thought: TextGen::new(thought_seed),
+            reasoning,
+            finish_reason,
         }
     }
 
     /// One choice: its length (natural, capped, floored), the `share` of it spent reasoning
     /// (at least one answer token remains when there are two), then the answer cut by a stop
     /// sequence.
-    fn choice(&self, req: &GenRequest, cap: u64, share: f64, seed: u64, rng: &mut Rng) -> Choice {
-        let natural = self.output_len.sample(rng);
+    fn choice(&self, req: &GenRequest, cap: u64, share: f64, seed: u64, natural: u64) -> Choice {
         let length = if req.ignore_eos { cap } else { natural.clamp(req.min_tokens.min(cap), cap) };
         let mut finish_reason = if length == cap && (req.ignore_eos || natural >= cap) { "length" } else { "stop" };
         let reasoning = ((length as f64 * share).round() as u64).min(length.saturating_sub(1));
@@ -212,11 +348,11 @@ impl SimConfig {
             answer = cut;
             finish_reason = "stop";
         }
-        let thought_seed = seed ^ 0x5EED_7A0B_0000_0000;
+        let thought_seed = seed ^ THOUGHT_SEED;
         Choice {
             seed,
             thought_seed,
-            text: TextGen::new(seed),
+            answer: Answer::Text(TextGen::new(seed)),
             thought: TextGen::new(thought_seed),
             reasoning,
             length: reasoning + answer,
@@ -239,6 +375,18 @@ impl SimConfig {
         }
         (first, itl)
     }
+}
+
+/// Derives a choice's reasoning seed from its answer seed.
+const THOUGHT_SEED: u64 = 0x5EED_7A0B_0000_0000;
+
+/// A tool call id: `call_` and 24 alphanumerics, as OpenAI's.
+fn call_id(rng: &mut Rng) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut id = String::with_capacity(29);
+    id.push_str("call_");
+    id.extend((0..24).map(|_| ALPHABET[rng.below(ALPHABET.len() as u64) as usize] as char));
+    id
 }
 
 /// Where generation ends because of a stop sequence: the number of whole tokens of the text
@@ -284,6 +432,8 @@ mod tests {
             non_streaming_delay: true,
             fingerprint: "fp_test".into(),
             reasoning_models: vec!["gpt-oss".into(), "^o1".into()],
+            encoding: Encoding::Cl100kBase,
+            auto_tool_calls: AutoToolCalls::Match,
         }
     }
 
@@ -300,6 +450,7 @@ mod tests {
             stop: Vec::new(),
             n: 1,
             reasoning_share: 0.5,
+            ..GenRequest::default()
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::{
     app::App,
     error::Error,
-    generation::{GenSummary, Plan},
+    generation::{Choice, GenSummary, Plan},
     http1::{Method, RequestHead},
     metrics::{
         Snapshot,
@@ -14,11 +14,13 @@ use crate::{
     },
     openai::{
         chunks::Flavor,
+        logprobs::Logprobs,
         request,
         response::{ChoiceText, completion_json},
     },
     rng::Rng,
     sse::TokenStream,
+    tokens::Encoding,
 };
 
 /// A complete response body with its status and headers.
@@ -252,7 +254,17 @@ fn non_streaming(app: &App, mut plan: Plan) -> Reply {
     let choices: Vec<ChoiceText> = texts
         .into_iter()
         .zip(&plan.choices)
-        .map(|((reasoning, content), c)| ChoiceText { content, reasoning, finish_reason: c.finish_reason })
+        .map(|((reasoning, content), c)| ChoiceText {
+            logprobs: plan.logprobs.map(|top| choice_logprobs(&plan, c, top, app.encoding)),
+            content: match &plan.echo {
+                Some(prompt) => format!("{prompt}{content}"),
+                None => content,
+            },
+            reasoning,
+            finish_reason: c.finish_reason,
+            tool_calls: c.tool_calls(),
+            legacy: plan.legacy_functions,
+        })
         .collect();
     let body = completion_json(plan.flavor, &plan.meta, &choices, plan.usage);
     let summary = plan.summary();
@@ -261,6 +273,23 @@ fn non_streaming(app: &App, mut plan: Plan) -> Reply {
         false => Duration::ZERO,
     };
     Reply::Generated { after, full: Full::json(body), summary }
+}
+
+/// A non-streaming choice's `logprobs` object in its endpoint's shape (echoed prompt tokens first).
+fn choice_logprobs(plan: &Plan, choice: &Choice, top: u32, encoding: Encoding) -> serde_json::Value {
+    let tokens = choice.answer_tokens();
+    let mut source = Logprobs::new(choice.seed, top);
+    if plan.flavor != Flavor::Completion {
+        return source.chat_all(tokens.iter().map(String::as_str));
+    }
+    let prompt = plan.echo.as_deref().unwrap_or("");
+    let mut start = 0;
+    let prompt_tokens = encoding.token_ends(prompt).into_iter().map(|end| {
+        let token = &prompt[start..end];
+        start = end;
+        token
+    });
+    source.completion_all(prompt_tokens, tokens.iter().map(String::as_str))
 }
 
 #[cfg(test)]

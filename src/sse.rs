@@ -5,8 +5,12 @@
 use std::time::Duration;
 
 use crate::{
-    generation::Plan,
-    openai::chunks::{ChunkWriter, Flavor},
+    generation::{Answer, Plan},
+    openai::{
+        chunks::{ChunkWriter, Extras, Flavor},
+        logprobs::Logprobs,
+    },
+    tokens::ScriptEvent,
 };
 
 /// What the writer should do after an `emit_due` call.
@@ -23,21 +27,42 @@ pub enum Step {
 pub struct TokenStream {
     plan: Plan,
     writer: ChunkWriter,
-    /// Tokens not yet emitted, over all choices.
+    /// Tokens to emit over all choices, and those not yet emitted.
+    total: u64,
     left: u64,
     /// Deadlines passed so far (tokens emitted per choice that is still going).
     position: u64,
     longest: u64,
     finished: bool,
+    /// Per choice: its logprob source and where its next token starts in its text (when the
+    /// request asked for logprobs).
+    logprobs: Vec<(Logprobs, usize)>,
+    /// Reused buffer for one chunk's logprobs JSON.
+    scratch: Vec<u8>,
 }
 
 impl TokenStream {
     /// A stream that will emit `plan`'s tokens on `plan`'s schedule.
     pub fn new(plan: Plan) -> Self {
         let writer = ChunkWriter::new(plan.flavor, &plan.meta);
-        let left = plan.usage.completion_tokens;
+        let left = plan.summary().generated;
         let longest = plan.longest();
-        TokenStream { plan, writer, left, position: 0, longest, finished: false }
+        let echoed = plan.echo.as_ref().map_or(0, String::len);
+        let logprobs = match plan.logprobs {
+            Some(top) => plan.choices.iter().map(|c| (Logprobs::new(c.seed, top), echoed)).collect(),
+            None => Vec::new(),
+        };
+        TokenStream {
+            plan,
+            writer,
+            total: left,
+            left,
+            position: 0,
+            longest,
+            finished: false,
+            logprobs,
+            scratch: Vec::new(),
+        }
     }
 
     /// Appends the opening (role) chunks, sent with the response head.
@@ -50,6 +75,9 @@ impl TokenStream {
         }
         for index in 0..self.plan.choices.len() {
             self.writer.role(index, out);
+            if let Some(prompt) = &self.plan.echo {
+                self.writer.content(index, prompt, out);
+            }
         }
     }
 
@@ -72,8 +100,7 @@ impl TokenStream {
                     if self.position == choice.reasoning && choice.reasoning > 0 {
                         self.answer_starts(index, out);
                     }
-                    let token = self.plan.choices[index].text.next_token();
-                    self.writer.content(index, token, out);
+                    self.answer_token(index, out);
                 }
                 self.left -= 1;
                 if self.position + 1 == self.plan.choices[index].length {
@@ -90,6 +117,38 @@ impl TokenStream {
             self.close(out);
         }
         Step::Finished
+    }
+
+    /// The next answer token of choice `index`: text, or the next event of its script.
+    fn answer_token(&mut self, index: usize, out: &mut Vec<u8>) {
+        let legacy = self.plan.legacy_functions;
+        let usage = self.plan.continuous_usage.then(|| {
+            let done = self.total - self.left + 1;
+            (self.plan.usage.prompt_tokens, done)
+        });
+        let Self { plan, writer, logprobs, scratch, .. } = self;
+        let token = match &mut plan.choices[index].answer {
+            Answer::Text(text) => text.next_token(),
+            Answer::Script(script) => match script.tick() {
+                None => return,
+                Some(ScriptEvent::Content(token)) => token,
+                Some(ScriptEvent::CallStart { call, id, name }) => {
+                    return writer.tool_call_start(index, call, id, name, legacy, out);
+                }
+                Some(ScriptEvent::CallArgs { call, fragment }) => {
+                    return writer.tool_call_args(index, call, fragment, legacy, out);
+                }
+            },
+        };
+        scratch.clear();
+        if let Some((source, offset)) = logprobs.get_mut(index) {
+            match plan.flavor {
+                Flavor::Completion => source.completion_chunk(token, *offset, scratch),
+                _ => source.chat_chunk(token, scratch),
+            }
+            *offset += token.len();
+        }
+        writer.content_with(index, token, Extras { logprobs: scratch, usage }, out);
     }
 
     /// A reasoning choice's answer begins: dialects with separate reasoning items switch items.
@@ -162,7 +221,7 @@ mod tests {
         let choices = lengths.iter().enumerate().map(|(i, &length)| Choice {
             seed: i as u64,
             thought_seed: 99,
-            text: TextGen::new(i as u64),
+            answer: Answer::Text(TextGen::new(i as u64)),
             thought: TextGen::new(99),
             reasoning: half(length),
             length,
@@ -175,6 +234,7 @@ mod tests {
                 prompt_tokens: 2,
                 completion_tokens: lengths.iter().sum(),
                 reasoning_tokens: lengths.iter().map(|&l| half(l)).sum(),
+                ..Usage::default()
             },
             choices: choices.collect(),
             reasons,
@@ -182,6 +242,10 @@ mod tests {
             schedule: Schedule::new(Duration::from_millis(10), Latency::fixed(5.0), Rng::new(1)),
             max_tokens: lengths.iter().max().copied(),
             context_window: 8192,
+            legacy_functions: false,
+            logprobs: None,
+            echo: None,
+            continuous_usage: false,
         })
     }
 

@@ -25,6 +25,21 @@ pub struct Usage {
     pub completion_tokens: u64,
     /// Of the completion tokens, how many were reasoning.
     pub reasoning_tokens: u64,
+    /// Of the prompt tokens, how many were input audio.
+    pub prompt_audio_tokens: u64,
+    /// Predicted-output tokens that appeared in the completion.
+    pub accepted_prediction_tokens: u64,
+    /// Predicted-output tokens that did not (billed as completion tokens, as OpenAI does).
+    pub rejected_prediction_tokens: u64,
+}
+
+/// Per-chunk additions to a chat or completions chunk.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// The chunk's `logprobs` value as JSON (empty: `null`).
+    pub logprobs: &'a [u8],
+    /// Running (prompt, completion) tokens: vLLM's `continuous_usage_stats`.
+    pub usage: Option<(u64, u64)>,
 }
 
 /// Identity of one response, shared by all its chunks.
@@ -108,29 +123,30 @@ impl ChunkWriter {
 
     /// One content chunk of choice `index` carrying `token`.
     pub fn content(&self, index: usize, token: &str, out: &mut Vec<u8>) {
+        self.content_with(index, token, Extras::default(), out);
+    }
+
+    /// One content chunk with log-probabilities or running usage (chat and completions).
+    pub fn content_with(&self, index: usize, token: &str, extras: Extras<'_>, out: &mut Vec<u8>) {
         if self.flavor == Flavor::Messages {
             return anthropic_delta(out, self.tokens.get(), "text_delta", "text", token);
         }
         if let Some(ids) = &self.responses {
             return ids.text_delta(&self.tokens, token, out);
         }
-        out.extend_from_slice(&self.head);
         match self.flavor {
-            Flavor::Chat => {
-                push_index(out, index);
-                out.extend_from_slice(b",\"delta\":{\"content\":");
-                push_json_str(out, token);
-                out.extend_from_slice(b"},\"logprobs\":null,\"finish_reason\":null}]}");
-            }
+            Flavor::Chat => return self.chat_delta(index, b"content", token, extras, out),
             Flavor::Completion => {
+                out.extend_from_slice(&self.head);
                 out.extend_from_slice(b"\"choices\":[{\"text\":");
                 push_json_str(out, token);
                 out.extend_from_slice(b",\"index\":");
                 push_u64(out, index as u64);
-                out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":null}]}");
+                push_chunk_end(out, extras);
             }
             Flavor::Messages | Flavor::Responses => unreachable!("handled above"),
             Flavor::Tgi => {
+                out.extend_from_slice(&self.head);
                 let n = self.tokens.get() + 1;
                 self.tokens.set(n);
                 out.extend_from_slice(b"{\"index\":");
@@ -229,11 +245,60 @@ impl ChunkWriter {
         if let Some(ids) = &self.responses {
             return ids.reasoning_delta(&self.tokens, token, out);
         }
+        self.chat_delta(index, b"reasoning_content", token, Extras::default(), out);
+    }
+
+    /// A chat chunk whose delta is `{field: text}`.
+    fn chat_delta(&self, index: usize, field: &[u8], text: &str, extras: Extras<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.head);
         push_index(out, index);
-        out.extend_from_slice(b",\"delta\":{\"reasoning_content\":");
-        push_json_str(out, token);
-        out.extend_from_slice(b"},\"logprobs\":null,\"finish_reason\":null}]}");
+        out.extend_from_slice(b",\"delta\":{\"");
+        out.extend_from_slice(field);
+        out.extend_from_slice(b"\":");
+        push_json_str(out, text);
+        out.push(b'}');
+        push_chunk_end(out, extras);
+        out.extend_from_slice(END);
+    }
+
+    /// A tool call of choice `index` begins: its id, type and function name, with empty
+    /// arguments (or the legacy `function_call` with its name).
+    pub fn tool_call_start(&self, index: usize, call: usize, id: &str, name: &str, legacy: bool, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        push_index(out, index);
+        if legacy {
+            out.extend_from_slice(b",\"delta\":{\"function_call\":{\"name\":");
+            push_json_str(out, name);
+            out.extend_from_slice(b",\"arguments\":\"\"}}");
+        } else {
+            out.extend_from_slice(b",\"delta\":{\"tool_calls\":[{\"index\":");
+            push_u64(out, call as u64);
+            out.extend_from_slice(b",\"id\":");
+            push_json_str(out, id);
+            out.extend_from_slice(b",\"type\":\"function\",\"function\":{\"name\":");
+            push_json_str(out, name);
+            out.extend_from_slice(b",\"arguments\":\"\"}}]}");
+        }
+        push_chunk_end(out, Extras::default());
+        out.extend_from_slice(END);
+    }
+
+    /// One token of a tool call's arguments.
+    pub fn tool_call_args(&self, index: usize, call: usize, fragment: &str, legacy: bool, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        push_index(out, index);
+        if legacy {
+            out.extend_from_slice(b",\"delta\":{\"function_call\":{\"arguments\":");
+            push_json_str(out, fragment);
+            out.extend_from_slice(b"}}");
+        } else {
+            out.extend_from_slice(b",\"delta\":{\"tool_calls\":[{\"index\":");
+            push_u64(out, call as u64);
+            out.extend_from_slice(b",\"function\":{\"arguments\":");
+            push_json_str(out, fragment);
+            out.extend_from_slice(b"}}]}");
+        }
+        push_chunk_end(out, Extras::default());
         out.extend_from_slice(END);
     }
 
@@ -535,12 +600,37 @@ fn push_index(out: &mut Vec<u8>, index: usize) {
     push_u64(out, index as u64);
 }
 
-fn push_u64(out: &mut Vec<u8>, n: u64) {
-    if n < 10 {
-        out.push(b'0' + n as u8);
-    } else {
-        out.extend_from_slice(n.to_string().as_bytes());
+/// Closes a choice that is still going: `,"logprobs":…,"finish_reason":null}]`, the running
+/// usage if any, and the chunk's `}`.
+fn push_chunk_end(out: &mut Vec<u8>, extras: Extras<'_>) {
+    out.extend_from_slice(b",\"logprobs\":");
+    out.extend_from_slice(if extras.logprobs.is_empty() { b"null" } else { extras.logprobs });
+    out.extend_from_slice(b",\"finish_reason\":null}]");
+    if let Some((prompt, completion)) = extras.usage {
+        out.extend_from_slice(b",\"usage\":{\"prompt_tokens\":");
+        push_u64(out, prompt);
+        out.extend_from_slice(b",\"completion_tokens\":");
+        push_u64(out, completion);
+        out.extend_from_slice(b",\"total_tokens\":");
+        push_u64(out, prompt + completion);
+        out.push(b'}');
     }
+    out.push(b'}');
+}
+
+/// Appends `n` in decimal without allocating.
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 impl Usage {
@@ -550,10 +640,11 @@ impl Usage {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": self.prompt_audio_tokens},
             "completion_tokens_details": {
                 "reasoning_tokens": self.reasoning_tokens, "audio_tokens": 0,
-                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0
+                "accepted_prediction_tokens": self.accepted_prediction_tokens,
+                "rejected_prediction_tokens": self.rejected_prediction_tokens
             },
         })
     }
@@ -619,7 +710,7 @@ mod tests {
         w.content(0, " he said \"hi\"\n\u{1}", &mut out);
         w.finish(0, "length", &mut out);
         w.reasoning(1, "Hmm", &mut out);
-        w.usage(Usage { prompt_tokens: 3, completion_tokens: 1, reasoning_tokens: 1 }, &mut out);
+        w.usage(Usage { prompt_tokens: 3, completion_tokens: 1, reasoning_tokens: 1, ..Usage::default() }, &mut out);
         ChunkWriter::done(&mut out);
         assert!(out.ends_with(b"data: [DONE]\n\n"));
         let ev = events(&out);

@@ -1,6 +1,9 @@
 //! The OpenAI wire format: request types, model registry, and response/chunk encoding.
 
 pub mod chunks;
+pub mod logprobs;
+pub mod media;
 pub mod models;
 pub mod request;
 pub mod response;
+pub mod tools;

@@ -1,7 +1,12 @@
 //! Request bodies of the generation endpoints, parsed and validated into one shape.
 
 use serde::Deserialize;
+use serde_json::Value;
 
+use super::{
+    media,
+    tools::{RawStructure, Structure},
+};
 use crate::{error::Error, tokens::Encoding};
 
 /// `stream_options`.
@@ -10,6 +15,9 @@ pub struct StreamOptions {
     /// Send a final usage chunk with `choices: []`.
     #[serde(default)]
     pub include_usage: Option<bool>,
+    /// vLLM: usage in every chunk.
+    #[serde(default)]
+    pub continuous_usage_stats: Option<bool>,
 }
 
 /// A chat message; only what token counting needs.
@@ -20,6 +28,9 @@ pub struct ChatMessage {
     /// A string or a list of content parts.
     #[serde(default)]
     pub content: Option<MessageContent>,
+    /// An assistant's earlier tool calls (they count as prompt tokens).
+    #[serde(default)]
+    pub tool_calls: Option<Value>,
 }
 
 /// Message content.
@@ -28,19 +39,59 @@ pub struct ChatMessage {
 pub enum MessageContent {
     /// Plain text.
     Text(String),
-    /// Content parts.
-    Parts(Vec<ContentPart>),
+    /// Content parts: `text` (or `input_text`/`output_text`), `image_url`, `input_audio`, `video_url`.
+    Parts(Vec<Value>),
 }
 
-/// One content part.
-#[derive(Debug, Deserialize)]
-pub struct ContentPart {
-    /// Part type, e.g. `text`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The text of a `text` part.
-    #[serde(default)]
-    pub text: Option<String>,
+impl MessageContent {
+    /// The text of the message (its text parts joined).
+    pub fn text(&self) -> String {
+        match self {
+            MessageContent::Text(t) => t.clone(),
+            MessageContent::Parts(parts) => parts.iter().filter_map(|p| p.get("text")?.as_str()).collect(),
+        }
+    }
+}
+
+/// Prompt tokens as they are counted up.
+#[derive(Debug, Clone, Copy)]
+struct PromptCount {
+    encoding: Encoding,
+    tokens: u64,
+    audio: u64,
+}
+
+impl PromptCount {
+    fn new(encoding: Encoding) -> Self {
+        PromptCount { encoding, tokens: 0, audio: 0 }
+    }
+
+    fn text(&mut self, text: &str) {
+        self.tokens += self.encoding.count(text) as u64;
+    }
+
+    fn content(&mut self, c: &MessageContent) {
+        match c {
+            MessageContent::Text(t) => self.text(t),
+            MessageContent::Parts(parts) => parts.iter().for_each(|p| self.part(p)),
+        }
+    }
+
+    fn part(&mut self, part: &Value) {
+        if let Some(text) = part.get("text").and_then(Value::as_str) {
+            return self.text(text);
+        }
+        let (visual, audio) = media::part_tokens(part);
+        self.tokens += visual + audio;
+        self.audio += audio;
+    }
+
+    /// Structured data (tool definitions, earlier tool calls) counts as its compact JSON.
+    fn json(&mut self, v: Option<&Value>) {
+        if let Some(v) = v.filter(|v| !v.is_null()) {
+            self.text(&v.to_string());
+        }
+    }
 }
 
 /// `POST /v1/chat/completions`.
@@ -48,8 +99,25 @@ pub struct ContentPart {
 struct ChatBody {
     model: Option<String>,
     messages: Option<Vec<ChatMessage>>,
+    tools: Option<Value>,
+    tool_choice: Option<Value>,
+    parallel_tool_calls: Option<bool>,
+    functions: Option<Value>,
+    function_call: Option<Value>,
+    response_format: Option<Value>,
+    logprobs: Option<bool>,
+    top_logprobs: Option<i64>,
+    prediction: Option<Prediction>,
     #[serde(flatten)]
     common: CommonBody,
+}
+
+/// `prediction: {type: "content", content}`.
+#[derive(Debug, Deserialize)]
+struct Prediction {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    content: Option<MessageContent>,
 }
 
 /// A `/v1/completions` prompt in any of its four shapes.
@@ -71,6 +139,9 @@ pub enum Prompt {
 struct CompletionBody {
     model: Option<String>,
     prompt: Option<Prompt>,
+    logprobs: Option<i64>,
+    echo: Option<bool>,
+    best_of: Option<i64>,
     #[serde(flatten)]
     common: CommonBody,
 }
@@ -113,17 +184,17 @@ pub fn parse_responses(body: &[u8], encoding: Encoding) -> Result<GenRequest, Er
     let req: ResponsesBody = parse_json(body, &[("input", Kind::StrOrArray), ("instructions", Kind::Str)])?;
     let model = require_model(req.model)?;
     let input = req.input.ok_or_else(|| Error::invalid_param("input", "Missing required parameter: 'input'."))?;
-    let mut prompt_tokens = req.instructions.as_deref().map_or(0, |t| encoding.count(t) as u64);
-    prompt_tokens += match &input {
-        ResponsesInput::Text(t) => encoding.count(t) as u64,
-        ResponsesInput::Items(items) => items
-            .iter()
-            .map(|i| {
-                i.content.as_ref().map_or(0, |c| content_tokens(c, encoding))
-                    + i.text.as_deref().map_or(0, |t| encoding.count(t) as u64)
-            })
-            .sum(),
-    };
+    let mut count = PromptCount::new(encoding);
+    count.text(req.instructions.as_deref().unwrap_or(""));
+    match &input {
+        ResponsesInput::Text(t) => count.text(t),
+        ResponsesInput::Items(items) => {
+            for item in items {
+                item.content.iter().for_each(|c| count.content(c));
+                count.text(item.text.as_deref().unwrap_or(""));
+            }
+        }
+    }
     let effort = req.reasoning.and_then(|r| r.effort);
     let common = CommonBody {
         max_tokens: req.max_output_tokens.or(req.common.max_tokens),
@@ -131,7 +202,7 @@ pub fn parse_responses(body: &[u8], encoding: Encoding) -> Result<GenRequest, Er
         reasoning_effort: effort.or(req.common.reasoning_effort),
         ..req.common
     };
-    finish(model, common, prompt_tokens)
+    finish(model, common, count)
         .map_err(|e| if e.param.as_deref() == Some("max_tokens") { e.with_param("max_output_tokens") } else { e })
 }
 
@@ -156,13 +227,14 @@ pub fn parse_messages(body: &[u8], encoding: Encoding) -> Result<GenRequest, Err
         return Err(Error::invalid_param("messages", "messages: at least one message is required"));
     }
     let max_tokens = req.max_tokens.ok_or_else(|| Error::invalid_param("max_tokens", "max_tokens: Field required"))?;
-    let mut prompt_tokens = req.system.as_ref().map_or(0, |s| content_tokens(s, encoding));
+    let mut count = PromptCount::new(encoding);
+    req.system.iter().for_each(|s| count.content(s));
     for (i, m) in messages.iter().enumerate() {
         if m.role != "user" && m.role != "assistant" {
             let param = format!("messages.[{i}].role");
             return Err(Error::invalid_param(&param, format!("{param}: expected user or assistant, got {:?}", m.role)));
         }
-        prompt_tokens += m.content.as_ref().map_or(0, |c| content_tokens(c, encoding));
+        m.content.iter().for_each(|c| count.content(c));
     }
     let common = CommonBody {
         max_tokens: Some(max_tokens),
@@ -170,16 +242,7 @@ pub fn parse_messages(body: &[u8], encoding: Encoding) -> Result<GenRequest, Err
         stop: req.stop_sequences.map(Stop::Many).or(req.common.stop),
         ..req.common
     };
-    finish(model, common, prompt_tokens)
-}
-
-fn content_tokens(c: &MessageContent, encoding: Encoding) -> u64 {
-    match c {
-        MessageContent::Text(t) => encoding.count(t) as u64,
-        MessageContent::Parts(parts) => {
-            parts.iter().filter_map(|p| p.text.as_deref()).map(|t| encoding.count(t) as u64).sum()
-        }
-    }
+    finish(model, common, count)
 }
 
 /// `POST /generate` and `/generate_stream` (Hugging Face TGI).
@@ -215,7 +278,9 @@ pub fn parse_tgi(body: &[u8], encoding: Encoding, stream: bool) -> Result<GenReq
         stop: p.stop.map(Stop::Many),
         ..CommonBody::default()
     };
-    finish(req.model.unwrap_or_else(|| "tgi".to_owned()), common, encoding.count(&inputs) as u64).map_err(|e| {
+    let mut count = PromptCount::new(encoding);
+    count.text(&inputs);
+    finish(req.model.unwrap_or_else(|| "tgi".to_owned()), common, count).map_err(|e| {
         if e.param.as_deref() == Some("max_tokens") { e.with_param("parameters.max_new_tokens") } else { e }
     })
 }
@@ -233,6 +298,20 @@ struct CommonBody {
     stop: Option<Stop>,
     n: Option<i64>,
     reasoning_effort: Option<String>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    frequency_penalty: Option<f64>,
+    presence_penalty: Option<f64>,
+    repetition_penalty: Option<f64>,
+    top_k: Option<i64>,
+    logit_bias: Option<serde_json::Map<String, Value>>,
+    metadata: Option<serde_json::Map<String, Value>>,
+    service_tier: Option<String>,
+    /// Only type-checked (a wrong type is a 400 naming it).
+    #[allow(dead_code)]
+    user: Option<String>,
+    #[allow(dead_code)]
+    store: Option<bool>,
 }
 
 /// `stop`: one string or a list.
@@ -244,7 +323,7 @@ enum Stop {
 }
 
 /// A validated generation request, whatever endpoint it came from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct GenRequest {
     /// Model name.
     pub model: String,
@@ -268,6 +347,18 @@ pub struct GenRequest {
     pub n: u64,
     /// Share of the output a reasoning model spends reasoning, from `reasoning_effort`.
     pub reasoning_share: f64,
+    /// Of the prompt tokens, how many were input audio.
+    pub prompt_audio_tokens: u64,
+    /// Tool calls and `response_format`.
+    pub structure: Structure,
+    /// Log-probabilities of each output token, with this many alternatives each.
+    pub logprobs: Option<u32>,
+    /// Completions' `echo`: the prompt text, sent back before the completion.
+    pub echo: Option<String>,
+    /// vLLM's `continuous_usage_stats`: running usage in every chunk.
+    pub continuous_usage: bool,
+    /// Predicted output (`prediction.content`).
+    pub prediction: Option<String>,
 }
 
 /// The share of the output spent reasoning at each `reasoning_effort`.
@@ -296,15 +387,56 @@ pub fn parse_chat(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> 
     if messages.is_empty() {
         return Err(Error::invalid_param("messages", "'messages' must contain at least one message."));
     }
-    let mut prompt_tokens = 0u64;
+    let mut count = PromptCount::new(encoding);
     for (i, m) in messages.iter().enumerate() {
         if !matches!(m.role.as_str(), "system" | "developer" | "user" | "assistant" | "tool" | "function") {
             let param = format!("messages.[{i}].role");
             return Err(Error::invalid_param(&param, format!("Invalid role {:?} in {param}.", m.role)));
         }
-        prompt_tokens += m.content.as_ref().map_or(0, |c| content_tokens(c, encoding));
+        m.content.iter().for_each(|c| count.content(c));
+        count.json(m.tool_calls.as_ref());
     }
-    finish(model, req.common, prompt_tokens)
+    let raw = RawStructure {
+        tools: req.tools.as_ref(),
+        tool_choice: req.tool_choice.as_ref(),
+        parallel_tool_calls: req.parallel_tool_calls,
+        functions: req.functions.as_ref(),
+        function_call: req.function_call.as_ref(),
+        response_format: req.response_format.as_ref(),
+    };
+    let last = messages.last().filter(|m| m.role == "user").and_then(|m| m.content.as_ref()).map(MessageContent::text);
+    let structure = raw.parse(last.as_deref())?;
+    count.json(req.tools.as_ref().or(req.functions.as_ref()));
+    let logprobs = match (req.logprobs.unwrap_or(false), req.top_logprobs) {
+        (_, Some(k)) if !(0..=20).contains(&k) => {
+            return Err(Error::invalid_param(
+                "top_logprobs",
+                format!("top_logprobs must be between 0 and 20, got {k}."),
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(Error::invalid_param("top_logprobs", "top_logprobs requires logprobs to be true."));
+        }
+        (true, k) => Some(k.unwrap_or(0) as u32),
+        (false, None) => None,
+    };
+    let prediction = match req.prediction {
+        None => None,
+        Some(Prediction { kind, content }) => {
+            if kind.as_deref() != Some("content") {
+                return Err(Error::invalid_param(
+                    "prediction.type",
+                    "Invalid value for 'prediction.type': expected 'content'.",
+                ));
+            }
+            Some(content.map(|c| c.text()).unwrap_or_default())
+        }
+    };
+    let mut r = finish(model, req.common, count)?;
+    r.structure = structure;
+    r.logprobs = logprobs;
+    r.prediction = prediction;
+    Ok(r)
 }
 
 /// Parses and validates a completions request; token-id prompts count as their length.
@@ -312,7 +444,8 @@ pub fn parse_completion(body: &[u8], encoding: Encoding) -> Result<GenRequest, E
     let req: CompletionBody = parse_json(body, COMPLETION_FIELDS)?;
     let model = require_model(req.model)?;
     let prompt = req.prompt.ok_or_else(|| Error::invalid_param("prompt", "Missing required parameter: 'prompt'."))?;
-    let prompt_tokens = match &prompt {
+    let mut count = PromptCount::new(encoding);
+    count.tokens = match &prompt {
         Prompt::Text(t) => encoding.count(t),
         Prompt::Texts(ts) => ts.iter().map(|t| encoding.count(t)).sum(),
         Prompt::Ids(ids) => ids.len(),
@@ -323,7 +456,26 @@ pub fn parse_completion(body: &[u8], encoding: Encoding) -> Result<GenRequest, E
     if common.max_tokens.is_none() && common.max_completion_tokens.is_none() {
         common.max_tokens = Some(16);
     }
-    finish(model, common, prompt_tokens)
+    let logprobs = match req.logprobs {
+        Some(k @ 0..=5) => Some(k as u32),
+        Some(k) => return Err(Error::invalid_param("logprobs", format!("logprobs must be between 0 and 5, got {k}."))),
+        None => None,
+    };
+    let n = common.n.unwrap_or(1);
+    if let Some(best_of) = req.best_of.filter(|&b| b < n || b > 20) {
+        let message = format!("best_of must be between n ({n}) and 20, got {best_of}.");
+        return Err(Error::invalid_param("best_of", message));
+    }
+    let echo = match (req.echo.unwrap_or(false), &prompt) {
+        (false, _) => None,
+        (true, Prompt::Text(t)) => Some(t.clone()),
+        (true, Prompt::Texts(ts)) => Some(ts.concat()),
+        (true, _) => return Err(Error::invalid_param("echo", "echo needs a text prompt, not token ids.")),
+    };
+    let mut r = finish(model, common, count)?;
+    r.logprobs = logprobs;
+    r.echo = echo;
+    Ok(r)
 }
 
 fn require_model(model: Option<String>) -> Result<String, Error> {
@@ -332,8 +484,15 @@ fn require_model(model: Option<String>) -> Result<String, Error> {
     })
 }
 
-fn finish(model: String, c: CommonBody, prompt_tokens: u64) -> Result<GenRequest, Error> {
+fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest, Error> {
+    check_sampling(&c)?;
     let stream = c.stream.unwrap_or(false);
+    if c.stream_options.is_some() && !stream {
+        return Err(Error::invalid_param(
+            "stream_options",
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+        ));
+    }
     let max_tokens = match (c.max_completion_tokens, c.max_tokens) {
         (Some(n), _) => Some(positive("max_completion_tokens", n)?),
         (None, Some(n)) => Some(positive("max_tokens", n)?),
@@ -350,7 +509,8 @@ fn finish(model: String, c: CommonBody, prompt_tokens: u64) -> Result<GenRequest
             format!("min_tokens ({min_tokens}) must be <= max_tokens ({max})."),
         ));
     }
-    let include_usage = c.stream_options.and_then(|o| o.include_usage).unwrap_or(false);
+    let options = c.stream_options.unwrap_or_default();
+    let include_usage = options.include_usage.unwrap_or(false);
     let stop = match c.stop {
         None => Vec::new(),
         Some(Stop::One(s)) => vec![s],
@@ -369,7 +529,7 @@ fn finish(model: String, c: CommonBody, prompt_tokens: u64) -> Result<GenRequest
         model,
         stream,
         include_usage,
-        prompt_tokens,
+        prompt_tokens: count.tokens,
         max_tokens,
         min_tokens,
         ignore_eos: c.ignore_eos.unwrap_or(false),
@@ -377,7 +537,59 @@ fn finish(model: String, c: CommonBody, prompt_tokens: u64) -> Result<GenRequest
         stop,
         n,
         reasoning_share,
+        prompt_audio_tokens: count.audio,
+        structure: Structure::default(),
+        logprobs: None,
+        echo: None,
+        continuous_usage: options.continuous_usage_stats.unwrap_or(false),
+        prediction: None,
     })
+}
+
+/// Sampling parameters change nothing here, but out-of-range values get OpenAI's 400.
+fn check_sampling(c: &CommonBody) -> Result<(), Error> {
+    let ranges = [
+        ("temperature", c.temperature, 0.0, 2.0),
+        ("top_p", c.top_p, 0.0, 1.0),
+        ("frequency_penalty", c.frequency_penalty, -2.0, 2.0),
+        ("presence_penalty", c.presence_penalty, -2.0, 2.0),
+        ("repetition_penalty", c.repetition_penalty, f64::MIN_POSITIVE, f64::MAX),
+    ];
+    for (param, value, lo, hi) in ranges {
+        if let Some(v) = value.filter(|v| !(lo..=hi).contains(v)) {
+            let message = match hi == f64::MAX {
+                true => format!("Invalid '{param}': must be greater than 0, got {v}."),
+                false => format!("Invalid '{param}': must be between {lo} and {hi}, got {v}."),
+            };
+            return Err(Error::invalid_param(param, message).with_code("invalid_value"));
+        }
+    }
+    if let Some(k) = c.top_k.filter(|&k| k < -1 || k == 0) {
+        return Err(Error::invalid_param("top_k", format!("top_k must be -1 (off) or at least 1, got {k}.")));
+    }
+    for (token, bias) in c.logit_bias.iter().flatten() {
+        let bias = bias.as_f64().filter(|b| (-100.0..=100.0).contains(b));
+        if token.parse::<u32>().is_err() || bias.is_none() {
+            let message = format!(
+                "Invalid 'logit_bias': keys must be token ids and values numbers between -100 and 100 (at {token:?})."
+            );
+            return Err(Error::invalid_param("logit_bias", message));
+        }
+    }
+    if let Some(m) = &c.metadata {
+        let bad = m.iter().find(|(k, v)| k.len() > 64 || v.as_str().is_none_or(|s| s.len() > 512));
+        if m.len() > 16 || bad.is_some() {
+            let message = "Invalid 'metadata': at most 16 string values of up to 512 characters, keys up to 64.";
+            return Err(Error::invalid_param("metadata", message));
+        }
+    }
+    if let Some(tier) =
+        c.service_tier.as_deref().filter(|t| !["auto", "default", "flex", "scale", "priority"].contains(t))
+    {
+        let message = format!("Invalid 'service_tier' {tier:?}: expected auto, default, flex, scale or priority.");
+        return Err(Error::invalid_param("service_tier", message));
+    }
+    Ok(())
 }
 
 fn positive(param: &str, n: i64) -> Result<u64, Error> {
@@ -395,6 +607,7 @@ enum Kind {
     Str,
     Bool,
     Int,
+    Num,
     Array,
     Object,
     StrOrArray,
@@ -412,9 +625,30 @@ const COMMON_FIELDS: &[(&str, Kind)] = &[
     ("stop", Kind::StrOrArray),
     ("n", Kind::Int),
     ("reasoning_effort", Kind::Str),
+    ("temperature", Kind::Num),
+    ("top_p", Kind::Num),
+    ("frequency_penalty", Kind::Num),
+    ("presence_penalty", Kind::Num),
+    ("repetition_penalty", Kind::Num),
+    ("top_k", Kind::Int),
+    ("logit_bias", Kind::Object),
+    ("user", Kind::Str),
+    ("metadata", Kind::Object),
+    ("store", Kind::Bool),
+    ("service_tier", Kind::Str),
 ];
-const CHAT_FIELDS: &[(&str, Kind)] = &[("messages", Kind::Array)];
-const COMPLETION_FIELDS: &[(&str, Kind)] = &[("prompt", Kind::StrOrArray)];
+const CHAT_FIELDS: &[(&str, Kind)] = &[
+    ("messages", Kind::Array),
+    ("tools", Kind::Array),
+    ("functions", Kind::Array),
+    ("parallel_tool_calls", Kind::Bool),
+    ("response_format", Kind::Object),
+    ("logprobs", Kind::Bool),
+    ("top_logprobs", Kind::Int),
+    ("prediction", Kind::Object),
+];
+const COMPLETION_FIELDS: &[(&str, Kind)] =
+    &[("prompt", Kind::StrOrArray), ("logprobs", Kind::Int), ("echo", Kind::Bool), ("best_of", Kind::Int)];
 
 /// Parses `body`; on failure, names the offending top-level parameter when there is one.
 fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8], fields: &[(&str, Kind)]) -> Result<T, Error> {
@@ -440,6 +674,7 @@ fn has_kind(v: &serde_json::Value, kind: Kind) -> bool {
         Kind::Str => v.is_string(),
         Kind::Bool => v.is_boolean(),
         Kind::Int => v.is_i64() || v.is_u64(),
+        Kind::Num => v.is_number(),
         Kind::Array => v.is_array(),
         Kind::Object => v.is_object(),
         Kind::StrOrArray => v.is_string() || v.is_array(),

@@ -5,14 +5,20 @@ use serde_json::json;
 use super::chunks::{Flavor, ResponseMeta, Usage};
 
 /// One choice of a non-streaming response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChoiceText {
     /// The answer.
     pub content: String,
     /// The reasoning before it, if the model reasons.
     pub reasoning: Option<String>,
-    /// `stop` or `length`.
+    /// `stop`, `length`, `tool_calls` or `function_call`.
     pub finish_reason: &'static str,
+    /// Tool calls as (id, name, arguments); the content is then `null`.
+    pub tool_calls: Vec<(String, String, String)>,
+    /// Tool calls take the legacy `function_call` shape.
+    pub legacy: bool,
+    /// The `logprobs` object, when asked for.
+    pub logprobs: Option<serde_json::Value>,
 }
 
 /// The full `chat.completion` or `text_completion` object, choices by index.
@@ -27,7 +33,7 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
             "choices": choices.iter().enumerate().map(|(index, c)| json!({
                 "index": index,
                 "message": message(c),
-                "logprobs": null,
+                "logprobs": c.logprobs,
                 "finish_reason": c.finish_reason,
             })).collect::<Vec<_>>(),
             "usage": usage_json,
@@ -73,7 +79,7 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
             "created": meta.created,
             "model": meta.model,
             "choices": choices.iter().enumerate().map(|(index, c)| json!({
-                "text": c.content, "index": index, "logprobs": null, "finish_reason": c.finish_reason,
+                "text": c.content, "index": index, "logprobs": c.logprobs, "finish_reason": c.finish_reason,
             })).collect::<Vec<_>>(),
             "usage": usage_json,
         }),
@@ -84,6 +90,20 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
 /// The assistant message; reasoning models add `reasoning_content` and its `reasoning` alias.
 fn message(c: &ChoiceText) -> serde_json::Value {
     let mut m = json!({"role": "assistant", "content": c.content, "refusal": null});
+    let calls = c.tool_calls.iter().map(|(id, name, arguments)| {
+        json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}})
+    });
+    match (c.tool_calls.first(), c.legacy) {
+        (None, _) => {}
+        (Some((_, name, arguments)), true) => {
+            m["content"] = json!(null);
+            m["function_call"] = json!({"name": name, "arguments": arguments});
+        }
+        (Some(_), false) => {
+            m["content"] = json!(null);
+            m["tool_calls"] = calls.collect();
+        }
+    }
     if let Some(r) = &c.reasoning {
         m["reasoning_content"] = json!(r);
         m["reasoning"] = json!(r);

@@ -288,7 +288,7 @@ impl Conn {
         }
         self.queue(Framing::of(head, keep_alive), &full);
         let ok = self.flush().await;
-        let n = summary.usage.completion_tokens;
+        let n = summary.generated;
         if ok {
             self.core.shard().add(Counter::CompletionTokens, n);
         }
@@ -364,7 +364,7 @@ impl Conn {
                         model.first_token(now);
                         first = Some(now);
                     }
-                    model.tokens(sent, (before < summary.usage.completion_tokens).then_some(now - last));
+                    model.tokens(sent, (before < summary.generated).then_some(now - last));
                     last = now;
                 }
                 step
@@ -390,7 +390,7 @@ impl Conn {
         if !ok {
             shard.add(Counter::StreamsCancelled, 1);
         }
-        let sent = summary.usage.completion_tokens - stream.remaining();
+        let sent = summary.generated - stream.remaining();
         self.finish_generation(slot, &summary, sent, ok, first, arrival);
         ok && chunked
     }

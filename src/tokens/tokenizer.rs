@@ -32,6 +32,21 @@ impl Encoding {
         if text.is_empty() { 0 } else { self.bpe().count(text) }
     }
 
+    /// Where each token of `text` ends, as byte offsets. A token that ends inside a character
+    /// is merged with the next, so every piece between two offsets is whole UTF-8.
+    pub fn token_ends(self, text: &str) -> Vec<usize> {
+        let bpe = &self.bpe().bpe;
+        let mut ends = Vec::new();
+        let mut at = 0;
+        for token in self.bpe().encode(text) {
+            at += bpe.token_len(token);
+            if text.is_char_boundary(at) {
+                ends.push(at);
+            }
+        }
+        ends
+    }
+
     /// Builds the encoding's tables now (they are otherwise built on first use).
     pub fn preload(self) {
         self.bpe();
@@ -82,5 +97,9 @@ mod tests {
         assert_eq!(Encoding::Cl100kBase.count(""), 0);
         assert_eq!("o200k_base".parse::<Encoding>(), Ok(Encoding::O200kBase));
         assert!("gpt2".parse::<Encoding>().is_err());
+        let text = r#"{"city": "Paris", "temperature": 21.5, "note": "naïve"}"#;
+        let ends = Encoding::Cl100kBase.token_ends(text);
+        assert_eq!(ends.last(), Some(&text.len()));
+        assert!(ends.len() >= Encoding::Cl100kBase.count(text) - 1 && ends.windows(2).all(|w| w[0] < w[1]));
     }
 }
