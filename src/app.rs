@@ -7,7 +7,10 @@ use crate::{
     config::ServerArgs,
     generation::SimConfig,
     metrics::Shard,
-    openai::models::{Registry, UnknownModelDefaults},
+    openai::{
+        models::{Registry, UnknownModelDefaults},
+        store::ResponseStore,
+    },
     tokens::Encoding,
 };
 
@@ -22,6 +25,8 @@ pub struct App {
     pub sim: SimConfig,
     /// Prompt tokenizer.
     pub encoding: Encoding,
+    /// Stored Responses API responses.
+    pub responses: ResponseStore,
     /// One metrics shard per worker.
     pub shards: Box<[Shard]>,
     /// Process start.
@@ -57,6 +62,7 @@ impl App {
             encoding: args.tokenizer,
             registry,
             sim,
+            responses: ResponseStore::new(args.response_store),
             shards: (0..workers).map(|_| Shard::default()).collect(),
             started: Instant::now(),
             args,

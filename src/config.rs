@@ -192,6 +192,10 @@ pub struct ServerArgs {
         default_value = "gpt-oss,deepseek-r1,qwq,qwen3,reasoning,thinking,^o1,^o3,^o4"
     )]
     pub reasoning_models: String,
+    /// How many Responses API responses are kept for `previous_response_id` and retrieval
+    /// (oldest dropped first; 0 keeps none).
+    #[arg(long, env = "FAKEAI_RESPONSE_STORE", default_value_t = 10_000)]
+    pub response_store: usize,
     /// When `tool_choice: auto` (the default) calls tools: `match` calls those the last user
     /// message mentions by name or a significant word of it; `always` calls one even without a
     /// mention; `never` answers in text.

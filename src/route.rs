@@ -17,6 +17,7 @@ use crate::{
         logprobs::Logprobs,
         request,
         response::{ChoiceText, completion_json},
+        store::Stored,
     },
     rng::Rng,
     sse::TokenStream,
@@ -105,6 +106,9 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         (Method::Post, "/v1/completions") => generate(app, ctx, head, body, Flavor::Completion),
         (Method::Post, "/v1/messages") => generate(app, ctx, head, body, Flavor::Messages),
         (Method::Post, "/v1/responses") => generate(app, ctx, head, body, Flavor::Responses),
+        (Method::Get, p) if p.starts_with("/v1/responses/") => Ok(Reply::Now(stored_response(app, p, false))),
+        (Method::Delete, p) if p.starts_with("/v1/responses/") => Ok(Reply::Now(stored_response(app, p, true))),
+        (Method::Post, "/v1/text/generation") => text_generation(app, ctx, body),
         (Method::Post, "/generate") => generate(app, ctx, head, body, Flavor::Tgi),
         (Method::Post, "/generate_stream") => generate(app, ctx, head, body, Flavor::Tgi),
         _ => Ok(Reply::Now(unrouted(path))),
@@ -123,7 +127,9 @@ fn unrouted(path: &str) -> Full {
         | "/v1/messages"
         | "/v1/responses"
         | "/generate"
-        | "/generate_stream" => "POST, OPTIONS",
+        | "/generate_stream"
+        | "/v1/text/generation" => "POST, OPTIONS",
+        p if p.starts_with("/v1/responses/") => "GET, DELETE, OPTIONS",
         _ => return Error::not_found(path).into(),
     };
     let e = Error::new(405, "invalid_request_error", format!("Method not allowed for {path}; allowed: {allow}."))
@@ -211,20 +217,70 @@ fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavo
     if let Some(ct) = head.content_type.as_deref().filter(|ct| !ct.to_ascii_lowercase().contains("json")) {
         return Err(Error::bad_request(format!("Invalid Content-Type {ct:?}: the body must be application/json.")));
     }
-    let req = match flavor {
+    let mut req = match flavor {
         Flavor::Chat => request::parse_chat(body, app.encoding)?,
         Flavor::Completion => request::parse_completion(body, app.encoding)?,
         Flavor::Tgi => request::parse_tgi(body, app.encoding, head.path == "/generate_stream")?,
         Flavor::Messages => request::parse_messages(body, app.encoding)?,
         Flavor::Responses => request::parse_responses(body, app.encoding)?,
     };
+    if let Some(previous) = &req.previous_response_id {
+        let stored = app.responses.get(previous).ok_or_else(|| {
+            let message = format!("Previous response with id '{previous}' not found.");
+            Error::invalid_param("previous_response_id", message).with_code("previous_response_not_found")
+        })?;
+        req.prompt_tokens += stored.context_tokens;
+    }
     let model = app.registry.resolve(&req.model);
     check_context_length(&req, model.context_window, flavor)?;
     let plan = app.sim.plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
+    if flavor == Flavor::Responses && req.store && app.responses.enabled() {
+        let stored = Stored {
+            context_tokens: plan.usage.prompt_tokens + plan.usage.completion_tokens,
+            body: full_body(app, &plan).into(),
+        };
+        app.responses.put(plan.meta.id.clone(), stored);
+    }
     if req.stream {
         return Ok(Reply::Stream(Box::new(TokenStream::new(plan))));
     }
     Ok(non_streaming(app, plan))
+}
+
+/// `GET` or `DELETE /v1/responses/{id}`.
+fn stored_response(app: &App, path: &str, delete: bool) -> Full {
+    let id = percent_decode(&path["/v1/responses/".len()..]);
+    let missing = || -> Full {
+        let message = format!("Response with id '{id}' not found.");
+        Error::new(404, "invalid_request_error", message).with_param("response_id").with_code("not_found").into()
+    };
+    match delete {
+        true if app.responses.delete(&id) => {
+            Full::json(serde_json::json!({"id": id, "object": "response", "deleted": true}).to_string().into_bytes())
+        }
+        false => app.responses.get(&id).map_or_else(missing, |s| Full::json(s.body.to_vec())),
+        true => missing(),
+    }
+}
+
+/// FakeAI's Azure-style `POST /v1/text/generation`: `input` (or `prompt`), `max_output_tokens`
+/// (default 100); answered as `{"id":"txtgen-…","created","output","model","usage"}`.
+fn text_generation(app: &App, ctx: &mut Ctx<'_>, body: &[u8]) -> Result<Reply, Error> {
+    let req = request::parse_text_generation(body, app.encoding)?;
+    let model = app.registry.resolve(&req.model);
+    check_context_length(&req, model.context_window, Flavor::Completion)?;
+    let mut plan = app.sim.plan(Flavor::Completion, &req, &model, ctx.rng, ctx.unix_now.0);
+    plan.meta.id = format!("txtgen-{}", &plan.meta.id["cmpl-".len()..]);
+    let body = serde_json::json!({
+        "id": plan.meta.id,
+        "created": plan.meta.created,
+        "output": plan.choices[0].answer_text(),
+        "model": plan.meta.model,
+        "usage": plan.usage.to_json(),
+    });
+    let summary = plan.summary();
+    let after = non_streaming_delay(app, &mut plan);
+    Ok(Reply::Generated { after, full: Full::json(body.to_string().into_bytes()), summary })
 }
 
 /// Prompt plus requested output must fit the model's context window, checked before any byte
@@ -250,12 +306,28 @@ fn check_context_length(req: &request::GenRequest, window: u64, flavor: Flavor) 
 }
 
 fn non_streaming(app: &App, mut plan: Plan) -> Reply {
+    let body = full_body(app, &plan);
+    let summary = plan.summary();
+    let after = non_streaming_delay(app, &mut plan);
+    Reply::Generated { after, full: Full::json(body), summary }
+}
+
+/// When a non-streaming response is sent: once its last token would have been generated.
+fn non_streaming_delay(app: &App, plan: &mut Plan) -> Duration {
+    match app.sim.non_streaming_delay {
+        true => plan.schedule.deadline_of(plan.longest()),
+        false => Duration::ZERO,
+    }
+}
+
+/// The whole response object of `plan`, in its endpoint's shape.
+fn full_body(app: &App, plan: &Plan) -> Vec<u8> {
     let texts = plan.full_texts();
     let choices: Vec<ChoiceText> = texts
         .into_iter()
         .zip(&plan.choices)
         .map(|((reasoning, content), c)| ChoiceText {
-            logprobs: plan.logprobs.map(|top| choice_logprobs(&plan, c, top, app.encoding)),
+            logprobs: plan.logprobs.map(|top| choice_logprobs(plan, c, top, app.encoding)),
             content: match &plan.echo {
                 Some(prompt) => format!("{prompt}{content}"),
                 None => content,
@@ -266,13 +338,7 @@ fn non_streaming(app: &App, mut plan: Plan) -> Reply {
             legacy: plan.legacy_functions,
         })
         .collect();
-    let body = completion_json(plan.flavor, &plan.meta, &choices, plan.usage);
-    let summary = plan.summary();
-    let after = match app.sim.non_streaming_delay {
-        true => plan.schedule.deadline_of(plan.longest()),
-        false => Duration::ZERO,
-    };
-    Reply::Generated { after, full: Full::json(body), summary }
+    completion_json(plan.flavor, &plan.meta, &choices, plan.usage)
 }
 
 /// A non-streaming choice's `logprobs` object in its endpoint's shape (echoed prompt tokens first).

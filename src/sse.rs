@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::{
     generation::{Answer, Plan},
     openai::{
-        chunks::{ChunkWriter, Extras, Flavor},
+        chunks::{ChunkWriter, Extras, Flavor, responses::Answer as ResponsesAnswer},
         logprobs::Logprobs,
     },
     tokens::ScriptEvent,
@@ -70,7 +70,10 @@ impl TokenStream {
         let thinking = self.plan.choices[0].reasoning > 0;
         match self.plan.flavor {
             Flavor::Messages => return self.writer.messages_open(thinking, self.plan.usage.prompt_tokens, out),
-            Flavor::Responses => return self.writer.responses_open(thinking, out),
+            Flavor::Responses => {
+                let calls = matches!(&self.plan.choices[0].answer, Answer::Script(s) if s.is_tool_calls());
+                return self.writer.responses_open(thinking, calls, out);
+            }
             _ => {}
         }
         for index in 0..self.plan.choices.len() {
@@ -182,7 +185,10 @@ impl TokenStream {
             }
             Flavor::Responses => {
                 let reasoning = (first.reasoning > 0).then(|| first.reasoning_text());
-                self.writer.responses_finish(reasoning.as_deref(), &first.answer_text(), self.plan.usage, out);
+                let (calls, text) = (first.tool_calls(), first.answer_text());
+                let answer =
+                    if calls.is_empty() { ResponsesAnswer::Text(&text) } else { ResponsesAnswer::Calls(&calls) };
+                self.writer.responses_finish(reasoning.as_deref(), &answer, self.plan.usage, out);
             }
             Flavor::Messages => self.writer.messages_finish(first.finish_reason, first.length, out),
             Flavor::Tgi => self.writer.tgi_finish(&first.answer_text(), first.finish_reason, first.length, out),

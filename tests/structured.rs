@@ -322,3 +322,109 @@ fn out_of_range_parameters_name_their_param() {
     let r = s.post("/v1/completions", r#"{"model":"m","prompt":"x","n":3,"best_of":2}"#);
     assert_eq!(r.json()["error"]["param"], "best_of");
 }
+
+/// The `data:` payloads of a Responses API stream, by event type.
+fn response_events(r: &Response) -> Vec<Value> {
+    r.text()
+        .split_terminator("\n\n")
+        .map(|e| {
+            let (kind, data) = e.split_once('\n').unwrap();
+            let v: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+            assert_eq!(kind.strip_prefix("event: "), v["type"].as_str());
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn responses_api_calls_functions_and_formats_text() {
+    let s = server();
+    let tools = json!([{"type": "function", "name": "get_weather", "parameters": {"type": "object",
+        "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false}},
+        {"type": "web_search_preview"}]);
+    let body = json!({"model": "gpt-4o", "input": "What's the weather in Oslo?", "tools": tools});
+    let v = post_json(&s, "/v1/responses", body.clone()).json();
+    let item = &v["output"][0];
+    assert_eq!(item["type"], "function_call");
+    assert_eq!(item["name"], "get_weather");
+    assert!(item["call_id"].as_str().unwrap().starts_with("call_"));
+    let args: Value = serde_json::from_str(item["arguments"].as_str().unwrap()).unwrap();
+    assert!(args["city"].is_string());
+    let expected = cl100k("get_weather") + cl100k(item["arguments"].as_str().unwrap());
+    assert_eq!(v["usage"]["output_tokens"], expected as u64);
+
+    let mut streaming = body;
+    streaming["stream"] = json!(true);
+    let events = response_events(&post_json(&s, "/v1/responses", streaming));
+    let deltas: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.function_call_arguments.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    serde_json::from_str::<Value>(&deltas).expect("argument deltas form JSON");
+    let done = events.iter().find(|e| e["type"] == "response.function_call_arguments.done").unwrap();
+    assert_eq!(done["arguments"].as_str().unwrap(), deltas);
+    let completed = events.last().unwrap();
+    assert_eq!(completed["type"], "response.completed");
+    assert_eq!(completed["response"]["output"][0]["arguments"].as_str().unwrap(), deltas);
+    let seqs: Vec<u64> = events.iter().map(|e| e["sequence_number"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
+
+    let format = json!({"format": {"type": "json_schema", "name": "city", "strict": true, "schema": {"type": "object",
+        "properties": {"name": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["name", "population"], "additionalProperties": false}}});
+    let v = post_json(&s, "/v1/responses", json!({"model": "gpt-4o", "input": "A city", "text": format})).json();
+    let out: Value = serde_json::from_str(v["output_text"].as_str().unwrap()).unwrap();
+    assert!(out["name"].is_string() && out["population"].is_i64());
+}
+
+#[test]
+fn previous_response_id_continues_a_stored_response() {
+    let s = server();
+    let first = post_json(
+        &s,
+        "/v1/responses",
+        json!({"model": "gpt-4o", "input": "Hello there", "max_output_tokens": 20,
+        "ignore_eos": true}),
+    )
+    .json();
+    let id = first["id"].as_str().unwrap();
+    let carried = first["usage"]["input_tokens"].as_u64().unwrap() + 20;
+    let second = post_json(
+        &s,
+        "/v1/responses",
+        json!({"model": "gpt-4o", "input": "And again", "previous_response_id": id,
+        "stream": true}),
+    );
+    let events = response_events(&second);
+    let usage = &events.last().unwrap()["response"]["usage"];
+    assert_eq!(usage["input_tokens"].as_u64().unwrap(), carried + cl100k("And again") as u64);
+
+    let got = s.request("GET", &format!("/v1/responses/{id}"), None);
+    assert_eq!(got.status, 200);
+    assert_eq!(got.json()["output_text"], first["output_text"]);
+    assert_eq!(s.request("DELETE", &format!("/v1/responses/{id}"), None).json()["deleted"], true);
+    assert_eq!(s.request("GET", &format!("/v1/responses/{id}"), None).status, 404);
+    let r = post_json(&s, "/v1/responses", json!({"model": "gpt-4o", "input": "x", "previous_response_id": id}));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["param"], "previous_response_id");
+    let unstored = post_json(&s, "/v1/responses", json!({"model": "gpt-4o", "input": "x", "store": false})).json();
+    assert_eq!(s.request("GET", &format!("/v1/responses/{}", unstored["id"].as_str().unwrap()), None).status, 404);
+}
+
+#[test]
+fn text_generation_answers_in_fakeai_shape() {
+    let s = server();
+    let v = s
+        .post(
+            "/v1/text/generation",
+            r#"{"model":"gpt-4","input":"Write a haiku","max_output_tokens":7,"ignore_eos":true}"#,
+        )
+        .json();
+    assert!(v["id"].as_str().unwrap().starts_with("txtgen-"));
+    assert_eq!(cl100k(v["output"].as_str().unwrap()), 7);
+    assert_eq!(v["usage"]["completion_tokens"], 7);
+    assert_eq!(v["usage"]["prompt_tokens"], cl100k("Write a haiku") as u64);
+    let r = s.post("/v1/text/generation", r#"{"model":"gpt-4"}"#);
+    assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("input")));
+}

@@ -73,7 +73,8 @@ fn stop_sequences_end_generation_before_them_with_exact_usage() {
             "m",
             "x",
             &format!(
-                r#""max_tokens":2000,"ignore_eos":true,"seed":3,"stop":{stop},"stream":{stream},"stream_options":{{"include_usage":true}}"#
+                r#""max_tokens":2000,"ignore_eos":true,"seed":3,"stop":{stop},"stream":{stream}{}"#,
+                if stream { r#","stream_options":{"include_usage":true}"# } else { "" }
             ),
         );
         let r = s.post("/v1/chat/completions", &body);

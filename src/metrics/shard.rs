@@ -63,7 +63,9 @@ pub const ENDPOINTS: &[&str] = &[
     "/v1/chat/completions",
     "/v1/completions",
     "/v1/responses",
+    "/v1/responses/{id}",
     "/v1/messages",
+    "/v1/text/generation",
     "/generate",
     "/generate_stream",
     "/v1/models",
@@ -85,6 +87,7 @@ pub fn is_metrics_path(path: &str) -> bool {
 pub fn endpoint_index(path: &str) -> usize {
     let route = match path {
         p if p.starts_with("/v1/models/") => "/v1/models/{id}",
+        p if p.starts_with("/v1/responses/") => "/v1/responses/{id}",
         p if is_metrics_path(p) => "/metrics",
         p => p,
     };

@@ -200,10 +200,11 @@ impl ChunkWriter {
         out.extend_from_slice(END);
     }
 
-    /// The Responses API's opening events.
-    pub fn responses_open(&self, thinking: bool, out: &mut Vec<u8>) {
+    /// The Responses API's opening events; `tool_calls` when the answer is function calls
+    /// rather than a message.
+    pub fn responses_open(&self, thinking: bool, tool_calls: bool, out: &mut Vec<u8>) {
         if let Some(ids) = &self.responses {
-            ids.open(&self.tokens, thinking, out);
+            ids.open(&self.tokens, thinking, tool_calls, out);
         }
     }
 
@@ -215,9 +216,15 @@ impl ChunkWriter {
     }
 
     /// The Responses API's closing events, ending with `response.completed` and its usage.
-    pub fn responses_finish(&self, reasoning_text: Option<&str>, text: &str, usage: Usage, out: &mut Vec<u8>) {
+    pub fn responses_finish(
+        &self,
+        reasoning_text: Option<&str>,
+        answer: &responses::Answer<'_>,
+        usage: Usage,
+        out: &mut Vec<u8>,
+    ) {
         if let Some(ids) = &self.responses {
-            ids.finish(&self.tokens, reasoning_text, text, usage, out);
+            ids.finish(&self.tokens, reasoning_text, answer, usage, out);
         }
     }
 
@@ -264,6 +271,9 @@ impl ChunkWriter {
     /// A tool call of choice `index` begins: its id, type and function name, with empty
     /// arguments (or the legacy `function_call` with its name).
     pub fn tool_call_start(&self, index: usize, call: usize, id: &str, name: &str, legacy: bool, out: &mut Vec<u8>) {
+        if let Some(ids) = &self.responses {
+            return ids.call_start(&self.tokens, call, id, name, out);
+        }
         out.extend_from_slice(&self.head);
         push_index(out, index);
         if legacy {
@@ -285,6 +295,9 @@ impl ChunkWriter {
 
     /// One token of a tool call's arguments.
     pub fn tool_call_args(&self, index: usize, call: usize, fragment: &str, legacy: bool, out: &mut Vec<u8>) {
+        if let Some(ids) = &self.responses {
+            return ids.call_delta(&self.tokens, call, fragment, out);
+        }
         out.extend_from_slice(&self.head);
         push_index(out, index);
         if legacy {
@@ -344,6 +357,15 @@ pub mod responses {
 
     use super::{END, ResponseMeta, Usage, push_json_str, push_u64};
 
+    /// What a response answers with after any reasoning.
+    #[derive(Debug, Clone, Copy)]
+    pub enum Answer<'a> {
+        /// A message with this text.
+        Text(&'a str),
+        /// Function calls as (call id, name, arguments).
+        Calls(&'a [(String, String, String)]),
+    }
+
     /// Ids of one response and its output items.
     #[derive(Debug, Clone)]
     pub struct Ids {
@@ -354,6 +376,8 @@ pub mod responses {
         reasoning: String,
         /// A reasoning item came first, so the message is output 1.
         reasoning_open: Cell<bool>,
+        /// The answer is function calls, not a message.
+        tool_calls: Cell<bool>,
     }
 
     impl Ids {
@@ -367,6 +391,7 @@ pub mod responses {
                 message: format!("msg_{suffix}"),
                 reasoning: format!("rs_{suffix}"),
                 reasoning_open: Cell::new(false),
+                tool_calls: Cell::new(false),
             }
         }
 
@@ -409,15 +434,47 @@ pub mod responses {
             })
         }
 
-        /// The output items: a reasoning item (when there is reasoning) and the message.
-        pub fn output(&self, reasoning: Option<&str>, text: &str, status: &str) -> Value {
+        /// The output items: a reasoning item (when there is reasoning), then the message or the
+        /// function calls.
+        pub fn output(&self, reasoning: Option<&str>, answer: &Answer<'_>, status: &str) -> Value {
             let mut items = Vec::new();
             if let Some(r) = reasoning {
                 items.push(json!({"id": self.reasoning, "type": "reasoning", "status": status, "summary": [],
                     "content": [{"type": "reasoning_text", "text": r}]}));
             }
-            items.push(self.message_item(text, status));
+            match answer {
+                Answer::Text(text) => items.push(self.message_item(text, status)),
+                Answer::Calls(calls) => items.extend(
+                    calls.iter().enumerate().map(|(k, (id, name, args))| self.call_item(k, id, name, args, status)),
+                ),
+            }
             Value::Array(items)
+        }
+
+        fn call_item(&self, call: usize, call_id: &str, name: &str, arguments: &str, status: &str) -> Value {
+            json!({"id": self.call_item_id(call), "type": "function_call", "status": status, "call_id": call_id,
+                "name": name, "arguments": arguments})
+        }
+
+        fn call_item_id(&self, call: usize) -> String {
+            format!("fc_{}{call}", &self.message[4..])
+        }
+
+        fn call_index(&self, call: usize) -> u64 {
+            u64::from(self.reasoning_open.get()) + call as u64
+        }
+
+        /// A function call item opens.
+        pub(super) fn call_start(&self, seq: &Cell<u64>, call: usize, call_id: &str, name: &str, out: &mut Vec<u8>) {
+            let item = self.call_item(call, call_id, name, "", "in_progress");
+            let body = json!({"output_index": self.call_index(call), "item": item});
+            Self::event(seq, out, "response.output_item.added", body);
+        }
+
+        /// One token of a function call's arguments.
+        pub(super) fn call_delta(&self, seq: &Cell<u64>, call: usize, fragment: &str, out: &mut Vec<u8>) {
+            let item = self.call_item_id(call);
+            self.delta(seq, b"response.function_call_arguments.delta", &item, self.call_index(call), fragment, out);
         }
 
         fn message_item(&self, text: &str, status: &str) -> Value {
@@ -439,11 +496,12 @@ pub mod responses {
             );
         }
 
-        pub(super) fn open(&self, seq: &Cell<u64>, thinking: bool, out: &mut Vec<u8>) {
+        pub(super) fn open(&self, seq: &Cell<u64>, thinking: bool, tool_calls: bool, out: &mut Vec<u8>) {
             let created = self.response("in_progress", json!([]), None);
             Self::event(seq, out, "response.created", json!({"response": created}));
             Self::event(seq, out, "response.in_progress", json!({"response": created}));
             self.reasoning_open.set(thinking);
+            self.tool_calls.set(tool_calls);
             if thinking {
                 Self::event(
                     seq,
@@ -452,7 +510,7 @@ pub mod responses {
                     json!({"output_index": 0, "item":
                     {"id": self.reasoning, "type": "reasoning", "status": "in_progress", "summary": [], "content": []}}),
                 );
-            } else {
+            } else if !tool_calls {
                 self.open_message(seq, 0, out);
             }
         }
@@ -492,23 +550,29 @@ pub mod responses {
                 json!({"item_id": self.reasoning,
                 "output_index": 0, "content_index": 0, "text": text}),
             );
-            let item = &self.output(Some(text), "", "completed")[0];
+            let item = &self.output(Some(text), &Answer::Text(""), "completed")[0];
             Self::event(seq, out, "response.output_item.done", json!({"output_index": 0, "item": item}));
         }
 
         pub(super) fn answer_starts(&self, seq: &Cell<u64>, reasoning_text: &str, out: &mut Vec<u8>) {
             self.close_reasoning(seq, reasoning_text, out);
-            self.open_message(seq, 1, out);
+            if !self.tool_calls.get() {
+                self.open_message(seq, 1, out);
+            }
         }
 
         pub(super) fn finish(
             &self,
             seq: &Cell<u64>,
             reasoning: Option<&str>,
-            text: &str,
+            answer: &Answer<'_>,
             usage: Usage,
             out: &mut Vec<u8>,
         ) {
+            let text = match answer {
+                Answer::Text(text) => text,
+                Answer::Calls(calls) => return self.finish_calls(seq, reasoning, calls, usage, out),
+            };
             let index = u64::from(self.reasoning_open.get());
             if let (Some(r), true) = (reasoning, text.is_empty()) {
                 // Stopped before any answer token: the reasoning item still closes, the message opens.
@@ -531,7 +595,31 @@ pub mod responses {
             );
             let item = self.message_item(text, "completed");
             Self::event(seq, out, "response.output_item.done", json!({"output_index": index, "item": item}));
-            let response = self.response("completed", self.output(reasoning, text, "completed"), Some(usage));
+            let response = self.response("completed", self.output(reasoning, answer, "completed"), Some(usage));
+            Self::event(seq, out, "response.completed", json!({"response": response}));
+        }
+
+        /// Each function call's arguments and item close, then `response.completed`.
+        fn finish_calls(
+            &self,
+            seq: &Cell<u64>,
+            reasoning: Option<&str>,
+            calls: &[(String, String, String)],
+            usage: Usage,
+            out: &mut Vec<u8>,
+        ) {
+            if let (Some(r), true) = (reasoning, calls.is_empty()) {
+                self.close_reasoning(seq, r, out);
+            }
+            for (k, (id, name, args)) in calls.iter().enumerate() {
+                let (item_id, index) = (self.call_item_id(k), self.call_index(k));
+                let body = json!({"item_id": item_id, "output_index": index, "arguments": args});
+                Self::event(seq, out, "response.function_call_arguments.done", body);
+                let item = self.call_item(k, id, name, args, "completed");
+                Self::event(seq, out, "response.output_item.done", json!({"output_index": index, "item": item}));
+            }
+            let output = self.output(reasoning, &Answer::Calls(calls), "completed");
+            let response = self.response("completed", output, Some(usage));
             Self::event(seq, out, "response.completed", json!({"response": response}));
         }
     }

@@ -6,4 +6,5 @@ pub mod media;
 pub mod models;
 pub mod request;
 pub mod response;
+pub mod store;
 pub mod tools;

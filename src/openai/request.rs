@@ -154,8 +154,19 @@ struct ResponsesBody {
     instructions: Option<String>,
     max_output_tokens: Option<i64>,
     reasoning: Option<ReasoningOptions>,
+    tools: Option<Vec<Value>>,
+    tool_choice: Option<Value>,
+    parallel_tool_calls: Option<bool>,
+    text: Option<TextOptions>,
+    previous_response_id: Option<String>,
     #[serde(flatten)]
     common: CommonBody,
+}
+
+/// `text: {format}`: the Responses API's `response_format`.
+#[derive(Debug, Deserialize)]
+struct TextOptions {
+    format: Option<Value>,
 }
 
 /// `input`: a string or a list of items.
@@ -166,11 +177,15 @@ enum ResponsesInput {
     Items(Vec<InputItem>),
 }
 
-/// One input item: a message (`role` + `content`) or a bare content item with `text`.
+/// One input item: a message (`role` + `content`), a bare content item with `text`, an earlier
+/// `function_call` (`arguments`) or a tool result (`function_call_output` with `output`).
 #[derive(Debug, Deserialize)]
 struct InputItem {
+    role: Option<String>,
     content: Option<MessageContent>,
     text: Option<String>,
+    arguments: Option<String>,
+    output: Option<Value>,
 }
 
 /// `reasoning: {effort}`.
@@ -181,25 +196,101 @@ struct ReasoningOptions {
 
 /// Parses a Responses API request: prompt tokens count `instructions` and every input text.
 pub fn parse_responses(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> {
-    let req: ResponsesBody = parse_json(body, &[("input", Kind::StrOrArray), ("instructions", Kind::Str)])?;
+    let fields = [
+        ("input", Kind::StrOrArray),
+        ("instructions", Kind::Str),
+        ("tools", Kind::Array),
+        ("parallel_tool_calls", Kind::Bool),
+        ("text", Kind::Object),
+        ("previous_response_id", Kind::Str),
+        ("max_output_tokens", Kind::Int),
+    ];
+    let req: ResponsesBody = parse_json(body, &fields)?;
     let model = require_model(req.model)?;
     let input = req.input.ok_or_else(|| Error::invalid_param("input", "Missing required parameter: 'input'."))?;
     let mut count = PromptCount::new(encoding);
     count.text(req.instructions.as_deref().unwrap_or(""));
-    match &input {
-        ResponsesInput::Text(t) => count.text(t),
+    let last_user = match &input {
+        ResponsesInput::Text(t) => {
+            count.text(t);
+            Some(t.clone())
+        }
         ResponsesInput::Items(items) => {
             for item in items {
                 item.content.iter().for_each(|c| count.content(c));
                 count.text(item.text.as_deref().unwrap_or(""));
+                count.text(item.arguments.as_deref().unwrap_or(""));
+                match &item.output {
+                    Some(Value::String(s)) => count.text(s),
+                    other => count.json(other.as_ref()),
+                }
             }
+            let last = items.last().filter(|i| i.role.as_deref().is_none_or(|r| r == "user"));
+            last.and_then(|i| i.content.as_ref().map(MessageContent::text).or(i.text.clone()))
         }
-    }
+    };
+    // Responses tools are flat (`{type, name, parameters}`); only function tools can be called.
+    let tools: Option<Value> = req.tools.map(|tools| {
+        let functions = tools.into_iter().filter(|t| t.get("type").and_then(Value::as_str) == Some("function"));
+        functions.map(|t| serde_json::json!({"type": "function", "function": t})).collect()
+    });
+    let format = req.text.and_then(|t| t.format).map(|f| match f.get("type").and_then(Value::as_str) {
+        Some("json_schema") => serde_json::json!({"type": "json_schema", "json_schema": f}),
+        _ => f,
+    });
+    let raw = RawStructure {
+        tools: tools.as_ref(),
+        tool_choice: req.tool_choice.as_ref(),
+        parallel_tool_calls: req.parallel_tool_calls,
+        response_format: format.as_ref(),
+        ..RawStructure::default()
+    };
+    let structure = raw.parse(last_user.as_deref())?;
+    count.json(tools.as_ref().filter(|t| t.as_array().is_some_and(|a| !a.is_empty())));
     let effort = req.reasoning.and_then(|r| r.effort);
+    let store = req.common.store.unwrap_or(true);
     let common = CommonBody {
         max_tokens: req.max_output_tokens.or(req.common.max_tokens),
         max_completion_tokens: None,
         reasoning_effort: effort.or(req.common.reasoning_effort),
+        ..req.common
+    };
+    let mut r = finish(model, common, count)
+        .map_err(|e| if e.param.as_deref() == Some("max_tokens") { e.with_param("max_output_tokens") } else { e })?;
+    r.structure = structure;
+    r.previous_response_id = req.previous_response_id;
+    r.store = store;
+    Ok(r)
+}
+
+/// FakeAI's `POST /v1/text/generation`.
+#[derive(Debug, Deserialize)]
+struct TextGenerationBody {
+    model: Option<String>,
+    input: Option<String>,
+    prompt: Option<String>,
+    max_output_tokens: Option<i64>,
+    #[serde(flatten)]
+    common: CommonBody,
+}
+
+/// Parses a text-generation request: `input` (or `prompt`) is required, `max_output_tokens`
+/// defaults to 100, and the answer is never streamed.
+pub fn parse_text_generation(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> {
+    let fields = [("input", Kind::Str), ("prompt", Kind::Str), ("max_output_tokens", Kind::Int)];
+    let req: TextGenerationBody = parse_json(body, &fields)?;
+    let model = require_model(req.model)?;
+    let input = req
+        .input
+        .or(req.prompt)
+        .ok_or_else(|| Error::invalid_param("input", "Missing required parameter: 'input'."))?;
+    let mut count = PromptCount::new(encoding);
+    count.text(&input);
+    let common = CommonBody {
+        stream: None,
+        stream_options: None,
+        max_tokens: Some(req.max_output_tokens.or(req.common.max_tokens).unwrap_or(100)),
+        max_completion_tokens: None,
         ..req.common
     };
     finish(model, common, count)
@@ -310,7 +401,6 @@ struct CommonBody {
     /// Only type-checked (a wrong type is a 400 naming it).
     #[allow(dead_code)]
     user: Option<String>,
-    #[allow(dead_code)]
     store: Option<bool>,
 }
 
@@ -359,6 +449,10 @@ pub struct GenRequest {
     pub continuous_usage: bool,
     /// Predicted output (`prediction.content`).
     pub prediction: Option<String>,
+    /// Responses API: the response this one continues.
+    pub previous_response_id: Option<String>,
+    /// Responses API: keep the response for retrieval and continuation.
+    pub store: bool,
 }
 
 /// The share of the output spent reasoning at each `reasoning_effort`.
@@ -543,6 +637,8 @@ fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest
         echo: None,
         continuous_usage: options.continuous_usage_stats.unwrap_or(false),
         prediction: None,
+        previous_response_id: None,
+        store: false,
     })
 }
 

@@ -60,7 +60,11 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
         Flavor::Responses => {
             let c = &choices[0];
             let ids = super::chunks::responses::Ids::new(meta);
-            ids.response("completed", ids.output(c.reasoning.as_deref(), &c.content, "completed"), Some(usage))
+            let answer = match c.tool_calls.is_empty() {
+                true => super::chunks::responses::Answer::Text(&c.content),
+                false => super::chunks::responses::Answer::Calls(&c.tool_calls),
+            };
+            ids.response("completed", ids.output(c.reasoning.as_deref(), &answer, "completed"), Some(usage))
         }
         Flavor::Tgi => {
             let c = &choices[0];
