@@ -2,9 +2,12 @@
 
 Usage: python openai_sdk_check.py BASE_URL   (e.g. http://127.0.0.1:8000/v1)
 """
+import json
 import sys
 
+import jsonschema
 import openai
+import pydantic
 
 base_url = sys.argv[1]
 client = openai.OpenAI(base_url=base_url, api_key="sk-fake", max_retries=0, timeout=30)
@@ -98,6 +101,87 @@ check(c.usage.prompt_tokens == 4, "token-id prompt counts its length")
 texts = [ch.choices[0].text for ch in client.completions.create(
     model="m", prompt="x", max_tokens=5, stream=True, extra_body={"ignore_eos": True}) if ch.choices]
 check(len([t for t in texts if t]) == 5, f"completion stream {texts}")
+
+# Tools: a non-streaming call, a streamed call assembled by the SDK, then the text follow-up
+weather = {"type": "function", "function": {"name": "get_weather", "strict": True, "parameters": {
+    "type": "object", "additionalProperties": False, "required": ["city", "unit"],
+    "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}}}}
+ask = [{"role": "user", "content": "What's the weather in Paris?"}]
+r = client.chat.completions.create(model="gpt-4o", messages=ask, tools=[weather])
+call = r.choices[0].message.tool_calls[0]
+check(r.choices[0].finish_reason == "tool_calls" and call.function.name == "get_weather", "tool call")
+jsonschema.validate(json.loads(call.function.arguments), weather["function"]["parameters"])
+calls = {}
+with client.chat.completions.stream(model="gpt-4o", messages=ask, tools=[weather]) as stream:
+    for ev in stream:
+        if ev.type == "tool_calls.function.arguments.done":
+            calls[ev.name] = ev.parsed_arguments
+    final = stream.get_final_completion()
+check(final.choices[0].finish_reason == "tool_calls" and "get_weather" in calls, f"streamed tool call {calls}")
+jsonschema.validate(calls["get_weather"], weather["function"]["parameters"])
+followup = ask + [final.choices[0].message.model_dump(exclude_none=True),
+                  {"role": "tool", "tool_call_id": final.choices[0].message.tool_calls[0].id, "content": "21 C"}]
+r = client.chat.completions.create(model="gpt-4o", messages=followup, tools=[weather])
+check(r.choices[0].finish_reason == "stop" and r.choices[0].message.content, "answer after the tool result")
+r = client.chat.completions.create(model="gpt-4o", messages=ask, tools=[weather], tool_choice="none")
+check(not r.choices[0].message.tool_calls, "tool_choice none")
+
+
+# Structured outputs: the SDK's parse() with a pydantic model, and a raw json_schema validated
+class Address(pydantic.BaseModel):
+    street: str
+    zip_code: str
+
+
+class Person(pydantic.BaseModel):
+    name: str
+    age: int
+    tags: list[str]
+    home: Address
+    role: str | None
+
+
+parse = getattr(client.chat.completions, "parse", None) or client.beta.chat.completions.parse
+r = parse(model="gpt-4o", messages=[{"role": "user", "content": "A person"}], response_format=Person)
+person = r.choices[0].message.parsed
+check(isinstance(person, Person) and isinstance(person.home, Address), f"parsed {person}")
+schema = {"type": "object", "additionalProperties": False, "required": ["items", "total", "status"], "properties": {
+    "items": {"type": "array", "minItems": 1, "items": {"type": "object", "additionalProperties": False,
+              "required": ["sku", "qty"], "properties": {"sku": {"type": "string", "format": "uuid"},
+                                                        "qty": {"type": "integer", "minimum": 1, "maximum": 9}}}},
+    "total": {"type": "number", "minimum": 0}, "status": {"enum": ["open", "paid"]}}}
+for stream in (False, True):
+    fmt = {"type": "json_schema", "json_schema": {"name": "order", "strict": True, "schema": schema}}
+    if stream:
+        text = "".join(ch.choices[0].delta.content or "" for ch in client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "An order"}], response_format=fmt, stream=True)
+            if ch.choices)
+    else:
+        text = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "An order"}],
+                                              response_format=fmt).choices[0].message.content
+    jsonschema.validate(json.loads(text), schema)
+    check(True, f"json_schema stream={stream}")
+
+# Logprobs
+r = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], max_tokens=6,
+                                   logprobs=True, top_logprobs=2, extra_body={"ignore_eos": True})
+lp = r.choices[0].logprobs.content
+check(len(lp) == 6 and "".join(t.token for t in lp) == r.choices[0].message.content, "chat logprobs")
+
+# Responses API with a function tool, streaming
+calls = []
+with client.responses.stream(model="gpt-4o", input="Weather in Oslo?", tools=[{
+        "type": "function", "name": "get_weather", "strict": True, "parameters": weather["function"]["parameters"]}]) as s:
+    for ev in s:
+        if ev.type == "response.function_call_arguments.done":
+            calls.append(json.loads(ev.arguments))
+    final = s.get_final_response()
+check(len(calls) == 1 and final.output[0].type == "function_call", f"responses function call {calls}")
+jsonschema.validate(calls[0], weather["function"]["parameters"])
+second = client.responses.create(model="gpt-4o", previous_response_id=final.id, input=[
+    {"type": "function_call_output", "call_id": final.output[0].call_id, "output": "12 C"}])
+check(second.usage.input_tokens > final.usage.input_tokens + final.usage.output_tokens, "previous_response_id")
+check(client.responses.retrieve(second.id).id == second.id, "responses.retrieve")
 
 # Errors surface as typed SDK exceptions with the OpenAI envelope
 try:
