@@ -264,6 +264,11 @@ fn multimodal_parts_count_as_prompt_tokens() {
     assert_eq!(audio["prompt_tokens"], text + 30);
     let video = tokens(json!({"type": "video_url", "video_url": {"url": "https://x/v.mp4"}}));
     assert_eq!(video["prompt_tokens"], text + 16 * 256);
+    let mut streamed = parts(json!({"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}}));
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let events = post_json(&s, "/v1/chat/completions", streamed).events();
+    assert_eq!(events.last().unwrap()["usage"]["prompt_tokens"], text + 85, "streaming counts images too");
 }
 
 #[test]
