@@ -6,7 +6,7 @@ use std::time::Instant;
 use crate::{
     config::ServerArgs,
     generation::SimConfig,
-    metrics::Shard,
+    metrics::{Shard, window::RateWindow},
     openai::{
         models::{Registry, UnknownModelDefaults},
         store::ResponseStore,
@@ -25,6 +25,8 @@ pub struct App {
     pub sim: SimConfig,
     /// Prompt tokenizer.
     pub encoding: Encoding,
+    /// Counter samples for FakeAI's 60-second rates (fed by the server's sampler thread).
+    pub window: RateWindow,
     /// Stored Responses API responses.
     pub responses: ResponseStore,
     /// One metrics shard per worker.
@@ -63,6 +65,7 @@ impl App {
             registry,
             sim,
             responses: ResponseStore::new(args.response_store),
+            window: RateWindow::default(),
             shards: (0..workers).map(|_| Shard::default()).collect(),
             started: Instant::now(),
             args,

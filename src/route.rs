@@ -1,7 +1,7 @@
 //! Routing: a parsed request in, a reply out. Runtime-free: the connection loop decides
 //! when and how the reply's bytes go out.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::{
     app::App,
@@ -9,8 +9,9 @@ use crate::{
     generation::{Choice, GenSummary, Plan},
     http1::{Method, RequestHead},
     metrics::{
-        Snapshot,
+        self, Snapshot,
         prometheus::{self, Dialect, KvCache},
+        window::{Rates, Totals},
     },
     openai::{
         chunks::Flavor,
@@ -78,6 +79,7 @@ pub struct Ctx<'a> {
 }
 
 const JSON: &str = "application/json";
+const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Dispatches one request.
 pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> Reply {
@@ -102,6 +104,9 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         (Method::Get, "/sglang/metrics") => Ok(Reply::Now(metrics(app, head, Dialect::Sglang))),
         (Method::Get, "/trtllm/metrics") => Ok(Reply::Now(metrics(app, head, Dialect::Trtllm))),
         (Method::Get, "/metrics/json") => Ok(Reply::Now(metrics_json(app))),
+        (Method::Get, p) if p.starts_with("/metrics/") || p == "/health/detailed" => {
+            Ok(Reply::Now(fakeai_view(app, ctx, p)))
+        }
         (Method::Post, "/v1/chat/completions") => generate(app, ctx, head, body, Flavor::Chat),
         (Method::Post, "/v1/completions") => generate(app, ctx, head, body, Flavor::Completion),
         (Method::Post, "/v1/messages") => generate(app, ctx, head, body, Flavor::Messages),
@@ -204,13 +209,57 @@ fn metrics(app: &App, head: &RequestHead, dialect: Dialect) -> Full {
     let openmetrics = head.accept.as_deref().is_some_and(|a| a.contains("application/openmetrics-text"));
     let (content_type, body) = match openmetrics {
         true => ("application/openmetrics-text; version=1.0.0; charset=utf-8", prometheus::to_openmetrics(&text)),
-        false => ("text/plain; version=0.0.4; charset=utf-8", text),
+        false => (PROMETHEUS, text),
     };
     Full { status: 200, content_type, body: body.into_bytes(), extra: Vec::new() }
 }
 
 fn metrics_json(app: &App) -> Full {
-    Full::json(crate::metrics::json::render(&Snapshot::merge(&app.shards)).to_string().into_bytes())
+    let (snap, rates) = snapshot_with_rates(app);
+    Full::json(metrics::json::render(&snap, &rates).to_string().into_bytes())
+}
+
+/// All shards merged, and the 60-second rates up to now.
+fn snapshot_with_rates(app: &App) -> (Snapshot, Rates) {
+    let snap = Snapshot::merge(&app.shards);
+    let rates = app.window.rates(Instant::now(), &Totals::of(&snap));
+    (snap, rates)
+}
+
+/// FakeAI's other metrics views: `/metrics/csv`, `/metrics/prometheus`, `/metrics/by-model…`,
+/// `/metrics/costs` and `/health/detailed`.
+fn fakeai_view(app: &App, ctx: &Ctx<'_>, path: &str) -> Full {
+    let (snap, rates) = snapshot_with_rates(app);
+    // Listed models cost their list price; others FakeAI's default of $1 / $2 per million tokens.
+    let price = |model: &str| match app.registry.get(model) {
+        Some(m) => (m.pricing.input_per_million, m.pricing.output_per_million),
+        None => (1.0, 2.0),
+    };
+    let text =
+        |content_type, body: String| Full { status: 200, content_type, body: body.into_bytes(), extra: Vec::new() };
+    let json = |v: serde_json::Value| Full::json(v.to_string().into_bytes());
+    match path {
+        "/metrics/csv" => text("text/csv; charset=utf-8", metrics::json::csv(&snap, &rates)),
+        "/metrics/prometheus" => text(PROMETHEUS, metrics::fakeai_text::rates(&snap, &rates)),
+        "/metrics/by-model/prometheus" => text(PROMETHEUS, metrics::fakeai_text::by_model(&snap, &price)),
+        "/metrics/by-model" => json(metrics::json::by_model(&snap, &price)),
+        "/metrics/costs" => json(metrics::json::costs(&snap, &price)),
+        "/health/detailed" => {
+            let (secs, micros) = ctx.unix_now;
+            let uptime = app.started.elapsed().as_secs_f64();
+            json(metrics::json::health_detailed(&snap, &rates, uptime, &crate::clock::iso8601(secs, micros)))
+        }
+        p => match p.strip_prefix("/metrics/by-model/").map(percent_decode) {
+            Some(id) => match snap.models.iter().find(|(name, _)| *name == id) {
+                Some((name, m)) => json(metrics::json::model_json(name, m, &price)),
+                None => Error::new(404, "invalid_request_error", format!("Model not found: {id}"))
+                    .with_param("model")
+                    .with_code("model_not_found")
+                    .into(),
+            },
+            None => Error::not_found(p).into(),
+        },
+    }
 }
 
 fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavor: Flavor) -> Result<Reply, Error> {

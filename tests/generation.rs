@@ -193,7 +193,7 @@ fn metrics_count_what_clients_saw() {
     assert!(text.contains("fakeai_prompt_tokens_total 24\n"));
     assert!(text.contains("fakeai_sse_events_total 30\n"));
     let v = s.request("GET", "/metrics?format=json", None).json();
-    assert_eq!(v["tokens"]["completion"], 60);
+    assert_eq!(v["tokens"]["completion"]["total"], 60);
     std::thread::sleep(std::time::Duration::from_millis(100)); // other workers publish every 20 ms
     assert_eq!(s.request("GET", "/metrics?format=json", None).json()["emit_lateness_ms"]["count"], 30);
     assert_eq!(s.request("GET", "/metrics/json", None).json()["streaming_stats"]["completed_streams"], 6);

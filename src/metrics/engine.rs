@@ -92,6 +92,32 @@ impl FixedHistogram {
     pub fn sum(&self) -> f64 {
         self.sum
     }
+
+    /// Mean observation (0 when empty).
+    pub fn mean(&self) -> f64 {
+        let n = self.count();
+        if n == 0 { 0.0 } else { self.sum / n as f64 }
+    }
+
+    /// The `q` quantile, interpolated linearly inside its bucket as Prometheus'
+    /// `histogram_quantile` does; observations past the last bound count as that bound.
+    pub fn quantile(&self, q: f64) -> f64 {
+        let total = self.count();
+        if total == 0 {
+            return 0.0;
+        }
+        let rank = q.clamp(0.0, 1.0) * total as f64;
+        let mut below = 0u64;
+        for (i, &n) in self.counts.iter().enumerate() {
+            if n > 0 && (below + n) as f64 >= rank {
+                let Some(&hi) = self.bounds.get(i) else { return self.bounds.last().copied().unwrap_or(0.0) };
+                let lo = if i == 0 { 0.0 } else { self.bounds[i - 1] };
+                return lo + (hi - lo) * ((rank - below as f64) / n as f64).clamp(0.0, 1.0);
+            }
+            below += n;
+        }
+        self.bounds.last().copied().unwrap_or(0.0)
+    }
 }
 
 /// Why a request ended, as vLLM labels `request_success_total`.
@@ -279,6 +305,20 @@ impl ModelStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_interpolate_within_buckets() {
+        let mut h = FixedHistogram::new(&[1.0, 2.0, 4.0]);
+        assert_eq!(h.quantile(0.5), 0.0);
+        h.record_n(1.5, 10);
+        h.record_n(3.0, 10);
+        assert_eq!(h.quantile(0.5), 2.0);
+        assert_eq!(h.quantile(0.25), 1.5);
+        assert_eq!(h.quantile(1.0), 4.0);
+        assert_eq!(h.mean(), 2.25);
+        h.record_n(100.0, 20);
+        assert_eq!(h.quantile(0.99), 4.0, "+Inf counts as the last bound");
+    }
 
     #[test]
     fn one_two_five_matches_vllm() {

@@ -166,7 +166,8 @@ pub fn trtllm(out: &mut String, models: &[(String, ModelStats)]) {
     p.histograms(&TRTLLM_HISTOGRAMS);
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+/// Appends a family's `# HELP` and `# TYPE` lines.
+pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
@@ -182,7 +183,7 @@ pub fn histogram(out: &mut String, name: &str, labels: &str, h: &FixedHistogram)
 }
 
 /// Escapes a label value (backslash, quote, newline).
-fn escape(v: &str) -> String {
+pub fn escape(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 

@@ -4,10 +4,13 @@
 
 pub mod engine;
 pub mod engine_text;
+pub mod fakeai_text;
 pub mod json;
 pub mod prometheus;
 mod shard;
+pub mod window;
 
 pub use shard::{
-    Counter, ENDPOINTS, Histograms, PUBLISH_EVERY, Recorder, STATUSES, Shard, Snapshot, endpoint_index, is_metrics_path,
+    COUNTERS, Counter, ENDPOINTS, Histograms, PUBLISH_EVERY, Recorder, STATUSES, Shard, Snapshot, endpoint_index,
+    is_metrics_path,
 };

@@ -56,7 +56,8 @@ pub enum Counter {
     StreamsActive,
 }
 
-const COUNTERS: usize = Counter::StreamsActive as usize + 1;
+/// Number of counters.
+pub const COUNTERS: usize = Counter::StreamsActive as usize + 1;
 
 /// Routes that responses are counted by; anything else counts as `other` (bounded labels).
 pub const ENDPOINTS: &[&str] = &[
@@ -241,6 +242,15 @@ pub struct Snapshot {
 impl Snapshot {
     /// Merges `shards`: counters as of now, histograms as last published.
     pub fn merge(shards: &[Shard]) -> Snapshot {
+        Snapshot::merge_with(shards, true)
+    }
+
+    /// Merges only the counters (the histograms stay empty).
+    pub fn merge_counters(shards: &[Shard]) -> Snapshot {
+        Snapshot::merge_with(shards, false)
+    }
+
+    fn merge_with(shards: &[Shard], histograms: bool) -> Snapshot {
         let mut counters = [0u64; COUNTERS];
         let mut per_shard = Vec::with_capacity(shards.len());
         let mut hist = Histograms::default();
@@ -254,6 +264,9 @@ impl Snapshot {
                 *sum = sum.wrapping_add(v);
             }
             per_shard.push(mine);
+            if !histograms {
+                continue;
+            }
             if let Ok(published) = s.published.lock() {
                 hist.merge(&published);
             }

@@ -8,7 +8,7 @@ mod worker;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Instant};
 
-use crate::{app::App, config::ServerArgs};
+use crate::{app::App, config::ServerArgs, metrics::window::Totals};
 pub use listener::{ListenOpts, bind_all};
 
 /// A started server: where it listens and how its workers run.
@@ -46,6 +46,7 @@ pub fn start(args: ServerArgs) -> io::Result<Running> {
         s.wrapping_mul(1_000_003) ^ u64::from(us) ^ u64::from(std::process::id()) << 32
     });
     let app = Arc::new(App::new(args, workers, seed));
+    spawn_rate_sampler(app.clone())?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let mut handles = Vec::with_capacity(workers);
     for (i, listener) in listeners.into_iter().enumerate() {
@@ -71,6 +72,17 @@ pub fn start(args: ServerArgs) -> io::Result<Running> {
         }
     }
     Ok(Running { addr, drivers, handles })
+}
+
+/// Samples the counter totals once a second for FakeAI's 60-second rates, off the workers.
+fn spawn_rate_sampler(app: Arc<App>) -> io::Result<()> {
+    std::thread::Builder::new().name("fakeai-rates".into()).spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            app.window.record(Instant::now(), Totals::sample(&app.shards));
+        }
+    })?;
+    Ok(())
 }
 
 /// Runs `fakeai server` until a signal; returns the process exit code.

@@ -7,7 +7,8 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 
 base = sys.argv[1]
-for path in ["/metrics", "/vllm/metrics", "/dynamo_frontend/metrics", "/sglang/metrics", "/trtllm/metrics"]:
+for path in ["/metrics", "/vllm/metrics", "/dynamo_frontend/metrics", "/sglang/metrics", "/trtllm/metrics",
+             "/metrics/prometheus", "/metrics/by-model/prometheus"]:
     text = urllib.request.urlopen(base + path, timeout=10).read().decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     if path in ("/metrics", "/vllm/metrics"):
