@@ -271,46 +271,53 @@ impl ChunkWriter {
     /// A tool call of choice `index` begins: its id, type and function name, with empty
     /// arguments (or the legacy `function_call` with its name).
     pub fn tool_call_start(&self, index: usize, call: usize, id: &str, name: &str, legacy: bool, out: &mut Vec<u8>) {
-        if let Some(ids) = &self.responses {
-            return ids.call_start(&self.tokens, call, id, name, out);
+        match &self.responses {
+            Some(ids) => ids.call_start(&self.tokens, call, id, name, out),
+            None => self.tool_delta(index, call, Some((id, name)), "", legacy, out),
         }
-        out.extend_from_slice(&self.head);
-        push_index(out, index);
-        if legacy {
-            out.extend_from_slice(b",\"delta\":{\"function_call\":{\"name\":");
-            push_json_str(out, name);
-            out.extend_from_slice(b",\"arguments\":\"\"}}");
-        } else {
-            out.extend_from_slice(b",\"delta\":{\"tool_calls\":[{\"index\":");
-            push_u64(out, call as u64);
-            out.extend_from_slice(b",\"id\":");
-            push_json_str(out, id);
-            out.extend_from_slice(b",\"type\":\"function\",\"function\":{\"name\":");
-            push_json_str(out, name);
-            out.extend_from_slice(b",\"arguments\":\"\"}}]}");
-        }
-        push_chunk_end(out, Extras::default());
-        out.extend_from_slice(END);
     }
 
     /// One token of a tool call's arguments.
     pub fn tool_call_args(&self, index: usize, call: usize, fragment: &str, legacy: bool, out: &mut Vec<u8>) {
-        if let Some(ids) = &self.responses {
-            return ids.call_delta(&self.tokens, call, fragment, out);
+        match &self.responses {
+            Some(ids) => ids.call_delta(&self.tokens, call, fragment, out),
+            None => self.tool_delta(index, call, None, fragment, legacy, out),
         }
+    }
+
+    /// A chat chunk whose delta is a piece of tool call `call`: its header (id and name) when
+    /// given, and `arguments`; legacy calls are `function_call` deltas without id or index.
+    fn tool_delta(
+        &self,
+        index: usize,
+        call: usize,
+        header: Option<(&str, &str)>,
+        arguments: &str,
+        legacy: bool,
+        out: &mut Vec<u8>,
+    ) {
         out.extend_from_slice(&self.head);
         push_index(out, index);
         if legacy {
-            out.extend_from_slice(b",\"delta\":{\"function_call\":{\"arguments\":");
-            push_json_str(out, fragment);
-            out.extend_from_slice(b"}}");
+            out.extend_from_slice(b",\"delta\":{\"function_call\":{");
         } else {
             out.extend_from_slice(b",\"delta\":{\"tool_calls\":[{\"index\":");
             push_u64(out, call as u64);
-            out.extend_from_slice(b",\"function\":{\"arguments\":");
-            push_json_str(out, fragment);
-            out.extend_from_slice(b"}}]}");
+            if let Some((id, _)) = header {
+                out.extend_from_slice(b",\"id\":");
+                push_json_str(out, id);
+                out.extend_from_slice(b",\"type\":\"function\"");
+            }
+            out.extend_from_slice(b",\"function\":{");
         }
+        if let Some((_, name)) = header {
+            out.extend_from_slice(b"\"name\":");
+            push_json_str(out, name);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"arguments\":");
+        push_json_str(out, arguments);
+        out.extend_from_slice(if legacy { b"}}".as_slice() } else { b"}}]}" });
         push_chunk_end(out, Extras::default());
         out.extend_from_slice(END);
     }
