@@ -126,16 +126,16 @@ fn client_commands_and_version() {
     let port = s.addr.port().to_string();
     let out = fakeai().args(["metrics", "--port", &port]).output().unwrap();
     let pretty = String::from_utf8(out.stdout).unwrap();
-    assert!(pretty.lines().any(|l| l.starts_with("requests.total ")), "{pretty}");
+    assert!(pretty.lines().any(|l| l.starts_with("totals.requests ")), "{pretty}");
     let out = fakeai().args(["metrics", "--format", "csv", "--port", &port]).output().unwrap();
     let csv = String::from_utf8(out.stdout).unwrap();
-    assert!(csv.starts_with("metric,value\n") && csv.contains("\ntokens.completion,"), "{csv}");
+    assert!(csv.starts_with("metric,value\n") && csv.contains("\ntokens.completion.total,"), "{csv}");
     let out = fakeai()
         .args(["metrics", "--format", "json", "--watch", "--interval", "0.1", "--count", "2", "--port", &port])
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.matches("\"requests\"").count(), 2, "two refreshes: {text}");
+    assert_eq!(text.matches("\"window_seconds\"").count(), 2, "two refreshes: {text}");
     let out = fakeai().args(["status", "--port", "1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
