@@ -188,8 +188,13 @@ impl Plan {
             finish_reason: self.choices[0].finish_reason,
             first_token: self.schedule.peek(),
             longest: self.longest(),
-            generated: self.choices.iter().map(|c| c.length).sum(),
+            generated: self.generated(),
         }
+    }
+
+    /// Tokens generated over all choices.
+    pub fn generated(&self) -> u64 {
+        self.choices.iter().map(|c| c.length).sum()
     }
 
     /// Tokens of the longest choice: how many deadlines the schedule has.

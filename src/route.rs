@@ -283,17 +283,17 @@ fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavo
     let model = app.registry.resolve(&req.model);
     check_context_length(&req, model.context_window, flavor)?;
     let plan = app.sim.plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
-    if flavor == Flavor::Responses && req.store && app.responses.enabled() {
-        let stored = Stored {
-            context_tokens: plan.usage.prompt_tokens + plan.usage.completion_tokens,
-            body: full_body(app, &plan).into(),
-        };
-        app.responses.put(plan.meta.id.clone(), stored);
+    let stores = flavor == Flavor::Responses && req.store && app.responses.enabled();
+    // The whole body is built once: for the reply when not streaming, for the store when kept.
+    let body = (stores || !req.stream).then(|| full_body(app, &plan));
+    if let Some(body) = body.as_ref().filter(|_| stores) {
+        let context_tokens = plan.usage.prompt_tokens + plan.usage.completion_tokens;
+        app.responses.put(plan.meta.id.clone(), Stored { context_tokens, body: body.as_slice().into() });
     }
-    if req.stream {
-        return Ok(Reply::Stream(Box::new(TokenStream::new(plan))));
+    match body.filter(|_| !req.stream) {
+        Some(body) => Ok(non_streaming(app, plan, body)),
+        None => Ok(Reply::Stream(Box::new(TokenStream::new(plan)))),
     }
-    Ok(non_streaming(app, plan))
 }
 
 /// `GET` or `DELETE /v1/responses/{id}`.
@@ -327,9 +327,7 @@ fn text_generation(app: &App, ctx: &mut Ctx<'_>, body: &[u8]) -> Result<Reply, E
         "model": plan.meta.model,
         "usage": plan.usage.to_json(),
     });
-    let summary = plan.summary();
-    let after = non_streaming_delay(app, &mut plan);
-    Ok(Reply::Generated { after, full: Full::json(body.to_string().into_bytes()), summary })
+    Ok(non_streaming(app, plan, body.to_string().into_bytes()))
 }
 
 /// Prompt plus requested output must fit the model's context window, checked before any byte
@@ -354,19 +352,14 @@ fn check_context_length(req: &request::GenRequest, window: u64, flavor: Flavor) 
     Err(Error::invalid_param(param, message).with_code("context_length_exceeded"))
 }
 
-fn non_streaming(app: &App, mut plan: Plan) -> Reply {
-    let body = full_body(app, &plan);
+/// A non-streaming reply of `body`, due when `plan`'s last token would have been generated.
+fn non_streaming(app: &App, mut plan: Plan, body: Vec<u8>) -> Reply {
     let summary = plan.summary();
-    let after = non_streaming_delay(app, &mut plan);
-    Reply::Generated { after, full: Full::json(body), summary }
-}
-
-/// When a non-streaming response is sent: once its last token would have been generated.
-fn non_streaming_delay(app: &App, plan: &mut Plan) -> Duration {
-    match app.sim.non_streaming_delay {
+    let after = match app.sim.non_streaming_delay {
         true => plan.schedule.deadline_of(plan.longest()),
         false => Duration::ZERO,
-    }
+    };
+    Reply::Generated { after, full: Full::json(body), summary }
 }
 
 /// The whole response object of `plan`, in its endpoint's shape.

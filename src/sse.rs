@@ -45,7 +45,7 @@ impl TokenStream {
     /// A stream that will emit `plan`'s tokens on `plan`'s schedule.
     pub fn new(plan: Plan) -> Self {
         let writer = ChunkWriter::new(plan.flavor, &plan.meta);
-        let left = plan.summary().generated;
+        let left = plan.generated();
         let longest = plan.longest();
         let echoed = plan.echo.as_ref().map_or(0, String::len);
         let logprobs = match plan.logprobs {

@@ -7,7 +7,7 @@ use super::{
     Counter, Snapshot,
     engine::FixedHistogram,
     engine_text::{escape, family},
-    json::PriceOf,
+    json::{PriceOf, all_models, cost_usd},
     window::Rates,
 };
 
@@ -21,13 +21,6 @@ fn summary(out: &mut String, name: &str, labels: &str, h: &FixedHistogram, scale
     }
     let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
     let _ = writeln!(out, "{name}_sum{braces} {}\n{name}_count{braces} {}", h.sum() * scale, h.count());
-}
-
-fn merged_e2e(snap: &Snapshot) -> FixedHistogram {
-    let mut models = snap.models.iter().map(|(_, m)| &m.e2e);
-    let mut h = models.next().cloned().unwrap_or_else(|| FixedHistogram::new(&[]));
-    models.for_each(|m| h.merge(m));
-    h
 }
 
 /// `/metrics/prometheus`: FakeAI's rate gauges per endpoint, its latency summary and stream gauges.
@@ -51,7 +44,7 @@ pub fn rates(snap: &Snapshot, rates: &Rates) -> String {
     family(&mut out, "fakeai_tokens_per_second", "gauge", "Completion tokens sent per second over the last 60 s");
     let _ = writeln!(out, "fakeai_tokens_per_second {:.6}", rates.counters[Counter::CompletionTokens as usize]);
     family(&mut out, "fakeai_latency_seconds", "summary", "Generation latency, arrival to last token");
-    summary(&mut out, "fakeai_latency_seconds", "", &merged_e2e(snap), 1.0);
+    summary(&mut out, "fakeai_latency_seconds", "", &all_models(snap, |m| &m.e2e), 1.0);
     let gauges = [
         ("fakeai_active_streams", "Number of currently active streams", Counter::StreamsActive),
         ("fakeai_completed_streams", "Total completed generations, streaming or not", Counter::GenerationsCompleted),
@@ -88,9 +81,7 @@ pub fn by_model(snap: &Snapshot, price: PriceOf<'_>) -> String {
     }
     family(&mut out, "fakeai_model_cost_usd_total", "counter", "Simulated cost per model from its token prices");
     for ((labels, m), (name, _)) in models.iter().zip(&snap.models) {
-        let (input, output) = price(name);
-        let cost = (m.prompt_tokens as f64 * input + m.generation_tokens as f64 * output) / 1e6;
-        let _ = writeln!(out, "fakeai_model_cost_usd_total{{{labels}}} {cost}");
+        let _ = writeln!(out, "fakeai_model_cost_usd_total{{{labels}}} {}", cost_usd(name, m, price));
     }
     out
 }

@@ -24,7 +24,7 @@ fn latency_ms(h: &FixedHistogram) -> Value {
 }
 
 /// One histogram merged over every model.
-fn all_models(snap: &Snapshot, pick: impl Fn(&ModelStats) -> &FixedHistogram) -> FixedHistogram {
+pub(super) fn all_models(snap: &Snapshot, pick: impl Fn(&ModelStats) -> &FixedHistogram) -> FixedHistogram {
     let mut merged: Option<FixedHistogram> = None;
     for (_, m) in &snap.models {
         match &mut merged {
@@ -195,10 +195,15 @@ pub fn health_detailed(snap: &Snapshot, rates: &Rates, uptime_seconds: f64, time
 /// Prices per million tokens: (input, output) for a model.
 pub type PriceOf<'a> = &'a dyn Fn(&str) -> (f64, f64);
 
+/// What `name`'s tokens so far cost at its prices, in USD.
+pub(super) fn cost_usd(name: &str, m: &ModelStats, price: PriceOf<'_>) -> f64 {
+    let (input, output) = price(name);
+    (m.prompt_tokens as f64 * input + m.generation_tokens as f64 * output) / 1e6
+}
+
 /// One model's FakeAI statistics (`/metrics/by-model/{id}`).
 pub fn model_json(name: &str, m: &ModelStats, price: PriceOf<'_>) -> Value {
-    let (input, output) = price(name);
-    let cost = (m.prompt_tokens as f64 * input + m.generation_tokens as f64 * output) / 1e6;
+    let cost = cost_usd(name, m, price);
     let finished: u64 = m.finished.iter().sum();
     let aborted = m.finished[2];
     json!({
@@ -222,14 +227,8 @@ pub fn by_model(snap: &Snapshot, price: PriceOf<'_>) -> Value {
 
 /// `/metrics/costs`: `{costs_by_model, total_cost_usd}` from the models' token prices.
 pub fn costs(snap: &Snapshot, price: PriceOf<'_>) -> Value {
-    let costs: Map<String, Value> = snap
-        .models
-        .iter()
-        .map(|(name, m)| {
-            let (input, output) = price(name);
-            (name.clone(), json!((m.prompt_tokens as f64 * input + m.generation_tokens as f64 * output) / 1e6))
-        })
-        .collect();
+    let costs: Map<String, Value> =
+        snap.models.iter().map(|(name, m)| (name.clone(), json!(cost_usd(name, m, price)))).collect();
     let total: f64 = costs.values().filter_map(Value::as_f64).sum();
     json!({"costs_by_model": costs, "total_cost_usd": total})
 }

@@ -255,8 +255,7 @@ pub fn parse_responses(body: &[u8], encoding: Encoding) -> Result<GenRequest, Er
         reasoning_effort: effort.or(req.common.reasoning_effort),
         ..req.common
     };
-    let mut r = finish(model, common, count)
-        .map_err(|e| if e.param.as_deref() == Some("max_tokens") { e.with_param("max_output_tokens") } else { e })?;
+    let mut r = finish(model, common, count).map_err(max_tokens_named("max_output_tokens"))?;
     r.structure = structure;
     r.previous_response_id = req.previous_response_id;
     r.store = store;
@@ -293,8 +292,7 @@ pub fn parse_text_generation(body: &[u8], encoding: Encoding) -> Result<GenReque
         max_completion_tokens: None,
         ..req.common
     };
-    finish(model, common, count)
-        .map_err(|e| if e.param.as_deref() == Some("max_tokens") { e.with_param("max_output_tokens") } else { e })
+    finish(model, common, count).map_err(max_tokens_named("max_output_tokens"))
 }
 
 /// `POST /v1/messages` (Anthropic).
@@ -371,9 +369,8 @@ pub fn parse_tgi(body: &[u8], encoding: Encoding, stream: bool) -> Result<GenReq
     };
     let mut count = PromptCount::new(encoding);
     count.text(&inputs);
-    finish(req.model.unwrap_or_else(|| "tgi".to_owned()), common, count).map_err(|e| {
-        if e.param.as_deref() == Some("max_tokens") { e.with_param("parameters.max_new_tokens") } else { e }
-    })
+    finish(req.model.unwrap_or_else(|| "tgi".to_owned()), common, count)
+        .map_err(max_tokens_named("parameters.max_new_tokens"))
 }
 
 /// Fields shared by chat and completions.
@@ -686,6 +683,11 @@ fn check_sampling(c: &CommonBody) -> Result<(), Error> {
         return Err(Error::invalid_param("service_tier", message));
     }
     Ok(())
+}
+
+/// Renames the `max_tokens` param of an error to the endpoint's own name for it.
+fn max_tokens_named(param: &'static str) -> impl Fn(Error) -> Error {
+    move |e| if e.param.as_deref() == Some("max_tokens") { e.with_param(param) } else { e }
 }
 
 fn positive(param: &str, n: i64) -> Result<u64, Error> {
