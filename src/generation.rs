@@ -76,6 +76,8 @@ pub struct GenSummary {
     pub longest: u64,
     /// Tokens generated over all choices (usage may also bill rejected predictions).
     pub generated: u64,
+    /// The request's `user` field.
+    pub user: Option<String>,
 }
 
 /// What a choice answers with, after any reasoning.
@@ -175,6 +177,8 @@ pub struct Plan {
     pub echo: Option<String>,
     /// Running usage in every chunk.
     pub continuous_usage: bool,
+    /// The request's `user` field, for per-user metrics.
+    pub user: Option<String>,
 }
 
 impl Plan {
@@ -189,6 +193,7 @@ impl Plan {
             first_token: self.schedule.peek(),
             longest: self.longest(),
             generated: self.generated(),
+            user: self.user.clone(),
         }
     }
 
@@ -278,6 +283,7 @@ impl SimConfig {
             logprobs: req.logprobs,
             echo: req.echo.clone(),
             continuous_usage: req.continuous_usage,
+            user: req.user.clone(),
         }
     }
 

@@ -36,18 +36,25 @@ pub struct Full {
     pub body: Vec<u8>,
     /// Extra headers.
     pub extra: Vec<(&'static str, String)>,
+    /// The OpenAI error type when this is an error envelope.
+    pub error_type: Option<&'static str>,
 }
 
 impl Full {
+    /// A 200 response of `content_type`.
+    pub fn text(content_type: &'static str, body: Vec<u8>) -> Full {
+        Full { status: 200, content_type, body, extra: Vec::new(), error_type: None }
+    }
+
     /// A 200 JSON response.
     pub fn json(body: Vec<u8>) -> Full {
-        Full { status: 200, content_type: JSON, body, extra: Vec::new() }
+        Full::text(JSON, body)
     }
 }
 
 impl From<Error> for Full {
     fn from(e: Error) -> Full {
-        Full { status: e.status, content_type: JSON, body: e.to_json(), extra: Vec::new() }
+        Full { status: e.status, error_type: Some(e.kind), ..Full::text(JSON, e.to_json()) }
     }
 }
 
@@ -104,8 +111,10 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         (Method::Get, "/sglang/metrics") => Ok(Reply::Now(metrics(app, head, Dialect::Sglang))),
         (Method::Get, "/trtllm/metrics") => Ok(Reply::Now(metrics(app, head, Dialect::Trtllm))),
         (Method::Get, "/metrics/json") => Ok(Reply::Now(metrics_json(app))),
-        (Method::Get, p) if p.starts_with("/metrics/") || p == "/health/detailed" => {
-            Ok(Reply::Now(fakeai_view(app, ctx, p)))
+        (Method::Get, p)
+            if p.starts_with("/metrics/") || p.starts_with("/dynamo/metrics") || p == "/health/detailed" =>
+        {
+            Ok(Reply::Now(fakeai_view(app, ctx, p, &head.query)))
         }
         (Method::Post, "/v1/chat/completions") => generate(app, ctx, head, body, Flavor::Chat),
         (Method::Post, "/v1/completions") => generate(app, ctx, head, body, Flavor::Completion),
@@ -145,13 +154,12 @@ fn unrouted(path: &str) -> Full {
 fn preflight() -> Full {
     Full {
         status: 204,
-        content_type: "",
-        body: Vec::new(),
         extra: vec![
             ("Access-Control-Allow-Methods", "GET, POST, OPTIONS".into()),
             ("Access-Control-Allow-Headers", "*".into()),
             ("Access-Control-Max-Age", "86400".into()),
         ],
+        ..Full::text("", Vec::new())
     }
 }
 
@@ -211,7 +219,7 @@ fn metrics(app: &App, head: &RequestHead, dialect: Dialect) -> Full {
         true => ("application/openmetrics-text; version=1.0.0; charset=utf-8", prometheus::to_openmetrics(&text)),
         false => (PROMETHEUS, text),
     };
-    Full { status: 200, content_type, body: body.into_bytes(), extra: Vec::new() }
+    Full::text(content_type, body.into_bytes())
 }
 
 fn metrics_json(app: &App) -> Full {
@@ -226,17 +234,23 @@ fn snapshot_with_rates(app: &App) -> (Snapshot, Rates) {
     (snap, rates)
 }
 
+/// The percent-decoded value of `name` in a query string.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name)).map(|(_, v)| percent_decode(v))
+}
+
 /// FakeAI's other metrics views: `/metrics/csv`, `/metrics/prometheus`, `/metrics/by-model…`,
-/// `/metrics/costs` and `/health/detailed`.
-fn fakeai_view(app: &App, ctx: &Ctx<'_>, path: &str) -> Full {
+/// `/metrics/costs`, `/metrics/compare`, `/metrics/ranking`, `/metrics/multi-dimensional`,
+/// `/dynamo/metrics[/json]` and `/health/detailed`.
+fn fakeai_view(app: &App, ctx: &Ctx<'_>, path: &str, query: &str) -> Full {
     let (snap, rates) = snapshot_with_rates(app);
+    let uptime = app.started.elapsed().as_secs_f64();
     // Listed models cost their list price; others FakeAI's default of $1 / $2 per million tokens.
     let price = |model: &str| match app.registry.get(model) {
         Some(m) => (m.pricing.input_per_million, m.pricing.output_per_million),
         None => (1.0, 2.0),
     };
-    let text =
-        |content_type, body: String| Full { status: 200, content_type, body: body.into_bytes(), extra: Vec::new() };
+    let text = |content_type, body: String| Full::text(content_type, body.into_bytes());
     let json = |v: serde_json::Value| Full::json(v.to_string().into_bytes());
     match path {
         "/metrics/csv" => text("text/csv; charset=utf-8", metrics::json::csv(&snap, &rates)),
@@ -244,22 +258,61 @@ fn fakeai_view(app: &App, ctx: &Ctx<'_>, path: &str) -> Full {
         "/metrics/by-model/prometheus" => text(PROMETHEUS, metrics::fakeai_text::by_model(&snap, &price)),
         "/metrics/by-model" => json(metrics::json::by_model(&snap, &price)),
         "/metrics/costs" => json(metrics::json::costs(&snap, &price)),
+        "/metrics/multi-dimensional" => json(metrics::json::multi_dimensional(&snap, ctx.unix_now.0)),
+        "/metrics/ranking" => match ranking_params(query) {
+            Ok((metric, limit)) => json(metrics::json::ranking(&snap, &price, metric, limit)),
+            Err(e) => e.into(),
+        },
+        "/metrics/compare" => {
+            let find = |param: &str| -> Result<(String, &metrics::engine::ModelStats), Error> {
+                let id = query_param(query, param)
+                    .filter(|id| !id.is_empty())
+                    .ok_or_else(|| Error::invalid_param(param, format!("Missing query parameter '{param}'.")))?;
+                let found = snap.models.iter().find(|(name, _)| *name == id);
+                found.map(|(name, m)| (name.clone(), m)).ok_or_else(|| model_not_found(&id, param))
+            };
+            match find("model1").and_then(|a| Ok((a, find("model2")?))) {
+                Ok(((n1, m1), (n2, m2))) => json(metrics::json::compare(&n1, m1, &n2, m2, &price)),
+                Err(e) => e.into(),
+            }
+        }
+        "/dynamo/metrics" => text(PROMETHEUS, metrics::dynamo::text(&snap, &rates, uptime)),
+        "/dynamo/metrics/json" => json(metrics::dynamo::json(&snap, &rates, uptime)),
         "/health/detailed" => {
             let (secs, micros) = ctx.unix_now;
-            let uptime = app.started.elapsed().as_secs_f64();
             json(metrics::json::health_detailed(&snap, &rates, uptime, &crate::clock::iso8601(secs, micros)))
         }
         p => match p.strip_prefix("/metrics/by-model/").map(percent_decode) {
             Some(id) => match snap.models.iter().find(|(name, _)| *name == id) {
                 Some((name, m)) => json(metrics::json::model_json(name, m, &price)),
-                None => Error::new(404, "invalid_request_error", format!("Model not found: {id}"))
-                    .with_param("model")
-                    .with_code("model_not_found")
-                    .into(),
+                None => model_not_found(&id, "model").into(),
             },
             None => Error::not_found(p).into(),
         },
     }
+}
+
+/// 404 for a model with no recorded requests.
+fn model_not_found(id: &str, param: &str) -> Error {
+    Error::new(404, "invalid_request_error", format!("Model not found: {id}"))
+        .with_param(param)
+        .with_code("model_not_found")
+}
+
+/// `metric` (default `request_count`) and `limit` (1–100, default 10) of `/metrics/ranking`.
+fn ranking_params(query: &str) -> Result<(&'static str, usize), Error> {
+    let metric = query_param(query, "metric").unwrap_or_else(|| "request_count".to_owned());
+    let metric = metrics::json::RANKING_METRICS.iter().find(|m| **m == metric).ok_or_else(|| {
+        let known = metrics::json::RANKING_METRICS.join(", ");
+        Error::invalid_param("metric", format!("Unknown metric '{metric}'; expected one of {known}."))
+    })?;
+    let limit = match query_param(query, "limit") {
+        None => 10,
+        Some(l) => l.parse().ok().filter(|l| (1..=100).contains(l)).ok_or_else(|| {
+            Error::invalid_param("limit", format!("limit must be an integer from 1 to 100, got '{l}'."))
+        })?,
+    };
+    Ok((metric, limit))
 }
 
 fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavor: Flavor) -> Result<Reply, Error> {

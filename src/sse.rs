@@ -252,6 +252,7 @@ mod tests {
             logprobs: None,
             echo: None,
             continuous_usage: false,
+            user: None,
         })
     }
 

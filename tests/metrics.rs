@@ -200,6 +200,94 @@ fn fakeai_views_count_streams_and_non_streams_with_window_rates() {
     }
 }
 
+#[test]
+fn model_views_compare_rank_and_slice_by_endpoint_user_and_hour() {
+    let s = Server::start(&["--ttft", "2:0", "--itl", "1:0"]);
+    for (model, user, n, stream) in [("small", "alice", 2, true), ("small", "bob", 2, false), ("big", "alice", 9, true)]
+    {
+        let body =
+            chat(model, "x", &format!(r#""max_tokens":{n},"ignore_eos":true,"stream":{stream},"user":"{user}""#));
+        assert_eq!(s.post("/v1/chat/completions", &body).status, 200);
+    }
+    let body = r#"{"model":"big","prompt":"x","max_tokens":3,"ignore_eos":true,"user":"carol"}"#;
+    assert_eq!(s.post("/v1/completions", body).status, 200);
+    eventually(&s, "/metrics", "vllm:generation_tokens_total{model_name=\"big\"}", 12.0);
+
+    let cmp = s.request("GET", "/metrics/compare?model1=small&model2=big", None).json();
+    assert_eq!(cmp["comparison"]["request_count"]["model1"], 2, "{cmp}");
+    assert_eq!(cmp["comparison"]["request_count"]["model2"], 2);
+    assert_eq!(cmp["comparison"]["total_tokens"]["delta"], 12.0 + 2.0 - 4.0 - 2.0);
+    assert_eq!(cmp["winner"]["latency"], "small", "4-token requests finish before 9-token ones: {cmp}");
+    assert_eq!(s.request("GET", "/metrics/compare?model1=small", None).status, 400);
+    let missing = s.request("GET", "/metrics/compare?model1=small&model2=none", None);
+    assert_eq!((missing.status, missing.json()["error"]["param"].as_str()), (404, Some("model2")));
+
+    let ranked = s.request("GET", "/metrics/ranking?metric=tokens&limit=1", None).json();
+    assert_eq!(ranked["models"].as_array().unwrap().len(), 1);
+    assert_eq!(ranked["models"][0]["model"], "big");
+    let by_latency = s.request("GET", "/metrics/ranking?metric=latency", None).json();
+    let names: Vec<&str> =
+        by_latency["models"].as_array().unwrap().iter().map(|m| m["model"].as_str().unwrap()).collect();
+    assert_eq!(names, ["big", "small"], "slowest first");
+    assert_eq!(s.request("GET", "/metrics/ranking?metric=speed", None).status, 400);
+    assert_eq!(s.request("GET", "/metrics/ranking?limit=101", None).status, 400);
+
+    let md = s.request("GET", "/metrics/multi-dimensional", None).json();
+    assert_eq!(md["model_by_endpoint"]["big"]["/v1/chat/completions"], 1, "{md}");
+    assert_eq!(md["model_by_endpoint"]["big"]["/v1/completions"], 1);
+    assert_eq!(md["model_by_user"]["small"], serde_json::json!({"alice": 1, "bob": 1}));
+    assert_eq!(md["model_by_user"]["big"], serde_json::json!({"alice": 1, "carol": 1}));
+    let hours = md["model_by_time_24h"]["small"].as_array().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert_eq!(hours.len(), 1);
+    assert_eq!(hours[0]["count"], 2);
+    let hour = hours[0]["timestamp"].as_u64().unwrap();
+    assert!(hour.is_multiple_of(3600) && now - hour < 3600, "{hour}");
+    let model = s.request("GET", "/metrics/by-model/small", None).json();
+    assert_eq!(model["users"], serde_json::json!({"alice": 1, "bob": 1}));
+    assert_eq!(model["endpoints"], serde_json::json!({"/v1/chat/completions": 2}));
+}
+
+#[test]
+fn dynamo_views_per_endpoint_latency_and_errors_by_type() {
+    let s = Server::start(&["--ttft", "20:0", "--itl", "5:0"]);
+    for stream in [true, false] {
+        let body = chat("m", "x", &format!(r#""max_tokens":5,"ignore_eos":true,"stream":{stream}"#));
+        assert_eq!(s.post("/v1/chat/completions", &body).status, 200);
+    }
+    assert_eq!(s.post("/v1/chat/completions", "{}").status, 400);
+    assert_eq!(s.request("GET", "/nowhere", None).status, 404);
+    let text = eventually(&s, "/dynamo/metrics", "fakeai_dynamo_requests_successful_total", 2.0);
+    assert_eq!(sample(&text, "fakeai_dynamo_requests_total"), Some(2.0));
+    let ttft = sample(&text, "fakeai_dynamo_ttft_seconds{quantile=\"0.5\"}").unwrap();
+    assert!((0.0195..0.030).contains(&ttft), "TTFT p50 {ttft} s for 20 ms configured");
+    let itl = sample(&text, "fakeai_dynamo_itl_seconds{quantile=\"0.5\"}").unwrap();
+    assert!((0.0045..0.0075).contains(&itl), "ITL p50 {itl} s for 5 ms configured");
+    if let Some(report) = promtool(&text) {
+        assert_eq!(report, Ok(String::new()), "/dynamo/metrics passes promtool");
+    }
+
+    let d = s.request("GET", "/dynamo/metrics/json", None).json();
+    assert_eq!(d["summary"]["total_requests"], 2, "{d}");
+    assert_eq!(d["latency"]["ttft"]["count"], 2);
+    let decode = d["latency"]["decode"]["avg"].as_f64().unwrap();
+    assert!((19.5..30.0).contains(&decode), "4 gaps of 5 ms: {decode} ms");
+    assert_eq!(d["per_model"]["m"]["output_tokens"], 10);
+    assert!(d["throughput"]["output_tokens_per_second"].as_f64().unwrap() > 0.0);
+
+    let metrics = s.request("GET", "/metrics", None).text();
+    assert_eq!(sample(&metrics, "fakeai_errors_total{type=\"invalid_request_error\"}"), Some(2.0), "400 and 404");
+    let chat_count = "fakeai_request_duration_seconds_count{endpoint=\"/v1/chat/completions\"}";
+    assert_eq!(sample(&metrics, chat_count), Some(3.0));
+    let under_20ms = "fakeai_request_duration_seconds_bucket{endpoint=\"/v1/chat/completions\",le=\"0.01\"}";
+    assert_eq!(sample(&metrics, under_20ms), Some(1.0), "only the 400 is fast: {metrics}");
+    let v = s.request("GET", "/metrics/json", None).json();
+    // (/health answers 503 server_error while the tokenizer loads; start-up polls it.)
+    assert_eq!(v["errors_by_type"]["invalid_request_error"], 2, "{v}");
+    let chat_latency = &v["latency"]["/v1/chat/completions"];
+    assert!(chat_latency["max"].as_f64().unwrap() >= 40.0, "20 ms + 4 × 5 ms: {chat_latency}");
+}
+
 /// Runs `promtool check metrics` on `text`: None when promtool is missing, Ok(output) when it
 /// passes, Err(output) when it reports problems.
 fn promtool(text: &str) -> Option<Result<String, String>> {

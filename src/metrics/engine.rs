@@ -2,6 +2,8 @@
 //! KV-cache occupancy, and fixed-bucket histograms with vLLM's boundaries, so that dashboards
 //! and AIPerf's server-metrics collector read them as they would a vLLM server.
 
+use super::{shard::ENDPOINTS, timing::Timing};
+
 /// vLLM's `time_to_first_token_seconds` boundaries.
 pub const TTFT_BUCKETS: &[f64] = &[
     0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
@@ -166,6 +168,54 @@ pub struct ModelStats {
     pub generation_len: FixedHistogram,
     /// Requested max_tokens per request.
     pub max_tokens: FixedHistogram,
+    /// The same timings at 1 % precision, for the JSON views.
+    pub fine: Fine,
+    /// Requests per route (`ENDPOINTS` index).
+    pub endpoints: [u64; ENDPOINTS.len()],
+    /// Requests per `user` field: at most [`MAX_USERS`] names, the rest as `other`.
+    pub users: Vec<(String, u64)>,
+    /// Requests per hour (start of the hour, unix seconds), the last [`HOURS_KEPT`] hours.
+    pub hours: Vec<(u64, u64)>,
+    /// First and last request, unix seconds (0 before any).
+    pub first_last: (u64, u64),
+}
+
+/// Distinct `user` values tracked per model and core.
+pub const MAX_USERS: usize = 64;
+/// Hourly request buckets kept per model.
+pub const HOURS_KEPT: usize = 25;
+
+/// Fine timing distributions of a model.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fine {
+    /// Time to first token.
+    pub ttft: Timing,
+    /// Gaps between tokens as sent (0 within one write).
+    pub itl: Timing,
+    /// Arrival to last token.
+    pub e2e: Timing,
+    /// First token to last.
+    pub decode: Timing,
+    /// Per request: decode time / (tokens − 1).
+    pub tpot: Timing,
+}
+
+impl Fine {
+    fn merge(&mut self, o: &Fine) {
+        self.ttft.merge(&o.ttft);
+        self.itl.merge(&o.itl);
+        self.e2e.merge(&o.e2e);
+        self.decode.merge(&o.decode);
+        self.tpot.merge(&o.tpot);
+    }
+}
+
+/// Adds `n` to the count under `key` in a small list, or appends it.
+fn add_to<K: PartialEq>(list: &mut Vec<(K, u64)>, key: K, n: u64) {
+    match list.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, c)) => *c += n,
+        None => list.push((key, n)),
+    }
 }
 
 impl ModelStats {
@@ -190,6 +240,11 @@ impl ModelStats {
             prompt_len: FixedHistogram::new(&tokens),
             generation_len: FixedHistogram::new(&tokens),
             max_tokens: FixedHistogram::new(&tokens),
+            fine: Fine::default(),
+            endpoints: [0; ENDPOINTS.len()],
+            users: Vec::new(),
+            hours: Vec::new(),
+            first_last: (0, 0),
         }
     }
 
@@ -206,6 +261,50 @@ impl ModelStats {
         for (a, b) in self.histograms_mut().into_iter().zip(o.histograms()) {
             a.merge(b);
         }
+        self.fine.merge(&o.fine);
+        for (a, b) in self.endpoints.iter_mut().zip(o.endpoints) {
+            *a += b;
+        }
+        for (user, n) in &o.users {
+            add_to(&mut self.users, user.clone(), *n);
+        }
+        for &(hour, n) in &o.hours {
+            add_to(&mut self.hours, hour, n);
+        }
+        self.hours.sort_unstable();
+        self.first_last = match (self.first_last, o.first_last) {
+            ((0, _), theirs) => theirs,
+            (mine, (0, _)) => mine,
+            ((f1, l1), (f2, l2)) => (f1.min(f2), l1.max(l2)),
+        };
+    }
+
+    /// Who asked and where: the request's route (`ENDPOINTS` index), its `user` field, and
+    /// its arrival in unix seconds.
+    pub fn attribute(&mut self, endpoint: usize, user: Option<&str>, unix_secs: u64) {
+        self.endpoints[endpoint] += 1;
+        if let Some(user) = user {
+            let known = self.users.iter().any(|(u, _)| u == user);
+            let key = if known || self.users.len() < MAX_USERS { user } else { "other" };
+            match self.users.iter_mut().find(|(u, _)| u == key) {
+                Some((_, n)) => *n += 1,
+                None => self.users.push((key.to_owned(), 1)),
+            }
+        }
+        let hour = unix_secs / 3600 * 3600;
+        match self.hours.last_mut() {
+            Some((h, n)) if *h == hour => *n += 1,
+            _ => {
+                self.hours.push((hour, 1));
+                if self.hours.len() > HOURS_KEPT {
+                    self.hours.remove(0);
+                }
+            }
+        }
+        if self.first_last.0 == 0 {
+            self.first_last.0 = unix_secs;
+        }
+        self.first_last.1 = unix_secs;
     }
 
     fn histograms(&self) -> [&FixedHistogram; 10] {
@@ -259,12 +358,14 @@ impl ModelStats {
         let together = match gap {
             Some(g) => {
                 self.itl.record(g);
+                self.fine.itl.record(g);
                 n - 1
             }
             None => n - 1,
         };
         if together > 0 {
             self.itl.record_n(0.0, together);
+            self.fine.itl.record_n(0.0, together);
         }
     }
 
@@ -276,6 +377,7 @@ impl ModelStats {
         self.first_token(ttft);
         if n > 1 {
             self.itl.record_n(gap, n - 1);
+            self.fine.itl.record_n(gap, n - 1);
         }
     }
 
@@ -283,6 +385,7 @@ impl ModelStats {
     pub fn first_token(&mut self, ttft: f64) {
         self.ttft.record(ttft);
         self.prefill.record(ttft);
+        self.fine.ttft.record(ttft);
     }
 
     /// A request ended: releases its KV tokens and records its totals.
@@ -291,12 +394,15 @@ impl ModelStats {
         self.kv_tokens -= (prompt_tokens + generated) as i64;
         self.finished[how as usize] += 1;
         self.e2e.record(e2e);
+        self.fine.e2e.record(e2e);
         self.generation_len.record(generated as f64);
         if let Some(ttft) = ttft {
             let decode = (e2e - ttft).max(0.0);
             self.decode.record(decode);
+            self.fine.decode.record(decode);
             if generated > 1 {
                 self.tpot.record(decode / (generated - 1) as f64);
+                self.fine.tpot.record(decode / (generated - 1) as f64);
             }
         }
     }
@@ -338,6 +444,30 @@ mod tests {
         assert_eq!(h.cumulative().collect::<Vec<_>>(), [1, 2, 4], "le is inclusive; +Inf last");
         assert_eq!(h.count(), 4);
         assert!((h.sum() - 14.6).abs() < 1e-9);
+    }
+
+    #[test]
+    fn attribution_is_bounded_and_merges() {
+        let mut a = ModelStats::new(100);
+        for i in 0..MAX_USERS + 5 {
+            a.attribute(0, Some(&format!("u{i}")), 7_200 + i as u64);
+        }
+        assert_eq!(a.users.len(), MAX_USERS + 1, "the rest share 'other'");
+        assert_eq!(a.users.last().unwrap(), &("other".to_owned(), 5));
+        let mut b = ModelStats::new(100);
+        b.attribute(1, Some("u0"), 3_600);
+        b.attribute(1, None, 3_700);
+        let mut sum = ModelStats::new(100);
+        sum.merge(&a);
+        sum.merge(&b);
+        assert_eq!((sum.endpoints[0], sum.endpoints[1]), (MAX_USERS as u64 + 5, 2));
+        assert_eq!(sum.users[0], ("u0".to_owned(), 2));
+        assert_eq!(sum.hours, [(3_600, 2), (7_200, MAX_USERS as u64 + 5)], "by hour, oldest first");
+        assert_eq!(sum.first_last, (3_600, 7_200 + MAX_USERS as u64 + 4));
+        for h in 0..HOURS_KEPT as u64 + 3 {
+            b.attribute(1, None, h * 3_600 + 10 * 3_600);
+        }
+        assert_eq!(b.hours.len(), HOURS_KEPT, "old hours are dropped");
     }
 
     #[test]

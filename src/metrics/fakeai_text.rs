@@ -4,23 +4,22 @@
 use std::fmt::Write;
 
 use super::{
-    Counter, Snapshot,
-    engine::FixedHistogram,
+    Counter, ENDPOINTS, Snapshot,
     engine_text::{escape, family},
-    json::{PriceOf, all_models, cost_usd},
+    json::{PriceOf, cost_usd},
+    timing::Timing,
     window::Rates,
 };
 
 const QUANTILES: [f64; 4] = [0.5, 0.9, 0.95, 0.99];
 
-/// Appends a summary of `h` (quantiles, `_sum`, `_count`) scaled by `scale`.
-fn summary(out: &mut String, name: &str, labels: &str, h: &FixedHistogram, scale: f64) {
-    let sep = if labels.is_empty() { "" } else { "," };
+/// Appends a summary of `t` (quantiles, `_sum`, `_count`) in seconds times `scale`.
+fn summary(out: &mut String, name: &str, labels: &str, t: &Timing, scale: f64) {
     for q in QUANTILES {
-        let _ = writeln!(out, "{name}{{{labels}{sep}quantile=\"{q}\"}} {}", h.quantile(q) * scale);
+        let _ = writeln!(out, "{name}{{{labels},quantile=\"{q}\"}} {}", t.quantile(q) * scale);
     }
-    let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
-    let _ = writeln!(out, "{name}_sum{braces} {}\n{name}_count{braces} {}", h.sum() * scale, h.count());
+    let sum = t.mean() * t.count() as f64 * scale;
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}\n{name}_count{{{labels}}} {}", t.count());
 }
 
 /// `/metrics/prometheus`: FakeAI's rate gauges per endpoint, its latency summary and stream gauges.
@@ -43,8 +42,10 @@ pub fn rates(snap: &Snapshot, rates: &Rates) -> String {
     per_endpoint(&mut out, "fakeai_errors_per_second", "Error rate per endpoint over the last 60 s", &|_, e| e);
     family(&mut out, "fakeai_tokens_per_second", "gauge", "Completion tokens sent per second over the last 60 s");
     let _ = writeln!(out, "fakeai_tokens_per_second {:.6}", rates.counters[Counter::CompletionTokens as usize]);
-    family(&mut out, "fakeai_latency_seconds", "summary", "Generation latency, arrival to last token");
-    summary(&mut out, "fakeai_latency_seconds", "", &all_models(snap, |m| &m.e2e), 1.0);
+    family(&mut out, "fakeai_latency_seconds", "summary", "Response latency per endpoint, arrival to last byte");
+    for (endpoint, t) in &snap.latency {
+        summary(&mut out, "fakeai_latency_seconds", &format!("endpoint=\"{}\"", ENDPOINTS[*endpoint]), t, 1.0);
+    }
     let gauges = [
         ("fakeai_active_streams", "Number of currently active streams", Counter::StreamsActive),
         ("fakeai_completed_streams", "Total completed generations, streaming or not", Counter::GenerationsCompleted),
@@ -73,7 +74,7 @@ pub fn by_model(snap: &Snapshot, price: PriceOf<'_>) -> String {
     }
     family(&mut out, "fakeai_model_latency_milliseconds", "summary", "Generation latency per model");
     for (labels, m) in &models {
-        summary(&mut out, "fakeai_model_latency_milliseconds", labels, &m.e2e, 1e3);
+        summary(&mut out, "fakeai_model_latency_milliseconds", labels, &m.fine.e2e, 1e3);
     }
     family(&mut out, "fakeai_model_errors_total", "counter", "Generations per model aborted by the client");
     for (labels, m) in &models {

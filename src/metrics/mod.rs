@@ -2,15 +2,17 @@
 //! cache-padded words), and HDR histograms recorded core-locally and published periodically.
 //! A scrape merges all shards; neither the data path nor a scrape ever waits on the other.
 
+pub mod dynamo;
 pub mod engine;
 pub mod engine_text;
 pub mod fakeai_text;
 pub mod json;
 pub mod prometheus;
 mod shard;
+pub mod timing;
 pub mod window;
 
 pub use shard::{
-    COUNTERS, Counter, ENDPOINTS, Histograms, PUBLISH_EVERY, Recorder, STATUSES, Shard, Snapshot, endpoint_index,
-    is_metrics_path,
+    COUNTERS, Counter, ENDPOINTS, ERROR_TYPES, Histograms, PUBLISH_EVERY, Recorder, STATUSES, Shard, Snapshot,
+    endpoint_index, is_metrics_path,
 };

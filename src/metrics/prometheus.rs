@@ -2,10 +2,16 @@
 
 use std::fmt::Write;
 
-use super::{Counter, Snapshot};
+use super::{Counter, ENDPOINTS, ERROR_TYPES, Snapshot, json::all_fine, timing::Timing};
 
 /// Bucket bounds of `fakeai_emit_lateness_seconds`.
 const LATENESS_BUCKETS: &[f64] = &[0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+/// Bucket bounds of fakeai's own latency histograms, seconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    120.0, 300.0,
+];
 
 const COUNTERS: &[(&str, Counter, &str)] = &[
     ("fakeai_requests_total", Counter::Requests, "HTTP requests received."),
@@ -125,7 +131,36 @@ pub fn render(snap: &Snapshot) -> String {
     let sum: f64 =
         h.iter_recorded().map(|v| v.value_iterated_to() as f64 * v.count_at_value() as f64).sum::<f64>() / 1e9;
     let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {sum}\n{name}_count {}", h.len(), h.len());
+    let name = "fakeai_errors_total";
+    let _ = writeln!(out, "# HELP {name} Error responses by OpenAI error type.\n# TYPE {name} counter");
+    for (kind, n) in ERROR_TYPES.iter().zip(snap.errors) {
+        let _ = writeln!(out, "{name}{{type=\"{kind}\"}} {n}");
+    }
+    let generations = [
+        ("fakeai_time_to_first_token_seconds", "Arrival to first token sent.", all_fine(snap, |m| &m.fine.ttft)),
+        ("fakeai_inter_token_latency_seconds", "Gap between tokens as sent.", all_fine(snap, |m| &m.fine.itl)),
+    ];
+    for (name, help, t) in &generations {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        latency_histogram(&mut out, name, "", t);
+    }
+    let name = "fakeai_request_duration_seconds";
+    let _ = writeln!(out, "# HELP {name} Arrival to last byte of each response, by endpoint.\n# TYPE {name} histogram");
+    for (endpoint, t) in &snap.latency {
+        latency_histogram(&mut out, name, &format!("endpoint=\"{}\",", ENDPOINTS[*endpoint]), t);
+    }
     out
+}
+
+/// Appends the samples of a histogram of `t` on [`LATENCY_BUCKETS`]; `labels` end with a comma.
+fn latency_histogram(out: &mut String, name: &str, labels: &str, t: &Timing) {
+    for le in LATENCY_BUCKETS {
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{le}\"}} {}", t.count_le(*le));
+    }
+    let bare = labels.trim_end_matches(',');
+    let bare = if bare.is_empty() { String::new() } else { format!("{{{bare}}}") };
+    let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {}", t.count());
+    let _ = writeln!(out, "{name}_sum{bare} {}\n{name}_count{bare} {}", t.sum(), t.count());
 }
 
 #[cfg(test)]

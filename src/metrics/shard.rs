@@ -16,7 +16,7 @@ use std::{
 use crossbeam_utils::CachePadded;
 use hdrhistogram::Histogram;
 
-use super::engine::ModelStats;
+use super::{engine::ModelStats, timing::Timing};
 
 /// Distinct model names tracked per core; further names share the label `other`.
 const MAX_MODELS: usize = 128;
@@ -79,9 +79,9 @@ pub const ENDPOINTS: &[&str] = &[
 /// Statuses that responses are counted by; anything else counts as `other`.
 pub const STATUSES: &[u16] = &[200, 204, 400, 404, 405, 408, 413, 415, 429, 431, 500, 501, 503];
 
-/// Whether `path` serves metrics (`/metrics…` or a dialect's `/…/metrics`).
+/// Whether `path` serves metrics (`/metrics…`, `/dynamo/metrics…` or a dialect's `/…/metrics`).
 pub fn is_metrics_path(path: &str) -> bool {
-    path.ends_with("metrics") || path.starts_with("/metrics")
+    path.ends_with("metrics") || path.starts_with("/metrics") || path.starts_with("/dynamo/metrics")
 }
 
 /// The `ENDPOINTS` index of a request path.
@@ -94,6 +94,17 @@ pub fn endpoint_index(path: &str) -> usize {
     };
     ENDPOINTS.iter().position(|e| *e == route).unwrap_or(ENDPOINTS.len() - 1)
 }
+
+/// OpenAI error types that error responses are counted by; anything else counts as the last.
+pub const ERROR_TYPES: &[&str] = &[
+    "invalid_request_error",
+    "authentication_error",
+    "permission_error",
+    "not_found_error",
+    "rate_limit_error",
+    "server_error",
+    "other",
+];
 
 fn status_index(status: u16) -> usize {
     STATUSES.iter().position(|s| *s == status).unwrap_or(STATUSES.len())
@@ -113,11 +124,13 @@ pub struct Histograms {
     pub lateness: Histogram<u64>,
     /// Per-model statistics, by model name.
     pub models: Vec<(String, ModelStats)>,
+    /// Arrival to last byte of every response, by route (`ENDPOINTS` index) for routes seen.
+    pub latency: Vec<(usize, Timing)>,
 }
 
 impl Default for Histograms {
     fn default() -> Self {
-        Histograms { lateness: new_histogram(), models: Vec::new() }
+        Histograms { lateness: new_histogram(), models: Vec::new(), latency: Vec::new() }
     }
 }
 
@@ -126,10 +139,26 @@ impl Histograms {
         self.lateness.reset();
         self.lateness.add(&other.lateness).expect("same bounds");
         self.models.clone_from(&other.models);
+        self.latency.truncate(other.latency.len());
+        for (i, (endpoint, timing)) in other.latency.iter().enumerate() {
+            match self.latency.get_mut(i) {
+                Some(mine) => {
+                    mine.0 = *endpoint;
+                    mine.1.copy_from(timing);
+                }
+                None => self.latency.push((*endpoint, timing.clone())),
+            }
+        }
     }
 
     fn merge(&mut self, other: &Histograms) {
         self.lateness.add(&other.lateness).expect("same bounds");
+        for (endpoint, timing) in &other.latency {
+            match self.latency.iter_mut().find(|(e, _)| e == endpoint) {
+                Some((_, mine)) => mine.merge(timing),
+                None => self.latency.push((*endpoint, timing.clone())),
+            }
+        }
         for (name, stats) in &other.models {
             match self.models.iter_mut().find(|(n, _)| n == name) {
                 Some((_, mine)) => mine.merge(stats),
@@ -166,6 +195,20 @@ impl Recorder {
         models.len() - 1
     }
 
+    /// Records a response to `endpoint` (an `ENDPOINTS` index) that took `seconds` from the
+    /// request's arrival to its last byte.
+    pub fn record_latency(&mut self, endpoint: usize, seconds: f64) {
+        let latency = &mut self.hist.latency;
+        match latency.iter_mut().find(|(e, _)| *e == endpoint) {
+            Some((_, t)) => t.record(seconds),
+            None => {
+                let mut t = Timing::default();
+                t.record(seconds);
+                latency.push((endpoint, t));
+            }
+        }
+    }
+
     /// The statistics in `slot`.
     pub fn model(&mut self, slot: usize) -> &mut ModelStats {
         &mut self.hist.models[slot].1
@@ -185,6 +228,8 @@ pub struct Shard {
     counters: [CachePadded<AtomicU64>; COUNTERS],
     /// Responses by endpoint × status; one cache-padded block, written only by the owner.
     responses: CachePadded<[AtomicU64; RESPONSE_CELLS]>,
+    /// Error responses by `ERROR_TYPES` index.
+    errors: CachePadded<[AtomicU64; ERROR_TYPES.len()]>,
     published: Mutex<Histograms>,
 }
 
@@ -193,6 +238,7 @@ impl Default for Shard {
         Shard {
             counters: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
             responses: CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            errors: CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))),
             published: Mutex::new(Histograms::default()),
         }
     }
@@ -218,6 +264,13 @@ impl Shard {
         cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
+    /// Counts one error response of OpenAI type `kind`.
+    pub fn count_error(&self, kind: &str) {
+        let i = ERROR_TYPES.iter().position(|t| *t == kind).unwrap_or(ERROR_TYPES.len() - 1);
+        let cell = &self.errors[i];
+        cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
     /// Current value.
     pub fn get(&self, c: Counter) -> u64 {
         self.counters[c as usize].load(Ordering::Relaxed)
@@ -237,6 +290,11 @@ pub struct Snapshot {
     pub lateness: Histogram<u64>,
     /// Per-model statistics merged over cores (as of each core's last publication).
     pub models: Vec<(String, ModelStats)>,
+    /// Error responses by `ERROR_TYPES` index.
+    pub errors: [u64; ERROR_TYPES.len()],
+    /// Response latency by route (`ENDPOINTS` index) for routes seen (as of each core's last
+    /// publication).
+    pub latency: Vec<(usize, Timing)>,
 }
 
 impl Snapshot {
@@ -255,7 +313,11 @@ impl Snapshot {
         let mut per_shard = Vec::with_capacity(shards.len());
         let mut hist = Histograms::default();
         let mut responses = vec![0u64; RESPONSE_CELLS];
+        let mut errors = [0u64; ERROR_TYPES.len()];
         for s in shards {
+            for (sum, cell) in errors.iter_mut().zip(s.errors.iter()) {
+                *sum += cell.load(Ordering::Relaxed);
+            }
             for (sum, cell) in responses.iter_mut().zip(s.responses.iter()) {
                 *sum += cell.load(Ordering::Relaxed);
             }
@@ -271,7 +333,13 @@ impl Snapshot {
                 hist.merge(&published);
             }
         }
-        Snapshot { counters, per_shard, responses, lateness: hist.lateness, models: hist.models }
+        let (lateness, models, latency) = (hist.lateness, hist.models, hist.latency);
+        Snapshot { counters, per_shard, responses, lateness, models, errors, latency }
+    }
+
+    /// The latency of `endpoint`'s responses.
+    pub fn endpoint_latency(&self, endpoint: usize) -> Option<&Timing> {
+        self.latency.iter().find(|(e, _)| *e == endpoint).map(|(_, t)| t)
     }
 
     /// A merged counter.

@@ -395,8 +395,6 @@ struct CommonBody {
     logit_bias: Option<serde_json::Map<String, Value>>,
     metadata: Option<serde_json::Map<String, Value>>,
     service_tier: Option<String>,
-    /// Only type-checked (a wrong type is a 400 naming it).
-    #[allow(dead_code)]
     user: Option<String>,
     store: Option<bool>,
 }
@@ -450,6 +448,8 @@ pub struct GenRequest {
     pub previous_response_id: Option<String>,
     /// Responses API: keep the response for retrieval and continuation.
     pub store: bool,
+    /// The caller's `user` field, for per-user metrics.
+    pub user: Option<String>,
 }
 
 /// The share of the output spent reasoning at each `reasoning_effort`.
@@ -636,6 +636,7 @@ fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest
         prediction: None,
         previous_response_id: None,
         store: false,
+        user: c.user,
     })
 }
 

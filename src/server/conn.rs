@@ -178,6 +178,8 @@ impl Conn {
             Reply::Stream(stream) => self.stream(&head, stream, arrival, keep_alive).await,
         };
         core.in_flight.set(core.in_flight.get() - 1);
+        let latency = arrival.elapsed().as_secs_f64();
+        core.recorder.borrow_mut().record_latency(endpoint_index(&head.path), latency);
         ok && keep_alive
     }
 
@@ -250,6 +252,8 @@ impl Conn {
         self.core.shard().count_response(to.endpoint, full.status);
         if full.status >= 400 {
             self.core.shard().add(Counter::ErrorResponses, 1);
+            let by_status = if full.status >= 500 { "server_error" } else { "invalid_request_error" };
+            self.core.shard().count_error(full.error_type.unwrap_or(by_status));
         }
         let extra: Vec<(&str, &str)> = full.extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
         ResponseHead {
@@ -278,7 +282,7 @@ impl Conn {
         after: Duration,
         keep_alive: bool,
     ) -> bool {
-        let slot = self.core.admit(&summary);
+        let slot = self.core.admit(&summary, endpoint_index(&head.path));
         if arrival + after > Instant::now() {
             if !self.flush().await {
                 self.finish_generation(slot, &summary, 0, false, None, arrival);
@@ -343,8 +347,9 @@ impl Conn {
             frame_chunk(&mut self.wbuf, start);
         }
         let summary = stream.summary();
-        let slot = self.core.admit(&summary);
-        self.core.shard().count_response(endpoint_index(&head.path), 200);
+        let endpoint = endpoint_index(&head.path);
+        let slot = self.core.admit(&summary, endpoint);
+        self.core.shard().count_response(endpoint, 200);
         let core = self.core.clone();
         let shard = core.shard();
         shard.add(Counter::StreamsActive, 1);

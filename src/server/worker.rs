@@ -55,10 +55,12 @@ impl Core {
     }
 
     /// Records a generation's admission; returns its model's statistics slot.
-    pub(crate) fn admit(&self, s: &GenSummary) -> usize {
+    pub(crate) fn admit(&self, s: &GenSummary, endpoint: usize) -> usize {
         let mut r = self.recorder.borrow_mut();
         let slot = r.model_slot(&s.model, s.context_window);
-        r.model(slot).admit(s.usage.prompt_tokens, s.max_tokens);
+        let model = r.model(slot);
+        model.admit(s.usage.prompt_tokens, s.max_tokens);
+        model.attribute(endpoint, s.user.as_deref(), crate::clock::unix_now().0);
         slot
     }
 

@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 base = sys.argv[1]
 for path in ["/metrics", "/vllm/metrics", "/dynamo_frontend/metrics", "/sglang/metrics", "/trtllm/metrics",
-             "/metrics/prometheus", "/metrics/by-model/prometheus"]:
+             "/metrics/prometheus", "/metrics/by-model/prometheus", "/dynamo/metrics"]:
     text = urllib.request.urlopen(base + path, timeout=10).read().decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     if path in ("/metrics", "/vllm/metrics"):
@@ -29,6 +29,14 @@ for path in ["/metrics", "/vllm/metrics", "/dynamo_frontend/metrics", "/sglang/m
     if path == "/trtllm/metrics":
         for name in ["trtllm:request_success", "trtllm:time_to_first_token_seconds", "trtllm:e2e_request_latency_seconds"]:
             assert name in families, f"{path}: missing {name}"
+    if path == "/metrics":
+        for name in ["fakeai_errors", "fakeai_time_to_first_token_seconds", "fakeai_inter_token_latency_seconds",
+                     "fakeai_request_duration_seconds", "fakeai_emit_lateness_seconds"]:
+            assert name in families, f"{path}: missing {name}"
+    if path == "/dynamo/metrics":
+        total = families["fakeai_dynamo_requests"].samples[0].value
+        assert total == 2, f"{path}: requests {total} != 2 (streams count too)"
+        assert families["fakeai_dynamo_ttft_seconds"].type == "summary"
     print(f"{path}: {len(families)} families parsed")
 
 req = urllib.request.Request(base + "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
