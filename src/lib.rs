@@ -24,3 +24,4 @@ pub mod server;
 pub mod sim;
 pub mod sse;
 pub mod tokens;
+pub mod websocket;

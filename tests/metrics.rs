@@ -304,3 +304,123 @@ fn promtool(text: &str) -> Option<Result<String, String>> {
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     Some(if out.status.success() { Ok(report) } else { Err(report) })
 }
+
+/// A masked client text frame.
+fn ws_text(payload: &str) -> Vec<u8> {
+    let mask = [1u8, 2, 3, 4];
+    let mut out = vec![0x81, 0x80 | payload.len() as u8];
+    out.extend_from_slice(&mask);
+    out.extend(payload.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out
+}
+
+/// Reads one server frame: (opcode, payload).
+fn ws_read(sock: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
+    use std::io::Read;
+    let mut h = [0u8; 2];
+    sock.read_exact(&mut h).unwrap();
+    assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
+    let len = match h[1] & 0x7F {
+        126 => {
+            let mut l = [0u8; 2];
+            sock.read_exact(&mut l).unwrap();
+            u16::from_be_bytes(l) as usize
+        }
+        127 => {
+            let mut l = [0u8; 8];
+            sock.read_exact(&mut l).unwrap();
+            u64::from_be_bytes(l) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0u8; len];
+    sock.read_exact(&mut payload).unwrap();
+    (h[0] & 0x0F, payload)
+}
+
+fn ws_json(sock: &mut std::net::TcpStream) -> serde_json::Value {
+    let (op, payload) = ws_read(sock);
+    assert_eq!(op, 1, "a text frame");
+    serde_json::from_slice(&payload).unwrap()
+}
+
+#[test]
+fn metrics_stream_websocket_subscribes_and_updates_under_traffic() {
+    use std::io::{Read, Write};
+    let s = Server::start(&["--ttft", "0:0", "--itl", "1:0"]);
+    assert_eq!(s.request("GET", "/metrics/stream", None).status, 426, "plain GET: upgrade required");
+    let mut sock = std::net::TcpStream::connect(s.addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let handshake = "GET /metrics/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    sock.write_all(handshake.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        sock.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
+    assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "RFC 6455's example key");
+    assert_eq!(ws_json(&mut sock)["type"], "historical_data");
+
+    sock.write_all(&ws_text(r#"{"type":"ping"}"#)).unwrap();
+    assert_eq!(ws_json(&mut sock)["type"], "pong");
+    let subscribe = r#"{"type":"subscribe","filters":{"metric_types":["throughput","models"],"interval":0.1}}"#;
+    sock.write_all(&ws_text(subscribe)).unwrap();
+    let reply = ws_json(&mut sock);
+    assert_eq!(reply["type"], "subscribed");
+    assert_eq!(reply["filters"]["interval"], 0.1);
+
+    let traffic = thread::spawn({
+        let addr = s.addr;
+        move || {
+            for _ in 0..20 {
+                let body = chat("ws-model", "x", r#""max_tokens":5,"ignore_eos":true,"stream":true"#);
+                let mut c = common::Conn::new(std::net::TcpStream::connect(addr).unwrap());
+                c.send("POST", "/v1/chat/completions", Some(&body), &[]);
+                assert_eq!(c.response().status, 200);
+            }
+        }
+    });
+    let started = Instant::now();
+    let (mut updates, mut deltas, mut last) = (0, 0, serde_json::Value::Null);
+    while started.elapsed() < Duration::from_secs(5)
+        && (updates < 5 || last["data"]["models"]["ws-model"]["requests"] != 20)
+    {
+        let u = ws_json(&mut sock);
+        assert_eq!(u["type"], "metrics_update", "{u}");
+        let sections: Vec<&String> = u["data"].as_object().unwrap().keys().collect();
+        assert_eq!(sections, ["throughput", "models"], "only the sections asked for");
+        deltas += u["deltas"]["completion_tokens"].as_u64().unwrap();
+        updates += 1;
+        last = u;
+    }
+    traffic.join().unwrap();
+    assert_eq!(last["data"]["models"]["ws-model"]["requests"], 20, "{last}");
+    assert!(updates >= 5, "an update every 100 ms: {updates} in {:?}", started.elapsed());
+    assert!(deltas <= 100 && last["data"]["throughput"]["total_tokens"].as_u64().unwrap() >= 100);
+
+    sock.write_all(&ws_text(r#"{"type":"unsubscribe"}"#)).unwrap();
+    loop {
+        let u = ws_json(&mut sock);
+        if u["type"] == "unsubscribed" {
+            break;
+        }
+        assert_eq!(u["type"], "metrics_update", "updates in flight before the unsubscribe");
+    }
+    sock.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
+    let mut b = [0u8; 1];
+    assert!(sock.read(&mut b).is_err(), "no updates after unsubscribe");
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8]).unwrap();
+    assert_eq!(ws_read(&mut sock), (8, vec![0x03, 0xE8]), "close answered with 1000");
+
+    if let Ok(python) = std::env::var("FAKEAI_SDK_PYTHON") {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/ws_check.py");
+        let out = Command::new(python).args([script, &format!("ws://{}/metrics/stream", s.addr)]).output().unwrap();
+        let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{report}");
+    }
+}

@@ -77,6 +77,12 @@ pub struct RequestHead {
     pub content_type: Option<String>,
     /// `Authorization`.
     pub authorization: Option<String>,
+    /// `Upgrade: websocket` together with `Connection: upgrade`.
+    pub websocket: bool,
+    /// `Sec-WebSocket-Key`.
+    pub websocket_key: Option<String>,
+    /// `Sec-WebSocket-Version`.
+    pub websocket_version: Option<String>,
     /// Bytes the head occupied in the buffer.
     pub head_len: usize,
 }
@@ -113,12 +119,23 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<RequestHead>, Er
         accept: None,
         content_type: None,
         authorization: None,
+        websocket: false,
+        websocket_key: None,
+        websocket_version: None,
         head_len,
     };
+    let (mut upgrade_websocket, mut connection_upgrade) = (false, false);
     let mut content_length: Option<u64> = None;
     for h in req.headers.iter() {
+        if h.name.eq_ignore_ascii_case("upgrade") {
+            upgrade_websocket = h.value.trim_ascii().eq_ignore_ascii_case(b"websocket");
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            connection_upgrade |=
+                h.value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"));
+        }
         apply_header(&mut head, &mut content_length, h.name, h.value)?;
     }
+    head.websocket = upgrade_websocket && connection_upgrade;
     if head.body != BodyFraming::Chunked {
         head.body = content_length.map_or(BodyFraming::None, BodyFraming::Length);
     }
@@ -166,6 +183,10 @@ fn apply_header(
         head.content_type = Some(text());
     } else if name.eq_ignore_ascii_case("authorization") {
         head.authorization = Some(text());
+    } else if name.eq_ignore_ascii_case("sec-websocket-key") {
+        head.websocket_key = Some(text());
+    } else if name.eq_ignore_ascii_case("sec-websocket-version") {
+        head.websocket_version = Some(text());
     }
     Ok(())
 }
@@ -214,6 +235,11 @@ mod tests {
         assert!(h.keep_alive);
         let h = parse_head(b"GET / HTTP/1.1\r\nConnection: upgrade, close\r\n\r\n", MAX).unwrap().unwrap();
         assert!(!h.keep_alive);
+        assert!(!h.websocket, "no Upgrade header");
+        let ws = b"GET /s HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: k==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let h = parse_head(ws, MAX).unwrap().unwrap();
+        assert!(h.websocket);
+        assert_eq!((h.websocket_key.as_deref(), h.websocket_version.as_deref()), (Some("k=="), Some("13")));
     }
 
     #[test]

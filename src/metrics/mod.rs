@@ -9,6 +9,7 @@ pub mod fakeai_text;
 pub mod json;
 pub mod prometheus;
 mod shard;
+pub mod stream;
 pub mod timing;
 pub mod window;
 

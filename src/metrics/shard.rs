@@ -77,7 +77,7 @@ pub const ENDPOINTS: &[&str] = &[
 ];
 
 /// Statuses that responses are counted by; anything else counts as `other`.
-pub const STATUSES: &[u16] = &[200, 204, 400, 404, 405, 408, 413, 415, 429, 431, 500, 501, 503];
+pub const STATUSES: &[u16] = &[101, 200, 204, 400, 404, 405, 408, 413, 415, 429, 431, 500, 501, 503];
 
 /// Whether `path` serves metrics (`/metrics…`, `/dynamo/metrics…` or a dialect's `/…/metrics`).
 pub fn is_metrics_path(path: &str) -> bool {

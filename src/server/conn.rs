@@ -10,6 +10,8 @@ use monoio::{
     time::{Instant, sleep_until, timeout_at},
 };
 
+mod ws;
+
 use super::worker::Core;
 use crate::{
     error::Error,
@@ -143,6 +145,10 @@ impl Conn {
                 return false;
             }
         };
+        if head.path == "/metrics/stream" && head.method == crate::http1::Method::Get {
+            self.metrics_stream(&head).await;
+            return false;
+        }
         let arrival = Instant::now();
         let keep_alive = head.keep_alive && !self.core.draining.get();
         let core = self.core.clone();

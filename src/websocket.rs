@@ -1,0 +1,225 @@
+//! WebSocket (RFC 6455) framing, sans-IO: the handshake's accept key, and frames decoded from
+//! and encoded into byte buffers. Enough for a server that talks JSON text messages.
+
+/// Frame opcodes.
+pub mod opcode {
+    /// Continuation of a fragmented message.
+    pub const CONTINUATION: u8 = 0x0;
+    /// UTF-8 text.
+    pub const TEXT: u8 = 0x1;
+    /// Binary data.
+    pub const BINARY: u8 = 0x2;
+    /// Close, with an optional status code and reason.
+    pub const CLOSE: u8 = 0x8;
+    /// Ping; answered with a pong of the same payload.
+    pub const PING: u8 = 0x9;
+    /// Pong.
+    pub const PONG: u8 = 0xA;
+}
+
+/// Close status codes.
+pub mod close {
+    /// Normal closure.
+    pub const NORMAL: u16 = 1000;
+    /// The server is going away (shutting down).
+    pub const GOING_AWAY: u16 = 1001;
+    /// The peer broke the protocol.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A data type this endpoint does not accept.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// A text message that is not UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// A message larger than this endpoint accepts.
+    pub const TOO_BIG: u16 = 1009;
+}
+
+const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`.
+pub fn accept_key(key: &str) -> String {
+    base64(&sha1(format!("{}{GUID}", key.trim()).as_bytes()))
+}
+
+/// One decoded frame, unmasked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Last frame of its message.
+    pub fin: bool,
+    /// See [`opcode`].
+    pub opcode: u8,
+    /// Payload bytes.
+    pub payload: Vec<u8>,
+}
+
+/// Decodes one client frame from the start of `buf`: `Ok(None)` when more bytes are needed,
+/// otherwise the frame and the bytes it used. Errors are close codes: client frames must be
+/// masked, control frames short and whole, payloads at most `max_payload` bytes.
+pub fn decode(buf: &[u8], max_payload: usize) -> Result<Option<(Frame, usize)>, u16> {
+    let [b0, b1, ..] = *buf else { return Ok(None) };
+    let (fin, opcode) = (b0 & 0x80 != 0, b0 & 0x0F);
+    if b0 & 0x70 != 0 || b1 & 0x80 == 0 || matches!(opcode, 0x3..=0x7 | 0xB..=0xF) {
+        return Err(close::PROTOCOL_ERROR);
+    }
+    let (len, mut at) = match b1 & 0x7F {
+        126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as u64, 4),
+        127 if buf.len() >= 10 => (u64::from_be_bytes(buf[2..10].try_into().expect("8 bytes")), 10),
+        126 | 127 => return Ok(None),
+        n => (n as u64, 2),
+    };
+    if opcode >= opcode::CLOSE && (len > 125 || !fin) {
+        return Err(close::PROTOCOL_ERROR);
+    }
+    if len > max_payload as u64 {
+        return Err(close::TOO_BIG);
+    }
+    let len = len as usize;
+    if buf.len() < at + 4 + len {
+        return Ok(None);
+    }
+    let mask = [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]];
+    at += 4;
+    let payload = buf[at..at + len].iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
+    Ok(Some((Frame { fin, opcode, payload }, at + len)))
+}
+
+/// Appends an unmasked, unfragmented server frame.
+pub fn encode(opcode: u8, payload: &[u8], out: &mut Vec<u8>) {
+    out.push(0x80 | opcode);
+    match payload.len() {
+        n @ 0..=125 => out.push(n as u8),
+        n @ 126..=0xFFFF => {
+            out.push(126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
+}
+
+/// Appends a close frame with `code`.
+pub fn encode_close(code: u16, out: &mut Vec<u8>) {
+    encode(opcode::CLOSE, &code.to_be_bytes(), out);
+}
+
+/// SHA-1, used only for the handshake (RFC 6455 fixes it; nothing here relies on its strength).
+fn sha1(data: &[u8]) -> [u8; 20] {
+    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+    let mut msg = data.to_vec();
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&(data.len() as u64 * 8).to_be_bytes());
+    for block in msg.chunks(64) {
+        let mut w = [0u32; 80];
+        for (i, word) in block.chunks(4).enumerate() {
+            w[i] = u32::from_be_bytes(word.try_into().expect("4 bytes"));
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5A827999),
+                20..=39 => (b ^ c ^ d, 0x6ED9EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
+                _ => (b ^ c ^ d, 0xCA62C1D6),
+            };
+            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
+            (e, d, c, b, a) = (d, c, b.rotate_left(30), a, t);
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 20];
+    for (chunk, word) in out.chunks_mut(4).zip(h) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            match i <= chunk.len() {
+                true => out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char),
+                false => out.push('='),
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A masked client frame, as a browser sends it.
+    fn client_frame(fin: bool, op: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        let mut out = vec![(fin as u8) << 7 | op];
+        match payload.len() {
+            n @ 0..=125 => out.push(0x80 | n as u8),
+            n => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        out
+    }
+
+    #[test]
+    fn accept_key_matches_rfc_6455() {
+        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        let hex: String = sha1(b"abc").iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!((base64(b"f"), base64(b"fo"), base64(b"foo")), ("Zg==".into(), "Zm8=".into(), "Zm9v".into()));
+    }
+
+    #[test]
+    fn decodes_masked_frames_byte_by_byte() {
+        let text = br#"{"type":"ping"}"#;
+        let bytes = client_frame(true, opcode::TEXT, text);
+        for cut in 0..bytes.len() {
+            assert_eq!(decode(&bytes[..cut], 1024), Ok(None), "partial at {cut}");
+        }
+        let (frame, used) = decode(&bytes, 1024).unwrap().unwrap();
+        assert_eq!((frame.fin, frame.opcode, frame.payload.as_slice(), used), (true, 1, &text[..], bytes.len()));
+        let long = vec![b'x'; 300];
+        let bytes = client_frame(true, opcode::TEXT, &long);
+        assert_eq!(decode(&bytes, 1024).unwrap().unwrap().0.payload, long, "16-bit length");
+        assert_eq!(decode(&bytes, 200), Err(close::TOO_BIG));
+    }
+
+    #[test]
+    fn rejects_what_the_protocol_forbids() {
+        assert_eq!(decode(&[0x81, 0x00], 1024), Err(close::PROTOCOL_ERROR), "unmasked client frame");
+        assert_eq!(decode(&client_frame(false, opcode::PING, b""), 1024), Err(close::PROTOCOL_ERROR));
+        assert_eq!(decode(&client_frame(true, 0x3, b""), 1024), Err(close::PROTOCOL_ERROR), "reserved opcode");
+        assert_eq!(decode(&client_frame(true, opcode::PING, &[0; 126]), 1024), Err(close::PROTOCOL_ERROR));
+    }
+
+    #[test]
+    fn encodes_server_frames() {
+        let mut out = Vec::new();
+        encode(opcode::TEXT, b"hi", &mut out);
+        assert_eq!(out, [0x81, 2, b'h', b'i']);
+        out.clear();
+        encode(opcode::TEXT, &[b'a'; 70_000], &mut out);
+        assert_eq!(&out[..10], &[0x81, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
+        out.clear();
+        encode_close(close::GOING_AWAY, &mut out);
+        assert_eq!(out, [0x88, 2, 0x03, 0xE9]);
+    }
+}
