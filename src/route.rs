@@ -111,6 +111,7 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         (Method::Get, "/sglang/metrics") => Ok(Reply::Now(metrics(app, head, Dialect::Sglang))),
         (Method::Get, "/trtllm/metrics") => Ok(Reply::Now(metrics(app, head, Dialect::Trtllm))),
         (Method::Get, "/metrics/json") => Ok(Reply::Now(metrics_json(app))),
+        (Method::Get, "/dashboard" | "/dashboard/") => Ok(Reply::Now(dashboard())),
         (Method::Get, p)
             if p.starts_with("/metrics/") || p.starts_with("/dynamo/metrics") || p == "/health/detailed" =>
         {
@@ -161,6 +162,12 @@ fn preflight() -> Full {
         ],
         ..Full::text("", Vec::new())
     }
+}
+
+/// The live dashboard: one self-contained page (no external assets) that polls `/metrics/json`.
+fn dashboard() -> Full {
+    const PAGE: &str = include_str!("dashboard.html");
+    Full::text("text/html; charset=utf-8", PAGE.as_bytes().to_vec())
 }
 
 /// FakeAI's health shape; `starting` (503) until the tokenizer is built.
