@@ -6,6 +6,8 @@ pub mod dynamo;
 pub mod engine;
 pub mod engine_text;
 pub mod fakeai_text;
+#[cfg(test)]
+mod golden;
 pub mod json;
 pub mod prometheus;
 mod shard;
