@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the PERFORMANCE.md scenarios: server pinned to core 0, load on core 1, each cell the
 # median of RUNS runs (default 3). Needs wrk (apt) and a release build (cargo build --release).
-# Usage: tools/perf.sh [scenario...]   scenarios: nonstream stream paced memory startup peers
+# Usage: tools/perf.sh [scenario...]   scenarios: nonstream stream paced memory startup peers metrics-cost
 #        (default: all but peers). `peers` needs the Python FakeAI: FAKEAI_PY=/path/to/venv/bin/fakeai.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -119,6 +119,50 @@ time.sleep(1.0)
 active = rss()
 print(f"memory: {len(conns)} active streams (waiting between tokens): RSS +{(active - base) / 1024:.1f} MiB = {(active - base) * 1024 / len(conns):.0f} B/stream")
 PY
+  stop_server
+fi
+
+# What metrics recording costs: streaming at full load against the normal build and against one
+# with recording compiled out (--features no-metrics), alternating runs; then /metrics scrape
+# latency while the single worker streams flat out.
+if [[ " $scenarios " == *" metrics-cost "* ]]; then
+  OFF_BIN=target/no-metrics/release/fakeai
+  cargo build --release --features no-metrics --target-dir target/no-metrics --bin fakeai >/dev/null 2>&1
+  echo '{"model":"m","messages":[{"role":"user","content":"Hello, how are you today?"}],"max_tokens":64,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}' >/tmp/perf-stream.json
+  ON_BIN=$BIN; on=""; off=""
+  for _ in $(seq "$RUNS"); do
+    BIN=$ON_BIN start_server --ttft 0:0 --itl 0:0; on+="$(wrk_run /tmp/perf-stream.json 100)"$'\n'; stop_server
+    BIN=$OFF_BIN start_server --ttft 0:0 --itl 0:0; off+="$(wrk_run /tmp/perf-stream.json 100)"$'\n'; stop_server
+  done
+  BIN=$ON_BIN
+  col() { grep . <<<"$1" | cut -d' ' -f"$2"; }
+  echo "metrics-cost: streams/s on: $(col "$on" 1 | tr '\n' ' ')| off: $(col "$off" 1 | tr '\n' ' ')"
+  echo "metrics-cost: server CPU us/stream on: $(col "$on" 2 | tr '\n' ' ')| off: $(col "$off" 2 | tr '\n' ' ')"
+  awk -v a="$(col "$on" 1 | median)" -v b="$(col "$off" 1 | median)" -v c="$(col "$on" 2 | median)" -v d="$(col "$off" 2 | median)" \
+    'BEGIN {printf "metrics-cost: medians: streams/s on %d off %d (%.2f %% fewer); server CPU per 64-token stream on %.2f us off %.2f us (%.2f %% more)\n", a, b, (1 - a / b) * 100, c, d, (c / d - 1) * 100}'
+  # The scraper runs on the client core at real-time priority, so that wrk (busy on the same
+  # core) does not starve it: what is measured is the server's answer time.
+  scrapes() { # label -> p50/p99/max of 200 keep-alive scrapes of /metrics, 50 ms apart
+    taskset -c 1 chrt -f 10 python3 - "$PORT" "$1" <<'PY'
+import http.client, sys, time
+port, label = int(sys.argv[1]), sys.argv[2]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+ms = []
+for _ in range(200):
+    t = time.perf_counter(); c.request("GET", "/metrics"); body = c.getresponse().read()
+    ms.append((time.perf_counter() - t) * 1e3); time.sleep(0.05)
+ms.sort()
+print(f"metrics-cost: scrape latency {label}: p50 {ms[99]:.2f} ms, p99 {ms[197]:.2f} ms, max {ms[-1]:.2f} ms "
+      f"(n=200, {len(body)} bytes, keep-alive)")
+PY
+  }
+  start_server --ttft 0:0 --itl 0:0
+  for c in 1 2 3; do wrk_run /tmp/perf-stream.json 100 >/dev/null; done &
+  load=$!
+  sleep 1
+  scrapes "while the worker streams flat out (wrk c=100, zero latency)"
+  wait "$load"
+  scrapes "idle"
   stop_server
 fi
 

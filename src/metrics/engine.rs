@@ -282,6 +282,9 @@ impl ModelStats {
     /// Who asked and where: the request's route (`ENDPOINTS` index), its `user` field, and
     /// its arrival in unix seconds.
     pub fn attribute(&mut self, endpoint: usize, user: Option<&str>, unix_secs: u64) {
+        if super::OFF {
+            return;
+        }
         self.endpoints[endpoint] += 1;
         if let Some(user) = user {
             let known = self.users.iter().any(|(u, _)| u == user);
@@ -339,6 +342,9 @@ impl ModelStats {
 
     /// A request was admitted.
     pub fn admit(&mut self, prompt_tokens: u64, max_tokens: Option<u64>) {
+        if super::OFF {
+            return;
+        }
         self.requests += 1;
         self.running += 1;
         self.kv_tokens += prompt_tokens as i64;
@@ -353,6 +359,9 @@ impl ModelStats {
     /// `n` tokens went out together; `gap` is the time since the previous batch (None for the
     /// first). Tokens sent in one write are 0 s apart, as a client reading them sees.
     pub fn tokens(&mut self, n: u64, gap: Option<f64>) {
+        if super::OFF {
+            return;
+        }
         self.generation_tokens += n;
         self.kv_tokens += n as i64;
         let together = match gap {
@@ -372,6 +381,9 @@ impl ModelStats {
     /// A non-streaming response of `n` tokens, the first due `ttft` s after arrival and the rest
     /// `gap` s apart.
     pub fn generated_at_once(&mut self, n: u64, ttft: f64, gap: f64) {
+        if super::OFF {
+            return;
+        }
         self.generation_tokens += n;
         self.kv_tokens += n as i64;
         self.first_token(ttft);
@@ -383,6 +395,9 @@ impl ModelStats {
 
     /// The first token went out `ttft` seconds after arrival.
     pub fn first_token(&mut self, ttft: f64) {
+        if super::OFF {
+            return;
+        }
         self.ttft.record(ttft);
         self.prefill.record(ttft);
         self.fine.ttft.record(ttft);
@@ -390,6 +405,9 @@ impl ModelStats {
 
     /// A request ended: releases its KV tokens and records its totals.
     pub fn finish(&mut self, how: Finish, prompt_tokens: u64, generated: u64, ttft: Option<f64>, e2e: f64) {
+        if super::OFF {
+            return;
+        }
         self.running -= 1;
         self.kv_tokens -= (prompt_tokens + generated) as i64;
         self.finished[how as usize] += 1;

@@ -2,6 +2,10 @@
 //! cache-padded words), and HDR histograms recorded core-locally and published periodically.
 //! A scrape merges all shards; neither the data path nor a scrape ever waits on the other.
 
+/// Recording compiled out (`--features no-metrics`), to measure what recording costs: every
+/// record call returns at once and scrapes read zeros. Never for real use.
+pub const OFF: bool = cfg!(feature = "no-metrics");
+
 pub mod dynamo;
 pub mod engine;
 pub mod engine_text;

@@ -154,8 +154,8 @@ pub fn render(snap: &Snapshot) -> String {
 
 /// Appends the samples of a histogram of `t` on [`LATENCY_BUCKETS`]; `labels` end with a comma.
 fn latency_histogram(out: &mut String, name: &str, labels: &str, t: &Timing) {
-    for le in LATENCY_BUCKETS {
-        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{le}\"}} {}", t.count_le(*le));
+    for (le, n) in LATENCY_BUCKETS.iter().zip(t.cumulative(LATENCY_BUCKETS)) {
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{le}\"}} {n}");
     }
     let bare = labels.trim_end_matches(',');
     let bare = if bare.is_empty() { String::new() } else { format!("{{{bare}}}") };

@@ -56,9 +56,24 @@ impl Timing {
         if self.0.is_empty() { 0.0 } else { self.0.mean() / 1e9 }
     }
 
-    /// Observations at or below `seconds` (a Prometheus bucket's cumulative count).
-    pub fn count_le(&self, seconds: f64) -> u64 {
-        self.0.count_between(0, (seconds * 1e9) as u64)
+    /// Cumulative counts at or below each of `bounds` (ascending, seconds) — Prometheus
+    /// buckets — in one pass over the recorded values.
+    pub fn cumulative(&self, bounds: &[f64]) -> Vec<u64> {
+        let mut counts = vec![0u64; bounds.len()];
+        for v in self.0.iter_recorded() {
+            let seconds = self.0.lowest_equivalent(v.value_iterated_to()) as f64 / 1e9;
+            let i = bounds.partition_point(|&b| b < seconds);
+            if let Some(c) = counts.get_mut(i) {
+                *c += v.count_at_value();
+            }
+        }
+        counts
+            .iter()
+            .scan(0, |sum, c| {
+                *sum += c;
+                Some(*sum)
+            })
+            .collect()
     }
 
     /// Sum of observations in seconds.
@@ -90,6 +105,7 @@ mod tests {
         assert!((t.quantile(0.5) - 0.005).abs() < 0.00005, "{}", t.quantile(0.5));
         assert!((t.quantile(0.99) - 0.020).abs() < 0.0002);
         assert!((t.mean() - 0.0065).abs() < 0.0001);
+        assert_eq!(t.cumulative(&[0.001, 0.005, 0.01, 0.1]), [0, 90, 90, 100]);
         let mut sum = Timing::default();
         sum.merge(&t);
         sum.merge(&t);
