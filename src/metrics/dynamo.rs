@@ -11,7 +11,7 @@ use super::{
     Counter, Snapshot,
     engine::ModelStats,
     engine_text::family,
-    json::{all_fine, timing_ms},
+    json::{all_fine, ms, timing_ms},
     timing::Timing,
     window::Rates,
 };
@@ -90,6 +90,7 @@ pub fn json(snap: &Snapshot, rates: &Rates, uptime_seconds: f64) -> Value {
     let (total, ok, failed) = outcomes(snap);
     let fine = |pick: fn(&ModelStats) -> &Timing| timing_ms(&all_fine(snap, pick));
     let rate = |c: Counter| rates.counters[c as usize];
+    let ttft = fine(|m| &m.fine.ttft);
     let prompt = snap.models.iter().map(|(_, m)| m.prompt_tokens).sum::<u64>();
     let completion = snap.models.iter().map(|(_, m)| m.generation_tokens).sum::<u64>();
     let per_model: Map<String, Value> = snap
@@ -100,8 +101,8 @@ pub fn json(snap: &Snapshot, rates: &Rates, uptime_seconds: f64) -> Value {
             let v = json!({
                 "requests": m.requests,
                 "running": m.running,
-                "avg_ttft_ms": timing_ms(&m.fine.ttft)["avg"],
-                "avg_itl_ms": timing_ms(&m.fine.itl)["avg"],
+                "avg_ttft_ms": ms(m.fine.ttft.mean()),
+                "avg_itl_ms": ms(m.fine.itl.mean()),
                 "input_tokens": m.prompt_tokens,
                 "output_tokens": m.generation_tokens,
                 "cache_hit_rate": 0.0,
@@ -118,11 +119,11 @@ pub fn json(snap: &Snapshot, rates: &Rates, uptime_seconds: f64) -> Value {
             "active_requests": running(snap),
         },
         "latency": {
-            "ttft": fine(|m| &m.fine.ttft),
+            "ttft": ttft.clone(),
             "itl": fine(|m| &m.fine.itl),
             "total": fine(|m| &m.fine.e2e),
             "queue": timing_ms(&Timing::default()),
-            "prefill": fine(|m| &m.fine.ttft),
+            "prefill": ttft,
             "decode": fine(|m| &m.fine.decode),
         },
         "throughput": {

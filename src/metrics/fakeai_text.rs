@@ -18,7 +18,7 @@ fn summary(out: &mut String, name: &str, labels: &str, t: &Timing, scale: f64) {
     for q in QUANTILES {
         let _ = writeln!(out, "{name}{{{labels},quantile=\"{q}\"}} {}", t.quantile(q) * scale);
     }
-    let sum = t.mean() * t.count() as f64 * scale;
+    let sum = t.sum() * scale;
     let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}\n{name}_count{{{labels}}} {}", t.count());
 }
 

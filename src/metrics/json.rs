@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::{Counter, ENDPOINTS, ERROR_TYPES, STATUSES, Snapshot, engine::ModelStats, timing::Timing, window::Rates};
 
 /// Seconds to milliseconds, rounded to the microsecond.
-fn ms(seconds: f64) -> f64 {
+pub(super) fn ms(seconds: f64) -> f64 {
     (seconds * 1e6).round() / 1e3
 }
 

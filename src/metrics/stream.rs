@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     COUNTERS, Counter, ENDPOINTS, Snapshot,
-    json::{all_fine, errors_by_type, timing_ms},
+    json::{all_fine, errors_by_type, ms, timing_ms},
     window::Rates,
 };
 
@@ -170,8 +170,8 @@ impl Subscription {
             .filter(|(name, _)| self.models.is_empty() || self.models.contains(name))
             .map(|(name, m)| {
                 let v = json!({"requests": m.requests, "running": m.running, "prompt_tokens": m.prompt_tokens,
-                    "completion_tokens": m.generation_tokens, "ttft_ms": timing_ms(&m.fine.ttft)["p50"],
-                    "itl_ms": timing_ms(&m.fine.itl)["p50"]});
+                    "completion_tokens": m.generation_tokens, "ttft_ms": ms(m.fine.ttft.quantile(0.5)),
+                    "itl_ms": ms(m.fine.itl.quantile(0.5))});
                 (name.clone(), v)
             })
             .collect();

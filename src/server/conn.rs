@@ -108,9 +108,7 @@ impl Conn {
 
     /// Reads more bytes into `rbuf` until `deadline`.
     async fn fill(&mut self, deadline: Instant) -> Fill {
-        if self.rbuf.capacity() - self.rbuf.len() < MIN_READ {
-            self.rbuf.reserve(self.rbuf.capacity().max(MIN_READ * 4));
-        }
+        self.make_room();
         let buf = std::mem::take(&mut self.rbuf);
         let len = buf.len();
         match timeout_at(deadline, self.stream.read(buf.slice_mut(len..))).await {
@@ -118,13 +116,25 @@ impl Conn {
             Err(_) => Fill::TimedOut,
             Ok((res, slice)) => {
                 self.rbuf = slice.into_inner();
-                match res {
-                    Ok(0) | Err(_) => Fill::Closed,
-                    Ok(n) => {
-                        self.core.shard().add(Counter::BytesIn, n as u64);
-                        Fill::Data
-                    }
-                }
+                self.took(res)
+            }
+        }
+    }
+
+    /// Ensures `rbuf` has room for a read of at least `MIN_READ` bytes.
+    fn make_room(&mut self) {
+        if self.rbuf.capacity() - self.rbuf.len() < MIN_READ {
+            self.rbuf.reserve(self.rbuf.capacity().max(MIN_READ * 4));
+        }
+    }
+
+    /// What a finished read means for the connection; counts the bytes it brought.
+    fn took(&self, res: std::io::Result<usize>) -> Fill {
+        match res {
+            Ok(0) | Err(_) => Fill::Closed,
+            Ok(n) => {
+                self.core.shard().add(Counter::BytesIn, n as u64);
+                Fill::Data
             }
         }
     }

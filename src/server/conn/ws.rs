@@ -14,7 +14,7 @@ use super::{Conn, Fill};
 use crate::{
     error::Error,
     http1::RequestHead,
-    metrics::{Counter, Snapshot, endpoint_index, stream::Subscription, window::Totals},
+    metrics::{Snapshot, endpoint_index, stream::Subscription, window::Totals},
     route::Full,
     websocket::{self, close, opcode},
 };
@@ -124,34 +124,29 @@ impl Conn {
 
     /// Reads more bytes until `deadline`, keeping whatever a cancelled read already got.
     async fn fill_or_wake(&mut self, deadline: Instant) -> Fill {
-        if self.rbuf.capacity() - self.rbuf.len() < super::MIN_READ {
-            self.rbuf.reserve(super::MIN_READ * 4);
-        }
+        self.make_room();
         let buf = std::mem::take(&mut self.rbuf);
         let len = buf.len();
         let canceller = Canceller::new();
-        let read = self.stream.cancelable_read(buf.slice_mut(len..), canceller.handle());
-        let mut read = std::pin::pin!(read);
-        let done = monoio::select! {
-            r = &mut read => Some(r),
-            _ = sleep_until(deadline) => None,
-        };
-        let (timed_out, (res, slice)) = match done {
-            Some(r) => (false, r),
-            None => {
-                canceller.cancel();
-                (true, read.await)
+        let (timed_out, (res, slice)) = {
+            let read = self.stream.cancelable_read(buf.slice_mut(len..), canceller.handle());
+            let mut read = std::pin::pin!(read);
+            let done = monoio::select! {
+                r = &mut read => Some(r),
+                _ = sleep_until(deadline) => None,
+            };
+            match done {
+                Some(r) => (false, r),
+                None => {
+                    canceller.cancel();
+                    (true, read.await)
+                }
             }
         };
         self.rbuf = slice.into_inner();
         match res {
-            Ok(0) => Fill::Closed,
-            Ok(n) => {
-                self.core.shard().add(Counter::BytesIn, n as u64);
-                Fill::Data
-            }
             Err(_) if timed_out => Fill::TimedOut,
-            Err(_) => Fill::Closed,
+            res => self.took(res),
         }
     }
 }
