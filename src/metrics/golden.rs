@@ -20,6 +20,7 @@ fn snapshot() -> Snapshot {
     for (i, (shard, rec)) in shards.iter().zip(&mut cores).enumerate() {
         shard.add(Counter::Requests, 10 + i as u64);
         shard.add(Counter::ConnectionsOpen, 1 + i as u64);
+        shard.set(Counter::TimerWindowMicros, 25 + 975 * i as u64);
         shard.add(Counter::CompletionTokens, 20);
         shard.count_response(endpoint_index("/v1/chat/completions"), 200);
         shard.count_response(endpoint_index("/v1/completions"), 400);

@@ -27,9 +27,16 @@ const COUNTERS: &[(&str, Counter, &str)] = &[
     ("fakeai_bytes_sent_total", Counter::BytesOut, "Bytes written to clients."),
 ];
 
-const GAUGES: &[(&str, Counter, &str)] = &[
-    ("fakeai_connections_open", Counter::ConnectionsOpen, "Open connections per worker."),
-    ("fakeai_streams_active", Counter::StreamsActive, "Streams sending per worker."),
+/// Per-worker gauges: name, cell, cell units per exposed unit, help.
+const GAUGES: &[(&str, Counter, f64, &str)] = &[
+    ("fakeai_connections_open", Counter::ConnectionsOpen, 1.0, "Open connections per worker."),
+    ("fakeai_streams_active", Counter::StreamsActive, 1.0, "Streams sending per worker."),
+    (
+        "fakeai_timer_window_seconds",
+        Counter::TimerWindowMicros,
+        1e6,
+        "Deadlines this close share a timer wake-up; widens as the worker gets busy.",
+    ),
 ];
 
 /// The simulated engine's KV cache, for the engine dialects.
@@ -115,10 +122,10 @@ pub fn render(snap: &Snapshot) -> String {
     for (endpoint, status, n) in snap.responses_by_endpoint() {
         let _ = writeln!(out, "{name}{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}");
     }
-    for (name, c, help) in GAUGES {
+    for (name, c, per_unit, help) in GAUGES {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
         for (worker, shard) in snap.per_shard.iter().enumerate() {
-            let _ = writeln!(out, "{name}{{worker=\"{worker}\"}} {}", shard[*c as usize] as i64);
+            let _ = writeln!(out, "{name}{{worker=\"{worker}\"}} {}", shard[*c as usize] as i64 as f64 / per_unit);
         }
     }
     let name = "fakeai_emit_lateness_seconds";

@@ -54,10 +54,12 @@ pub enum Counter {
     BytesOut,
     /// Streams currently sending (a gauge).
     StreamsActive,
+    /// The timer's batching window in microseconds (a gauge; see `server::timer`).
+    TimerWindowMicros,
 }
 
 /// Number of counters.
-pub const COUNTERS: usize = Counter::StreamsActive as usize + 1;
+pub const COUNTERS: usize = Counter::TimerWindowMicros as usize + 1;
 
 /// Routes that responses are counted by; anything else counts as `other` (bounded labels).
 pub const ENDPOINTS: &[&str] = &[
@@ -265,6 +267,14 @@ impl Shard {
         }
         let cell = &self.counters[c as usize];
         cell.store(cell.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    }
+
+    /// Sets a gauge to `n`.
+    pub fn set(&self, c: Counter, n: u64) {
+        if super::OFF {
+            return;
+        }
+        self.counters[c as usize].store(n, Ordering::Relaxed);
     }
 
     /// Subtracts `n` from a gauge.

@@ -7,7 +7,7 @@ use monoio::{
     buf::IoBufMut,
     io::{AsyncReadRent, AsyncWriteRentExt},
     net::TcpStream,
-    time::{Instant, sleep_until, timeout_at},
+    time::{Instant, timeout_at},
 };
 
 mod ws;
@@ -304,7 +304,7 @@ impl Conn {
                 self.finish_generation(slot, &summary, 0, false, None, arrival);
                 return false;
             }
-            sleep_until(arrival + after).await;
+            self.core.timer.sleep_until((arrival + after).into_std()).await;
         }
         self.queue(Framing::of(head, keep_alive), &full);
         let ok = self.flush().await;
@@ -403,7 +403,7 @@ impl Conn {
                 shard.add(Counter::SseEvents, sent);
             }
             match step {
-                Step::WaitUntil(offset) => sleep_until(arrival + offset).await,
+                Step::WaitUntil(offset) => self.core.timer.sleep_until((arrival + offset).into_std()).await,
                 Step::Finished => break,
             }
         }

@@ -4,6 +4,7 @@
 mod conn;
 mod listener;
 pub mod signals;
+mod timer;
 mod worker;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Instant};

@@ -10,7 +10,10 @@ use std::{
 
 use monoio::{FusionDriver, IoUringDriver, LegacyDriver, RuntimeBuilder, io::AsyncWriteRentExt, net::TcpListener};
 
-use super::{conn, signals};
+use super::{
+    conn, signals,
+    timer::{BusyMeter, Timer},
+};
 use crate::{
     app::App,
     config::Driver,
@@ -45,6 +48,8 @@ pub(crate) struct Core {
     pub connections: Cell<usize>,
     /// This core's histograms; only this thread touches them.
     pub recorder: RefCell<Recorder>,
+    /// Wakes streams at their event deadlines.
+    pub timer: Rc<Timer>,
     date: Cell<(u64, [u8; 29])>,
 }
 
@@ -122,6 +127,17 @@ async fn serve(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPlan,
             return;
         }
     };
+    let timer = match Timer::new() {
+        Ok(t) => Rc::new(t),
+        Err(e) => {
+            let _ = ready.send((plan.index, Err(format!("cannot create the timer: {e}"))));
+            return;
+        }
+    };
+    monoio::spawn({
+        let timer = timer.clone();
+        async move { timer.run().await }
+    });
     let driver = if monoio::utils::is_legacy() { "epoll" } else { "io_uring" };
     let _ = ready.send((plan.index, Ok(driver)));
     drop(ready);
@@ -132,6 +148,7 @@ async fn serve(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPlan,
         in_flight: Cell::new(0),
         connections: Cell::new(0),
         recorder: RefCell::new(Recorder::default()),
+        timer,
         date: Cell::new((0, [0; 29])),
         app,
     });
@@ -142,9 +159,14 @@ async fn serve(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPlan,
 }
 
 /// Publishes the core's histograms for scrapes, periodically.
+/// Publishes the core's histograms for scrapes, and fits the timer's batching window to the
+/// core's load, periodically.
 async fn publish_metrics(core: Rc<Core>) {
+    let mut meter = BusyMeter::new();
     loop {
         monoio::time::sleep(PUBLISH_EVERY).await;
+        core.timer.adapt(meter.busy());
+        core.shard().set(Counter::TimerWindowMicros, core.timer.window().as_micros() as u64);
         core.publish_metrics();
     }
 }

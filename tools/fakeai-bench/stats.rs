@@ -15,6 +15,8 @@ fn histogram() -> Histogram<u64> {
 pub struct Stats {
     /// Time to first content event, from sending the request.
     pub ttft: Histogram<u64>,
+    /// Time to the first byte of the response (its head), from sending the request.
+    pub ttfb: Histogram<u64>,
     /// Per request, (last − first content event) / (tokens − 1): AIPerf's ITL.
     pub itl: Histogram<u64>,
     /// Gap between consecutive content events (0 when they arrived in one read).
@@ -33,6 +35,7 @@ impl Default for Stats {
     fn default() -> Self {
         Stats {
             ttft: histogram(),
+            ttfb: histogram(),
             itl: histogram(),
             icl: histogram(),
             e2e: histogram(),
@@ -58,6 +61,7 @@ impl Stats {
     pub fn merge(&mut self, other: &Stats) {
         for (a, b) in [
             (&mut self.ttft, &other.ttft),
+            (&mut self.ttfb, &other.ttfb),
             (&mut self.itl, &other.itl),
             (&mut self.icl, &other.icl),
             (&mut self.e2e, &other.e2e),

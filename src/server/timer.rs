@@ -1,0 +1,308 @@
+//! A per-core timer with microsecond precision for event deadlines.
+//!
+//! monoio's wheel rounds every deadline up to a whole millisecond and parks from a floored "now",
+//! so events went out 0–2 ms late. Here one timerfd per core is armed for the earliest deadline
+//! and awaited for readiness (an io_uring poll, or epoll under the legacy driver); when it fires,
+//! every task whose deadline has passed is woken at once: one wake-up per due batch, not one
+//! timer per token.
+
+use std::{
+    cell::{Cell, RefCell},
+    cmp::Ordering,
+    collections::BinaryHeap,
+    future::Future,
+    io,
+    os::fd::{FromRawFd, RawFd},
+    pin::Pin,
+    task::{Context, Poll, Waker},
+    time::{Duration, Instant},
+};
+
+use monoio::net::TcpStream;
+
+/// After a wake-up, the next one is at least the timer's window away: deadlines closer than
+/// that share a wake-up and go out up to a window late. A narrow window is precise; a wide one
+/// batches more sends per wake-up, which on loopback costs measurably less CPU (fewer, larger
+/// io_uring submissions and fewer client wake-ups), so the window widens only as the core gets busy.
+const NARROWEST: Duration = Duration::from_micros(25);
+/// The widest window: as coarse as monoio's own wheel.
+const WIDEST: Duration = Duration::from_millis(1);
+/// Core utilisation up to which the window stays narrowest, and from which it is widest.
+const BUSY_FROM: f64 = 0.5;
+const BUSY_TO: f64 = 0.85;
+
+/// The batching window for a core that was busy for this fraction of the last period.
+pub(crate) fn window_for(busy: f64) -> Duration {
+    let share = ((busy - BUSY_FROM) / (BUSY_TO - BUSY_FROM)).clamp(0.0, 1.0);
+    NARROWEST + (WIDEST - NARROWEST).mul_f64(share)
+}
+
+/// The timer of one core: due deadlines and the timerfd that wakes them.
+pub(crate) struct Timer {
+    queue: RefCell<BinaryHeap<Entry>>,
+    /// When the timerfd fires next, if armed.
+    armed: Cell<Option<Instant>>,
+    /// Minimum gap between wake-ups (see [`window_for`]).
+    window: Cell<Duration>,
+    raw: RawFd,
+    /// The timerfd, registered with the runtime only to await its readiness (never read through it).
+    fd: TcpStream,
+}
+
+impl std::fmt::Debug for Timer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timer").field("queued", &self.queue.borrow().len()).finish()
+    }
+}
+
+/// A task waiting for its deadline; the heap's top is the earliest.
+struct Entry {
+    at: Instant,
+    waker: Waker,
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.at.cmp(&self.at)
+    }
+}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+    }
+}
+
+impl Eq for Entry {}
+
+impl Timer {
+    /// Creates the core's timer; call inside the core's runtime.
+    pub(crate) fn new() -> io::Result<Timer> {
+        // SAFETY: plain syscall; the result is checked before use.
+        let raw = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // monoio waits for readiness of any pollable fd through its stream type; the fd is only
+        // ever polled, never read or written as a socket. SAFETY: `raw` is ours and open.
+        let fd = TcpStream::from_std(unsafe { std::net::TcpStream::from_raw_fd(raw) })?;
+        Ok(Timer { queue: RefCell::default(), armed: Cell::new(None), window: Cell::new(NARROWEST), raw, fd })
+    }
+
+    /// Completes at `at` (at once if it has passed).
+    pub(crate) fn sleep_until(&self, at: Instant) -> Sleep<'_> {
+        Sleep { timer: self, at, queued: false }
+    }
+
+    /// Wakes due tasks whenever the timerfd fires; runs for the life of the core.
+    pub(crate) async fn run(&self) {
+        loop {
+            if let Err(e) = self.fd.readable(false).await {
+                eprintln!("fakeai: timer wait failed: {e}");
+                monoio::time::sleep(Duration::from_millis(1)).await;
+            }
+            self.fire(Instant::now());
+        }
+    }
+
+    /// Moves the batching window a quarter of the way towards what `busy` calls for; the
+    /// smoothing keeps the window from swinging with the load it changes.
+    pub(crate) fn adapt(&self, busy: f64) {
+        let (old, target) = (self.window.get(), window_for(busy));
+        self.window.set((old * 3 + target) / 4);
+    }
+
+    /// The current batching window.
+    pub(crate) fn window(&self) -> Duration {
+        self.window.get()
+    }
+
+    fn push(&self, at: Instant, waker: Waker) {
+        self.queue.borrow_mut().push(Entry { at, waker });
+        if self.armed.get().is_none_or(|armed| at < armed) {
+            self.arm(at);
+        }
+    }
+
+    /// Wakes every task due by `now` and arms for the next deadline (or clears the fd).
+    fn fire(&self, now: Instant) {
+        let mut queue = self.queue.borrow_mut();
+        while queue.peek().is_some_and(|e| e.at <= now) {
+            // Waking only schedules the task; it does not run here.
+            queue.pop().expect("peeked").waker.wake();
+        }
+        let next = queue.peek().map(|e| e.at.max(now + self.window.get()));
+        drop(queue);
+        self.armed.set(None);
+        match next {
+            // Re-arming also clears the expiration the fd holds.
+            Some(at) => self.arm(at),
+            None => self.clear(),
+        }
+    }
+
+    fn arm(&self, at: Instant) {
+        // Zero would disarm; a deadline already past fires after 1 ns.
+        let wait = at.saturating_duration_since(Instant::now()).max(Duration::from_nanos(1));
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+            it_value: libc::timespec { tv_sec: wait.as_secs() as _, tv_nsec: wait.subsec_nanos() as _ },
+        };
+        // SAFETY: `raw` is our open timerfd; `spec` outlives the call.
+        if unsafe { libc::timerfd_settime(self.raw, 0, &spec, std::ptr::null_mut()) } == 0 {
+            self.armed.set(Some(at));
+        }
+    }
+
+    /// Consumes a pending expiration so that the fd stops polling readable.
+    fn clear(&self) {
+        let mut count = 0u64;
+        // SAFETY: reads 8 bytes into `count`; nonblocking, so it fails harmlessly if none is due.
+        unsafe { libc::read(self.raw, (&mut count as *mut u64).cast(), 8) };
+    }
+}
+
+/// How busy this thread has been since the last reading.
+#[derive(Debug)]
+pub(crate) struct BusyMeter {
+    last: (Instant, Duration),
+}
+
+impl BusyMeter {
+    /// Starts measuring the calling thread.
+    pub(crate) fn new() -> BusyMeter {
+        BusyMeter { last: (Instant::now(), thread_cpu()) }
+    }
+
+    /// The fraction of wall time this thread spent on a CPU since the last call.
+    pub(crate) fn busy(&mut self) -> f64 {
+        let now = (Instant::now(), thread_cpu());
+        let (wall, cpu) = (now.0 - self.last.0, now.1.saturating_sub(self.last.1));
+        self.last = now;
+        if wall.is_zero() { 0.0 } else { cpu.as_secs_f64() / wall.as_secs_f64() }
+    }
+}
+
+/// CPU time consumed by the calling thread.
+fn thread_cpu() -> Duration {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: writes into `t`, which outlives the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Waits for a deadline on the core's timer.
+#[derive(Debug)]
+pub(crate) struct Sleep<'a> {
+    timer: &'a Timer,
+    at: Instant,
+    queued: bool,
+}
+
+impl Future for Sleep<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if Instant::now() >= self.at {
+            return Poll::Ready(());
+        }
+        // The timer wakes an entry only once it is due, so one entry per sleep is enough.
+        if !self.queued {
+            self.timer.push(self.at, cx.waker().clone());
+            self.queued = true;
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `body` on an io_uring runtime (where the kernel has it) and on an epoll one.
+    fn on_each_driver<F: Future<Output = ()>>(body: impl Fn() -> F) {
+        if let Ok(mut rt) = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().enable_timer().build() {
+            rt.block_on(body());
+        }
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().enable_timer().build().unwrap().block_on(body());
+    }
+
+    #[test]
+    fn the_window_is_narrow_on_an_idle_core_and_widens_with_load() {
+        assert_eq!(window_for(0.0), NARROWEST);
+        assert_eq!(window_for(BUSY_FROM), NARROWEST);
+        assert!(window_for(0.7) > NARROWEST && window_for(0.7) < WIDEST);
+        assert!(window_for(0.6) < window_for(0.7));
+        assert_eq!(window_for(BUSY_TO), WIDEST);
+        assert_eq!(window_for(1.5), WIDEST);
+    }
+
+    #[test]
+    fn the_busy_meter_sees_a_spinning_thread_and_a_sleeping_one() {
+        let mut meter = BusyMeter::new();
+        let until = Instant::now() + Duration::from_millis(30);
+        while Instant::now() < until {}
+        assert!(meter.busy() > 0.5);
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(meter.busy() < 0.5);
+    }
+
+    #[test]
+    fn sleeps_end_in_deadline_order_within_a_fraction_of_a_millisecond() {
+        on_each_driver(|| async {
+            let timer = std::rc::Rc::new(Timer::new().unwrap());
+            monoio::spawn({
+                let timer = timer.clone();
+                async move { timer.run().await }
+            });
+            let start = Instant::now();
+            let order = std::rc::Rc::new(RefCell::new(Vec::new()));
+            let mut tasks = Vec::new();
+            for (i, ms) in [7u64, 3, 5, 3].into_iter().enumerate() {
+                let (timer, order) = (timer.clone(), order.clone());
+                tasks.push(monoio::spawn(async move {
+                    let at = start + Duration::from_millis(ms);
+                    timer.sleep_until(at).await;
+                    let late = Instant::now() - at;
+                    order.borrow_mut().push(i);
+                    late
+                }));
+            }
+            for task in tasks {
+                let late = task.await;
+                // monoio's own wheel is 0–2 ms late; allow a loaded machine some slack.
+                assert!(late < Duration::from_micros(900), "late by {late:?}");
+            }
+            assert_eq!(*order.borrow(), [1, 3, 2, 0]);
+        });
+    }
+
+    #[test]
+    fn a_passed_deadline_is_ready_at_once_and_an_idle_timer_does_not_spin() {
+        on_each_driver(|| async {
+            let timer = std::rc::Rc::new(Timer::new().unwrap());
+            monoio::spawn({
+                let timer = timer.clone();
+                async move { timer.run().await }
+            });
+            timer.sleep_until(Instant::now() - Duration::from_millis(1)).await;
+            timer.sleep_until(Instant::now() + Duration::from_millis(2)).await;
+            // Nothing queued: the fd was cleared, so the runtime idles for this sleep.
+            let cpu = || {
+                let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+                unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
+                Duration::from_micros((u.ru_utime.tv_sec * 1_000_000 + u.ru_utime.tv_usec) as u64)
+            };
+            let before = cpu();
+            monoio::time::sleep(Duration::from_millis(50)).await;
+            assert!(cpu() - before < Duration::from_millis(10), "timer spun while idle");
+            assert!(timer.queue.borrow().is_empty());
+        });
+    }
+}
