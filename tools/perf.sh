@@ -2,7 +2,8 @@
 # Reproduces the PERFORMANCE.md scenarios: server pinned to core 0, load on core 1, each cell the
 # median of RUNS runs (default 3). Needs wrk (apt) and a release build (cargo build --release).
 # Usage: tools/perf.sh [scenario...]   scenarios: nonstream stream paced memory startup peers metrics-cost
-#        (default: all but peers). `peers` needs the Python FakeAI: FAKEAI_PY=/path/to/venv/bin/fakeai.
+#        (default: all but peers). `peers` needs the Python FakeAI: FAKEAI_PY=/path/to/venv/bin/fakeai,
+#        and measures llmsim too when LLMSIM=/path/to/llmsim (`cargo install llmsim`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -25,7 +26,7 @@ lateness() { curl -s "127.0.0.1:$PORT/metrics?format=json" | python3 -c "import 
 wrk_run() { # body-file conns -> "req/s cpu_us_per_req"
   local body=$1 conns=$2 t0 t1 out rps
   t0=$(cpu_ticks)
-  out=$(BODY_FILE=$body taskset -c 1 wrk -t1 -c"$conns" -d5s -s tools/wrk_post.lua "http://127.0.0.1:$PORT/v1/chat/completions")
+  out=$(BODY_FILE=$body taskset -c 1 wrk -t1 -c"$conns" -d5s -s tools/wrk_post.lua "http://127.0.0.1:$PORT${API:-}/v1/chat/completions")
   t1=$(cpu_ticks)
   if grep -q "Non-2xx" <<<"$out"; then echo "non-2xx responses" >&2; exit 1; fi
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -177,7 +178,7 @@ peer_cell() { # label server-start-fn -> prints one row
   local ns st paced
   ns=$(for _ in $(seq "$RUNS"); do wrk_run /tmp/perf-nonstream.json 100; done | cut -d' ' -f1 | median)
   st=$(for _ in $(seq "$RUNS"); do wrk_run /tmp/perf-stream.json 100; done | cut -d' ' -f1 | median)
-  paced=$(taskset -c 1 "$BENCH" --url "http://127.0.0.1:$PORT" --model openai/gpt-oss-120b --concurrency 100 \
+  paced=$(taskset -c 1 "$BENCH" --url "http://127.0.0.1:$PORT${API:-}" --model openai/gpt-oss-120b --concurrency 100 \
       --requests 300 --max-tokens 64 --expect-ttft 20 --expect-itl 5 --cpus 1 --duration 60s --json \
     | python3 -c "import json,sys; r=json.load(sys.stdin); t,i=r['ttft_ms'],r['itl_ms']; print(f\"{r['requests_ok']} {r['events_per_s']:.0f} {t['p50']:.1f} {t['p99']:.1f} {i['p50']:.2f} {i['p99']:.2f}\")")
   stop_server
@@ -191,6 +192,25 @@ start_python_fakeai() {
   for _ in $(seq 3000); do curl -sf "127.0.0.1:$PORT/health" | grep -q healthy && return; sleep 0.01; done
   echo "python fakeai did not start" >&2; exit 1
 }
+start_llmsim() { # llmsim 0.6.0: latency and length from a config file; routes under /openai
+  cat >/tmp/llmsim-perf.toml <<EOF
+[server]
+port = $PORT
+host = "127.0.0.1"
+[latency]
+ttft_mean_ms = 20
+ttft_stddev_ms = 0
+tbt_mean_ms = 5
+tbt_stddev_ms = 0
+[response]
+target_tokens = 64
+EOF
+  # Its per-request INFO/DEBUG logging is switched off so that it is measured at its best.
+  RUST_LOG=error taskset -c 0 "$LLMSIM" serve --config /tmp/llmsim-perf.toml >/tmp/llmsim-server.log 2>&1 &
+  SERVER=$!
+  for _ in $(seq 3000); do curl -sf "127.0.0.1:$PORT/health" >/dev/null && return; sleep 0.01; done
+  echo "llmsim did not start" >&2; exit 1
+}
 if [[ " $scenarios " == *" peers "* ]]; then
   : "${FAKEAI_PY:?set FAKEAI_PY to the fakeai executable of the Python FakeAI}"
   echo '{"model":"openai/gpt-oss-120b","messages":[{"role":"user","content":"Hello, how are you today?"}],"max_tokens":64,"ignore_eos":true}' >/tmp/perf-nonstream.json
@@ -198,6 +218,7 @@ if [[ " $scenarios " == *" peers "* ]]; then
   # Both servers: TTFT 20 ms, ITL 5 ms, no delay on non-streaming (FakeAI applies none).
   peer_cell "fakeai (rust)" start_server --ttft 20:0 --itl 5:0 --non-streaming-delay false
   peer_cell "FakeAI 0.3.2 (python)" start_python_fakeai
+  if [[ -n "${LLMSIM:-}" ]]; then API=/openai peer_cell "llmsim 0.6.0" start_llmsim; fi
   python3 - <<'PY'
 import statistics, subprocess, time, http.client, os
 def startup(cmd, env=None):
@@ -207,12 +228,17 @@ def startup(cmd, env=None):
         try:
             c = http.client.HTTPConnection("127.0.0.1", 18500, timeout=1); c.request("GET", "/health")
             r = c.getresponse()
-            if r.status == 200 and b"healthy" in r.read(): break
+            body = r.read()
+            if r.status == 200 and (b"healthy" in body or b"llmsim" in body): break
         except OSError: pass
         time.sleep(0.002)
     t = (time.perf_counter() - t0) * 1e3; p.terminate(); p.wait(); return t
 rs = [startup(["target/release/fakeai", "server", "--port", "18500"]) for _ in range(3)]
 py = [startup([os.environ["FAKEAI_PY"], "server", "--host", "127.0.0.1", "--port", "18500"]) for _ in range(3)]
 print(f"peers: startup to healthy: fakeai {statistics.median(rs):.1f} ms, FakeAI (python) {statistics.median(py):.0f} ms, ratio {statistics.median(py)/statistics.median(rs):.0f}x")
+if os.environ.get("LLMSIM"):
+    env = dict(os.environ, RUST_LOG="error")
+    ll = [startup([os.environ["LLMSIM"], "serve", "--config", "/tmp/llmsim-perf.toml"], env) for _ in range(3)]
+    print(f"peers: startup to healthy: llmsim {statistics.median(ll):.1f} ms, ratio {statistics.median(ll)/statistics.median(rs):.1f}x")
 PY
 fi
