@@ -205,6 +205,30 @@ fn connections_over_the_limit_get_503() {
 }
 
 #[test]
+fn a_burst_of_connections_is_served_and_the_limit_holds_across_it() {
+    // Connections that queue up together are taken in batches; each still counts against the limit.
+    let s = Server::start(&["--workers", "1", "--max-connections", "300"]);
+    let mut conns: Vec<TcpStream> = (0..400).map(|_| TcpStream::connect(s.addr).unwrap()).collect();
+    for c in &mut conns {
+        std::io::Write::write_all(c, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    for c in &mut conns {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut raw = String::new();
+        let _ = c.read_to_string(&mut raw);
+        *statuses.entry(raw.get(9..12).unwrap_or("none").to_owned()).or_insert(0) += 1;
+    }
+    assert_eq!(statuses.values().sum::<usize>(), 400);
+    assert!(statuses.get("200").is_some_and(|&n| n >= 300), "{statuses:?}");
+    assert_eq!(
+        statuses.get("200").copied().unwrap_or(0) + statuses.get("503").copied().unwrap_or(0),
+        400,
+        "{statuses:?}"
+    );
+}
+
+#[test]
 fn a_client_vanishing_mid_stream_does_not_disturb_others() {
     let s = Server::start(&["--ttft", "0:0", "--itl", "2:0", "--workers", "1"]);
     let mut quitter = s.connect();
