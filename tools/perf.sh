@@ -73,7 +73,7 @@ PY
 
 if [[ " $scenarios " == *" paced "* ]]; then
   echo "paced: streams itl_ms | ok errors events/s ttft_p50 ttft_p99 itl_mean itl_p50 itl_p99 itl_mean_err_% server_cpu_% lateness_p50 lateness_p99 (medians of $RUNS)"
-  for cfg in "1000 10 100 6000" "2000 10 100 10000" "5000 10 100 20000" "10000 50 100 20000"; do
+  for cfg in "1000 10 100 6000" "1000 50 40 4000" "2000 10 100 10000" "5000 10 100 20000" "10000 50 100 20000"; do
     read -r streams itl tokens requests <<<"$cfg"
     rows=$(for _ in $(seq "$RUNS"); do paced "$streams" "$itl" "$tokens" "$requests"; done)
     med=$(for col in $(seq 12); do cut -d' ' -f"$col" <<<"$rows" | median; done | tr '\n' ' ')
