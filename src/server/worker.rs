@@ -132,17 +132,13 @@ async fn serve(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPlan,
             return;
         }
     };
-    let timer = match Timer::new() {
-        Ok(t) => Rc::new(t),
+    let timer = match Timer::start() {
+        Ok(t) => t,
         Err(e) => {
             let _ = ready.send((plan.index, Err(format!("cannot create the timer: {e}"))));
             return;
         }
     };
-    monoio::spawn({
-        let timer = timer.clone();
-        async move { timer.run().await }
-    });
     let driver = if monoio::utils::is_legacy() { "epoll" } else { "io_uring" };
     let _ = ready.send((plan.index, Ok(driver)));
     drop(ready);
