@@ -12,7 +12,7 @@ use std::{
     collections::BinaryHeap,
     future::Future,
     io,
-    os::fd::{FromRawFd, RawFd},
+    os::fd::{AsRawFd, FromRawFd},
     pin::Pin,
     rc::Rc,
     task::{Context, Poll, Waker},
@@ -33,7 +33,7 @@ const BUSY_FROM: f64 = 0.5;
 const BUSY_TO: f64 = 0.85;
 
 /// The batching window for a core that was busy for this fraction of the last period.
-pub(crate) fn window_for(busy: f64) -> Duration {
+fn window_for(busy: f64) -> Duration {
     let share = ((busy - BUSY_FROM) / (BUSY_TO - BUSY_FROM)).clamp(0.0, 1.0);
     NARROWEST + (WIDEST - NARROWEST).mul_f64(share)
 }
@@ -45,8 +45,8 @@ pub(crate) struct Timer {
     armed: Cell<Option<Instant>>,
     /// Minimum gap between wake-ups (see [`window_for`]).
     window: Cell<Duration>,
-    raw: RawFd,
-    /// The timerfd, registered with the runtime only to await its readiness (never read through it).
+    /// The timerfd, registered with the runtime only to await its readiness (never read through
+    /// monoio; see `clear`).
     fd: TcpStream,
 }
 
@@ -92,7 +92,7 @@ impl Timer {
         // monoio waits for readiness of any pollable fd through its stream type; the fd is only
         // ever polled, never read or written as a socket. SAFETY: `raw` is ours and open.
         let fd = TcpStream::from_std(unsafe { std::net::TcpStream::from_raw_fd(raw) })?;
-        Ok(Timer { queue: RefCell::default(), armed: Cell::new(None), window: Cell::new(NARROWEST), raw, fd })
+        Ok(Timer { queue: RefCell::default(), armed: Cell::new(None), window: Cell::new(NARROWEST), fd })
     }
 
     /// Creates the core's timer and spawns the task that fires it; call inside the core's runtime.
@@ -119,15 +119,11 @@ impl Timer {
         }
     }
 
-    /// Moves the batching window a quarter of the way towards what `busy` calls for; the
-    /// smoothing keeps the window from swinging with the load it changes.
-    pub(crate) fn adapt(&self, busy: f64) {
+    /// Moves the batching window a quarter of the way towards what `busy` calls for and returns
+    /// it; the smoothing keeps the window from swinging with the load it changes.
+    pub(crate) fn adapt(&self, busy: f64) -> Duration {
         let (old, target) = (self.window.get(), window_for(busy));
         self.window.set((old * 3 + target) / 4);
-    }
-
-    /// The current batching window.
-    pub(crate) fn window(&self) -> Duration {
         self.window.get()
     }
 
@@ -162,8 +158,8 @@ impl Timer {
             it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
             it_value: libc::timespec { tv_sec: wait.as_secs() as _, tv_nsec: wait.subsec_nanos() as _ },
         };
-        // SAFETY: `raw` is our open timerfd; `spec` outlives the call.
-        if unsafe { libc::timerfd_settime(self.raw, 0, &spec, std::ptr::null_mut()) } == 0 {
+        // SAFETY: the fd is our open timerfd; `spec` outlives the call.
+        if unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) } == 0 {
             self.armed.set(Some(at));
         }
     }
@@ -172,7 +168,7 @@ impl Timer {
     fn clear(&self) {
         let mut count = 0u64;
         // SAFETY: reads 8 bytes into `count`; nonblocking, so it fails harmlessly if none is due.
-        unsafe { libc::read(self.raw, (&mut count as *mut u64).cast(), 8) };
+        unsafe { libc::read(self.fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
     }
 }
 

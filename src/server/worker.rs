@@ -159,15 +159,14 @@ async fn serve(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPlan,
     core.publish_metrics();
 }
 
-/// Publishes the core's histograms for scrapes, periodically.
 /// Publishes the core's histograms for scrapes, and fits the timer's batching window to the
 /// core's load, periodically.
 async fn publish_metrics(core: Rc<Core>) {
     let mut meter = BusyMeter::new();
     loop {
         monoio::time::sleep(PUBLISH_EVERY).await;
-        core.timer.adapt(meter.busy());
-        core.shard().set(Counter::TimerWindowMicros, core.timer.window().as_micros() as u64);
+        let window = core.timer.adapt(meter.busy());
+        core.shard().set(Counter::TimerWindowMicros, window.as_micros() as u64);
         core.publish_metrics();
     }
 }
