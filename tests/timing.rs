@@ -125,3 +125,22 @@ fn an_idle_server_sends_events_within_a_fraction_of_a_millisecond_of_their_deadl
     let p50 = lateness["p50"].as_f64().unwrap();
     assert!(p50 < 0.5, "median lateness {p50} ms on an idle core");
 }
+
+#[test]
+fn deadlines_count_from_when_the_request_reached_the_socket() {
+    // Two pipelined requests arrive together; the second is read only after the first is answered
+    // (300 ms later). Its deadline still counts from its arrival, so it is due at once instead of
+    // waiting another 300 ms.
+    let s = Server::start(&["--ttft", "300:0", "--itl", "0:0"]);
+    let mut c = s.connect();
+    let body = chat("m", "x", r#""max_tokens":1,"ignore_eos":true"#);
+    let one = common::encode("POST", "/v1/chat/completions", Some(&body), &[]);
+    let sent = Instant::now();
+    c.write_raw(&[one.clone(), one].concat());
+    assert_eq!(c.response().status, 200);
+    let first = sent.elapsed();
+    assert_eq!(c.response().status, 200);
+    let second = sent.elapsed();
+    assert!(first >= Duration::from_millis(300), "first answered after {first:?}, before its 300 ms TTFT");
+    assert!(second < Duration::from_millis(450), "second answered after {second:?}: its wait restarted when read");
+}

@@ -1,18 +1,17 @@
 //! One client connection: read requests (keep-alive, pipelined), route them, write replies;
 //! streams go out event by event at their absolute deadlines.
 
-use std::{rc::Rc, time::Duration};
+use std::{io::ErrorKind, os::fd::AsRawFd, rc::Rc, time::Duration};
 
 use monoio::{
-    buf::IoBufMut,
-    io::{AsyncReadRent, AsyncWriteRentExt},
+    io::AsyncWriteRentExt,
     net::TcpStream,
     time::{Instant, timeout_at},
 };
 
 mod ws;
 
-use super::worker::Core;
+use super::{arrival, worker::Core};
 use crate::{
     error::Error,
     generation::GenSummary,
@@ -40,8 +39,13 @@ pub(crate) async fn serve(core: Rc<Core>, stream: TcpStream) {
     core.shard().add(Counter::ConnectionsAccepted, 1);
     core.shard().add(Counter::ConnectionsOpen, 1);
     let args = &core.app.args;
-    let mut conn =
-        Conn { rbuf: Vec::with_capacity(args.read_buffer as usize), wbuf: Vec::new(), core: core.clone(), stream };
+    let mut conn = Conn {
+        rbuf: Vec::with_capacity(args.read_buffer as usize),
+        wbuf: Vec::new(),
+        core: core.clone(),
+        stream,
+        received: None,
+    };
     conn.run().await;
     core.shard().sub(Counter::ConnectionsOpen, 1);
     core.connections.set(core.connections.get() - 1);
@@ -52,6 +56,8 @@ struct Conn {
     stream: TcpStream,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
+    /// When the kernel received the bytes of the latest read.
+    received: Option<Instant>,
 }
 
 impl Conn {
@@ -106,17 +112,26 @@ impl Conn {
         }
     }
 
-    /// Reads more bytes into `rbuf` until `deadline`.
+    /// Reads more bytes into `rbuf` until `deadline`, noting when the kernel received them.
     async fn fill(&mut self, deadline: Instant) -> Fill {
         self.make_room();
-        let buf = std::mem::take(&mut self.rbuf);
-        let len = buf.len();
-        match timeout_at(deadline, self.stream.read(buf.slice_mut(len..))).await {
-            // The cancelled read keeps the buffer; the connection closes anyway.
-            Err(_) => Fill::TimedOut,
-            Ok((res, slice)) => {
-                self.rbuf = slice.into_inner();
-                self.took(res)
+        loop {
+            // Waiting first: the next request is rarely there yet, and a read that finds nothing
+            // would be a wasted syscall. The strict wait re-checks readiness that our own reads
+            // may have left stale on the epoll driver.
+            match timeout_at(deadline, self.stream.readable(false)).await {
+                Err(_) => return Fill::TimedOut,
+                Ok(Err(e)) => return self.took(Err(e)),
+                Ok(Ok(())) => {}
+            }
+            match arrival::recv(self.stream.as_raw_fd(), &mut self.rbuf) {
+                Ok((n, age)) => {
+                    let now = Instant::now();
+                    self.received = age.and_then(|age| now.checked_sub(age)).or(Some(now));
+                    return self.took(Ok(n));
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                Err(e) => return self.took(Err(e)),
             }
         }
     }
@@ -159,7 +174,8 @@ impl Conn {
             self.metrics_stream(&head).await;
             return false;
         }
-        let arrival = Instant::now();
+        // Deadlines count from when the request reached the socket, not from when this core read it.
+        let arrival = self.received.unwrap_or_else(Instant::now);
         let keep_alive = head.keep_alive && !self.core.draining.get();
         let core = self.core.clone();
         if is_metrics_path(&head.path) {
