@@ -143,4 +143,11 @@ fn deadlines_count_from_when_the_request_reached_the_socket() {
     let second = sent.elapsed();
     assert!(first >= Duration::from_millis(300), "first answered after {first:?}, before its 300 ms TTFT");
     assert!(second < Duration::from_millis(450), "second answered after {second:?}: its wait restarted when read");
+    // The wait in the socket is measured (the other worker publishes every 20 ms; poll briefly).
+    let waited = || s.request("GET", "/metrics?format=json", None).json()["read_delay_ms"]["max"].as_f64().unwrap();
+    let t = Instant::now();
+    while waited() < 290.0 && t.elapsed() < Duration::from_secs(2) {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert!((290.0..1000.0).contains(&waited()), "read delay max {} ms for a request queued ~300 ms", waited());
 }

@@ -21,7 +21,7 @@ start_server() { # args...
 stop_server() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$SERVER/stat"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-lateness() { curl -s "127.0.0.1:$PORT/metrics?format=json" | python3 -c "import json,sys; l=json.load(sys.stdin)['emit_lateness_ms']; print(l['p50'], l['p99'])"; }
+lateness() { curl -s "127.0.0.1:$PORT/metrics?format=json" | python3 -c "import json,sys; m=json.load(sys.stdin); l, r = m['emit_lateness_ms'], m['read_delay_ms']; print(l['p50'], l['p99'], r['p99'])"; }
 
 wrk_run() { # body-file conns -> "req/s cpu_us_per_req"
   local body=$1 conns=$2 t0 t1 out rps
@@ -67,16 +67,16 @@ r = json.loads(sys.argv[1]); ticks = int(sys.argv[2]); late = sys.argv[3].split(
 t, i = r["ttft_ms"], r["itl_ms"]
 print(f'{r["requests_ok"]} {sum(r["errors"].values())} {r["events_per_s"]:.0f} {t["p50"]:.2f} {t["p99"]:.2f} '
       f'{i["mean"]:.3f} {i["p50"]:.3f} {i["p99"]:.3f} {i["error_vs_config"]["mean_pct"]:.2f} '
-      f'{ticks / r["duration_s"]:.0f} {float(late[0]):.2f} {float(late[1]):.2f}')
+      f'{ticks / r["duration_s"]:.0f} {float(late[0]):.2f} {float(late[1]):.2f} {float(late[2]):.2f}')
 PY
 }
 
 if [[ " $scenarios " == *" paced "* ]]; then
-  echo "paced: streams itl_ms | ok errors events/s ttft_p50 ttft_p99 itl_mean itl_p50 itl_p99 itl_mean_err_% server_cpu_% lateness_p50 lateness_p99 (medians of $RUNS)"
+  echo "paced: streams itl_ms | ok errors events/s ttft_p50 ttft_p99 itl_mean itl_p50 itl_p99 itl_mean_err_% server_cpu_% lateness_p50 lateness_p99 read_delay_p99 (medians of $RUNS)"
   for cfg in "1000 10 100 6000" "1000 50 40 4000" "2000 10 100 10000" "5000 10 100 20000" "10000 50 100 20000"; do
     read -r streams itl tokens requests <<<"$cfg"
     rows=$(for _ in $(seq "$RUNS"); do paced "$streams" "$itl" "$tokens" "$requests"; done)
-    med=$(for col in $(seq 12); do cut -d' ' -f"$col" <<<"$rows" | median; done | tr '\n' ' ')
+    med=$(for col in $(seq 13); do cut -d' ' -f"$col" <<<"$rows" | median; done | tr '\n' ' ')
     echo "paced: $streams $itl | $med"
   done
 fi

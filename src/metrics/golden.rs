@@ -13,7 +13,7 @@ use super::{
 };
 
 /// Two cores' worth of traffic with fixed values: two models, streams and a non-stream, an
-/// abort, errors, lateness and response latencies.
+/// abort, errors, lateness, read delays and response latencies.
 fn snapshot() -> Snapshot {
     let shards = [Shard::default(), Shard::default()];
     let mut cores = [Recorder::default(), Recorder::default()];
@@ -26,6 +26,7 @@ fn snapshot() -> Snapshot {
         shard.count_response(endpoint_index("/v1/completions"), 400);
         shard.count_error("invalid_request_error");
         rec.record_lateness(Duration::from_micros(300 * (i as u64 + 1)));
+        rec.record_read_delay(Duration::from_millis(3 * i as u64));
         rec.record_latency(endpoint_index("/v1/chat/completions"), 0.125);
         rec.record_latency(endpoint_index("/v1/completions"), 0.0005);
         for (name, tokens, how) in [("llama", 10u64, Finish::Stop), ("gpt \"q\"", 4, Finish::Abort)] {

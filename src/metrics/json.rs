@@ -2,6 +2,7 @@
 //! `/metrics/csv`, `/health/detailed`, `/metrics/by-model[/{id}]` and `/metrics/costs`. Rates are
 //! over FakeAI's 60-second sliding window; streaming requests count everywhere.
 
+use hdrhistogram::Histogram;
 use serde_json::{Map, Value, json};
 
 use super::{Counter, ENDPOINTS, ERROR_TYPES, STATUSES, Snapshot, engine::ModelStats, timing::Timing, window::Rates};
@@ -71,14 +72,12 @@ pub fn endpoint_rates(snap: &Snapshot, rates: &Rates) -> Vec<(&'static str, f64,
 
 /// FakeAI's `/metrics` JSON: per-endpoint `requests`/`responses`/`errors` rates, `tokens`,
 /// `latency`, `streaming_stats` (with TTFT and tokens/s), plus totals, connections and the
-/// server's own emit lateness.
+/// server's own emit lateness and request read delay.
 pub fn render(snap: &Snapshot, rates: &Rates) -> Value {
     let endpoints = by_endpoint(snap, rates);
     let section = |f: &dyn Fn(&EndpointCounts) -> Value| -> Value {
         Value::Object(endpoints.iter().map(|e| (e.path.to_owned(), f(e))).collect::<Map<_, _>>())
     };
-    let h = &snap.lateness;
-    let lateness = |q: f64| if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1e6 };
     let ttft = all_fine(snap, |m| &m.fine.ttft);
     let itl = all_fine(snap, |m| &m.fine.itl);
     let tpot = all_fine(snap, |m| &m.fine.tpot);
@@ -128,14 +127,16 @@ pub fn render(snap: &Snapshot, rates: &Rates) -> Value {
             "itl": timing_ms(&itl),
             "tokens_per_second": tokens_per_second,
         },
-        "emit_lateness_ms": {
-            "count": h.len(),
-            "p50": lateness(0.5),
-            "p90": lateness(0.9),
-            "p99": lateness(0.99),
-            "max": if h.is_empty() { 0.0 } else { h.max() as f64 / 1e6 },
-        },
+        "emit_lateness_ms": delay_ms(&snap.lateness),
+        "read_delay_ms": delay_ms(&snap.read_delay),
     })
+}
+
+/// Count and quantiles in ms of a nanosecond delay histogram.
+fn delay_ms(h: &Histogram<u64>) -> Value {
+    let ms = |v: u64| v as f64 / 1e6;
+    let q = |q: f64| if h.is_empty() { 0.0 } else { ms(h.value_at_quantile(q)) };
+    json!({"count": h.len(), "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": if h.is_empty() { 0.0 } else { ms(h.max()) }})
 }
 
 /// Error responses by OpenAI error type, types seen only.

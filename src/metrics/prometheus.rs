@@ -2,9 +2,11 @@
 
 use std::fmt::Write;
 
+use hdrhistogram::Histogram;
+
 use super::{Counter, ENDPOINTS, ERROR_TYPES, Snapshot, json::all_fine, timing::Timing};
 
-/// Bucket bounds of `fakeai_emit_lateness_seconds`.
+/// Bucket bounds of `fakeai_emit_lateness_seconds` and `fakeai_request_read_delay_seconds`.
 const LATENESS_BUCKETS: &[f64] = &[0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 /// Bucket bounds of fakeai's own latency histograms, seconds.
@@ -128,16 +130,17 @@ pub fn render(snap: &Snapshot) -> String {
             let _ = writeln!(out, "{name}{{worker=\"{worker}\"}} {}", shard[*c as usize] as i64 as f64 / per_unit);
         }
     }
-    let name = "fakeai_emit_lateness_seconds";
-    let _ = writeln!(out, "# HELP {name} Actual minus scheduled send time of each SSE event.\n# TYPE {name} histogram");
-    let h = &snap.lateness;
-    for le in LATENESS_BUCKETS {
-        let count = h.count_between(0, (le * 1e9) as u64);
-        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {count}");
+    let delays = [
+        ("fakeai_emit_lateness_seconds", "Actual minus scheduled send time of each SSE event.", &snap.lateness),
+        (
+            "fakeai_request_read_delay_seconds",
+            "Kernel receipt of each request to its handling: time spent queued while the core was busy.",
+            &snap.read_delay,
+        ),
+    ];
+    for (name, help, h) in delays {
+        delay_histogram(&mut out, name, help, h);
     }
-    let sum: f64 =
-        h.iter_recorded().map(|v| v.value_iterated_to() as f64 * v.count_at_value() as f64).sum::<f64>() / 1e9;
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {sum}\n{name}_count {}", h.len(), h.len());
     let name = "fakeai_errors_total";
     let _ = writeln!(out, "# HELP {name} Error responses by OpenAI error type.\n# TYPE {name} counter");
     for (kind, n) in ERROR_TYPES.iter().zip(snap.errors) {
@@ -157,6 +160,18 @@ pub fn render(snap: &Snapshot) -> String {
         latency_histogram(&mut out, name, &format!("endpoint=\"{}\",", ENDPOINTS[*endpoint]), t);
     }
     out
+}
+
+/// A histogram of nanosecond delays in `LATENESS_BUCKETS`.
+fn delay_histogram(out: &mut String, name: &str, help: &str, h: &Histogram<u64>) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    for le in LATENESS_BUCKETS {
+        let count = h.count_between(0, (le * 1e9) as u64);
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {count}");
+    }
+    let sum: f64 =
+        h.iter_recorded().map(|v| v.value_iterated_to() as f64 * v.count_at_value() as f64).sum::<f64>() / 1e9;
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {sum}\n{name}_count {}", h.len(), h.len());
 }
 
 /// Appends the samples of a histogram of `t` on [`LATENCY_BUCKETS`]; `labels` end with a comma.

@@ -127,6 +127,8 @@ const LATENESS_MAX_NS: u64 = 600_000_000_000;
 pub struct Histograms {
     /// Emit lateness of SSE events, ns.
     pub lateness: Histogram<u64>,
+    /// Kernel receipt of each request to its handling, ns.
+    pub read_delay: Histogram<u64>,
     /// Per-model statistics, by model name.
     pub models: Vec<(String, ModelStats)>,
     /// Arrival to last byte of every response, by route (`ENDPOINTS` index) for routes seen.
@@ -135,7 +137,7 @@ pub struct Histograms {
 
 impl Default for Histograms {
     fn default() -> Self {
-        Histograms { lateness: new_histogram(), models: Vec::new(), latency: Vec::new() }
+        Histograms { lateness: new_histogram(), read_delay: new_histogram(), models: Vec::new(), latency: Vec::new() }
     }
 }
 
@@ -143,6 +145,8 @@ impl Histograms {
     fn copy_from(&mut self, other: &Histograms) {
         self.lateness.reset();
         self.lateness.add(&other.lateness).expect("same bounds");
+        self.read_delay.reset();
+        self.read_delay.add(&other.read_delay).expect("same bounds");
         self.models.clone_from(&other.models);
         self.latency.truncate(other.latency.len());
         for (i, (endpoint, timing)) in other.latency.iter().enumerate() {
@@ -158,6 +162,7 @@ impl Histograms {
 
     fn merge(&mut self, other: &Histograms) {
         self.lateness.add(&other.lateness).expect("same bounds");
+        self.read_delay.add(&other.read_delay).expect("same bounds");
         for (endpoint, timing) in &other.latency {
             match self.latency.iter_mut().find(|(e, _)| e == endpoint) {
                 Some((_, mine)) => mine.merge(timing),
@@ -186,6 +191,14 @@ impl Recorder {
             return;
         }
         self.hist.lateness.saturating_record((late.as_nanos() as u64).clamp(1_000, LATENESS_MAX_NS));
+    }
+
+    /// Records how long a request waited between reaching the socket and being handled.
+    pub fn record_read_delay(&mut self, delay: Duration) {
+        if super::OFF {
+            return;
+        }
+        self.hist.read_delay.saturating_record((delay.as_nanos() as u64).clamp(1_000, LATENESS_MAX_NS));
     }
 
     /// The slot of `model`'s statistics, created on first use; `max_model_len` sizes its token
@@ -322,6 +335,8 @@ pub struct Snapshot {
     pub responses: Vec<u64>,
     /// Merged emit lateness, in nanoseconds (as of each core's last publication).
     pub lateness: Histogram<u64>,
+    /// Merged request read delay, in nanoseconds (as of each core's last publication).
+    pub read_delay: Histogram<u64>,
     /// Per-model statistics merged over cores (as of each core's last publication).
     pub models: Vec<(String, ModelStats)>,
     /// Error responses by `ERROR_TYPES` index.
@@ -367,8 +382,8 @@ impl Snapshot {
                 hist.merge(&published);
             }
         }
-        let (lateness, models, latency) = (hist.lateness, hist.models, hist.latency);
-        Snapshot { counters, per_shard, responses, lateness, models, errors, latency }
+        let Histograms { lateness, read_delay, models, latency } = hist;
+        Snapshot { counters, per_shard, responses, lateness, read_delay, models, errors, latency }
     }
 
     /// The latency of `endpoint`'s responses.

@@ -176,6 +176,7 @@ impl Conn {
         }
         // Deadlines count from when the request reached the socket, not from when this core read it.
         let arrival = self.received.unwrap_or_else(Instant::now);
+        self.core.recorder.borrow_mut().record_read_delay(arrival.elapsed());
         let keep_alive = head.keep_alive && !self.core.draining.get();
         let core = self.core.clone();
         if is_metrics_path(&head.path) {
