@@ -11,6 +11,7 @@
 #![warn(missing_docs, unreachable_pub, clippy::all)]
 
 pub mod app;
+pub mod arrival;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -34,6 +34,21 @@ fn closed_loop_streams_report_exact_counts_and_timing() {
 }
 
 #[test]
+fn kernel_clock_times_events_by_socket_arrival() {
+    let s = Server::start(&["--ttft", "30:0", "--itl", "5:0"]);
+    let args = ["--concurrency", "10", "--requests", "50", "--max-tokens", "20", "--clock", "kernel"];
+    let r = bench(s.addr, &args);
+    assert_eq!(r["config"]["clock"], "kernel");
+    assert_eq!(r["requests_ok"], 50);
+    assert_eq!(r["errors"], serde_json::json!({}));
+    // Wall-clock stamps converted to the monotonic clock: never before the configured TTFT.
+    let (min, p50) = (r["ttft_ms"]["min"].as_f64().unwrap(), r["ttft_ms"]["p50"].as_f64().unwrap());
+    assert!(min >= 29.9 && p50 < 45.0, "TTFT min {min} p50 {p50} for 30 configured");
+    let itl = r["itl_ms"]["mean"].as_f64().unwrap();
+    assert!((4.8..5.5).contains(&itl), "ITL mean {itl}");
+}
+
+#[test]
 fn open_loop_non_streaming_and_completions() {
     let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
     let r = bench(

@@ -11,8 +11,9 @@ use monoio::{
 
 mod ws;
 
-use super::{arrival, worker::Core};
+use super::worker::Core;
 use crate::{
+    arrival,
     error::Error,
     generation::GenSummary,
     http1::{BodyFraming, ChunkedDecoder, RequestHead, ResponseHead, frame_chunk, parse_head},

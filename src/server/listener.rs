@@ -64,7 +64,7 @@ fn bind_one(addr: SocketAddr, opts: ListenOpts) -> io::Result<TcpListener> {
     // Accepted sockets inherit TCP_NODELAY on Linux; connections set it again anyway.
     set_opt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
     // Accepted sockets inherit receive timestamps (request arrival times, see `arrival`).
-    super::arrival::enable(fd)?;
+    crate::arrival::enable(fd)?;
     let (storage, len) = sockaddr(addr);
     // SAFETY: `storage` holds a valid sockaddr of `len` bytes.
     check(unsafe { libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len) })?;

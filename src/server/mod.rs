@@ -1,7 +1,6 @@
 //! The runtime side: listeners, worker threads with one monoio runtime each, connections.
 //! This is the only module that knows about monoio.
 
-mod arrival;
 mod conn;
 mod listener;
 pub mod signals;

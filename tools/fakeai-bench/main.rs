@@ -8,8 +8,9 @@ mod stats;
 
 use std::{
     cell::RefCell,
-    io::IsTerminal,
+    io::{ErrorKind, IsTerminal},
     net::SocketAddr,
+    os::fd::AsRawFd,
     rc::Rc,
     sync::{
         Arc,
@@ -99,6 +100,17 @@ struct Args {
     /// complete through task work that waits for the busy thread), inflating TTFT.
     #[arg(long, value_enum, default_value_t = ClientDriver::Epoll)]
     driver: ClientDriver,
+    /// When an event counts as received: `read`, when this client reads it (as AIPerf does), or
+    /// `kernel`, when its bytes reached the client's socket (the kernel's receive timestamp): the
+    /// server's timing without this client's own scheduling delay.
+    #[arg(long, value_enum, default_value_t = Clock::Read)]
+    clock: Clock,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Clock {
+    Read,
+    Kernel,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -243,7 +255,7 @@ async fn closed_loop(shared: Arc<Shared>, stats: Rc<RefCell<Stats>>, body: Rc<Ve
     while shared.take() {
         let c = match conn.take() {
             Some(c) => c,
-            None => match Conn::open(shared.addr).await {
+            None => match Conn::open(shared.addr, shared.args.clock).await {
                 Ok(c) => c,
                 Err(e) => {
                     stats.borrow_mut().error(format!("connect: {}", e.kind()));
@@ -274,7 +286,7 @@ async fn open_loop(shared: Arc<Shared>, stats: Rc<RefCell<Stats>>, body: Rc<Vec<
             let pooled = idle.borrow_mut().pop();
             let conn = match pooled {
                 Some(c) => c,
-                None => match Conn::open(shared.addr).await {
+                None => match Conn::open(shared.addr, shared.args.clock).await {
                     Ok(c) => c,
                     Err(e) => return stats.borrow_mut().error(format!("connect: {}", e.kind())),
                 },
@@ -298,10 +310,39 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(addr: SocketAddr) -> std::io::Result<Conn> {
+    async fn open(addr: SocketAddr, clock: Clock) -> std::io::Result<Conn> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
+        if clock == Clock::Kernel {
+            fakeai::arrival::enable(stream.as_raw_fd())?;
+        }
         Ok(Conn { stream, rbuf: Vec::with_capacity(16 * 1024), wbuf: Vec::new() })
+    }
+
+    /// Reads more of the response: the bytes read and when they count as received.
+    async fn read(&mut self, clock: Clock) -> std::io::Result<(usize, Instant)> {
+        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+            self.rbuf.reserve(16 * 1024);
+        }
+        if clock == Clock::Read {
+            let buf = std::mem::take(&mut self.rbuf);
+            let len = buf.len();
+            let (res, slice) = self.stream.read(buf.slice_mut(len..)).await;
+            self.rbuf = slice.into_inner();
+            return res.map(|n| (n, Instant::now()));
+        }
+        loop {
+            // Strict readiness: our own reads leave the epoll driver's cached readiness stale.
+            self.stream.readable(false).await?;
+            match fakeai::arrival::recv(self.stream.as_raw_fd(), &mut self.rbuf) {
+                Ok((n, age)) => {
+                    let now = Instant::now();
+                    return Ok((n, age.and_then(|age| now.checked_sub(age)).unwrap_or(now)));
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
@@ -323,20 +364,12 @@ async fn request(shared: &Shared, stats: &Rc<RefCell<Stats>>, mut conn: Conn, bo
     let mut last = started;
     let outcome = timeout(shared.args.timeout, async {
         loop {
-            if conn.rbuf.capacity() - conn.rbuf.len() < 4096 {
-                conn.rbuf.reserve(16 * 1024);
-            }
-            let buf = std::mem::take(&mut conn.rbuf);
-            let len = buf.len();
-            let (res, slice) = conn.stream.read(buf.slice_mut(len..)).await;
-            conn.rbuf = slice.into_inner();
-            let now = Instant::now();
-            match res {
-                Ok(0) if reader.finish_at_eof() => return Ok(true),
-                Ok(0) => return Err("closed early".to_owned()),
+            let (_, now) = match conn.read(shared.args.clock).await {
+                Ok((0, _)) if reader.finish_at_eof() => return Ok(true),
+                Ok((0, _)) => return Err("closed early".to_owned()),
                 Err(e) => return Err(format!("read: {}", e.kind())),
-                Ok(_) => {}
-            }
+                Ok(read) => read,
+            };
             first_byte.get_or_insert(now);
             let progress = reader.feed(&mut conn.rbuf)?;
             if progress.tokens > 0 && measured {
@@ -497,7 +530,7 @@ fn report(args: &Args, s: &Stats, elapsed: Duration) {
         "config": {
             "url": args.url, "endpoint": format!("{:?}", args.endpoint).to_lowercase(), "stream": args.stream,
             "concurrency": args.concurrency, "rate": args.rate, "max_tokens": args.max_tokens,
-            "threads": args.threads, "requests": args.requests,
+            "threads": args.threads, "requests": args.requests, "clock": format!("{:?}", args.clock).to_lowercase(),
         },
         "duration_s": secs,
         "requests_ok": s.ok,

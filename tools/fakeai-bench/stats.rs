@@ -84,6 +84,7 @@ pub fn summary(h: &Histogram<u64>, expected_ms: Option<f64>) -> Value {
     }
     let mut v = json!({
         "count": h.len(),
+        "min": ms(h.min()),
         "mean": h.mean() / 1e6,
         "p50": ms(h.value_at_quantile(0.5)),
         "p90": ms(h.value_at_quantile(0.9)),

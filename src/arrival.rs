@@ -1,8 +1,9 @@
-//! When a request reached the socket, from the kernel's receive timestamp (SO_TIMESTAMPNS).
+//! When bytes reached a socket, from the kernel's receive timestamp (SO_TIMESTAMPNS).
 //!
 //! A busy core may read a request milliseconds after it arrived; deadlines counted from the
 //! read would hand that delay to the client's TTFT. Reading with `recvmsg` gets, with the data,
-//! the time the kernel queued it, so deadlines count from the request's real arrival.
+//! the time the kernel queued it, so the server counts deadlines from a request's real arrival
+//! and `fakeai-bench --clock kernel` times events as they came off the wire.
 
 use std::{io, os::fd::RawFd, time::Duration};
 
@@ -10,7 +11,7 @@ use std::{io, os::fd::RawFd, time::Duration};
 const MAX_AGE: Duration = Duration::from_secs(60);
 
 /// Asks the kernel to timestamp data received on `fd`; accepted sockets inherit it from a listener.
-pub(super) fn enable(fd: RawFd) -> io::Result<()> {
+pub fn enable(fd: RawFd) -> io::Result<()> {
     let one: libc::c_int = 1;
     // SAFETY: `one` outlives the call and its size is passed.
     let ret = unsafe {
@@ -27,7 +28,7 @@ pub(super) fn enable(fd: RawFd) -> io::Result<()> {
 
 /// One non-blocking read into the spare capacity of `buf`: the bytes read (0 at end of
 /// stream) and how long ago the kernel received them, when it said.
-pub(super) fn recv(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<(usize, Option<Duration>)> {
+pub fn recv(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<(usize, Option<Duration>)> {
     let spare = buf.spare_capacity_mut();
     let mut iov = libc::iovec { iov_base: spare.as_mut_ptr().cast(), iov_len: spare.len() };
     // Room for one SCM_TIMESTAMPNS message, 8-byte aligned as cmsghdr requires.
