@@ -5,7 +5,11 @@
 //! the time the kernel queued it, so the server counts deadlines from a request's real arrival
 //! and `fakeai-bench --clock kernel` times events as they came off the wire.
 
-use std::{io, os::fd::RawFd, time::Duration};
+use std::{
+    io,
+    os::fd::RawFd,
+    time::{Duration, Instant},
+};
 
 /// Ages beyond this mean the wall clock stepped; such a stamp is ignored.
 const MAX_AGE: Duration = Duration::from_secs(60);
@@ -27,8 +31,8 @@ pub fn enable(fd: RawFd) -> io::Result<()> {
 }
 
 /// One non-blocking read into the spare capacity of `buf`: the bytes read (0 at end of
-/// stream) and how long ago the kernel received them, when it said.
-pub fn recv(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<(usize, Option<Duration>)> {
+/// stream) and when the kernel received them (now, if it did not say).
+pub fn recv(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<(usize, Instant)> {
     let spare = buf.spare_capacity_mut();
     let mut iov = libc::iovec { iov_base: spare.as_mut_ptr().cast(), iov_len: spare.len() };
     // Room for one SCM_TIMESTAMPNS message, 8-byte aligned as cmsghdr requires.
@@ -46,7 +50,9 @@ pub fn recv(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<(usize, Option<Duration>
     }
     // SAFETY: the kernel initialised the first `n` spare bytes.
     unsafe { buf.set_len(buf.len() + n as usize) };
-    Ok((n as usize, stamp(&msg).and_then(age)))
+    let now = Instant::now();
+    let received = stamp(&msg).and_then(age).and_then(|age| now.checked_sub(age));
+    Ok((n as usize, received.unwrap_or(now)))
 }
 
 /// The SCM_TIMESTAMPNS control message of `msg`, if any.
@@ -99,9 +105,10 @@ mod tests {
         client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
         sleep(Duration::from_millis(30));
         let mut buf = Vec::with_capacity(64);
-        let (n, age) = recv(server.as_raw_fd(), &mut buf).unwrap();
+        let (n, received) = recv(server.as_raw_fd(), &mut buf).unwrap();
         assert_eq!(&buf[..n], b"GET / HTTP/1.1\r\n\r\n");
-        let age = age.expect("the accepted socket inherits timestamping from the listener");
+        // Only a stamp inherited from the listener can put the receipt before the read.
+        let age = received.elapsed();
         assert!(age >= Duration::from_millis(29) && age < Duration::from_secs(5), "{age:?}");
     }
 

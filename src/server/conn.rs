@@ -126,9 +126,8 @@ impl Conn {
                 Ok(Ok(())) => {}
             }
             match arrival::recv(self.stream.as_raw_fd(), &mut self.rbuf) {
-                Ok((n, age)) => {
-                    let now = Instant::now();
-                    self.received = age.and_then(|age| now.checked_sub(age)).or(Some(now));
+                Ok((n, received)) => {
+                    self.received = Some(Instant::from_std(received));
                     return self.took(Ok(n));
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}

@@ -335,10 +335,7 @@ impl Conn {
             // Strict readiness: our own reads leave the epoll driver's cached readiness stale.
             self.stream.readable(false).await?;
             match fakeai::arrival::recv(self.stream.as_raw_fd(), &mut self.rbuf) {
-                Ok((n, age)) => {
-                    let now = Instant::now();
-                    return Ok((n, age.and_then(|age| now.checked_sub(age)).unwrap_or(now)));
-                }
+                Ok((n, received)) => return Ok((n, Instant::from_std(received))),
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
                 Err(e) => return Err(e),
             }
