@@ -16,18 +16,7 @@ const MAX_AGE: Duration = Duration::from_secs(60);
 
 /// Asks the kernel to timestamp data received on `fd`; accepted sockets inherit it from a listener.
 pub fn enable(fd: RawFd) -> io::Result<()> {
-    let one: libc::c_int = 1;
-    // SAFETY: `one` outlives the call and its size is passed.
-    let ret = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
-            (&one as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    crate::sockopt::set_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
 }
 
 /// One non-blocking read into the spare capacity of `buf`: the bytes read (0 at end of

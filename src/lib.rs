@@ -23,6 +23,7 @@ pub mod rng;
 pub mod route;
 pub mod server;
 pub mod sim;
+pub mod sockopt;
 pub mod sse;
 pub mod tokens;
 pub mod websocket;

@@ -21,7 +21,7 @@ start_server() { # args...
 stop_server() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$SERVER/stat"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-lateness() { curl -s "127.0.0.1:$PORT/metrics?format=json" | python3 -c "import json,sys; m=json.load(sys.stdin); l, r = m['emit_lateness_ms'], m['read_delay_ms']; print(l['p50'], l['p99'], r['p99'])"; }
+server_delays() { curl -s "127.0.0.1:$PORT/metrics?format=json" | python3 -c "import json,sys; m=json.load(sys.stdin); l, r = m['emit_lateness_ms'], m['read_delay_ms']; print(l['p50'], l['p99'], r['p99'])"; }
 
 wrk_run() { # body-file conns -> "req/s cpu_us_per_req"
   local body=$1 conns=$2 t0 t1 out rps
@@ -59,7 +59,7 @@ paced() { # streams itl tokens requests
   j=$(taskset -c 1 "$BENCH" --url "http://127.0.0.1:$PORT" --concurrency "$streams" --requests "$requests" \
       --max-tokens "$tokens" --expect-ttft 50 --expect-itl "$itl" --cpus 1 --warmup 2s --duration 60s --json)
   t1=$(cpu_ticks)
-  local late; late=$(lateness)
+  local late; late=$(server_delays)
   stop_server
   python3 - "$j" "$((t1 - t0))" "$late" <<'PY'
 import json, sys

@@ -134,9 +134,14 @@ pub fn render(snap: &Snapshot, rates: &Rates) -> Value {
 
 /// Count and quantiles in ms of a nanosecond delay histogram.
 fn delay_ms(h: &Histogram<u64>) -> Value {
-    let ms = |v: u64| v as f64 / 1e6;
-    let q = |q: f64| if h.is_empty() { 0.0 } else { ms(h.value_at_quantile(q)) };
-    json!({"count": h.len(), "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": if h.is_empty() { 0.0 } else { ms(h.max()) }})
+    let q = |q| quantile_ms(h, q);
+    let max = if h.is_empty() { 0.0 } else { h.max() as f64 / 1e6 };
+    json!({"count": h.len(), "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": max})
+}
+
+/// Quantile `q` in ms of a nanosecond delay histogram; 0 when empty.
+pub(super) fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1e6 }
 }
 
 /// Error responses by OpenAI error type, types seen only.

@@ -114,13 +114,20 @@ fn status_index(status: u16) -> usize {
 
 const RESPONSE_CELLS: usize = ENDPOINTS.len() * (STATUSES.len() + 1);
 
-/// Lateness bounds: 1 µs to 10 min in nanoseconds, 2 significant digits (1 %). Small on purpose
-/// (25 KB, not the 180 KB of 3 digits over an hour): it is copied at every publication.
+/// Delay (lateness, read delay) bounds: 1 µs to 10 min in nanoseconds, 2 significant digits (1 %).
+/// Small on purpose (25 KB, not the 180 KB of 3 digits over an hour): it is copied at every publication.
 fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1_000, LATENESS_MAX_NS, 2).expect("valid histogram bounds")
+    Histogram::new_with_bounds(1_000, DELAY_MAX_NS, 2).expect("valid histogram bounds")
 }
 
-const LATENESS_MAX_NS: u64 = 600_000_000_000;
+const DELAY_MAX_NS: u64 = 600_000_000_000;
+
+/// Records `delay` in a histogram made by `new_histogram`, clamped to its bounds.
+fn record_delay(h: &mut Histogram<u64>, delay: Duration) {
+    if !super::OFF {
+        h.saturating_record((delay.as_nanos() as u64).clamp(1_000, DELAY_MAX_NS));
+    }
+}
 
 /// What a core records beyond its counters: distributions and per-model engine statistics.
 #[derive(Debug, Clone)]
@@ -187,18 +194,12 @@ pub struct Recorder {
 impl Recorder {
     /// Records how late one SSE event went out.
     pub fn record_lateness(&mut self, late: Duration) {
-        if super::OFF {
-            return;
-        }
-        self.hist.lateness.saturating_record((late.as_nanos() as u64).clamp(1_000, LATENESS_MAX_NS));
+        record_delay(&mut self.hist.lateness, late);
     }
 
     /// Records how long a request waited between reaching the socket and being handled.
     pub fn record_read_delay(&mut self, delay: Duration) {
-        if super::OFF {
-            return;
-        }
-        self.hist.read_delay.saturating_record((delay.as_nanos() as u64).clamp(1_000, LATENESS_MAX_NS));
+        record_delay(&mut self.hist.read_delay, delay);
     }
 
     /// The slot of `model`'s statistics, created on first use; `max_model_len` sizes its token

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     COUNTERS, Counter, ENDPOINTS, Snapshot,
-    json::{all_fine, errors_by_type, ms, timing_ms},
+    json::{all_fine, errors_by_type, ms, quantile_ms, timing_ms},
     window::Rates,
 };
 
@@ -144,7 +144,6 @@ impl Subscription {
             }),
         );
         put("queue", json!({"active_streams": snap.get(Counter::StreamsActive), "queue_depth": 0}));
-        let lateness = &snap.lateness;
         put(
             "streaming",
             json!({
@@ -152,7 +151,7 @@ impl Subscription {
                 "completed": snap.get(Counter::GenerationsCompleted),
                 "cancelled": snap.get(Counter::StreamsCancelled),
                 "sse_events_per_sec": rate(Counter::SseEvents),
-                "emit_lateness_p99_ms": if lateness.is_empty() { 0.0 } else { lateness.value_at_quantile(0.99) as f64 / 1e6 },
+                "emit_lateness_p99_ms": quantile_ms(&snap.lateness, 0.99),
             }),
         );
         put("errors", errors_by_type(snap));

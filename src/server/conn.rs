@@ -45,7 +45,7 @@ pub(crate) async fn serve(core: Rc<Core>, stream: TcpStream) {
         wbuf: Vec::new(),
         core: core.clone(),
         stream,
-        received: None,
+        received: Instant::now(),
     };
     conn.run().await;
     core.shard().sub(Counter::ConnectionsOpen, 1);
@@ -58,7 +58,7 @@ struct Conn {
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
     /// When the kernel received the bytes of the latest read.
-    received: Option<Instant>,
+    received: Instant,
 }
 
 impl Conn {
@@ -127,7 +127,7 @@ impl Conn {
             }
             match arrival::recv(self.stream.as_raw_fd(), &mut self.rbuf) {
                 Ok((n, received)) => {
-                    self.received = Some(Instant::from_std(received));
+                    self.received = Instant::from_std(received);
                     return self.took(Ok(n));
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
@@ -175,7 +175,7 @@ impl Conn {
             return false;
         }
         // Deadlines count from when the request reached the socket, not from when this core read it.
-        let arrival = self.received.unwrap_or_else(Instant::now);
+        let arrival = self.received;
         self.core.recorder.borrow_mut().record_read_delay(arrival.elapsed());
         let keep_alive = head.keep_alive && !self.core.draining.get();
         let core = self.core.clone();

@@ -8,6 +8,8 @@ use std::{
     os::fd::FromRawFd,
 };
 
+use crate::sockopt::{check, set_int};
+
 /// Socket options for the listeners.
 #[derive(Debug, Clone, Copy)]
 pub struct ListenOpts {
@@ -35,34 +37,22 @@ pub fn bind_all(host: &str, port: u16, count: usize, opts: ListenOpts) -> io::Re
     Ok((addr, listeners))
 }
 
-fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
-}
-
-fn set_opt(fd: libc::c_int, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
-    // SAFETY: `value` outlives the call and its size is passed.
-    check(unsafe {
-        libc::setsockopt(fd, level, name, (&value as *const libc::c_int).cast(), size_of::<libc::c_int>() as u32)
-    })?;
-    Ok(())
-}
-
 fn bind_one(addr: SocketAddr, opts: ListenOpts) -> io::Result<TcpListener> {
     let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     // SAFETY: plain socket creation; the fd is owned by the TcpListener below or closed on error.
     let fd = check(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: `fd` is a fresh socket we own.
     let listener = unsafe { TcpListener::from_raw_fd(fd) };
-    set_opt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-    set_opt(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
     if let Some(n) = opts.sndbuf {
-        set_opt(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, n.min(i32::MAX as u64) as i32)?;
+        set_int(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, n.min(i32::MAX as u64) as i32)?;
     }
     if let Some(n) = opts.rcvbuf {
-        set_opt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, n.min(i32::MAX as u64) as i32)?;
+        set_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, n.min(i32::MAX as u64) as i32)?;
     }
     // Accepted sockets inherit TCP_NODELAY on Linux; connections set it again anyway.
-    set_opt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
+    set_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
     // Accepted sockets inherit receive timestamps (request arrival times, see `arrival`).
     crate::arrival::enable(fd)?;
     let (storage, len) = sockaddr(addr);
