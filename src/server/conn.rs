@@ -321,7 +321,7 @@ impl Conn {
                 self.finish_generation(slot, &summary, 0, false, None, arrival);
                 return false;
             }
-            self.core.timer.sleep_until((arrival + after).into_std()).await;
+            self.core.timer.sleep_until_first((arrival + after).into_std()).await;
         }
         self.queue(Framing::of(head, keep_alive), &full);
         let ok = self.flush().await;
@@ -420,6 +420,9 @@ impl Conn {
                 shard.add(Counter::SseEvents, sent);
             }
             match step {
+                Step::WaitUntil(offset) if first.is_none() => {
+                    self.core.timer.sleep_until_first((arrival + offset).into_std()).await
+                }
                 Step::WaitUntil(offset) => self.core.timer.sleep_until((arrival + offset).into_std()).await,
                 Step::Finished => break,
             }
