@@ -148,6 +148,11 @@ impl Timer {
         self.window.get()
     }
 
+    /// Whether later events due by `now` are still waiting to be woken.
+    fn behind(&self, now: Instant) -> bool {
+        self.queue.borrow().peek().is_some_and(|e| e.at <= now)
+    }
+
     fn push(&self, at: Instant, first: bool, waker: Waker) {
         let queue = if first { &self.first } else { &self.queue };
         queue.borrow_mut().push(Entry { at, waker });
@@ -248,7 +253,10 @@ impl Future for Sleep<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= self.at {
+        let now = Instant::now();
+        // A later event already due queues behind those the timer has not woken yet, so that a
+        // core that fell behind keeps first events ahead and its batches bounded.
+        if now >= self.at && (self.queued || self.first || !self.timer.behind(now)) {
             return Poll::Ready(());
         }
         // The timer wakes an entry only once it is due, so one entry per sleep is enough.
@@ -352,6 +360,29 @@ mod tests {
             timer.fire(now);
             assert_eq!(*woken.lock().unwrap(), (MAX_BATCH..MAX_BATCH + 8).collect::<Vec<_>>());
             assert_eq!(timer.armed.get(), Some(now + Duration::from_millis(5)));
+        });
+    }
+
+    #[test]
+    fn a_later_event_already_due_waits_behind_those_not_yet_woken() {
+        on_each_driver(|| async {
+            let timer = Timer::new().unwrap();
+            let woken = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let waker = |i| Waker::from(std::sync::Arc::new(Recorder(i, woken.clone())));
+            let now = Instant::now();
+            for i in 0..MAX_BATCH + 8 {
+                timer.push(now - Duration::from_millis(2), false, waker(i));
+            }
+            let (late, recorded) = (now - Duration::from_millis(1), waker(99));
+            let mut later = std::pin::pin!(timer.sleep_until(late));
+            let mut cx = Context::from_waker(&recorded);
+            assert!(later.as_mut().poll(&mut cx).is_pending(), "jumped the queue of a core behind");
+            // A first event is not held back.
+            assert!(std::pin::pin!(timer.sleep_until_first(late)).poll(&mut cx).is_ready());
+            timer.fire(now);
+            timer.fire(now);
+            assert_eq!(woken.lock().unwrap().last(), Some(&99), "woken after the earlier ones");
+            assert!(later.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
         });
     }
 
