@@ -4,6 +4,7 @@
 # Usage: tools/perf.sh [scenario...]   scenarios: nonstream stream paced memory startup peers metrics-cost
 #        (default: all but peers). `peers` needs the Python FakeAI: FAKEAI_PY=/path/to/venv/bin/fakeai,
 #        and measures llmsim too when LLMSIM=/path/to/llmsim (`cargo install llmsim`).
+#        CLOCK=kernel times paced events by when their bytes reached the client socket (fakeai-bench --clock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -57,7 +58,7 @@ paced() { # streams itl tokens requests
   start_server --ttft 50:0 --itl "$itl:0"
   t0=$(cpu_ticks)
   j=$(taskset -c 1 "$BENCH" --url "http://127.0.0.1:$PORT" --concurrency "$streams" --requests "$requests" \
-      --max-tokens "$tokens" --expect-ttft 50 --expect-itl "$itl" --cpus 1 --warmup 2s --duration 60s --json)
+      --max-tokens "$tokens" --expect-ttft 50 --expect-itl "$itl" --cpus 1 --warmup 2s --duration 60s --clock "${CLOCK:-read}" --json)
   t1=$(cpu_ticks)
   local late; late=$(server_delays)
   stop_server
@@ -72,7 +73,7 @@ PY
 }
 
 if [[ " $scenarios " == *" paced "* ]]; then
-  echo "paced: streams itl_ms | ok errors events/s ttft_p50 ttft_p99 itl_mean itl_p50 itl_p99 itl_mean_err_% server_cpu_% lateness_p50 lateness_p99 read_delay_p99 (medians of $RUNS)"
+  echo "paced (clock ${CLOCK:-read}): streams itl_ms | ok errors events/s ttft_p50 ttft_p99 itl_mean itl_p50 itl_p99 itl_mean_err_% server_cpu_% lateness_p50 lateness_p99 read_delay_p99 (medians of $RUNS)"
   for cfg in "1000 10 100 6000" "1000 50 40 4000" "2000 10 100 10000" "5000 10 100 20000" "10000 50 100 20000"; do
     read -r streams itl tokens requests <<<"$cfg"
     rows=$(for _ in $(seq "$RUNS"); do paced "$streams" "$itl" "$tokens" "$requests"; done)

@@ -102,7 +102,9 @@ struct Args {
     driver: ClientDriver,
     /// When an event counts as received: `read`, when this client reads it (as AIPerf does), or
     /// `kernel`, when its bytes reached the client's socket (the kernel's receive timestamp): the
-    /// server's timing without this client's own scheduling delay.
+    /// server's timing without this client's own scheduling delay. A read that takes in several
+    /// segments carries the last one's stamp, so a client that falls behind still dates an event
+    /// late, if less so.
     #[arg(long, value_enum, default_value_t = Clock::Read)]
     clock: Clock,
 }
