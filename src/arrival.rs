@@ -3,7 +3,9 @@
 //! A busy core may read a request milliseconds after it arrived; deadlines counted from the
 //! read would hand that delay to the client's TTFT. Reading with `recvmsg` gets, with the data,
 //! the time the kernel queued it, so the server counts deadlines from a request's real arrival
-//! and `fakeai-bench --clock kernel` times events as they came off the wire.
+//! and `fakeai-bench --clock kernel` times events as they came off the wire. The kernel turns
+//! stamping on a moment after the first socket in the system asks for it (a deferred switch);
+//! data arriving in that moment carries no stamp and counts as received when read.
 
 use std::{
     io,
@@ -80,7 +82,21 @@ mod tests {
         thread::sleep,
     };
 
+    /// Keeps the kernel's stamping switched on for the whole test run: it flips on a moment after
+    /// the first socket enables it and off after the last one closes, and the tests make and close
+    /// sockets concurrently.
+    fn keep_stamping_on() {
+        static KEEPER: std::sync::OnceLock<std::net::UdpSocket> = std::sync::OnceLock::new();
+        KEEPER.get_or_init(|| {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            enable(socket.as_raw_fd()).unwrap();
+            sleep(Duration::from_millis(50));
+            socket
+        });
+    }
+
     fn pair() -> (TcpStream, TcpStream) {
+        keep_stamping_on();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         enable(listener.as_raw_fd()).unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
