@@ -328,37 +328,52 @@ mod tests {
         });
     }
 
-    /// A waker that records its index when woken.
-    struct Recorder(usize, std::sync::Arc<std::sync::Mutex<Vec<usize>>>);
+    /// Records which wakers were woken, in order.
+    #[derive(Clone, Default)]
+    struct Woken(std::sync::Arc<std::sync::Mutex<Vec<usize>>>);
+
+    struct Recorder(usize, Woken);
 
     impl std::task::Wake for Recorder {
         fn wake(self: std::sync::Arc<Self>) {
-            self.1.lock().unwrap().push(self.0);
+            self.1.0.lock().unwrap().push(self.0);
         }
+    }
+
+    impl Woken {
+        fn waker(&self, index: usize) -> Waker {
+            Waker::from(std::sync::Arc::new(Recorder(index, self.clone())))
+        }
+
+        fn take(&self) -> Vec<usize> {
+            std::mem::take(&mut self.0.lock().unwrap())
+        }
+    }
+
+    /// A timer that fell behind: later events 0..MAX_BATCH + 8 fell due about 1 ms before `now`,
+    /// the earliest first.
+    fn timer_behind(now: Instant, woken: &Woken) -> Timer {
+        let timer = Timer::new().unwrap();
+        for i in 0..MAX_BATCH + 8 {
+            timer.push(now - Duration::from_millis(1) + Duration::from_micros(i as u64), false, woken.waker(i));
+        }
+        timer
     }
 
     #[test]
     fn a_core_behind_wakes_first_events_ahead_and_later_ones_a_batch_at_a_time() {
         on_each_driver(|| async {
-            let timer = Timer::new().unwrap();
-            let woken = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-            let waker = |i| Waker::from(std::sync::Arc::new(Recorder(i, woken.clone())));
-            let now = Instant::now();
-            // Later events 0..40 fell due 1 ms ago, the earliest first; the first event (99) is
-            // the latest and was pushed last, yet goes first.
-            for i in 0..MAX_BATCH + 8 {
-                timer.push(now - Duration::from_millis(1) + Duration::from_micros(i as u64), false, waker(i));
-            }
-            timer.push(now + Duration::from_millis(5), false, waker(50));
-            timer.push(now - Duration::from_micros(10), true, waker(99));
+            let (now, woken) = (Instant::now(), Woken::default());
+            let timer = timer_behind(now, &woken);
+            timer.push(now + Duration::from_millis(5), false, woken.waker(50));
+            // The first event (99) is due last and pushed last, yet goes first.
+            timer.push(now - Duration::from_micros(10), true, woken.waker(99));
             timer.fire(now);
-            let expected: Vec<usize> = std::iter::once(99).chain(0..MAX_BATCH).collect();
-            assert_eq!(*woken.lock().unwrap(), expected);
+            assert_eq!(woken.take(), std::iter::once(99).chain(0..MAX_BATCH).collect::<Vec<_>>());
             // More are due: the timer comes back at once, not a window or the next deadline later.
             assert_eq!(timer.armed.get(), Some(now + CATCH_UP));
-            woken.lock().unwrap().clear();
             timer.fire(now);
-            assert_eq!(*woken.lock().unwrap(), (MAX_BATCH..MAX_BATCH + 8).collect::<Vec<_>>());
+            assert_eq!(woken.take(), (MAX_BATCH..MAX_BATCH + 8).collect::<Vec<_>>());
             assert_eq!(timer.armed.get(), Some(now + Duration::from_millis(5)));
         });
     }
@@ -366,14 +381,9 @@ mod tests {
     #[test]
     fn a_later_event_already_due_waits_behind_those_not_yet_woken() {
         on_each_driver(|| async {
-            let timer = Timer::new().unwrap();
-            let woken = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-            let waker = |i| Waker::from(std::sync::Arc::new(Recorder(i, woken.clone())));
-            let now = Instant::now();
-            for i in 0..MAX_BATCH + 8 {
-                timer.push(now - Duration::from_millis(2), false, waker(i));
-            }
-            let (late, recorded) = (now - Duration::from_millis(1), waker(99));
+            let (now, woken) = (Instant::now(), Woken::default());
+            let timer = timer_behind(now, &woken);
+            let (late, recorded) = (now - Duration::from_micros(500), woken.waker(99));
             let mut later = std::pin::pin!(timer.sleep_until(late));
             let mut cx = Context::from_waker(&recorded);
             assert!(later.as_mut().poll(&mut cx).is_pending(), "jumped the queue of a core behind");
@@ -381,7 +391,7 @@ mod tests {
             assert!(std::pin::pin!(timer.sleep_until_first(late)).poll(&mut cx).is_ready());
             timer.fire(now);
             timer.fire(now);
-            assert_eq!(woken.lock().unwrap().last(), Some(&99), "woken after the earlier ones");
+            assert_eq!(woken.take().last(), Some(&99), "woken after the earlier ones");
             assert!(later.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
         });
     }
