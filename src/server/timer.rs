@@ -39,8 +39,8 @@ fn window_for(busy: f64) -> Duration {
     NARROWEST + (WIDEST - NARROWEST).mul_f64(share)
 }
 
-/// At most this many later events are woken per wake-up; the rest follow at once after the
-/// runtime has submitted their sends and taken in what completed meanwhile. A core that fell
+/// At most this many later events are woken per wake-up; the rest follow [`CATCH_UP`] later, after
+/// the runtime has submitted their sends and taken in what completed meanwhile. A core that fell
 /// behind would otherwise wake every stream in one batch (1,000 sends, ~9 ms on loopback) and
 /// let first events and new requests that fell due meanwhile wait for all of it.
 const MAX_BATCH: usize = 32;
@@ -370,7 +370,7 @@ mod tests {
             timer.push(now - Duration::from_micros(10), true, woken.waker(99));
             timer.fire(now);
             assert_eq!(woken.take(), std::iter::once(99).chain(0..MAX_BATCH).collect::<Vec<_>>());
-            // More are due: the timer comes back at once, not a window or the next deadline later.
+            // More are due: the timer comes back almost at once, not a window or the next deadline later.
             assert_eq!(timer.armed.get(), Some(now + CATCH_UP));
             timer.fire(now);
             assert_eq!(woken.take(), (MAX_BATCH..MAX_BATCH + 8).collect::<Vec<_>>());
