@@ -271,7 +271,9 @@ fn dynamo_views_per_endpoint_latency_and_errors_by_type() {
     assert_eq!(d["summary"]["total_requests"], 2, "{d}");
     assert_eq!(d["latency"]["ttft"]["count"], 2);
     let decode = d["latency"]["decode"]["avg"].as_f64().unwrap();
-    assert!((19.5..30.0).contains(&decode), "4 gaps of 5 ms: {decode} ms");
+    // A first token sent late on a loaded test machine shortens its decode span; 3 or 5 gaps
+    // would still fall outside.
+    assert!((18.0..30.0).contains(&decode), "4 gaps of 5 ms: {decode} ms");
     assert_eq!(d["per_model"]["m"]["output_tokens"], 10);
     assert!(d["throughput"]["output_tokens_per_second"].as_f64().unwrap() > 0.0);
 
