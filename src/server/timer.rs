@@ -22,6 +22,8 @@ use std::{
 
 use monoio::net::TcpStream;
 
+use crate::sockopt::check;
+
 /// After a wake-up, the next one is at least the timer's window away: deadlines closer than
 /// that share a wake-up and go out up to a window late. A narrow window is precise; a wide one
 /// batches more sends per wake-up, which on loopback costs measurably less CPU (fewer, larger
@@ -100,10 +102,8 @@ impl Eq for Entry {}
 impl Timer {
     fn new() -> io::Result<Timer> {
         // SAFETY: plain syscall; the result is checked before use.
-        let raw = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let raw =
+            check(unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) })?;
         // monoio waits for readiness of any pollable fd through its stream type; the fd is only
         // ever polled, never read or written as a socket. SAFETY: `raw` is ours and open.
         let fd = TcpStream::from_std(unsafe { std::net::TcpStream::from_raw_fd(raw) })?;
@@ -150,7 +150,7 @@ impl Timer {
 
     /// Whether later events due by `now` are still waiting to be woken.
     fn behind(&self, now: Instant) -> bool {
-        self.queue.borrow().peek().is_some_and(|e| e.at <= now)
+        is_due(&self.queue.borrow(), now)
     }
 
     fn push(&self, at: Instant, first: bool, waker: Waker) {
@@ -200,15 +200,20 @@ impl Timer {
     }
 }
 
+/// Whether the earliest entry of `queue` is due by `now`.
+fn is_due(queue: &BinaryHeap<Entry>, now: Instant) -> bool {
+    queue.peek().is_some_and(|e| e.at <= now)
+}
+
 /// Wakes up to `limit` entries due by `now`, earliest first; true if more are due.
 fn wake_due(queue: &mut BinaryHeap<Entry>, now: Instant, limit: usize) -> bool {
     for _ in 0..limit {
-        match queue.peek() {
-            Some(e) if e.at <= now => queue.pop().expect("peeked").waker.wake(),
-            _ => return false,
+        if !is_due(queue, now) {
+            return false;
         }
+        queue.pop().expect("due").waker.wake();
     }
-    queue.peek().is_some_and(|e| e.at <= now)
+    is_due(queue, now)
 }
 
 /// How busy this thread has been since the last reading.
