@@ -3,15 +3,13 @@
 //! end-to-end latency, events/s and errors as HDR percentiles; given the configured TTFT/ITL
 //! it reports the timing error. Closed loop (fixed concurrency) or open loop (fixed rate).
 
+mod engine;
 mod sse;
 mod stats;
 
 use std::{
-    cell::RefCell,
-    io::{ErrorKind, IsTerminal},
+    io::IsTerminal,
     net::SocketAddr,
-    os::fd::AsRawFd,
-    rc::Rc,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
@@ -20,15 +18,8 @@ use std::{
 };
 
 use clap::{Parser, ValueEnum};
-use fakeai::{config::parse_duration, rng::Rng};
-use monoio::{
-    buf::IoBufMut,
-    io::{AsyncReadRent, AsyncWriteRentExt},
-    net::TcpStream,
-    time::{Instant, sleep, sleep_until, timeout},
-};
+use fakeai::config::parse_duration;
 use serde_json::json;
-use sse::ResponseReader;
 use stats::{Stats, summary};
 
 /// Load generator for OpenAI-compatible streaming endpoints.
@@ -95,11 +86,6 @@ struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// The client's I/O driver. epoll by default: measured against fakeai on loopback, an
-    /// io_uring client read its first bytes up to ~30 ms later at 1,000 streams (its reads
-    /// complete through task work that waits for the busy thread), inflating TTFT.
-    #[arg(long, value_enum, default_value_t = ClientDriver::Epoll)]
-    driver: ClientDriver,
     /// When an event counts as received: `read`, when this client reads it (as AIPerf does), or
     /// `kernel`, when its bytes reached the client's socket (the kernel's receive timestamp): the
     /// server's timing without this client's own scheduling delay. A read that takes in several
@@ -113,12 +99,6 @@ struct Args {
 enum Clock {
     Read,
     Kernel,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ClientDriver {
-    Epoll,
-    IoUring,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -184,14 +164,15 @@ fn main() {
         args: args.clone(),
     });
     let progress = std::io::stderr().is_terminal().then(|| spawn_progress(shared.clone()));
-    let handles: Vec<_> = (0..args.threads)
+    let cpu_of = |t: usize| cpus.as_ref().map(|c| c[t % c.len()]);
+    let handles: Vec<_> = (1..args.threads)
         .map(|t| {
-            let shared = shared.clone();
-            let cpu = cpus.as_ref().map(|c| c[t % c.len()]);
-            std::thread::spawn(move || run_thread(shared, t, cpu))
+            let (shared, cpu) = (shared.clone(), cpu_of(t));
+            std::thread::spawn(move || run_thread(&shared, t, cpu))
         })
         .collect();
-    let mut total = Stats::default();
+    // Thread 0 is this one: a single-threaded client pays no shared-descriptor-table cost per syscall.
+    let mut total = run_thread(&shared, 0, cpu_of(0));
     for h in handles {
         total.merge(&h.join().expect("client thread"));
     }
@@ -204,231 +185,15 @@ fn main() {
     report(&args, &total, elapsed);
 }
 
-fn run_thread(shared: Arc<Shared>, index: usize, cpu: Option<usize>) -> Stats {
+fn run_thread(shared: &Shared, index: usize, cpu: Option<usize>) -> Stats {
     if let Some(cpu) = cpu {
         let _ = monoio::utils::bind_to_cpu_set([cpu]);
     }
-    let driver = shared.args.driver;
-    let main = async move {
-        let stats = Rc::new(RefCell::new(Stats::default()));
-        let body = Rc::new(request_bytes(&shared.args, &shared.host, &shared.path));
-        let threads = shared.args.threads;
-        let tasks: Vec<_> = match shared.args.rate {
-            None => (index..shared.args.concurrency)
-                .step_by(threads)
-                .map(|conn| {
-                    let delay = Duration::from_secs_f64(conn as f64 / shared.args.ramp);
-                    monoio::spawn(closed_loop(shared.clone(), stats.clone(), body.clone(), delay))
-                })
-                .collect(),
-            Some(rate) => vec![monoio::spawn(open_loop(
-                shared.clone(),
-                stats.clone(),
-                body.clone(),
-                rate / threads as f64,
-                index,
-            ))],
-        };
-        for t in tasks {
-            t.await;
-        }
-        Rc::try_unwrap(stats).map(RefCell::into_inner).unwrap_or_default()
-    };
-    match driver {
-        ClientDriver::Epoll => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .with_entries(4096)
-            .enable_timer()
-            .build()
-            .expect("client runtime")
-            .block_on(main),
-        ClientDriver::IoUring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-            .with_entries(4096)
-            .enable_timer()
-            .build()
-            .expect("client runtime (io_uring unavailable? use --driver epoll)")
-            .block_on(main),
-    }
-}
-
-/// One connection issuing requests back to back until the budget or time runs out.
-async fn closed_loop(shared: Arc<Shared>, stats: Rc<RefCell<Stats>>, body: Rc<Vec<u8>>, delay: Duration) {
-    sleep(delay).await;
-    let mut conn: Option<Conn> = None;
-    while shared.take() {
-        let c = match conn.take() {
-            Some(c) => c,
-            None => match Conn::open(shared.addr, shared.args.clock).await {
-                Ok(c) => c,
-                Err(e) => {
-                    stats.borrow_mut().error(format!("connect: {}", e.kind()));
-                    sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        conn = request(&shared, &stats, c, &body).await;
-    }
-}
-
-/// Requests at a fixed rate, each on an idle connection or a new one.
-async fn open_loop(shared: Arc<Shared>, stats: Rc<RefCell<Stats>>, body: Rc<Vec<u8>>, rate: f64, seed: usize) {
-    let idle: Rc<RefCell<Vec<Conn>>> = Rc::new(RefCell::new(Vec::new()));
-    let mut rng = Rng::new(seed as u64 + 1);
-    let mut next = Instant::now();
-    let mut inflight = Vec::new();
-    while shared.take() {
-        let gap = match shared.args.arrival {
-            Arrival::Constant => 1.0 / rate,
-            Arrival::Poisson => -(1.0 - rng.unit()).ln() / rate,
-        };
-        next += Duration::from_secs_f64(gap);
-        sleep_until(next).await;
-        let (shared, stats, body, idle) = (shared.clone(), stats.clone(), body.clone(), idle.clone());
-        inflight.push(monoio::spawn(async move {
-            let pooled = idle.borrow_mut().pop();
-            let conn = match pooled {
-                Some(c) => c,
-                None => match Conn::open(shared.addr, shared.args.clock).await {
-                    Ok(c) => c,
-                    Err(e) => return stats.borrow_mut().error(format!("connect: {}", e.kind())),
-                },
-            };
-            if let Some(c) = request(&shared, &stats, conn, &body).await {
-                idle.borrow_mut().push(c);
-            }
-        }));
-        inflight.retain(|h: &monoio::task::JoinHandle<()>| !h.is_finished());
-    }
-    for h in inflight {
-        h.await;
-    }
-}
-
-/// A keep-alive connection with its read buffer.
-struct Conn {
-    stream: TcpStream,
-    rbuf: Vec<u8>,
-    wbuf: Vec<u8>,
-}
-
-impl Conn {
-    async fn open(addr: SocketAddr, clock: Clock) -> std::io::Result<Conn> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        if clock == Clock::Kernel {
-            fakeai::arrival::enable(stream.as_raw_fd())?;
-        }
-        Ok(Conn { stream, rbuf: Vec::with_capacity(16 * 1024), wbuf: Vec::new() })
-    }
-
-    /// Reads more of the response: the bytes read and when they count as received.
-    async fn read(&mut self, clock: Clock) -> std::io::Result<(usize, Instant)> {
-        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
-            self.rbuf.reserve(16 * 1024);
-        }
-        if clock == Clock::Read {
-            let buf = std::mem::take(&mut self.rbuf);
-            let len = buf.len();
-            let (res, slice) = self.stream.read(buf.slice_mut(len..)).await;
-            self.rbuf = slice.into_inner();
-            return res.map(|n| (n, Instant::now()));
-        }
-        loop {
-            // Strict readiness: our own reads leave the epoll driver's cached readiness stale.
-            self.stream.readable(false).await?;
-            match fakeai::arrival::recv(self.stream.as_raw_fd(), &mut self.rbuf) {
-                Ok((n, received)) => return Ok((n, Instant::from_std(received))),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-/// Sends one request and reads its response; returns the connection if it can be reused.
-async fn request(shared: &Shared, stats: &Rc<RefCell<Stats>>, mut conn: Conn, body: &[u8]) -> Option<Conn> {
-    let measured = shared.start.elapsed() >= shared.args.warmup;
-    let started = Instant::now();
-    conn.wbuf.clear();
-    conn.wbuf.extend_from_slice(body);
-    let (res, wbuf) = conn.stream.write_all(std::mem::take(&mut conn.wbuf)).await;
-    conn.wbuf = wbuf;
-    if let Err(e) = res {
-        stats.borrow_mut().error(format!("write: {}", e.kind()));
-        return None;
-    }
-    let mut reader = ResponseReader::new(shared.args.stream);
-    let mut first: Option<Instant> = None;
-    let mut first_byte: Option<Instant> = None;
-    let mut last = started;
-    let outcome = timeout(shared.args.timeout, async {
-        loop {
-            let (_, now) = match conn.read(shared.args.clock).await {
-                Ok((0, _)) if reader.finish_at_eof() => return Ok(true),
-                Ok((0, _)) => return Err("closed early".to_owned()),
-                Err(e) => return Err(format!("read: {}", e.kind())),
-                Ok(read) => read,
-            };
-            first_byte.get_or_insert(now);
-            let progress = reader.feed(&mut conn.rbuf)?;
-            if progress.tokens > 0 && measured {
-                let mut s = stats.borrow_mut();
-                for _ in 0..progress.tokens {
-                    match first {
-                        None => Stats::record(&mut s.ttft, (now - started).as_nanos() as u64),
-                        Some(_) => Stats::record(&mut s.icl, (now - last).as_nanos() as u64),
-                    }
-                    first.get_or_insert(now);
-                    last = now;
-                }
-            } else if progress.tokens > 0 {
-                first.get_or_insert(now);
-                last = now;
-            }
-            if progress.done {
-                return Ok(!reader.close);
-            }
-        }
+    let body = request_bytes(&shared.args, &shared.host, &shared.path);
+    engine::run(shared, index, &body).unwrap_or_else(|e| {
+        eprintln!("fakeai-bench: client thread {index}: {e}");
+        std::process::exit(1);
     })
-    .await;
-    let mut s = stats.borrow_mut();
-    let reusable = match outcome {
-        Err(_) => {
-            s.error("timeout");
-            return None;
-        }
-        Ok(Err(e)) => {
-            s.error(e);
-            return None;
-        }
-        Ok(Ok(reusable)) => reusable,
-    };
-    shared.done.fetch_add(1, Ordering::Relaxed);
-    shared.tokens.fetch_add(reader.tokens, Ordering::Relaxed);
-    if reader.status != 200 {
-        s.error(format!("http {}", reader.status));
-        return reusable.then_some(conn);
-    }
-    if let Some(usage) = reader.usage_completion.filter(|&u| shared.args.stream && u != reader.tokens) {
-        s.error(format!("usage {usage} != {} content events", reader.tokens));
-    }
-    if !measured {
-        return reusable.then_some(conn);
-    }
-    let end = Instant::now();
-    if !shared.args.stream {
-        Stats::record(&mut s.ttft, (end - started).as_nanos() as u64);
-    }
-    if let Some(at) = first_byte {
-        Stats::record(&mut s.ttfb, (at - started).as_nanos() as u64);
-    }
-    if let (Some(first), true) = (first, reader.tokens > 1) {
-        Stats::record(&mut s.itl, ((last - first).as_nanos() / u128::from(reader.tokens - 1)) as u64);
-    }
-    Stats::record(&mut s.e2e, (end - started).as_nanos() as u64);
-    s.ok += 1;
-    s.tokens += if shared.args.stream { reader.tokens } else { reader.usage_completion.unwrap_or(0) };
-    reusable.then_some(conn)
 }
 
 fn request_bytes(args: &Args, host: &str, path: &str) -> Vec<u8> {
