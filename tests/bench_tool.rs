@@ -80,3 +80,20 @@ fn refuses_more_connections_than_the_fd_limit() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ulimit -n"));
 }
+
+#[test]
+fn failures_are_counted_by_kind_and_the_run_still_ends() {
+    // A port held by a socket that never listens: connections to it are refused.
+    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    held.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    let closed = held.local_addr().unwrap().as_socket().unwrap();
+    let r = bench(closed, &["--concurrency", "2", "--requests", "5"]);
+    assert_eq!(r["requests_ok"], 0);
+    assert_eq!(r["errors"], serde_json::json!({"connect: connection refused": 5}));
+
+    let s = Server::start(&["--ttft", "5000:0", "--itl", "1:0"]);
+    let r = bench(s.addr, &["--concurrency", "3", "--requests", "6", "--timeout", "200ms"]);
+    assert_eq!(r["errors"], serde_json::json!({"timeout": 6}));
+    let secs = r["duration_s"].as_f64().unwrap();
+    assert!((0.4..2.0).contains(&secs), "two rounds of 200 ms timeouts took {secs} s");
+}
