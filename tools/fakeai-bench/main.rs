@@ -65,7 +65,7 @@ struct Args {
     /// Send ignore_eos so every response is exactly max_tokens long.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     ignore_eos: bool,
-    /// Client threads (each its own runtime and share of the connections).
+    /// Client threads (each its own event loop and share of the connections).
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Cores for the client threads, e.g. `1` or `2-3`.
