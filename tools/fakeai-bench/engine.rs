@@ -518,13 +518,15 @@ fn recv(sock: &Socket, buf: &mut Vec<u8>, clock: Clock) -> io::Result<(usize, In
 struct Poller {
     fd: OwnedFd,
     events: Vec<libc::epoll_event>,
+    /// `epoll_pwait2` (nanosecond timeouts, Linux 5.11) works here; else whole milliseconds.
+    fine_timeouts: bool,
 }
 
 impl Poller {
     fn new() -> io::Result<Self> {
         // SAFETY: plain syscall; the descriptor it returns is owned from here on.
         let fd = unsafe { OwnedFd::from_raw_fd(check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) };
-        Ok(Poller { fd, events: vec![libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS] })
+        Ok(Poller { fd, events: vec![libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS], fine_timeouts: true })
     }
 
     /// Watches `fd` for input and output edges, reported as `slot`.
@@ -538,21 +540,25 @@ impl Poller {
 
     /// Waits up to `timeout` (forever if none) and returns how many reports arrived.
     fn wait(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
-        let ts = timeout.map(|t| libc::timespec { tv_sec: t.as_secs() as _, tv_nsec: t.subsec_nanos() as _ });
-        let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: `events` has room for MAX_EVENTS reports; `ts_ptr` is null or points at `ts`.
-        let n = unsafe {
-            libc::epoll_pwait2(
-                self.fd.as_raw_fd(),
-                self.events.as_mut_ptr(),
-                MAX_EVENTS as i32,
-                ts_ptr,
-                std::ptr::null(),
-            )
+        let (epfd, events) = (self.fd.as_raw_fd(), self.events.as_mut_ptr());
+        let n = if self.fine_timeouts {
+            let ts = timeout.map(|t| libc::timespec { tv_sec: t.as_secs() as _, tv_nsec: t.subsec_nanos() as _ });
+            let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+            // SAFETY: `events` has room for MAX_EVENTS reports; `ts_ptr` is null or points at `ts`.
+            unsafe { libc::epoll_pwait2(epfd, events, MAX_EVENTS as i32, ts_ptr, std::ptr::null()) }
+        } else {
+            // Rounded up: waking early would spin until the deadline.
+            let ms = timeout.map_or(-1, |t| t.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32);
+            // SAFETY: `events` has room for MAX_EVENTS reports.
+            unsafe { libc::epoll_wait(epfd, events, MAX_EVENTS as i32, ms) }
         };
         match check(n) {
             Ok(n) => Ok(n as usize),
             Err(e) if e.kind() == ErrorKind::Interrupted => Ok(0),
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) && self.fine_timeouts => {
+                self.fine_timeouts = false;
+                Ok(0)
+            }
             Err(e) => Err(e),
         }
     }

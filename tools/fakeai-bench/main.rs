@@ -8,7 +8,8 @@ mod sse;
 mod stats;
 
 use std::{
-    io::IsTerminal,
+    fmt::Write as _,
+    io::{IsTerminal, Write as _},
     net::SocketAddr,
     sync::{
         Arc,
@@ -308,10 +309,11 @@ fn report(args: &Args, s: &Stats, elapsed: Duration) {
         "e2e_ms": summary(&s.e2e, None),
     });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&v).expect("report serializes"));
-        return;
+        return print(format!("{}\n", serde_json::to_string_pretty(&v).expect("report serializes")));
     }
-    println!(
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "duration {secs:.2} s   ok {}   errors {}   {:.1} req/s   {:.0} events/s",
         s.ok,
         s.errors.values().sum::<u64>(),
@@ -319,9 +321,10 @@ fn report(args: &Args, s: &Stats, elapsed: Duration) {
         s.tokens as f64 / secs
     );
     for (kind, n) in &s.errors {
-        println!("  error {kind}: {n}");
+        let _ = writeln!(out, "  error {kind}: {n}");
     }
-    println!(
+    let _ = writeln!(
+        out,
         "{:<14} {:>9} {:>9} {:>9} {:>9} {:>9}   error vs configured (mean / p50 / p99)",
         "ms", "mean", "p50", "p90", "p99", "max"
     );
@@ -346,7 +349,8 @@ fn report(args: &Args, s: &Stats, elapsed: Duration) {
                 e["p99"].as_f64().unwrap_or(0.0)
             )
         });
-        println!(
+        let _ = writeln!(
+            out,
             "{name:<14} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}   {err}",
             f("mean"),
             f("p50"),
@@ -355,4 +359,10 @@ fn report(args: &Args, s: &Stats, elapsed: Duration) {
             f("max")
         );
     }
+    print(out);
+}
+
+/// Writes the report; a closed pipe (`| head`) is not an error worth a panic.
+fn print(text: String) {
+    let _ = std::io::stdout().write_all(text.as_bytes());
 }
