@@ -137,6 +137,9 @@ fn unrouted(path: &str) -> Full {
         "/health" | "/v1/models" | "/metrics" | "/metrics/json" => "GET, HEAD, OPTIONS",
         "/vllm/metrics" | "/dynamo_frontend/metrics" | "/sglang/metrics" | "/trtllm/metrics" => "GET, HEAD, OPTIONS",
         p if p.starts_with("/v1/models/") => "GET, HEAD, OPTIONS",
+        // FakeAI's JSON/CSV views and the dashboard: the whole namespace is read-only.
+        "/dashboard" | "/dashboard/" | "/health/detailed" => "GET, HEAD, OPTIONS",
+        p if p.starts_with("/metrics/") || p.starts_with("/dynamo/metrics") => "GET, HEAD, OPTIONS",
         "/v1/chat/completions"
         | "/v1/completions"
         | "/v1/messages"

@@ -173,6 +173,11 @@ fn routing_errors_cors_and_request_ids() {
     let r = s.request("GET", "/v1/chat/completions", None);
     assert_eq!((r.status, r.header("allow")), (405, Some("POST, OPTIONS")));
     assert!(r.json()["error"]["param"].is_null());
+    for read_only in ["/dashboard", "/health/detailed", "/metrics/by-model", "/dynamo/metrics/json"] {
+        let r = s.request("POST", read_only, Some("{}"));
+        assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD, OPTIONS")), "POST {read_only}");
+        assert_eq!(r.json()["error"]["code"], "method_not_allowed");
+    }
     let r = s.request("OPTIONS", "/v1/chat/completions", None);
     assert_eq!(r.status, 204);
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
