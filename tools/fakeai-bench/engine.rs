@@ -47,7 +47,7 @@ pub fn run(shared: &Shared, index: usize, body: &[u8]) -> io::Result<Stats> {
             }
         }
         Some(_) => {
-            client.arrivals = Some((Rng::new(index as u64 + 1), now));
+            client.arrivals = Some(Rng::new(index as u64 + 1));
             client.timers.push(Reverse((now, Timer::Arrival)));
         }
     }
@@ -185,8 +185,8 @@ struct Client<'a> {
     live: usize,
     /// Closed-loop slots waiting for their `Open` timer.
     opens: usize,
-    /// The open loop's generator and its next arrival time, while arrivals go on.
-    arrivals: Option<(Rng, Instant)>,
+    /// The open loop's random source, while arrivals go on.
+    arrivals: Option<Rng>,
     stats: Stats,
 }
 
@@ -296,13 +296,12 @@ impl<'a> Client<'a> {
             return;
         }
         let rate = self.shared.args.rate.unwrap_or(1.0) / self.shared.args.threads as f64;
-        if let Some((rng, next)) = &mut self.arrivals {
+        if let Some(rng) = &mut self.arrivals {
             let gap = match self.shared.args.arrival {
                 Arrival::Constant => 1.0 / rate,
                 Arrival::Poisson => -(1.0 - rng.unit()).ln() / rate,
             };
-            *next = at + Duration::from_secs_f64(gap);
-            self.timers.push(Reverse((*next, Timer::Arrival)));
+            self.timers.push(Reverse((at + Duration::from_secs_f64(gap), Timer::Arrival)));
         }
         match self.idle.pop() {
             Some(slot) => {
@@ -323,7 +322,7 @@ impl<'a> Client<'a> {
             let c = &self.conns[slot];
             let busy = matches!(c.phase, Phase::Connecting | Phase::Writing(_) | Phase::Reading);
             if busy && now - c.since >= limit {
-                self.fail(slot, "timeout".to_owned(), Duration::ZERO);
+                self.fail(slot, "timeout".to_owned());
             }
         }
         if self.busy() {
@@ -378,7 +377,7 @@ impl<'a> Client<'a> {
                 Ok(n) => sent += n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return self.fail(slot, format!("write: {}", e.kind()), Duration::ZERO),
+                Err(e) => return self.fail(slot, format!("write: {}", e.kind())),
             }
         }
         self.conns[slot].phase = if sent == self.body.len() { Phase::Reading } else { Phase::Writing(sent) };
@@ -423,13 +422,13 @@ impl<'a> Client<'a> {
                 Ok(read) => read,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return self.fail(slot, format!("read: {}", e.kind()), Duration::ZERO),
+                Err(e) => return self.fail(slot, format!("read: {}", e.kind())),
             };
             let exchange = c.exchange.as_mut().expect("a reading slot has a request");
             if n == 0 {
                 return match exchange.reader.finish_at_eof() {
                     true => self.complete(slot, false),
-                    false => self.fail(slot, "closed early".to_owned(), Duration::ZERO),
+                    false => self.fail(slot, "closed early".to_owned()),
                 };
             }
             match exchange.feed(&mut c.rbuf, now, &mut self.stats) {
@@ -439,7 +438,7 @@ impl<'a> Client<'a> {
                 }
                 Ok(false) if n < room => return,
                 Ok(false) => {}
-                Err(e) => return self.fail(slot, e, Duration::ZERO),
+                Err(e) => return self.fail(slot, e),
             }
         }
     }
@@ -470,11 +469,11 @@ impl<'a> Client<'a> {
         }
     }
 
-    /// Counts a failed request and closes its connection.
-    fn fail(&mut self, slot: usize, error: String, retry_after: Duration) {
+    /// Counts a failed request and closes its connection; the closed loop goes on at once.
+    fn fail(&mut self, slot: usize, error: String) {
         self.stats.error(error);
         self.live -= 1;
-        self.retire(slot, retry_after);
+        self.retire(slot, Duration::ZERO);
     }
 
     /// Closes a slot; the closed loop tries again after `retry_after`.
