@@ -135,21 +135,20 @@ impl Exchange {
         Ok(progress.done)
     }
 
-    /// Records a complete response; returns whether its connection can be reused.
-    fn finish(self, shared: &Shared, stats: &mut Stats, reusable: bool) -> bool {
+    /// Records a complete response.
+    fn finish(self, shared: &Shared, stats: &mut Stats) {
         let reader = self.reader;
         shared.done.fetch_add(1, Ordering::Relaxed);
         shared.tokens.fetch_add(reader.tokens, Ordering::Relaxed);
         if reader.status != 200 {
-            stats.error(format!("http {}", reader.status));
-            return reusable;
+            return stats.error(format!("http {}", reader.status));
         }
         let streaming = shared.args.stream;
         if let Some(usage) = reader.usage_completion.filter(|&u| streaming && u != reader.tokens) {
             stats.error(format!("usage {usage} != {} content events", reader.tokens));
         }
         if !self.measured {
-            return reusable;
+            return;
         }
         let end = Instant::now();
         let ns = |d: Duration| d.as_nanos() as u64;
@@ -165,7 +164,6 @@ impl Exchange {
         Stats::record(&mut stats.e2e, ns(end - self.started));
         stats.ok += 1;
         stats.tokens += if streaming { reader.tokens } else { reader.usage_completion.unwrap_or(0) };
-        reusable
     }
 }
 
@@ -331,17 +329,15 @@ impl<'a> Client<'a> {
     }
 
     fn connect(&mut self, slot: usize) {
-        match new_socket(self.shared) {
-            Ok(sock) => match self.poller.add(sock.as_raw_fd(), slot) {
-                Ok(()) => {
-                    let c = &mut self.conns[slot];
-                    c.sock = Some(sock);
-                    c.phase = Phase::Connecting;
-                    c.since = Instant::now();
-                    self.live += 1;
-                }
-                Err(e) => self.connect_failed(slot, e),
-            },
+        let watched = new_socket(self.shared).and_then(|sock| self.poller.add(sock.as_raw_fd(), slot).map(|()| sock));
+        match watched {
+            Ok(sock) => {
+                let c = &mut self.conns[slot];
+                c.sock = Some(sock);
+                c.phase = Phase::Connecting;
+                c.since = Instant::now();
+                self.live += 1;
+            }
             Err(e) => self.connect_failed(slot, e),
         }
     }
@@ -388,17 +384,16 @@ impl<'a> Client<'a> {
         match self.conns[slot].phase {
             Phase::Connecting => {
                 let sock = self.conns[slot].sock.as_ref().expect("a connecting slot has a socket");
-                match sock.take_error() {
-                    Ok(None) if mask & libc::EPOLLOUT as u32 != 0 => self.begin(slot),
-                    Ok(None) if mask & (libc::EPOLLERR | libc::EPOLLHUP) as u32 == 0 => {}
-                    Ok(err) => {
-                        let e = err.unwrap_or_else(|| ErrorKind::ConnectionRefused.into());
+                let error = match sock.take_error() {
+                    Ok(error) => error,
+                    Err(e) => Some(e),
+                };
+                match error {
+                    None if mask & libc::EPOLLOUT as u32 != 0 => self.begin(slot),
+                    None if mask & (libc::EPOLLERR | libc::EPOLLHUP) as u32 == 0 => {}
+                    error => {
                         self.live -= 1;
-                        self.connect_failed(slot, e);
-                    }
-                    Err(e) => {
-                        self.live -= 1;
-                        self.connect_failed(slot, e);
+                        self.connect_failed(slot, error.unwrap_or_else(|| ErrorKind::ConnectionRefused.into()));
                     }
                 }
             }
@@ -447,7 +442,7 @@ impl<'a> Client<'a> {
     fn complete(&mut self, slot: usize, reusable: bool) {
         let c = &mut self.conns[slot];
         let exchange = c.exchange.take().expect("a completed slot had a request");
-        let reusable = exchange.finish(self.shared, &mut self.stats, reusable);
+        exchange.finish(self.shared, &mut self.stats);
         c.rbuf.clear();
         match (self.shared.args.rate.is_none(), reusable) {
             (true, true) if self.shared.take() => self.begin(slot),
