@@ -1,6 +1,6 @@
 //! Pure-CPU benchmarks of the per-request and per-token paths. A plain `harness = false` main:
-//! `cargo bench --bench cpu [-- FILTER] [ITERS]` prints ns/op; under
-//! `valgrind --tool=callgrind target/release/deps/cpu-* FILTER ITERS` the instruction counts of two
+//! `cargo bench --bench cpu [-- FILTER|=NAME] [ITERS]` prints ns/op; under
+//! `valgrind --tool=callgrind` (`tools/callgrind.sh`) the instruction counts of two
 //! iteration counts give a deterministic Ir/op (see PERFORMANCE.md).
 
 use std::{hint::black_box, time::Instant};
@@ -12,7 +12,7 @@ use fakeai::{
     openai::{
         chunks::{ChunkWriter, Flavor, ResponseMeta, push_json_str},
         models::{Registry, UnknownModelDefaults},
-        request::parse_chat,
+        request::{ChatBody, parse_chat},
     },
     rng::Rng,
     sim::{Latency, LengthDist},
@@ -53,13 +53,13 @@ fn sim() -> SimConfig {
 
 /// One benchmark: its name, what one op is, and a body that runs `iters` ops.
 struct Bench {
-    name: &'static str,
-    what: &'static str,
+    name: String,
+    what: String,
     run: Box<dyn Fn(u64)>,
 }
 
-fn bench(name: &'static str, what: &'static str, run: impl Fn(u64) + 'static) -> Bench {
-    Bench { name, what, run: Box::new(run) }
+fn bench(name: impl Into<String>, what: impl Into<String>, run: impl Fn(u64) + 'static) -> Bench {
+    Bench { name: name.into(), what: what.into(), run: Box::new(run) }
 }
 
 fn benches() -> Vec<Bench> {
@@ -144,20 +144,113 @@ fn benches() -> Vec<Bench> {
             }
             black_box(shard.get(Counter::SseEvents));
         }),
-        bench("metrics_scrape", "merge 2 shards (100k samples each) and render Prometheus text", |n| {
-            let shards = [Shard::default(), Shard::default()];
-            for (k, s) in shards.iter().enumerate() {
-                let mut recorder = Recorder::default();
-                for i in 0..100_000u64 {
-                    recorder.record_lateness(std::time::Duration::from_nanos(1000 + (i * 7919 + k as u64) % 5_000_000));
+        bench("metrics_merge", "merge 2 published shards (100k lateness samples each) into a snapshot", {
+            let shards = loaded_shards();
+            move |n| {
+                for _ in 0..n {
+                    black_box(Snapshot::merge(black_box(&shards)));
                 }
-                recorder.publish(s);
             }
-            for _ in 0..n {
-                black_box(prometheus::render(&Snapshot::merge(black_box(&shards))));
+        }),
+        bench("metrics_render", "render a merged snapshot as Prometheus text (every family, 2 workers)", {
+            let snap = Snapshot::merge(&loaded_shards());
+            move |n| {
+                for _ in 0..n {
+                    black_box(prometheus::render(black_box(&snap)));
+                }
             }
         }),
     ]
+    .into_iter()
+    .chain(json_pair("aiperf", "an AIPerf chat body (ISL 128)", aiperf_body()))
+    .chain(json_pair("multiturn", "a 12-message agent chat with tools", multiturn_body()))
+    .chain(json_pair("long", "a 32k-word single-prompt chat", long_body()))
+    .collect()
+}
+
+/// Decoding `body` into the server's request type with serde_json (what the server does) and with
+/// simd-json, which parses in place: each simd-json op first copies the body into a reused buffer,
+/// as the server would have to (its read buffer may hold the next pipelined request too).
+fn json_pair(label: &str, what: &str, body: Vec<u8>) -> [Bench; 2] {
+    let kb = body.len() as f64 / 1024.0;
+    let copy = body.clone();
+    [
+        bench(format!("json_serde_{label}"), format!("decode {what}, {kb:.1} KB, with serde_json"), move |n| {
+            for _ in 0..n {
+                black_box(serde_json::from_slice::<ChatBody>(black_box(&body)).unwrap());
+            }
+        }),
+        bench(format!("json_simd_{label}"), "the same with simd-json (copy + decode)", move |n| {
+            let mut scratch = Vec::with_capacity(copy.len());
+            let mut buffers = simd_json::Buffers::new(copy.len());
+            for _ in 0..n {
+                scratch.clear();
+                scratch.extend_from_slice(black_box(&copy));
+                black_box(simd_json::serde::from_slice_with_buffers::<ChatBody>(&mut scratch, &mut buffers).unwrap());
+            }
+        }),
+    ]
+}
+
+/// `words` words of prompt text, about one token each, as AIPerf's synthetic prompts are.
+fn prompt_text(words: usize, salt: usize) -> String {
+    const WORDS: [&str; 8] = ["satin", "coffer", "lay", "the", "babe", "gentle", "lady", "asleep"];
+    (0..words).map(|i| WORDS[(i * 7 + salt) % WORDS.len()]).collect::<Vec<_>>().join(" ")
+}
+
+/// What AIPerf sends for `--endpoint-type chat --streaming` with ISL 128.
+fn aiperf_body() -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "messages": [{"role": "user", "content": prompt_text(128, 0)}],
+        "model": "openai/gpt-oss-120b", "stream": true, "max_completion_tokens": 64, "ignore_eos": true,
+        "stream_options": {"include_usage": true},
+    }))
+    .unwrap()
+}
+
+/// An agent-style conversation: system prompt, tool definitions, earlier tool calls and results.
+fn multiturn_body() -> Vec<u8> {
+    let mut messages = vec![serde_json::json!({"role": "system", "content": prompt_text(200, 1)})];
+    for turn in 0..5 {
+        messages.push(serde_json::json!({"role": "user", "content": prompt_text(60, turn)}));
+        messages.push(serde_json::json!({"role": "assistant", "content": null, "tool_calls": [{
+            "id": format!("call_{turn}"), "type": "function",
+            "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\",\"unit\":\"celsius\"}"}}]}));
+    }
+    messages.push(serde_json::json!({"role": "tool", "tool_call_id": "call_4", "content": prompt_text(80, 3)}));
+    let tool = |name: &str| {
+        serde_json::json!({"type": "function", "function": {"name": name,
+        "description": prompt_text(20, 2), "parameters": {"type": "object", "properties": {
+            "city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+            "required": ["city"]}}})
+    };
+    serde_json::to_vec(&serde_json::json!({
+        "model": "gpt-4o", "messages": messages, "tools": [tool("get_weather"), tool("get_time")],
+        "tool_choice": "auto", "temperature": 0.7, "max_tokens": 256, "stream": true,
+    }))
+    .unwrap()
+}
+
+/// A long-context request: one 32k-word prompt.
+fn long_body() -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "messages": [{"role": "user", "content": prompt_text(32_768, 5)}],
+        "model": "meta-llama/Llama-3.1-8B-Instruct", "max_tokens": 64, "stream": true,
+    }))
+    .unwrap()
+}
+
+/// Two shards as two busy workers leave them: 100k lateness samples each, published.
+fn loaded_shards() -> [Shard; 2] {
+    let shards = [Shard::default(), Shard::default()];
+    for (k, s) in shards.iter().enumerate() {
+        let mut recorder = Recorder::default();
+        for i in 0..100_000u64 {
+            recorder.record_lateness(std::time::Duration::from_nanos(1000 + (i * 7919 + k as u64) % 5_000_000));
+        }
+        recorder.publish(s);
+    }
+    shards
 }
 
 fn main() {
@@ -166,14 +259,18 @@ fn main() {
     let iters: Option<u64> = args.get(1).and_then(|s| s.parse().ok());
     Encoding::Cl100kBase.preload();
     for Bench { name, what, run } in benches() {
-        if !name.contains(filter.as_str()) {
+        let chosen = match filter.strip_prefix('=') {
+            Some(exact) => name == exact,
+            None => name.contains(filter.as_str()),
+        };
+        if !chosen {
             continue;
         }
         let n = iters.unwrap_or_else(|| calibrate(&run));
         let t = Instant::now();
         run(n);
         let ns = t.elapsed().as_nanos() as f64 / n as f64;
-        println!("{name:<16} {ns:>12.1} ns/op  ({n} iters)  {what}");
+        println!("{name:<22} {ns:>12.1} ns/op  ({n} iters)  {what}");
     }
 }
 

@@ -94,9 +94,10 @@ impl PromptCount {
     }
 }
 
-/// `POST /v1/chat/completions`.
+/// `POST /v1/chat/completions`, as decoded from JSON (public so that the CPU benches can compare
+/// JSON parsers on the server's own request type).
 #[derive(Debug, Deserialize)]
-struct ChatBody {
+pub struct ChatBody {
     model: Option<String>,
     messages: Option<Vec<ChatMessage>>,
     tools: Option<Value>,
