@@ -1,41 +1,17 @@
 #!/usr/bin/env bash
 # Reproduces the PERFORMANCE.md scenarios: server pinned to core 0, load on core 1, each cell the
 # median of RUNS runs (default 3). Needs wrk (apt) and a release build (cargo build --release).
-# Usage: tools/perf.sh [scenario...]   scenarios: nonstream stream paced memory startup peers metrics-cost
-#        (default: all but peers). `peers` needs the Python FakeAI: FAKEAI_PY=/path/to/venv/bin/fakeai,
-#        and measures llmsim too when LLMSIM=/path/to/llmsim (`cargo install llmsim`).
+# Usage: tools/perf.sh [scenario...]   scenarios: nonstream stream paced open memory startup peers metrics-cost
+#        (default: all but peers and metrics-cost). `peers` runs tools/peers.sh (see there).
 #        CLOCK=kernel times paced events by when their bytes reached the client socket (fakeai-bench --clock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
-BIN=target/release/fakeai
-BENCH=target/release/fakeai-bench
-PORT=18500
-scenarios=${*:-nonstream stream paced memory startup}
-
-start_server() { # args...
-  taskset -c 0 "$BIN" server --port $PORT --workers 1 --cpus 0 "$@" >/tmp/fakeai-perf-server.log 2>&1 &
-  SERVER=$!
-  for _ in $(seq 200); do curl -sf "127.0.0.1:$PORT/health" >/dev/null && return; sleep 0.01; done
-  echo "server did not start" >&2; exit 1
-}
-stop_server() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
-cpu_ticks() { awk '{print $14+$15}' "/proc/$SERVER/stat"; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-server_delays() { curl -s "127.0.0.1:$PORT/metrics?format=json" | python3 -c "import json,sys; m=json.load(sys.stdin); l, r = m['emit_lateness_ms'], m['read_delay_ms']; print(l['p50'], l['p99'], r['p99'])"; }
-
-wrk_run() { # body-file conns -> "req/s cpu_us_per_req"
-  local body=$1 conns=$2 t0 t1 out rps
-  t0=$(cpu_ticks)
-  out=$(BODY_FILE=$body taskset -c 1 wrk -t1 -c"$conns" -d5s -s tools/wrk_post.lua "http://127.0.0.1:$PORT${API:-}/v1/chat/completions")
-  t1=$(cpu_ticks)
-  if grep -q "Non-2xx" <<<"$out"; then echo "non-2xx responses" >&2; exit 1; fi
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  awk -v r="$rps" -v t=$((t1 - t0)) 'BEGIN {printf "%.0f %.2f\n", r, t * 10000 / (r * 5)}'
-}
+source tools/perf-common.sh
+scenarios=${*:-nonstream stream paced open memory startup}
 
 if [[ " $scenarios " == *" nonstream "* ]]; then
-  echo '{"model":"m","messages":[{"role":"user","content":"Hello, how are you today?"}],"max_tokens":64,"ignore_eos":true}' >/tmp/perf-nonstream.json
+  write_bodies m
   start_server --ttft 0:0 --itl 0:0
   for c in 100 1000; do
     rows=$(for _ in $(seq "$RUNS"); do wrk_run /tmp/perf-nonstream.json $c; done)
@@ -45,7 +21,7 @@ if [[ " $scenarios " == *" nonstream "* ]]; then
 fi
 
 if [[ " $scenarios " == *" stream "* ]]; then
-  echo '{"model":"m","messages":[{"role":"user","content":"Hello, how are you today?"}],"max_tokens":64,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}' >/tmp/perf-stream.json
+  write_bodies m
   start_server --ttft 0:0 --itl 0:0
   rows=$(for _ in $(seq "$RUNS"); do wrk_run /tmp/perf-stream.json 100; done)
   rps=$(cut -d' ' -f1 <<<"$rows" | median); us=$(cut -d' ' -f2 <<<"$rows" | median)
@@ -84,45 +60,41 @@ if [[ " $scenarios " == *" paced "* ]]; then
   done
 fi
 
+# 200,000 events/s offered on one core: an open loop of 2,000 requests/s x 100 tokens (ITL 10 ms,
+# TTFT 50 ms; ~2,080 streams at once), with what the server delivered read from its own event
+# counter over 10 s of steady state.
+paced_open() { # -> "ok errors delivered_events/s ttft_p50 ttft_p99 itl_mean itl_p99 itl_mean_err_% server_cpu_%"
+  local j c0 c1 t0 t1
+  start_server --ttft 50:0 --itl 10:0
+  events() { curl -s "127.0.0.1:$PORT/metrics" | awk '/^fakeai_sse_events_total / {print $2}'; }
+  taskset -c 1 "$BENCH" --url "http://127.0.0.1:$PORT" --rate 2000 --arrival constant --requests 30000 \
+    --max-tokens 100 --expect-ttft 50 --expect-itl 10 --cpus 1 --warmup 3s --duration 60s --clock "${CLOCK:-read}" \
+    --json >/tmp/perf-open.json &
+  local bench=$!
+  sleep 4; c0=$(events); t0=$(cpu_ticks); sleep 10; c1=$(events); t1=$(cpu_ticks)
+  wait "$bench"
+  stop_server
+  python3 - "$c0" "$c1" "$((t1 - t0))" <<'PY'
+import json, sys
+r = json.load(open("/tmp/perf-open.json")); c0, c1, ticks = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+t, i = r["ttft_ms"], r["itl_ms"]
+print(f'{r["requests_ok"]} {sum(r["errors"].values())} {(c1 - c0) / 10:.0f} {t["p50"]:.2f} {t["p99"]:.2f} '
+      f'{i["mean"]:.3f} {i["p99"]:.3f} {i["error_vs_config"]["mean_pct"]:.2f} {ticks / 10:.0f}')
+PY
+}
+if [[ " $scenarios " == *" open "* ]]; then
+  echo "open (clock ${CLOCK:-read}): 2,000 req/s x 100 tokens | ok errors delivered_events/s ttft_p50 ttft_p99 itl_mean itl_p99 itl_mean_err_% server_cpu_% (medians of $RUNS)"
+  rows=$(for _ in $(seq "$RUNS"); do paced_open; done)
+  echo "open: runs: $(tr '\n' ';' <<<"$rows")"
+  echo "open: 2000 100 | $(for col in $(seq 9); do cut -d' ' -f"$col" <<<"$rows" | median; done | tr '\n' ' ')"
+fi
+
 if [[ " $scenarios " == *" memory "* ]]; then
   start_server --ttft 0:0 --itl 0:0 ${MEMORY_ARGS:-}
-  base=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER/status")
-  python3 - "$PORT" "$SERVER" "$base" <<'PY'
-import socket, sys, time
-port, pid, base = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-def rss():
-    return int(next(l.split()[1] for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")))
-conns = []
-for i in range(9000):
-    s = socket.create_connection(("127.0.0.1", port)); conns.append(s)
-    if i % 500 == 0: time.sleep(0.05)
-for s in conns:
-    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-for s in conns:
-    s.recv(4096)
-time.sleep(0.5)
-idle = rss()
-print(f"memory: {len(conns)} idle keep-alive connections: RSS +{(idle - base) / 1024:.1f} MiB = {(idle - base) * 1024 / len(conns):.0f} B/connection")
-PY
+  echo "memory: 9000 idle keep-alive connections: $(rss_per_connection idle 9000) B/connection"
   stop_server
   start_server --ttft 0:0 --itl 60000:0
-  base=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER/status")
-  python3 - "$PORT" "$SERVER" "$base" <<'PY'
-import socket, sys, time
-port, pid, base = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-def rss():
-    return int(next(l.split()[1] for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")))
-body = b'{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":3,"ignore_eos":true,"stream":true}'
-req = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-conns = []
-for i in range(9000):
-    s = socket.create_connection(("127.0.0.1", port)); conns.append(s)
-    s.sendall(req)
-    if i % 500 == 0: time.sleep(0.05)
-time.sleep(1.0)
-active = rss()
-print(f"memory: {len(conns)} active streams (waiting between tokens): RSS +{(active - base) / 1024:.1f} MiB = {(active - base) * 1024 / len(conns):.0f} B/stream")
-PY
+  echo "memory: 9000 active streams (waiting between tokens): $(rss_per_connection active 9000) B/stream"
   stop_server
 fi
 
@@ -132,7 +104,7 @@ fi
 if [[ " $scenarios " == *" metrics-cost "* ]]; then
   OFF_BIN=target/no-metrics/release/fakeai
   cargo build --release --features no-metrics --target-dir target/no-metrics --bin fakeai >/dev/null 2>&1
-  echo '{"model":"m","messages":[{"role":"user","content":"Hello, how are you today?"}],"max_tokens":64,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}' >/tmp/perf-stream.json
+  write_bodies m
   ON_BIN=$BIN; on=""; off=""
   for _ in $(seq "$RUNS"); do
     BIN=$ON_BIN start_server --ttft 0:0 --itl 0:0; on+="$(wrk_run /tmp/perf-stream.json 100)"$'\n'; stop_server
@@ -174,74 +146,6 @@ if [[ " $scenarios " == *" startup "* ]]; then
   tools/startup.sh "$BIN" 11
 fi
 
-# Side by side with the Python FakeAI from PyPI, same machine, same pinning, same load.
-peer_cell() { # label server-start-fn -> prints one row
-  local label=$1; shift
-  "$@"
-  local ns st paced
-  ns=$(for _ in $(seq "$RUNS"); do wrk_run /tmp/perf-nonstream.json 100; done | cut -d' ' -f1 | median)
-  st=$(for _ in $(seq "$RUNS"); do wrk_run /tmp/perf-stream.json 100; done | cut -d' ' -f1 | median)
-  paced=$(taskset -c 1 "$BENCH" --url "http://127.0.0.1:$PORT${API:-}" --model openai/gpt-oss-120b --concurrency 100 \
-      --requests 300 --max-tokens 64 --expect-ttft 20 --expect-itl 5 --cpus 1 --duration 60s --json \
-    | python3 -c "import json,sys; r=json.load(sys.stdin); t,i=r['ttft_ms'],r['itl_ms']; print(f\"{r['requests_ok']} {r['events_per_s']:.0f} {t['p50']:.1f} {t['p99']:.1f} {i['p50']:.2f} {i['p99']:.2f}\")")
-  stop_server
-  echo "peers: $label | nonstream_req/s $ns | stream_20/5_streams/s $st | paced c=100 ok/events_s/ttft_p50/ttft_p99/itl_p50/itl_p99: $paced"
-}
-start_python_fakeai() {
-  FAKEAI_GENERATION__TTFT_MS=${PY_TTFT:-20} FAKEAI_GENERATION__ITL_MS=${PY_ITL:-5} \
-    FAKEAI_GENERATION__TTFT_VARIANCE_PERCENT=0 FAKEAI_GENERATION__ITL_VARIANCE_PERCENT=0 \
-    taskset -c 0 "$FAKEAI_PY" server --host 127.0.0.1 --port $PORT >/tmp/fakeai-py-server.log 2>&1 &
-  SERVER=$!
-  for _ in $(seq 3000); do curl -sf "127.0.0.1:$PORT/health" | grep -q healthy && return; sleep 0.01; done
-  echo "python fakeai did not start" >&2; exit 1
-}
-start_llmsim() { # llmsim 0.6.0: latency and length from a config file; routes under /openai
-  cat >/tmp/llmsim-perf.toml <<EOF
-[server]
-port = $PORT
-host = "127.0.0.1"
-[latency]
-ttft_mean_ms = 20
-ttft_stddev_ms = 0
-tbt_mean_ms = 5
-tbt_stddev_ms = 0
-[response]
-target_tokens = 64
-EOF
-  # Its per-request INFO/DEBUG logging is switched off so that it is measured at its best.
-  RUST_LOG=error taskset -c 0 "$LLMSIM" serve --config /tmp/llmsim-perf.toml >/tmp/llmsim-server.log 2>&1 &
-  SERVER=$!
-  for _ in $(seq 3000); do curl -sf "127.0.0.1:$PORT/health" >/dev/null && return; sleep 0.01; done
-  echo "llmsim did not start" >&2; exit 1
-}
 if [[ " $scenarios " == *" peers "* ]]; then
-  : "${FAKEAI_PY:?set FAKEAI_PY to the fakeai executable of the Python FakeAI}"
-  echo '{"model":"openai/gpt-oss-120b","messages":[{"role":"user","content":"Hello, how are you today?"}],"max_tokens":64,"ignore_eos":true}' >/tmp/perf-nonstream.json
-  echo '{"model":"openai/gpt-oss-120b","messages":[{"role":"user","content":"Hello, how are you today?"}],"max_tokens":64,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}' >/tmp/perf-stream.json
-  # Both servers: TTFT 20 ms, ITL 5 ms, no delay on non-streaming (FakeAI applies none).
-  peer_cell "fakeai (rust)" start_server --ttft 20:0 --itl 5:0 --non-streaming-delay false
-  peer_cell "FakeAI 0.3.2 (python)" start_python_fakeai
-  if [[ -n "${LLMSIM:-}" ]]; then API=/openai peer_cell "llmsim 0.6.0" start_llmsim; fi
-  python3 - <<'PY'
-import statistics, subprocess, time, http.client, os
-def startup(cmd, env=None):
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    while True:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", 18500, timeout=1); c.request("GET", "/health")
-            r = c.getresponse()
-            body = r.read()
-            if r.status == 200 and (b"healthy" in body or b"llmsim" in body): break
-        except OSError: pass
-        time.sleep(0.002)
-    t = (time.perf_counter() - t0) * 1e3; p.terminate(); p.wait(); return t
-rs = [startup(["target/release/fakeai", "server", "--port", "18500"]) for _ in range(3)]
-py = [startup([os.environ["FAKEAI_PY"], "server", "--host", "127.0.0.1", "--port", "18500"]) for _ in range(3)]
-print(f"peers: startup to healthy: fakeai {statistics.median(rs):.1f} ms, FakeAI (python) {statistics.median(py):.0f} ms, ratio {statistics.median(py)/statistics.median(rs):.0f}x")
-if os.environ.get("LLMSIM"):
-    env = dict(os.environ, RUST_LOG="error")
-    ll = [startup([os.environ["LLMSIM"], "serve", "--config", "/tmp/llmsim-perf.toml"], env) for _ in range(3)]
-    print(f"peers: startup to healthy: llmsim {statistics.median(ll):.1f} ms, ratio {statistics.median(ll)/statistics.median(rs):.1f}x")
-PY
+  tools/peers.sh
 fi
