@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 source tools/perf-common.sh
 scenarios=${*:-nonstream stream paced open memory startup}
+# The server's own emit lateness p50/p99 and request read delay p99, in ms.
+server_delays() { curl -s "127.0.0.1:$PORT/metrics?format=json" | python3 -c "import json,sys; m=json.load(sys.stdin); l, r = m['emit_lateness_ms'], m['read_delay_ms']; print(l['p50'], l['p99'], r['p99'])"; }
 
 if [[ " $scenarios " == *" nonstream "* ]]; then
   write_bodies m
