@@ -81,19 +81,19 @@ const PLAIN_DELTA_END: &[u8] = b"},\"logprobs\":null,\"finish_reason\":null}]}\n
 impl ChunkWriter {
     /// Pre-encodes the parts every chunk of this response shares.
     pub fn new(flavor: Flavor, meta: &ResponseMeta) -> Self {
-        let tokens = std::cell::Cell::new(0);
+        // Only chat pre-encodes its deltas' prefixes.
+        let plain = |head, responses| ChunkWriter {
+            flavor,
+            tokens: Default::default(),
+            responses,
+            head,
+            delta_prefixes: Default::default(),
+        };
         if flavor == Flavor::Tgi {
-            return ChunkWriter {
-                flavor,
-                tokens,
-                head: b"data:".to_vec(),
-                responses: None,
-                delta_prefixes: Default::default(),
-            };
+            return plain(b"data:".to_vec(), None);
         }
         if flavor == Flavor::Responses {
-            let responses = Some(responses::Ids::new(meta));
-            return ChunkWriter { flavor, tokens, head: Vec::new(), responses, delta_prefixes: Default::default() };
+            return plain(Vec::new(), Some(responses::Ids::new(meta)));
         }
         if flavor == Flavor::Messages {
             let mut head = Vec::with_capacity(160);
@@ -101,7 +101,7 @@ impl ChunkWriter {
             push_json_str(&mut head, &meta.id);
             head.extend_from_slice(b",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":");
             push_json_str(&mut head, &meta.model);
-            return ChunkWriter { flavor, tokens, head, responses: None, delta_prefixes: Default::default() };
+            return plain(head, None);
         }
         let mut head = Vec::with_capacity(160);
         head.extend_from_slice(DATA);
@@ -119,15 +119,15 @@ impl ChunkWriter {
             push_json_str(&mut head, &meta.fingerprint);
         }
         head.push(b',');
-        let delta_prefixes = match flavor {
-            Flavor::Chat => DELTA_FIELDS.map(|field| {
-                let mut prefix = head.clone();
-                push_delta_open(&mut prefix, 0, field);
-                prefix
-            }),
-            _ => Default::default(),
-        };
-        ChunkWriter { flavor, tokens, head, responses: None, delta_prefixes }
+        if flavor != Flavor::Chat {
+            return plain(head, None);
+        }
+        let delta_prefixes = DELTA_FIELDS.map(|field| {
+            let mut prefix = head.clone();
+            push_delta_open(&mut prefix, 0, field);
+            prefix
+        });
+        ChunkWriter { flavor, tokens: Default::default(), head, responses: None, delta_prefixes }
     }
 
     /// The opening chunk of choice `index`: chat sends the assistant role with empty content;
