@@ -110,7 +110,7 @@ fi
 paced_peer() { # server streams ttft itl tokens requests -> "ok errors events/s ttft_p50 ttft_p99 itl_mean itl_p99 error-kinds"
   local s=$1 streams=$2 ttft=$3 itl=$4 tokens=$5 requests=$6
   start_peer "$s" "$ttft" "$itl" "$tokens"
-  taskset -c 1 "$BENCH" --url "http://127.0.0.1:$PORT$(api "$s")" --model "$MODEL" --concurrency "$streams" \
+  bench_client --url "http://127.0.0.1:$PORT$(api "$s")" --model "$MODEL" --concurrency "$streams" \
       --requests "$requests" --max-tokens "$tokens" --expect-ttft "$ttft" --expect-itl "$itl" --cpus 1 \
       --warmup 2s --duration 30s --timeout 30s --json |
     python3 -c "

@@ -17,6 +17,10 @@ start_server() { # fakeai server args...
 stop_server() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$SERVER/stat"; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$SERVER/status"; }
+# fakeai-bench on core 1 at real-time priority: at 10,000 streams, other threads on the client's
+# core (kernel workers, softirqs) delayed its reads and added up to ~2 ms to read-clock TTFT p99
+# (51.0-52.6 ms against 50.7 with it, same server). CLIENT_PRIO= runs it at normal priority.
+bench_client() { taskset -c 1 ${CLIENT_PRIO-chrt -f 10} "$BENCH" "$@"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 wrk_run() { # body-file conns -> "req/s cpu_us_per_req" over 5 s of wrk on core 1; $API prefixes the path

@@ -37,7 +37,7 @@ paced() { # streams itl tokens requests
   local warmup; warmup=$(awk -v s="$streams" 'BEGIN {w = s / 4000 + 1; print (w < 2 ? 2 : w) "s"}')
   start_server --ttft 50:0 --itl "$itl:0"
   t0=$(cpu_ticks)
-  j=$(taskset -c 1 "$BENCH" --url "http://127.0.0.1:$PORT" --concurrency "$streams" --requests "$requests" \
+  j=$(bench_client --url "http://127.0.0.1:$PORT" --concurrency "$streams" --requests "$requests" \
       --max-tokens "$tokens" --expect-ttft 50 --expect-itl "$itl" --cpus 1 --warmup "$warmup" --duration 60s --clock "${CLOCK:-read}" --json)
   t1=$(cpu_ticks)
   local late; late=$(server_delays)
@@ -69,7 +69,7 @@ paced_open() { # -> "ok errors delivered_events/s ttft_p50 ttft_p99 itl_mean itl
   local j c0 c1 t0 t1
   start_server --ttft 50:0 --itl 10:0
   events() { curl -s "127.0.0.1:$PORT/metrics" | awk '/^fakeai_sse_events_total / {print $2}'; }
-  taskset -c 1 "$BENCH" --url "http://127.0.0.1:$PORT" --rate 2000 --arrival constant --requests 30000 \
+  bench_client --url "http://127.0.0.1:$PORT" --rate 2000 --arrival constant --requests 30000 \
     --max-tokens 100 --expect-ttft 50 --expect-itl 10 --cpus 1 --warmup 3s --duration 60s --clock "${CLOCK:-read}" \
     --json >/tmp/perf-open.json &
   local bench=$!
