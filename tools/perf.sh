@@ -66,7 +66,7 @@ fi
 # TTFT 50 ms; ~2,080 streams at once), with what the server delivered read from its own event
 # counter over 10 s of steady state.
 paced_open() { # -> "ok errors delivered_events/s ttft_p50 ttft_p99 itl_mean itl_p99 itl_mean_err_% server_cpu_%"
-  local j c0 c1 t0 t1
+  local c0 c1 t0 t1
   start_server --ttft 50:0 --itl 10:0
   events() { curl -s "127.0.0.1:$PORT/metrics" | awk '/^fakeai_sse_events_total / {print $2}'; }
   bench_client --url "http://127.0.0.1:$PORT" --rate 2000 --arrival constant --requests 30000 \
