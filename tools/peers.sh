@@ -112,7 +112,7 @@ paced_peer() { # server streams ttft itl tokens requests -> "ok errors events/s 
   start_peer "$s" "$ttft" "$itl" "$tokens"
   bench_client --url "http://127.0.0.1:$PORT$(api "$s")" --model "$MODEL" --concurrency "$streams" \
       --requests "$requests" --max-tokens "$tokens" --expect-ttft "$ttft" --expect-itl "$itl" --cpus 1 \
-      --warmup 2s --duration 30s --timeout 30s --json |
+      --warmup "$(warmup_for "$streams")" --duration 30s --timeout 30s --json |
     python3 -c "
 import json, sys
 r = json.load(sys.stdin); t, i = r['ttft_ms'], r['itl_ms']
@@ -122,7 +122,9 @@ print(r['requests_ok'], sum(r['errors'].values()), round(r['events_per_s']), *(f
   stop_server
 }
 if [[ " $scenarios " == *" paced "* ]]; then # scenario 3, and the light load every peer can carry
-  for cfg in "100 20 5 64 1500" "1000 50 10 100 6000"; do
+  # streams ttft itl tokens requests; PACED="…;…" picks other rows
+  IFS=';' read -ra configs <<<"${PACED:-100 20 5 64 1500;1000 50 10 100 6000;2000 50 10 100 10000;5000 50 10 100 20000;10000 50 50 100 20000}"
+  for cfg in "${configs[@]}"; do
     read -r streams ttft itl tokens requests <<<"$cfg"
     declare -A ROWS=()
     for s in $servers; do

@@ -21,6 +21,8 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$SERVER/status"; }
 # core (kernel workers, softirqs) delayed its reads and added up to ~2 ms to read-clock TTFT p99
 # (51.0-52.6 ms against 50.7 with it, same server). CLIENT_PRIO= runs it at normal priority.
 bench_client() { taskset -c 1 ${CLIENT_PRIO-chrt -f 10} "$BENCH" "$@"; }
+# Requests started while connections still ramp up (4,000/s) are not measured: 1 s past the ramp, 2 s at least.
+warmup_for() { awk -v s="$1" 'BEGIN {w = s / 4000 + 1; print (w < 2 ? 2 : w) "s"}'; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 wrk_run() { # body-file conns -> "req/s cpu_us_per_req" over 5 s of wrk on core 1; $API prefixes the path

@@ -33,12 +33,10 @@ fi
 
 paced() { # streams itl tokens requests
   local streams=$1 itl=$2 tokens=$3 requests=$4 t0 t1 j
-  # Requests started while connections still ramp up (4,000/s) are not measured: warm up 1 s past the ramp.
-  local warmup; warmup=$(awk -v s="$streams" 'BEGIN {w = s / 4000 + 1; print (w < 2 ? 2 : w) "s"}')
   start_server --ttft 50:0 --itl "$itl:0"
   t0=$(cpu_ticks)
   j=$(bench_client --url "http://127.0.0.1:$PORT" --concurrency "$streams" --requests "$requests" \
-      --max-tokens "$tokens" --expect-ttft 50 --expect-itl "$itl" --cpus 1 --warmup "$warmup" --duration 60s --clock "${CLOCK:-read}" --json)
+      --max-tokens "$tokens" --expect-ttft 50 --expect-itl "$itl" --cpus 1 --warmup "$(warmup_for "$streams")" --duration 60s --clock "${CLOCK:-read}" --json)
   t1=$(cpu_ticks)
   local late; late=$(server_delays)
   stop_server
