@@ -73,7 +73,9 @@ pub struct ChunkWriter {
 
 const DATA: &[u8] = b"data: ";
 const END: &[u8] = b"\n\n";
-/// The delta fields whose chunk prefixes are pre-encoded.
+/// The chat delta fields, each with a pre-encoded chunk prefix: indices into `DELTA_FIELDS`.
+const CONTENT: usize = 0;
+const REASONING: usize = 1;
 const DELTA_FIELDS: [&[u8]; 2] = [b"content", b"reasoning_content"];
 /// What follows the text of a plain chat delta: no logprobs, no running usage.
 const PLAIN_DELTA_END: &[u8] = b"},\"logprobs\":null,\"finish_reason\":null}]}\n\n";
@@ -157,7 +159,7 @@ impl ChunkWriter {
             return ids.text_delta(&self.tokens, token, out);
         }
         match self.flavor {
-            Flavor::Chat => return self.chat_delta(index, b"content", token, extras, out),
+            Flavor::Chat => return self.chat_delta(index, CONTENT, token, extras, out),
             Flavor::Completion => {
                 out.extend_from_slice(&self.head);
                 out.extend_from_slice(b"\"choices\":[{\"text\":");
@@ -274,19 +276,18 @@ impl ChunkWriter {
         if let Some(ids) = &self.responses {
             return ids.reasoning_delta(&self.tokens, token, out);
         }
-        self.chat_delta(index, b"reasoning_content", token, Extras::default(), out);
+        self.chat_delta(index, REASONING, token, Extras::default(), out);
     }
 
-    /// A chat chunk whose delta is `{field: text}`.
-    fn chat_delta(&self, index: usize, field: &[u8], text: &str, extras: Extras<'_>, out: &mut Vec<u8>) {
-        let plain = extras.logprobs.is_empty() && extras.usage.is_none();
-        if let Some(at) = DELTA_FIELDS.iter().position(|f| *f == field).filter(|_| index == 0 && plain) {
-            out.extend_from_slice(&self.delta_prefixes[at]);
+    /// A chat chunk whose delta is `{DELTA_FIELDS[field]: text}`.
+    fn chat_delta(&self, index: usize, field: usize, text: &str, extras: Extras<'_>, out: &mut Vec<u8>) {
+        if index == 0 && extras.logprobs.is_empty() && extras.usage.is_none() {
+            out.extend_from_slice(&self.delta_prefixes[field]);
             push_json_str(out, text);
             return out.extend_from_slice(PLAIN_DELTA_END);
         }
         out.extend_from_slice(&self.head);
-        push_delta_open(out, index, field);
+        push_delta_open(out, index, DELTA_FIELDS[field]);
         push_json_str(out, text);
         out.push(b'}');
         push_chunk_end(out, extras);
