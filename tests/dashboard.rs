@@ -35,8 +35,7 @@ fn shown(dom: &str, id: &str) -> u64 {
 
 #[test]
 fn dashboard_draws_and_updates_in_headless_chromium_under_traffic() {
-    if Command::new("chromium").arg("--version").output().is_err() {
-        eprintln!("skipping: chromium not installed (.ci/run installs the Debian package)");
+    if common::tool_or_skip(Command::new("chromium").arg("--version").output().ok(), "chromium").is_none() {
         return;
     }
     let s = Server::start(&["--ttft", "5:0", "--itl", "2:0"]);

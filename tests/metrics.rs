@@ -109,7 +109,7 @@ fn every_metrics_path_parses_with_prometheus_client_and_promtool() {
         );
     }
     let text = eventually(&s, "/metrics", "vllm:generation_tokens_total{model_name=\"model \\\"quoted\\\"\"}", 6.0);
-    if let Ok(python) = std::env::var("FAKEAI_SDK_PYTHON") {
+    if let Some(python) = common::sdk_python() {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/metrics_check.py");
         let out = Command::new(python).args([script, &format!("http://{}", s.addr), "6"]).output().unwrap();
         assert!(
@@ -118,11 +118,9 @@ fn every_metrics_path_parses_with_prometheus_client_and_promtool() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-    } else {
-        eprintln!("skipping prometheus_client check: FAKEAI_SDK_PYTHON not set (.ci/run sets it)");
     }
-    let Some(strict) = promtool(&s.request("GET", "/dynamo_frontend/metrics", None).text()) else {
-        eprintln!("skipping promtool check: promtool not installed (.ci/run installs it)");
+    let strict = promtool(&s.request("GET", "/dynamo_frontend/metrics", None).text());
+    let Some(strict) = common::tool_or_skip(strict, "promtool") else {
         return;
     };
     assert_eq!(strict, Ok(String::new()), "/dynamo_frontend/metrics passes promtool with no findings");
@@ -419,7 +417,7 @@ fn metrics_stream_websocket_subscribes_and_updates_under_traffic() {
     sock.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8]).unwrap();
     assert_eq!(ws_read(&mut sock), (8, vec![0x03, 0xE8]), "close answered with 1000");
 
-    if let Ok(python) = std::env::var("FAKEAI_SDK_PYTHON") {
+    if let Some(python) = common::sdk_python() {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/ws_check.py");
         let out = Command::new(python).args([script, &format!("ws://{}/metrics/stream", s.addr)]).output().unwrap();
         let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

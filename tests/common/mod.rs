@@ -349,3 +349,31 @@ pub fn chat(model: &str, content: &str, extra: &str) -> String {
         serde_json::to_string(content).unwrap()
     )
 }
+
+/// A tool a test needs, or `None` to skip: `what` names it for the message. Under CI (`CI` set)
+/// a missing tool fails the test, so a run without it can never pass silently.
+pub fn tool_or_skip<T>(found: Option<T>, what: &str) -> Option<T> {
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but {what} is missing (.ci/run installs it)");
+        eprintln!("skipping: {what} is missing (.ci/run installs it)");
+    }
+    found
+}
+
+/// The Python named by `FAKEAI_SDK_PYTHON` (a venv with the official SDKs; `.ci/run` makes one).
+pub fn sdk_python() -> Option<String> {
+    tool_or_skip(std::env::var("FAKEAI_SDK_PYTHON").ok(), "FAKEAI_SDK_PYTHON (a Python with the SDKs)")
+}
+
+/// Runs `tests/sdk/<script>` with `args` on the SDK Python; panics with its output unless it
+/// exits 0 and prints `checks passed`. Returns its stdout; `None` when skipped.
+pub fn run_sdk_script(script: &str, args: &[&str]) -> Option<String> {
+    let python = sdk_python()?;
+    let path = format!("{}/tests/sdk/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(python).arg(&path).args(args).output().expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stdout.contains("checks passed"), "{script} failed:\n{stdout}\n{stderr}");
+    eprintln!("{stdout}");
+    Some(stdout)
+}
