@@ -19,6 +19,7 @@ use crate::{
         request,
         response::{ChoiceText, completion_json},
         store::Stored,
+        tgi,
     },
     rng::Rng,
     sse::TokenStream,
@@ -124,8 +125,10 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         (Method::Get, p) if p.starts_with("/v1/responses/") => Ok(Reply::Now(stored_response(app, p, false))),
         (Method::Delete, p) if p.starts_with("/v1/responses/") => Ok(Reply::Now(stored_response(app, p, true))),
         (Method::Post, "/v1/text/generation") => text_generation(app, ctx, body),
-        (Method::Post, "/generate") => generate(app, ctx, head, body, Flavor::Tgi),
-        (Method::Post, "/generate_stream") => generate(app, ctx, head, body, Flavor::Tgi),
+        (Method::Post, "/generate") => Ok(tgi::generate(app, ctx, body, tgi::Route::Generate)),
+        (Method::Post, "/generate_stream") => Ok(tgi::generate(app, ctx, body, tgi::Route::Stream)),
+        (Method::Post, "/") => Ok(tgi::generate(app, ctx, body, tgi::Route::Compat)),
+        (Method::Get, "/info") => Ok(Reply::Now(tgi::info(app))),
         _ => Ok(Reply::Now(unrouted(path))),
     };
     result.unwrap_or_else(|e| Reply::Now(e.into()))
@@ -134,7 +137,7 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
 /// 405 with `Allow` for a known path, else 404.
 fn unrouted(path: &str) -> Full {
     let allow = match path {
-        "/health" | "/v1/models" | "/metrics" | "/metrics/json" => "GET, HEAD, OPTIONS",
+        "/health" | "/v1/models" | "/metrics" | "/metrics/json" | "/info" => "GET, HEAD, OPTIONS",
         "/vllm/metrics" | "/dynamo_frontend/metrics" | "/sglang/metrics" | "/trtllm/metrics" => "GET, HEAD, OPTIONS",
         p if p.starts_with("/v1/models/") => "GET, HEAD, OPTIONS",
         // FakeAI's JSON/CSV views and the dashboard: the whole namespace is read-only.
@@ -146,7 +149,8 @@ fn unrouted(path: &str) -> Full {
         | "/v1/responses"
         | "/generate"
         | "/generate_stream"
-        | "/v1/text/generation" => "POST, OPTIONS",
+        | "/v1/text/generation"
+        | "/" => "POST, OPTIONS",
         p if p.starts_with("/v1/responses/") => "GET, DELETE, OPTIONS",
         _ => return Error::not_found(path).into(),
     };
@@ -332,7 +336,7 @@ fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavo
     let mut req = match flavor {
         Flavor::Chat => request::parse_chat(body, app.encoding)?,
         Flavor::Completion => request::parse_completion(body, app.encoding)?,
-        Flavor::Tgi => request::parse_tgi(body, app.encoding, head.path == "/generate_stream")?,
+        Flavor::Tgi => unreachable!("TGI's routes are served by openai::tgi"),
         Flavor::Messages => request::parse_messages(body, app.encoding)?,
         Flavor::Responses => request::parse_responses(body, app.encoding)?,
     };
@@ -416,7 +420,7 @@ fn check_context_length(req: &request::GenRequest, window: u64, flavor: Flavor) 
 }
 
 /// A non-streaming reply of `body`, due when `plan`'s last token would have been generated.
-fn non_streaming(app: &App, mut plan: Plan, body: Vec<u8>) -> Reply {
+pub fn non_streaming(app: &App, mut plan: Plan, body: Vec<u8>) -> Reply {
     let summary = plan.summary();
     let after = match app.sim.non_streaming_delay {
         true => plan.schedule.deadline_of(plan.longest()),

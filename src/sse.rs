@@ -39,6 +39,8 @@ pub struct TokenStream {
     logprobs: Vec<(Logprobs, usize)>,
     /// Reused buffer for one chunk's logprobs JSON.
     scratch: Vec<u8>,
+    /// TGI: how the last event is finished.
+    tgi_end: Option<Box<crate::openai::tgi::Ending>>,
 }
 
 impl TokenStream {
@@ -62,7 +64,14 @@ impl TokenStream {
             finished: false,
             logprobs,
             scratch: Vec::new(),
+            tgi_end: None,
         }
+    }
+
+    /// A TGI stream, finished by `end`.
+    pub fn with_tgi_end(mut self, end: crate::openai::tgi::Ending) -> Self {
+        self.tgi_end = Some(Box::new(end));
+        self
     }
 
     /// Appends the opening (role) chunks, sent with the response head.
@@ -191,7 +200,11 @@ impl TokenStream {
                 self.writer.responses_finish(reasoning.as_deref(), &answer, self.plan.usage, out);
             }
             Flavor::Messages => self.writer.messages_finish(first.finish_reason, first.length, out),
-            Flavor::Tgi => self.writer.tgi_finish(&first.answer_text(), first.finish_reason, first.length, out),
+            Flavor::Tgi => {
+                if let Some(end) = &self.tgi_end {
+                    end.finish_stream(first, out);
+                }
+            }
         }
     }
 

@@ -189,41 +189,6 @@ fn reasoning_models_stream_reasoning_first_with_exact_counts() {
 }
 
 #[test]
-fn tgi_generate_and_generate_stream() {
-    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
-    let cl100k = tiktoken_rs::cl100k_base().unwrap();
-    let body = r#"{"inputs":"Hello, world!","parameters":{"max_new_tokens":12,"ignore_eos":true}}"#;
-    let r = s.post("/generate_stream", body);
-    assert_eq!(r.header("content-type"), Some("text/event-stream; charset=utf-8"));
-    let events: Vec<serde_json::Value> = r
-        .text()
-        .split_terminator("\n\n")
-        .map(|e| serde_json::from_str(e.strip_prefix("data:").expect("TGI data line")).unwrap())
-        .collect();
-    let tokens: Vec<&str> = events
-        .iter()
-        .filter(|e| e["token"]["special"] == false)
-        .map(|e| e["token"]["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(tokens.len(), 12, "one event per token");
-    let last = events.last().unwrap();
-    assert_eq!(last["token"]["special"], true);
-    assert_eq!(last["generated_text"], tokens.concat());
-    assert_eq!(last["details"]["finish_reason"], "length");
-    assert_eq!(last["details"]["generated_tokens"], 12);
-    assert_eq!(cl100k.encode_ordinary(&tokens.concat()).len(), 12);
-    assert!(events[..events.len() - 1].iter().all(|e| e["generated_text"].is_null()));
-
-    let v = s.post("/generate", body).json();
-    assert_eq!(cl100k.encode_ordinary(v["generated_text"].as_str().unwrap()).len(), 12);
-    assert_eq!(v["details"]["generated_tokens"], 12);
-    let e = s.post("/generate", r#"{"parameters":{}}"#);
-    assert_eq!((e.status, e.json()["error"]["param"].as_str()), (400, Some("inputs")));
-    let e = s.post("/generate", r#"{"inputs":"x","parameters":{"max_new_tokens":0}}"#);
-    assert_eq!(e.json()["error"]["param"], "parameters.max_new_tokens");
-}
-
-#[test]
 fn anthropic_messages_stream_and_message() {
     let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
     let cl100k = tiktoken_rs::cl100k_base().unwrap();

@@ -170,6 +170,7 @@ impl ChunkWriter {
             }
             Flavor::Messages | Flavor::Responses => unreachable!("handled above"),
             Flavor::Tgi => {
+                // The stream's end (`tgi::Ending`) rewrites this event's tail on the last token.
                 out.extend_from_slice(&self.head);
                 let n = self.tokens.get() + 1;
                 self.tokens.set(n);
@@ -179,7 +180,8 @@ impl ChunkWriter {
                 push_u64(out, 1000 + n);
                 out.extend_from_slice(b",\"text\":");
                 push_json_str(out, token);
-                out.extend_from_slice(b",\"logprob\":-0.1,\"special\":false},\"top_tokens\":null,\"generated_text\":null,\"details\":null}");
+                out.extend_from_slice(b",\"logprob\":-0.1,\"special\":false},");
+                return out.extend_from_slice(super::tgi::EVENT_TAIL);
             }
         }
         out.extend_from_slice(END);
@@ -250,22 +252,6 @@ impl ChunkWriter {
         if let Some(ids) = &self.responses {
             ids.finish(&self.tokens, reasoning_text, answer, usage, out);
         }
-    }
-
-    /// TGI's last event: the end-of-sequence token with the whole text and the finish details.
-    pub fn tgi_finish(&self, generated_text: &str, finish_reason: &str, generated_tokens: u64, out: &mut Vec<u8>) {
-        let n = self.tokens.get() + 1;
-        out.extend_from_slice(&self.head);
-        out.extend_from_slice(b"{\"index\":");
-        push_u64(out, n);
-        out.extend_from_slice(b",\"token\":{\"id\":2,\"text\":\"\",\"logprob\":0.0,\"special\":true},\"top_tokens\":null,\"generated_text\":");
-        push_json_str(out, generated_text);
-        out.extend_from_slice(b",\"details\":{\"finish_reason\":");
-        push_json_str(out, tgi_finish_reason(finish_reason));
-        out.extend_from_slice(b",\"generated_tokens\":");
-        push_u64(out, generated_tokens);
-        out.extend_from_slice(b",\"seed\":null}}");
-        out.extend_from_slice(END);
     }
 
     /// One reasoning chunk of choice `index` (chat only): `delta.reasoning_content`.
@@ -707,14 +693,6 @@ fn anthropic_delta(out: &mut Vec<u8>, index: u64, kind: &str, field: &str, token
     out.extend_from_slice(END);
 }
 
-/// TGI's names for why generation ended.
-pub fn tgi_finish_reason(reason: &str) -> &'static str {
-    match reason {
-        "length" => "length",
-        _ => "eos_token",
-    }
-}
-
 /// Appends `"choices":[{"index":N` (chat's choice prefix).
 fn push_index(out: &mut Vec<u8>, index: usize) {
     out.extend_from_slice(b"\"choices\":[{\"index\":");
@@ -748,7 +726,8 @@ fn push_chunk_end(out: &mut Vec<u8>, extras: Extras<'_>) {
 }
 
 /// Appends `n` in decimal without allocating.
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+/// Appends `n` in decimal.
+pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -979,19 +958,16 @@ mod tests {
         let w = ChunkWriter::new(Flavor::Tgi, &meta());
         let mut out = Vec::new();
         w.content(0, " hi", &mut out);
-        w.content(0, " there", &mut out);
-        w.tgi_finish(" hi there", "length", 2, &mut out);
+        w.content(0, " \"there\"", &mut out);
         let text = String::from_utf8(out).unwrap();
         let ev: Vec<Value> = text
             .split_terminator("\n\n")
             .map(|e| serde_json::from_str(e.strip_prefix("data:").unwrap()).unwrap())
             .collect();
         assert_eq!((ev[0]["token"]["text"].as_str(), ev[0]["index"].as_u64()), (Some(" hi"), Some(1)));
-        assert_eq!(ev[1]["token"]["special"], false);
-        assert_eq!(ev[2]["token"]["special"], true);
-        assert_eq!(ev[2]["generated_text"], " hi there");
-        assert_eq!(ev[2]["details"]["finish_reason"], "length");
-        assert!(ev[1]["generated_text"].is_null());
+        assert_eq!((ev[1]["token"]["text"].as_str(), ev[1]["token"]["id"].as_u64()), (Some(" \"there\""), Some(1002)));
+        assert!(ev.iter().all(|e| e["token"]["special"] == false && e["generated_text"].is_null()));
+        assert!(ev.iter().all(|e| e["details"].is_null() && e.get("top_tokens").is_none()));
     }
 
     #[test]

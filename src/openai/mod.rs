@@ -7,4 +7,5 @@ pub mod models;
 pub mod request;
 pub mod response;
 pub mod store;
+pub mod tgi;
 pub mod tools;

@@ -66,17 +66,8 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
             };
             ids.response("completed", ids.output(c.reasoning.as_deref(), &answer, "completed"), Some(usage))
         }
-        Flavor::Tgi => {
-            let c = &choices[0];
-            json!({
-                "generated_text": c.content,
-                "details": {
-                    "finish_reason": super::chunks::tgi_finish_reason(c.finish_reason),
-                    "generated_tokens": usage.completion_tokens,
-                    "seed": null,
-                },
-            })
-        }
+        // TGI's routes build their own bodies (`openai::tgi`); this is its details-less shape.
+        Flavor::Tgi => json!({"generated_text": choices[0].content}),
         Flavor::Completion => json!({
             "id": meta.id,
             "object": "text_completion",
