@@ -10,6 +10,7 @@ use crate::{
     openai::{
         models::{Registry, UnknownModelDefaults},
         store::ResponseStore,
+        vllm_utility::EngineState,
     },
     tokens::Encoding,
 };
@@ -33,6 +34,8 @@ pub struct App {
     pub shards: Box<[Shard]>,
     /// Process start.
     pub started: Instant,
+    /// Sleep, profiling and LoRA adapters, as vLLM's utility endpoints set them.
+    pub vllm: EngineState,
 }
 
 impl App {
@@ -68,6 +71,7 @@ impl App {
             window: RateWindow::default(),
             shards: (0..workers).map(|_| Shard::default()).collect(),
             started: Instant::now(),
+            vllm: EngineState::default(),
             args,
         }
     }

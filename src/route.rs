@@ -16,10 +16,10 @@ use crate::{
     openai::{
         chunks::Flavor,
         logprobs::Logprobs,
-        request,
+        lora, request,
         response::{ChoiceText, completion_json},
         store::Stored,
-        tgi,
+        tgi, vllm_utility,
     },
     rng::Rng,
     sse::TokenStream,
@@ -99,9 +99,12 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
     if method == Method::Options {
         return Reply::Now(preflight());
     }
+    if let Some(asleep) = vllm_utility::asleep(app, method, path) {
+        return Reply::Now(asleep);
+    }
     let result = match (method, path) {
         (Method::Get, "/health") => Ok(Reply::Now(health(app, ctx))),
-        (Method::Get, "/v1/models") => Ok(Reply::Now(Full::json(app.registry.list_json().to_vec()))),
+        (Method::Get, "/v1/models") => Ok(Reply::Now(Full::json(lora::models_list(&app.vllm.adapters, &app.registry)))),
         (Method::Get, p) if p.starts_with("/v1/models/") => Ok(Reply::Now(model(app, &p["/v1/models/".len()..]))),
         (Method::Get, "/metrics") if head.query.split('&').any(|kv| kv == "format=json") => {
             Ok(Reply::Now(metrics_json(app)))
@@ -129,6 +132,18 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         (Method::Post, "/generate_stream") => Ok(tgi::generate(app, ctx, body, tgi::Route::Stream)),
         (Method::Post, "/") => Ok(tgi::generate(app, ctx, body, tgi::Route::Compat)),
         (Method::Get, "/info") => Ok(Reply::Now(tgi::info(app))),
+        (Method::Post, "/tokenize") => Ok(Reply::Now(vllm_utility::tokenize(app, body))),
+        (Method::Post, "/detokenize") => Ok(Reply::Now(vllm_utility::detokenize(app, body))),
+        (Method::Get, "/version") => Ok(Reply::Now(vllm_utility::version())),
+        (Method::Get | Method::Post, "/ping") => Ok(Reply::Now(vllm_utility::ok())),
+        (Method::Post, "/reset_prefix_cache") => Ok(Reply::Now(vllm_utility::ok())),
+        (Method::Post, "/start_profile") => Ok(Reply::Now(vllm_utility::profile(app, true))),
+        (Method::Post, "/stop_profile") => Ok(Reply::Now(vllm_utility::profile(app, false))),
+        (Method::Post, "/sleep") => Ok(Reply::Now(vllm_utility::sleep(app, &head.query))),
+        (Method::Post, "/wake_up") => Ok(Reply::Now(vllm_utility::wake_up(app))),
+        (Method::Get, "/is_sleeping") => Ok(Reply::Now(vllm_utility::is_sleeping(app))),
+        (Method::Post, "/v1/load_lora_adapter") => Ok(Reply::Now(lora::load(&app.vllm.adapters, &app.registry, body))),
+        (Method::Post, "/v1/unload_lora_adapter") => Ok(Reply::Now(lora::unload(&app.vllm.adapters, body))),
         _ => Ok(Reply::Now(unrouted(path))),
     };
     result.unwrap_or_else(|e| Reply::Now(e.into()))
@@ -138,6 +153,17 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
 fn unrouted(path: &str) -> Full {
     let allow = match path {
         "/health" | "/v1/models" | "/metrics" | "/metrics/json" | "/info" => "GET, HEAD, OPTIONS",
+        "/version" | "/is_sleeping" => "GET, HEAD, OPTIONS",
+        "/ping" => "GET, HEAD, POST, OPTIONS",
+        "/tokenize"
+        | "/detokenize"
+        | "/reset_prefix_cache"
+        | "/start_profile"
+        | "/stop_profile"
+        | "/sleep"
+        | "/wake_up"
+        | "/v1/load_lora_adapter"
+        | "/v1/unload_lora_adapter" => "POST, OPTIONS",
         "/vllm/metrics" | "/dynamo_frontend/metrics" | "/sglang/metrics" | "/trtllm/metrics" => "GET, HEAD, OPTIONS",
         p if p.starts_with("/v1/models/") => "GET, HEAD, OPTIONS",
         // FakeAI's JSON/CSV views and the dashboard: the whole namespace is read-only.
@@ -227,7 +253,12 @@ fn percent_decode(s: &str) -> String {
 /// Prometheus text, or OpenMetrics when the `Accept` header asks for it.
 fn metrics(app: &App, head: &RequestHead, dialect: Dialect) -> Full {
     let kv = KvCache { tokens: app.args.kv_cache_tokens, block_size: app.args.kv_cache_block_size };
-    let text = prometheus::render_dialect(&Snapshot::merge(&app.shards), dialect, kv);
+    let snap = Snapshot::merge(&app.shards);
+    let mut text = prometheus::render_dialect(&snap, dialect, kv);
+    if matches!(dialect, Dialect::All | Dialect::Vllm) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        lora::render_info(&app.vllm.adapters, &snap.models, now.as_secs_f64(), &mut text);
+    }
     let openmetrics = head.accept.as_deref().is_some_and(|a| a.contains("application/openmetrics-text"));
     let (content_type, body) = match openmetrics {
         true => ("application/openmetrics-text; version=1.0.0; charset=utf-8", prometheus::to_openmetrics(&text)),
@@ -347,7 +378,7 @@ fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavo
         })?;
         req.prompt_tokens += stored.context_tokens;
     }
-    let model = app.registry.resolve(&req.model);
+    let model = app.vllm.adapters.resolve(&app.registry, &req.model);
     check_context_length(&req, model.context_window, flavor)?;
     let plan = app.sim.plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
     let stores = flavor == Flavor::Responses && req.store && app.responses.enabled();

@@ -2,6 +2,7 @@
 
 pub mod chunks;
 pub mod logprobs;
+pub mod lora;
 pub mod media;
 pub mod models;
 pub mod request;
@@ -9,3 +10,4 @@ pub mod response;
 pub mod store;
 pub mod tgi;
 pub mod tools;
+pub mod vllm_utility;

@@ -108,6 +108,11 @@ impl Registry {
         &self.list_json
     }
 
+    /// The first listed model's id.
+    pub fn first_id(&self) -> &str {
+        &self.models[0].id
+    }
+
     /// The listed model named `id`.
     pub fn get(&self, id: &str) -> Option<&ModelInfo> {
         self.models.iter().find(|m| m.id == id)

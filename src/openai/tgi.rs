@@ -137,7 +137,7 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8], route: Route) -> Repl
         Ok(req) => req,
         Err(e) => return Reply::Now(e.into_full(streaming_route || stream_flag(body))),
     };
-    let model = app.registry.resolve(&req.gen_request.model);
+    let model = app.vllm.adapters.resolve(&app.registry, &req.gen_request.model);
     let plan = app.sim.plan(Flavor::Tgi, &req.gen_request, &model, ctx.rng, ctx.unix_now.0);
     let end = Ending::new(&req, &plan, app.encoding);
     if req.gen_request.stream {
@@ -189,7 +189,7 @@ fn parse(body: &[u8], route: Route, app: &App, ctx: &mut Ctx<'_>) -> Result<Requ
         Some(adapter) => adapter.to_owned(),
         None => body.model.unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
     };
-    let window = app.registry.resolve(&model).context_window;
+    let window = app.vllm.adapters.resolve(&app.registry, &model).context_window;
     let (max_input, max_total) = (window.saturating_sub(1), window);
     if let Some(t) = p.truncate.filter(|&t| t == 0 || t > max_input) {
         return Err(TgiError::validation(format!(

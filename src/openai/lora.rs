@@ -1,0 +1,159 @@
+//! LoRA adapters loaded at run time, as vLLM's `/v1/load_lora_adapter` and
+//! `/v1/unload_lora_adapter`: listed in `/v1/models` under their base model, served under their
+//! own name (so every per-model metric counts them apart), and reported by
+//! `vllm:lora_requests_info`.
+
+use std::{fmt::Write, sync::Mutex};
+
+use serde::Deserialize;
+
+use super::{
+    models::{ModelInfo, Registry},
+    vllm_utility::vllm_error,
+};
+use crate::{
+    metrics::{engine::ModelStats, engine_text::escape},
+    route::Full,
+};
+
+/// One loaded adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adapter {
+    /// The name requests use as their `model`.
+    pub name: String,
+    /// Where it was loaded from (`root` in `/v1/models`).
+    pub path: String,
+    /// The model it adapts (`parent`).
+    pub base: String,
+}
+
+/// The loaded adapters, in load order; shared by every worker.
+#[derive(Debug, Default)]
+pub struct Adapters(Mutex<Vec<Adapter>>);
+
+impl Adapters {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Adapter>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The adapters loaded now.
+    pub fn list(&self) -> Vec<Adapter> {
+        self.lock().clone()
+    }
+
+    /// The model a request for `name` is served by: an adapter runs on its base model's
+    /// limits under its own name; anything else as the registry says.
+    pub fn resolve(&self, registry: &Registry, name: &str) -> ModelInfo {
+        let base = self.lock().iter().find(|a| a.name == name).map(|a| a.base.clone());
+        match base {
+            Some(base) => ModelInfo { id: name.to_owned(), ..registry.resolve(&base) },
+            None => registry.resolve(name),
+        }
+    }
+}
+
+/// `POST /v1/load_lora_adapter` (vLLM's body plus fakeai's optional `base_model_name`).
+#[derive(Debug, Deserialize)]
+struct LoadBody {
+    lora_name: Option<String>,
+    lora_path: Option<String>,
+    #[serde(default)]
+    load_inplace: bool,
+    base_model_name: Option<String>,
+}
+
+/// `POST /v1/unload_lora_adapter`.
+#[derive(Debug, Deserialize)]
+struct UnloadBody {
+    lora_name: Option<String>,
+}
+
+/// Loads an adapter; its base is `base_model_name` or else the first listed model (the one
+/// `/v1/models` shows first, as vLLM shows its served model).
+pub fn load(adapters: &Adapters, registry: &Registry, body: &[u8]) -> Full {
+    let req: LoadBody = match serde_json::from_slice(body) {
+        Ok(req) => req,
+        Err(e) => return vllm_error(400, "BadRequestError", format!("Invalid request: {e}")),
+    };
+    let (Some(name), Some(path)) = (req.lora_name.filter(|n| !n.is_empty()), req.lora_path.filter(|p| !p.is_empty()))
+    else {
+        return vllm_error(400, "InvalidUserInput", "Both 'lora_name' and 'lora_path' must be provided.");
+    };
+    let base = req.base_model_name.unwrap_or_else(|| registry.first_id().to_owned());
+    let mut list = adapters.lock();
+    let adapter = Adapter { name: name.clone(), path, base };
+    match list.iter_mut().find(|a| a.name == name) {
+        Some(_) if !req.load_inplace => {
+            let message = format!(
+                "The lora adapter '{name}' has already been loaded. If you want to load the adapter in place, set \
+                 'load_inplace' to True."
+            );
+            return vllm_error(400, "InvalidUserInput", message);
+        }
+        Some(existing) => *existing = adapter,
+        None => list.push(adapter),
+    }
+    success(format!("Success: LoRA adapter '{name}' added successfully."))
+}
+
+/// Unloads an adapter.
+pub fn unload(adapters: &Adapters, body: &[u8]) -> Full {
+    let req: UnloadBody = match serde_json::from_slice(body) {
+        Ok(req) => req,
+        Err(e) => return vllm_error(400, "BadRequestError", format!("Invalid request: {e}")),
+    };
+    let Some(name) = req.lora_name.filter(|n| !n.is_empty()) else {
+        return vllm_error(400, "InvalidUserInput", "'lora_name' needs to be provided to unload a LoRA adapter.");
+    };
+    let mut list = adapters.lock();
+    let Some(at) = list.iter().position(|a| a.name == name) else {
+        return vllm_error(404, "NotFoundError", format!("The lora adapter '{name}' cannot be found."));
+    };
+    list.remove(at);
+    success(format!("Success: LoRA adapter '{name}' removed successfully."))
+}
+
+/// vLLM answers a load or unload with its message as a plain body.
+fn success(message: String) -> Full {
+    Full::text("text/plain; charset=utf-8", message.into_bytes())
+}
+
+/// The `/v1/models` body: the registry's list, then the adapters with `parent` and `root`.
+pub fn models_list(adapters: &Adapters, registry: &Registry) -> Vec<u8> {
+    let loaded = adapters.list();
+    if loaded.is_empty() {
+        return registry.list_json().to_vec();
+    }
+    let mut list: serde_json::Value = serde_json::from_slice(registry.list_json()).expect("the list is JSON");
+    let data = list["data"].as_array_mut().expect("a data array");
+    for a in loaded {
+        let mut card = ModelInfo { id: a.name.clone(), ..registry.resolve(&a.base) }.to_json();
+        card["root"] = a.path.into();
+        card["parent"] = a.base.into();
+        data.push(card);
+    }
+    serde_json::to_vec(&list).expect("serializes")
+}
+
+/// Appends vLLM's `vllm:lora_requests_info` gauge when adapters are loaded: the adapters with
+/// requests running (none wait here), and `max_lora` as the number loaded; its value is the
+/// time of the report, as vLLM's.
+pub fn render_info(adapters: &Adapters, models: &[(String, ModelStats)], unix_now: f64, out: &mut String) {
+    let loaded = adapters.list();
+    if loaded.is_empty() {
+        return;
+    }
+    let running: Vec<&str> = loaded
+        .iter()
+        .filter(|a| models.iter().any(|(name, m)| *name == a.name && m.running > 0))
+        .map(|a| a.name.as_str())
+        .collect();
+    let name = "vllm:lora_requests_info";
+    let _ = writeln!(out, "# HELP {name} Running stats on lora requests.\n# TYPE {name} gauge");
+    let _ = writeln!(
+        out,
+        "{name}{{max_lora=\"{}\",running_lora_adapters=\"{}\",waiting_lora_adapters=\"\"}} {unix_now}",
+        loaded.len(),
+        escape(&running.join(","))
+    );
+}

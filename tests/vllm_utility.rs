@@ -1,0 +1,180 @@
+//! vLLM's (SGLang's, AIPerf's) utility endpoints over HTTP: tokenize/detokenize with the
+//! configured tokenizer, version/ping, prefix-cache reset and profiling, sleep (generation gets
+//! 503 until wake-up), LoRA adapters (listed in /v1/models, served and counted per adapter), and
+//! the token-in/token-out `/inference/v1/generate`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Server;
+use serde_json::{Value, json};
+
+fn server() -> Server {
+    Server::start(&["--ttft", "0:0", "--itl", "0:0"])
+}
+
+fn vllm_error(r: &common::Response, status: u16, kind: &str, message: &str) {
+    assert_eq!(r.status, status, "{}", r.text());
+    assert_eq!(r.json(), json!({"error": {"message": message, "type": kind, "param": null, "code": status}}));
+}
+
+#[test]
+fn tokenize_and_detokenize_round_trip_with_the_configured_tokenizer() {
+    let s = server();
+    let text = "Hello, world! naïve café, 日本語\n\tend";
+    let v = s.post("/tokenize", &json!({"prompt": text}).to_string()).json();
+    let expected: Vec<u32> = tiktoken_rs::cl100k_base().unwrap().encode_ordinary(text);
+    assert_eq!(v["tokens"], json!(expected));
+    assert_eq!((v["count"].as_u64(), v["max_model_len"].as_u64()), (Some(expected.len() as u64), Some(131_072)));
+    assert!(v["token_strs"].is_null(), "token_strs only when asked: {v}");
+    let back = s.post("/detokenize", &json!({"tokens": v["tokens"]}).to_string()).json();
+    assert_eq!(back, json!({"prompt": text}));
+
+    let v = s.post("/tokenize", r#"{"prompt":"Hello, world!","return_token_strs":true,"model":"mixtral-8x7b"}"#).json();
+    assert_eq!(
+        v,
+        json!({"count":4,"max_model_len":32768,"tokens":[9906,11,1917,0],"token_strs":["Hello",",","Ġworld","!"]})
+    );
+
+    // Chat messages tokenize to what the chat endpoint bills as prompt tokens.
+    let messages = json!([{"role":"system","content":"Be brief."},{"role":"user","content":"Hello, world!"}]);
+    let v = s.post("/tokenize", &json!({"messages": messages}).to_string()).json();
+    let chat = s.post("/v1/chat/completions", &json!({"model":"m","messages":messages,"max_tokens":1}).to_string());
+    assert_eq!(v["count"], chat.json()["usage"]["prompt_tokens"]);
+
+    let o200k = Server::start(&["--tokenizer", "o200k_base"]);
+    let v = o200k.post("/tokenize", r#"{"prompt":"Hello, world!"}"#).json();
+    assert_eq!(v["tokens"], json!(tiktoken_rs::o200k_base().unwrap().encode_ordinary("Hello, world!")));
+
+    let r = s.post("/detokenize", r#"{"tokens":[9906,100256]}"#);
+    vllm_error(&r, 400, "BadRequestError", "Token id 100256 is out of vocabulary");
+    assert_eq!(s.post("/detokenize", r#"{"tokens":[9906,100257]}"#).json()["prompt"], "Hello<|endoftext|>");
+    assert_eq!(s.post("/tokenize", r#"{}"#).status, 400);
+    assert_eq!(s.post("/detokenize", r#"{"tokens":"x"}"#).status, 400);
+}
+
+#[test]
+fn version_ping_cache_reset_and_profiling_answer_200() {
+    let s = server();
+    let v = s.request("GET", "/version", None).json();
+    assert!(v["version"].as_str().is_some_and(|v| v.split('.').count() == 3), "{v}");
+    for (method, path) in [
+        ("GET", "/ping"),
+        ("POST", "/ping"),
+        ("POST", "/reset_prefix_cache"),
+        ("POST", "/reset_prefix_cache?reset_running_requests=true"),
+        ("POST", "/start_profile"),
+        ("POST", "/stop_profile"),
+    ] {
+        let r = s.request(method, path, None);
+        assert_eq!((r.status, r.body.len()), (200, 0), "{method} {path}");
+    }
+    assert_eq!(s.request("GET", "/reset_prefix_cache", None).header("allow"), Some("POST, OPTIONS"));
+}
+
+#[test]
+fn a_sleeping_engine_refuses_generation_until_woken() {
+    let s = server();
+    let chat = common::chat("m", "hi", r#""max_tokens":2"#);
+    assert_eq!(s.request("GET", "/is_sleeping", None).json(), json!({"is_sleeping": false}));
+    assert_eq!(s.request("POST", "/sleep?level=1", None).status, 200);
+    // Every worker core sees it: several fresh connections, all refused.
+    for _ in 0..8 {
+        assert_eq!(s.request("GET", "/is_sleeping", None).json(), json!({"is_sleeping": true}));
+        let r = s.post("/v1/chat/completions", &chat);
+        vllm_error(
+            &r,
+            503,
+            "ServiceUnavailableError",
+            "The engine is sleeping: POST /wake_up before sending requests.",
+        );
+    }
+    assert_eq!(s.post("/generate", r#"{"inputs":"x"}"#).status, 503);
+    assert_eq!(s.post("/tokenize", r#"{"prompt":"x"}"#).status, 200, "utility endpoints still answer");
+    assert_eq!(s.request("POST", "/sleep?level=3", None).status, 400);
+    assert_eq!(s.request("POST", "/wake_up", None).status, 200);
+    assert_eq!(s.request("GET", "/is_sleeping", None).json(), json!({"is_sleeping": false}));
+    assert_eq!(s.post("/v1/chat/completions", &chat).status, 200);
+}
+
+#[test]
+fn lora_adapters_load_list_serve_count_and_unload() {
+    let s = Server::start(&["--ttft", "0:0", "--itl", "20:0", "--workers", "2"]);
+    let load = r#"{"lora_name":"sql-lora","lora_path":"/adapters/sql"}"#;
+    let r = s.post("/v1/load_lora_adapter", load);
+    assert_eq!((r.status, r.text().as_str()), (200, "Success: LoRA adapter 'sql-lora' added successfully."));
+    let again = s.post("/v1/load_lora_adapter", load);
+    let message = "The lora adapter 'sql-lora' has already been loaded. If you want to load the adapter in place, \
+                   set 'load_inplace' to True.";
+    vllm_error(&again, 400, "InvalidUserInput", message);
+    let r = s.post("/v1/load_lora_adapter", r#"{"lora_name":"x"}"#);
+    vllm_error(&r, 400, "InvalidUserInput", "Both 'lora_name' and 'lora_path' must be provided.");
+    let r =
+        s.post("/v1/load_lora_adapter", r#"{"lora_name":"math","lora_path":"/a/m","base_model_name":"mixtral-8x7b"}"#);
+    assert_eq!(r.status, 200);
+
+    // Listed after the models, with parent and root, on every core.
+    for _ in 0..4 {
+        let models = s.request("GET", "/v1/models", None).json();
+        let data = models["data"].as_array().unwrap();
+        assert_eq!(data.len(), 31);
+        assert_eq!((data[29]["id"].as_str(), data[29]["root"].as_str()), (Some("sql-lora"), Some("/adapters/sql")));
+        assert_eq!(data[29]["parent"], data[0]["id"], "the first listed model is the default base");
+        assert_eq!(
+            (data[30]["parent"].as_str(), data[30]["context_window"].as_u64()),
+            (Some("mixtral-8x7b"), Some(32768))
+        );
+    }
+
+    // Served under its own name, and counted apart; running while its stream runs.
+    let stream = common::spawn_post(
+        s.addr,
+        "/v1/chat/completions",
+        common::chat("sql-lora", "hi", r#""max_tokens":40,"ignore_eos":true,"stream":true"#),
+    );
+    let t = Instant::now();
+    loop {
+        let text = s.request("GET", "/vllm/metrics", None).text();
+        if text.contains(
+            r#"vllm:lora_requests_info{max_lora="2",running_lora_adapters="sql-lora",waiting_lora_adapters=""}"#,
+        ) {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "sql-lora never shown running:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = stream.join().unwrap();
+    assert_eq!(r.events()[0]["model"], "sql-lora");
+    let t = Instant::now();
+    loop {
+        let text = s.request("GET", "/vllm/metrics", None).text();
+        let done = text.contains(r#"vllm:request_success_total{finished_reason="length",model_name="sql-lora"} 1"#);
+        if done && text.contains(r#"running_lora_adapters="","#) {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "sql-lora's request never counted:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let tgi = s.post("/generate", r#"{"inputs":"x","parameters":{"adapter_id":"math","max_new_tokens":40000}}"#);
+    assert!(tgi.json()["error"].as_str().unwrap().contains("must be <= 32768"), "adapters run on their base's limits");
+
+    let r = s.post("/v1/unload_lora_adapter", r#"{"lora_name":"sql-lora"}"#);
+    assert_eq!((r.status, r.text().as_str()), (200, "Success: LoRA adapter 'sql-lora' removed successfully."));
+    let r = s.post("/v1/unload_lora_adapter", r#"{"lora_name":"sql-lora"}"#);
+    vllm_error(&r, 404, "NotFoundError", "The lora adapter 'sql-lora' cannot be found.");
+    let r = s.post("/v1/unload_lora_adapter", r#"{}"#);
+    vllm_error(&r, 400, "InvalidUserInput", "'lora_name' needs to be provided to unload a LoRA adapter.");
+    let models = s.request("GET", "/v1/models", None).json();
+    assert_eq!(models["data"].as_array().unwrap().len(), 30);
+    let text = s.request("GET", "/vllm/metrics", None).text();
+    assert!(text.contains(r#"vllm:lora_requests_info{max_lora="1","#), "{text}");
+}
+
+#[test]
+fn no_lora_family_without_adapters() {
+    let s = server();
+    assert!(!s.request("GET", "/vllm/metrics", None).text().contains("lora"));
+    let v: Value = s.request("GET", "/v1/models", None).json();
+    assert_eq!(v["data"].as_array().unwrap().len(), 29);
+}
