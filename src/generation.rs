@@ -256,6 +256,7 @@ impl SimConfig {
             Flavor::Completion | Flavor::Tgi => "cmpl-",
             Flavor::Messages => "msg_",
             Flavor::Responses => "resp_",
+            Flavor::TokenIds(_) => "generate-tokens-",
         };
         Plan {
             flavor,

@@ -19,7 +19,7 @@ use crate::{
         lora, request,
         response::{ChoiceText, completion_json},
         store::Stored,
-        tgi, vllm_utility,
+        tgi, vllm_generate, vllm_utility,
     },
     rng::Rng,
     sse::TokenStream,
@@ -143,6 +143,7 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         (Method::Post, "/wake_up") => Ok(Reply::Now(vllm_utility::wake_up(app))),
         (Method::Get, "/is_sleeping") => Ok(Reply::Now(vllm_utility::is_sleeping(app))),
         (Method::Post, "/v1/load_lora_adapter") => Ok(Reply::Now(lora::load(&app.vllm.adapters, &app.registry, body))),
+        (Method::Post, "/inference/v1/generate") => Ok(vllm_generate::generate(app, ctx, body)),
         (Method::Post, "/v1/unload_lora_adapter") => Ok(Reply::Now(lora::unload(&app.vllm.adapters, body))),
         _ => Ok(Reply::Now(unrouted(path))),
     };
@@ -368,6 +369,7 @@ fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavo
         Flavor::Chat => request::parse_chat(body, app.encoding)?,
         Flavor::Completion => request::parse_completion(body, app.encoding)?,
         Flavor::Tgi => unreachable!("TGI's routes are served by openai::tgi"),
+        Flavor::TokenIds(_) => unreachable!("/inference/v1/generate is served by openai::vllm_generate"),
         Flavor::Messages => request::parse_messages(body, app.encoding)?,
         Flavor::Responses => request::parse_responses(body, app.encoding)?,
     };
@@ -440,6 +442,7 @@ fn check_context_length(req: &request::GenRequest, window: u64, flavor: Flavor) 
         Flavor::Chat | Flavor::Messages => ("messages", "messages"),
         Flavor::Completion => ("prompt", "prompt"),
         Flavor::Tgi => ("inputs", "inputs"),
+        Flavor::TokenIds(_) => ("token_ids", "prompt"),
         Flavor::Responses => ("input", "input"),
     };
     let message = format!(

@@ -168,14 +168,19 @@ impl TokenStream {
         match self.plan.flavor {
             Flavor::Messages => self.writer.messages_answer_starts(out),
             Flavor::Responses => self.writer.responses_answer_starts(&self.plan.choices[index].reasoning_text(), out),
-            Flavor::Chat | Flavor::Completion | Flavor::Tgi => {}
+            Flavor::Chat | Flavor::Completion | Flavor::Tgi | Flavor::TokenIds(_) => {}
         }
     }
 
     /// A choice sent its last token: OpenAI's chunk dialects send its finish chunk now.
     fn choice_done(&self, index: usize, out: &mut Vec<u8>) {
-        if matches!(self.plan.flavor, Flavor::Chat | Flavor::Completion) {
-            self.writer.finish(index, self.plan.choices[index].finish_reason, out);
+        match self.plan.flavor {
+            Flavor::Chat | Flavor::Completion => self.writer.finish(index, self.plan.choices[index].finish_reason, out),
+            // vLLM's token stream names the reason on the chunk with the choice's last token.
+            Flavor::TokenIds(_) => {
+                crate::openai::vllm_generate::finish_last_chunk(self.plan.choices[index].finish_reason, out)
+            }
+            _ => {}
         }
     }
 
@@ -200,6 +205,10 @@ impl TokenStream {
                 self.writer.responses_finish(reasoning.as_deref(), &answer, self.plan.usage, out);
             }
             Flavor::Messages => self.writer.messages_finish(first.finish_reason, first.length, out),
+            Flavor::TokenIds(_) => {
+                let usage = self.plan.include_usage.then_some(self.plan.usage);
+                crate::openai::vllm_generate::close(&self.plan.meta.id, usage, out);
+            }
             Flavor::Tgi => {
                 if let Some(end) = &self.tgi_end {
                     end.finish_stream(first, out);

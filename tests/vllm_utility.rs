@@ -178,3 +178,50 @@ fn no_lora_family_without_adapters() {
     let v: Value = s.request("GET", "/v1/models", None).json();
     assert_eq!(v["data"].as_array().unwrap().len(), 29);
 }
+
+#[test]
+fn generate_takes_and_returns_token_ids() {
+    let s = server();
+    let prompt = s.post("/tokenize", r#"{"prompt":"Hello, world!"}"#).json()["tokens"].clone();
+    let body = json!({"token_ids": prompt, "sampling_params": {"max_tokens": 16, "ignore_eos": true, "seed": 9}});
+    let v = s.post("/inference/v1/generate", &body.to_string()).json();
+    assert_eq!(v["model"], "default");
+    assert!(v["request_id"].as_str().unwrap().starts_with("generate-tokens-"));
+    let choice = &v["choices"][0];
+    assert_eq!((choice["index"].as_u64(), choice["finish_reason"].as_str()), (Some(0), Some("length")));
+    let ids = choice["token_ids"].as_array().unwrap();
+    assert_eq!(ids.len(), 16);
+    assert_eq!(
+        v["usage"],
+        json!({"prompt_tokens":4,"total_tokens":20,"completion_tokens":16,"prompt_tokens_details":null})
+    );
+    // The ids are the tokenizer's: they read back as text that tokenizes to exactly them.
+    let text = s.post("/detokenize", &json!({"tokens": ids}).to_string()).json()["prompt"].as_str().unwrap().to_owned();
+    assert_eq!(s.post("/tokenize", &json!({"prompt": text}).to_string()).json()["tokens"], json!(ids));
+
+    // Streamed: one chunk per token, the last naming the finish reason, then usage and [DONE].
+    let body = json!({"request_id": "r1", "token_ids": [9906], "stream": true, "stream_options": {"include_usage": true},
+        "sampling_params": {"max_tokens": 16, "ignore_eos": true, "seed": 9}});
+    let r = s.post("/inference/v1/generate", &body.to_string());
+    let events = r.events();
+    assert_eq!(events.len(), 17);
+    let streamed: Vec<Value> = events[..16].iter().map(|e| e["choices"][0]["token_ids"][0].clone()).collect();
+    assert_eq!(&streamed, ids, "same seed, same ids, streamed or not");
+    for (i, e) in events[..16].iter().enumerate() {
+        assert_eq!(e["request_id"], "generate-tokens-r1");
+        assert_eq!(e["choices"][0]["token_ids"].as_array().unwrap().len(), 1);
+        let finish = if i == 15 { json!("length") } else { Value::Null };
+        assert_eq!(e["choices"][0]["finish_reason"], finish, "event {i}");
+        assert!(e["usage"].is_null());
+    }
+    assert_eq!(
+        events[16],
+        json!({"request_id":"generate-tokens-r1","choices":[],"usage":{"prompt_tokens":1,"total_tokens":17,"completion_tokens":16}})
+    );
+
+    let r = s.post("/inference/v1/generate", r#"{"token_ids":[],"sampling_params":{}}"#);
+    vllm_error(&r, 400, "BadRequestError", "token_ids: List should have at least 1 item after validation, not 0");
+    let r = s.post("/inference/v1/generate", r#"{"token_ids":[100256],"sampling_params":{}}"#);
+    vllm_error(&r, 400, "BadRequestError", "Token id 100256 is out of vocabulary");
+    assert_eq!(s.post("/inference/v1/generate", r#"{"token_ids":[1]}"#).status, 400, "sampling_params is required");
+}

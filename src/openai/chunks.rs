@@ -14,6 +14,8 @@ pub enum Flavor {
     Messages,
     /// OpenAI's Responses API (`/v1/responses`).
     Responses,
+    /// vLLM's token-in/token-out `/inference/v1/generate`: token ids of this encoding.
+    TokenIds(crate::tokens::Encoding),
 }
 
 /// Token counts reported in `usage`.
@@ -96,6 +98,9 @@ impl ChunkWriter {
         }
         if flavor == Flavor::Responses {
             return plain(Vec::new(), Some(responses::Ids::new(meta)));
+        }
+        if let Flavor::TokenIds(_) = flavor {
+            return plain(super::vllm_generate::chunk_head(&meta.id), None);
         }
         if flavor == Flavor::Messages {
             let mut head = Vec::with_capacity(160);
@@ -182,6 +187,13 @@ impl ChunkWriter {
                 push_json_str(out, token);
                 out.extend_from_slice(b",\"logprob\":-0.1,\"special\":false},");
                 return out.extend_from_slice(super::tgi::EVENT_TAIL);
+            }
+            Flavor::TokenIds(encoding) => {
+                out.extend_from_slice(&self.head);
+                push_u64(out, index as u64);
+                out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":null,\"token_ids\":[");
+                push_u64(out, encoding.piece_id(token).into());
+                out.extend_from_slice(b"],\"routed_experts\":null}],\"usage\":null}");
             }
         }
         out.extend_from_slice(END);

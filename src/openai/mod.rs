@@ -10,4 +10,5 @@ pub mod response;
 pub mod store;
 pub mod tgi;
 pub mod tools;
+pub mod vllm_generate;
 pub mod vllm_utility;

@@ -68,6 +68,7 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
         }
         // TGI's routes build their own bodies (`openai::tgi`); this is its details-less shape.
         Flavor::Tgi => json!({"generated_text": choices[0].content}),
+        Flavor::TokenIds(_) => unreachable!("/inference/v1/generate builds its own body (openai::vllm_generate)"),
         Flavor::Completion => json!({
             "id": meta.id,
             "object": "text_completion",
