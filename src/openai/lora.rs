@@ -3,7 +3,13 @@
 //! own name (so every per-model metric counts them apart), and reported by
 //! `vllm:lora_requests_info`.
 
-use std::{fmt::Write, sync::Mutex};
+use std::{
+    fmt::Write,
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use serde::Deserialize;
 
@@ -27,23 +33,39 @@ pub struct Adapter {
     pub base: String,
 }
 
-/// The loaded adapters, in load order; shared by every worker.
+/// The loaded adapters, in load order; shared by every worker. Every generation request asks
+/// it for its model, so the count is kept apart: with no adapter loaded (the usual case) no core
+/// touches the lock.
 #[derive(Debug, Default)]
-pub struct Adapters(Mutex<Vec<Adapter>>);
+pub struct Adapters {
+    list: Mutex<Vec<Adapter>>,
+    count: AtomicUsize,
+}
 
 impl Adapters {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Adapter>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.list.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Publishes the list's new length (called with the lock held).
+    fn recount(&self, list: &[Adapter]) {
+        self.count.store(list.len(), Ordering::Release);
     }
 
     /// The adapters loaded now.
     pub fn list(&self) -> Vec<Adapter> {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
         self.lock().clone()
     }
 
     /// The model a request for `name` is served by: an adapter runs on its base model's
     /// limits under its own name; anything else as the registry says.
     pub fn resolve(&self, registry: &Registry, name: &str) -> ModelInfo {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return registry.resolve(name);
+        }
         let base = self.lock().iter().find(|a| a.name == name).map(|a| a.base.clone());
         match base {
             Some(base) => ModelInfo { id: name.to_owned(), ..registry.resolve(&base) },
@@ -93,6 +115,7 @@ pub fn load(adapters: &Adapters, registry: &Registry, body: &[u8]) -> Full {
         Some(existing) => *existing = adapter,
         None => list.push(adapter),
     }
+    adapters.recount(&list);
     success(format!("Success: LoRA adapter '{name}' added successfully."))
 }
 
@@ -110,6 +133,7 @@ pub fn unload(adapters: &Adapters, body: &[u8]) -> Full {
         return vllm_error(404, "NotFoundError", format!("The lora adapter '{name}' cannot be found."));
     };
     list.remove(at);
+    adapters.recount(&list);
     success(format!("Success: LoRA adapter '{name}' removed successfully."))
 }
 
@@ -156,4 +180,36 @@ pub fn render_info(adapters: &Adapters, models: &[(String, ModelStats)], unix_no
         loaded.len(),
         escape(&running.join(","))
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openai::models::UnknownModelDefaults;
+
+    #[test]
+    fn adapters_load_in_place_resolve_to_their_base_and_report_running() {
+        let registry = Registry::new(UnknownModelDefaults { context_window: 4096, max_output_tokens: 512 });
+        let adapters = Adapters::default();
+        assert_eq!(adapters.resolve(&registry, "a").context_window, 4096);
+        let body = br#"{"lora_name":"a","lora_path":"/p1","base_model_name":"mixtral-8x7b"}"#;
+        assert_eq!(load(&adapters, &registry, body).status, 200);
+        assert_eq!(load(&adapters, &registry, body).status, 400);
+        let inplace = br#"{"lora_name":"a","lora_path":"/p2","base_model_name":"mixtral-8x7b","load_inplace":true}"#;
+        assert_eq!(load(&adapters, &registry, inplace).status, 200);
+        assert_eq!(adapters.list().iter().map(|a| a.path.as_str()).collect::<Vec<_>>(), ["/p2"]);
+        let m = adapters.resolve(&registry, "a");
+        assert_eq!((m.id.as_str(), m.context_window), ("a", 32768));
+        let stats = ModelStats { running: 2, ..ModelStats::new(8192) };
+        let mut text = String::new();
+        render_info(&adapters, &[("a".to_owned(), stats)], 5.0, &mut text);
+        assert!(text.ends_with(
+            "vllm:lora_requests_info{max_lora=\"1\",running_lora_adapters=\"a\",waiting_lora_adapters=\"\"} 5\n"
+        ));
+        assert_eq!(unload(&adapters, br#"{"lora_name":"a"}"#).status, 200);
+        assert_eq!(adapters.resolve(&registry, "a").context_window, 4096);
+        let mut text = String::new();
+        render_info(&adapters, &[], 5.0, &mut text);
+        assert!(text.is_empty(), "no family without adapters");
+    }
 }

@@ -61,6 +61,9 @@ pub fn ok() -> Full {
 
 /// While the engine sleeps, a generation request gets 503; `None` when it may proceed.
 pub fn asleep(app: &App, method: Method, path: &str) -> Option<Full> {
+    if !app.vllm.is_sleeping() {
+        return None;
+    }
     let generation = matches!(
         path,
         "/v1/chat/completions"
@@ -73,7 +76,7 @@ pub fn asleep(app: &App, method: Method, path: &str) -> Option<Full> {
             | "/"
             | "/inference/v1/generate"
     );
-    (method == Method::Post && generation && app.vllm.is_sleeping()).then(|| {
+    (method == Method::Post && generation).then(|| {
         vllm_error(503, "ServiceUnavailableError", "The engine is sleeping: POST /wake_up before sending requests.")
     })
 }
