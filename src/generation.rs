@@ -106,6 +106,8 @@ pub struct Choice {
     pub length: u64,
     /// `stop`, `length`, `tool_calls` or `function_call`.
     pub finish_reason: &'static str,
+    /// It stopped right before one of the request's stop sequences (TGI's `stop_sequence`).
+    pub stop_sequence: bool,
 }
 
 impl Choice {
@@ -344,6 +346,7 @@ impl SimConfig {
             thought: TextGen::new(thought_seed),
             reasoning,
             finish_reason,
+            stop_sequence: false,
         }
     }
 
@@ -356,7 +359,8 @@ impl SimConfig {
         let reasoning = ((length as f64 * share).round() as u64).min(length.saturating_sub(1));
         let mut answer = length - reasoning;
         let answer_floor = req.min_tokens.saturating_sub(reasoning);
-        if let Some(cut) = tokens_before_stop(seed, answer, answer_floor, &req.stop) {
+        let cut = tokens_before_stop(seed, answer, answer_floor, &req.stop);
+        if let Some(cut) = cut {
             answer = cut;
             finish_reason = "stop";
         }
@@ -369,6 +373,7 @@ impl SimConfig {
             reasoning,
             length: reasoning + answer,
             finish_reason,
+            stop_sequence: cut.is_some(),
         }
     }
 

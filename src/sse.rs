@@ -254,6 +254,7 @@ mod tests {
             reasoning: half(length),
             length,
             finish_reason: "length",
+            stop_sequence: false,
         });
         TokenStream::new(Plan {
             flavor: Flavor::Chat,

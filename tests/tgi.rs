@@ -91,6 +91,40 @@ fn a_stop_sequence_ends_before_it_and_says_so() {
 }
 
 #[test]
+fn stop_sequence_only_when_a_stop_sequence_cut_the_text() {
+    let s = server();
+    let (mut cut, mut natural) = (0, 0);
+    for seed in 0..60 {
+        let raw = s.post(
+            "/v1/completions",
+            &format!(r#"{{"model":"m","prompt":"Hi","max_tokens":21,"ignore_eos":true,"seed":{seed}}}"#),
+        );
+        let raw = raw.json()["choices"][0]["text"].as_str().unwrap().to_owned();
+        let body = format!(
+            r#"{{"inputs":"Hi","parameters":{{"max_new_tokens":100,"seed":{seed},"stop":["."],"details":true}}}}"#
+        );
+        let v = s.post("/generate", &body).json();
+        let (text, d) = (v["generated_text"].as_str().unwrap(), &v["details"]);
+        assert!(raw.starts_with(text) && !text.contains('.'), "seed {seed}: {text:?} of {raw:?}");
+        let tokens = d["tokens"].as_array().unwrap();
+        match d["finish_reason"].as_str().unwrap() {
+            "stop_sequence" => {
+                cut += 1;
+                assert!(raw[text.len()..].starts_with('.'), "seed {seed}: cut right before the stop");
+                assert!(d["generated_tokens"].as_u64().unwrap() < 20, "seed {seed}: cut before the natural end");
+                assert!(tokens.iter().all(|t| t["special"] == false));
+            }
+            "eos_token" => {
+                natural += 1;
+                assert_eq!((d["generated_tokens"].as_u64(), tokens[19]["special"].as_bool()), (Some(20), Some(true)));
+            }
+            other => panic!("seed {seed}: {other}"),
+        }
+    }
+    assert!(cut > 0 && natural > 0, "both kinds seen: {cut} cut, {natural} natural");
+}
+
+#[test]
 fn generate_answers_details_only_when_asked() {
     let s = server();
     let r = s.post("/generate", r#"{"inputs":"Hello, world!","parameters":{"max_new_tokens":7}}"#);

@@ -17,7 +17,7 @@ use crate::{
     openai::chunks::{Flavor, push_json_str, push_u64},
     route::{Ctx, Full, Reply},
     sse::TokenStream,
-    tokens::{Encoding, TextGen},
+    tokens::Encoding,
 };
 
 /// What follows the token of every streamed event until the last one is finished.
@@ -303,7 +303,7 @@ pub struct Ending {
 
 impl Ending {
     fn new(req: &Request, plan: &Plan, encoding: Encoding) -> Self {
-        let reasons = plan.choices.iter().map(|c| finish_reason(c, &req.gen_request.stop)).collect();
+        let reasons = plan.choices.iter().map(finish_reason).collect();
         Ending {
             details: req.details,
             seed: req.reported_seed,
@@ -394,31 +394,12 @@ fn push_token(out: &mut Vec<u8>, id: u64, text: &str, special: bool) {
 
 /// TGI's finish reason of a choice: the length cap, a stop sequence, or the model's own end
 /// (the end-of-sequence token).
-fn finish_reason(choice: &Choice, stop: &[String]) -> &'static str {
-    match choice.finish_reason {
-        "length" => "length",
-        _ if stopped_on_sequence(choice, stop) => "stop_sequence",
+fn finish_reason(choice: &Choice) -> &'static str {
+    match (choice.finish_reason, choice.stop_sequence) {
+        ("length", _) => "length",
+        (_, true) => "stop_sequence",
         _ => "eos_token",
     }
-}
-
-/// Whether the choice's text was cut before a stop sequence: the text it would have gone on
-/// with has one of `stop` starting inside its next token (where the planner cuts).
-fn stopped_on_sequence(choice: &Choice, stop: &[String]) -> bool {
-    if stop.is_empty() {
-        return false;
-    }
-    let kept = (choice.length - choice.reasoning) as usize;
-    let longest = stop.iter().map(String::len).max().unwrap_or(0);
-    let mut text_gen = TextGen::new(choice.seed);
-    let mut text = String::new();
-    let mut ends = Vec::new();
-    for _ in 0..kept + 1 + longest {
-        text.push_str(text_gen.next_token());
-        ends.push(text.len());
-    }
-    let (start, next_end) = (kept.checked_sub(1).map_or(0, |i| ends[i]), ends[kept]);
-    stop.iter().any(|s| text[start..].find(s.as_str()).is_some_and(|at| start + at < next_end))
 }
 
 /// The non-streaming body: `generated_text`, and `details` when asked.
