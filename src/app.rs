@@ -36,8 +36,9 @@ pub struct App {
 }
 
 impl App {
-    /// Builds the shared state for `workers` workers.
-    pub fn new(args: ServerArgs, workers: usize, fingerprint_seed: u64) -> Self {
+    /// Builds the shared state for `workers` workers, whose metrics count responses by
+    /// `labels` (the route table's).
+    pub fn new(args: ServerArgs, workers: usize, fingerprint_seed: u64, labels: &'static [&'static str]) -> Self {
         let registry = Registry::new(UnknownModelDefaults {
             context_window: args.default_context_window,
             max_output_tokens: args.default_max_output_tokens,
@@ -66,7 +67,7 @@ impl App {
             sim,
             responses: ResponseStore::new(args.response_store),
             window: RateWindow::default(),
-            shards: (0..workers).map(|_| Shard::default()).collect(),
+            shards: (0..workers).map(|_| Shard::new(labels)).collect(),
             started: Instant::now(),
             args,
         }

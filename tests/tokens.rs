@@ -217,10 +217,12 @@ fn tgi_generate_and_generate_stream() {
     let v = s.post("/generate", body).json();
     assert_eq!(cl100k.encode_ordinary(v["generated_text"].as_str().unwrap()).len(), 12);
     assert_eq!(v["details"]["generated_tokens"], 12);
+    // TGI's envelope: {"error": message, "error_type": "validation"}.
     let e = s.post("/generate", r#"{"parameters":{}}"#);
-    assert_eq!((e.status, e.json()["error"]["param"].as_str()), (400, Some("inputs")));
+    assert_eq!((e.status, e.json()["error_type"].as_str()), (400, Some("validation")));
+    assert!(e.json()["error"].as_str().unwrap().contains("inputs"), "{}", e.text());
     let e = s.post("/generate", r#"{"inputs":"x","parameters":{"max_new_tokens":0}}"#);
-    assert_eq!(e.json()["error"]["param"], "parameters.max_new_tokens");
+    assert_eq!((e.status, e.json()["error_type"].as_str()), (400, Some("validation")), "{}", e.text());
 }
 
 #[test]
@@ -259,8 +261,11 @@ fn anthropic_messages_stream_and_message() {
     assert!(v["id"].as_str().unwrap().starts_with("msg_"));
     assert_eq!(cl100k.encode_ordinary(v["content"][0]["text"].as_str().unwrap()).len(), 5);
     assert_eq!(v["usage"]["output_tokens"], 5);
+    // Anthropic's envelope: {"type": "error", "error": {"type", "message"}}.
     let e = s.post("/v1/messages", r#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#);
-    assert_eq!((e.status, e.json()["error"]["param"].as_str()), (400, Some("max_tokens")));
+    assert_eq!((e.status, e.json()["type"].as_str()), (400, Some("error")));
+    assert_eq!(e.json()["error"]["type"], "invalid_request_error");
+    assert!(e.json()["error"]["message"].as_str().unwrap().contains("max_tokens"), "{}", e.text());
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::{
-    Counter, ENDPOINTS, Snapshot,
+    Counter, Snapshot,
     engine_text::{escape, family},
     json::{PriceOf, cost_usd},
     timing::Timing,
@@ -44,7 +44,7 @@ pub fn rates(snap: &Snapshot, rates: &Rates) -> String {
     let _ = writeln!(out, "fakeai_tokens_per_second {:.6}", rates.counters[Counter::CompletionTokens as usize]);
     family(&mut out, "fakeai_latency_seconds", "summary", "Response latency per endpoint, arrival to last byte");
     for (endpoint, t) in &snap.latency {
-        summary(&mut out, "fakeai_latency_seconds", &format!("endpoint=\"{}\"", ENDPOINTS[*endpoint]), t, 1.0);
+        summary(&mut out, "fakeai_latency_seconds", &format!("endpoint=\"{}\"", snap.labels[*endpoint]), t, 1.0);
     }
     let gauges = [
         ("fakeai_active_streams", "Number of currently active streams", Counter::StreamsActive),

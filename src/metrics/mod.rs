@@ -19,7 +19,4 @@ pub mod stream;
 pub mod timing;
 pub mod window;
 
-pub use shard::{
-    COUNTERS, Counter, ENDPOINTS, ERROR_TYPES, Histograms, PUBLISH_EVERY, Recorder, STATUSES, Shard, Snapshot,
-    endpoint_index, is_metrics_path,
-};
+pub use shard::{COUNTERS, Counter, ERROR_TYPES, Histograms, PUBLISH_EVERY, Recorder, STATUSES, Shard, Snapshot};

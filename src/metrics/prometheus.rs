@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use hdrhistogram::Histogram;
 
-use super::{Counter, ENDPOINTS, ERROR_TYPES, Snapshot, json::all_fine, timing::Timing};
+use super::{Counter, ERROR_TYPES, Snapshot, json::all_fine, timing::Timing};
 
 /// Bucket bounds of `fakeai_emit_lateness_seconds` and `fakeai_request_read_delay_seconds`.
 const LATENESS_BUCKETS: &[f64] = &[0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
@@ -157,7 +157,7 @@ pub fn render(snap: &Snapshot) -> String {
     let name = "fakeai_request_duration_seconds";
     let _ = writeln!(out, "# HELP {name} Arrival to last byte of each response, by endpoint.\n# TYPE {name} histogram");
     for (endpoint, t) in &snap.latency {
-        latency_histogram(&mut out, name, &format!("endpoint=\"{}\",", ENDPOINTS[*endpoint]), t);
+        latency_histogram(&mut out, name, &format!("endpoint=\"{}\",", snap.labels[*endpoint]), t);
     }
     out
 }

@@ -88,7 +88,7 @@ pub struct UnknownModelDefaults {
 pub struct Registry {
     models: Vec<ModelInfo>,
     defaults: UnknownModelDefaults,
-    list_json: Vec<u8>,
+    list_json: std::sync::Arc<[u8]>,
 }
 
 impl Registry {
@@ -99,13 +99,13 @@ impl Registry {
             "object": "list",
             "data": models.iter().map(ModelInfo::to_json).collect::<Vec<_>>(),
         });
-        let list_json = serde_json::to_vec(&list).expect("model list serializes");
+        let list_json = serde_json::to_vec(&list).expect("model list serializes").into();
         Registry { models, defaults, list_json }
     }
 
-    /// The `/v1/models` body, encoded once.
-    pub fn list_json(&self) -> &[u8] {
-        &self.list_json
+    /// The `/v1/models` body, encoded once and shared by every reply.
+    pub fn list_json(&self) -> std::sync::Arc<[u8]> {
+        self.list_json.clone()
     }
 
     /// The listed model named `id`.
@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn lists_the_fakeai_models() {
         let r = registry();
-        let v: serde_json::Value = serde_json::from_slice(r.list_json()).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&r.list_json()).unwrap();
         let data = v["data"].as_array().unwrap();
         assert_eq!(data.len(), 29);
         assert!(data.iter().any(|m| m["id"] == "openai/gpt-oss-120b" && m["context_window"] == 128_000));

@@ -23,8 +23,8 @@ use crate::{
     app::App,
     config::Driver,
     generation::GenSummary,
-    http1::http_date,
     metrics::{Counter, PUBLISH_EVERY, Recorder, Shard},
+    proto::http1::http_date,
     rng::Rng,
 };
 

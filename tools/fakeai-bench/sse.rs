@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use fakeai::http1::ChunkedDecoder;
+use fakeai::proto::http1::ChunkedDecoder;
 use memchr::memmem::Finder;
 
 static EVENT_END: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\n"));
