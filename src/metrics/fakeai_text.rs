@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use super::{
     Counter, Snapshot,
-    engine_text::{escape, family},
     json::{PriceOf, cost_usd},
+    model_text::{escape, family},
     timing::Timing,
     window::Rates,
 };
@@ -61,7 +61,7 @@ pub fn rates(snap: &Snapshot, rates: &Rates) -> String {
 /// `/metrics/by-model/prometheus`: requests, tokens, latency, errors and cost per model.
 pub fn by_model(snap: &Snapshot, price: PriceOf<'_>) -> String {
     let mut out = String::new();
-    let models: Vec<(String, &super::engine::ModelStats)> =
+    let models: Vec<(String, &super::model_stats::ModelStats)> =
         snap.models.iter().map(|(n, m)| (format!("model=\"{}\"", escape(n)), m)).collect();
     family(&mut out, "fakeai_model_requests_total", "counter", "Requests per model");
     for (labels, m) in &models {

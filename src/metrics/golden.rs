@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use super::{
-    Counter, Recorder, Shard, Snapshot, dynamo,
-    engine::Finish,
-    fakeai_text, prometheus,
+    Counter, Recorder, Shard, Snapshot, dynamo, fakeai_text,
+    model_stats::Finish,
+    prometheus,
     prometheus::{Dialect, KvCache},
     window::Rates,
 };

@@ -5,7 +5,7 @@
 use hdrhistogram::Histogram;
 use serde_json::{Map, Value, json};
 
-use super::{Counter, ERROR_TYPES, STATUSES, Snapshot, engine::ModelStats, timing::Timing, window::Rates};
+use super::{Counter, ERROR_TYPES, STATUSES, Snapshot, model_stats::ModelStats, timing::Timing, window::Rates};
 
 /// Seconds to milliseconds, rounded to the microsecond.
 pub(super) fn ms(seconds: f64) -> f64 {

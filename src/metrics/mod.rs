@@ -7,12 +7,12 @@
 pub const OFF: bool = cfg!(feature = "no-metrics");
 
 pub mod dynamo;
-pub mod engine;
-pub mod engine_text;
 pub mod fakeai_text;
 #[cfg(test)]
 mod golden;
 pub mod json;
+pub mod model_stats;
+pub mod model_text;
 pub mod prometheus;
 mod shard;
 pub mod stream;

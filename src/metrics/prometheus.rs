@@ -74,13 +74,13 @@ pub fn render_dialect(snap: &Snapshot, dialect: Dialect, kv: KvCache) -> String 
     let m = &snap.models;
     match dialect {
         Dialect::All => {
-            super::engine_text::vllm(&mut out, m, kv.tokens, kv.block_size);
-            super::engine_text::dynamo_frontend(&mut out, m);
+            super::model_text::vllm(&mut out, m, kv.tokens, kv.block_size);
+            super::model_text::dynamo_frontend(&mut out, m);
         }
-        Dialect::Vllm => super::engine_text::vllm(&mut out, m, kv.tokens, kv.block_size),
-        Dialect::DynamoFrontend => super::engine_text::dynamo_frontend(&mut out, m),
-        Dialect::Sglang => super::engine_text::sglang(&mut out, m, kv.tokens),
-        Dialect::Trtllm => super::engine_text::trtllm(&mut out, m),
+        Dialect::Vllm => super::model_text::vllm(&mut out, m, kv.tokens, kv.block_size),
+        Dialect::DynamoFrontend => super::model_text::dynamo_frontend(&mut out, m),
+        Dialect::Sglang => super::model_text::sglang(&mut out, m, kv.tokens),
+        Dialect::Trtllm => super::model_text::trtllm(&mut out, m),
     }
     out
 }

@@ -16,7 +16,7 @@ use std::{
 use crossbeam_utils::CachePadded;
 use hdrhistogram::Histogram;
 
-use super::{engine::ModelStats, timing::Timing};
+use super::{model_stats::ModelStats, timing::Timing};
 
 /// Distinct model names tracked per core; further names share the label `other`.
 const MAX_MODELS: usize = 128;

@@ -11,14 +11,16 @@ use monoio::{
 
 mod ws;
 
-use super::worker::Core;
+use super::core::Core;
 use crate::{
     api::{Ctx, Full, Reply, Request},
     arrival,
     error::Error,
     generation::GenSummary,
-    metrics::{Counter, engine::Finish},
-    proto::http1::{BodyFraming, ChunkedDecoder, Method, RequestHead, ResponseHead, frame_chunk, parse_head},
+    metrics::{Counter, model_stats::Finish},
+    proto::http1::{
+        BodyFraming, ChunkedDecoder, HttpError, Method, RequestHead, ResponseHead, frame_chunk, parse_head,
+    },
     router::{self, BodyKind, Found, Route},
     sse::{Step, TokenStream},
 };
@@ -69,7 +71,7 @@ impl Conn {
                 Ok(None) => break,
                 Err(e) => {
                     self.core.shard().add(Counter::Requests, 1);
-                    self.fail(e, 1, router::table::router().other()).await;
+                    self.fail(e.into(), 1, router::table::router().other()).await;
                     break;
                 }
             };
@@ -83,7 +85,7 @@ impl Conn {
     }
 
     /// Waits for a complete request head. `None` means the peer closed or idled out.
-    async fn read_head(&mut self) -> Result<Option<RequestHead>, Error> {
+    async fn read_head(&mut self) -> Result<Option<RequestHead>, HttpError> {
         let args = &self.core.app.args;
         let (max_head, header_timeout, idle_timeout) =
             (args.max_header_size as usize, args.header_timeout, args.keepalive_timeout);
@@ -107,7 +109,7 @@ impl Conn {
             match self.fill(deadline).await {
                 Fill::Data => {}
                 Fill::Closed => return Ok(None),
-                Fill::TimedOut if head_deadline.is_some() => return Err(timeout_error("header")),
+                Fill::TimedOut if head_deadline.is_some() => return Err(HttpError::Timeout("header")),
                 Fill::TimedOut => return Ok(None),
             }
         }
@@ -169,7 +171,7 @@ impl Conn {
         let body = match self.read_body(&head).await {
             Ok(body) => body,
             Err(e) => {
-                self.fail(e, head.minor_version, label).await;
+                self.fail(e.into(), head.minor_version, label).await;
                 return false;
             }
         };
@@ -219,12 +221,12 @@ impl Conn {
     }
 
     /// Reads the request body per its framing, enforcing size and time limits.
-    async fn read_body(&mut self, head: &RequestHead) -> Result<Body, Error> {
+    async fn read_body(&mut self, head: &RequestHead) -> Result<Body, HttpError> {
         let args = &self.core.app.args;
         let (limit, deadline) = (args.max_body_size, Instant::now() + args.body_timeout);
         match head.body {
             BodyFraming::None => Ok(Body::Buffered(0)),
-            BodyFraming::Length(n) if n > limit => Err(crate::proto::http1::body_too_large(limit)),
+            BodyFraming::Length(n) if n > limit => Err(HttpError::BodyTooLarge(limit)),
             BodyFraming::Length(n) => {
                 let n = n as usize;
                 if self.rbuf.capacity() < n {
@@ -233,10 +235,8 @@ impl Conn {
                 while self.rbuf.len() < n {
                     match self.fill(deadline).await {
                         Fill::Data => {}
-                        Fill::Closed => {
-                            return Err(Error::bad_request("Connection closed before the body was complete"));
-                        }
-                        Fill::TimedOut => return Err(timeout_error("body")),
+                        Fill::Closed => return Err(HttpError::Truncated),
+                        Fill::TimedOut => return Err(HttpError::Timeout("body")),
                     }
                 }
                 Ok(Body::Buffered(n))
@@ -252,10 +252,8 @@ impl Conn {
                     }
                     match self.fill(deadline).await {
                         Fill::Data => {}
-                        Fill::Closed => {
-                            return Err(Error::bad_request("Connection closed before the body was complete"));
-                        }
-                        Fill::TimedOut => return Err(timeout_error("body")),
+                        Fill::Closed => return Err(HttpError::Truncated),
+                        Fill::TimedOut => return Err(HttpError::Timeout("body")),
                     }
                 }
             }
@@ -487,7 +485,7 @@ impl<'a> Framing<'a> {
 /// Runs `route`'s handler: metrics routes publish this core's figures first (other cores
 /// publish every `PUBLISH_EVERY`), errors render in the route's dialect, and a bug in a
 /// handler answers 500 on this request instead of taking the worker down.
-fn serve_route(core: &super::worker::Core, route: &Route, request: &Request<'_>) -> Reply {
+fn serve_route(core: &Core, route: &Route, request: &Request<'_>) -> Reply {
     if route.scrape {
         core.publish_metrics();
     }
@@ -504,9 +502,4 @@ enum Body {
     Buffered(usize),
     /// Decoded from chunked encoding.
     Decoded(Vec<u8>),
-}
-
-fn timeout_error(what: &str) -> Error {
-    Error::new(408, "invalid_request_error", format!("Timed out waiting for the request {what}"))
-        .with_code("request_timeout")
 }

@@ -2,6 +2,7 @@
 //! This is the only module that knows about monoio.
 
 mod conn;
+mod core;
 mod listener;
 pub mod signals;
 mod timer;

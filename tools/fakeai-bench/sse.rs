@@ -96,7 +96,7 @@ impl ResponseReader {
                 progress.done = *left == 0;
             }
             Body::Chunked(dec) => {
-                let used = dec.decode(buf, &mut self.pending).map_err(|e| e.message)?;
+                let used = dec.decode(buf, &mut self.pending).map_err(|e| e.to_string())?;
                 buf.drain(..used);
                 progress.done = dec.is_done();
             }

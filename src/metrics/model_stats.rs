@@ -1,4 +1,4 @@
-//! Per-model engine statistics in vLLM's terms: request and token counters, running requests,
+//! Per-model statistics in vLLM's terms: request and token counters, running requests,
 //! KV-cache occupancy, and fixed-bucket histograms with vLLM's boundaries, so that dashboards
 //! and AIPerf's server-metrics collector read them as they would a vLLM server.
 
