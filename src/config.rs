@@ -170,7 +170,7 @@ pub struct ServerArgs {
     /// Ignore per-model latency profiles; unset timing falls back to 20:10 / 5:10.
     #[arg(long, env = "FAKEAI_NO_LATENCY_PROFILES")]
     pub no_latency_profiles: bool,
-    /// Non-streaming responses wait TTFT + n·ITL like streams do.
+    /// Non-streaming responses wait TTFT + (n−1)·ITL like streams do.
     #[arg(long, env = "FAKEAI_NON_STREAMING_DELAY", default_value_t = true, action = clap::ArgAction::Set)]
     pub non_streaming_delay: bool,
     /// Natural output length when no EOS is ignored: `N`, `MEAN:PCT` or `normal:MEAN:SD`.

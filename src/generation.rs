@@ -34,7 +34,7 @@ pub struct SimConfig {
     pub latency_profiles: bool,
     /// Natural output-length distribution.
     pub output_len: LengthDist,
-    /// Whether non-streaming responses wait TTFT + n·ITL.
+    /// Whether non-streaming responses wait TTFT + (n−1)·ITL.
     pub non_streaming_delay: bool,
     /// `system_fingerprint` of responses without a seed.
     pub fingerprint: String,
