@@ -274,15 +274,17 @@ fn fakeai_view(app: &App, ctx: &Ctx<'_>, path: &str, query: &str) -> Full {
             Err(e) => e.into(),
         },
         "/metrics/compare" => {
-            let find = |param: &str| -> Result<(String, &metrics::engine::ModelStats), Error> {
-                let id = query_param(query, param)
+            let id = |param: &str| {
+                query_param(query, param)
                     .filter(|id| !id.is_empty())
-                    .ok_or_else(|| Error::invalid_param(param, format!("Missing query parameter '{param}'.")))?;
-                let found = snap.models.iter().find(|(name, _)| *name == id);
-                found.map(|(name, m)| (name.clone(), m)).ok_or_else(|| model_not_found(&id, param))
+                    .ok_or_else(|| Error::invalid_param(param, format!("Missing query parameter '{param}'.")))
             };
-            match find("model1").and_then(|a| Ok((a, find("model2")?))) {
-                Ok(((n1, m1), (n2, m2))) => json(metrics::json::compare(&n1, m1, &n2, m2, &price)),
+            let stats = |id: &str| snap.models.iter().find(|(name, _)| *name == id).map(|(_, m)| m);
+            match id("model1").and_then(|a| Ok((a, id("model2")?))) {
+                Ok((n1, n2)) => match (stats(&n1), stats(&n2)) {
+                    (Some(m1), Some(m2)) => json(metrics::json::compare(&n1, m1, &n2, m2, &price)),
+                    _ => json(metrics::json::compare_not_found(&n1, &n2)),
+                },
                 Err(e) => e.into(),
             }
         }
@@ -295,18 +297,11 @@ fn fakeai_view(app: &App, ctx: &Ctx<'_>, path: &str, query: &str) -> Full {
         p => match p.strip_prefix("/metrics/by-model/").map(percent_decode) {
             Some(id) => match snap.models.iter().find(|(name, _)| *name == id) {
                 Some((name, m)) => json(metrics::json::model_json(name, m, &price)),
-                None => model_not_found(&id, "model").into(),
+                None => json(metrics::json::model_not_found(&id)),
             },
             None => Error::not_found(p).into(),
         },
     }
-}
-
-/// 404 for a model with no recorded requests.
-fn model_not_found(id: &str, param: &str) -> Error {
-    Error::new(404, "invalid_request_error", format!("Model not found: {id}"))
-        .with_param(param)
-        .with_code("model_not_found")
 }
 
 /// `metric` (default `request_count`) and `limit` (1–100, default 10) of `/metrics/ranking`.
