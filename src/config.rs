@@ -211,6 +211,10 @@ pub struct ServerArgs {
     /// Max output tokens of models not in the registry.
     #[arg(long, env = "FAKEAI_DEFAULT_MAX_OUTPUT_TOKENS", default_value_t = 4096)]
     pub default_max_output_tokens: u64,
+    /// How many models first used in requests `/v1/models` lists: the most recent ones, so
+    /// typos cannot grow memory without end (0 lists none; any name is served either way).
+    #[arg(long, env = "FAKEAI_MAX_AUTO_MODELS", default_value_t = 100)]
+    pub max_auto_models: usize,
 }
 
 impl ServerArgs {

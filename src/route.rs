@@ -100,7 +100,7 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
     }
     let result = match (method, path) {
         (Method::Get, "/health") => Ok(Reply::Now(health(app, ctx))),
-        (Method::Get, "/v1/models") => Ok(Reply::Now(Full::json(app.registry.list_json().to_vec()))),
+        (Method::Get, "/v1/models") => Ok(Reply::Now(Full::json(app.registry.list_json()))),
         (Method::Get, p) if p.starts_with("/v1/models/") => Ok(Reply::Now(model(app, &p["/v1/models/".len()..]))),
         (Method::Get, "/metrics") if head.query.split('&').any(|kv| kv == "format=json") => {
             Ok(Reply::Now(metrics_json(app)))
@@ -194,7 +194,7 @@ fn model(app: &App, rest: &str) -> Full {
     if id.is_empty() {
         return Error::not_found("/v1/models/").into();
     }
-    let m = app.registry.resolve(id);
+    let m = app.registry.describe(id);
     let v = if capabilities { m.capabilities_json() } else { m.to_json() };
     Full::json(v.to_string().into_bytes())
 }
@@ -255,10 +255,10 @@ fn query_param(query: &str, name: &str) -> Option<String> {
 fn fakeai_view(app: &App, ctx: &Ctx<'_>, path: &str, query: &str) -> Full {
     let (snap, rates) = snapshot_with_rates(app);
     let uptime = app.started.elapsed().as_secs_f64();
-    // Listed models cost their list price; others FakeAI's default of $1 / $2 per million tokens.
-    let price = |model: &str| match app.registry.get(model) {
-        Some(m) => (m.pricing.input_per_million, m.pricing.output_per_million),
-        None => (1.0, 2.0),
+    // A model costs its list price (fine-tunes their base's); others FakeAI's $1 / $2 per million.
+    let price = |model: &str| {
+        let pricing = app.registry.describe(model).pricing;
+        (pricing.input_per_million, pricing.output_per_million)
     };
     let text = |content_type, body: String| Full::text(content_type, body.into_bytes());
     let json = |v: serde_json::Value| Full::json(v.to_string().into_bytes());
