@@ -1,5 +1,5 @@
-//! The read-only state every worker shares: configuration, model registry, simulator, and
-//! the metric shards (each written only by its own worker).
+//! The state every worker shares: configuration, model registry (its models first seen in
+//! requests behind a lock), simulator, and the metric shards (each written only by its own worker).
 
 use std::time::Instant;
 
@@ -42,7 +42,8 @@ impl App {
         let registry = Registry::new(UnknownModelDefaults {
             context_window: args.default_context_window,
             max_output_tokens: args.default_max_output_tokens,
-        });
+        })
+        .remembering(args.max_auto_models);
         let sim = SimConfig {
             ttft: args.ttft,
             itl: args.itl,

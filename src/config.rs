@@ -170,7 +170,7 @@ pub struct ServerArgs {
     /// Ignore per-model latency profiles; unset timing falls back to 20:10 / 5:10.
     #[arg(long, env = "FAKEAI_NO_LATENCY_PROFILES")]
     pub no_latency_profiles: bool,
-    /// Non-streaming responses wait TTFT + n·ITL like streams do.
+    /// Non-streaming responses wait TTFT + (n−1)·ITL like streams do.
     #[arg(long, env = "FAKEAI_NON_STREAMING_DELAY", default_value_t = true, action = clap::ArgAction::Set)]
     pub non_streaming_delay: bool,
     /// Natural output length when no EOS is ignored: `N`, `MEAN:PCT` or `normal:MEAN:SD`.
@@ -211,6 +211,10 @@ pub struct ServerArgs {
     /// Max output tokens of models not in the registry.
     #[arg(long, env = "FAKEAI_DEFAULT_MAX_OUTPUT_TOKENS", default_value_t = 4096)]
     pub default_max_output_tokens: u64,
+    /// How many models first used in requests `/v1/models` lists: the most recent ones, so
+    /// typos cannot grow memory without end (0 lists none; any name is served either way).
+    #[arg(long, env = "FAKEAI_MAX_AUTO_MODELS", default_value_t = 100)]
+    pub max_auto_models: usize,
 }
 
 impl ServerArgs {

@@ -34,7 +34,7 @@ pub struct SimConfig {
     pub latency_profiles: bool,
     /// Natural output-length distribution.
     pub output_len: LengthDist,
-    /// Whether non-streaming responses wait TTFT + n·ITL.
+    /// Whether non-streaming responses wait TTFT + (n−1)·ITL.
     pub non_streaming_delay: bool,
     /// `system_fingerprint` of responses without a seed.
     pub fingerprint: String,
@@ -466,9 +466,8 @@ mod tests {
     }
 
     fn plan(s: &SimConfig, r: &GenRequest) -> Plan {
-        let model =
-            Registry::new(UnknownModelDefaults { context_window: 8192, max_output_tokens: 4096 }).resolve(&r.model);
-        s.plan(Flavor::Chat, r, &model, &mut Rng::new(1), 0)
+        let registry = Registry::new(UnknownModelDefaults { context_window: 8192, max_output_tokens: 4096 });
+        s.plan(Flavor::Chat, r, &registry.resolve(&r.model), &mut Rng::new(1), 0)
     }
 
     #[test]
@@ -483,7 +482,7 @@ mod tests {
         let p = plan(&s, &req(Some(100), 80, false));
         assert_eq!((p.usage.completion_tokens, p.choices[0].finish_reason), (80, "stop"));
         let p = plan(&s, &req(None, 0, true));
-        assert_eq!(p.usage.completion_tokens, 4096, "no hidden 250-token ceiling");
+        assert_eq!(p.usage.completion_tokens, 8192 - 1000, "the rest of gpt-4's window, no hidden 250-token ceiling");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The model catalogue: `/v1/models` and one model (ids may contain `/`).
 
-use super::{Body, Ctx, Full, Outcome, Request};
+use super::{Ctx, Full, Outcome, Request};
 use crate::{app::App, error::Error, router::Route};
 
 /// The routes.
@@ -8,7 +8,7 @@ pub static ROUTES: &[Route] =
     &[Route::get("/v1/models", list), Route::get("/v1/models/{*id}", retrieve).label("/v1/models/{id}")];
 
 fn list(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
-    Ok(Full::json(Body::Shared(app.registry.list_json())).into())
+    Ok(Full::json(app.registry.list_json()).into())
 }
 
 /// `/v1/models/{id}` or FakeAI's `/v1/models/{id}/capabilities`.
@@ -21,6 +21,6 @@ fn retrieve(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     if id.is_empty() {
         return Err(Error::not_found("/v1/models/"));
     }
-    let m = app.registry.resolve(id);
+    let m = app.registry.describe(id);
     Ok(Full::value(&if capabilities { m.capabilities_json() } else { m.to_json() }).into())
 }

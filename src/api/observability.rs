@@ -86,12 +86,12 @@ fn snapshot_with_rates(app: &App) -> (Snapshot, Rates) {
     (snap, rates)
 }
 
-/// A listed model's price per million (input, output) tokens; others cost FakeAI's default
-/// of $1 / $2.
+/// A model's price per million (input, output) tokens: its list price (a fine-tune its base's);
+/// others FakeAI's $1 / $2.
 fn price(app: &App) -> impl Fn(&str) -> (f64, f64) + '_ {
-    |model| match app.registry.get(model) {
-        Some(m) => (m.pricing.input_per_million, m.pricing.output_per_million),
-        None => (1.0, 2.0),
+    |model| {
+        let pricing = app.registry.describe(model).pricing;
+        (pricing.input_per_million, pricing.output_per_million)
     }
 }
 
@@ -126,11 +126,14 @@ fn by_model_text(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
     text(PROMETHEUS, metrics::fakeai_text::by_model(&Snapshot::merge(&app.shards), &price(app)))
 }
 
+/// One model's statistics; FakeAI's 200 "not found" object for a model with no requests.
 fn one_model(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let snap = Snapshot::merge(&app.shards);
     let id = req.param("id");
-    let (name, m) = snap.models.iter().find(|(name, _)| name == id).ok_or_else(|| model_not_found(id, "model"))?;
-    value(metrics::json::model_json(snap.labels, name, m, &price(app)))
+    match snap.models.iter().find(|(name, _)| name == id) {
+        Some((name, m)) => value(metrics::json::model_json(snap.labels, name, m, &price(app))),
+        None => value(metrics::json::model_not_found(id)),
+    }
 }
 
 fn costs(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
@@ -157,25 +160,21 @@ fn ranking(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     value(metrics::json::ranking(&Snapshot::merge(&app.shards), &price(app), metric, limit))
 }
 
-/// `model1` against `model2`, both with recorded requests.
+/// `model1` against `model2` (400 without both); FakeAI's 200 "not found" object unless both
+/// have recorded requests.
 fn compare(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let snap = Snapshot::merge(&app.shards);
-    let find = |param: &str| {
-        let id = req
-            .query(param)
+    let id = |param: &str| {
+        req.query(param)
             .filter(|id| !id.is_empty())
-            .ok_or_else(|| Error::invalid_param(param, format!("Missing query parameter '{param}'.")))?;
-        snap.models.iter().find(|(name, _)| *name == id).ok_or_else(|| model_not_found(&id, param))
+            .ok_or_else(|| Error::invalid_param(param, format!("Missing query parameter '{param}'.")))
     };
-    let (a, b) = (find("model1")?, find("model2")?);
-    value(metrics::json::compare(snap.labels, (&a.0, &a.1), (&b.0, &b.1), &price(app)))
-}
-
-/// 404 for a model with no recorded requests.
-fn model_not_found(id: &str, param: &str) -> Error {
-    Error::new(404, "invalid_request_error", format!("Model not found: {id}"))
-        .with_param(param)
-        .with_code("model_not_found")
+    let (n1, n2) = (id("model1")?, id("model2")?);
+    let stats = |id: &str| snap.models.iter().find(|(name, _)| name == id).map(|(_, m)| m);
+    match (stats(&n1), stats(&n2)) {
+        (Some(m1), Some(m2)) => value(metrics::json::compare(snap.labels, (&n1, m1), (&n2, m2), &price(app))),
+        _ => value(metrics::json::compare_not_found(&n1, &n2)),
+    }
 }
 
 fn dynamo(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {

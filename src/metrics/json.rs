@@ -271,8 +271,8 @@ pub fn costs(snap: &Snapshot, price: PriceOf<'_>) -> Value {
 /// What `/metrics/ranking` can rank models by.
 pub const RANKING_METRICS: &[&str] = &["request_count", "latency", "error_rate", "cost", "tokens"];
 
-/// `/metrics/ranking`: the top `limit` models by `metric` (one of [`RANKING_METRICS`]),
-/// highest first, each as in `/metrics/by-model/{id}`.
+/// `/metrics/ranking`: a JSON list, as FakeAI answers, of the top `limit` models by `metric`
+/// (one of [`RANKING_METRICS`]), highest first, each as in `/metrics/by-model/{id}`.
 pub fn ranking(snap: &Snapshot, price: PriceOf<'_>, metric: &str, limit: usize) -> Value {
     let mut models: Vec<Value> = snap.models.iter().map(|(name, m)| model_json(snap.labels, name, m, price)).collect();
     let key = |v: &Value| -> f64 {
@@ -287,7 +287,17 @@ pub fn ranking(snap: &Snapshot, price: PriceOf<'_>, metric: &str, limit: usize) 
     };
     models.sort_by(|a, b| key(b).total_cmp(&key(a)));
     models.truncate(limit);
-    json!({"metric": metric, "limit": limit, "models": models})
+    Value::Array(models)
+}
+
+/// FakeAI's `/metrics/by-model/{id}` answer for a model with no requests: a 200 saying so.
+pub fn model_not_found(name: &str) -> Value {
+    json!({"model": name, "request_count": 0, "error": "Model not found"})
+}
+
+/// FakeAI's `/metrics/compare` answer when either model has no requests: a 200 saying so.
+pub fn compare_not_found(name1: &str, name2: &str) -> Value {
+    json!({"error": "One or both models not found", "model1": name1, "model2": name2})
 }
 
 /// `/metrics/compare`: two models side by side with deltas (model2 − model1) and winners.

@@ -821,6 +821,8 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
             b'\n' => b"\\n",
             b'\r' => b"\\r",
             b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
             0..=0x1f => b"",
             _ => continue,
         };
@@ -878,10 +880,22 @@ mod tests {
 
     #[test]
     fn json_strings_escape_exactly_as_serde_does() {
-        for s in [" word", "", "q\"uote", "back\\slash", "tab\tnew\nline\r", "\u{1}\u{1f}", "é 😀 \u{7f}"] {
+        let same_as_serde = |s: &str| {
             let mut out = b"x".to_vec();
             push_json_str(&mut out, s);
             assert_eq!(&out[1..], serde_json::to_string(s).unwrap().as_bytes(), "{s:?}");
+        };
+        // Every ASCII character alone and inside text (the slow path copies around escapes).
+        for c in (0..=0x7f_u8).map(char::from) {
+            same_as_serde(&c.to_string());
+            same_as_serde(&format!("a{c}b{c}"));
+        }
+        for s in [" word", "", "q\"uote", "back\\slash", "tab\tnew\nline\r", "\u{8}\u{c}\u{1}\u{1f}", "é 😀 \u{7f}"]
+        {
+            same_as_serde(s);
+        }
+        for s in ["\u{80}\u{a0}ÿ", "\u{2028}\u{2029}", "日本\n語", "\u{fffd}\u{10ffff}\u{8}"] {
+            same_as_serde(s);
         }
     }
 
