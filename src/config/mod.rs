@@ -258,7 +258,9 @@ impl Cli {
         let matches = Cli::command().get_matches();
         let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         if let (Command::Server(args), Some(("server", server))) = (&mut cli.command, matches.subcommand()) {
-            **args = server_args(server, std::env::vars())?;
+            // Not `env::vars()`, which panics on a variable that is not UTF-8.
+            let env = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+            **args = server_args(server, env)?;
         }
         Ok(cli)
     }
