@@ -52,13 +52,7 @@ impl App {
             output_len: args.output_len,
             non_streaming_delay: args.non_streaming_delay,
             fingerprint: format!("fp_{:016x}", crate::rng::Rng::new(fingerprint_seed).next_u64()),
-            reasoning_models: args
-                .reasoning_models
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            reasoning_models: args.reasoning_models.clone(),
             encoding: args.tokenizer,
             auto_tool_calls: args.auto_tool_calls,
         };
