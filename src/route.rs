@@ -119,7 +119,10 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         }
         (Method::Post, "/v1/chat/completions") => generate(app, ctx, head, body, Flavor::Chat),
         (Method::Post, "/v1/completions") => generate(app, ctx, head, body, Flavor::Completion),
-        (Method::Post, "/v1/messages") => generate(app, ctx, head, body, Flavor::Messages),
+        (Method::Post, "/v1/messages") => Ok(crate::openai::anthropic::messages(app, ctx, head, body)),
+        (Method::Post, "/v1/messages/count_tokens") => {
+            Ok(Reply::Now(crate::openai::anthropic::count_tokens(app, ctx, head, body)))
+        }
         (Method::Post, "/v1/responses") => generate(app, ctx, head, body, Flavor::Responses),
         (Method::Get, p) if p.starts_with("/v1/responses/") => Ok(Reply::Now(stored_response(app, p, false))),
         (Method::Delete, p) if p.starts_with("/v1/responses/") => Ok(Reply::Now(stored_response(app, p, true))),
@@ -143,6 +146,7 @@ fn unrouted(path: &str) -> Full {
         "/v1/chat/completions"
         | "/v1/completions"
         | "/v1/messages"
+        | "/v1/messages/count_tokens"
         | "/v1/responses"
         | "/generate"
         | "/generate_stream"

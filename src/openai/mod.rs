@@ -1,5 +1,6 @@
 //! The OpenAI wire format: request types, model registry, and response/chunk encoding.
 
+pub mod anthropic;
 pub mod chunks;
 pub mod logprobs;
 pub mod media;

@@ -1,0 +1,66 @@
+//! Anthropic's error envelope: `{"type":"error","error":{"type","message"},"request_id"}`, with
+//! Anthropic's error type for each status.
+
+use crate::{error::Error, route::Full};
+
+/// Anthropic's `error.type` for an HTTP status.
+pub fn error_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        408 | 504 => "timeout_error",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        500..=599 => "api_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// `e` as an Anthropic error reply, carrying `request_id` in its body and its `request-id` header.
+pub fn reply(e: &Error, request_id: &str) -> Full {
+    let kind = error_type(e.status);
+    let body = serde_json::json!({
+        "type": "error",
+        "error": {"type": kind, "message": e.message},
+        "request_id": request_id,
+    });
+    Full {
+        status: e.status,
+        error_type: Some(kind),
+        extra: vec![("request-id", request_id.to_owned())],
+        ..Full::json(body.to_string().into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_has_anthropic_shape_and_types() {
+        let full = reply(&Error::invalid_param("max_tokens", "max_tokens: Field required"), "req_1");
+        let v: serde_json::Value = serde_json::from_slice(&full.body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type": "error", "request_id": "req_1",
+            "error": {"type": "invalid_request_error", "message": "max_tokens: Field required"}})
+        );
+        assert_eq!((full.status, full.error_type), (400, Some("invalid_request_error")));
+        assert_eq!(full.extra, [("request-id", "req_1".to_owned())]);
+        let kinds: Vec<_> = [401, 403, 404, 413, 429, 500, 529].map(error_type).into();
+        assert_eq!(
+            kinds,
+            [
+                "authentication_error",
+                "permission_error",
+                "not_found_error",
+                "invalid_request_error",
+                "rate_limit_error",
+                "api_error",
+                "overloaded_error"
+            ]
+        );
+    }
+}
