@@ -3,9 +3,11 @@
 //! validation and error envelope.
 //!
 //! `anthropic-version`: Anthropic answers a request without it with 400 `anthropic-version:
-//! header is required`. fakeai accepts it missing (as `2023-06-01`: the SDKs always send it,
-//! while load generators and curl examples often do not) and, like Anthropic, rejects a value
-//! that is not a version.
+//! header is required`, and one naming no version with 400 `anthropic-version: "…" is not a
+//! valid version`. fakeai accepts it missing (as `2023-06-01`: the SDKs always send it, while
+//! load generators and curl examples often do not) and rejects, as Anthropic does, a value that
+//! is not a version date (`YYYY-MM-DD`); any date is accepted, since each SDK release may name a
+//! newer one (the `anthropic` 2.17 SDK sends `2026-10-21`).
 
 pub mod body;
 pub mod cache;
@@ -25,9 +27,6 @@ use crate::{
     route::{Ctx, Full, Reply},
     sse::TokenStream,
 };
-
-/// The API versions Anthropic accepts in `anthropic-version`.
-const VERSIONS: &[&str] = &["2023-06-01", "2023-01-01"];
 
 /// `POST /v1/messages`: a message, streamed or whole; errors in Anthropic's envelope.
 pub fn messages(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> Reply {
@@ -87,11 +86,17 @@ fn check_headers(head: &RequestHead) -> Result<(), Error> {
         return Err(Error::bad_request(format!("Invalid Content-Type {ct:?}: the body must be application/json.")));
     }
     match head.anthropic_version.as_deref() {
-        Some(v) if !VERSIONS.contains(&v.trim()) => {
+        Some(v) if !is_version(v.trim()) => {
             Err(Error::bad_request(format!("anthropic-version: {v:?} is not a valid version")))
         }
         _ => Ok(()),
     }
+}
+
+/// `YYYY-MM-DD`, as every Anthropic API version is named.
+fn is_version(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 10 && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
 }
 
 /// The prompt must fit the context window, and with `max_tokens` it must too (Anthropic's words).
@@ -121,4 +126,18 @@ fn request_id(rng: &mut Rng) -> String {
     id.push_str("req_011");
     id.extend((0..21).map(|_| ALPHABET[rng.below(ALPHABET.len() as u64) as usize] as char));
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_dates_and_contexts_fit() {
+        assert!(is_version("2023-06-01") && is_version("2026-10-21"));
+        assert!(!is_version("2023-6-1") && !is_version("latest") && !is_version("2023-06-01, 2023-06-01"));
+        assert!(check_context(100, 50, 150).is_ok());
+        assert_eq!(check_context(200, 1, 150).unwrap_err().message, "prompt is too long: 200 tokens > 150 maximum");
+        assert!(check_context(100, 51, 150).unwrap_err().message.starts_with("input length and `max_tokens` exceed"));
+    }
 }
