@@ -107,6 +107,8 @@ pub struct Choice {
     pub length: u64,
     /// `stop`, `length`, `tool_calls` or `function_call`.
     pub finish_reason: &'static str,
+    /// The stop sequence that ended it, if one did.
+    pub stop_sequence: Option<String>,
 }
 
 impl Choice {
@@ -365,6 +367,7 @@ impl SimConfig {
             thought: TextGen::new(thought_seed),
             reasoning,
             finish_reason,
+            stop_sequence: None,
         }
     }
 
@@ -377,7 +380,8 @@ impl SimConfig {
         let reasoning = ((length as f64 * share).round() as u64).min(length.saturating_sub(1)).min(budget);
         let mut answer = length - reasoning;
         let answer_floor = req.min_tokens.saturating_sub(reasoning);
-        if let Some(cut) = tokens_before_stop(seed, answer, answer_floor, &req.stop) {
+        let stop = tokens_before_stop(seed, answer, answer_floor, &req.stop);
+        if let Some((cut, _)) = stop {
             answer = cut;
             finish_reason = "stop";
         }
@@ -390,6 +394,7 @@ impl SimConfig {
             reasoning,
             length: reasoning + answer,
             finish_reason,
+            stop_sequence: stop.map(|(_, which)| req.stop[which].clone()),
         }
     }
 
@@ -426,8 +431,8 @@ fn call_id(rng: &mut Rng, prefix: &str) -> String {
 /// seeded by `seed` that precede the first occurrence of any of `stop` (searched within the first
 /// `length` tokens and only once `min_tokens` have been produced, as vLLM does). The stop sequence
 /// and anything after it are never sent; a token it begins inside of is dropped whole, so every
-/// chunk stays exactly one token.
-fn tokens_before_stop(seed: u64, length: u64, min_tokens: u64, stop: &[String]) -> Option<u64> {
+/// chunk stays exactly one token. Also says which of `stop` it was.
+fn tokens_before_stop(seed: u64, length: u64, min_tokens: u64, stop: &[String]) -> Option<(u64, usize)> {
     if stop.is_empty() {
         return None;
     }
@@ -442,9 +447,10 @@ fn tokens_before_stop(seed: u64, length: u64, min_tokens: u64, stop: &[String]) 
         if produced < min_tokens {
             continue;
         }
-        let hit = stop.iter().filter_map(|s| text[searched_from..].find(s.as_str()).map(|i| i + searched_from)).min();
-        if let Some(at) = hit {
-            return Some(ends.iter().take_while(|&&end| end <= at).count() as u64);
+        let found =
+            |(which, s): (usize, &String)| Some((text[searched_from..].find(s.as_str())? + searched_from, which));
+        if let Some((at, which)) = stop.iter().enumerate().filter_map(found).min() {
+            return Some((ends.iter().take_while(|&&end| end <= at).count() as u64, which));
         }
     }
     None
@@ -583,12 +589,13 @@ mod stop_tests {
     fn cuts_before_the_first_stop_sequence() {
         let full = text(5, 400);
         let stop = vec![".".to_owned()];
-        let cut = tokens_before_stop(5, 400, 0, &stop).expect("a period within 400 tokens");
+        let (cut, which) = tokens_before_stop(5, 400, 0, &stop).expect("a period within 400 tokens");
+        assert_eq!(which, 0);
         let kept = text(5, cut);
         assert!(!kept.contains('.') && full.starts_with(&kept));
         assert_eq!(full[kept.len()..].chars().next(), Some('.'), "cut right before the stop");
         assert_eq!(tokens_before_stop(5, 400, 0, &["no such text".to_owned()]), None);
-        let later = tokens_before_stop(5, 400, cut + 5, &stop).unwrap();
+        let (later, _) = tokens_before_stop(5, 400, cut + 5, &stop).unwrap();
         assert!(later > cut, "min_tokens defers stop sequences");
     }
 
@@ -597,7 +604,7 @@ mod stop_tests {
         let full = text(9, 50);
         let word = full.split(' ').nth(3).unwrap();
         let partial = &word[1..];
-        let cut = tokens_before_stop(9, 50, 0, &[partial.to_owned()]).unwrap();
+        let (cut, _) = tokens_before_stop(9, 50, 0, &["no such text".to_owned(), partial.to_owned()]).unwrap();
         let kept = text(9, cut);
         assert!(!kept.contains(partial) && full.starts_with(&kept));
     }

@@ -200,7 +200,8 @@ impl TokenStream {
             }
             Flavor::Messages => {
                 let (usage, cache) = (self.plan.usage, self.plan.prompt_cache);
-                self.writer.messages_finish(first.finish_reason, first.length, usage, cache, out)
+                let end = (first.finish_reason, first.stop_sequence.as_deref());
+                self.writer.messages_finish(end, first.length, usage, cache, out)
             }
             Flavor::Tgi => self.writer.tgi_finish(&first.answer_text(), first.finish_reason, first.length, out),
         }
@@ -243,6 +244,7 @@ mod tests {
             reasoning: half(length),
             length,
             finish_reason: "length",
+            stop_sequence: None,
         });
         TokenStream::new(Plan {
             flavor: Flavor::Chat,

@@ -165,3 +165,19 @@ fn count_tokens_matches_usage_and_cache_control_is_reflected() {
     );
     assert_eq!(second["input_tokens"], cl100k("Hello there"));
 }
+
+#[test]
+fn a_stop_sequence_is_named_in_stop_reason_and_stop_sequence() {
+    let s = server();
+    let body = |stream: bool| {
+        format!(
+            r#"{{"model":"claude-sonnet-4-5","max_tokens":60,"stream":{stream},"ignore_eos":true,"stop_sequences":["zzzq","."," "],"messages":[{{"role":"user","content":"Hi"}}]}}"#
+        )
+    };
+    let v = s.post("/v1/messages", &body(false)).json();
+    assert_eq!((v["stop_reason"].as_str(), v["stop_sequence"].as_str()), (Some("stop_sequence"), Some(" ")));
+    assert!(!v["content"][0]["text"].as_str().unwrap().contains(' '), "the text ends before the stop sequence");
+    let text = s.post("/v1/messages", &body(true)).text();
+    let delta = text.split("\n\n").find(|e| e.starts_with("event: message_delta")).unwrap();
+    assert!(delta.contains(r#""delta":{"stop_reason":"stop_sequence","stop_sequence":" "}"#), "{delta}");
+}

@@ -218,18 +218,18 @@ impl ChunkWriter {
         }
     }
 
-    /// Anthropic: the open block stops, then `message_delta` with the stop reason and usage, then
-    /// `message_stop`.
+    /// Anthropic: the open block stops, then `message_delta` with the stop reason (and the stop
+    /// sequence that ended the message, if one did) and usage, then `message_stop`.
     pub fn messages_finish(
         &self,
-        finish_reason: &str,
+        (finish_reason, stop_sequence): (&str, Option<&str>),
         output_tokens: u64,
         usage: Usage,
         cache: CacheUsage,
         out: &mut Vec<u8>,
     ) {
         self.messages_block_stop(out);
-        anthropic::message_end(out, finish_reason, usage, cache, output_tokens);
+        anthropic::message_end(out, (finish_reason, stop_sequence), usage, cache, output_tokens);
     }
 
     /// Anthropic: the open block (if any) stops and `block` starts as the next one.
@@ -934,7 +934,7 @@ mod tests {
         w.reasoning(0, "Hmm", &mut out);
         w.messages_answer_starts(true, "Eqsig", &mut out);
         w.content(0, "Yes", &mut out);
-        w.messages_finish("length", 2, usage, CacheUsage::default(), &mut out);
+        w.messages_finish(("length", None), 2, usage, CacheUsage::default(), &mut out);
         let ev = named_events(out);
         let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
@@ -973,7 +973,7 @@ mod tests {
         w.tool_call_args(0, 0, "\"Paris\"}", false, &mut out);
         w.tool_call_start(0, 1, "toolu_01b", "f", false, &mut out);
         w.tool_call_args(0, 1, "{}", false, &mut out);
-        w.messages_finish("tool_calls", 9, Usage::default(), CacheUsage::default(), &mut out);
+        w.messages_finish(("tool_calls", None), 9, Usage::default(), CacheUsage::default(), &mut out);
         let ev = named_events(out);
         let blocks: Vec<(u64, &str)> = ev
             .iter()

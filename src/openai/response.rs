@@ -46,6 +46,7 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
                 text: &c.content,
                 calls: &c.tool_calls,
                 finish_reason: c.finish_reason,
+                stop_sequence: None,
                 output_tokens: usage.completion_tokens,
             };
             return super::anthropic::body::message_json(meta, said, usage, Default::default());

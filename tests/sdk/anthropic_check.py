@@ -79,6 +79,9 @@ check([b.type for b in m.content] == ["text"] and m.content[0].text, "plain text
 check((m.usage.output_tokens, m.stop_reason) == (16, "max_tokens"), f"plain usage {m.usage}")
 check(m.usage.service_tier == "standard" and m.usage.cache_creation.ephemeral_5m_input_tokens == 0, "usage extras")
 
+m = create(model="claude-sonnet-4-5", max_tokens=60, messages=ASK_JOKE, stop_sequences=[" "], extra_body=LONG)
+check((m.stop_reason, m.stop_sequence) == ("stop_sequence", " ") and " " not in m.content[0].text, "stop_sequences")
+
 # Tools under each tool_choice
 m = create(model="claude-sonnet-4-5", max_tokens=200, tools=[WEATHER, FLIGHTS], messages=ASK_WEATHER)
 uses = tool_uses(m)

@@ -16,6 +16,8 @@ pub struct Said<'a> {
     pub calls: &'a [(String, String, String)],
     /// `stop`, `length` or `tool_calls`.
     pub finish_reason: &'a str,
+    /// The stop sequence that ended the message, if one did.
+    pub stop_sequence: Option<&'a str>,
     /// Output tokens.
     pub output_tokens: u64,
 }
@@ -42,8 +44,8 @@ pub fn message_json(meta: &ResponseMeta, said: Said<'_>, usage: Usage, cache: Ca
         "role": "assistant",
         "model": meta.model,
         "content": content,
-        "stop_reason": events::stop_reason(said.finish_reason),
-        "stop_sequence": null,
+        "stop_reason": events::stop_reason(said.finish_reason, said.stop_sequence),
+        "stop_sequence": said.stop_sequence,
         "usage": serde_json::from_slice::<Value>(&usage_json).expect("usage is JSON"),
     });
     serde_json::to_vec(&body).expect("message serializes")
@@ -59,8 +61,14 @@ mod tests {
         let calls = [("toolu_01a".to_owned(), "get_weather".to_owned(), r#"{"city":"Paris"}"#.to_owned())];
         let cache = CacheUsage { read: 3, created_5m: 2, created_1h: 1 };
         let usage = Usage { prompt_tokens: 10, ..Usage::default() };
-        let said =
-            Said { thinking: Some("Hmm"), text: "", calls: &calls, finish_reason: "tool_calls", output_tokens: 7 };
+        let said = Said {
+            thinking: Some("Hmm"),
+            text: "",
+            calls: &calls,
+            finish_reason: "tool_calls",
+            stop_sequence: None,
+            output_tokens: 7,
+        };
         let v: Value = serde_json::from_slice(&message_json(&meta, said, usage, cache)).unwrap();
         assert_eq!(v["content"][0]["type"], "thinking");
         assert_eq!(v["content"][0]["signature"].as_str().unwrap().len(), 344);
@@ -77,7 +85,14 @@ mod tests {
                 "output_tokens": 7, "server_tool_use": null, "service_tier": "standard"})
         );
         let cut = [("toolu_01b".to_owned(), "f".to_owned(), r#"{"ci"#.to_owned())];
-        let said = Said { thinking: None, text: "", calls: &cut, finish_reason: "length", output_tokens: 3 };
+        let said = Said {
+            thinking: None,
+            text: "",
+            calls: &cut,
+            finish_reason: "length",
+            stop_sequence: None,
+            output_tokens: 3,
+        };
         let v: Value = serde_json::from_slice(&message_json(&meta, said, usage, cache)).unwrap();
         assert_eq!((v["content"][0]["input"].clone(), v["stop_reason"].as_str()), (json!({}), Some("max_tokens")));
     }

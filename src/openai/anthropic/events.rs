@@ -22,9 +22,10 @@ pub enum Block<'a> {
     },
 }
 
-/// Anthropic's `stop_reason` for a finish reason.
-pub fn stop_reason(finish_reason: &str) -> &'static str {
+/// Anthropic's `stop_reason` for a finish reason and the stop sequence that ended generation.
+pub fn stop_reason(finish_reason: &str, stop_sequence: Option<&str>) -> &'static str {
     match finish_reason {
+        _ if stop_sequence.is_some() => "stop_sequence",
         "length" => "max_tokens",
         "tool_calls" | "function_call" => "tool_use",
         _ => "end_turn",
@@ -103,11 +104,22 @@ pub fn delta(out: &mut Vec<u8>, index: u64, kind: &str, field: &str, text: &str)
 }
 
 /// `message_delta` with the stop reason and the cumulative usage, then `message_stop`.
-pub fn message_end(out: &mut Vec<u8>, finish_reason: &str, usage: Usage, cache: CacheUsage, output_tokens: u64) {
+pub fn message_end(
+    out: &mut Vec<u8>,
+    (finish_reason, stop_sequence): (&str, Option<&str>),
+    usage: Usage,
+    cache: CacheUsage,
+    output_tokens: u64,
+) {
     event(out, "message_delta");
     out.extend_from_slice(b"{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
-    push_json_str(out, stop_reason(finish_reason));
-    out.extend_from_slice(b",\"stop_sequence\":null},\"usage\":");
+    push_json_str(out, stop_reason(finish_reason, stop_sequence));
+    out.extend_from_slice(b",\"stop_sequence\":");
+    match stop_sequence {
+        Some(s) => push_json_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b"},\"usage\":");
     push_usage(out, usage, cache, output_tokens, false);
     out.extend_from_slice(b"}");
     out.extend_from_slice(END);

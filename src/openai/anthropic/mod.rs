@@ -75,6 +75,7 @@ fn message_body(plan: &Plan) -> Vec<u8> {
         text: &text,
         calls: &calls,
         finish_reason: choice.finish_reason,
+        stop_sequence: choice.stop_sequence.as_deref(),
         output_tokens: choice.length,
     };
     body::message_json(&plan.meta, said, plan.usage, plan.prompt_cache)
