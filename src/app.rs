@@ -8,6 +8,7 @@ use crate::{
     generation::SimConfig,
     metrics::{Shard, window::RateWindow},
     openai::{
+        anthropic::cache::PromptCache,
         models::{Registry, UnknownModelDefaults},
         store::ResponseStore,
     },
@@ -29,6 +30,8 @@ pub struct App {
     pub window: RateWindow,
     /// Stored Responses API responses.
     pub responses: ResponseStore,
+    /// Anthropic prompt-cache prefixes seen recently.
+    pub prompt_cache: PromptCache,
     /// One metrics shard per worker.
     pub shards: Box<[Shard]>,
     /// Process start.
@@ -61,6 +64,7 @@ impl App {
             registry,
             sim,
             responses: ResponseStore::new(args.response_store),
+            prompt_cache: PromptCache::default(),
             window: RateWindow::default(),
             shards: (0..workers).map(|_| Shard::new(labels)).collect(),
             started: Instant::now(),

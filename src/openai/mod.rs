@@ -1,5 +1,6 @@
 //! The OpenAI wire format: request types, model registry, and response/chunk encoding.
 
+pub mod anthropic;
 pub mod catalogue;
 pub mod chunks;
 pub mod logprobs;
