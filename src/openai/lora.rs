@@ -6,20 +6,18 @@
 use std::{
     fmt::Write,
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
 };
 
 use serde::Deserialize;
 
-use super::{
-    models::{ModelInfo, Registry},
-    vllm_utility::vllm_error,
-};
+use super::models::{ModelInfo, Registry, Resolved};
 use crate::{
-    metrics::{engine::ModelStats, engine_text::escape},
-    route::Full,
+    api::Full,
+    error::Error,
+    metrics::{model_stats::ModelStats, model_text::escape},
 };
 
 /// One loaded adapter.
@@ -62,13 +60,15 @@ impl Adapters {
 
     /// The model a request for `name` is served by: an adapter runs on its base model's
     /// limits under its own name; anything else as the registry says.
-    pub fn resolve(&self, registry: &Registry, name: &str) -> ModelInfo {
+    pub fn resolve<'r>(&self, registry: &'r Registry, name: &str) -> Resolved<'r> {
         if self.count.load(Ordering::Acquire) == 0 {
             return registry.resolve(name);
         }
         let base = self.lock().iter().find(|a| a.name == name).map(|a| a.base.clone());
         match base {
-            Some(base) => ModelInfo { id: name.to_owned(), ..registry.resolve(&base) },
+            Some(base) => {
+                Resolved::Derived(Arc::new(ModelInfo { id: name.to_owned(), ..(*registry.resolve(&base)).clone() }))
+            }
             None => registry.resolve(name),
         }
     }
@@ -92,14 +92,11 @@ struct UnloadBody {
 
 /// Loads an adapter; its base is `base_model_name` or else the first listed model (the one
 /// `/v1/models` shows first, as vLLM shows its served model).
-pub fn load(adapters: &Adapters, registry: &Registry, body: &[u8]) -> Full {
-    let req: LoadBody = match serde_json::from_slice(body) {
-        Ok(req) => req,
-        Err(e) => return vllm_error(400, "BadRequestError", format!("Invalid request: {e}")),
-    };
+pub fn load(adapters: &Adapters, registry: &Registry, body: &[u8]) -> Result<Full, Error> {
+    let req: LoadBody = serde_json::from_slice(body).map_err(invalid_body)?;
     let (Some(name), Some(path)) = (req.lora_name.filter(|n| !n.is_empty()), req.lora_path.filter(|p| !p.is_empty()))
     else {
-        return vllm_error(400, "InvalidUserInput", "Both 'lora_name' and 'lora_path' must be provided.");
+        return Err(invalid_input("Both 'lora_name' and 'lora_path' must be provided."));
     };
     let base = req.base_model_name.unwrap_or_else(|| registry.first_id().to_owned());
     let mut list = adapters.lock();
@@ -110,31 +107,38 @@ pub fn load(adapters: &Adapters, registry: &Registry, body: &[u8]) -> Full {
                 "The lora adapter '{name}' has already been loaded. If you want to load the adapter in place, set \
                  'load_inplace' to True."
             );
-            return vllm_error(400, "InvalidUserInput", message);
+            return Err(invalid_input(message));
         }
         Some(existing) => *existing = adapter,
         None => list.push(adapter),
     }
     adapters.recount(&list);
-    success(format!("Success: LoRA adapter '{name}' added successfully."))
+    Ok(success(format!("Success: LoRA adapter '{name}' added successfully.")))
 }
 
 /// Unloads an adapter.
-pub fn unload(adapters: &Adapters, body: &[u8]) -> Full {
-    let req: UnloadBody = match serde_json::from_slice(body) {
-        Ok(req) => req,
-        Err(e) => return vllm_error(400, "BadRequestError", format!("Invalid request: {e}")),
-    };
+pub fn unload(adapters: &Adapters, body: &[u8]) -> Result<Full, Error> {
+    let req: UnloadBody = serde_json::from_slice(body).map_err(invalid_body)?;
     let Some(name) = req.lora_name.filter(|n| !n.is_empty()) else {
-        return vllm_error(400, "InvalidUserInput", "'lora_name' needs to be provided to unload a LoRA adapter.");
+        return Err(invalid_input("'lora_name' needs to be provided to unload a LoRA adapter."));
     };
     let mut list = adapters.lock();
     let Some(at) = list.iter().position(|a| a.name == name) else {
-        return vllm_error(404, "NotFoundError", format!("The lora adapter '{name}' cannot be found."));
+        return Err(Error::new(404, "NotFoundError", format!("The lora adapter '{name}' cannot be found.")));
     };
     list.remove(at);
     adapters.recount(&list);
-    success(format!("Success: LoRA adapter '{name}' removed successfully."))
+    Ok(success(format!("Success: LoRA adapter '{name}' removed successfully.")))
+}
+
+/// vLLM's 400 for a body that does not parse.
+fn invalid_body(e: serde_json::Error) -> Error {
+    Error::new(400, "BadRequestError", format!("Invalid request: {e}"))
+}
+
+/// vLLM's 400 for a request its checks refuse.
+fn invalid_input(message: impl Into<String>) -> Error {
+    Error::new(400, "InvalidUserInput", message)
 }
 
 /// vLLM answers a load or unload with its message as a plain body.
@@ -145,13 +149,14 @@ fn success(message: String) -> Full {
 /// The `/v1/models` body: the registry's list, then the adapters with `parent` and `root`.
 pub fn models_list(adapters: &Adapters, registry: &Registry) -> Vec<u8> {
     let loaded = adapters.list();
+    let listed = registry.list_json();
     if loaded.is_empty() {
-        return registry.list_json().to_vec();
+        return listed;
     }
-    let mut list: serde_json::Value = serde_json::from_slice(registry.list_json()).expect("the list is JSON");
+    let mut list: serde_json::Value = serde_json::from_slice(&listed).expect("the list is JSON");
     let data = list["data"].as_array_mut().expect("a data array");
     for a in loaded {
-        let mut card = ModelInfo { id: a.name.clone(), ..registry.resolve(&a.base) }.to_json();
+        let mut card = ModelInfo { id: a.name.clone(), ..(*registry.describe(&a.base)).clone() }.to_json();
         card["root"] = a.path.into();
         card["parent"] = a.base.into();
         data.push(card);
@@ -193,10 +198,10 @@ mod tests {
         let adapters = Adapters::default();
         assert_eq!(adapters.resolve(&registry, "a").context_window, 4096);
         let body = br#"{"lora_name":"a","lora_path":"/p1","base_model_name":"mixtral-8x7b"}"#;
-        assert_eq!(load(&adapters, &registry, body).status, 200);
-        assert_eq!(load(&adapters, &registry, body).status, 400);
+        assert_eq!(load(&adapters, &registry, body).unwrap().status, 200);
+        assert_eq!(load(&adapters, &registry, body).unwrap_err().kind, "InvalidUserInput");
         let inplace = br#"{"lora_name":"a","lora_path":"/p2","base_model_name":"mixtral-8x7b","load_inplace":true}"#;
-        assert_eq!(load(&adapters, &registry, inplace).status, 200);
+        assert_eq!(load(&adapters, &registry, inplace).unwrap().status, 200);
         assert_eq!(adapters.list().iter().map(|a| a.path.as_str()).collect::<Vec<_>>(), ["/p2"]);
         let m = adapters.resolve(&registry, "a");
         assert_eq!((m.id.as_str(), m.context_window), ("a", 32768));
@@ -206,7 +211,7 @@ mod tests {
         assert!(text.ends_with(
             "vllm:lora_requests_info{max_lora=\"1\",running_lora_adapters=\"a\",waiting_lora_adapters=\"\"} 5\n"
         ));
-        assert_eq!(unload(&adapters, br#"{"lora_name":"a"}"#).status, 200);
+        assert_eq!(unload(&adapters, br#"{"lora_name":"a"}"#).unwrap().status, 200);
         assert_eq!(adapters.resolve(&registry, "a").context_window, 4096);
         let mut text = String::new();
         render_info(&adapters, &[], 5.0, &mut text);

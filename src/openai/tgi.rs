@@ -5,17 +5,18 @@
 //! A stream of N tokens is N events. The last one carries `generated_text` (and `details` when
 //! `parameters.details` asks); when generation ended on the end-of-sequence token, that token
 //! (`special: true`) is the last event, and it counts among the N. Errors use TGI's envelope
-//! `{"error","error_type"}`: 422 `validation` before a non-streaming reply, and an error event
-//! in a 200 stream for streaming routes, as TGI validates inside the stream.
+//! `{"error","error_type"}` (the route's dialect): 422 `validation` before a non-streaming reply,
+//! and an error event in a 200 stream for streaming routes, as TGI validates inside the stream.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
+    api::{Ctx, Full, Outcome, Reply, generate::non_streaming},
     app::App,
+    error::Error,
     generation::{Choice, Plan},
     openai::chunks::{Flavor, push_json_str, push_u64},
-    route::{Ctx, Full, Reply},
     sse::TokenStream,
     tokens::Encoding,
 };
@@ -85,37 +86,17 @@ struct Parameters {
     min_tokens: Option<u64>,
 }
 
-/// A TGI error: status, TGI's `error_type`, message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TgiError {
-    /// HTTP status when not streaming.
-    pub status: u16,
-    /// TGI's `error_type`, e.g. `validation`.
-    pub error_type: &'static str,
-    /// The message.
-    pub message: String,
+/// A TGI validation error (422; the route's dialect names it `validation`).
+fn validation(message: impl Into<String>) -> Error {
+    Error::new(422, "invalid_request_error", message)
 }
 
-impl TgiError {
-    fn validation(message: impl Into<String>) -> Self {
-        TgiError { status: 422, error_type: "validation", message: message.into() }
-    }
-
-    fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(&json!({"error": self.message, "error_type": self.error_type})).expect("serializes")
-    }
-
-    /// The error as a reply: a JSON body, or for streaming routes a 200 stream of one error event.
-    fn into_full(self, streaming: bool) -> Full {
-        let counted = Some("invalid_request_error");
-        if streaming {
-            let mut body = b"data:".to_vec();
-            body.extend_from_slice(&self.to_json());
-            body.extend_from_slice(b"\n\n");
-            return Full { error_type: counted, ..Full::text("text/event-stream", body) };
-        }
-        Full { status: self.status, error_type: counted, ..Full::json(self.to_json()) }
-    }
+/// A streaming route's error: a 200 stream of one error event, as TGI sends it.
+fn error_event(e: &Error) -> Full {
+    let mut body = b"data:".to_vec();
+    body.extend_from_slice(&e.to_json_in(crate::error::Dialect::Tgi));
+    body.extend_from_slice(b"\n\n");
+    Full { error_type: Some(e.kind), ..Full::text("text/event-stream", body) }
 }
 
 /// A validated TGI request: what the planner needs plus what the reply needs.
@@ -131,23 +112,24 @@ struct Request {
 }
 
 /// Serves a TGI generation request on `route`.
-pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8], route: Route) -> Reply {
-    let streaming_route = route == Route::Stream;
+pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8], route: Route) -> Outcome {
+    app.vllm.check_awake()?;
     let req = match parse(body, route, app, ctx) {
         Ok(req) => req,
-        Err(e) => return Reply::Now(e.into_full(streaming_route || stream_flag(body))),
+        Err(e) if route == Route::Stream || stream_flag(body) => return Ok(Reply::Now(error_event(&e))),
+        Err(e) => return Err(e),
     };
     let model = app.vllm.adapters.resolve(&app.registry, &req.gen_request.model);
     let plan = app.sim.plan(Flavor::Tgi, &req.gen_request, &model, ctx.rng, ctx.unix_now.0);
     let end = Ending::new(&req, &plan, app.encoding);
     if req.gen_request.stream {
-        return Reply::Stream(Box::new(TokenStream::new(plan).with_tgi_end(end)));
+        return Ok(Reply::Stream(Box::new(TokenStream::new(plan).with_tgi_end(end))));
     }
     let mut body = generation_json(&req, &plan, &end, app.encoding);
     if route == Route::Compat {
         body = json!([body]);
     }
-    let mut reply = crate::route::non_streaming(app, plan, serde_json::to_vec(&body).expect("serializes"));
+    let mut reply = non_streaming(app, plan, serde_json::to_vec(&body).expect("serializes"));
     if let Reply::Generated { full, summary, .. } = &mut reply {
         full.extra.extend([
             ("x-compute-type", "gpu+optimized".to_owned()),
@@ -155,7 +137,7 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8], route: Route) -> Repl
             ("x-generated-tokens", summary.generated.to_string()),
         ]);
     }
-    reply
+    Ok(reply)
 }
 
 /// Whether a body that failed validation still asked to stream on `POST /`.
@@ -164,9 +146,9 @@ fn stream_flag(body: &[u8]) -> bool {
 }
 
 /// Parses and validates a request as TGI's router does, in its order and words.
-fn parse(body: &[u8], route: Route, app: &App, ctx: &mut Ctx<'_>) -> Result<Request, TgiError> {
+fn parse(body: &[u8], route: Route, app: &App, ctx: &mut Ctx<'_>) -> Result<Request, Error> {
     let body: Body = serde_json::from_slice(body)
-        .map_err(|e| TgiError::validation(format!("Failed to deserialize the JSON body into the target type: {e}")))?;
+        .map_err(|e| validation(format!("Failed to deserialize the JSON body into the target type: {e}")))?;
     let stream = match route {
         Route::Generate => false,
         Route::Stream => true,
@@ -183,7 +165,7 @@ fn parse(body: &[u8], route: Route, app: &App, ctx: &mut Ctx<'_>) -> Result<Requ
         || p.typical_p.is_some();
     validate_parameters(&p, sampling, stream)?;
     if body.inputs.is_empty() {
-        return Err(TgiError::validation("`inputs` cannot be empty"));
+        return Err(validation("`inputs` cannot be empty"));
     }
     let model = match p.adapter_id.as_deref().filter(|a| !a.is_empty()) {
         Some(adapter) => adapter.to_owned(),
@@ -192,23 +174,19 @@ fn parse(body: &[u8], route: Route, app: &App, ctx: &mut Ctx<'_>) -> Result<Requ
     let window = app.vllm.adapters.resolve(&app.registry, &model).context_window;
     let (max_input, max_total) = (window.saturating_sub(1), window);
     if let Some(t) = p.truncate.filter(|&t| t == 0 || t > max_input) {
-        return Err(TgiError::validation(format!(
-            "`truncate` must be strictly positive and less than {max_input}. Given: {t}"
-        )));
+        return Err(validation(format!("`truncate` must be strictly positive and less than {max_input}. Given: {t}")));
     }
     let counted = app.encoding.count(&body.inputs) as u64;
     let input_length = p.truncate.map_or(counted, |t| counted.min(t));
     let max_new = p.max_new_tokens.map_or(max_total.saturating_sub(input_length), u64::from);
     if input_length + max_new > max_total {
-        return Err(TgiError::validation(format!(
+        return Err(validation(format!(
             "`inputs` tokens + `max_new_tokens` must be <= {max_total}. Given: {input_length} `inputs` tokens and \
              {max_new} `max_new_tokens`"
         )));
     }
     if input_length > max_input {
-        return Err(TgiError::validation(format!(
-            "`inputs` must have less than {max_input} tokens. Given: {input_length}"
-        )));
+        return Err(validation(format!("`inputs` must have less than {max_input} tokens. Given: {input_length}")));
     }
     // A sampling request without a seed gets one drawn and reports it, as TGI does; the text
     // follows the seed, so a reported seed replays its text.
@@ -236,9 +214,9 @@ fn parse(body: &[u8], route: Route, app: &App, ctx: &mut Ctx<'_>) -> Result<Requ
 }
 
 /// TGI's checks of the sampling parameters, in its order and words.
-fn validate_parameters(p: &Parameters, sampling: bool, stream: bool) -> Result<(), TgiError> {
+fn validate_parameters(p: &Parameters, sampling: bool, stream: bool) -> Result<(), Error> {
     let best_of = p.best_of.unwrap_or(1);
-    let fail = |message: String| Err(TgiError::validation(message));
+    let fail = |message: String| Err(validation(message));
     if best_of > 1 && !sampling {
         return fail("you must use sampling when `best_of` is > 1".into());
     }
@@ -395,9 +373,9 @@ fn push_token(out: &mut Vec<u8>, id: u64, text: &str, special: bool) {
 /// TGI's finish reason of a choice: the length cap, a stop sequence, or the model's own end
 /// (the end-of-sequence token).
 fn finish_reason(choice: &Choice) -> &'static str {
-    match (choice.finish_reason, choice.stop_sequence) {
+    match (choice.finish_reason, &choice.stop_sequence) {
         ("length", _) => "length",
-        (_, true) => "stop_sequence",
+        (_, Some(_)) => "stop_sequence",
         _ => "eos_token",
     }
 }
@@ -461,9 +439,9 @@ fn prefill_tokens(inputs: &str, encoding: Encoding) -> Vec<Value> {
 }
 
 /// `GET /info`: TGI's `Info` for the model requests name by default.
-pub fn info(app: &App) -> Full {
+pub fn info(app: &App) -> Value {
     let window = app.registry.resolve(DEFAULT_MODEL).context_window;
-    let body = json!({
+    json!({
         "model_id": DEFAULT_MODEL,
         "model_sha": null,
         "model_pipeline_tag": "text-generation",
@@ -478,8 +456,7 @@ pub fn info(app: &App) -> Full {
         "version": TGI_VERSION,
         "sha": null,
         "docker_label": null,
-    });
-    Full::json(body.to_string().into_bytes())
+    })
 }
 
 #[cfg(test)]

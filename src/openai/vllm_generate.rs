@@ -9,11 +9,11 @@ use serde_json::json;
 use super::{
     chunks::{Flavor, Usage, push_json_str},
     request::{GenRequest, StreamOptions},
-    vllm_utility::vllm_error,
 };
 use crate::{
+    api::{Ctx, Outcome, Reply, generate::non_streaming},
     app::App,
-    route::{Ctx, Full, Reply},
+    error::Error,
     sse::TokenStream,
 };
 
@@ -43,30 +43,25 @@ struct SamplingParams {
 }
 
 /// Serves `POST /inference/v1/generate`.
-pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8]) -> Reply {
-    match plan_request(app, body) {
-        Ok((req, request_id)) => {
-            let model = app.vllm.adapters.resolve(&app.registry, &req.model);
-            if let Err(full) = check_length(&req, model.context_window) {
-                return Reply::Now(full);
-            }
-            let mut plan = app.sim.plan(Flavor::TokenIds(app.encoding), &req, &model, ctx.rng, ctx.unix_now.0);
-            if let Some(id) = request_id {
-                plan.meta.id = format!("generate-tokens-{id}");
-            }
-            if req.stream {
-                return Reply::Stream(Box::new(TokenStream::new(plan)));
-            }
-            let body = response_json(app, &plan);
-            crate::route::non_streaming(app, plan, body)
-        }
-        Err(full) => Reply::Now(full),
+pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8]) -> Outcome {
+    app.vllm.check_awake()?;
+    let (req, request_id) = plan_request(app, body)?;
+    let model = app.vllm.adapters.resolve(&app.registry, &req.model);
+    check_length(&req, model.context_window)?;
+    let mut plan = app.sim.plan(Flavor::TokenIds(app.encoding), &req, &model, ctx.rng, ctx.unix_now.0);
+    if let Some(id) = request_id {
+        plan.meta.id = format!("generate-tokens-{id}");
     }
+    if req.stream {
+        return Ok(Reply::Stream(Box::new(TokenStream::new(plan))));
+    }
+    let body = response_json(app, &plan);
+    Ok(non_streaming(app, plan, body))
 }
 
 /// The validated request and the caller's `request_id`.
-fn plan_request(app: &App, body: &[u8]) -> Result<(GenRequest, Option<String>), Full> {
-    let bad = |message: String| vllm_error(400, "BadRequestError", message);
+fn plan_request(app: &App, body: &[u8]) -> Result<(GenRequest, Option<String>), Error> {
+    let bad = |message: String| Error::new(400, "BadRequestError", message);
     let body: Body = serde_json::from_slice(body).map_err(|e| bad(format!("Invalid request: {e}")))?;
     if body.token_ids.is_empty() {
         return Err(bad("token_ids: List should have at least 1 item after validation, not 0".into()));
@@ -102,7 +97,7 @@ fn plan_request(app: &App, body: &[u8]) -> Result<(GenRequest, Option<String>), 
 }
 
 /// The prompt plus the requested output must fit the model, in vLLM's words.
-fn check_length(req: &GenRequest, window: u64) -> Result<(), Full> {
+fn check_length(req: &GenRequest, window: u64) -> Result<(), Error> {
     let total = req.prompt_tokens + req.max_tokens.unwrap_or(0);
     if total <= window {
         return Ok(());
@@ -113,7 +108,7 @@ fn check_length(req: &GenRequest, window: u64) -> Result<(), Full> {
         req.prompt_tokens,
         req.max_tokens.unwrap_or(0)
     );
-    Err(vllm_error(400, "BadRequestError", message))
+    Err(Error::new(400, "BadRequestError", message))
 }
 
 /// vLLM's `GenerateResponse`.

@@ -1,7 +1,7 @@
 //! vLLM's (and SGLang's, AIPerf's) utility endpoints: `/tokenize`, `/detokenize`, `/version`,
 //! `/ping`, `/reset_prefix_cache`, `/start_profile`, `/stop_profile`, `/sleep`, `/wake_up`,
-//! `/is_sleeping`; the engine state they change, shared by every worker; and vLLM's error
-//! envelope `{"error":{"message","type","param","code":<status>}}`.
+//! `/is_sleeping`; and the engine state they change, shared by every worker. Errors use vLLM's
+//! envelope (the routes' dialect) with vLLM's type names.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
@@ -9,10 +9,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
+    api::Full,
     app::App,
-    http1::Method,
+    error::Error,
     openai::{lora::Adapters, request::ChatMessage},
-    route::Full,
     tokens::Encoding,
 };
 
@@ -41,17 +41,23 @@ impl EngineState {
     pub fn is_profiling(&self) -> bool {
         self.profiling.load(Ordering::Relaxed)
     }
+
+    /// A generation request may proceed: 503 while the engine sleeps.
+    pub fn check_awake(&self) -> Result<(), Error> {
+        match self.is_sleeping() {
+            false => Ok(()),
+            true => Err(Error::new(
+                503,
+                "ServiceUnavailableError",
+                "The engine is sleeping: POST /wake_up before sending requests.",
+            )),
+        }
+    }
 }
 
-/// vLLM's error envelope with `status` as its `code`.
-pub fn vllm_error(status: u16, kind: &str, message: impl Into<String>) -> Full {
-    let body = json!({"error": {"message": message.into(), "type": kind, "param": null, "code": status}});
-    let counted = match status {
-        404 => "not_found_error",
-        400..=499 => "invalid_request_error",
-        _ => "server_error",
-    };
-    Full { status, error_type: Some(counted), ..Full::json(body.to_string().into_bytes()) }
+/// A 400 in vLLM's words.
+fn bad_request(message: impl Into<String>) -> Error {
+    Error::new(400, "BadRequestError", message)
 }
 
 /// A 200 with an empty body, as vLLM's `Response(status_code=200)`.
@@ -59,37 +65,15 @@ pub fn ok() -> Full {
     Full::text("", Vec::new())
 }
 
-/// While the engine sleeps, a generation request gets 503; `None` when it may proceed.
-pub fn asleep(app: &App, method: Method, path: &str) -> Option<Full> {
-    if !app.vllm.is_sleeping() {
-        return None;
-    }
-    let generation = matches!(
-        path,
-        "/v1/chat/completions"
-            | "/v1/completions"
-            | "/v1/messages"
-            | "/v1/responses"
-            | "/v1/text/generation"
-            | "/generate"
-            | "/generate_stream"
-            | "/"
-            | "/inference/v1/generate"
-    );
-    (method == Method::Post && generation).then(|| {
-        vllm_error(503, "ServiceUnavailableError", "The engine is sleeping: POST /wake_up before sending requests.")
-    })
-}
-
 /// `POST /sleep?level=1|2`.
-pub fn sleep(app: &App, query: &str) -> Full {
-    let level = query_value(query, "level").unwrap_or("1");
+pub fn sleep(app: &App, level: Option<&str>) -> Result<Full, Error> {
+    let level = level.unwrap_or("1");
     match level.parse::<u8>() {
         Ok(level @ (1 | 2)) => {
             app.vllm.sleep_level.store(level, Ordering::Relaxed);
-            ok()
+            Ok(ok())
         }
-        _ => vllm_error(400, "BadRequestError", format!("Invalid sleep level {level:?}: expected 1 or 2.")),
+        _ => Err(bad_request(format!("Invalid sleep level {level:?}: expected 1 or 2."))),
     }
 }
 
@@ -101,7 +85,7 @@ pub fn wake_up(app: &App) -> Full {
 
 /// `GET /is_sleeping`.
 pub fn is_sleeping(app: &App) -> Full {
-    Full::json(json!({"is_sleeping": app.vllm.is_sleeping()}).to_string().into_bytes())
+    Full::value(&json!({"is_sleeping": app.vllm.is_sleeping()}))
 }
 
 /// `POST /start_profile` (`start`) and `/stop_profile`.
@@ -112,12 +96,7 @@ pub fn profile(app: &App, start: bool) -> Full {
 
 /// `GET /version`.
 pub fn version() -> Full {
-    Full::json(json!({"version": VLLM_VERSION}).to_string().into_bytes())
-}
-
-/// The raw value of `name` in a query string.
-fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
-    query.split('&').find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name)).map(|(_, v)| v)
+    Full::value(&json!({"version": VLLM_VERSION}))
 }
 
 /// `POST /tokenize`: a completion prompt or chat messages.
@@ -132,18 +111,15 @@ struct TokenizeBody {
 
 /// `POST /tokenize`: `{"count","max_model_len","tokens","token_strs"}` with the configured
 /// tokenizer. Messages are tokenized as the chat endpoint counts them: each message's text.
-pub fn tokenize(app: &App, body: &[u8]) -> Full {
-    let req: TokenizeBody = match serde_json::from_slice(body) {
-        Ok(req) => req,
-        Err(e) => return vllm_error(400, "BadRequestError", format!("Invalid request: {e}")),
-    };
+pub fn tokenize(app: &App, body: &[u8]) -> Result<Full, Error> {
+    let req: TokenizeBody = serde_json::from_slice(body).map_err(|e| bad_request(format!("Invalid request: {e}")))?;
     let encoding = app.encoding;
     let tokens: Vec<u32> = match (&req.prompt, &req.messages) {
         (Some(prompt), None) => encoding.encode(prompt),
         (None, Some(messages)) => {
             messages.iter().filter_map(|m| m.content.as_ref()).flat_map(|c| encoding.encode(&c.text())).collect()
         }
-        _ => return vllm_error(400, "BadRequestError", "Either 'prompt' or 'messages' must be given, not both."),
+        _ => return Err(bad_request("Either 'prompt' or 'messages' must be given, not both.")),
     };
     let max_model_len = match &req.model {
         Some(model) => app.registry.resolve(model).context_window,
@@ -155,13 +131,13 @@ pub fn tokenize(app: &App, body: &[u8]) -> Full {
              tokens. Please reduce the length of the input messages.",
             tokens.len()
         );
-        return vllm_error(400, "BadRequestError", message);
+        return Err(bad_request(message));
     }
     let token_strs =
         req.return_token_strs.then(|| tokens.iter().map(|&id| token_str(encoding, id)).collect::<Vec<_>>());
     let body =
         json!({"count": tokens.len(), "max_model_len": max_model_len, "tokens": tokens, "token_strs": token_strs});
-    Full::json(body.to_string().into_bytes())
+    Ok(Full::value(&body))
 }
 
 /// `POST /detokenize`.
@@ -172,14 +148,11 @@ struct DetokenizeBody {
 
 /// `POST /detokenize`: `{"prompt": text}`; the end-of-text token decodes to its text, as a
 /// Hugging Face tokenizer keeps special tokens.
-pub fn detokenize(app: &App, body: &[u8]) -> Full {
-    let req: DetokenizeBody = match serde_json::from_slice(body) {
-        Ok(req) => req,
-        Err(e) => return vllm_error(400, "BadRequestError", format!("Invalid request: {e}")),
-    };
+pub fn detokenize(app: &App, body: &[u8]) -> Result<Full, Error> {
+    let req: DetokenizeBody = serde_json::from_slice(body).map_err(|e| bad_request(format!("Invalid request: {e}")))?;
     match decode(app.encoding, &req.tokens) {
-        Ok(prompt) => Full::json(json!({"prompt": prompt}).to_string().into_bytes()),
-        Err(id) => vllm_error(400, "BadRequestError", format!("Token id {id} is out of vocabulary")),
+        Ok(prompt) => Ok(Full::value(&json!({"prompt": prompt}))),
+        Err(id) => Err(bad_request(format!("Token id {id} is out of vocabulary"))),
     }
 }
 
@@ -237,11 +210,5 @@ mod tests {
         assert_eq!(decode(e, &e.encode(text)).as_deref(), Ok(text));
         assert_eq!(decode(e, &[9906, 100_257]).as_deref(), Ok("Hello<|endoftext|>"));
         assert_eq!(decode(e, &[9906, 100_256]), Err(100_256));
-    }
-
-    #[test]
-    fn reads_query_values() {
-        assert_eq!(query_value("a=1&level=2", "level"), Some("2"));
-        assert_eq!(query_value("", "level"), None);
     }
 }
