@@ -8,6 +8,7 @@ use crate::{
         chunks::{Flavor, ResponseMeta, Usage},
         models::ModelInfo,
         request::GenRequest,
+        responses::object::Params as ResponseParams,
         tools::{AutoToolCalls, Format},
     },
     rng::Rng,
@@ -179,6 +180,8 @@ pub struct Plan {
     pub continuous_usage: bool,
     /// The request's `user` field, for per-user metrics.
     pub user: Option<String>,
+    /// Responses API: what the response object echoes (a reasoning model's effort defaulted).
+    pub responses: Option<Box<ResponseParams>>,
 }
 
 impl Plan {
@@ -195,6 +198,12 @@ impl Plan {
             generated: self.generated(),
             user: self.user.clone(),
         }
+    }
+
+    /// When the last token is due, in unix seconds (rounded): when generation is complete.
+    pub fn done_at(&self) -> u64 {
+        let last = self.schedule.clone().deadline_of(self.longest());
+        self.meta.created + last.as_secs_f64().round() as u64
     }
 
     /// Tokens generated over all choices.
@@ -284,6 +293,12 @@ impl SimConfig {
             echo: req.echo.clone(),
             continuous_usage: req.continuous_usage,
             user: req.user.clone(),
+            responses: req.responses.clone().map(|mut params| {
+                if reasons {
+                    params.reasoning.effort.get_or_insert_with(|| "medium".to_owned());
+                }
+                params
+            }),
         }
     }
 

@@ -17,7 +17,7 @@ use crate::{
         chunks::Flavor,
         logprobs::Logprobs,
         request,
-        response::{ChoiceText, completion_json},
+        response::{ChoiceText, completion_json, responses_json},
         store::Stored,
     },
     rng::Rng,
@@ -443,7 +443,10 @@ fn full_body(app: &App, plan: &Plan) -> Vec<u8> {
             legacy: plan.legacy_functions,
         })
         .collect();
-    completion_json(plan.flavor, &plan.meta, &choices, plan.usage)
+    match &plan.responses {
+        Some(params) => responses_json(&plan.meta, params, plan.done_at(), &choices[0], plan.usage),
+        None => completion_json(plan.flavor, &plan.meta, &choices, plan.usage),
+    }
 }
 
 /// A non-streaming choice's `logprobs` object in its endpoint's shape (echoed prompt tokens first).

@@ -7,8 +7,9 @@ use std::time::Duration;
 use crate::{
     generation::{Answer, Plan},
     openai::{
-        chunks::{ChunkWriter, Extras, Flavor, responses::Answer as ResponsesAnswer},
+        chunks::{ChunkWriter, Extras, Flavor},
         logprobs::Logprobs,
+        responses::{events::Answer as ResponsesAnswer, object::Status},
     },
     tokens::ScriptEvent,
 };
@@ -44,7 +45,10 @@ pub struct TokenStream {
 impl TokenStream {
     /// A stream that will emit `plan`'s tokens on `plan`'s schedule.
     pub fn new(plan: Plan) -> Self {
-        let writer = ChunkWriter::new(plan.flavor, &plan.meta);
+        let writer = match &plan.responses {
+            Some(params) => ChunkWriter::responses(&plan.meta, params, plan.done_at()),
+            None => ChunkWriter::new(plan.flavor, &plan.meta),
+        };
         let left = plan.generated();
         let longest = plan.longest();
         let echoed = plan.echo.as_ref().map_or(0, String::len);
@@ -188,7 +192,8 @@ impl TokenStream {
                 let (calls, text) = (first.tool_calls(), first.answer_text());
                 let answer =
                     if calls.is_empty() { ResponsesAnswer::Text(&text) } else { ResponsesAnswer::Calls(&calls) };
-                self.writer.responses_finish(reasoning.as_deref(), &answer, self.plan.usage, out);
+                let status = Status::ended(first.finish_reason);
+                self.writer.responses_finish(reasoning.as_deref(), &answer, status, self.plan.usage, out);
             }
             Flavor::Messages => self.writer.messages_finish(first.finish_reason, first.length, out),
             Flavor::Tgi => self.writer.tgi_finish(&first.answer_text(), first.finish_reason, first.length, out),
@@ -253,6 +258,7 @@ mod tests {
             echo: None,
             continuous_usage: false,
             user: None,
+            responses: None,
         })
     }
 

@@ -6,5 +6,6 @@ pub mod media;
 pub mod models;
 pub mod request;
 pub mod response;
+pub mod responses;
 pub mod store;
 pub mod tools;

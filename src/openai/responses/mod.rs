@@ -1,0 +1,5 @@
+//! OpenAI's Responses API: the response object, its SSE events, and the stored objects around
+//! it (background responses, input items, conversations).
+
+pub mod events;
+pub mod object;
