@@ -9,7 +9,7 @@ use crate::{
     metrics::{Shard, window::RateWindow},
     openai::{
         models::{Registry, UnknownModelDefaults},
-        store::ResponseStore,
+        stores::Stores,
     },
     tokens::Encoding,
 };
@@ -27,8 +27,8 @@ pub struct App {
     pub encoding: Encoding,
     /// Counter samples for FakeAI's 60-second rates (fed by the server's sampler thread).
     pub window: RateWindow,
-    /// Stored Responses API responses.
-    pub responses: ResponseStore,
+    /// Stored responses, chat completions and conversations.
+    pub stores: Stores,
     /// One metrics shard per worker.
     pub shards: Box<[Shard]>,
     /// Process start.
@@ -64,7 +64,7 @@ impl App {
             encoding: args.tokenizer,
             registry,
             sim,
-            responses: ResponseStore::new(args.response_store),
+            stores: Stores::new(args.response_store, args.store_capacity),
             window: RateWindow::default(),
             shards: (0..workers).map(|_| Shard::default()).collect(),
             started: Instant::now(),

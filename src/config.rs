@@ -197,6 +197,10 @@ pub struct ServerArgs {
     /// (oldest dropped first; 0 keeps none).
     #[arg(long, env = "FAKEAI_RESPONSE_STORE", default_value_t = 10_000)]
     pub response_store: usize,
+    /// How many stored objects of each other kind (chat completions with `store: true`,
+    /// conversations) are kept (oldest dropped first; 0 keeps none).
+    #[arg(long, env = "FAKEAI_STORE_CAPACITY", default_value_t = 10_000)]
+    pub store_capacity: usize,
     /// When `tool_choice: auto` (the default) calls tools: `match` calls those the last user
     /// message mentions by name or a significant word of it; `always` calls one even without a
     /// mention; `never` answers in text.

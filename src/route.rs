@@ -18,7 +18,7 @@ use crate::{
         logprobs::Logprobs,
         request,
         response::{ChoiceText, completion_json, responses_json},
-        store::Stored,
+        stored_chat,
     },
     rng::Rng,
     sse::TokenStream,
@@ -118,6 +118,12 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
             Ok(Reply::Now(fakeai_view(app, ctx, p, &head.query)))
         }
         (Method::Post, "/v1/chat/completions") => generate(app, ctx, head, body, Flavor::Chat),
+        (Method::Get, "/v1/chat/completions") => Ok(Reply::Now(stored_chat::list(&app.stores.chats, &head.query))),
+        (m, p) if p.starts_with("/v1/chat/completions/") => {
+            let rest = &p["/v1/chat/completions/".len()..];
+            let reply = stored_chat::handle(&app.stores.chats, m, &percent_decode(rest), &head.query, body);
+            Ok(Reply::Now(reply.unwrap_or_else(|| unrouted(p))))
+        }
         (Method::Post, "/v1/completions") => generate(app, ctx, head, body, Flavor::Completion),
         (Method::Post, "/v1/messages") => generate(app, ctx, head, body, Flavor::Messages),
         (Method::Post, "/v1/responses") => generate(app, ctx, head, body, Flavor::Responses),
@@ -140,8 +146,10 @@ fn unrouted(path: &str) -> Full {
         // FakeAI's JSON/CSV views and the dashboard: the whole namespace is read-only.
         "/dashboard" | "/dashboard/" | "/health/detailed" => "GET, HEAD, OPTIONS",
         p if p.starts_with("/metrics/") || p.starts_with("/dynamo/metrics") => "GET, HEAD, OPTIONS",
-        "/v1/chat/completions"
-        | "/v1/completions"
+        "/v1/chat/completions" => "GET, POST, OPTIONS",
+        p if p.starts_with("/v1/chat/completions/") && p.ends_with("/messages") => "GET, OPTIONS",
+        p if p.starts_with("/v1/chat/completions/") => "GET, POST, DELETE, OPTIONS",
+        "/v1/completions"
         | "/v1/messages"
         | "/v1/responses"
         | "/generate"
@@ -337,7 +345,7 @@ fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavo
         Flavor::Responses => request::parse_responses(body, app.encoding)?,
     };
     if let Some(previous) = &req.previous_response_id {
-        let stored = app.responses.get(previous).ok_or_else(|| {
+        let stored = app.stores.responses.get(previous).ok_or_else(|| {
             let message = format!("Previous response with id '{previous}' not found.");
             Error::invalid_param("previous_response_id", message).with_code("previous_response_not_found")
         })?;
@@ -346,14 +354,14 @@ fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavo
     let model = app.registry.resolve(&req.model);
     check_context_length(&req, model.context_window, flavor)?;
     let plan = app.sim.plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
-    let stores = flavor == Flavor::Responses && req.store && app.responses.enabled();
-    // The whole body is built once: for the reply when not streaming, for the store when kept.
-    let body = (stores || !req.stream).then(|| full_body(app, &plan));
-    if let Some(body) = body.as_ref().filter(|_| stores) {
+    let stores = app.stores.keeps(flavor, req.store);
+    // The whole object is built once: for the reply when not streaming, for the store when kept.
+    let full = (stores || !req.stream).then(|| full_body(app, &plan));
+    if let Some(full) = full.as_ref().filter(|_| stores) {
         let context_tokens = plan.usage.prompt_tokens + plan.usage.completion_tokens;
-        app.responses.put(plan.meta.id.clone(), Stored { context_tokens, body: body.as_slice().into() });
+        app.stores.keep(flavor, &plan.meta.id, context_tokens, body, full);
     }
-    match body.filter(|_| !req.stream) {
+    match full.filter(|_| !req.stream) {
         Some(body) => Ok(non_streaming(app, plan, body)),
         None => Ok(Reply::Stream(Box::new(TokenStream::new(plan)))),
     }
@@ -367,10 +375,10 @@ fn stored_response(app: &App, path: &str, delete: bool) -> Full {
         Error::new(404, "invalid_request_error", message).with_param("response_id").with_code("not_found").into()
     };
     match delete {
-        true if app.responses.delete(&id) => {
+        true if app.stores.responses.delete(&id) => {
             Full::json(serde_json::json!({"id": id, "object": "response", "deleted": true}).to_string().into_bytes())
         }
-        false => app.responses.get(&id).map_or_else(missing, |s| Full::json(s.body.to_vec())),
+        false => app.stores.responses.get(&id).map_or_else(missing, |s| Full::json(s.body.to_vec())),
         true => missing(),
     }
 }

@@ -1,11 +1,16 @@
 //! The OpenAI wire format: request types, model registry, and response/chunk encoding.
 
 pub mod chunks;
+pub mod list;
 pub mod logprobs;
 pub mod media;
+pub mod metadata;
 pub mod models;
+pub mod object_store;
 pub mod request;
 pub mod response;
 pub mod responses;
 pub mod store;
+pub mod stored_chat;
+pub mod stores;
 pub mod tools;

@@ -608,7 +608,9 @@ pub fn parse_chat(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> 
             Some(content.map(|c| c.text()).unwrap_or_default())
         }
     };
+    let store = req.common.store.unwrap_or(false);
     let mut r = finish(model, req.common, count)?;
+    r.store = store;
     r.structure = structure;
     r.logprobs = logprobs;
     r.prediction = prediction;
