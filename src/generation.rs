@@ -200,10 +200,14 @@ impl Plan {
         }
     }
 
+    /// When the last token is due, from the request's arrival: how long generation takes.
+    pub fn duration(&self) -> Duration {
+        self.schedule.clone().deadline_of(self.longest())
+    }
+
     /// When the last token is due, in unix seconds (rounded): when generation is complete.
     pub fn done_at(&self) -> u64 {
-        let last = self.schedule.clone().deadline_of(self.longest());
-        self.meta.created + last.as_secs_f64().round() as u64
+        self.meta.created + self.duration().as_secs_f64().round() as u64
     }
 
     /// Tokens generated over all choices.

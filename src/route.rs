@@ -15,10 +15,12 @@ use crate::{
     },
     openai::{
         chunks::Flavor,
+        conversations,
         logprobs::Logprobs,
         request,
         response::{ChoiceText, completion_json, responses_json},
-        stored_chat,
+        responses, stored_chat,
+        stores::Generated,
     },
     rng::Rng,
     sse::TokenStream,
@@ -127,8 +129,25 @@ pub fn route(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> R
         (Method::Post, "/v1/completions") => generate(app, ctx, head, body, Flavor::Completion),
         (Method::Post, "/v1/messages") => generate(app, ctx, head, body, Flavor::Messages),
         (Method::Post, "/v1/responses") => generate(app, ctx, head, body, Flavor::Responses),
-        (Method::Get, p) if p.starts_with("/v1/responses/") => Ok(Reply::Now(stored_response(app, p, false))),
-        (Method::Delete, p) if p.starts_with("/v1/responses/") => Ok(Reply::Now(stored_response(app, p, true))),
+        (Method::Post, "/v1/responses/input_tokens") => {
+            responses::input_tokens::count(&app.stores, app.encoding, body).map(Reply::Now)
+        }
+        (m, p) if p.starts_with("/v1/responses/") => {
+            let (rest, now) = (percent_decode(&p["/v1/responses/".len()..]), unix_micros(ctx));
+            let reply = responses::stored::handle(&app.stores.responses, m, &rest, &head.query, now);
+            Ok(Reply::Now(reply.unwrap_or_else(|| unrouted(p))))
+        }
+        (Method::Post, "/v1/conversations") => Ok(Reply::Now(conversations::create(
+            &app.stores.conversations,
+            &mut conversations::Env { rng: ctx.rng, now: ctx.unix_now.0, encoding: app.encoding },
+            body,
+        ))),
+        (m, p) if p.starts_with("/v1/conversations/") => {
+            let rest = percent_decode(&p["/v1/conversations/".len()..]);
+            let env = &mut conversations::Env { rng: ctx.rng, now: ctx.unix_now.0, encoding: app.encoding };
+            let reply = conversations::handle(&app.stores.conversations, env, m, &rest, &head.query, body);
+            Ok(Reply::Now(reply.unwrap_or_else(|| unrouted(p))))
+        }
         (Method::Post, "/v1/text/generation") => text_generation(app, ctx, body),
         (Method::Post, "/generate") => generate(app, ctx, head, body, Flavor::Tgi),
         (Method::Post, "/generate_stream") => generate(app, ctx, head, body, Flavor::Tgi),
@@ -155,7 +174,15 @@ fn unrouted(path: &str) -> Full {
         | "/generate"
         | "/generate_stream"
         | "/v1/text/generation" => "POST, OPTIONS",
+        "/v1/responses/input_tokens" | "/v1/conversations" => "POST, OPTIONS",
+        p if p.starts_with("/v1/responses/") && p.ends_with("/cancel") => "POST, OPTIONS",
+        p if p.starts_with("/v1/responses/") && p.ends_with("/input_items") => "GET, OPTIONS",
         p if p.starts_with("/v1/responses/") => "GET, DELETE, OPTIONS",
+        p if p.starts_with("/v1/conversations/") => match p.matches('/').count() {
+            3 => "GET, POST, DELETE, OPTIONS",
+            4 => "GET, POST, OPTIONS",
+            _ => "GET, DELETE, OPTIONS",
+        },
         _ => return Error::not_found(path).into(),
     };
     let e = Error::new(405, "invalid_request_error", format!("Method not allowed for {path}; allowed: {allow}."))
@@ -344,22 +371,27 @@ fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavo
         Flavor::Messages => request::parse_messages(body, app.encoding)?,
         Flavor::Responses => request::parse_responses(body, app.encoding)?,
     };
-    if let Some(previous) = &req.previous_response_id {
-        let stored = app.stores.responses.get(previous).ok_or_else(|| {
-            let message = format!("Previous response with id '{previous}' not found.");
-            Error::invalid_param("previous_response_id", message).with_code("previous_response_not_found")
-        })?;
-        req.prompt_tokens += stored.context_tokens;
-    }
+    req.prompt_tokens += app.stores.inherited_tokens(&req)?;
     let model = app.registry.resolve(&req.model);
     check_context_length(&req, model.context_window, flavor)?;
     let plan = app.sim.plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
-    let stores = app.stores.keeps(flavor, req.store);
+    let stores = app.stores.keeps(flavor, &req);
     // The whole object is built once: for the reply when not streaming, for the store when kept.
     let full = (stores || !req.stream).then(|| full_body(app, &plan));
     if let Some(full) = full.as_ref().filter(|_| stores) {
-        let context_tokens = plan.usage.prompt_tokens + plan.usage.completion_tokens;
-        app.stores.keep(flavor, &plan.meta.id, context_tokens, body, full);
+        let generated = Generated {
+            flavor,
+            id: &plan.meta.id,
+            context_tokens: plan.usage.prompt_tokens + plan.usage.completion_tokens,
+            done_at: unix_micros(ctx) + plan.duration().as_micros() as u64,
+            params: plan.responses.as_deref(),
+            request: body,
+            full,
+        };
+        app.stores.keep(generated, app.encoding);
+    }
+    if let Some(queued) = responses::stored::queued(plan.responses.as_deref(), req.stream, full.as_deref()) {
+        return Ok(Reply::Now(queued));
     }
     match full.filter(|_| !req.stream) {
         Some(body) => Ok(non_streaming(app, plan, body)),
@@ -367,20 +399,9 @@ fn generate(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], flavo
     }
 }
 
-/// `GET` or `DELETE /v1/responses/{id}`.
-fn stored_response(app: &App, path: &str, delete: bool) -> Full {
-    let id = percent_decode(&path["/v1/responses/".len()..]);
-    let missing = || -> Full {
-        let message = format!("Response with id '{id}' not found.");
-        Error::new(404, "invalid_request_error", message).with_param("response_id").with_code("not_found").into()
-    };
-    match delete {
-        true if app.stores.responses.delete(&id) => {
-            Full::json(serde_json::json!({"id": id, "object": "response", "deleted": true}).to_string().into_bytes())
-        }
-        false => app.stores.responses.get(&id).map_or_else(missing, |s| Full::json(s.body.to_vec())),
-        true => missing(),
-    }
+/// The wall clock in unix microseconds.
+fn unix_micros(ctx: &Ctx<'_>) -> u64 {
+    ctx.unix_now.0 * 1_000_000 + u64::from(ctx.unix_now.1)
 }
 
 /// FakeAI's Azure-style `POST /v1/text/generation`: `input` (or `prompt`), `max_output_tokens`

@@ -1,5 +1,7 @@
 //! The Responses API end to end: its object and events as the official `openai` SDK models them
-//! (tests/sdk/responses_check.py), and the status of a response cut by `max_output_tokens`.
+//! (tests/sdk/responses_check.py: also input items, input token counts, conversations and
+//! background responses), the status of a response cut by `max_output_tokens`, and background
+//! responses over plain HTTP.
 
 mod common;
 
@@ -31,7 +33,10 @@ fn the_openai_sdk_validates_every_body_and_event() {
         return;
     }
     let s = server();
-    common::run_sdk_script("responses_check.py", &[&format!("http://{}/v1", s.addr)]);
+    // Background responses need generation that takes visible time: 10 ms a token.
+    let slow = Server::start(&["--ttft", "0:0", "--itl", "10:0"]);
+    let urls = [format!("http://{}/v1", s.addr), format!("http://{}/v1", slow.addr)];
+    common::run_sdk_script("responses_check.py", &[&urls[0], &urls[1]]);
 }
 
 #[test]
@@ -80,4 +85,27 @@ fn the_response_echoes_the_request() {
     assert_eq!(v["reasoning"], json!({"effort": null, "summary": null}));
     let bad = post(&s, json!({"model": "gpt-4o", "input": "Hi", "truncation": "never"}));
     assert_eq!((bad.status, bad.json()["error"]["param"].as_str()), (400, Some("truncation")));
+}
+
+#[test]
+fn a_background_response_is_queued_then_polled_until_done() {
+    let s = Server::start(&["--ttft", "0:0", "--itl", "10:0"]);
+    let t0 = std::time::Instant::now();
+    let body =
+        json!({"model": "gpt-4o", "input": "Hi", "background": true, "max_output_tokens": 30, "ignore_eos": true});
+    let queued = post(&s, body).json();
+    assert!(t0.elapsed() < std::time::Duration::from_millis(200), "answered at once");
+    assert_eq!((queued["status"].as_str(), queued["background"].as_bool()), (Some("queued"), Some(true)));
+    let path = format!("/v1/responses/{}", queued["id"].as_str().unwrap());
+    assert_eq!(s.request("GET", &path, None).json()["status"], "in_progress");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let done = s.request("GET", &path, None).json();
+    assert_eq!((done["status"].as_str(), done["usage"]["output_tokens"].as_u64()), (Some("incomplete"), Some(30)));
+    assert_eq!(s.request("POST", &format!("{path}/cancel"), None).json()["status"], "incomplete", "too late");
+    let r = s.request("GET", &format!("{path}/cancel"), None);
+    assert_eq!((r.status, r.header("allow")), (405, Some("POST, OPTIONS")));
+    let r = post(&s, json!({"model": "gpt-4o", "input": "x", "conversation": "conv_x", "previous_response_id": "r"}));
+    assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("conversation")));
+    let counted = s.post("/v1/responses/input_tokens", r#"{"input":"Hello, world!"}"#).json();
+    assert_eq!(counted, json!({"object": "response.input_tokens", "input_tokens": 4}));
 }

@@ -1,6 +1,7 @@
 //! The OpenAI wire format: request types, model registry, and response/chunk encoding.
 
 pub mod chunks;
+pub mod conversations;
 pub mod list;
 pub mod logprobs;
 pub mod media;
@@ -10,7 +11,6 @@ pub mod object_store;
 pub mod request;
 pub mod response;
 pub mod responses;
-pub mod store;
 pub mod stored_chat;
 pub mod stores;
 pub mod tools;

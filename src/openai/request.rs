@@ -304,6 +304,10 @@ fn responses_params(req: &ResponsesBody) -> Result<ResponseParams, Error> {
         Some(Value::Object(o)) if o.get("id").is_some_and(Value::is_string) => Some(serde_json::json!({"id": o["id"]})),
         Some(_) => return Err(Error::invalid_param("conversation", "'conversation' must be an id or {\"id\": …}.")),
     };
+    if conversation.is_some() && req.previous_response_id.is_some() {
+        let message = "'conversation' and 'previous_response_id' cannot be used together.";
+        return Err(Error::invalid_param("conversation", message));
+    }
     let text = req.text.as_ref();
     let reasoning = req.reasoning.as_ref();
     Ok(ResponseParams {

@@ -1,18 +1,27 @@
 """The Responses API as the official `openai` SDK models it: every body and every SSE event is
 validated strictly against the SDK's pydantic models (see strict.py); exits non-zero on any mismatch.
 
-Usage: python responses_check.py BASE_URL   (e.g. http://127.0.0.1:8000/v1)
+Usage: python responses_check.py BASE_URL SLOW_BASE_URL
+  (e.g. http://127.0.0.1:8000/v1; SLOW_BASE_URL a server whose generation takes visible time, for
+  background responses)
 """
 import sys
 import time
 
 import openai
+from openai.types.conversations import Conversation
+from openai.types.conversations.conversation_deleted_resource import ConversationDeletedResource
+from openai.types.conversations.conversation_item import ConversationItem
+from openai.types.conversations.conversation_item_list import ConversationItemList
 from openai.types.responses import Response, ResponseStreamEvent
+from openai.types.responses.input_token_count_response import InputTokenCountResponse
+from openai.types.responses.response_item_list import ResponseItemList
 
 import strict
 
 base_url = sys.argv[1]
 client = openai.OpenAI(base_url=base_url, api_key="sk-fake", max_retries=0, timeout=30)
+slow = openai.OpenAI(base_url=sys.argv[2], api_key="sk-fake", max_retries=0, timeout=30)
 checks = 0
 
 
@@ -183,5 +192,97 @@ for bad in [{"truncation": "sometimes"}, {"background": True, "store": False}]:
         check(False, f"{bad} is refused")
     except openai.BadRequestError as e:
         check(e.status_code == 400 and e.body["param"] in bad, f"{bad}: {e.body}")
+
+
+def raw_json(call, *args, **kwargs):
+    """The raw JSON body of an SDK call (through its with_raw_response twin)."""
+    return call(*args, **kwargs).http_response.json()
+
+
+# Input items: the request's input as listed items, newest first by default.
+r, _ = create(model="gpt-4o", input=[{"role": "system", "content": "Be brief."},
+                                     {"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}],
+              max_output_tokens=4000)
+raw = raw_json(client.responses.input_items.with_raw_response.list, r.id)
+items = strict.validate(ResponseItemList, raw, "input_items")
+check([i.role for i in items.data] == ["user", "system"] and not items.has_more, "input items newest first")
+check(items.first_id == items.data[0].id and items.last_id == items.data[-1].id, "input item cursors")
+raw = raw_json(client.responses.input_items.with_raw_response.list, r.id, order="asc", limit=1)
+check(raw["data"][0]["role"] == "system" and raw["has_more"] is True, "input items asc, one a page")
+check([i.role for i in client.responses.input_items.list(r.id, limit=1)] == ["user", "system"], "the SDK pages")
+
+# Input token counts: the same count a response reports, history included.
+for kwargs in [dict(model="gpt-4o", input="Hello, world!", instructions="Be brief."),
+               dict(model="gpt-4o", input="Weather in Oslo?", tools=[WEATHER]),
+               dict(model="gpt-4o", input="Again?", previous_response_id=second.id)]:
+    raw = raw_json(client.responses.input_tokens.with_raw_response.count, **kwargs)
+    counted = strict.validate(InputTokenCountResponse, raw, "input_tokens")
+    answered, _ = create(max_output_tokens=4000, **kwargs)
+    check(counted.input_tokens == answered.usage.input_tokens, f"input_tokens {counted} vs {answered.usage}")
+
+# Conversations: create, retrieve, update, items, and responses that read and extend them.
+raw = raw_json(client.conversations.with_raw_response.create, metadata={"topic": "demo"},
+               items=[{"type": "message", "role": "user", "content": "My name is Ada."}])
+conv = strict.validate(Conversation, raw, "conversation")
+check(conv.id.startswith("conv_") and conv.metadata == {"topic": "demo"}, f"conversation {conv}")
+got = strict.validate(Conversation, raw_json(client.conversations.with_raw_response.retrieve, conv.id), "retrieve")
+check(got.id == conv.id and got.created_at == conv.created_at, "conversation retrieve")
+raw = raw_json(client.conversations.with_raw_response.update, conv.id, metadata={"topic": "names"})
+check(strict.validate(Conversation, raw, "update").metadata == {"topic": "names"}, "conversation update")
+raw = raw_json(client.conversations.items.with_raw_response.create, conv.id,
+               items=[{"type": "message", "role": "assistant", "content": "Hello Ada."}])
+added = strict.validate(ConversationItemList, raw, "items.create")
+check(len(added.data) == 1 and added.data[0].role == "assistant", "items.create")
+item = strict.validate(ConversationItem, raw_json(client.conversations.items.with_raw_response.retrieve,
+                                                  added.data[0].id, conversation_id=conv.id), "items.retrieve")
+check(item.id == added.data[0].id, "items.retrieve")
+before = raw_json(client.responses.input_tokens.with_raw_response.count, model="gpt-4o", input="Who am I?")
+r, raw = create(model="gpt-4o", input="Who am I?", conversation=conv.id, max_output_tokens=4000)
+check(r.conversation.id == conv.id, "the response names its conversation")
+check(r.usage.input_tokens > before["input_tokens"], "the conversation's items join the prompt")
+raw = raw_json(client.conversations.items.with_raw_response.list, conv.id)
+listed = strict.validate(ConversationItemList, raw, "items.list")
+roles = [i.role for i in listed.data if i.type == "message"]
+check(roles == ["assistant", "user", "assistant", "user"], f"items newest first: {roles}")
+check(listed.data[0].content[0].text == r.output_text, "the answer joined the conversation")
+check([i.id for i in client.conversations.items.list(conv.id, limit=1)] == [i.id for i in listed.data],
+      "the SDK pages through the items")
+raw = raw_json(client.conversations.items.with_raw_response.delete, added.data[0].id, conversation_id=conv.id)
+check(strict.validate(Conversation, raw, "items.delete").id == conv.id, "items.delete returns the conversation")
+check(len(client.conversations.items.list(conv.id).data) == 3, "one item fewer")
+raw = raw_json(client.conversations.with_raw_response.delete, conv.id)
+check(strict.validate(ConversationDeletedResource, raw, "delete").deleted, "conversation deleted")
+try:
+    client.responses.create(model="gpt-4o", input="x", conversation=conv.id)
+    check(False, "a deleted conversation is gone")
+except openai.NotFoundError as e:
+    check(e.body["param"] == "conversation", f"unknown conversation: {e.body}")
+
+# Background: created at once (queued), in progress until generation would have ended, then done.
+t0 = time.monotonic()
+raw = slow.responses.with_raw_response.create(model="gpt-4o", input="Hi", background=True, max_output_tokens=40,
+                                              extra_body={"ignore_eos": True}).http_response.json()
+queued = response_body(raw, "background create")
+check(time.monotonic() - t0 < 0.3, "a background create returns at once")
+check(queued.status == "queued" and queued.background is True and queued.output == [], f"queued: {queued.status}")
+now = response_body(raw_json(slow.responses.with_raw_response.retrieve, queued.id), "polled")
+check(now.status == "in_progress" and now.usage is None, f"in progress: {now.status}")
+while now.status in ("queued", "in_progress"):
+    check(time.monotonic() - t0 < 10, "the background response finishes")
+    time.sleep(0.05)
+    now = response_body(raw_json(slow.responses.with_raw_response.retrieve, queued.id), "polled")
+check(time.monotonic() - t0 >= 0.35, "not before its generation would have ended")
+check(now.status == "incomplete" and now.usage.output_tokens == 40 and now.output_text, f"done: {now.status}")
+bg = slow.responses.create(model="gpt-4o", input="Hi", background=True, max_output_tokens=40,
+                           extra_body={"ignore_eos": True})
+raw = raw_json(slow.responses.with_raw_response.cancel, bg.id)
+check(response_body(raw, "cancel").status == "cancelled", f"cancelled: {raw['status']}")
+time.sleep(0.5)
+check(slow.responses.retrieve(bg.id).status == "cancelled", "a cancelled response stays cancelled")
+try:
+    client.responses.cancel(r.id)
+    check(False, "only background responses can be cancelled")
+except openai.BadRequestError:
+    check(True, "cancel refused")
 
 print(f"{checks} checks passed")

@@ -127,6 +127,13 @@ pub struct Params {
     pub user: Option<String>,
 }
 
+impl Params {
+    /// The id of the conversation the response belongs to.
+    pub fn conversation_id(&self) -> Option<&str> {
+        self.conversation.as_ref()?.get("id")?.as_str()
+    }
+}
+
 impl Default for Params {
     fn default() -> Self {
         Params {
@@ -214,6 +221,19 @@ impl Object {
     }
 }
 
+/// The finished response object `done` as it stood before it finished (or when cancelled): at
+/// `status`, without output, usage or completion time.
+pub fn pending(done: &Value, status: Status) -> Value {
+    let mut v = done.clone();
+    v["status"] = json!(status.as_str());
+    v["output"] = json!([]);
+    v["output_text"] = json!("");
+    for field in ["usage", "completed_at", "incomplete_details"] {
+        v[field] = Value::Null;
+    }
+    v
+}
+
 /// The text of every message in `output` (FakeAI's convenience field; the SDK computes the same).
 fn output_text(output: &Value) -> String {
     let items = output.as_array().into_iter().flatten().filter(|i| i["type"] == "message");
@@ -252,6 +272,15 @@ mod tests {
         assert_eq!(v["text"]["format"]["type"], "text");
         assert!(v["completed_at"].is_null() && v["usage"].is_null() && v["incomplete_details"].is_null());
         assert!(v.get("tool_usage").is_some_and(Value::is_null));
+    }
+
+    #[test]
+    fn pending_objects_have_no_output_yet() {
+        let done = object().render(Status::Completed, json!([{"type": "message"}]), Some(Usage::default()));
+        let queued = pending(&done, Status::Queued);
+        assert_eq!((queued["status"].as_str(), queued["output"].as_array().map(Vec::len)), (Some("queued"), Some(0)));
+        assert!(queued["usage"].is_null() && queued["completed_at"].is_null());
+        assert_eq!(queued["id"], done["id"]);
     }
 
     #[test]
