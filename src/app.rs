@@ -59,6 +59,7 @@ impl App {
                 .collect(),
             encoding: args.tokenizer,
             auto_tool_calls: args.auto_tool_calls,
+            stream_obfuscation: args.stream_obfuscation,
         };
         App {
             encoding: args.tokenizer,

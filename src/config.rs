@@ -201,6 +201,11 @@ pub struct ServerArgs {
     /// conversations) are kept (oldest dropped first; 0 keeps none).
     #[arg(long, env = "FAKEAI_STORE_CAPACITY", default_value_t = 10_000)]
     pub store_capacity: usize,
+    /// Pad every chat stream chunk with a random `obfuscation` string as OpenAI does (unless the
+    /// request sends `stream_options.include_obfuscation: false`). Off by default: it costs bytes
+    /// and work per chunk.
+    #[arg(long, env = "FAKEAI_STREAM_OBFUSCATION")]
+    pub stream_obfuscation: bool,
     /// When `tool_choice: auto` (the default) calls tools: `match` calls those the last user
     /// message mentions by name or a significant word of it; `always` calls one even without a
     /// mention; `never` answers in text.

@@ -45,6 +45,8 @@ pub struct SimConfig {
     pub encoding: Encoding,
     /// When `tool_choice: auto` calls a tool.
     pub auto_tool_calls: AutoToolCalls,
+    /// Chat streams carry OpenAI's `obfuscation` padding unless the request turns it off.
+    pub stream_obfuscation: bool,
 }
 
 /// Whether `model` reasons: it contains one of `patterns` (case-insensitive), or, for a pattern
@@ -182,6 +184,8 @@ pub struct Plan {
     pub user: Option<String>,
     /// Responses API: what the response object echoes (a reasoning model's effort defaulted).
     pub responses: Option<Box<ResponseParams>>,
+    /// Chat streams: pad each chunk with `obfuscation`, from this seed.
+    pub obfuscation: Option<u64>,
 }
 
 impl Plan {
@@ -303,6 +307,9 @@ impl SimConfig {
                 }
                 params
             }),
+            // Drawn last, and only when on, so that it changes no other random choice.
+            obfuscation: (flavor == Flavor::Chat && req.stream && req.obfuscation && self.stream_obfuscation)
+                .then(|| rng.next_u64()),
         }
     }
 
@@ -464,6 +471,7 @@ mod tests {
             reasoning_models: vec!["gpt-oss".into(), "^o1".into()],
             encoding: Encoding::Cl100kBase,
             auto_tool_calls: AutoToolCalls::Match,
+            stream_obfuscation: false,
         }
     }
 

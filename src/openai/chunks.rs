@@ -69,8 +69,12 @@ pub struct ChunkWriter {
     /// Chat only: everything before the text of choice 0's `content` and `reasoning_content`
     /// deltas, so that the common chunk is one copy, the text, and one copy.
     delta_prefixes: [Vec<u8>; 2],
+    /// Chat only: pad each chunk with `obfuscation`. The pre-encoded delta path never pads: an
+    /// obfuscated stream passes `logprobs` extras (`null`) so that its deltas take the general one.
+    obfuscation: Option<Obfuscation>,
 }
 
+use super::obfuscation::Obfuscation;
 use super::responses::{
     events::{Answer as ResponsesAnswer, Ids},
     object::{Params, Status},
@@ -96,6 +100,7 @@ impl ChunkWriter {
             responses,
             head,
             delta_prefixes: Default::default(),
+            obfuscation: None,
         };
         if flavor == Flavor::Tgi {
             return plain(b"data:".to_vec(), None);
@@ -135,7 +140,24 @@ impl ChunkWriter {
             push_delta_open(&mut prefix, 0, field);
             prefix
         });
-        ChunkWriter { flavor, tokens: Default::default(), head, responses: None, delta_prefixes }
+        ChunkWriter { flavor, tokens: Default::default(), head, responses: None, delta_prefixes, obfuscation: None }
+    }
+
+    /// This writer, padding every chat chunk with a random `obfuscation` string (seeded by `seed`)
+    /// except reasoning deltas, which OpenAI does not send.
+    pub fn obfuscated(mut self, seed: u64) -> Self {
+        if self.flavor == Flavor::Chat {
+            self.obfuscation = Some(Obfuscation::new(seed));
+        }
+        self
+    }
+
+    /// Closes a chunk object: its padding when obfuscated, then `}`.
+    fn close(&self, out: &mut Vec<u8>) {
+        if let Some(o) = &self.obfuscation {
+            o.push(out);
+        }
+        out.push(b'}');
     }
 
     /// The Responses API's encoder: its response object echoes `params` and reports
@@ -147,6 +169,7 @@ impl ChunkWriter {
             responses: Some(Ids::new(meta, params, completed_at)),
             head: Vec::new(),
             delta_prefixes: Default::default(),
+            obfuscation: None,
         }
     }
 
@@ -157,8 +180,9 @@ impl ChunkWriter {
             out.extend_from_slice(&self.head);
             push_index(out, index);
             out.extend_from_slice(
-                b",\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}",
+                b",\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]",
             );
+            self.close(out);
             out.extend_from_slice(END);
         }
     }
@@ -184,7 +208,7 @@ impl ChunkWriter {
                 push_json_str(out, token);
                 out.extend_from_slice(b",\"index\":");
                 push_u64(out, index as u64);
-                push_chunk_end(out, extras);
+                self.chunk_end(out, extras);
             }
             Flavor::Messages | Flavor::Responses => unreachable!("handled above"),
             Flavor::Tgi => {
@@ -310,7 +334,7 @@ impl ChunkWriter {
         push_delta_open(out, index, DELTA_FIELDS[field]);
         push_json_str(out, text);
         out.push(b'}');
-        push_chunk_end(out, extras);
+        self.chunk_end(out, extras);
         out.extend_from_slice(END);
     }
 
@@ -364,8 +388,26 @@ impl ChunkWriter {
         out.extend_from_slice(b"\"arguments\":");
         push_json_str(out, arguments);
         out.extend_from_slice(if legacy { b"}}".as_slice() } else { b"}}]}" });
-        push_chunk_end(out, Extras::default());
+        self.chunk_end(out, Extras::default());
         out.extend_from_slice(END);
+    }
+
+    /// Closes a choice that is still going: `,"logprobs":…,"finish_reason":null}]`, the running
+    /// usage if any, and the chunk (with its padding when obfuscated).
+    fn chunk_end(&self, out: &mut Vec<u8>, extras: Extras<'_>) {
+        out.extend_from_slice(b",\"logprobs\":");
+        out.extend_from_slice(if extras.logprobs.is_empty() { b"null" } else { extras.logprobs });
+        out.extend_from_slice(b",\"finish_reason\":null}]");
+        if let Some((prompt, completion)) = extras.usage {
+            out.extend_from_slice(b",\"usage\":{\"prompt_tokens\":");
+            push_u64(out, prompt);
+            out.extend_from_slice(b",\"completion_tokens\":");
+            push_u64(out, completion);
+            out.extend_from_slice(b",\"total_tokens\":");
+            push_u64(out, prompt + completion);
+            out.push(b'}');
+        }
+        self.close(out);
     }
 
     /// The chunk that carries choice `index`'s `finish_reason`.
@@ -383,7 +425,8 @@ impl ChunkWriter {
             }
         }
         push_json_str(out, reason);
-        out.extend_from_slice(b"}]}");
+        out.extend_from_slice(b"}]");
+        self.close(out);
         out.extend_from_slice(END);
     }
 
@@ -392,7 +435,7 @@ impl ChunkWriter {
         out.extend_from_slice(&self.head);
         out.extend_from_slice(b"\"choices\":[],\"usage\":");
         push_usage(out, usage);
-        out.push(b'}');
+        self.close(out);
         out.extend_from_slice(END);
     }
 
@@ -471,24 +514,6 @@ fn push_delta_open(out: &mut Vec<u8>, index: usize, field: &[u8]) {
     out.extend_from_slice(b",\"delta\":{\"");
     out.extend_from_slice(field);
     out.extend_from_slice(b"\":");
-}
-
-/// Closes a choice that is still going: `,"logprobs":…,"finish_reason":null}]`, the running
-/// usage if any, and the chunk's `}`.
-fn push_chunk_end(out: &mut Vec<u8>, extras: Extras<'_>) {
-    out.extend_from_slice(b",\"logprobs\":");
-    out.extend_from_slice(if extras.logprobs.is_empty() { b"null" } else { extras.logprobs });
-    out.extend_from_slice(b",\"finish_reason\":null}]");
-    if let Some((prompt, completion)) = extras.usage {
-        out.extend_from_slice(b",\"usage\":{\"prompt_tokens\":");
-        push_u64(out, prompt);
-        out.extend_from_slice(b",\"completion_tokens\":");
-        push_u64(out, completion);
-        out.extend_from_slice(b",\"total_tokens\":");
-        push_u64(out, prompt + completion);
-        out.push(b'}');
-    }
-    out.push(b'}');
 }
 
 /// Appends `n` in decimal without allocating.

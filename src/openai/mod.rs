@@ -7,6 +7,7 @@ pub mod logprobs;
 pub mod media;
 pub mod metadata;
 pub mod models;
+pub mod obfuscation;
 pub mod object_store;
 pub mod request;
 pub mod response;

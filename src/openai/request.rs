@@ -19,6 +19,9 @@ pub struct StreamOptions {
     /// vLLM: usage in every chunk.
     #[serde(default)]
     pub continuous_usage_stats: Option<bool>,
+    /// OpenAI: pad chunks with `obfuscation` (default true, when the server pads at all).
+    #[serde(default)]
+    pub include_obfuscation: Option<bool>,
 }
 
 /// A chat message; only what token counting needs.
@@ -539,6 +542,8 @@ pub struct GenRequest {
     pub user: Option<String>,
     /// Responses API: what the response object echoes.
     pub responses: Option<Box<ResponseParams>>,
+    /// `stream_options.include_obfuscation` (default true).
+    pub obfuscation: bool,
 }
 
 /// The share of the output spent reasoning at each `reasoning_effort`.
@@ -729,6 +734,7 @@ fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest
         store: false,
         user: c.user,
         responses: None,
+        obfuscation: options.include_obfuscation.unwrap_or(true),
     })
 }
 
