@@ -208,7 +208,9 @@ impl ChunkWriter {
                 push_json_str(out, token);
                 out.extend_from_slice(b",\"index\":");
                 push_u64(out, index as u64);
-                self.chunk_end(out, extras);
+                // Completions are never padded: their chunks close as they always did.
+                push_choice_end(out, extras);
+                out.push(b'}');
             }
             Flavor::Messages | Flavor::Responses => unreachable!("handled above"),
             Flavor::Tgi => {
@@ -392,21 +394,9 @@ impl ChunkWriter {
         out.extend_from_slice(END);
     }
 
-    /// Closes a choice that is still going: `,"logprobs":…,"finish_reason":null}]`, the running
-    /// usage if any, and the chunk (with its padding when obfuscated).
+    /// Closes a chat choice that is still going and the chunk (with its padding when obfuscated).
     fn chunk_end(&self, out: &mut Vec<u8>, extras: Extras<'_>) {
-        out.extend_from_slice(b",\"logprobs\":");
-        out.extend_from_slice(if extras.logprobs.is_empty() { b"null" } else { extras.logprobs });
-        out.extend_from_slice(b",\"finish_reason\":null}]");
-        if let Some((prompt, completion)) = extras.usage {
-            out.extend_from_slice(b",\"usage\":{\"prompt_tokens\":");
-            push_u64(out, prompt);
-            out.extend_from_slice(b",\"completion_tokens\":");
-            push_u64(out, completion);
-            out.extend_from_slice(b",\"total_tokens\":");
-            push_u64(out, prompt + completion);
-            out.push(b'}');
-        }
+        push_choice_end(out, extras);
         self.close(out);
     }
 
@@ -514,6 +504,23 @@ fn push_delta_open(out: &mut Vec<u8>, index: usize, field: &[u8]) {
     out.extend_from_slice(b",\"delta\":{\"");
     out.extend_from_slice(field);
     out.extend_from_slice(b"\":");
+}
+
+/// Closes a choice that is still going: `,"logprobs":…,"finish_reason":null}]` and the running
+/// usage if any (the chunk's own `}` follows).
+fn push_choice_end(out: &mut Vec<u8>, extras: Extras<'_>) {
+    out.extend_from_slice(b",\"logprobs\":");
+    out.extend_from_slice(if extras.logprobs.is_empty() { b"null" } else { extras.logprobs });
+    out.extend_from_slice(b",\"finish_reason\":null}]");
+    if let Some((prompt, completion)) = extras.usage {
+        out.extend_from_slice(b",\"usage\":{\"prompt_tokens\":");
+        push_u64(out, prompt);
+        out.extend_from_slice(b",\"completion_tokens\":");
+        push_u64(out, completion);
+        out.extend_from_slice(b",\"total_tokens\":");
+        push_u64(out, prompt + completion);
+        out.push(b'}');
+    }
 }
 
 /// Appends `n` in decimal without allocating.
