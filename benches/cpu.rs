@@ -7,13 +7,13 @@ use std::{hint::black_box, time::Instant};
 
 use fakeai::{
     generation::SimConfig,
-    http1::{ResponseHead, frame_chunk, parse_head},
     metrics::{Counter, Recorder, Shard, Snapshot, prometheus},
     openai::{
         chunks::{ChunkWriter, Flavor, ResponseMeta, push_json_str},
         models::{Registry, UnknownModelDefaults},
         request::{ChatBody, parse_chat},
     },
+    proto::http1::{ResponseHead, frame_chunk, parse_head},
     rng::Rng,
     sim::{Latency, LengthDist},
     sse::TokenStream,

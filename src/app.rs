@@ -1,5 +1,5 @@
-//! The read-only state every worker shares: configuration, model registry, simulator, and
-//! the metric shards (each written only by its own worker).
+//! The state every worker shares: configuration, model registry (its models first seen in
+//! requests behind a lock), simulator, and the metric shards (each written only by its own worker).
 
 use std::time::Instant;
 
@@ -8,6 +8,7 @@ use crate::{
     generation::SimConfig,
     metrics::{Shard, window::RateWindow},
     openai::{
+        anthropic::cache::PromptCache,
         models::{Registry, UnknownModelDefaults},
         stores::Stores,
     },
@@ -29,6 +30,8 @@ pub struct App {
     pub window: RateWindow,
     /// Stored responses, chat completions and conversations.
     pub stores: Stores,
+    /// Anthropic prompt-cache prefixes seen recently.
+    pub prompt_cache: PromptCache,
     /// One metrics shard per worker.
     pub shards: Box<[Shard]>,
     /// Process start.
@@ -36,12 +39,14 @@ pub struct App {
 }
 
 impl App {
-    /// Builds the shared state for `workers` workers.
-    pub fn new(args: ServerArgs, workers: usize, fingerprint_seed: u64) -> Self {
+    /// Builds the shared state for `workers` workers, whose metrics count responses by
+    /// `labels` (the route table's).
+    pub fn new(args: ServerArgs, workers: usize, fingerprint_seed: u64, labels: &'static [&'static str]) -> Self {
         let registry = Registry::new(UnknownModelDefaults {
             context_window: args.default_context_window,
             max_output_tokens: args.default_max_output_tokens,
-        });
+        })
+        .remembering(args.max_auto_models);
         let sim = SimConfig {
             ttft: args.ttft,
             itl: args.itl,
@@ -50,13 +55,7 @@ impl App {
             output_len: args.output_len,
             non_streaming_delay: args.non_streaming_delay,
             fingerprint: format!("fp_{:016x}", crate::rng::Rng::new(fingerprint_seed).next_u64()),
-            reasoning_models: args
-                .reasoning_models
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            reasoning_models: args.reasoning_models.clone(),
             encoding: args.tokenizer,
             auto_tool_calls: args.auto_tool_calls,
             stream_obfuscation: args.stream_obfuscation,
@@ -66,8 +65,9 @@ impl App {
             registry,
             sim,
             stores: Stores::new(args.response_store, args.store_capacity),
+            prompt_cache: PromptCache::default(),
             window: RateWindow::default(),
-            shards: (0..workers).map(|_| Shard::default()).collect(),
+            shards: (0..workers).map(|_| Shard::new(labels)).collect(),
             started: Instant::now(),
             args,
         }

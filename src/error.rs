@@ -1,6 +1,17 @@
-//! The one error type: an HTTP status plus an OpenAI error envelope.
+//! The API error type: an HTTP status plus what each dialect's error envelope needs.
 
 use std::fmt;
+
+/// The error envelope of an API dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// OpenAI's `{"error":{"message","type","param","code"}}` (FakeAI's own paths too).
+    OpenAi,
+    /// Anthropic's `{"type":"error","error":{"type","message"}}`.
+    Anthropic,
+    /// Hugging Face TGI's `{"error","error_type"}`.
+    Tgi,
+}
 
 /// An error that becomes an HTTP response with the OpenAI envelope
 /// `{"error":{"message","type","param","code"}}`.
@@ -54,6 +65,44 @@ impl Error {
         self
     }
 
+    /// Renders the error in `dialect`'s envelope as JSON bytes.
+    pub fn to_json_in(&self, dialect: Dialect) -> Vec<u8> {
+        let body = match dialect {
+            Dialect::OpenAi => return self.to_json(),
+            Dialect::Anthropic => serde_json::json!({
+                "type": "error",
+                "error": {"type": self.anthropic_type(), "message": self.message},
+            }),
+            Dialect::Tgi => serde_json::json!({"error": self.message, "error_type": self.tgi_type()}),
+        };
+        serde_json::to_vec(&body).expect("error envelope serializes")
+    }
+
+    /// Anthropic's `error.type` for this status.
+    pub fn anthropic_type(&self) -> &'static str {
+        match self.status {
+            401 => "authentication_error",
+            402 => "billing_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            408 | 504 => "timeout_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            503 | 529 => "overloaded_error",
+            s if s >= 500 => "api_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    /// TGI's `error_type` for this status.
+    fn tgi_type(&self) -> &'static str {
+        match self.status {
+            429 | 503 => "overloaded",
+            s if s >= 500 => "generation",
+            _ => "validation",
+        }
+    }
+
     /// Renders the OpenAI error envelope as JSON bytes.
     pub fn to_json(&self) -> Vec<u8> {
         let body = serde_json::json!({
@@ -90,5 +139,25 @@ mod tests {
         assert_eq!(v["error"]["code"], "invalid_value");
         let bare: serde_json::Value = serde_json::from_slice(&Error::bad_request("x").to_json()).unwrap();
         assert!(bare["error"]["param"].is_null() && bare["error"]["code"].is_null());
+    }
+
+    #[test]
+    fn dialects_have_their_own_envelopes() {
+        let parse = |e: &Error, d| serde_json::from_slice::<serde_json::Value>(&e.to_json_in(d)).unwrap();
+        let missing = Error::new(404, "invalid_request_error", "no such model");
+        assert_eq!(
+            parse(&missing, Dialect::Anthropic),
+            serde_json::json!({"type": "error", "error": {"type": "not_found_error", "message": "no such model"}})
+        );
+        let bad = Error::invalid_param("max_new_tokens", "must be positive");
+        assert_eq!(
+            parse(&bad, Dialect::Tgi),
+            serde_json::json!({"error": "must be positive", "error_type": "validation"})
+        );
+        assert_eq!(parse(&bad, Dialect::OpenAi)["error"]["param"], "max_new_tokens");
+        assert_eq!(
+            parse(&Error::new(529, "server_error", "busy"), Dialect::Anthropic)["error"]["type"],
+            "overloaded_error"
+        );
     }
 }

@@ -7,19 +7,19 @@ use std::{
     time::Duration,
 };
 
-use clap::Parser;
-use fakeai::config::{Cli, ClientArgs, Command, MetricsArgs, MetricsFormat, prepare_environment};
+use fakeai::config::{Cli, ClientArgs, Command, MetricsArgs, MetricsFormat};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().collect();
-    if let Err(e) = prepare_environment(&argv) {
-        eprintln!("fakeai: {e}");
-        return ExitCode::from(2);
-    }
-    let cli = Cli::parse();
+    let cli = match Cli::load() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("fakeai: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let code = match cli.command {
         Command::Server(args) => fakeai::server::serve(*args),
         Command::Status(c) => client_get(&c, "/health"),

@@ -75,12 +75,12 @@ impl TokenStream {
     /// Appends the opening (role) chunks, sent with the response head.
     pub fn open(&self, out: &mut Vec<u8>) {
         let thinking = self.plan.choices[0].reasoning > 0;
+        let calls = self.calls_tools(0);
         match self.plan.flavor {
-            Flavor::Messages => return self.writer.messages_open(thinking, self.plan.usage.prompt_tokens, out),
-            Flavor::Responses => {
-                let calls = matches!(&self.plan.choices[0].answer, Answer::Script(s) if s.is_tool_calls());
-                return self.writer.responses_open(thinking, calls, out);
+            Flavor::Messages => {
+                return self.writer.messages_open(thinking, !calls, self.plan.usage, self.plan.prompt_cache, out);
             }
+            Flavor::Responses => return self.writer.responses_open(thinking, calls, out),
             _ => {}
         }
         for index in 0..self.plan.choices.len() {
@@ -162,10 +162,18 @@ impl TokenStream {
         writer.content_with(index, token, Extras { logprobs: scratch, usage }, out);
     }
 
+    /// Whether choice `index` answers with tool calls.
+    fn calls_tools(&self, index: usize) -> bool {
+        matches!(&self.plan.choices[index].answer, Answer::Script(s) if s.is_tool_calls())
+    }
+
     /// A reasoning choice's answer begins: dialects with separate reasoning items switch items.
     fn answer_starts(&self, index: usize, out: &mut Vec<u8>) {
         match self.plan.flavor {
-            Flavor::Messages => self.writer.messages_answer_starts(out),
+            Flavor::Messages => {
+                let signature = crate::openai::anthropic::events::signature(&self.plan.meta.id);
+                self.writer.messages_answer_starts(!self.calls_tools(index), &signature, out)
+            }
             Flavor::Responses => self.writer.responses_answer_starts(&self.plan.choices[index].reasoning_text(), out),
             Flavor::Chat | Flavor::Completion | Flavor::Tgi => {}
         }
@@ -199,7 +207,11 @@ impl TokenStream {
                 let status = Status::ended(first.finish_reason);
                 self.writer.responses_finish(reasoning.as_deref(), &answer, status, self.plan.usage, out);
             }
-            Flavor::Messages => self.writer.messages_finish(first.finish_reason, first.length, out),
+            Flavor::Messages => {
+                let (usage, cache) = (self.plan.usage, self.plan.prompt_cache);
+                let end = (first.finish_reason, first.stop_sequence.as_deref());
+                self.writer.messages_finish(end, first.length, usage, cache, out)
+            }
             Flavor::Tgi => self.writer.tgi_finish(&first.answer_text(), first.finish_reason, first.length, out),
         }
     }
@@ -241,6 +253,7 @@ mod tests {
             reasoning: half(length),
             length,
             finish_reason: "length",
+            stop_sequence: None,
         });
         TokenStream::new(Plan {
             flavor: Flavor::Chat,
@@ -262,6 +275,7 @@ mod tests {
             echo: None,
             continuous_usage: false,
             user: None,
+            prompt_cache: Default::default(),
             responses: None,
             obfuscation: None,
         })

@@ -144,12 +144,19 @@ fn invalid_requests_get_openai_errors_before_any_stream() {
     assert_eq!(r.status, 400);
 }
 
+/// Models in the built-in catalogue.
+const CATALOGUE: usize = 48;
+
+fn model_ids(s: &Server) -> Vec<String> {
+    let list = s.request("GET", "/v1/models", None).json();
+    assert_eq!(list["object"], "list");
+    list["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
+}
+
 #[test]
 fn models_are_listed_and_any_name_is_served() {
     let s = Server::start(FAST);
-    let list = s.request("GET", "/v1/models", None).json();
-    assert_eq!(list["object"], "list");
-    assert_eq!(list["data"].as_array().unwrap().len(), 29);
+    assert_eq!(model_ids(&s).len(), CATALOGUE);
     let m = s.request("GET", "/v1/models/openai/gpt-oss-120b", None).json();
     assert_eq!(s.request("GET", "/v1/models/openai%2Fgpt-oss-120b", None).json(), m, "percent-encoded ids");
     assert_eq!(
@@ -161,10 +168,90 @@ fn models_are_listed_and_any_name_is_served() {
     assert_eq!(caps["supports_tools"], true);
     let unknown = s.request("GET", "/v1/models/acme/new-model", None).json();
     assert_eq!((unknown["id"].as_str(), unknown["owned_by"].as_str()), (Some("acme/new-model"), Some("custom")));
+    assert_eq!(model_ids(&s).len(), CATALOGUE, "a lookup does not create a model");
     let r = s.post("/v1/chat/completions", &chat("never-seen-before", "x", r#""max_tokens":2"#));
     assert_eq!(r.status, 200);
-    let again = s.request("GET", "/v1/models", None).json();
-    assert_eq!(again["data"].as_array().unwrap().len(), 29, "lookups must not grow the registry");
+    let ids = model_ids(&s);
+    assert_eq!(ids[CATALOGUE..], ["never-seen-before"], "a model first used in a request is listed after");
+    let m = s.request("GET", "/v1/models/never-seen-before", None).json();
+    assert_eq!((m["owned_by"].as_str(), m["context_window"].as_u64()), (Some("custom"), Some(131_072)));
+}
+
+#[test]
+fn catalogue_serves_fakeai_context_windows_fine_tunes_and_media_models() {
+    let s = Server::start(FAST);
+    // FakeAI's context windows decide what fits: gpt-4 holds 8,192 tokens, gpt-4-32k 32,768.
+    let fits = |model: &str, max_tokens: u32| {
+        let r = s.post("/v1/chat/completions", &chat(model, "x", &format!(r#""max_tokens":{max_tokens}"#)));
+        match r.status {
+            200 => true,
+            400 => {
+                assert_eq!(r.json()["error"]["code"], "context_length_exceeded");
+                false
+            }
+            other => panic!("{model}: {other} {}", r.text()),
+        }
+    };
+    for (model, window) in [("gpt-4", 8192), ("gpt-4-32k", 32768), ("gpt-3.5-turbo", 16385), ("gpt-4-turbo", 128_000)] {
+        let prompt =
+            s.post("/v1/chat/completions", &chat(model, "x", r#""max_tokens":1"#)).json()["usage"]["prompt_tokens"]
+                .as_u64()
+                .unwrap() as u32;
+        assert!(fits(model, window - prompt), "{model}: {prompt} + {} fits", window - prompt);
+        assert!(!fits(model, window - prompt + 1), "{model}: one token more does not");
+        let m = s.request("GET", &format!("/v1/models/{model}"), None).json();
+        assert_eq!(m["context_window"], window, "{model}");
+    }
+    let too_long = s.post("/v1/chat/completions", &chat("gpt-4", "x", r#""max_tokens":9000"#)).json();
+    assert!(too_long["error"]["message"].as_str().unwrap().contains("maximum context length is 8192 tokens"));
+
+    // A fine-tune keeps its id and takes its base's window, limits and prices.
+    let ft = "ft:gpt-4o-mini-2024-07-18:org::abc123";
+    let r = s.post("/v1/chat/completions", &chat(ft, "x", r#""max_tokens":100000"#));
+    assert_eq!((r.status, r.json()["model"].as_str()), (200, Some(ft)), "128,000-token window");
+    let m = s.request("GET", &format!("/v1/models/{ft}"), None).json();
+    let base = s.request("GET", "/v1/models/gpt-4o-mini", None).json();
+    assert_eq!((m["id"].as_str(), m["owned_by"].as_str()), (Some(ft), Some("org")));
+    assert_eq!(
+        (m["root"].as_str(), m["parent"].as_str()),
+        (Some("gpt-4o-mini-2024-07-18"), Some("gpt-4o-mini-2024-07-18"))
+    );
+    for field in ["context_window", "max_output_tokens", "supports_vision", "supports_tools", "pricing", "endpoints"] {
+        assert_eq!(m[field], base[field], "{field}");
+    }
+    assert!(model_ids(&s).contains(&ft.to_owned()));
+
+    // Embedding, image, audio and moderation models say what they serve.
+    let listed: Vec<serde_json::Value> =
+        s.request("GET", "/v1/models", None).json()["data"].as_array().unwrap().clone();
+    let serves =
+        |id: &str| listed.iter().find(|m| m["id"] == id).unwrap_or_else(|| panic!("{id} listed"))["endpoints"].clone();
+    assert_eq!(serves("text-embedding-3-small"), serde_json::json!(["/v1/embeddings"]));
+    assert_eq!(serves("nomic-ai/nomic-embed-text-v1.5"), serde_json::json!(["/v1/embeddings"]));
+    assert_eq!(serves("dall-e-3"), serde_json::json!(["/v1/images/generations"]));
+    assert_eq!(serves("stabilityai/stable-diffusion-xl-base-1.0"), serde_json::json!(["/v1/images/generations"]));
+    assert_eq!(serves("tts-1-hd"), serde_json::json!(["/v1/audio/speech"]));
+    assert_eq!(serves("whisper-1"), serde_json::json!(["/v1/audio/transcriptions"]));
+    assert_eq!(serves("omni-moderation-latest"), serde_json::json!(["/v1/moderations"]));
+    assert_eq!(serves("gpt-4o")[0], "/v1/chat/completions");
+    let caps = s.request("GET", "/v1/models/whisper-1/capabilities", None).json();
+    assert_eq!((caps["supports_transcription"].as_bool(), caps["supports_chat"].as_bool()), (Some(true), Some(false)));
+}
+
+#[test]
+fn models_used_on_any_worker_are_listed_once_and_only_the_most_recent_n() {
+    let s = Server::start(&["--workers", "2", "--max-auto-models", "3"]);
+    // Fresh connections land on both workers; each name is listed once, whoever saw it first.
+    for round in 0..3 {
+        for name in ["typo-1", "typo-2", "typo-3", "typo-4", "typo-5"] {
+            let r = s.post("/v1/chat/completions", &chat(name, "x", r#""max_tokens":1"#));
+            assert_eq!(r.status, 200, "round {round}");
+        }
+    }
+    assert_eq!(model_ids(&s)[CATALOGUE..], ["typo-3", "typo-4", "typo-5"], "the 3 most recently created");
+    let none = Server::start(&["--max-auto-models", "0"]);
+    assert_eq!(none.post("/v1/chat/completions", &chat("typo", "x", r#""max_tokens":1"#)).status, 200);
+    assert_eq!(model_ids(&none).len(), CATALOGUE, "served, not listed");
 }
 
 #[test]

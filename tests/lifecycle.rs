@@ -109,6 +109,50 @@ fn invalid_settings_exit_2_with_a_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_setting"), "names the bad key");
     let out = fakeai().args(["server"]).env("FAKEAI_PORT", "notaport").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    // A bad value names its key as written and where it came from.
+    let out = fakeai().args(["server"]).env("FAKEAI_SERVER__PORT", "notaport").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("FAKEAI_SERVER__PORT in the environment") && stderr.contains("notaport"), "{stderr}");
+    std::fs::write(&bad, "[kv_cache]\nblock_size = 500\n").unwrap();
+    let out = fakeai().args(["server", "--config-file", bad.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("kv_cache.block_size in config file") && stderr.contains("bad.toml"), "{stderr}");
+}
+
+#[test]
+fn config_file_env_and_flags_layer_key_by_key_for_scalars_and_lists() {
+    let dir = std::env::temp_dir().join(format!("fakeai-layers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml = dir.join("layers.toml");
+    let text = "output_len = 11\n[generation]\nttft_ms = 0\nitl = \"0:0\"\nreasoning_models = [\"alpha\"]\n";
+    std::fs::write(&toml, text).unwrap();
+    let file = toml.to_str().unwrap();
+    let reasoning_tokens = |s: &Server, model: &str| {
+        let v = s.post("/v1/chat/completions", &chat(model, "x", r#""max_tokens":10,"ignore_eos":true"#)).json();
+        v["usage"]["completion_tokens_details"]["reasoning_tokens"].as_u64().unwrap()
+    };
+    let env = [("FAKEAI_OUTPUT_LEN", "22"), ("FAKEAI_GENERATION__REASONING_MODELS", r#"["beta"]"#)];
+
+    let s = Server::start_with_env(&["--config-file", file], &[]);
+    assert_eq!(completion_tokens(&s), 11);
+    assert_eq!(reasoning_tokens(&s, "alpha-1"), 5, "the file's list");
+    assert_eq!(reasoning_tokens(&s, "openai/gpt-oss-20b"), 0, "the file's list replaces the default");
+
+    let s = Server::start_with_env(&["--config-file", file, "--output-len", "33"], &env);
+    assert_eq!(completion_tokens(&s), 33, "the flag beats the environment");
+    assert_eq!(reasoning_tokens(&s, "beta-1"), 5, "FakeAI's JSON list in the environment beats the file");
+    assert_eq!(reasoning_tokens(&s, "alpha-1"), 0, "a list is replaced whole");
+    let t = std::time::Instant::now();
+    completion_tokens(&s);
+    // 33 tokens at the default 20 ms + 32 × 5 ms (±10 %) would take at least 162 ms.
+    assert!(t.elapsed() < Duration::from_millis(120), "the file's zero timing holds under env and flags");
+
+    let s = Server::start_with_env(&["--config-file", file, "--reasoning-models", "alpha,gamma"], &env);
+    assert_eq!(completion_tokens(&s), 22, "the environment beats the file");
+    assert_eq!((reasoning_tokens(&s, "alpha-1"), reasoning_tokens(&s, "gamma-1")), (5, 5), "the flag's list");
+    assert_eq!(reasoning_tokens(&s, "beta-1"), 0);
 }
 
 #[test]

@@ -53,7 +53,7 @@ fn stored_completions_are_bounded_and_filtered() {
     let r = s.request("POST", &format!("/v1/chat/completions/{id}"), Some(r#"{"metadata":{"k":1}}"#));
     assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("metadata")));
     let r = s.request("DELETE", &format!("/v1/chat/completions/{id}/messages"), None);
-    assert_eq!((r.status, r.header("allow")), (405, Some("GET, OPTIONS")));
+    assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD, OPTIONS")));
     let r = s.request("GET", "/v1/chat/completions?limit=101", None);
     assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("limit")));
 }

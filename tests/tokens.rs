@@ -217,10 +217,12 @@ fn tgi_generate_and_generate_stream() {
     let v = s.post("/generate", body).json();
     assert_eq!(cl100k.encode_ordinary(v["generated_text"].as_str().unwrap()).len(), 12);
     assert_eq!(v["details"]["generated_tokens"], 12);
+    // TGI's envelope: {"error": message, "error_type": "validation"}.
     let e = s.post("/generate", r#"{"parameters":{}}"#);
-    assert_eq!((e.status, e.json()["error"]["param"].as_str()), (400, Some("inputs")));
+    assert_eq!((e.status, e.json()["error_type"].as_str()), (400, Some("validation")));
+    assert!(e.json()["error"].as_str().unwrap().contains("inputs"), "{}", e.text());
     let e = s.post("/generate", r#"{"inputs":"x","parameters":{"max_new_tokens":0}}"#);
-    assert_eq!(e.json()["error"]["param"], "parameters.max_new_tokens");
+    assert_eq!((e.status, e.json()["error_type"].as_str()), (400, Some("validation")), "{}", e.text());
 }
 
 #[test]
@@ -246,7 +248,10 @@ fn anthropic_messages_stream_and_message() {
         assert_eq!(ev[0].1["message"]["usage"]["input_tokens"], 7, "system + messages");
         let text: String = ev.iter().filter_map(|(_, v)| v["delta"]["text"].as_str()).collect();
         let thought: String = ev.iter().filter_map(|(_, v)| v["delta"]["thinking"].as_str()).collect();
-        let deltas = ev.iter().filter(|(n, _)| n == "content_block_delta").count() as u64;
+        let deltas = ev.iter().filter(|(n, v)| n == "content_block_delta" && v["delta"]["type"] != "signature_delta");
+        let signatures = ev.iter().filter(|(_, v)| v["delta"]["type"] == "signature_delta").count() as u64;
+        assert_eq!(signatures, thinking.min(1), "the thinking block ends with its signature");
+        let deltas = deltas.count() as u64;
         let md = &ev.iter().find(|(n, _)| n == "message_delta").unwrap().1;
         assert_eq!(md["usage"]["output_tokens"], 20);
         assert_eq!(md["delta"]["stop_reason"], "max_tokens");
@@ -259,8 +264,10 @@ fn anthropic_messages_stream_and_message() {
     assert!(v["id"].as_str().unwrap().starts_with("msg_"));
     assert_eq!(cl100k.encode_ordinary(v["content"][0]["text"].as_str().unwrap()).len(), 5);
     assert_eq!(v["usage"]["output_tokens"], 5);
+    // Anthropic's envelope: {"type": "error", "error": {"type", "message"}}.
     let e = s.post("/v1/messages", r#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#);
-    assert_eq!((e.status, e.json()["error"]["param"].as_str()), (400, Some("max_tokens")));
+    assert_eq!((e.status, e.json()["type"].as_str()), (400, Some("error")));
+    assert_eq!((e.status, e.json()["error"]["message"].as_str()), (400, Some("max_tokens: Field required")));
 }
 
 #[test]

@@ -9,9 +9,9 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Counter, Snapshot,
-    engine::ModelStats,
-    engine_text::family,
     json::{all_fine, ms, timing_ms},
+    model_stats::ModelStats,
+    model_text::family,
     timing::Timing,
     window::Rates,
 };

@@ -4,9 +4,9 @@
 use std::fmt::Write;
 
 use super::{
-    Counter, ENDPOINTS, Snapshot,
-    engine_text::{escape, family},
+    Counter, Snapshot,
     json::{PriceOf, cost_usd},
+    model_text::{escape, family},
     timing::Timing,
     window::Rates,
 };
@@ -44,7 +44,7 @@ pub fn rates(snap: &Snapshot, rates: &Rates) -> String {
     let _ = writeln!(out, "fakeai_tokens_per_second {:.6}", rates.counters[Counter::CompletionTokens as usize]);
     family(&mut out, "fakeai_latency_seconds", "summary", "Response latency per endpoint, arrival to last byte");
     for (endpoint, t) in &snap.latency {
-        summary(&mut out, "fakeai_latency_seconds", &format!("endpoint=\"{}\"", ENDPOINTS[*endpoint]), t, 1.0);
+        summary(&mut out, "fakeai_latency_seconds", &format!("endpoint=\"{}\"", snap.labels[*endpoint]), t, 1.0);
     }
     let gauges = [
         ("fakeai_active_streams", "Number of currently active streams", Counter::StreamsActive),
@@ -61,7 +61,7 @@ pub fn rates(snap: &Snapshot, rates: &Rates) -> String {
 /// `/metrics/by-model/prometheus`: requests, tokens, latency, errors and cost per model.
 pub fn by_model(snap: &Snapshot, price: PriceOf<'_>) -> String {
     let mut out = String::new();
-    let models: Vec<(String, &super::engine::ModelStats)> =
+    let models: Vec<(String, &super::model_stats::ModelStats)> =
         snap.models.iter().map(|(n, m)| (format!("model=\"{}\"", escape(n)), m)).collect();
     family(&mut out, "fakeai_model_requests_total", "counter", "Requests per model");
     for (labels, m) in &models {

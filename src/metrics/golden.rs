@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use super::{
-    Counter, Recorder, Shard, Snapshot, dynamo, endpoint_index,
-    engine::Finish,
-    fakeai_text, prometheus,
+    Counter, Recorder, Shard, Snapshot, dynamo, fakeai_text,
+    model_stats::Finish,
+    prometheus,
     prometheus::{Dialect, KvCache},
     window::Rates,
 };
@@ -22,13 +22,13 @@ fn snapshot() -> Snapshot {
         shard.add(Counter::ConnectionsOpen, 1 + i as u64);
         shard.set(Counter::TimerWindowMicros, 25 + 975 * i as u64);
         shard.add(Counter::CompletionTokens, 20);
-        shard.count_response(endpoint_index("/v1/chat/completions"), 200);
-        shard.count_response(endpoint_index("/v1/completions"), 400);
+        shard.count_response(0, 200);
+        shard.count_response(1, 400);
         shard.count_error("invalid_request_error");
         rec.record_lateness(Duration::from_micros(300 * (i as u64 + 1)));
         rec.record_read_delay(Duration::from_millis(3 * i as u64));
-        rec.record_latency(endpoint_index("/v1/chat/completions"), 0.125);
-        rec.record_latency(endpoint_index("/v1/completions"), 0.0005);
+        rec.record_latency(0, 0.125);
+        rec.record_latency(1, 0.0005);
         for (name, tokens, how) in [("llama", 10u64, Finish::Stop), ("gpt \"q\"", 4, Finish::Abort)] {
             let slot = rec.model_slot(name, 4096);
             let m = rec.model(slot);

@@ -5,7 +5,7 @@
 use hdrhistogram::Histogram;
 use serde_json::{Map, Value, json};
 
-use super::{Counter, ENDPOINTS, ERROR_TYPES, STATUSES, Snapshot, engine::ModelStats, timing::Timing, window::Rates};
+use super::{Counter, ERROR_TYPES, STATUSES, Snapshot, model_stats::ModelStats, timing::Timing, window::Rates};
 
 /// Seconds to milliseconds, rounded to the microsecond.
 pub(super) fn ms(seconds: f64) -> f64 {
@@ -50,7 +50,7 @@ fn by_endpoint<'a>(snap: &'a Snapshot, rates: &Rates) -> Vec<EndpointCounts<'a>>
     let width = STATUSES.len() + 1;
     let error_cells =
         |e: usize| (0..width).filter(move |&s| STATUSES.get(s).is_none_or(|&st| st >= 400)).map(move |s| e * width + s);
-    ENDPOINTS
+    snap.labels
         .iter()
         .enumerate()
         .map(|(e, &path)| {
@@ -219,7 +219,7 @@ pub(super) fn cost_usd(name: &str, m: &ModelStats, price: PriceOf<'_>) -> f64 {
 }
 
 /// One model's FakeAI statistics (`/metrics/by-model/{id}`).
-pub fn model_json(name: &str, m: &ModelStats, price: PriceOf<'_>) -> Value {
+pub fn model_json(labels: &[&str], name: &str, m: &ModelStats, price: PriceOf<'_>) -> Value {
     let cost = cost_usd(name, m, price);
     let finished: u64 = m.finished.iter().sum();
     let aborted = m.finished[2];
@@ -234,7 +234,7 @@ pub fn model_json(name: &str, m: &ModelStats, price: PriceOf<'_>) -> Value {
         "latency": latency,
         "ttft": timing_ms(&m.fine.ttft),
         "itl": timing_ms(&m.fine.itl),
-        "endpoints": endpoint_counts(&m.endpoints),
+        "endpoints": endpoint_counts(labels, &m.endpoints),
         "users": user_counts(m),
         "uptime_seconds": m.first_last.1 - m.first_last.0,
         "first_request": m.first_last.0,
@@ -245,8 +245,8 @@ pub fn model_json(name: &str, m: &ModelStats, price: PriceOf<'_>) -> Value {
 }
 
 /// Requests by route, routes with requests only.
-fn endpoint_counts(counts: &[u64]) -> Value {
-    let seen = ENDPOINTS.iter().zip(counts).filter(|(_, n)| **n > 0);
+fn endpoint_counts(labels: &[&str], counts: &[u64]) -> Value {
+    let seen = labels.iter().zip(counts).filter(|(_, n)| **n > 0);
     Value::Object(seen.map(|(e, n)| ((*e).to_owned(), json!(n))).collect())
 }
 
@@ -257,7 +257,7 @@ fn user_counts(m: &ModelStats) -> Value {
 
 /// `/metrics/by-model`: every model's statistics by name.
 pub fn by_model(snap: &Snapshot, price: PriceOf<'_>) -> Value {
-    Value::Object(snap.models.iter().map(|(name, m)| (name.clone(), model_json(name, m, price))).collect())
+    Value::Object(snap.models.iter().map(|(name, m)| (name.clone(), model_json(snap.labels, name, m, price))).collect())
 }
 
 /// `/metrics/costs`: `{costs_by_model, total_cost_usd}` from the models' token prices.
@@ -271,10 +271,10 @@ pub fn costs(snap: &Snapshot, price: PriceOf<'_>) -> Value {
 /// What `/metrics/ranking` can rank models by.
 pub const RANKING_METRICS: &[&str] = &["request_count", "latency", "error_rate", "cost", "tokens"];
 
-/// `/metrics/ranking`: the top `limit` models by `metric` (one of [`RANKING_METRICS`]),
-/// highest first, each as in `/metrics/by-model/{id}`.
+/// `/metrics/ranking`: a JSON list, as FakeAI answers, of the top `limit` models by `metric`
+/// (one of [`RANKING_METRICS`]), highest first, each as in `/metrics/by-model/{id}`.
 pub fn ranking(snap: &Snapshot, price: PriceOf<'_>, metric: &str, limit: usize) -> Value {
-    let mut models: Vec<Value> = snap.models.iter().map(|(name, m)| model_json(name, m, price)).collect();
+    let mut models: Vec<Value> = snap.models.iter().map(|(name, m)| model_json(snap.labels, name, m, price)).collect();
     let key = |v: &Value| -> f64 {
         let at = match metric {
             "latency" => "/latency/avg",
@@ -287,12 +287,27 @@ pub fn ranking(snap: &Snapshot, price: PriceOf<'_>, metric: &str, limit: usize) 
     };
     models.sort_by(|a, b| key(b).total_cmp(&key(a)));
     models.truncate(limit);
-    json!({"metric": metric, "limit": limit, "models": models})
+    Value::Array(models)
+}
+
+/// FakeAI's `/metrics/by-model/{id}` answer for a model with no requests: a 200 saying so.
+pub fn model_not_found(name: &str) -> Value {
+    json!({"model": name, "request_count": 0, "error": "Model not found"})
+}
+
+/// FakeAI's `/metrics/compare` answer when either model has no requests: a 200 saying so.
+pub fn compare_not_found(name1: &str, name2: &str) -> Value {
+    json!({"error": "One or both models not found", "model1": name1, "model2": name2})
 }
 
 /// `/metrics/compare`: two models side by side with deltas (model2 − model1) and winners.
-pub fn compare(name1: &str, m1: &ModelStats, name2: &str, m2: &ModelStats, price: PriceOf<'_>) -> Value {
-    let (s1, s2) = (model_json(name1, m1, price), model_json(name2, m2, price));
+pub fn compare(
+    labels: &[&str],
+    (name1, m1): (&str, &ModelStats),
+    (name2, m2): (&str, &ModelStats),
+    price: PriceOf<'_>,
+) -> Value {
+    let (s1, s2) = (model_json(labels, name1, m1, price), model_json(labels, name2, m2, price));
     let at = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_f64).unwrap_or(0.0);
     let row = |p: &str| {
         let (a, b) = (at(&s1, p), at(&s2, p));
@@ -329,7 +344,7 @@ pub fn multi_dimensional(snap: &Snapshot, now_unix: u64) -> Value {
         Value::Object(snap.models.iter().map(|(name, m)| (name.clone(), f(m))).collect())
     };
     json!({
-        "model_by_endpoint": per_model(&|m| endpoint_counts(&m.endpoints)),
+        "model_by_endpoint": per_model(&|m| endpoint_counts(snap.labels, &m.endpoints)),
         "model_by_user": per_model(&user_counts),
         "model_by_time_24h": per_model(&|m| {
             let recent = m.hours.iter().filter(|(h, _)| *h >= since);

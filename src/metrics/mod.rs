@@ -7,19 +7,16 @@
 pub const OFF: bool = cfg!(feature = "no-metrics");
 
 pub mod dynamo;
-pub mod engine;
-pub mod engine_text;
 pub mod fakeai_text;
 #[cfg(test)]
 mod golden;
 pub mod json;
+pub mod model_stats;
+pub mod model_text;
 pub mod prometheus;
 mod shard;
 pub mod stream;
 pub mod timing;
 pub mod window;
 
-pub use shard::{
-    COUNTERS, Counter, ENDPOINTS, ERROR_TYPES, Histograms, PUBLISH_EVERY, Recorder, STATUSES, Shard, Snapshot,
-    endpoint_index, is_metrics_path,
-};
+pub use shard::{COUNTERS, Counter, ERROR_TYPES, Histograms, PUBLISH_EVERY, Recorder, STATUSES, Shard, Snapshot};

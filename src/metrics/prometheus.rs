@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use hdrhistogram::Histogram;
 
-use super::{Counter, ENDPOINTS, ERROR_TYPES, Snapshot, json::all_fine, timing::Timing};
+use super::{Counter, ERROR_TYPES, Snapshot, json::all_fine, timing::Timing};
 
 /// Bucket bounds of `fakeai_emit_lateness_seconds` and `fakeai_request_read_delay_seconds`.
 const LATENESS_BUCKETS: &[f64] = &[0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
@@ -74,13 +74,13 @@ pub fn render_dialect(snap: &Snapshot, dialect: Dialect, kv: KvCache) -> String 
     let m = &snap.models;
     match dialect {
         Dialect::All => {
-            super::engine_text::vllm(&mut out, m, kv.tokens, kv.block_size);
-            super::engine_text::dynamo_frontend(&mut out, m);
+            super::model_text::vllm(&mut out, m, kv.tokens, kv.block_size);
+            super::model_text::dynamo_frontend(&mut out, m);
         }
-        Dialect::Vllm => super::engine_text::vllm(&mut out, m, kv.tokens, kv.block_size),
-        Dialect::DynamoFrontend => super::engine_text::dynamo_frontend(&mut out, m),
-        Dialect::Sglang => super::engine_text::sglang(&mut out, m, kv.tokens),
-        Dialect::Trtllm => super::engine_text::trtllm(&mut out, m),
+        Dialect::Vllm => super::model_text::vllm(&mut out, m, kv.tokens, kv.block_size),
+        Dialect::DynamoFrontend => super::model_text::dynamo_frontend(&mut out, m),
+        Dialect::Sglang => super::model_text::sglang(&mut out, m, kv.tokens),
+        Dialect::Trtllm => super::model_text::trtllm(&mut out, m),
     }
     out
 }
@@ -157,7 +157,7 @@ pub fn render(snap: &Snapshot) -> String {
     let name = "fakeai_request_duration_seconds";
     let _ = writeln!(out, "# HELP {name} Arrival to last byte of each response, by endpoint.\n# TYPE {name} histogram");
     for (endpoint, t) in &snap.latency {
-        latency_histogram(&mut out, name, &format!("endpoint=\"{}\",", ENDPOINTS[*endpoint]), t);
+        latency_histogram(&mut out, name, &format!("endpoint=\"{}\",", snap.labels[*endpoint]), t);
     }
     out
 }

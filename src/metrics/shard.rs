@@ -16,7 +16,7 @@ use std::{
 use crossbeam_utils::CachePadded;
 use hdrhistogram::Histogram;
 
-use super::{engine::ModelStats, timing::Timing};
+use super::{model_stats::ModelStats, timing::Timing};
 
 /// Distinct model names tracked per core; further names share the label `other`.
 const MAX_MODELS: usize = 128;
@@ -61,41 +61,8 @@ pub enum Counter {
 /// Number of counters.
 pub const COUNTERS: usize = Counter::TimerWindowMicros as usize + 1;
 
-/// Routes that responses are counted by; anything else counts as `other` (bounded labels).
-pub const ENDPOINTS: &[&str] = &[
-    "/v1/chat/completions",
-    "/v1/completions",
-    "/v1/responses",
-    "/v1/responses/{id}",
-    "/v1/messages",
-    "/v1/text/generation",
-    "/generate",
-    "/generate_stream",
-    "/v1/models",
-    "/v1/models/{id}",
-    "/health",
-    "/metrics",
-    "other",
-];
-
 /// Statuses that responses are counted by; anything else counts as `other`.
 pub const STATUSES: &[u16] = &[101, 200, 204, 400, 404, 405, 408, 413, 415, 429, 431, 500, 501, 503];
-
-/// Whether `path` serves metrics (`/metrics…`, `/dynamo/metrics…` or a dialect's `/…/metrics`).
-pub fn is_metrics_path(path: &str) -> bool {
-    path.ends_with("metrics") || path.starts_with("/metrics") || path.starts_with("/dynamo/metrics")
-}
-
-/// The `ENDPOINTS` index of a request path.
-pub fn endpoint_index(path: &str) -> usize {
-    let route = match path {
-        p if p.starts_with("/v1/models/") => "/v1/models/{id}",
-        p if p.starts_with("/v1/responses/") => "/v1/responses/{id}",
-        p if is_metrics_path(p) => "/metrics",
-        p => p,
-    };
-    ENDPOINTS.iter().position(|e| *e == route).unwrap_or(ENDPOINTS.len() - 1)
-}
 
 /// OpenAI error types that error responses are counted by; anything else counts as the last.
 pub const ERROR_TYPES: &[&str] = &[
@@ -111,8 +78,6 @@ pub const ERROR_TYPES: &[&str] = &[
 fn status_index(status: u16) -> usize {
     STATUSES.iter().position(|s| *s == status).unwrap_or(STATUSES.len())
 }
-
-const RESPONSE_CELLS: usize = ENDPOINTS.len() * (STATUSES.len() + 1);
 
 /// Delay (lateness, read delay) bounds: 1 µs to 10 min in nanoseconds, 2 significant digits (1 %).
 /// Small on purpose (25 KB, not the 180 KB of 3 digits over an hour): it is copied at every publication.
@@ -138,7 +103,7 @@ pub struct Histograms {
     pub read_delay: Histogram<u64>,
     /// Per-model statistics, by model name.
     pub models: Vec<(String, ModelStats)>,
-    /// Arrival to last byte of every response, by route (`ENDPOINTS` index) for routes seen.
+    /// Arrival to last byte of every response, by route label index for routes seen.
     pub latency: Vec<(usize, Timing)>,
 }
 
@@ -217,7 +182,7 @@ impl Recorder {
         models.len() - 1
     }
 
-    /// Records a response to `endpoint` (an `ENDPOINTS` index) that took `seconds` from the
+    /// Records a response to `endpoint` (a route label index) that took `seconds` from the
     /// request's arrival to its last byte.
     pub fn record_latency(&mut self, endpoint: usize, seconds: f64) {
         if super::OFF {
@@ -254,25 +219,36 @@ impl Recorder {
 #[derive(Debug)]
 pub struct Shard {
     counters: [CachePadded<AtomicU64>; COUNTERS],
-    /// Responses by endpoint × status; one cache-padded block, written only by the owner.
-    responses: CachePadded<[AtomicU64; RESPONSE_CELLS]>,
+    /// The route labels responses are counted by, `other` last.
+    labels: &'static [&'static str],
+    /// Responses by label × status; one block, written only by the owner.
+    responses: CachePadded<Box<[AtomicU64]>>,
     /// Error responses by `ERROR_TYPES` index.
     errors: CachePadded<[AtomicU64; ERROR_TYPES.len()]>,
     published: Mutex<Histograms>,
 }
 
+/// Labels of a shard built without a route table (unit tests and benches).
+const DEFAULT_LABELS: &[&str] = &["/v1/chat/completions", "/v1/completions", "/v1/models/{id}", "other"];
+
 impl Default for Shard {
     fn default() -> Self {
-        Shard {
-            counters: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
-            responses: CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))),
-            errors: CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))),
-            published: Mutex::new(Histograms::default()),
-        }
+        Shard::new(DEFAULT_LABELS)
     }
 }
 
 impl Shard {
+    /// A shard counting responses by `labels` (the route table's, `other` last).
+    pub fn new(labels: &'static [&'static str]) -> Shard {
+        Shard {
+            counters: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
+            labels,
+            responses: CachePadded::new((0..labels.len() * (STATUSES.len() + 1)).map(|_| AtomicU64::new(0)).collect()),
+            errors: CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            published: Mutex::new(Histograms::default()),
+        }
+    }
+
     /// Adds `n` to a counter. Only the owning core calls this, so a relaxed load+store
     /// suffices (no read-modify-write bus lock).
     pub fn add(&self, c: Counter, n: u64) {
@@ -300,7 +276,7 @@ impl Shard {
         cell.store(cell.load(Ordering::Relaxed).wrapping_sub(n), Ordering::Relaxed);
     }
 
-    /// Counts one response to a request for `endpoint` (an `ENDPOINTS` index) with `status`.
+    /// Counts one response to a request for `endpoint` (a label index) with `status`.
     pub fn count_response(&self, endpoint: usize, status: u16) {
         if super::OFF {
             return;
@@ -332,7 +308,9 @@ pub struct Snapshot {
     pub counters: [u64; COUNTERS],
     /// Per-shard counters, for per-worker gauges.
     pub per_shard: Vec<[u64; COUNTERS]>,
-    /// Responses by endpoint × status (`ENDPOINTS` major, `STATUSES` + other minor).
+    /// The route labels, `other` last.
+    pub labels: &'static [&'static str],
+    /// Responses by label × status (labels major, `STATUSES` + other minor).
     pub responses: Vec<u64>,
     /// Merged emit lateness, in nanoseconds (as of each core's last publication).
     pub lateness: Histogram<u64>,
@@ -342,7 +320,7 @@ pub struct Snapshot {
     pub models: Vec<(String, ModelStats)>,
     /// Error responses by `ERROR_TYPES` index.
     pub errors: [u64; ERROR_TYPES.len()],
-    /// Response latency by route (`ENDPOINTS` index) for routes seen (as of each core's last
+    /// Response latency by route label index for routes seen (as of each core's last
     /// publication).
     pub latency: Vec<(usize, Timing)>,
 }
@@ -362,7 +340,8 @@ impl Snapshot {
         let mut counters = [0u64; COUNTERS];
         let mut per_shard = Vec::with_capacity(shards.len());
         let mut hist = Histograms::default();
-        let mut responses = vec![0u64; RESPONSE_CELLS];
+        let labels = shards.first().map_or(&["other"][..], |s| s.labels);
+        let mut responses = vec![0u64; labels.len() * (STATUSES.len() + 1)];
         let mut errors = [0u64; ERROR_TYPES.len()];
         for s in shards {
             for (sum, cell) in errors.iter_mut().zip(s.errors.iter()) {
@@ -384,7 +363,7 @@ impl Snapshot {
             }
         }
         let Histograms { lateness, read_delay, models, latency } = hist;
-        Snapshot { counters, per_shard, responses, lateness, read_delay, models, errors, latency }
+        Snapshot { counters, per_shard, labels, responses, lateness, read_delay, models, errors, latency }
     }
 
     /// The latency of `endpoint`'s responses.
@@ -402,7 +381,7 @@ impl Snapshot {
         self.responses.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| {
             let (e, s) = (i / (STATUSES.len() + 1), i % (STATUSES.len() + 1));
             let status = STATUSES.get(s).map_or("other".to_owned(), |s| s.to_string());
-            (ENDPOINTS[e], status, *n)
+            (self.labels[e], status, *n)
         })
     }
 }
@@ -439,10 +418,10 @@ mod tests {
     #[test]
     fn responses_count_by_route_and_status() {
         let shards = [Shard::default(), Shard::default()];
-        shards[0].count_response(endpoint_index("/v1/chat/completions"), 200);
-        shards[1].count_response(endpoint_index("/v1/chat/completions"), 200);
-        shards[1].count_response(endpoint_index("/v1/models/a/b"), 404);
-        shards[1].count_response(endpoint_index("/nope"), 418);
+        shards[0].count_response(0, 200);
+        shards[1].count_response(0, 200);
+        shards[1].count_response(2, 404);
+        shards[1].count_response(3, 418);
         let s = Snapshot::merge(&shards);
         let rows: Vec<_> = s.responses_by_endpoint().collect();
         assert_eq!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::{
-    COUNTERS, Counter, ENDPOINTS, Snapshot,
+    COUNTERS, Counter, Snapshot,
     json::{all_fine, errors_by_type, ms, quantile_ms, timing_ms},
     window::Rates,
 };
@@ -158,7 +158,7 @@ impl Subscription {
         let endpoints: Map<String, Value> = snap
             .latency
             .iter()
-            .map(|(e, t)| (ENDPOINTS[*e], t))
+            .map(|(e, t)| (snap.labels[*e], t))
             .filter(|(path, _)| self.endpoints.is_empty() || self.endpoints.iter().any(|e| e == path))
             .map(|(path, t)| (path.to_owned(), timing_ms(t)))
             .collect();

@@ -1,6 +1,8 @@
 //! SSE chunk encoding from per-stream templates: everything but the token text is encoded
 //! once per request, so a content chunk costs two copies and a JSON-escape of the token.
 
+use super::anthropic::{cache::CacheUsage, events as anthropic};
+
 /// Which endpoint's chunk shape to emit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -62,6 +64,8 @@ pub struct ChunkWriter {
     /// TGI numbers its token events; Anthropic keeps its open block index here; the Responses
     /// API its sequence number.
     tokens: std::cell::Cell<u64>,
+    /// Anthropic: content blocks started so far (a block is open while `tokens` is below it).
+    blocks: std::cell::Cell<u64>,
     /// The Responses API's object and item ids.
     responses: Option<Ids>,
     /// `data: {"id":…,"object":…,"created":…,"model":…,` — everything before `"choices"`.
@@ -97,6 +101,7 @@ impl ChunkWriter {
         let plain = |head, responses| ChunkWriter {
             flavor,
             tokens: Default::default(),
+            blocks: Default::default(),
             responses,
             head,
             delta_prefixes: Default::default(),
@@ -140,7 +145,15 @@ impl ChunkWriter {
             push_delta_open(&mut prefix, 0, field);
             prefix
         });
-        ChunkWriter { flavor, tokens: Default::default(), head, responses: None, delta_prefixes, obfuscation: None }
+        ChunkWriter {
+            flavor,
+            tokens: Default::default(),
+            blocks: Default::default(),
+            head,
+            responses: None,
+            delta_prefixes,
+            obfuscation: None,
+        }
     }
 
     /// This writer, padding every chat chunk with a random `obfuscation` string (seeded by `seed`)
@@ -166,6 +179,7 @@ impl ChunkWriter {
         ChunkWriter {
             flavor: Flavor::Responses,
             tokens: Default::default(),
+            blocks: Default::default(),
             responses: Some(Ids::new(meta, params, completed_at)),
             head: Vec::new(),
             delta_prefixes: Default::default(),
@@ -195,7 +209,7 @@ impl ChunkWriter {
     /// One content chunk with log-probabilities or running usage (chat and completions).
     pub fn content_with(&self, index: usize, token: &str, extras: Extras<'_>, out: &mut Vec<u8>) {
         if self.flavor == Flavor::Messages {
-            return anthropic_delta(out, self.tokens.get(), "text_delta", "text", token);
+            return anthropic::delta(out, self.tokens.get(), "text_delta", "text", token);
         }
         if let Some(ids) = &self.responses {
             return ids.text_delta(&self.tokens, token, out);
@@ -230,42 +244,55 @@ impl ChunkWriter {
     }
 
     /// Anthropic's opening events: `message_start`, the first content block (thinking when the
-    /// model reasons first), and a `ping`.
-    pub fn messages_open(&self, thinking: bool, input_tokens: u64, out: &mut Vec<u8>) {
-        event(out, "message_start");
-        out.extend_from_slice(b"{\"type\":\"message_start\",\"message\":");
-        out.extend_from_slice(&self.head);
-        out.extend_from_slice(b",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":");
-        push_u64(out, input_tokens);
-        out.extend_from_slice(b",\"output_tokens\":0}}}");
-        out.extend_from_slice(END);
-        block_start(out, 0, thinking);
-        event(out, "ping");
-        out.extend_from_slice(b"{\"type\":\"ping\"}");
-        out.extend_from_slice(END);
+    /// model reasons first, text when it answers in text; a tool call opens its own), `ping`.
+    pub fn messages_open(&self, thinking: bool, text_answer: bool, usage: Usage, cache: CacheUsage, out: &mut Vec<u8>) {
+        anthropic::message_start(out, &self.head, usage, cache);
+        match (thinking, text_answer) {
+            (true, _) => self.messages_block(anthropic::Block::Thinking, out),
+            (false, true) => self.messages_block(anthropic::Block::Text, out),
+            (false, false) => {}
+        }
+        anthropic::ping(out);
     }
 
-    /// Anthropic: the thinking block ends and the text block begins.
-    pub fn messages_answer_starts(&self, out: &mut Vec<u8>) {
-        block_stop(out, 0);
-        block_start(out, 1, false);
-        self.tokens.set(1);
+    /// Anthropic: the thinking block ends with its `signature`, and a text answer's block begins.
+    pub fn messages_answer_starts(&self, text_answer: bool, signature: &str, out: &mut Vec<u8>) {
+        anthropic::delta(out, 0, "signature_delta", "signature", signature);
+        self.messages_block_stop(out);
+        if text_answer {
+            self.messages_block(anthropic::Block::Text, out);
+        }
     }
 
-    /// Anthropic's closing events: the open block stops, then `message_delta` with the stop
-    /// reason and output tokens, then `message_stop`.
-    pub fn messages_finish(&self, finish_reason: &str, output_tokens: u64, out: &mut Vec<u8>) {
-        block_stop(out, self.tokens.get());
-        event(out, "message_delta");
-        out.extend_from_slice(b"{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
-        push_json_str(out, anthropic_stop_reason(finish_reason));
-        out.extend_from_slice(b",\"stop_sequence\":null},\"usage\":{\"output_tokens\":");
-        push_u64(out, output_tokens);
-        out.extend_from_slice(b"}}");
-        out.extend_from_slice(END);
-        event(out, "message_stop");
-        out.extend_from_slice(b"{\"type\":\"message_stop\"}");
-        out.extend_from_slice(END);
+    /// Anthropic: the open block stops, then `message_delta` with the stop reason (and the stop
+    /// sequence that ended the message, if one did) and usage, then `message_stop`.
+    pub fn messages_finish(
+        &self,
+        (finish_reason, stop_sequence): (&str, Option<&str>),
+        output_tokens: u64,
+        usage: Usage,
+        cache: CacheUsage,
+        out: &mut Vec<u8>,
+    ) {
+        self.messages_block_stop(out);
+        anthropic::message_end(out, (finish_reason, stop_sequence), usage, cache, output_tokens);
+    }
+
+    /// Anthropic: the open block (if any) stops and `block` starts as the next one.
+    fn messages_block(&self, block: anthropic::Block<'_>, out: &mut Vec<u8>) {
+        self.messages_block_stop(out);
+        let index = self.blocks.get();
+        anthropic::block_start(out, index, block);
+        self.tokens.set(index);
+        self.blocks.set(index + 1);
+    }
+
+    /// Anthropic: the open block, if any, stops.
+    fn messages_block_stop(&self, out: &mut Vec<u8>) {
+        if self.tokens.get() < self.blocks.get() {
+            anthropic::block_stop(out, self.tokens.get());
+            self.tokens.set(self.blocks.get());
+        }
     }
 
     /// The Responses API's opening events; `tool_calls` when the answer is function calls
@@ -317,7 +344,7 @@ impl ChunkWriter {
     /// One reasoning chunk of choice `index` (chat only): `delta.reasoning_content`.
     pub fn reasoning(&self, index: usize, token: &str, out: &mut Vec<u8>) {
         if self.flavor == Flavor::Messages {
-            return anthropic_delta(out, 0, "thinking_delta", "thinking", token);
+            return anthropic::delta(out, 0, "thinking_delta", "thinking", token);
         }
         if let Some(ids) = &self.responses {
             return ids.reasoning_delta(&self.tokens, token, out);
@@ -345,6 +372,7 @@ impl ChunkWriter {
     pub fn tool_call_start(&self, index: usize, call: usize, id: &str, name: &str, legacy: bool, out: &mut Vec<u8>) {
         match &self.responses {
             Some(ids) => ids.call_start(&self.tokens, call, id, name, out),
+            None if self.flavor == Flavor::Messages => self.messages_block(anthropic::Block::ToolUse { id, name }, out),
             None => self.tool_delta(index, call, Some((id, name)), "", legacy, out),
         }
     }
@@ -353,6 +381,9 @@ impl ChunkWriter {
     pub fn tool_call_args(&self, index: usize, call: usize, fragment: &str, legacy: bool, out: &mut Vec<u8>) {
         match &self.responses {
             Some(ids) => ids.call_delta(&self.tokens, call, fragment, out),
+            None if self.flavor == Flavor::Messages => {
+                anthropic::delta(out, self.tokens.get(), "input_json_delta", "partial_json", fragment)
+            }
             None => self.tool_delta(index, call, None, fragment, legacy, out),
         }
     }
@@ -435,55 +466,6 @@ impl ChunkWriter {
     }
 }
 
-/// Anthropic's names for why generation ended.
-pub fn anthropic_stop_reason(reason: &str) -> &'static str {
-    match reason {
-        "length" => "max_tokens",
-        _ => "end_turn",
-    }
-}
-
-fn event(out: &mut Vec<u8>, name: &str) {
-    out.extend_from_slice(b"event: ");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-}
-
-fn block_start(out: &mut Vec<u8>, index: u64, thinking: bool) {
-    event(out, "content_block_start");
-    out.extend_from_slice(b"{\"type\":\"content_block_start\",\"index\":");
-    push_u64(out, index);
-    out.extend_from_slice(if thinking {
-        b",\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}".as_slice()
-    } else {
-        b",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}"
-    });
-    out.extend_from_slice(END);
-}
-
-fn block_stop(out: &mut Vec<u8>, index: u64) {
-    event(out, "content_block_stop");
-    out.extend_from_slice(b"{\"type\":\"content_block_stop\",\"index\":");
-    push_u64(out, index);
-    out.extend_from_slice(b"}");
-    out.extend_from_slice(END);
-}
-
-/// One `content_block_delta` of block `index`: `{"type": kind, field: token}`.
-fn anthropic_delta(out: &mut Vec<u8>, index: u64, kind: &str, field: &str, token: &str) {
-    event(out, "content_block_delta");
-    out.extend_from_slice(b"{\"type\":\"content_block_delta\",\"index\":");
-    push_u64(out, index);
-    out.extend_from_slice(b",\"delta\":{\"type\":\"");
-    out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(b"\",\"");
-    out.extend_from_slice(field.as_bytes());
-    out.extend_from_slice(b"\":");
-    push_json_str(out, token);
-    out.extend_from_slice(b"}}");
-    out.extend_from_slice(END);
-}
-
 /// TGI's names for why generation ended.
 pub fn tgi_finish_reason(reason: &str) -> &'static str {
     match reason {
@@ -524,7 +506,7 @@ fn push_choice_end(out: &mut Vec<u8>, extras: Extras<'_>) {
 }
 
 /// Appends `n` in decimal without allocating.
-pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -597,6 +579,8 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
             b'\n' => b"\\n",
             b'\r' => b"\\r",
             b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
             0..=0x1f => b"",
             _ => continue,
         };
@@ -654,10 +638,22 @@ mod tests {
 
     #[test]
     fn json_strings_escape_exactly_as_serde_does() {
-        for s in [" word", "", "q\"uote", "back\\slash", "tab\tnew\nline\r", "\u{1}\u{1f}", "é 😀 \u{7f}"] {
+        let same_as_serde = |s: &str| {
             let mut out = b"x".to_vec();
             push_json_str(&mut out, s);
             assert_eq!(&out[1..], serde_json::to_string(s).unwrap().as_bytes(), "{s:?}");
+        };
+        // Every ASCII character alone and inside text (the slow path copies around escapes).
+        for c in (0..=0x7f_u8).map(char::from) {
+            same_as_serde(&c.to_string());
+            same_as_serde(&format!("a{c}b{c}"));
+        }
+        for s in [" word", "", "q\"uote", "back\\slash", "tab\tnew\nline\r", "\u{8}\u{c}\u{1}\u{1f}", "é 😀 \u{7f}"]
+        {
+            same_as_serde(s);
+        }
+        for s in ["\u{80}\u{a0}ÿ", "\u{2028}\u{2029}", "日本\n語", "\u{fffd}\u{10ffff}\u{8}"] {
+            same_as_serde(s);
         }
     }
 
@@ -707,15 +703,8 @@ mod tests {
         assert_eq!(ev[4]["usage"]["total_tokens"], 4);
     }
 
-    #[test]
-    fn anthropic_events_parse_back() {
-        let w = ChunkWriter::new(Flavor::Messages, &meta());
-        let mut out = Vec::new();
-        w.messages_open(true, 7, &mut out);
-        w.reasoning(0, "Hmm", &mut out);
-        w.messages_answer_starts(&mut out);
-        w.content(0, "Yes", &mut out);
-        w.messages_finish("length", 2, &mut out);
+    /// (event name, data) of Anthropic SSE bytes; each data's `type` is its event's name.
+    fn named_events(out: Vec<u8>) -> Vec<(String, Value)> {
         let text = String::from_utf8(out).unwrap();
         let ev: Vec<(String, Value)> = text
             .split_terminator("\n\n")
@@ -724,6 +713,21 @@ mod tests {
                 (name.strip_prefix("event: ").unwrap().to_owned(), serde_json::from_str(data).unwrap())
             })
             .collect();
+        assert!(ev.iter().all(|(n, v)| v["type"] == n.as_str()));
+        ev
+    }
+
+    #[test]
+    fn anthropic_events_parse_back() {
+        let w = ChunkWriter::new(Flavor::Messages, &meta());
+        let mut out = Vec::new();
+        let usage = Usage { prompt_tokens: 7, ..Usage::default() };
+        w.messages_open(true, true, usage, CacheUsage::default(), &mut out);
+        w.reasoning(0, "Hmm", &mut out);
+        w.messages_answer_starts(true, "Eqsig", &mut out);
+        w.content(0, "Yes", &mut out);
+        w.messages_finish(("length", None), 2, usage, CacheUsage::default(), &mut out);
+        let ev = named_events(out);
         let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
@@ -731,6 +735,7 @@ mod tests {
                 "message_start",
                 "content_block_start",
                 "ping",
+                "content_block_delta",
                 "content_block_delta",
                 "content_block_stop",
                 "content_block_start",
@@ -740,14 +745,42 @@ mod tests {
                 "message_stop"
             ]
         );
-        assert!(ev.iter().all(|(n, v)| v["type"] == n.as_str()));
         assert_eq!(ev[0].1["message"]["usage"]["input_tokens"], 7);
         assert_eq!(ev[0].1["message"]["model"], "a/\"b\"");
         assert_eq!(ev[1].1["content_block"]["type"], "thinking");
         assert_eq!(ev[3].1["delta"]["thinking"], "Hmm");
-        assert_eq!((ev[6].1["index"].as_u64(), ev[6].1["delta"]["text"].as_str()), (Some(1), Some("Yes")));
-        assert_eq!(ev[8].1["delta"]["stop_reason"], "max_tokens");
-        assert_eq!(ev[8].1["usage"]["output_tokens"], 2);
+        assert_eq!(ev[4].1["delta"], serde_json::json!({"type": "signature_delta", "signature": "Eqsig"}));
+        assert_eq!((ev[7].1["index"].as_u64(), ev[7].1["delta"]["text"].as_str()), (Some(1), Some("Yes")));
+        assert_eq!(ev[9].1["delta"]["stop_reason"], "max_tokens");
+        assert_eq!(ev[9].1["usage"]["output_tokens"], 2);
+    }
+
+    #[test]
+    fn anthropic_tool_use_blocks_follow_each_other() {
+        let w = ChunkWriter::new(Flavor::Messages, &meta());
+        let mut out = Vec::new();
+        w.messages_open(false, false, Usage::default(), CacheUsage::default(), &mut out);
+        w.tool_call_start(0, 0, "toolu_01a", "get_weather", false, &mut out);
+        w.tool_call_args(0, 0, "{\"city\":", false, &mut out);
+        w.tool_call_args(0, 0, "\"Paris\"}", false, &mut out);
+        w.tool_call_start(0, 1, "toolu_01b", "f", false, &mut out);
+        w.tool_call_args(0, 1, "{}", false, &mut out);
+        w.messages_finish(("tool_calls", None), 9, Usage::default(), CacheUsage::default(), &mut out);
+        let ev = named_events(out);
+        let blocks: Vec<(u64, &str)> = ev
+            .iter()
+            .filter(|(n, _)| n.starts_with("content_block"))
+            .map(|(n, v)| (v["index"].as_u64().unwrap(), n.as_str()))
+            .collect();
+        let (start, delta, stop) = ("content_block_start", "content_block_delta", "content_block_stop");
+        assert_eq!(blocks, [(0, start), (0, delta), (0, delta), (0, stop), (1, start), (1, delta), (1, stop)]);
+        assert_eq!(ev[1].0, "ping", "no empty text block before a tool call");
+        assert_eq!(
+            ev[2].1["content_block"],
+            serde_json::json!({"type": "tool_use", "id": "toolu_01a", "name": "get_weather", "input": {}})
+        );
+        assert_eq!(ev[3].1["delta"], serde_json::json!({"type": "input_json_delta", "partial_json": "{\"city\":"}));
+        assert_eq!(ev[ev.len() - 2].1["delta"]["stop_reason"], "tool_use");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::{
     object_store::ObjectStore,
     responses::items,
 };
-use crate::{error::Error, http1::Method, rng::Rng, route::Full, tokens::Encoding};
+use crate::{error::Error, rng::Rng, tokens::Encoding};
 
 /// Items one conversation keeps; the oldest go first beyond it (a bound, not an OpenAI rule).
 const MAX_ITEMS: usize = 10_000;
@@ -61,67 +61,68 @@ impl Conversation {
 }
 
 /// `POST /v1/conversations`: `{items?, metadata?}`.
-pub fn create(store: &ConversationStore, env: &mut Env<'_>, body: &[u8]) -> Full {
-    let created = parse_body(body).and_then(|v| {
-        let metadata = metadata::parse(v.get("metadata"))?;
-        let items = new_items(&v, env, false)?;
-        let id = format!("conv_{}", hex_id(env.rng, 3));
-        let mut conversation = Conversation { created_at: env.now, metadata, items: Vec::new() };
-        conversation.push(items, env.encoding);
-        let reply = json_reply(&conversation.to_json(&id));
-        store.insert(id, conversation);
-        Ok(reply)
-    });
-    created.unwrap_or_else(Full::from)
+pub fn create(store: &ConversationStore, env: &mut Env<'_>, body: &[u8]) -> Result<Value, Error> {
+    let v = parse_body(body)?;
+    let metadata = metadata::parse(v.get("metadata"))?;
+    let items = new_items(&v, env, false)?;
+    let id = format!("conv_{}", hex_id(env.rng, 3));
+    let mut conversation = Conversation { created_at: env.now, metadata, items: Vec::new() };
+    conversation.push(items, env.encoding);
+    let created = conversation.to_json(&id);
+    store.insert(id, conversation);
+    Ok(created)
 }
 
-/// `/v1/conversations/{rest}`; `None` for a method the path does not take.
-pub fn handle(
-    store: &ConversationStore,
-    env: &mut Env<'_>,
-    method: Method,
-    rest: &str,
-    query: &str,
-    body: &[u8],
-) -> Option<Full> {
-    let mut parts = rest.splitn(3, '/');
-    let (id, sub, item) = (parts.next().unwrap_or(""), parts.next(), parts.next());
-    let reply = match (method, sub, item) {
-        (Method::Get, None, None) => store.with(id, |c| json_reply(&c.to_json(id))),
-        (Method::Post, None, None) => match parse_body(body).and_then(|v| metadata_update(&v)) {
-            Ok(metadata) => store.update(id, |c| {
-                c.metadata = metadata;
-                json_reply(&c.to_json(id))
-            }),
-            Err(e) => Some(e.into()),
-        },
-        (Method::Delete, None, None) => {
-            store.remove(id).map(|_| json_reply(&json!({"id": id, "object": "conversation.deleted", "deleted": true})))
-        }
-        (Method::Get, Some("items"), None) => store.with(id, |c| list_items(c, query)),
-        (Method::Post, Some("items"), None) => match parse_body(body).and_then(|v| new_items(&v, env, true)) {
-            Ok(added) => store.update(id, |c| {
-                c.push(added.iter().cloned(), env.encoding);
-                let ids: Vec<&str> = added.iter().map(item_id).collect();
-                let page = paginate(ids.into_iter().zip(added.iter().cloned()), &all_asc());
-                page.map_or_else(Full::from, |p| json_reply(&p.to_json()))
-            }),
-            Err(e) => Some(e.into()),
-        },
-        (Method::Get, Some("items"), Some(item)) => store.with(id, |c| match find(c, item) {
-            Some(i) => json_reply(&c.items[i].0),
-            None => item_not_found(item),
-        }),
-        (Method::Delete, Some("items"), Some(item)) => store.update(id, |c| match find(c, item) {
-            Some(i) => {
-                c.items.remove(i);
-                json_reply(&c.to_json(id))
-            }
-            None => item_not_found(item),
-        }),
-        _ => return None,
-    };
-    Some(reply.unwrap_or_else(|| not_found(id)))
+/// `GET /v1/conversations/{id}`.
+pub fn retrieve(store: &ConversationStore, id: &str) -> Result<Value, Error> {
+    store.with(id, |c| c.to_json(id)).ok_or_else(|| not_found(id))
+}
+
+/// `POST /v1/conversations/{id}`: `{"metadata": {...} | null}` replaces the metadata.
+pub fn update(store: &ConversationStore, id: &str, body: &[u8]) -> Result<Value, Error> {
+    let metadata = metadata_update(&parse_body(body)?)?;
+    let updated = store.update(id, |c| {
+        c.metadata = metadata;
+        c.to_json(id)
+    });
+    updated.ok_or_else(|| not_found(id))
+}
+
+/// `DELETE /v1/conversations/{id}`.
+pub fn delete(store: &ConversationStore, id: &str) -> Result<Value, Error> {
+    store.remove(id).ok_or_else(|| not_found(id))?;
+    Ok(json!({"id": id, "object": "conversation.deleted", "deleted": true}))
+}
+
+/// `GET /v1/conversations/{id}/items`: newest first by default.
+pub fn list_items(store: &ConversationStore, id: &str, query: &str) -> Result<Value, Error> {
+    let q = ListQuery::parse(query, Order::Desc)?;
+    let page = store.with(id, |c| paginate(c.items.iter().map(|(item, _)| (item_id(item), item.clone())), &q));
+    Ok(page.ok_or_else(|| not_found(id))??.to_json())
+}
+
+/// `POST /v1/conversations/{id}/items`: `{"items": [...]}` (up to 20); answers the added items.
+pub fn add_items(store: &ConversationStore, env: &mut Env<'_>, id: &str, body: &[u8]) -> Result<Value, Error> {
+    let added = new_items(&parse_body(body)?, env, true)?;
+    store.update(id, |c| c.push(added.iter().cloned(), env.encoding)).ok_or_else(|| not_found(id))?;
+    let all = ListQuery { limit: usize::MAX, order: Order::Asc, after: None, pairs: Vec::new() };
+    Ok(paginate(added.iter().map(|item| (item_id(item), item.clone())), &all)?.to_json())
+}
+
+/// `GET /v1/conversations/{id}/items/{item}`.
+pub fn item(store: &ConversationStore, id: &str, item: &str) -> Result<Value, Error> {
+    let found = store.with(id, |c| find(c, item).map(|i| c.items[i].0.clone()));
+    found.ok_or_else(|| not_found(id))?.ok_or_else(|| item_not_found(item))
+}
+
+/// `DELETE /v1/conversations/{id}/items/{item}`: answers the conversation.
+pub fn delete_item(store: &ConversationStore, id: &str, item: &str) -> Result<Value, Error> {
+    let deleted = store.update(id, |c| {
+        let i = find(c, item).ok_or_else(|| item_not_found(item))?;
+        c.items.remove(i);
+        Ok(c.to_json(id))
+    });
+    deleted.ok_or_else(|| not_found(id))?
 }
 
 /// Tokens the items of conversation `id` add to a prompt, or a 404 naming `conversation`.
@@ -135,16 +136,6 @@ pub fn tokens(store: &ConversationStore, id: &str) -> Result<u64, Error> {
 /// Appends a response's input and output items to conversation `id` (if it still exists).
 pub fn append(store: &ConversationStore, id: &str, items: Vec<Value>, encoding: Encoding) {
     store.update(id, |c| c.push(items, encoding));
-}
-
-fn list_items(c: &Conversation, query: &str) -> Full {
-    let page = ListQuery::parse(query, Order::Desc)
-        .and_then(|q| paginate(c.items.iter().map(|(item, _)| (item_id(item), item.clone())), &q));
-    page.map_or_else(Full::from, |p| json_reply(&p.to_json()))
-}
-
-fn all_asc() -> ListQuery {
-    ListQuery { limit: usize::MAX, order: Order::Asc, after: None, pairs: Vec::new() }
 }
 
 fn find(c: &Conversation, item: &str) -> Option<usize> {
@@ -193,63 +184,42 @@ fn hex_id(rng: &mut Rng, words: usize) -> String {
     (0..words).map(|_| format!("{:016x}", rng.next_u64())).collect()
 }
 
-fn not_found(id: &str) -> Full {
+fn not_found(id: &str) -> Error {
     let message = format!("Conversation with id '{id}' not found.");
-    Error::new(404, "invalid_request_error", message).with_param("conversation_id").with_code("not_found").into()
+    Error::new(404, "invalid_request_error", message).with_param("conversation_id").with_code("not_found")
 }
 
-fn item_not_found(id: &str) -> Full {
+fn item_not_found(id: &str) -> Error {
     let message = format!("Item with id '{id}' not found.");
-    Error::new(404, "invalid_request_error", message).with_param("item_id").with_code("not_found").into()
-}
-
-fn json_reply(v: &Value) -> Full {
-    Full::json(v.to_string().into_bytes())
+    Error::new(404, "invalid_request_error", message).with_param("item_id").with_code("not_found")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn body(full: &Full) -> Value {
-        serde_json::from_slice(&full.body).unwrap()
-    }
-
     #[test]
     fn conversations_and_their_items() {
         let store = ConversationStore::new(4);
         let mut rng = Rng::new(1);
-        let mut env = Env { rng: &mut rng, now: 7, encoding: Encoding::Cl100kBase };
-        let created =
-            create(&store, &mut env, br#"{"items":[{"role":"user","content":"Hello, world!"}],"metadata":{"a":"b"}}"#);
-        let conv = body(&created);
+        let env = &mut Env { rng: &mut rng, now: 7, encoding: Encoding::Cl100kBase };
+        let body = br#"{"items":[{"role":"user","content":"Hello, world!"}],"metadata":{"a":"b"}}"#;
+        let conv = create(&store, env, body).unwrap();
         let id = conv["id"].as_str().unwrap().to_owned();
         assert_eq!((conv["object"].as_str(), conv["created_at"].as_u64()), (Some("conversation"), Some(7)));
         assert_eq!(tokens(&store, &id).unwrap(), 4);
-        let added = handle(
-            &store,
-            &mut env,
-            Method::Post,
-            &format!("{id}/items"),
-            "",
-            br#"{"items":[{"role":"assistant","content":"Hi"}]}"#,
-        )
-        .unwrap();
-        let added = body(&added);
+        let added = add_items(&store, env, &id, br#"{"items":[{"role":"assistant","content":"Hi"}]}"#).unwrap();
         assert_eq!((added["object"].as_str(), added["has_more"].as_bool()), (Some("list"), Some(false)));
-        let item = added["first_id"].as_str().unwrap().to_owned();
-        let listed = body(&handle(&store, &mut env, Method::Get, &format!("{id}/items"), "", b"").unwrap());
-        assert_eq!(listed["first_id"], item.as_str(), "newest first");
-        let got = handle(&store, &mut env, Method::Get, &format!("{id}/items/{item}"), "", b"").unwrap();
-        assert_eq!(body(&got)["content"][0]["type"], "output_text");
-        let after_delete = handle(&store, &mut env, Method::Delete, &format!("{id}/items/{item}"), "", b"").unwrap();
-        assert_eq!(body(&after_delete)["id"], id.as_str());
-        assert_eq!(handle(&store, &mut env, Method::Get, &format!("{id}/items/{item}"), "", b"").unwrap().status, 404);
-        let updated = handle(&store, &mut env, Method::Post, &id, "", br#"{"metadata":{"x":"y"}}"#).unwrap();
-        assert_eq!(body(&updated)["metadata"], json!({"x": "y"}));
-        assert_eq!(body(&handle(&store, &mut env, Method::Delete, &id, "", b"").unwrap())["deleted"], true);
+        let new = added["first_id"].as_str().unwrap().to_owned();
+        assert_eq!(list_items(&store, &id, "").unwrap()["first_id"], new.as_str(), "newest first");
+        assert_eq!(item(&store, &id, &new).unwrap()["content"][0]["type"], "output_text");
+        assert_eq!(delete_item(&store, &id, &new).unwrap()["id"], id.as_str());
+        assert_eq!(item(&store, &id, &new).unwrap_err().param.as_deref(), Some("item_id"));
+        assert_eq!(update(&store, &id, br#"{"metadata":{"x":"y"}}"#).unwrap()["metadata"], json!({"x": "y"}));
+        assert_eq!(delete(&store, &id).unwrap()["deleted"], true);
         assert_eq!(tokens(&store, &id).unwrap_err().status, 404);
+        assert_eq!(retrieve(&store, &id).unwrap_err().param.as_deref(), Some("conversation_id"));
         let too_many = json!({"items": vec![json!({"role": "user", "content": "x"}); 21]}).to_string();
-        assert_eq!(create(&store, &mut env, too_many.as_bytes()).status, 400);
+        assert_eq!(create(&store, env, too_many.as_bytes()).unwrap_err().status, 400);
     }
 }

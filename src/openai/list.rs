@@ -30,7 +30,8 @@ pub struct ListQuery {
 impl ListQuery {
     /// Parses `query`; `order` defaults to `default_order`, as each endpoint's does.
     pub fn parse(query: &str, default_order: Order) -> Result<Self, Error> {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let pairs: Vec<(String, String)> =
+            crate::proto::query::pairs(query).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let limit = match get("limit") {
             None => 20,

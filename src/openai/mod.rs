@@ -1,5 +1,7 @@
 //! The OpenAI wire format: request types, model registry, and response/chunk encoding.
 
+pub mod anthropic;
+pub mod catalogue;
 pub mod chunks;
 pub mod conversations;
 pub mod list;
@@ -9,6 +11,7 @@ pub mod metadata;
 pub mod models;
 pub mod obfuscation;
 pub mod object_store;
+pub mod recent;
 pub mod request;
 pub mod response;
 pub mod responses;

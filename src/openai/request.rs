@@ -540,6 +540,12 @@ pub struct GenRequest {
     pub store: bool,
     /// The caller's `user` field, for per-user metrics.
     pub user: Option<String>,
+    /// Thinking forced on or off (Anthropic's `thinking`); `None`: as the model's name says.
+    pub thinking: Option<bool>,
+    /// At most this many reasoning tokens (Anthropic's `budget_tokens`).
+    pub reasoning_budget: Option<u64>,
+    /// How the prompt met the prompt cache (Anthropic's `cache_control`).
+    pub prompt_cache: super::anthropic::cache::CacheUsage,
     /// Responses API: what the response object echoes.
     pub responses: Option<Box<ResponseParams>>,
     /// `stream_options.include_obfuscation` (default true).
@@ -733,6 +739,9 @@ fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest
         previous_response_id: None,
         store: false,
         user: c.user,
+        thinking: None,
+        reasoning_budget: None,
+        prompt_cache: Default::default(),
         responses: None,
         obfuscation: options.include_obfuscation.unwrap_or(true),
     })

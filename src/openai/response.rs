@@ -47,21 +47,15 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
         }),
         Flavor::Messages => {
             let c = &choices[0];
-            let mut content = Vec::new();
-            if let Some(thinking) = &c.reasoning {
-                content.push(json!({"type": "thinking", "thinking": thinking, "signature": "fakeai"}));
-            }
-            content.push(json!({"type": "text", "text": c.content}));
-            json!({
-                "id": meta.id,
-                "type": "message",
-                "role": "assistant",
-                "model": meta.model,
-                "content": content,
-                "stop_reason": super::chunks::anthropic_stop_reason(c.finish_reason),
-                "stop_sequence": null,
-                "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens},
-            })
+            let said = super::anthropic::body::Said {
+                thinking: c.reasoning.as_deref(),
+                text: &c.content,
+                calls: &c.tool_calls,
+                finish_reason: c.finish_reason,
+                stop_sequence: None,
+                output_tokens: usage.completion_tokens,
+            };
+            return super::anthropic::body::message_json(meta, said, usage, Default::default());
         }
         Flavor::Responses => return responses_json(meta, &Params::default(), meta.created, &choices[0], usage),
         Flavor::Tgi => {

@@ -9,7 +9,7 @@ use super::{
     metadata,
     object_store::ObjectStore,
 };
-use crate::{error::Error, http1::Method, route::Full};
+use crate::error::Error;
 
 /// One stored chat completion.
 #[derive(Debug, Clone)]
@@ -59,56 +59,46 @@ fn store_message(completion_id: &str, index: usize, message: &Value) -> Value {
 }
 
 /// `GET /v1/chat/completions`: stored completions oldest first, by `model` and metadata.
-pub fn list(store: &ChatStore, query: &str) -> Full {
-    let page = ListQuery::parse(query, Order::Asc).and_then(|q| {
-        let model = q.get("model");
-        let wanted: Vec<(&str, &str)> = q.metadata().collect();
-        let keep = |c: &StoredChat| {
-            model.is_none_or(|m| c.completion["model"] == m)
-                && wanted.iter().all(|(k, v)| c.completion["metadata"][*k].as_str() == Some(*v))
-        };
-        store.page(&q, keep, |c| c.completion.clone())
+pub fn list(store: &ChatStore, query: &str) -> Result<Value, Error> {
+    let q = ListQuery::parse(query, Order::Asc)?;
+    let model = q.get("model");
+    let wanted: Vec<(&str, &str)> = q.metadata().collect();
+    let keep = |c: &StoredChat| {
+        model.is_none_or(|m| c.completion["model"] == m)
+            && wanted.iter().all(|(k, v)| c.completion["metadata"][*k].as_str() == Some(*v))
+    };
+    Ok(store.page(&q, keep, |c| c.completion.clone())?.to_json())
+}
+
+/// `GET /v1/chat/completions/{id}`.
+pub fn retrieve(store: &ChatStore, id: &str) -> Result<Value, Error> {
+    store.with(id, |c| c.completion.clone()).ok_or_else(|| not_found(id))
+}
+
+/// `POST /v1/chat/completions/{id}`: `{"metadata": {...} | null}` replaces the metadata.
+pub fn update(store: &ChatStore, id: &str, body: &[u8]) -> Result<Value, Error> {
+    let metadata = update_body(body)?;
+    let updated = store.update(id, |c| {
+        c.completion["metadata"] = Value::Object(metadata);
+        c.completion.clone()
     });
-    match page {
-        Ok(page) => json_reply(&page.to_json()),
-        Err(e) => e.into(),
-    }
+    updated.ok_or_else(|| not_found(id))
 }
 
-/// `/v1/chat/completions/{rest}`: one stored completion or its messages; `None` for a method the
-/// path does not take.
-pub fn handle(store: &ChatStore, method: Method, rest: &str, query: &str, body: &[u8]) -> Option<Full> {
-    let (id, messages) = match rest.strip_suffix("/messages") {
-        Some(id) => (id, true),
-        None => (rest, false),
-    };
-    let reply = match (method, messages) {
-        (Method::Get, false) => store.with(id, |c| json_reply(&c.completion)),
-        (Method::Get, true) => store.with(id, |c| list_messages(c, query)),
-        (Method::Post, false) => match update_body(body) {
-            Ok(metadata) => store.update(id, |c| {
-                c.completion["metadata"] = Value::Object(metadata);
-                json_reply(&c.completion)
-            }),
-            Err(e) => Some(e.into()),
-        },
-        (Method::Delete, false) => store
-            .remove(id)
-            .map(|_| json_reply(&json!({"object": "chat.completion.deleted", "id": id, "deleted": true}))),
-        _ => return None,
-    };
-    Some(reply.unwrap_or_else(|| not_found(id)))
+/// `DELETE /v1/chat/completions/{id}`.
+pub fn delete(store: &ChatStore, id: &str) -> Result<Value, Error> {
+    store.remove(id).ok_or_else(|| not_found(id))?;
+    Ok(json!({"object": "chat.completion.deleted", "id": id, "deleted": true}))
 }
 
-fn list_messages(c: &StoredChat, query: &str) -> Full {
-    let page = ListQuery::parse(query, Order::Asc).and_then(|q| {
+/// `GET /v1/chat/completions/{id}/messages`: the request's messages, oldest first.
+pub fn messages(store: &ChatStore, id: &str, query: &str) -> Result<Value, Error> {
+    let q = ListQuery::parse(query, Order::Asc)?;
+    let page = store.with(id, |c| {
         let items = c.messages.iter().map(|m| (m["id"].as_str().unwrap_or_default(), m.clone()));
         paginate(items, &q)
     });
-    match page {
-        Ok(page) => json_reply(&page.to_json()),
-        Err(e) => e.into(),
-    }
+    Ok(page.ok_or_else(|| not_found(id))??.to_json())
 }
 
 /// `{"metadata": {...} | null}`: the new metadata.
@@ -121,13 +111,9 @@ fn update_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, Error> {
     }
 }
 
-fn not_found(id: &str) -> Full {
+fn not_found(id: &str) -> Error {
     let message = format!("Chat completion with id '{id}' not found.");
-    Error::new(404, "invalid_request_error", message).with_param("completion_id").with_code("not_found").into()
-}
-
-fn json_reply(v: &Value) -> Full {
-    Full::json(v.to_string().into_bytes())
+    Error::new(404, "invalid_request_error", message).with_param("completion_id").with_code("not_found")
 }
 
 #[cfg(test)]
@@ -147,17 +133,13 @@ mod tests {
         store
     }
 
-    fn body(full: Full) -> Value {
-        serde_json::from_slice(&full.body).unwrap()
-    }
-
     #[test]
     fn lists_by_model_and_metadata() {
         let store = store_with(5);
-        let v = body(list(&store, "model=a&limit=2"));
+        let v = list(&store, "model=a&limit=2").unwrap();
         assert_eq!((v["first_id"].as_str(), v["last_id"].as_str()), (Some("chatcmpl-0"), Some("chatcmpl-2")));
         assert_eq!(v["has_more"], true);
-        let v = body(list(&store, "metadata%5Bi%5D=3"));
+        let v = list(&store, "metadata%5Bi%5D=3").unwrap();
         assert_eq!(v["data"][0]["id"], "chatcmpl-3");
         assert_eq!(v["data"].as_array().unwrap().len(), 1);
     }
@@ -165,16 +147,15 @@ mod tests {
     #[test]
     fn retrieves_updates_deletes_and_lists_messages() {
         let store = store_with(1);
-        let got = body(handle(&store, Method::Get, "chatcmpl-0", "", b"").unwrap());
-        assert_eq!(got["metadata"]["i"], "0");
-        let updated = handle(&store, Method::Post, "chatcmpl-0", "", br#"{"metadata":{"x":"y"}}"#).unwrap();
-        assert_eq!(body(updated)["metadata"], json!({"x": "y"}));
-        let m = body(handle(&store, Method::Get, "chatcmpl-0/messages", "", b"").unwrap());
+        assert_eq!(retrieve(&store, "chatcmpl-0").unwrap()["metadata"]["i"], "0");
+        let updated = update(&store, "chatcmpl-0", br#"{"metadata":{"x":"y"}}"#).unwrap();
+        assert_eq!(updated["metadata"], json!({"x": "y"}));
+        let m = messages(&store, "chatcmpl-0", "").unwrap();
         assert_eq!(m["data"][1]["id"], "chatcmpl-0-1");
         assert_eq!((m["data"][1]["content"].as_str(), m["data"][0]["content_parts"].is_null()), (Some("Hi"), true));
-        assert_eq!(handle(&store, Method::Post, "chatcmpl-0", "", b"{}").unwrap().status, 400);
-        assert!(handle(&store, Method::Delete, "chatcmpl-0/messages", "", b"").is_none());
-        assert_eq!(body(handle(&store, Method::Delete, "chatcmpl-0", "", b"").unwrap())["deleted"], true);
-        assert_eq!(handle(&store, Method::Get, "chatcmpl-0", "", b"").unwrap().status, 404);
+        assert_eq!(update(&store, "chatcmpl-0", b"{}").unwrap_err().status, 400);
+        assert_eq!(delete(&store, "chatcmpl-0").unwrap()["deleted"], true);
+        assert_eq!(retrieve(&store, "chatcmpl-0").unwrap_err().status, 404);
+        assert_eq!(messages(&store, "chatcmpl-0", "").unwrap_err().status, 404);
     }
 }

@@ -11,15 +11,17 @@ use monoio::{
 
 mod ws;
 
-use super::worker::Core;
+use super::core::Core;
 use crate::{
+    api::{Ctx, Full, Reply, Request},
     arrival,
     error::Error,
     generation::GenSummary,
-    http1::{BodyFraming, ChunkedDecoder, RequestHead, ResponseHead, frame_chunk, parse_head},
-    metrics::Counter,
-    metrics::{endpoint_index, engine::Finish, is_metrics_path},
-    route::{Ctx, Full, Reply, route},
+    metrics::{Counter, model_stats::Finish},
+    proto::http1::{
+        BodyFraming, ChunkedDecoder, HttpError, Method, RequestHead, ResponseHead, frame_chunk, parse_head,
+    },
+    router::{self, BodyKind, Found, Route},
     sse::{Step, TokenStream},
 };
 
@@ -69,7 +71,7 @@ impl Conn {
                 Ok(None) => break,
                 Err(e) => {
                     self.core.shard().add(Counter::Requests, 1);
-                    self.fail(e, 1, endpoint_index("")).await;
+                    self.fail(e.into(), 1, router::table::router().other()).await;
                     break;
                 }
             };
@@ -83,7 +85,7 @@ impl Conn {
     }
 
     /// Waits for a complete request head. `None` means the peer closed or idled out.
-    async fn read_head(&mut self) -> Result<Option<RequestHead>, Error> {
+    async fn read_head(&mut self) -> Result<Option<RequestHead>, HttpError> {
         let args = &self.core.app.args;
         let (max_head, header_timeout, idle_timeout) =
             (args.max_header_size as usize, args.header_timeout, args.keepalive_timeout);
@@ -107,7 +109,7 @@ impl Conn {
             match self.fill(deadline).await {
                 Fill::Data => {}
                 Fill::Closed => return Ok(None),
-                Fill::TimedOut if head_deadline.is_some() => return Err(timeout_error("header")),
+                Fill::TimedOut if head_deadline.is_some() => return Err(HttpError::Timeout("header")),
                 Fill::TimedOut => return Ok(None),
             }
         }
@@ -157,6 +159,9 @@ impl Conn {
     /// Handles one request; false when the connection must close.
     async fn handle(&mut self, head: RequestHead) -> bool {
         self.rbuf.drain(..head.head_len);
+        let router = router::table::router();
+        let found = router.find(head.method, &head.path);
+        let label = found.label(router);
         if head.expect_continue && head.body != BodyFraming::None {
             self.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
             if !self.flush().await {
@@ -166,12 +171,15 @@ impl Conn {
         let body = match self.read_body(&head).await {
             Ok(body) => body,
             Err(e) => {
-                self.fail(e, head.minor_version, endpoint_index(&head.path)).await;
+                self.fail(e.into(), head.minor_version, label).await;
                 return false;
             }
         };
-        if head.path == "/metrics/stream" && head.method == crate::http1::Method::Get {
-            self.metrics_stream(&head).await;
+        if let Found::Route { route, .. } = &found
+            && route.body == BodyKind::Upgrade
+            && head.websocket
+        {
+            self.metrics_stream(&head, label).await;
             return false;
         }
         // Deadlines count from when the request reached the socket, not from when this core read it.
@@ -179,22 +187,17 @@ impl Conn {
         self.core.recorder.borrow_mut().record_read_delay(arrival.elapsed());
         let keep_alive = head.keep_alive && !self.core.draining.get();
         let core = self.core.clone();
-        if is_metrics_path(&head.path) {
-            // Other cores publish every PUBLISH_EVERY; the scraping core's own view is fresh.
-            core.publish_metrics();
-        }
-        let reply = {
-            let body = match &body {
-                Body::Buffered(n) => &self.rbuf[..*n],
-                Body::Decoded(bytes) => bytes.as_slice(),
-            };
-            let mut rng = core.rng.borrow_mut();
-            let ctx = &mut Ctx { rng: &mut rng, unix_now: crate::clock::unix_now() };
-            // A bug in a handler answers 500 on this request instead of taking the worker down.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| route(&core.app, ctx, &head, body)))
-                .unwrap_or_else(|_| {
-                    Reply::Now(Error::new(500, "server_error", "Internal error while handling the request").into())
-                })
+        let reply = match found {
+            Found::Route { route, params, .. } => {
+                let body = match &body {
+                    Body::Buffered(n) => &self.rbuf[..*n],
+                    Body::Decoded(bytes) => bytes.as_slice(),
+                };
+                serve_route(&core, route, &Request { head: &head, body, params: &params })
+            }
+            Found::Preflight { allow, .. } => Reply::Now(router::preflight(allow)),
+            Found::NotAllowed { allow, dialect, .. } => Reply::Now(router::not_allowed(&head.path, allow, dialect)),
+            Found::NotFound => Reply::Now(router::not_found(&head.path)),
         };
         if let Body::Buffered(n) = body {
             self.rbuf.drain(..n);
@@ -202,27 +205,28 @@ impl Conn {
         core.in_flight.set(core.in_flight.get() + 1);
         let ok = match reply {
             Reply::Now(full) => {
-                self.queue(Framing::of(&head, keep_alive), &full);
+                self.queue(Framing::of(&head, keep_alive, label), &full);
                 true
             }
             Reply::Generated { after, full, summary } => {
-                self.generated(&head, full, summary, arrival, after, keep_alive).await
+                let to = Framing::of(&head, keep_alive, label);
+                self.generated(to, full, summary, arrival, after).await
             }
-            Reply::Stream(stream) => self.stream(&head, stream, arrival, keep_alive).await,
+            Reply::Stream(stream) => self.stream(&head, stream, arrival, keep_alive, label).await,
         };
         core.in_flight.set(core.in_flight.get() - 1);
         let latency = arrival.elapsed().as_secs_f64();
-        core.recorder.borrow_mut().record_latency(endpoint_index(&head.path), latency);
+        core.recorder.borrow_mut().record_latency(label, latency);
         ok && keep_alive
     }
 
     /// Reads the request body per its framing, enforcing size and time limits.
-    async fn read_body(&mut self, head: &RequestHead) -> Result<Body, Error> {
+    async fn read_body(&mut self, head: &RequestHead) -> Result<Body, HttpError> {
         let args = &self.core.app.args;
         let (limit, deadline) = (args.max_body_size, Instant::now() + args.body_timeout);
         match head.body {
             BodyFraming::None => Ok(Body::Buffered(0)),
-            BodyFraming::Length(n) if n > limit => Err(crate::http1::body_too_large(limit)),
+            BodyFraming::Length(n) if n > limit => Err(HttpError::BodyTooLarge(limit)),
             BodyFraming::Length(n) => {
                 let n = n as usize;
                 if self.rbuf.capacity() < n {
@@ -231,10 +235,8 @@ impl Conn {
                 while self.rbuf.len() < n {
                     match self.fill(deadline).await {
                         Fill::Data => {}
-                        Fill::Closed => {
-                            return Err(Error::bad_request("Connection closed before the body was complete"));
-                        }
-                        Fill::TimedOut => return Err(timeout_error("body")),
+                        Fill::Closed => return Err(HttpError::Truncated),
+                        Fill::TimedOut => return Err(HttpError::Timeout("body")),
                     }
                 }
                 Ok(Body::Buffered(n))
@@ -250,10 +252,8 @@ impl Conn {
                     }
                     match self.fill(deadline).await {
                         Fill::Data => {}
-                        Fill::Closed => {
-                            return Err(Error::bad_request("Connection closed before the body was complete"));
-                        }
-                        Fill::TimedOut => return Err(timeout_error("body")),
+                        Fill::Closed => return Err(HttpError::Truncated),
+                        Fill::TimedOut => return Err(HttpError::Timeout("body")),
                     }
                 }
             }
@@ -292,7 +292,7 @@ impl Conn {
         ResponseHead {
             status: full.status,
             content_type: full.content_type,
-            content_length: Some(full.body.len()),
+            content_length: Some(full.body.as_slice().len()),
             keep_alive: to.keep_alive,
             minor_version: to.minor_version,
             date: &self.core.date(),
@@ -301,21 +301,20 @@ impl Conn {
         }
         .encode(&mut self.wbuf);
         if !to.head_only {
-            self.wbuf.extend_from_slice(&full.body);
+            self.wbuf.extend_from_slice(full.body.as_slice());
         }
     }
 
     /// A non-streaming generation: wait until it is due, then send it.
     async fn generated(
         &mut self,
-        head: &RequestHead,
+        to: Framing<'_>,
         full: Full,
         summary: GenSummary,
         arrival: Instant,
         after: Duration,
-        keep_alive: bool,
     ) -> bool {
-        let slot = self.core.admit(&summary, endpoint_index(&head.path));
+        let slot = self.core.admit(&summary, to.endpoint);
         if arrival + after > Instant::now() {
             if !self.flush().await {
                 self.finish_generation(slot, &summary, 0, false, None, arrival);
@@ -323,7 +322,7 @@ impl Conn {
             }
             self.core.timer.sleep_until_first((arrival + after).into_std()).await;
         }
-        self.queue(Framing::of(head, keep_alive), &full);
+        self.queue(to, &full);
         let ok = self.flush().await;
         let n = summary.generated;
         if ok {
@@ -360,6 +359,7 @@ impl Conn {
         mut stream: Box<TokenStream>,
         arrival: Instant,
         keep_alive: bool,
+        endpoint: usize,
     ) -> bool {
         let chunked = head.minor_version == 1;
         self.reserve_write_buffer();
@@ -380,7 +380,6 @@ impl Conn {
             frame_chunk(&mut self.wbuf, start);
         }
         let summary = stream.summary();
-        let endpoint = endpoint_index(&head.path);
         let slot = self.core.admit(&summary, endpoint);
         self.core.shard().count_response(endpoint, 200);
         let core = self.core.clone();
@@ -472,15 +471,29 @@ struct Framing<'a> {
 }
 
 impl<'a> Framing<'a> {
-    fn of(head: &'a RequestHead, keep_alive: bool) -> Self {
+    fn of(head: &'a RequestHead, keep_alive: bool, endpoint: usize) -> Self {
         Framing {
             minor_version: head.minor_version,
             keep_alive,
             request_id: head.request_id.as_deref(),
-            head_only: head.method == crate::http1::Method::Head,
-            endpoint: endpoint_index(&head.path),
+            head_only: head.method == Method::Head,
+            endpoint,
         }
     }
+}
+
+/// Runs `route`'s handler: metrics routes publish this core's figures first (other cores
+/// publish every `PUBLISH_EVERY`), errors render in the route's dialect, and a bug in a
+/// handler answers 500 on this request instead of taking the worker down.
+fn serve_route(core: &Core, route: &Route, request: &Request<'_>) -> Reply {
+    if route.scrape {
+        core.publish_metrics();
+    }
+    let mut rng = core.rng.borrow_mut();
+    let ctx = &mut Ctx { rng: &mut rng, unix_now: crate::clock::unix_now() };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (route.handler)(&core.app, ctx, request)))
+        .unwrap_or_else(|_| Err(Error::new(500, "server_error", "Internal error while handling the request")));
+    outcome.unwrap_or_else(|e| Reply::Now(Full::error(&e, route.dialect)))
 }
 
 /// Where a request's body is.
@@ -489,9 +502,4 @@ enum Body {
     Buffered(usize),
     /// Decoded from chunked encoding.
     Decoded(Vec<u8>),
-}
-
-fn timeout_error(what: &str) -> Error {
-    Error::new(408, "invalid_request_error", format!("Timed out waiting for the request {what}"))
-        .with_code("request_timeout")
 }

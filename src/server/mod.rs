@@ -2,6 +2,7 @@
 //! This is the only module that knows about monoio.
 
 mod conn;
+mod core;
 mod listener;
 pub mod signals;
 mod timer;
@@ -47,7 +48,7 @@ pub fn start(args: ServerArgs) -> io::Result<Running> {
         let (s, us) = crate::clock::unix_now();
         s.wrapping_mul(1_000_003) ^ u64::from(us) ^ u64::from(std::process::id()) << 32
     });
-    let app = Arc::new(App::new(args, workers, seed));
+    let app = Arc::new(App::new(args, workers, seed, crate::router::table::router().labels()));
     spawn_rate_sampler(app.clone())?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let mut handles = Vec::with_capacity(workers);

@@ -24,9 +24,16 @@ def check(cond, what):
 # Models
 models = client.models.list()
 ids = [m.id for m in models.data]
-check("openai/gpt-oss-120b" in ids and len(ids) == 29, f"models.list: {ids}")
+check("openai/gpt-oss-120b" in ids and len(ids) == 48, f"models.list: {ids}")
+check(all(openai.types.Model.model_validate(m.model_dump()) for m in models.data), "models validate")
 m = client.models.retrieve("openai/gpt-oss-120b")
 check(m.id == "openai/gpt-oss-120b" and m.object == "model", "models.retrieve")
+# A fine-tune's id is served with its base's properties and listed once used.
+ft = "ft:gpt-4o-mini-2024-07-18:org::abc123"
+client.chat.completions.create(model=ft, messages=[{"role": "user", "content": "hi"}], max_completion_tokens=2)
+listed = {m.id: m for m in client.models.list().data}
+check(ft in listed and listed[ft].owned_by == "org", f"fine-tune listed after use: {list(listed)}")
+check(client.models.retrieve(ft).model_extra["context_window"] == 128000, "fine-tune takes its base's window")
 
 # Chat, non-streaming
 r = client.chat.completions.create(

@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use fakeai::http1::ChunkedDecoder;
+use fakeai::proto::http1::ChunkedDecoder;
 use memchr::memmem::Finder;
 
 static EVENT_END: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\n"));
@@ -96,7 +96,7 @@ impl ResponseReader {
                 progress.done = *left == 0;
             }
             Body::Chunked(dec) => {
-                let used = dec.decode(buf, &mut self.pending).map_err(|e| e.message)?;
+                let used = dec.decode(buf, &mut self.pending).map_err(|e| e.to_string())?;
                 buf.drain(..used);
                 progress.done = dec.is_done();
             }

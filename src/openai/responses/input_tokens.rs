@@ -6,12 +6,11 @@ use serde_json::{Value, json};
 use crate::{
     error::Error,
     openai::{request, stores::Stores},
-    route::Full,
     tokens::Encoding,
 };
 
 /// Counts the input of the Responses request `body` (whose `model` and `input` may be left out).
-pub fn count(stores: &Stores, encoding: Encoding, body: &[u8]) -> Result<Full, Error> {
+pub fn count(stores: &Stores, encoding: Encoding, body: &[u8]) -> Result<Value, Error> {
     let mut v: Value = serde_json::from_slice(body)
         .map_err(|e| Error::bad_request(format!("We could not parse the JSON body of your request. ({e})")))?;
     let Some(fields) = v.as_object_mut() else {
@@ -22,6 +21,5 @@ pub fn count(stores: &Stores, encoding: Encoding, body: &[u8]) -> Result<Full, E
     fields.entry("input").or_insert(json!(""));
     let req = request::parse_responses(v.to_string().as_bytes(), encoding)?;
     let tokens = req.prompt_tokens + stores.inherited_tokens(&req)?;
-    let reply = json!({"object": "response.input_tokens", "input_tokens": tokens});
-    Ok(Full::json(reply.to_string().into_bytes()))
+    Ok(json!({"object": "response.input_tokens", "input_tokens": tokens}))
 }

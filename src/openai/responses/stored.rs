@@ -12,12 +12,10 @@ use super::{
 };
 use crate::{
     error::Error,
-    http1::Method,
     openai::{
         list::{ListQuery, Order, paginate},
         object_store::ObjectStore,
     },
-    route::Full,
 };
 
 /// One stored response.
@@ -55,13 +53,13 @@ impl Stored {
         }
     }
 
-    /// The response object at `now`.
-    fn body_at(&self, now: u64) -> Vec<u8> {
+    /// The response object at `now` (the stored bytes themselves once it is done).
+    fn body_at(&self, now: u64) -> Arc<[u8]> {
         match self.status_at(now) {
-            None => self.body.to_vec(),
+            None => self.body.clone(),
             Some(status) => {
                 let done: Value = serde_json::from_slice(&self.body).unwrap_or_default();
-                object::pending(&done, status).to_string().into_bytes()
+                object::pending(&done, status).to_string().into_bytes().into()
             }
         }
     }
@@ -69,61 +67,53 @@ impl Stored {
 
 /// The immediate reply of a background request: its response, queued. `None` unless the request
 /// (`params`, not streamed) runs in the background and its finished object `full` was built.
-pub fn queued(params: Option<&Params>, stream: bool, full: Option<&[u8]>) -> Option<Full> {
+pub fn queued(params: Option<&Params>, stream: bool, full: Option<&[u8]>) -> Option<Value> {
     let full = full.filter(|_| !stream && params.is_some_and(|p| p.background))?;
     let done: Value = serde_json::from_slice(full).ok()?;
-    Some(json_reply(&object::pending(&done, Status::Queued)))
+    Some(object::pending(&done, Status::Queued))
 }
 
-/// `/v1/responses/{rest}` at `now` (unix microseconds); `None` for a method the path does not take.
-pub fn handle(store: &ResponseStore, method: Method, rest: &str, query: &str, now: u64) -> Option<Full> {
-    let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
-    let reply = match (method, action) {
-        (Method::Get, "") => store.with(id, |s| Full::json(s.body_at(now))),
-        (Method::Delete, "") => {
-            store.remove(id).map(|_| json_reply(&json!({"id": id, "object": "response", "deleted": true})))
+/// `GET /v1/responses/{id}` at `now` (unix microseconds): the finished object is shared as stored.
+pub fn retrieve(store: &ResponseStore, id: &str, now: u64) -> Result<Arc<[u8]>, Error> {
+    store.with(id, |s| s.body_at(now)).ok_or_else(|| not_found(id))
+}
+
+/// `DELETE /v1/responses/{id}`.
+pub fn delete(store: &ResponseStore, id: &str) -> Result<Value, Error> {
+    store.remove(id).ok_or_else(|| not_found(id))?;
+    Ok(json!({"id": id, "object": "response", "deleted": true}))
+}
+
+/// `POST /v1/responses/{id}/cancel` at `now`: cancels a background response still running; a
+/// finished one stays as it is; others are a 400.
+pub fn cancel(store: &ResponseStore, id: &str, now: u64) -> Result<Arc<[u8]>, Error> {
+    let cancelled = store.update(id, |s| {
+        let Some(background) = s.background.as_mut() else {
+            let message = "Only responses created with background: true can be cancelled.";
+            return Err(Error::invalid_param("response_id", message));
+        };
+        if now < background.done_at {
+            background.cancelled = true;
         }
-        (Method::Post, "cancel") => store.update(id, |s| cancel(s, now)),
-        (Method::Get, "input_items") => store.with(id, |s| input_items(id, s, query)),
-        _ => return None,
-    };
-    Some(reply.unwrap_or_else(|| not_found(id)))
+        Ok(s.body_at(now))
+    });
+    cancelled.ok_or_else(|| not_found(id))?
 }
 
-/// Cancels a background response still running; a finished one stays as it is.
-fn cancel(s: &mut Stored, now: u64) -> Full {
-    let Some(background) = s.background.as_mut() else {
-        let message = "Only responses created with background: true can be cancelled.";
-        return Error::invalid_param("response_id", message).into();
-    };
-    if now < background.done_at {
-        background.cancelled = true;
-    }
-    Full::json(s.body_at(now))
-}
-
-/// The request's input items, newest first by default.
-fn input_items(id: &str, s: &Stored, query: &str) -> Full {
-    let request: Value = serde_json::from_slice(&s.request).unwrap_or_default();
+/// `GET /v1/responses/{id}/input_items`: the request's input items, newest first by default.
+pub fn input_items(store: &ResponseStore, id: &str, query: &str) -> Result<Value, Error> {
+    let q = ListQuery::parse(query, Order::Desc)?;
+    let request = store.with(id, |s| s.request.clone()).ok_or_else(|| not_found(id))?;
+    let request: Value = serde_json::from_slice(&request).unwrap_or_default();
     let suffix = id.split_once('_').map_or(id, |(_, s)| s);
     let items = items::from_input(&request["input"], |i| format!("msg_{suffix}_{i}"));
-    let page = ListQuery::parse(query, Order::Desc).and_then(|q| {
-        let ids: Vec<String> = items.iter().map(|i| i["id"].as_str().unwrap_or_default().to_owned()).collect();
-        paginate(ids.iter().map(String::as_str).zip(items.iter().cloned()), &q)
-    });
-    match page {
-        Ok(page) => json_reply(&page.to_json()),
-        Err(e) => e.into(),
-    }
+    let ids: Vec<String> = items.iter().map(|i| i["id"].as_str().unwrap_or_default().to_owned()).collect();
+    Ok(paginate(ids.iter().map(String::as_str).zip(items.iter().cloned()), &q)?.to_json())
 }
 
-fn not_found(id: &str) -> Full {
+fn not_found(id: &str) -> Error {
     let message = format!("Response with id '{id}' not found.");
-    Error::new(404, "invalid_request_error", message).with_param("response_id").with_code("not_found").into()
-}
-
-fn json_reply(v: &Value) -> Full {
-    Full::json(v.to_string().into_bytes())
+    Error::new(404, "invalid_request_error", message).with_param("response_id").with_code("not_found")
 }
 
 #[cfg(test)]
@@ -144,30 +134,30 @@ mod tests {
         store
     }
 
-    fn status(full: Full) -> String {
-        serde_json::from_slice::<Value>(&full.body).unwrap()["status"].as_str().unwrap().to_owned()
+    fn status(body: Arc<[u8]>) -> String {
+        serde_json::from_slice::<Value>(&body).unwrap()["status"].as_str().unwrap().to_owned()
     }
 
     #[test]
     fn background_responses_run_until_their_time_unless_cancelled() {
         let store = stored(Some(Background { done_at: 100, cancelled: false }));
-        assert_eq!(status(handle(&store, Method::Get, "resp_1", "", 99).unwrap()), "in_progress");
-        assert_eq!(status(handle(&store, Method::Get, "resp_1", "", 100).unwrap()), "completed");
-        assert_eq!(status(handle(&store, Method::Post, "resp_1/cancel", "", 100).unwrap()), "completed");
-        assert_eq!(status(handle(&store, Method::Post, "resp_1/cancel", "", 50).unwrap()), "cancelled");
-        assert_eq!(status(handle(&store, Method::Get, "resp_1", "", 200).unwrap()), "cancelled");
+        assert_eq!(status(retrieve(&store, "resp_1", 99).unwrap()), "in_progress");
+        assert_eq!(status(retrieve(&store, "resp_1", 100).unwrap()), "completed");
+        assert_eq!(status(cancel(&store, "resp_1", 100).unwrap()), "completed");
+        assert_eq!(status(cancel(&store, "resp_1", 50).unwrap()), "cancelled");
+        assert_eq!(status(retrieve(&store, "resp_1", 200).unwrap()), "cancelled");
         let foreground = stored(None);
-        assert_eq!(handle(&foreground, Method::Post, "resp_1/cancel", "", 0).unwrap().status, 400);
-        assert!(handle(&foreground, Method::Put, "resp_1", "", 0).is_none());
+        assert_eq!(cancel(&foreground, "resp_1", 0).unwrap_err().status, 400);
+        assert_eq!(cancel(&foreground, "resp_2", 0).unwrap_err().status, 404);
     }
 
     #[test]
     fn input_items_newest_first() {
         let store = stored(None);
-        let v: Value =
-            serde_json::from_slice(&handle(&store, Method::Get, "resp_1/input_items", "", 0).unwrap().body).unwrap();
+        let v = input_items(&store, "resp_1", "").unwrap();
         assert_eq!((v["first_id"].as_str(), v["last_id"].as_str()), (Some("msg_1_1"), Some("msg_1_0")));
         assert_eq!(v["data"][0]["content"][0]["text"], "b");
-        assert_eq!(handle(&store, Method::Get, "resp_2/input_items", "", 0).unwrap().status, 404);
+        assert_eq!(input_items(&store, "resp_2", "").unwrap_err().status, 404);
+        assert_eq!(delete(&store, "resp_1").unwrap()["deleted"], true);
     }
 }

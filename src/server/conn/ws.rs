@@ -13,32 +13,25 @@ use monoio::{
 use super::{Conn, Fill};
 use crate::{
     error::Error,
-    http1::RequestHead,
-    metrics::{Snapshot, endpoint_index, stream::Subscription, window::Totals},
-    route::Full,
-    websocket::{self, close, opcode},
+    metrics::{Snapshot, stream::Subscription, window::Totals},
+    proto::{
+        http1::RequestHead,
+        websocket::{self, close, opcode},
+    },
 };
 
 /// Largest client message accepted.
 const MAX_MESSAGE: usize = 64 * 1024;
 
 impl Conn {
-    /// Serves a `/metrics/stream` request; the connection ends with it.
-    pub(super) async fn metrics_stream(&mut self, head: &RequestHead) {
-        let endpoint = endpoint_index(&head.path);
-        let key = match (head.websocket, head.websocket_key.as_deref(), head.websocket_version.as_deref()) {
-            (true, Some(key), Some("13")) => key,
-            (true, _, _) => {
+    /// Serves a `/metrics/stream` WebSocket upgrade (counted under `endpoint`); the connection
+    /// ends with it.
+    pub(super) async fn metrics_stream(&mut self, head: &RequestHead, endpoint: usize) {
+        let key = match (head.websocket_key.as_deref(), head.websocket_version.as_deref()) {
+            (Some(key), Some("13")) => key,
+            _ => {
                 let e = Error::bad_request("WebSocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version: 13");
                 return self.fail(e, head.minor_version, endpoint).await;
-            }
-            (false, _, _) => {
-                let e = Error::new(426, "invalid_request_error", "/metrics/stream is a WebSocket: send Upgrade")
-                    .with_code("upgrade_required");
-                let full = Full { extra: vec![("Upgrade", "websocket".into())], ..Full::from(e) };
-                let to = super::Framing { keep_alive: false, ..super::Framing::of(head, false) };
-                self.queue(to, &full);
-                return;
             }
         };
         self.core.shard().count_response(endpoint, 101);

@@ -1,8 +1,8 @@
-//! Per-model engine statistics in vLLM's terms: request and token counters, running requests,
+//! Per-model statistics in vLLM's terms: request and token counters, running requests,
 //! KV-cache occupancy, and fixed-bucket histograms with vLLM's boundaries, so that dashboards
 //! and AIPerf's server-metrics collector read them as they would a vLLM server.
 
-use super::{shard::ENDPOINTS, timing::Timing};
+use super::timing::Timing;
 
 /// vLLM's `time_to_first_token_seconds` boundaries.
 pub const TTFT_BUCKETS: &[f64] = &[
@@ -170,8 +170,8 @@ pub struct ModelStats {
     pub max_tokens: FixedHistogram,
     /// The same timings at 1 % precision, for the JSON views.
     pub fine: Fine,
-    /// Requests per route (`ENDPOINTS` index).
-    pub endpoints: [u64; ENDPOINTS.len()],
+    /// Requests per route label index (grown on first use).
+    pub endpoints: Vec<u64>,
     /// Requests per `user` field: at most [`MAX_USERS`] names, the rest as `other`.
     pub users: Vec<(String, u64)>,
     /// Requests per hour (start of the hour, unix seconds), the last [`HOURS_KEPT`] hours.
@@ -241,7 +241,7 @@ impl ModelStats {
             generation_len: FixedHistogram::new(&tokens),
             max_tokens: FixedHistogram::new(&tokens),
             fine: Fine::default(),
-            endpoints: [0; ENDPOINTS.len()],
+            endpoints: Vec::new(),
             users: Vec::new(),
             hours: Vec::new(),
             first_last: (0, 0),
@@ -262,7 +262,10 @@ impl ModelStats {
             a.merge(b);
         }
         self.fine.merge(&o.fine);
-        for (a, b) in self.endpoints.iter_mut().zip(o.endpoints) {
+        if self.endpoints.len() < o.endpoints.len() {
+            self.endpoints.resize(o.endpoints.len(), 0);
+        }
+        for (a, b) in self.endpoints.iter_mut().zip(&o.endpoints) {
             *a += b;
         }
         for (user, n) in &o.users {
@@ -279,11 +282,14 @@ impl ModelStats {
         };
     }
 
-    /// Who asked and where: the request's route (`ENDPOINTS` index), its `user` field, and
+    /// Who asked and where: the request's route label index, its `user` field, and
     /// its arrival in unix seconds.
     pub fn attribute(&mut self, endpoint: usize, user: Option<&str>, unix_secs: u64) {
         if super::OFF {
             return;
+        }
+        if self.endpoints.len() <= endpoint {
+            self.endpoints.resize(endpoint + 1, 0);
         }
         self.endpoints[endpoint] += 1;
         if let Some(user) = user {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::engine::{FixedHistogram, ModelStats};
+use super::model_stats::{FixedHistogram, ModelStats};
 
 /// A histogram family: name, help, and where each model keeps it.
 type HistogramFamily = (&'static str, &'static str, fn(&ModelStats) -> &FixedHistogram);
@@ -190,7 +190,7 @@ pub fn escape(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::engine::Finish;
+    use crate::metrics::model_stats::Finish;
 
     #[test]
     fn renders_vllm_and_dynamo_families() {

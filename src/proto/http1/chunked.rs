@@ -1,6 +1,6 @@
 //! Incremental decoder for `Transfer-Encoding: chunked` request bodies.
 
-use crate::error::Error;
+use super::HttpError;
 
 /// Longest chunk-size line (hex digits plus extensions) we accept.
 const MAX_SIZE_LINE: usize = 4096;
@@ -43,7 +43,7 @@ impl ChunkedDecoder {
 
     /// Decodes from `input`, appending body bytes to `out`; returns how many input bytes were
     /// consumed. Stops at the end of the body, leaving any pipelined bytes unconsumed.
-    pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
+    pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, HttpError> {
         let mut i = 0;
         while i < input.len() && self.state != State::Done {
             if let State::Data { left } = self.state {
@@ -60,11 +60,11 @@ impl ChunkedDecoder {
         Ok(i)
     }
 
-    fn step(&mut self, b: u8) -> Result<(), Error> {
+    fn step(&mut self, b: u8) -> Result<(), HttpError> {
         self.state = match self.state {
             State::Size { value, digits, in_ext, line } => {
                 if line >= MAX_SIZE_LINE {
-                    return Err(malformed());
+                    return Err(HttpError::BadChunk);
                 }
                 match b {
                     b'\r' if digits > 0 => State::SizeLf { value },
@@ -72,9 +72,9 @@ impl ChunkedDecoder {
                     _ if in_ext => State::Size { value, digits, in_ext, line: line + 1 },
                     b';' | b' ' | b'\t' if digits > 0 => State::Size { value, digits, in_ext: true, line: line + 1 },
                     _ => {
-                        let d = (b as char).to_digit(16).ok_or_else(malformed)?;
+                        let d = (b as char).to_digit(16).ok_or(HttpError::BadChunk)?;
                         if digits >= 15 {
-                            return Err(malformed());
+                            return Err(HttpError::BadChunk);
                         }
                         State::Size { value: value * 16 + d as u64, digits: digits + 1, in_ext, line: line + 1 }
                     }
@@ -100,38 +100,28 @@ impl ChunkedDecoder {
                     State::TrailerStart
                 }
             }
-            _ => return Err(malformed()),
+            _ => return Err(HttpError::BadChunk),
         };
         Ok(())
     }
 
-    fn after_size(&mut self, size: u64) -> Result<State, Error> {
+    fn after_size(&mut self, size: u64) -> Result<State, HttpError> {
         if size == 0 {
             return Ok(State::TrailerStart);
         }
         self.total += size;
         if self.total > self.limit {
-            return Err(too_large(self.limit));
+            return Err(HttpError::BodyTooLarge(self.limit));
         }
         Ok(State::Data { left: size })
     }
-}
-
-fn malformed() -> Error {
-    Error::bad_request("Malformed chunked request body")
-}
-
-/// The 413 error for a body over the configured limit.
-pub fn too_large(limit: u64) -> Error {
-    Error::new(413, "invalid_request_error", format!("Request body exceeds the limit of {limit} bytes"))
-        .with_code("request_too_large")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn decode_all(input: &[u8], step: usize) -> Result<(Vec<u8>, usize), Error> {
+    fn decode_all(input: &[u8], step: usize) -> Result<(Vec<u8>, usize), HttpError> {
         let mut d = ChunkedDecoder::new(1 << 20);
         let mut out = Vec::new();
         let mut used = 0;
@@ -161,11 +151,11 @@ mod tests {
 
     #[test]
     fn rejects_garbage_and_oversize() {
-        assert_eq!(decode_all(b"zz\r\n", 4).unwrap_err().status, 400);
-        assert_eq!(decode_all(b"3\r\nabcX\r\n", 4).unwrap_err().status, 400);
-        assert_eq!(decode_all(b"\r\n", 4).unwrap_err().status, 400);
-        assert_eq!(decode_all(b"ffffffffffffffff\r\n", 64).unwrap_err().status, 400);
+        assert_eq!(decode_all(b"zz\r\n", 4).unwrap_err().status(), 400);
+        assert_eq!(decode_all(b"3\r\nabcX\r\n", 4).unwrap_err().status(), 400);
+        assert_eq!(decode_all(b"\r\n", 4).unwrap_err().status(), 400);
+        assert_eq!(decode_all(b"ffffffffffffffff\r\n", 64).unwrap_err().status(), 400);
         let mut d = ChunkedDecoder::new(4);
-        assert_eq!(d.decode(b"5\r\nhello\r\n", &mut Vec::new()).unwrap_err().status, 413);
+        assert_eq!(d.decode(b"5\r\nhello\r\n", &mut Vec::new()).unwrap_err().status(), 413);
     }
 }

@@ -1,6 +1,6 @@
 //! Request-head parsing on top of httparse.
 
-use crate::error::Error;
+use super::HttpError;
 
 /// Most headers a request may carry before it is refused with 431.
 const MAX_HEADERS: usize = 64;
@@ -77,6 +77,8 @@ pub struct RequestHead {
     pub content_type: Option<String>,
     /// `Authorization`.
     pub authorization: Option<String>,
+    /// `anthropic-version` (Anthropic's Messages API).
+    pub anthropic_version: Option<String>,
     /// `Upgrade: websocket` together with `Connection: upgrade`.
     pub websocket: bool,
     /// `Sec-WebSocket-Key`.
@@ -91,18 +93,18 @@ pub struct RequestHead {
 ///
 /// Returns `Ok(None)` when more bytes are needed, and an error (431 or 400) when the head is
 /// too large or malformed. `max_head` bounds the head size in bytes.
-pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<RequestHead>, Error> {
+pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<RequestHead>, HttpError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let head_len = match req.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() > max_head => return Err(head_too_large()),
+        Ok(httparse::Status::Partial) if buf.len() > max_head => return Err(HttpError::HeadTooLarge),
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(head_too_large()),
-        Err(e) => return Err(Error::bad_request(format!("Malformed HTTP request: {e}"))),
+        Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeadTooLarge),
+        Err(e) => return Err(HttpError::Malformed(e)),
     };
     if head_len > max_head {
-        return Err(head_too_large());
+        return Err(HttpError::HeadTooLarge);
     }
     let target = req.path.unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
@@ -119,6 +121,7 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<RequestHead>, Er
         accept: None,
         content_type: None,
         authorization: None,
+        anthropic_version: None,
         websocket: false,
         websocket_key: None,
         websocket_version: None,
@@ -147,21 +150,21 @@ fn apply_header(
     content_length: &mut Option<u64>,
     name: &str,
     value: &[u8],
-) -> Result<(), Error> {
+) -> Result<(), HttpError> {
     let text = || String::from_utf8_lossy(value).into_owned();
     if name.eq_ignore_ascii_case("content-length") {
         let n = std::str::from_utf8(value)
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
-            .ok_or_else(|| Error::bad_request("Invalid Content-Length header"))?;
+            .ok_or(HttpError::BadContentLength)?;
         if content_length.is_some_and(|old| old != n) {
-            return Err(Error::bad_request("Conflicting Content-Length headers"));
+            return Err(HttpError::BadContentLength);
         }
         *content_length = Some(n);
     } else if name.eq_ignore_ascii_case("transfer-encoding") {
         let last = value.rsplit(|&b| b == b',').next().unwrap_or(b"");
         if !last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-            return Err(Error::new(501, "invalid_request_error", "Unsupported Transfer-Encoding"));
+            return Err(HttpError::UnsupportedTransferEncoding);
         }
         head.body = BodyFraming::Chunked;
     } else if name.eq_ignore_ascii_case("connection") {
@@ -183,17 +186,14 @@ fn apply_header(
         head.content_type = Some(text());
     } else if name.eq_ignore_ascii_case("authorization") {
         head.authorization = Some(text());
+    } else if name.eq_ignore_ascii_case("anthropic-version") {
+        head.anthropic_version = Some(text());
     } else if name.eq_ignore_ascii_case("sec-websocket-key") {
         head.websocket_key = Some(text());
     } else if name.eq_ignore_ascii_case("sec-websocket-version") {
         head.websocket_version = Some(text());
     }
     Ok(())
-}
-
-fn head_too_large() -> Error {
-    Error::new(431, "invalid_request_error", "Request header fields too large")
-        .with_code("request_header_fields_too_large")
 }
 
 #[cfg(test)]
@@ -259,19 +259,19 @@ mod tests {
     #[test]
     fn limits_and_malformed_input() {
         let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX));
-        assert_eq!(parse_head(big.as_bytes(), MAX).unwrap_err().status, 431);
+        assert_eq!(parse_head(big.as_bytes(), MAX).unwrap_err().status(), 431);
         let endless = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(MAX + 1));
-        assert_eq!(parse_head(endless.as_bytes(), MAX).unwrap_err().status, 431);
+        assert_eq!(parse_head(endless.as_bytes(), MAX).unwrap_err().status(), 431);
         let many: String = (0..70).map(|i| format!("H{i}: v\r\n")).collect();
         let many = format!("GET / HTTP/1.1\r\n{many}\r\n");
-        assert_eq!(parse_head(many.as_bytes(), MAX).unwrap_err().status, 431);
-        assert_eq!(parse_head(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", MAX).unwrap_err().status, 400);
-        assert_eq!(parse_head(b"\x01\x02 / HTTP/1.1\r\n\r\n", MAX).unwrap_err().status, 400);
+        assert_eq!(parse_head(many.as_bytes(), MAX).unwrap_err().status(), 431);
+        assert_eq!(parse_head(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", MAX).unwrap_err().status(), 400);
+        assert_eq!(parse_head(b"\x01\x02 / HTTP/1.1\r\n\r\n", MAX).unwrap_err().status(), 400);
         let bad_len = b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n";
-        assert_eq!(parse_head(bad_len, MAX).unwrap_err().status, 400);
+        assert_eq!(parse_head(bad_len, MAX).unwrap_err().status(), 400);
         let conflict = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
-        assert_eq!(parse_head(conflict, MAX).unwrap_err().status, 400);
+        assert_eq!(parse_head(conflict, MAX).unwrap_err().status(), 400);
         let gzip = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n";
-        assert_eq!(parse_head(gzip, MAX).unwrap_err().status, 501);
+        assert_eq!(parse_head(gzip, MAX).unwrap_err().status(), 501);
     }
 }

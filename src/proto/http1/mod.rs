@@ -2,9 +2,11 @@
 //! all pure functions over byte buffers.
 
 mod chunked;
+mod error;
 mod request;
 mod response;
 
-pub use chunked::{ChunkedDecoder, too_large as body_too_large};
+pub use chunked::ChunkedDecoder;
+pub use error::HttpError;
 pub use request::{BodyFraming, Method, RequestHead, parse_head};
 pub use response::{ResponseHead, frame_chunk, http_date, reason_phrase};

@@ -1,0 +1,280 @@
+//! Command line, environment and config file, merged into one typed configuration.
+//!
+//! [`ServerArgs`] is both the server's flags (clap) and a serde value: [`layers`] builds it
+//! from the flags' defaults < a config file < the environment < the flags given. Every server
+//! flag `--some-flag` is also `FAKEAI_SOME_FLAG` and `some_flag` in a file; FakeAI's sectioned
+//! names (`FAKEAI_SERVER__PORT`, `[generation] ttft_ms`, …) map onto them.
+
+mod layers;
+mod values;
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+pub use layers::server_args;
+pub use values::{CpuList, parse_cpus, parse_duration, parse_list, parse_size};
+
+use crate::{
+    openai::tools::AutoToolCalls,
+    sim::{Latency, LengthDist},
+    tokens::Encoding,
+};
+
+/// fakeai: a fast, exact fake OpenAI-compatible inference server.
+#[derive(Debug, Parser)]
+#[command(name = "fakeai", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Server(Box<ServerArgs>),
+    /// Print a running server's /health.
+    Status(ClientArgs),
+    /// Print a running server's metrics.
+    Metrics(MetricsArgs),
+}
+
+/// Where a client command connects.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Server host.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Server port.
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+}
+
+/// `fakeai metrics`.
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// Server address.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "pretty")]
+    pub format: MetricsFormat,
+    /// Refresh until interrupted (or `--count` times).
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between refreshes with `--watch`.
+    #[arg(long, default_value_t = 5.0)]
+    pub interval: f64,
+    /// Stop after this many refreshes with `--watch`.
+    #[arg(long)]
+    pub count: Option<u64>,
+}
+
+/// `fakeai metrics --format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MetricsFormat {
+    /// A readable summary.
+    Pretty,
+    /// The JSON view.
+    Json,
+    /// Prometheus text.
+    Prometheus,
+    /// `metric,value` rows.
+    Csv,
+}
+
+/// Which monoio driver the workers use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Driver {
+    /// io_uring when the kernel allows it, else epoll.
+    Auto,
+    /// io_uring only; fail if unavailable.
+    Uring,
+    /// epoll only.
+    Epoll,
+}
+
+/// `fakeai server` settings: the flags as clap parses them, and the typed value the layers
+/// are extracted into (field name = flag name = file key; `FAKEAI_` + upper case = variable).
+#[derive(Debug, Clone, Args, Deserialize)]
+#[command(after_help = "Every flag is also an environment variable FAKEAI_<FLAG> (--max-body-size: \
+FAKEAI_MAX_BODY_SIZE) and a config-file key (max_body_size). Precedence: flag > environment > \
+config file > default.")]
+pub struct ServerArgs {
+    /// TOML, YAML or JSON file with any of these settings (flag names, or FakeAI-style
+    /// `[server]`/`[generation]`/`[kv_cache]`/… sections).
+    #[arg(long)]
+    pub config_file: Option<PathBuf>,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to bind (0 picks a free one).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Worker threads, one runtime each [default: available cores].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[serde(default, deserialize_with = "values::workers")]
+    pub workers: Option<u16>,
+    /// Pin each worker to a core [default: on when workers <= cores].
+    #[arg(long, overrides_with = "no_pin")]
+    pub pin: bool,
+    /// Do not pin workers.
+    #[arg(long, overrides_with = "pin")]
+    pub no_pin: bool,
+    /// Cores to pin to, e.g. `0,2-3` [default: 0..workers].
+    #[arg(long, value_parser = parse_cpus)]
+    #[serde(default, deserialize_with = "values::cpus")]
+    pub cpus: Option<CpuList>,
+    /// Listen backlog of each worker's SO_REUSEPORT socket.
+    #[arg(long, default_value_t = 4096)]
+    pub backlog: i32,
+    /// I/O driver.
+    #[arg(long, value_enum, default_value = "auto")]
+    #[serde(deserialize_with = "values::choice")]
+    pub driver: Driver,
+    /// io_uring submission-queue entries per worker.
+    #[arg(long, default_value_t = 4096)]
+    pub uring_entries: u32,
+    /// SO_SNDBUF of the listening sockets [default: kernel's].
+    #[arg(long, value_parser = parse_size)]
+    #[serde(default, deserialize_with = "values::size_opt")]
+    pub socket_sndbuf: Option<u64>,
+    /// SO_RCVBUF of the listening sockets [default: kernel's].
+    #[arg(long, value_parser = parse_size)]
+    #[serde(default, deserialize_with = "values::size_opt")]
+    pub socket_rcvbuf: Option<u64>,
+    /// Initial per-connection read buffer (grows for larger requests). An idle keep-alive
+    /// connection holds it; 3 KiB takes a typical benchmark request (~1.2 KB) in one read.
+    #[arg(long, default_value = "3KiB", value_parser = parse_size)]
+    #[serde(deserialize_with = "values::size")]
+    pub read_buffer: u64,
+    /// Per-connection write buffer reserved when a response starts (released while idle).
+    #[arg(long, default_value = "4KiB", value_parser = parse_size)]
+    #[serde(deserialize_with = "values::size")]
+    pub write_buffer: u64,
+    /// Open connections per worker; more get 503 and are closed.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_connections: usize,
+    /// Largest request body (413 beyond).
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    #[serde(deserialize_with = "values::size")]
+    pub max_body_size: u64,
+    /// Largest request head (431 beyond).
+    #[arg(long, default_value = "16KiB", value_parser = parse_size)]
+    #[serde(deserialize_with = "values::size")]
+    pub max_header_size: u64,
+    /// Time to receive a request head once it has begun (408 beyond).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "values::duration")]
+    pub header_timeout: Duration,
+    /// Time to receive a request body (408 beyond).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "values::duration")]
+    pub body_timeout: Duration,
+    /// Idle time before a keep-alive connection is closed.
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "values::duration")]
+    pub keepalive_timeout: Duration,
+    /// On SIGINT/SIGTERM, how long in-flight responses may take to finish.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "values::duration")]
+    pub drain_timeout: Duration,
+    /// Time to first token, `ms[:variance%]` [default: the model's profile, else 20:10].
+    #[arg(long)]
+    #[serde(default, deserialize_with = "values::parsed_opt")]
+    pub ttft: Option<Latency>,
+    /// Inter-token latency, `ms[:variance%]` [default: the model's profile, else 5:10].
+    #[arg(long)]
+    #[serde(default, deserialize_with = "values::parsed_opt")]
+    pub itl: Option<Latency>,
+    /// Prefill speed: prompt tokens per second beyond the first 100 add to TTFT (0 = free)
+    /// [default: the model's profile unless --ttft is set, else 0].
+    #[arg(long)]
+    pub prefill_tps: Option<f64>,
+    /// Ignore per-model latency profiles; unset timing falls back to 20:10 / 5:10.
+    #[arg(long)]
+    pub no_latency_profiles: bool,
+    /// Non-streaming responses wait TTFT + (n−1)·ITL like streams do.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub non_streaming_delay: bool,
+    /// Natural output length when no EOS is ignored: `N`, `MEAN:PCT` or `normal:MEAN:SD`.
+    #[arg(long, default_value = "100:50")]
+    #[serde(deserialize_with = "values::parsed")]
+    pub output_len: LengthDist,
+    /// Tokenizer for prompt tokens: cl100k_base or o200k_base.
+    #[arg(long, default_value = "cl100k_base")]
+    #[serde(deserialize_with = "values::parsed")]
+    pub tokenizer: Encoding,
+    /// Seed for the server's randomness [default: from the clock].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Context window of models not in the registry (FakeAI used 8192).
+    #[arg(long, default_value_t = 131_072)]
+    pub default_context_window: u64,
+    /// Model-name patterns of reasoning models, comma-separated or the flag repeated
+    /// (case-insensitive substrings; `^p` matches names whose last `/` part starts with p).
+    /// Empty: no model reasons.
+    #[arg(long, value_delimiter = ',', default_value = "gpt-oss,deepseek-r1,qwq,qwen3,reasoning,thinking,^o1,^o3,^o4")]
+    #[serde(deserialize_with = "values::list")]
+    pub reasoning_models: Vec<String>,
+    /// How many Responses API responses are kept for `previous_response_id` and retrieval
+    /// (oldest dropped first; 0 keeps none).
+    #[arg(long, default_value_t = 10_000)]
+    pub response_store: usize,
+    /// How many stored objects of each other kind (chat completions with `store: true`,
+    /// conversations) are kept (oldest dropped first; 0 keeps none).
+    #[arg(long, default_value_t = 10_000)]
+    pub store_capacity: usize,
+    /// Pad every chat stream chunk with a random `obfuscation` string as OpenAI does (unless the
+    /// request sends `stream_options.include_obfuscation: false`). Off by default: it costs bytes
+    /// and work per chunk.
+    #[arg(long)]
+    pub stream_obfuscation: bool,
+    /// When `tool_choice: auto` (the default) calls tools: `match` calls those the last user
+    /// message mentions by name or a significant word of it; `always` calls one even without a
+    /// mention; `never` answers in text.
+    #[arg(long, value_enum, default_value_t = AutoToolCalls::Match)]
+    #[serde(deserialize_with = "values::choice")]
+    pub auto_tool_calls: AutoToolCalls,
+    /// Simulated KV-cache capacity in tokens (for `vllm:kv_cache_usage_perc`).
+    #[arg(long, default_value_t = 524_288, value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(deserialize_with = "values::positive")]
+    pub kv_cache_tokens: u64,
+    /// Simulated KV-cache block size in tokens.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=128))]
+    #[serde(deserialize_with = "values::block_size")]
+    pub kv_cache_block_size: u64,
+    /// Max output tokens of models not in the registry.
+    #[arg(long, default_value_t = 4096)]
+    pub default_max_output_tokens: u64,
+    /// How many models first used in requests `/v1/models` lists: the most recent ones, so
+    /// typos cannot grow memory without end (0 lists none; any name is served either way).
+    #[arg(long, default_value_t = 100)]
+    pub max_auto_models: usize,
+}
+
+impl ServerArgs {
+    /// Whether workers are pinned, given the number of cores.
+    pub fn pin_workers(&self, workers: usize, cores: usize) -> bool {
+        if self.no_pin { false } else { self.pin || self.cpus.is_some() || workers <= cores }
+    }
+}
+
+impl Cli {
+    /// Parses the command line (clap prints help, or an error and exits 2, itself) and, for
+    /// `server`, layers the config file and the environment under the flags. An `Err` is a bad
+    /// config file or variable, for the caller to print before exiting 2.
+    pub fn load() -> Result<Cli, String> {
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let (Command::Server(args), Some(("server", server))) = (&mut cli.command, matches.subcommand()) {
+            // Not `env::vars()`, which panics on a variable that is not UTF-8.
+            let env = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+            **args = server_args(server, env)?;
+        }
+        Ok(cli)
+    }
+}

@@ -1,0 +1,6 @@
+//! Wire protocols as pure functions over bytes: HTTP/1.1 heads and chunked bodies, query
+//! strings, WebSocket frames. No sockets here; `crate::server` drives them.
+
+pub mod http1;
+pub mod query;
+pub mod websocket;

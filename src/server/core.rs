@@ -1,0 +1,68 @@
+//! Per-worker state that the worker's connections share: single-threaded (`Cell`/`RefCell`),
+//! so nothing here is ever locked or contended.
+
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
+    sync::Arc,
+};
+
+use super::timer::Timer;
+use crate::{
+    app::App,
+    generation::GenSummary,
+    metrics::{Recorder, Shard},
+    proto::http1::http_date,
+    rng::Rng,
+};
+
+/// Per-worker state shared by its connections (single-threaded: `Cell`/`RefCell`).
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) app: Arc<App>,
+    pub index: usize,
+    pub rng: RefCell<Rng>,
+    pub draining: Cell<bool>,
+    pub in_flight: Cell<usize>,
+    pub connections: Cell<usize>,
+    /// This core's histograms; only this thread touches them.
+    pub recorder: RefCell<Recorder>,
+    /// Wakes streams at their event deadlines.
+    pub timer: Rc<Timer>,
+    /// The cached `Date` header: (unix second, value).
+    pub date: Cell<(u64, [u8; 29])>,
+}
+
+impl Core {
+    /// This worker's metrics shard.
+    pub(crate) fn shard(&self) -> &Shard {
+        &self.app.shards[self.index]
+    }
+
+    /// Records a generation's admission; returns its model's statistics slot.
+    pub(crate) fn admit(&self, s: &GenSummary, endpoint: usize) -> usize {
+        let mut r = self.recorder.borrow_mut();
+        let slot = r.model_slot(&s.model, s.context_window);
+        let model = r.model(slot);
+        model.admit(s.usage.prompt_tokens, s.max_tokens);
+        model.attribute(endpoint, s.user.as_deref(), crate::clock::unix_now().0);
+        slot
+    }
+
+    /// Makes this core's histograms visible to scrapes.
+    pub(crate) fn publish_metrics(&self) {
+        self.recorder.borrow().publish(self.shard());
+    }
+
+    /// The `Date` header value, reformatted at most once a second.
+    pub(crate) fn date(&self) -> [u8; 29] {
+        let now = crate::clock::unix_now().0;
+        let (secs, cached) = self.date.get();
+        if secs == now {
+            return cached;
+        }
+        let fresh = http_date(now);
+        self.date.set((now, fresh));
+        fresh
+    }
+}
