@@ -48,6 +48,7 @@ fn sim() -> SimConfig {
         reasoning_models: Vec::new(),
         encoding: fakeai::tokens::Encoding::Cl100kBase,
         auto_tool_calls: Default::default(),
+        stream_obfuscation: false,
     }
 }
 

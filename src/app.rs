@@ -10,7 +10,7 @@ use crate::{
     openai::{
         anthropic::cache::PromptCache,
         models::{Registry, UnknownModelDefaults},
-        store::ResponseStore,
+        stores::Stores,
         vllm_utility::EngineState,
     },
     tokens::Encoding,
@@ -29,8 +29,8 @@ pub struct App {
     pub encoding: Encoding,
     /// Counter samples for FakeAI's 60-second rates (fed by the server's sampler thread).
     pub window: RateWindow,
-    /// Stored Responses API responses.
-    pub responses: ResponseStore,
+    /// Stored responses, chat completions and conversations.
+    pub stores: Stores,
     /// Anthropic prompt-cache prefixes seen recently.
     pub prompt_cache: PromptCache,
     /// One metrics shard per worker.
@@ -61,12 +61,13 @@ impl App {
             reasoning_models: args.reasoning_models.clone(),
             encoding: args.tokenizer,
             auto_tool_calls: args.auto_tool_calls,
+            stream_obfuscation: args.stream_obfuscation,
         };
         App {
             encoding: args.tokenizer,
             registry,
             sim,
-            responses: ResponseStore::new(args.response_store),
+            stores: Stores::new(args.response_store, args.store_capacity),
             prompt_cache: PromptCache::default(),
             window: RateWindow::default(),
             shards: (0..workers).map(|_| Shard::new(labels)).collect(),

@@ -9,6 +9,7 @@ use crate::{
         chunks::{Flavor, ResponseMeta, Usage},
         models::ModelInfo,
         request::GenRequest,
+        responses::object::Params as ResponseParams,
         tools::{AutoToolCalls, Format},
     },
     rng::Rng,
@@ -45,6 +46,8 @@ pub struct SimConfig {
     pub encoding: Encoding,
     /// When `tool_choice: auto` calls a tool.
     pub auto_tool_calls: AutoToolCalls,
+    /// Chat streams carry OpenAI's `obfuscation` padding unless the request turns it off.
+    pub stream_obfuscation: bool,
 }
 
 /// Whether `model` reasons: it contains one of `patterns` (case-insensitive), or, for a pattern
@@ -184,6 +187,10 @@ pub struct Plan {
     pub user: Option<String>,
     /// How the prompt met the prompt cache (Anthropic's `cache_control`).
     pub prompt_cache: CacheUsage,
+    /// Responses API: what the response object echoes (a reasoning model's effort defaulted).
+    pub responses: Option<Box<ResponseParams>>,
+    /// Chat streams: pad each chunk with `obfuscation`, from this seed.
+    pub obfuscation: Option<u64>,
 }
 
 impl Plan {
@@ -200,6 +207,16 @@ impl Plan {
             generated: self.generated(),
             user: self.user.clone(),
         }
+    }
+
+    /// When the last token is due, from the request's arrival: how long generation takes.
+    pub fn duration(&self) -> Duration {
+        self.schedule.clone().deadline_of(self.longest())
+    }
+
+    /// When the last token is due, in unix seconds (rounded): when generation is complete.
+    pub fn done_at(&self) -> u64 {
+        self.meta.created + self.duration().as_secs_f64().round() as u64
     }
 
     /// Tokens generated over all choices.
@@ -294,6 +311,15 @@ impl SimConfig {
             continuous_usage: req.continuous_usage,
             user: req.user.clone(),
             prompt_cache: req.prompt_cache,
+            responses: req.responses.clone().map(|mut params| {
+                if reasons {
+                    params.reasoning.effort.get_or_insert_with(|| "medium".to_owned());
+                }
+                params
+            }),
+            // Drawn last, and only when on, so that it changes no other random choice.
+            obfuscation: (flavor == Flavor::Chat && req.stream && req.obfuscation && self.stream_obfuscation)
+                .then(|| rng.next_u64()),
         }
     }
 
@@ -474,6 +500,7 @@ mod tests {
             reasoning_models: vec!["gpt-oss".into(), "^o1".into()],
             encoding: Encoding::Cl100kBase,
             auto_tool_calls: AutoToolCalls::Match,
+            stream_obfuscation: false,
         }
     }
 

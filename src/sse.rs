@@ -7,8 +7,9 @@ use std::time::Duration;
 use crate::{
     generation::{Answer, Plan},
     openai::{
-        chunks::{ChunkWriter, Extras, Flavor, responses::Answer as ResponsesAnswer},
+        chunks::{ChunkWriter, Extras, Flavor},
         logprobs::Logprobs,
+        responses::{events::Answer as ResponsesAnswer, object::Status},
     },
     tokens::ScriptEvent,
 };
@@ -35,8 +36,9 @@ pub struct TokenStream {
     longest: u64,
     finished: bool,
     /// Per choice: its logprob source and where its next token starts in its text (when the
-    /// request asked for logprobs).
-    logprobs: Vec<(Logprobs, usize)>,
+    /// request asked for logprobs), or no source (an obfuscated stream's chunks then carry
+    /// `logprobs: null` through the general encoding, which pads them).
+    logprobs: Vec<(Option<Logprobs>, usize)>,
     /// Reused buffer for one chunk's logprobs JSON.
     scratch: Vec<u8>,
     /// TGI: how the last event is finished.
@@ -46,13 +48,18 @@ pub struct TokenStream {
 impl TokenStream {
     /// A stream that will emit `plan`'s tokens on `plan`'s schedule.
     pub fn new(plan: Plan) -> Self {
-        let writer = ChunkWriter::new(plan.flavor, &plan.meta);
+        let writer = match (&plan.responses, plan.obfuscation) {
+            (Some(params), _) => ChunkWriter::responses(&plan.meta, params, plan.done_at()),
+            (None, Some(seed)) => ChunkWriter::new(plan.flavor, &plan.meta).obfuscated(seed),
+            (None, None) => ChunkWriter::new(plan.flavor, &plan.meta),
+        };
         let left = plan.generated();
         let longest = plan.longest();
         let echoed = plan.echo.as_ref().map_or(0, String::len);
-        let logprobs = match plan.logprobs {
-            Some(top) => plan.choices.iter().map(|c| (Logprobs::new(c.seed, top), echoed)).collect(),
-            None => Vec::new(),
+        let logprobs = match (plan.logprobs, plan.obfuscation) {
+            (Some(top), _) => plan.choices.iter().map(|c| (Some(Logprobs::new(c.seed, top)), echoed)).collect(),
+            (None, Some(_)) => plan.choices.iter().map(|_| (None, echoed)).collect(),
+            (None, None) => Vec::new(),
         };
         TokenStream {
             plan,
@@ -154,9 +161,10 @@ impl TokenStream {
         };
         scratch.clear();
         if let Some((source, offset)) = logprobs.get_mut(index) {
-            match plan.flavor {
-                Flavor::Completion => source.completion_chunk(token, *offset, scratch),
-                _ => source.chat_chunk(token, scratch),
+            match (source, plan.flavor) {
+                (None, _) => scratch.extend_from_slice(b"null"),
+                (Some(source), Flavor::Completion) => source.completion_chunk(token, *offset, scratch),
+                (Some(source), _) => source.chat_chunk(token, scratch),
             }
             *offset += token.len();
         }
@@ -210,7 +218,8 @@ impl TokenStream {
                 let (calls, text) = (first.tool_calls(), first.answer_text());
                 let answer =
                     if calls.is_empty() { ResponsesAnswer::Text(&text) } else { ResponsesAnswer::Calls(&calls) };
-                self.writer.responses_finish(reasoning.as_deref(), &answer, self.plan.usage, out);
+                let status = Status::ended(first.finish_reason);
+                self.writer.responses_finish(reasoning.as_deref(), &answer, status, self.plan.usage, out);
             }
             Flavor::Messages => {
                 let (usage, cache) = (self.plan.usage, self.plan.prompt_cache);
@@ -289,6 +298,8 @@ mod tests {
             continuous_usage: false,
             user: None,
             prompt_cache: Default::default(),
+            responses: None,
+            obfuscation: None,
         })
     }
 

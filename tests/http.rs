@@ -170,7 +170,7 @@ fn routing_errors_cors_and_request_ids() {
     let r = s.request("GET", "/v2/nothing", None);
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["error"]["code"], "unknown_url");
-    let r = s.request("GET", "/v1/chat/completions", None);
+    let r = s.request("GET", "/v1/completions", None);
     assert_eq!((r.status, r.header("allow")), (405, Some("POST, OPTIONS")));
     assert!(r.json()["error"]["param"].is_null());
     for read_only in ["/dashboard", "/health/detailed", "/metrics/by-model", "/dynamo/metrics/json"] {

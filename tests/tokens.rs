@@ -254,7 +254,8 @@ fn responses_api_streams_the_openai_event_sequence() {
         let ev = parse(&s.post("/v1/responses", &body).text());
         let kinds: Vec<&str> = ev.iter().map(|e| e["type"].as_str().unwrap()).collect();
         assert_eq!(&kinds[..2], ["response.created", "response.in_progress"]);
-        assert_eq!(*kinds.last().unwrap(), "response.completed");
+        // Cut by max_output_tokens: the stream ends as OpenAI's does.
+        assert_eq!(*kinds.last().unwrap(), "response.incomplete");
         let seq: Vec<u64> = ev.iter().map(|e| e["sequence_number"].as_u64().unwrap()).collect();
         assert!(seq.windows(2).all(|w| w[1] == w[0] + 1), "sequence numbers count up");
         let text: String = ev
@@ -283,7 +284,8 @@ fn responses_api_streams_the_openai_event_sequence() {
         let done = ev.iter().find(|e| e["type"] == "response.output_text.done").unwrap();
         assert_eq!(done["text"], text.as_str());
         let completed = &ev.last().unwrap()["response"];
-        assert_eq!(completed["status"], "completed");
+        assert_eq!(completed["status"], "incomplete");
+        assert_eq!(completed["incomplete_details"]["reason"], "max_output_tokens");
         assert_eq!(completed["output_text"], text.as_str());
         let usage = &completed["usage"];
         assert_eq!(usage["output_tokens"], 30);
@@ -294,7 +296,7 @@ fn responses_api_streams_the_openai_event_sequence() {
     }
     let v =
         s.post("/v1/responses", r#"{"model":"gpt-4o","input":"Hi","max_output_tokens":6,"ignore_eos":true}"#).json();
-    assert_eq!((v["object"].as_str(), v["status"].as_str()), (Some("response"), Some("completed")));
+    assert_eq!((v["object"].as_str(), v["status"].as_str()), (Some("response"), Some("incomplete")));
     assert!(v["id"].as_str().unwrap().starts_with("resp_"));
     assert_eq!(o200k.encode_ordinary(v["output_text"].as_str().unwrap()).len(), 6);
     assert_eq!(v["output"][0]["content"][0]["type"], "output_text");

@@ -12,8 +12,9 @@ use crate::{
         chunks::Flavor,
         logprobs::Logprobs,
         request::GenRequest,
-        response::{ChoiceText, completion_json},
-        store::Stored,
+        response::{ChoiceText, completion_json, responses_json},
+        responses,
+        stores::Generated,
     },
     sse::TokenStream,
     tokens::Encoding,
@@ -27,30 +28,41 @@ pub fn require_json(req: &Request<'_>) -> Result<(), Error> {
     }
 }
 
-/// Plans and answers a parsed generation request of `flavor`.
-pub fn generate(app: &App, ctx: &mut Ctx<'_>, mut req: GenRequest, flavor: Flavor) -> Outcome {
+/// Plans and answers a parsed generation request of `flavor` (`body`: the request as sent, kept
+/// with a stored object).
+pub fn generate(app: &App, ctx: &mut Ctx<'_>, mut req: GenRequest, flavor: Flavor, body: &[u8]) -> Outcome {
     app.vllm.check_awake()?;
-    if let Some(previous) = &req.previous_response_id {
-        let stored = app.responses.get(previous).ok_or_else(|| {
-            let message = format!("Previous response with id '{previous}' not found.");
-            Error::invalid_param("previous_response_id", message).with_code("previous_response_not_found")
-        })?;
-        req.prompt_tokens += stored.context_tokens;
-    }
+    req.prompt_tokens += app.stores.inherited_tokens(&req)?;
     let model = app.vllm.adapters.resolve(&app.registry, &req.model);
     check_context_length(&req, model.context_window, flavor)?;
     let plan = app.sim.plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
-    let stores = flavor == Flavor::Responses && req.store && app.responses.enabled();
-    // The whole body is built once: for the reply when not streaming, for the store when kept.
-    let body = (stores || !req.stream).then(|| full_body(app, &plan));
-    if let Some(body) = body.as_ref().filter(|_| stores) {
-        let context_tokens = plan.usage.prompt_tokens + plan.usage.completion_tokens;
-        app.responses.put(plan.meta.id.clone(), Stored { context_tokens, body: body.as_slice().into() });
+    let stores = app.stores.keeps(flavor, &req);
+    // The whole object is built once: for the reply when not streaming, for the store when kept.
+    let full = (stores || !req.stream).then(|| full_body(app, &plan));
+    if let Some(full) = full.as_ref().filter(|_| stores) {
+        let generated = Generated {
+            flavor,
+            id: &plan.meta.id,
+            context_tokens: plan.usage.prompt_tokens + plan.usage.completion_tokens,
+            done_at: unix_micros(ctx) + plan.duration().as_micros() as u64,
+            params: plan.responses.as_deref(),
+            request: body,
+            full,
+        };
+        app.stores.keep(generated, app.encoding);
     }
-    match body.filter(|_| !req.stream) {
+    if let Some(queued) = responses::stored::queued(plan.responses.as_deref(), req.stream, full.as_deref()) {
+        return Ok(Full::value(&queued).into());
+    }
+    match full.filter(|_| !req.stream) {
         Some(body) => Ok(non_streaming(app, plan, body)),
         None => Ok(Reply::Stream(Box::new(TokenStream::new(plan)))),
     }
+}
+
+/// The wall clock in unix microseconds.
+pub fn unix_micros(ctx: &Ctx<'_>) -> u64 {
+    ctx.unix_now.0 * 1_000_000 + u64::from(ctx.unix_now.1)
 }
 
 /// Prompt plus requested output must fit the model's context window, checked before any byte
@@ -104,7 +116,10 @@ fn full_body(app: &App, plan: &Plan) -> Vec<u8> {
             legacy: plan.legacy_functions,
         })
         .collect();
-    completion_json(plan.flavor, &plan.meta, &choices, plan.usage)
+    match &plan.responses {
+        Some(params) => responses_json(&plan.meta, params, plan.done_at(), &choices[0], plan.usage),
+        None => completion_json(plan.flavor, &plan.meta, &choices, plan.usage),
+    }
 }
 
 /// A non-streaming choice's `logprobs` object in its endpoint's shape (echoed prompt tokens first).

@@ -1,58 +1,91 @@
-//! OpenAI's generation endpoints: chat completions, legacy completions, the Responses API
-//! with its store, and FakeAI's Azure-style text generation.
+//! OpenAI's generation endpoints: chat completions (with stored completions), legacy
+//! completions, the Responses API with its store (background responses, input items, input
+//! token counts), and FakeAI's Azure-style text generation.
 
-use super::{Ctx, Full, Outcome, Request, generate};
+use super::{Body, Ctx, Full, Outcome, Request, generate};
 use crate::{
     app::App,
-    error::Error,
-    openai::{chunks::Flavor, request},
-    router::Route,
+    openai::{chunks::Flavor, request, responses, stored_chat},
+    router::{BodyKind, Route},
 };
 
 /// The routes.
 pub static ROUTES: &[Route] = &[
     Route::post("/v1/chat/completions", chat),
+    Route::get("/v1/chat/completions", list_chats),
+    Route::get("/v1/chat/completions/{id}", get_chat),
+    Route::post("/v1/chat/completions/{id}", update_chat),
+    Route::delete("/v1/chat/completions/{id}", delete_chat),
+    Route::get("/v1/chat/completions/{id}/messages", chat_messages),
     Route::post("/v1/completions", completions),
     Route::post("/v1/responses", responses),
+    Route::post("/v1/responses/input_tokens", input_tokens),
     Route::get("/v1/responses/{id}", get_response),
     Route::delete("/v1/responses/{id}", delete_response),
+    Route::post("/v1/responses/{id}/cancel", cancel_response).body(BodyKind::None),
+    Route::get("/v1/responses/{id}/input_items", input_items),
     Route::post("/v1/text/generation", text_generation),
 ];
 
 fn chat(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
-    generate::generate(app, ctx, request::parse_chat(req.body, app.encoding)?, Flavor::Chat)
+    generate::generate(app, ctx, request::parse_chat(req.body, app.encoding)?, Flavor::Chat, req.body)
 }
 
 fn completions(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
-    generate::generate(app, ctx, request::parse_completion(req.body, app.encoding)?, Flavor::Completion)
+    generate::generate(app, ctx, request::parse_completion(req.body, app.encoding)?, Flavor::Completion, req.body)
 }
 
 fn responses(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
-    generate::generate(app, ctx, request::parse_responses(req.body, app.encoding)?, Flavor::Responses)
+    generate::generate(app, ctx, request::parse_responses(req.body, app.encoding)?, Flavor::Responses, req.body)
 }
 
-/// 404 for a response id not in the store.
-fn response_not_found(id: &str) -> Error {
-    Error::new(404, "invalid_request_error", format!("Response with id '{id}' not found."))
-        .with_param("response_id")
-        .with_code("not_found")
+fn list_chats(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    Ok(Full::value(&stored_chat::list(&app.stores.chats, &req.head.query)?).into())
 }
 
-fn get_response(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    let id = req.param("id");
-    let stored = app.responses.get(id).ok_or_else(|| response_not_found(id))?;
-    Ok(Full::json(super::Body::Shared(stored.body)).into())
+fn get_chat(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    Ok(Full::value(&stored_chat::retrieve(&app.stores.chats, req.param("id"))?).into())
+}
+
+fn update_chat(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    Ok(Full::value(&stored_chat::update(&app.stores.chats, req.param("id"), req.body)?).into())
+}
+
+fn delete_chat(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    Ok(Full::value(&stored_chat::delete(&app.stores.chats, req.param("id"))?).into())
+}
+
+fn chat_messages(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    Ok(Full::value(&stored_chat::messages(&app.stores.chats, req.param("id"), &req.head.query)?).into())
+}
+
+fn input_tokens(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    generate::require_json(req)?;
+    Ok(Full::value(&responses::input_tokens::count(&app.stores, app.encoding, req.body)?).into())
+}
+
+fn get_response(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    let now = generate::unix_micros(ctx);
+    let body = responses::stored::retrieve(&app.stores.responses, req.param("id"), now)?;
+    Ok(Full::json(Body::Shared(body)).into())
 }
 
 fn delete_response(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    let id = req.param("id");
-    if !app.responses.delete(id) {
-        return Err(response_not_found(id));
-    }
-    Ok(Full::value(&serde_json::json!({"id": id, "object": "response", "deleted": true})).into())
+    Ok(Full::value(&responses::stored::delete(&app.stores.responses, req.param("id"))?).into())
+}
+
+fn cancel_response(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    let now = generate::unix_micros(ctx);
+    let body = responses::stored::cancel(&app.stores.responses, req.param("id"), now)?;
+    Ok(Full::json(Body::Shared(body)).into())
+}
+
+fn input_items(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    let items = responses::stored::input_items(&app.stores.responses, req.param("id"), &req.head.query)?;
+    Ok(Full::value(&items).into())
 }
 
 /// FakeAI's Azure-style `POST /v1/text/generation`: `input` (or `prompt`), `max_output_tokens`

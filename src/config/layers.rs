@@ -60,6 +60,8 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("default_max_output_tokens", "models", "default_max_output_tokens"),
     ("max_auto_models", "models", "max_auto_models"),
     ("response_store", "storage", "response_store"),
+    ("store_capacity", "storage", "store_capacity"),
+    ("stream_obfuscation", "generation", "stream_obfuscation"),
     ("kv_cache_tokens", "kv_cache", "tokens"),
     ("kv_cache_block_size", "kv_cache", "block_size"),
 ];

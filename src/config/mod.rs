@@ -224,6 +224,15 @@ pub struct ServerArgs {
     /// (oldest dropped first; 0 keeps none).
     #[arg(long, default_value_t = 10_000)]
     pub response_store: usize,
+    /// How many stored objects of each other kind (chat completions with `store: true`,
+    /// conversations) are kept (oldest dropped first; 0 keeps none).
+    #[arg(long, default_value_t = 10_000)]
+    pub store_capacity: usize,
+    /// Pad every chat stream chunk with a random `obfuscation` string as OpenAI does (unless the
+    /// request sends `stream_options.include_obfuscation: false`). Off by default: it costs bytes
+    /// and work per chunk.
+    #[arg(long)]
+    pub stream_obfuscation: bool,
     /// When `tool_choice: auto` (the default) calls tools: `match` calls those the last user
     /// message mentions by name or a significant word of it; `always` calls one even without a
     /// mention; `never` answers in text.

@@ -68,17 +68,27 @@ pub struct ChunkWriter {
     tokens: std::cell::Cell<u64>,
     /// Anthropic: content blocks started so far (a block is open while `tokens` is below it).
     blocks: std::cell::Cell<u64>,
-    /// The Responses API's ids.
-    responses: Option<responses::Ids>,
+    /// The Responses API's object and item ids.
+    responses: Option<Ids>,
     /// `data: {"id":…,"object":…,"created":…,"model":…,` — everything before `"choices"`.
     head: Vec<u8>,
     /// Chat only: everything before the text of choice 0's `content` and `reasoning_content`
     /// deltas, so that the common chunk is one copy, the text, and one copy.
     delta_prefixes: [Vec<u8>; 2],
+    /// Chat only: pad each chunk with `obfuscation`. The pre-encoded delta path never pads: an
+    /// obfuscated stream passes `logprobs` extras (`null`) so that its deltas take the general one.
+    obfuscation: Option<Obfuscation>,
 }
 
+use super::obfuscation::Obfuscation;
+use super::responses::{
+    events::{Answer as ResponsesAnswer, Ids},
+    object::{Params, Status},
+};
+
 const DATA: &[u8] = b"data: ";
-const END: &[u8] = b"\n\n";
+/// The blank line that ends an SSE event.
+pub(crate) const END: &[u8] = b"\n\n";
 /// The chat delta fields, each with a pre-encoded chunk prefix: indices into `DELTA_FIELDS`.
 const CONTENT: usize = 0;
 const REASONING: usize = 1;
@@ -97,12 +107,13 @@ impl ChunkWriter {
             responses,
             head,
             delta_prefixes: Default::default(),
+            obfuscation: None,
         };
         if flavor == Flavor::Tgi {
             return plain(b"data:".to_vec(), None);
         }
         if flavor == Flavor::Responses {
-            return plain(Vec::new(), Some(responses::Ids::new(meta)));
+            return Self::responses(meta, &Params::default(), meta.created);
         }
         if let Flavor::TokenIds(_) = flavor {
             return plain(super::vllm_generate::chunk_head(&meta.id), None);
@@ -146,6 +157,38 @@ impl ChunkWriter {
             head,
             responses: None,
             delta_prefixes,
+            obfuscation: None,
+        }
+    }
+
+    /// This writer, padding every chat chunk with a random `obfuscation` string (seeded by `seed`)
+    /// except reasoning deltas, which OpenAI does not send.
+    pub fn obfuscated(mut self, seed: u64) -> Self {
+        if self.flavor == Flavor::Chat {
+            self.obfuscation = Some(Obfuscation::new(seed));
+        }
+        self
+    }
+
+    /// Closes a chunk object: its padding when obfuscated, then `}`.
+    fn close(&self, out: &mut Vec<u8>) {
+        if let Some(o) = &self.obfuscation {
+            o.push(out);
+        }
+        out.push(b'}');
+    }
+
+    /// The Responses API's encoder: its response object echoes `params` and reports
+    /// `completed_at` (unix seconds) once done.
+    pub fn responses(meta: &ResponseMeta, params: &Params, completed_at: u64) -> Self {
+        ChunkWriter {
+            flavor: Flavor::Responses,
+            tokens: Default::default(),
+            blocks: Default::default(),
+            responses: Some(Ids::new(meta, params, completed_at)),
+            head: Vec::new(),
+            delta_prefixes: Default::default(),
+            obfuscation: None,
         }
     }
 
@@ -156,8 +199,9 @@ impl ChunkWriter {
             out.extend_from_slice(&self.head);
             push_index(out, index);
             out.extend_from_slice(
-                b",\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}",
+                b",\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]",
             );
+            self.close(out);
             out.extend_from_slice(END);
         }
     }
@@ -183,7 +227,9 @@ impl ChunkWriter {
                 push_json_str(out, token);
                 out.extend_from_slice(b",\"index\":");
                 push_u64(out, index as u64);
-                push_chunk_end(out, extras);
+                // Completions are never padded: their chunks close as they always did.
+                push_choice_end(out, extras);
+                out.push(b'}');
             }
             Flavor::Messages | Flavor::Responses => unreachable!("handled above"),
             Flavor::Tgi => {
@@ -278,16 +324,18 @@ impl ChunkWriter {
         }
     }
 
-    /// The Responses API's closing events, ending with `response.completed` and its usage.
+    /// The Responses API's closing events, ending with `response.completed` (or
+    /// `response.incomplete` at that `status`) and its usage.
     pub fn responses_finish(
         &self,
         reasoning_text: Option<&str>,
-        answer: &responses::Answer<'_>,
+        answer: &ResponsesAnswer<'_>,
+        status: Status,
         usage: Usage,
         out: &mut Vec<u8>,
     ) {
         if let Some(ids) = &self.responses {
-            ids.finish(&self.tokens, reasoning_text, answer, usage, out);
+            ids.finish(&self.tokens, reasoning_text, answer, status, usage, out);
         }
     }
 
@@ -313,7 +361,7 @@ impl ChunkWriter {
         push_delta_open(out, index, DELTA_FIELDS[field]);
         push_json_str(out, text);
         out.push(b'}');
-        push_chunk_end(out, extras);
+        self.chunk_end(out, extras);
         out.extend_from_slice(END);
     }
 
@@ -371,8 +419,14 @@ impl ChunkWriter {
         out.extend_from_slice(b"\"arguments\":");
         push_json_str(out, arguments);
         out.extend_from_slice(if legacy { b"}}".as_slice() } else { b"}}]}" });
-        push_chunk_end(out, Extras::default());
+        self.chunk_end(out, Extras::default());
         out.extend_from_slice(END);
+    }
+
+    /// Closes a chat choice that is still going and the chunk (with its padding when obfuscated).
+    fn chunk_end(&self, out: &mut Vec<u8>, extras: Extras<'_>) {
+        push_choice_end(out, extras);
+        self.close(out);
     }
 
     /// The chunk that carries choice `index`'s `finish_reason`.
@@ -390,7 +444,8 @@ impl ChunkWriter {
             }
         }
         push_json_str(out, reason);
-        out.extend_from_slice(b"}]}");
+        out.extend_from_slice(b"}]");
+        self.close(out);
         out.extend_from_slice(END);
     }
 
@@ -399,289 +454,13 @@ impl ChunkWriter {
         out.extend_from_slice(&self.head);
         out.extend_from_slice(b"\"choices\":[],\"usage\":");
         push_usage(out, usage);
-        out.push(b'}');
+        self.close(out);
         out.extend_from_slice(END);
     }
 
     /// The terminating `data: [DONE]`.
     pub fn done(out: &mut Vec<u8>) {
         out.extend_from_slice(b"data: [DONE]\n\n");
-    }
-}
-
-/// The Responses API's event encoding.
-pub mod responses {
-    use std::cell::Cell;
-
-    use serde_json::{Value, json};
-
-    use super::{END, ResponseMeta, Usage, push_json_str, push_u64};
-
-    /// What a response answers with after any reasoning.
-    #[derive(Debug, Clone, Copy)]
-    pub enum Answer<'a> {
-        /// A message with this text.
-        Text(&'a str),
-        /// Function calls as (call id, name, arguments).
-        Calls(&'a [(String, String, String)]),
-    }
-
-    /// Ids of one response and its output items.
-    #[derive(Debug, Clone)]
-    pub struct Ids {
-        id: String,
-        model: String,
-        created: u64,
-        message: String,
-        reasoning: String,
-        /// A reasoning item came first, so the message is output 1.
-        reasoning_open: Cell<bool>,
-        /// The answer is function calls, not a message.
-        tool_calls: Cell<bool>,
-    }
-
-    impl Ids {
-        /// Ids derived from the response's.
-        pub fn new(meta: &ResponseMeta) -> Self {
-            let suffix = meta.id.split_once('_').map_or(meta.id.as_str(), |(_, s)| s);
-            Ids {
-                id: meta.id.clone(),
-                model: meta.model.clone(),
-                created: meta.created,
-                message: format!("msg_{suffix}"),
-                reasoning: format!("rs_{suffix}"),
-                reasoning_open: Cell::new(false),
-                tool_calls: Cell::new(false),
-            }
-        }
-
-        fn event(seq: &Cell<u64>, out: &mut Vec<u8>, kind: &str, mut body: Value) {
-            body["type"] = json!(kind);
-            body["sequence_number"] = json!(seq.get());
-            seq.set(seq.get() + 1);
-            out.extend_from_slice(b"event: ");
-            out.extend_from_slice(kind.as_bytes());
-            out.extend_from_slice(b"\ndata: ");
-            out.extend_from_slice(body.to_string().as_bytes());
-            out.extend_from_slice(END);
-        }
-
-        /// The response object at `status`, with `output` and `usage`.
-        pub fn response(&self, status: &str, output: Value, usage: Option<Usage>) -> Value {
-            let text: String = output
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|i| i["type"] == "message")
-                .flat_map(|i| i["content"].as_array().cloned().unwrap_or_default())
-                .filter_map(|c| c["text"].as_str().map(str::to_owned))
-                .collect();
-            json!({
-                "id": self.id,
-                "object": "response",
-                "created_at": self.created,
-                "status": status,
-                "model": self.model,
-                "output": output,
-                "output_text": text,
-                "usage": usage.map(|u| json!({
-                    "input_tokens": u.prompt_tokens,
-                    "input_tokens_details": {"cached_tokens": 0},
-                    "output_tokens": u.completion_tokens,
-                    "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
-                    "total_tokens": u.prompt_tokens + u.completion_tokens,
-                })),
-            })
-        }
-
-        /// The output items: a reasoning item (when there is reasoning), then the message or the
-        /// function calls.
-        pub fn output(&self, reasoning: Option<&str>, answer: &Answer<'_>, status: &str) -> Value {
-            let mut items = Vec::new();
-            if let Some(r) = reasoning {
-                items.push(json!({"id": self.reasoning, "type": "reasoning", "status": status, "summary": [],
-                    "content": [{"type": "reasoning_text", "text": r}]}));
-            }
-            match answer {
-                Answer::Text(text) => items.push(self.message_item(text, status)),
-                Answer::Calls(calls) => items.extend(
-                    calls.iter().enumerate().map(|(k, (id, name, args))| self.call_item(k, id, name, args, status)),
-                ),
-            }
-            Value::Array(items)
-        }
-
-        fn call_item(&self, call: usize, call_id: &str, name: &str, arguments: &str, status: &str) -> Value {
-            json!({"id": self.call_item_id(call), "type": "function_call", "status": status, "call_id": call_id,
-                "name": name, "arguments": arguments})
-        }
-
-        fn call_item_id(&self, call: usize) -> String {
-            format!("fc_{}{call}", &self.message[4..])
-        }
-
-        fn call_index(&self, call: usize) -> u64 {
-            u64::from(self.reasoning_open.get()) + call as u64
-        }
-
-        /// A function call item opens.
-        pub(super) fn call_start(&self, seq: &Cell<u64>, call: usize, call_id: &str, name: &str, out: &mut Vec<u8>) {
-            let item = self.call_item(call, call_id, name, "", "in_progress");
-            let body = json!({"output_index": self.call_index(call), "item": item});
-            Self::event(seq, out, "response.output_item.added", body);
-        }
-
-        /// One token of a function call's arguments.
-        pub(super) fn call_delta(&self, seq: &Cell<u64>, call: usize, fragment: &str, out: &mut Vec<u8>) {
-            let item = self.call_item_id(call);
-            self.delta(seq, b"response.function_call_arguments.delta", &item, self.call_index(call), fragment, out);
-        }
-
-        fn message_item(&self, text: &str, status: &str) -> Value {
-            json!({"id": self.message, "type": "message", "status": status, "role": "assistant",
-                "content": [{"type": "output_text", "text": text, "annotations": []}]})
-        }
-
-        fn open_message(&self, seq: &Cell<u64>, output_index: u64, out: &mut Vec<u8>) {
-            let mut item = self.message_item("", "in_progress");
-            item["content"] = json!([]);
-            Self::event(seq, out, "response.output_item.added", json!({"output_index": output_index, "item": item}));
-            Self::event(
-                seq,
-                out,
-                "response.content_part.added",
-                json!({"item_id": self.message,
-                "output_index": output_index, "content_index": 0,
-                "part": {"type": "output_text", "text": "", "annotations": []}}),
-            );
-        }
-
-        pub(super) fn open(&self, seq: &Cell<u64>, thinking: bool, tool_calls: bool, out: &mut Vec<u8>) {
-            let created = self.response("in_progress", json!([]), None);
-            Self::event(seq, out, "response.created", json!({"response": created}));
-            Self::event(seq, out, "response.in_progress", json!({"response": created}));
-            self.reasoning_open.set(thinking);
-            self.tool_calls.set(tool_calls);
-            if thinking {
-                Self::event(
-                    seq,
-                    out,
-                    "response.output_item.added",
-                    json!({"output_index": 0, "item":
-                    {"id": self.reasoning, "type": "reasoning", "status": "in_progress", "summary": [], "content": []}}),
-                );
-            } else if !tool_calls {
-                self.open_message(seq, 0, out);
-            }
-        }
-
-        fn delta(&self, seq: &Cell<u64>, kind: &[u8], item: &str, output_index: u64, token: &str, out: &mut Vec<u8>) {
-            out.extend_from_slice(b"event: ");
-            out.extend_from_slice(kind);
-            out.extend_from_slice(b"\ndata: {\"type\":\"");
-            out.extend_from_slice(kind);
-            out.extend_from_slice(b"\",\"sequence_number\":");
-            push_u64(out, seq.get());
-            seq.set(seq.get() + 1);
-            out.extend_from_slice(b",\"item_id\":");
-            push_json_str(out, item);
-            out.extend_from_slice(b",\"output_index\":");
-            push_u64(out, output_index);
-            out.extend_from_slice(b",\"content_index\":0,\"delta\":");
-            push_json_str(out, token);
-            out.extend_from_slice(b",\"logprobs\":[]}");
-            out.extend_from_slice(END);
-        }
-
-        pub(super) fn text_delta(&self, seq: &Cell<u64>, token: &str, out: &mut Vec<u8>) {
-            let index = u64::from(self.reasoning_open.get());
-            self.delta(seq, b"response.output_text.delta", &self.message, index, token, out);
-        }
-
-        pub(super) fn reasoning_delta(&self, seq: &Cell<u64>, token: &str, out: &mut Vec<u8>) {
-            self.delta(seq, b"response.reasoning_text.delta", &self.reasoning, 0, token, out);
-        }
-
-        fn close_reasoning(&self, seq: &Cell<u64>, text: &str, out: &mut Vec<u8>) {
-            Self::event(
-                seq,
-                out,
-                "response.reasoning_text.done",
-                json!({"item_id": self.reasoning,
-                "output_index": 0, "content_index": 0, "text": text}),
-            );
-            let item = &self.output(Some(text), &Answer::Text(""), "completed")[0];
-            Self::event(seq, out, "response.output_item.done", json!({"output_index": 0, "item": item}));
-        }
-
-        pub(super) fn answer_starts(&self, seq: &Cell<u64>, reasoning_text: &str, out: &mut Vec<u8>) {
-            self.close_reasoning(seq, reasoning_text, out);
-            if !self.tool_calls.get() {
-                self.open_message(seq, 1, out);
-            }
-        }
-
-        pub(super) fn finish(
-            &self,
-            seq: &Cell<u64>,
-            reasoning: Option<&str>,
-            answer: &Answer<'_>,
-            usage: Usage,
-            out: &mut Vec<u8>,
-        ) {
-            let text = match answer {
-                Answer::Text(text) => text,
-                Answer::Calls(calls) => return self.finish_calls(seq, reasoning, calls, usage, out),
-            };
-            let index = u64::from(self.reasoning_open.get());
-            if let (Some(r), true) = (reasoning, text.is_empty()) {
-                // Stopped before any answer token: the reasoning item still closes, the message opens.
-                self.answer_starts(seq, r, out);
-            }
-            Self::event(
-                seq,
-                out,
-                "response.output_text.done",
-                json!({"item_id": self.message,
-                "output_index": index, "content_index": 0, "text": text, "logprobs": []}),
-            );
-            Self::event(
-                seq,
-                out,
-                "response.content_part.done",
-                json!({"item_id": self.message,
-                "output_index": index, "content_index": 0,
-                "part": {"type": "output_text", "text": text, "annotations": []}}),
-            );
-            let item = self.message_item(text, "completed");
-            Self::event(seq, out, "response.output_item.done", json!({"output_index": index, "item": item}));
-            let response = self.response("completed", self.output(reasoning, answer, "completed"), Some(usage));
-            Self::event(seq, out, "response.completed", json!({"response": response}));
-        }
-
-        /// Each function call's arguments and item close, then `response.completed`.
-        fn finish_calls(
-            &self,
-            seq: &Cell<u64>,
-            reasoning: Option<&str>,
-            calls: &[(String, String, String)],
-            usage: Usage,
-            out: &mut Vec<u8>,
-        ) {
-            if let (Some(r), true) = (reasoning, calls.is_empty()) {
-                self.close_reasoning(seq, r, out);
-            }
-            for (k, (id, name, args)) in calls.iter().enumerate() {
-                let (item_id, index) = (self.call_item_id(k), self.call_index(k));
-                let body = json!({"item_id": item_id, "output_index": index, "arguments": args});
-                Self::event(seq, out, "response.function_call_arguments.done", body);
-                let item = self.call_item(k, id, name, args, "completed");
-                Self::event(seq, out, "response.output_item.done", json!({"output_index": index, "item": item}));
-            }
-            let output = self.output(reasoning, &Answer::Calls(calls), "completed");
-            let response = self.response("completed", output, Some(usage));
-            Self::event(seq, out, "response.completed", json!({"response": response}));
-        }
     }
 }
 
@@ -699,9 +478,9 @@ fn push_delta_open(out: &mut Vec<u8>, index: usize, field: &[u8]) {
     out.extend_from_slice(b"\":");
 }
 
-/// Closes a choice that is still going: `,"logprobs":…,"finish_reason":null}]`, the running
-/// usage if any, and the chunk's `}`.
-fn push_chunk_end(out: &mut Vec<u8>, extras: Extras<'_>) {
+/// Closes a choice that is still going: `,"logprobs":…,"finish_reason":null}]` and the running
+/// usage if any (the chunk's own `}` follows).
+fn push_choice_end(out: &mut Vec<u8>, extras: Extras<'_>) {
     out.extend_from_slice(b",\"logprobs\":");
     out.extend_from_slice(if extras.logprobs.is_empty() { b"null" } else { extras.logprobs });
     out.extend_from_slice(b",\"finish_reason\":null}]");
@@ -714,7 +493,6 @@ fn push_chunk_end(out: &mut Vec<u8>, extras: Extras<'_>) {
         push_u64(out, prompt + completion);
         out.push(b'}');
     }
-    out.push(b'}');
 }
 
 /// Appends `n` in decimal without allocating.

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::{
     media,
+    responses::object::{Params as ResponseParams, Reasoning},
     tools::{RawStructure, Structure},
 };
 use crate::{error::Error, tokens::Encoding};
@@ -18,6 +19,9 @@ pub struct StreamOptions {
     /// vLLM: usage in every chunk.
     #[serde(default)]
     pub continuous_usage_stats: Option<bool>,
+    /// OpenAI: pad chunks with `obfuscation` (default true, when the server pads at all).
+    #[serde(default)]
+    pub include_obfuscation: Option<bool>,
 }
 
 /// A chat message; only what token counting needs.
@@ -152,7 +156,7 @@ struct CompletionBody {
 struct ResponsesBody {
     model: Option<String>,
     input: Option<ResponsesInput>,
-    instructions: Option<String>,
+    instructions: Option<MessageContent>,
     max_output_tokens: Option<i64>,
     reasoning: Option<ReasoningOptions>,
     tools: Option<Vec<Value>>,
@@ -160,14 +164,24 @@ struct ResponsesBody {
     parallel_tool_calls: Option<bool>,
     text: Option<TextOptions>,
     previous_response_id: Option<String>,
+    truncation: Option<String>,
+    background: Option<bool>,
+    conversation: Option<Value>,
+    top_logprobs: Option<u64>,
+    max_tool_calls: Option<u64>,
+    prompt: Option<Value>,
+    prompt_cache_key: Option<String>,
+    prompt_cache_retention: Option<String>,
+    safety_identifier: Option<String>,
     #[serde(flatten)]
     common: CommonBody,
 }
 
-/// `text: {format}`: the Responses API's `response_format`.
+/// `text: {format, verbosity}`: the Responses API's `response_format`.
 #[derive(Debug, Deserialize)]
 struct TextOptions {
     format: Option<Value>,
+    verbosity: Option<String>,
 }
 
 /// `input`: a string or a list of items.
@@ -189,29 +203,39 @@ struct InputItem {
     output: Option<Value>,
 }
 
-/// `reasoning: {effort}`.
+/// `reasoning: {effort, summary}`.
 #[derive(Debug, Deserialize)]
 struct ReasoningOptions {
     effort: Option<String>,
+    summary: Option<String>,
 }
 
 /// Parses a Responses API request: prompt tokens count `instructions` and every input text.
 pub fn parse_responses(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> {
     let fields = [
         ("input", Kind::StrOrArray),
-        ("instructions", Kind::Str),
+        ("instructions", Kind::StrOrArray),
         ("tools", Kind::Array),
         ("parallel_tool_calls", Kind::Bool),
         ("text", Kind::Object),
         ("previous_response_id", Kind::Str),
         ("max_output_tokens", Kind::Int),
+        ("truncation", Kind::Str),
+        ("background", Kind::Bool),
+        ("top_logprobs", Kind::Int),
+        ("max_tool_calls", Kind::Int),
     ];
     let req: ResponsesBody = parse_json(body, &fields)?;
-    let model = require_model(req.model)?;
-    let input = req.input.ok_or_else(|| Error::invalid_param("input", "Missing required parameter: 'input'."))?;
+    let model = require_model(req.model.clone())?;
+    let input =
+        req.input.as_ref().ok_or_else(|| Error::invalid_param("input", "Missing required parameter: 'input'."))?;
     let mut count = PromptCount::new(encoding);
-    count.text(req.instructions.as_deref().unwrap_or(""));
-    let last_user = match &input {
+    match &req.instructions {
+        Some(MessageContent::Text(t)) => count.text(t),
+        Some(MessageContent::Parts(items)) => items.iter().for_each(|i| count.json(Some(i))),
+        None => {}
+    }
+    let last_user = match input {
         ResponsesInput::Text(t) => {
             count.text(t);
             Some(t.clone())
@@ -230,6 +254,7 @@ pub fn parse_responses(body: &[u8], encoding: Encoding) -> Result<GenRequest, Er
             last.and_then(|i| i.content.as_ref().map(MessageContent::text).or(i.text.clone()))
         }
     };
+    let params = responses_params(&req)?;
     // Responses tools are flat (`{type, name, parameters}`); only function tools can be called.
     let tools: Option<Value> = req.tools.map(|tools| {
         let functions = tools.into_iter().filter(|t| t.get("type").and_then(Value::as_str) == Some("function"));
@@ -249,7 +274,6 @@ pub fn parse_responses(body: &[u8], encoding: Encoding) -> Result<GenRequest, Er
     let structure = raw.parse(last_user.as_deref())?;
     count.json(tools.as_ref().filter(|t| t.as_array().is_some_and(|a| !a.is_empty())));
     let effort = req.reasoning.and_then(|r| r.effort);
-    let store = req.common.store.unwrap_or(true);
     let common = CommonBody {
         max_tokens: req.max_output_tokens.or(req.common.max_tokens),
         max_completion_tokens: None,
@@ -259,8 +283,73 @@ pub fn parse_responses(body: &[u8], encoding: Encoding) -> Result<GenRequest, Er
     let mut r = finish(model, common, count).map_err(max_tokens_named("max_output_tokens"))?;
     r.structure = structure;
     r.previous_response_id = req.previous_response_id;
-    r.store = store;
+    r.store = params.store;
+    r.responses = Some(Box::new(params));
     Ok(r)
+}
+
+/// What the response object echoes of a Responses request, defaulted as OpenAI does.
+fn responses_params(req: &ResponsesBody) -> Result<ResponseParams, Error> {
+    let defaults = ResponseParams::default();
+    let truncation = req.truncation.clone().unwrap_or(defaults.truncation);
+    if truncation != "auto" && truncation != "disabled" {
+        let message = format!("Invalid value for 'truncation': {truncation:?}; expected auto or disabled.");
+        return Err(Error::invalid_param("truncation", message).with_code("invalid_value"));
+    }
+    let store = req.common.store.unwrap_or(true);
+    let background = req.background.unwrap_or(false);
+    if background && !store {
+        return Err(Error::invalid_param("background", "Background mode requires 'store' to be true."));
+    }
+    let conversation = match &req.conversation {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(serde_json::json!({"id": id})),
+        Some(Value::Object(o)) if o.get("id").is_some_and(Value::is_string) => Some(serde_json::json!({"id": o["id"]})),
+        Some(_) => return Err(Error::invalid_param("conversation", "'conversation' must be an id or {\"id\": …}.")),
+    };
+    if conversation.is_some() && req.previous_response_id.is_some() {
+        let message = "'conversation' and 'previous_response_id' cannot be used together.";
+        return Err(Error::invalid_param("conversation", message));
+    }
+    let text = req.text.as_ref();
+    let reasoning = req.reasoning.as_ref();
+    Ok(ResponseParams {
+        background,
+        conversation,
+        instructions: req.instructions.as_ref().map(|i| match i {
+            MessageContent::Text(t) => Value::String(t.clone()),
+            MessageContent::Parts(items) => Value::Array(items.clone()),
+        }),
+        max_output_tokens: req.max_output_tokens.and_then(|n| u64::try_from(n).ok()),
+        max_tool_calls: req.max_tool_calls,
+        metadata: req.common.metadata.clone().unwrap_or_default(),
+        parallel_tool_calls: req.parallel_tool_calls.unwrap_or(true),
+        previous_response_id: req.previous_response_id.clone(),
+        prompt: req.prompt.clone(),
+        prompt_cache_key: req.prompt_cache_key.clone(),
+        prompt_cache_retention: req.prompt_cache_retention.clone(),
+        reasoning: Reasoning {
+            effort: reasoning.and_then(|r| r.effort.clone()).or(req.common.reasoning_effort.clone()),
+            summary: reasoning.and_then(|r| r.summary.clone()),
+        },
+        safety_identifier: req.safety_identifier.clone(),
+        service_tier: match req.common.service_tier.as_deref() {
+            None | Some("auto") => defaults.service_tier,
+            Some(tier) => tier.to_owned(),
+        },
+        store,
+        temperature: req.common.temperature.unwrap_or(defaults.temperature),
+        text: serde_json::json!({
+            "format": text.and_then(|t| t.format.clone()).unwrap_or(defaults.text["format"].clone()),
+            "verbosity": text.and_then(|t| t.verbosity.clone()).unwrap_or_else(|| "medium".to_owned()),
+        }),
+        tool_choice: req.tool_choice.clone().unwrap_or(defaults.tool_choice),
+        tools: req.tools.clone().unwrap_or_default(),
+        top_logprobs: req.top_logprobs.unwrap_or(0),
+        top_p: req.common.top_p.unwrap_or(defaults.top_p),
+        truncation,
+        user: req.common.user.clone(),
+    })
 }
 
 /// FakeAI's `POST /v1/text/generation`.
@@ -418,6 +507,10 @@ pub struct GenRequest {
     pub reasoning_budget: Option<u64>,
     /// How the prompt met the prompt cache (Anthropic's `cache_control`).
     pub prompt_cache: super::anthropic::cache::CacheUsage,
+    /// Responses API: what the response object echoes.
+    pub responses: Option<Box<ResponseParams>>,
+    /// `stream_options.include_obfuscation` (default true).
+    pub obfuscation: bool,
 }
 
 /// The share of the output spent reasoning at each `reasoning_effort`.
@@ -491,7 +584,9 @@ pub fn parse_chat(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> 
             Some(content.map(|c| c.text()).unwrap_or_default())
         }
     };
+    let store = req.common.store.unwrap_or(false);
     let mut r = finish(model, req.common, count)?;
+    r.store = store;
     r.structure = structure;
     r.logprobs = logprobs;
     r.prediction = prediction;
@@ -608,6 +703,8 @@ fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest
         thinking: None,
         reasoning_budget: None,
         prompt_cache: Default::default(),
+        responses: None,
+        obfuscation: options.include_obfuscation.unwrap_or(true),
     })
 }
 

@@ -2,7 +2,13 @@
 
 use serde_json::json;
 
-use super::chunks::{Flavor, ResponseMeta, Usage};
+use super::{
+    chunks::{Flavor, ResponseMeta, Usage},
+    responses::{
+        events::{Answer, Ids},
+        object::{Params, Status},
+    },
+};
 
 /// One choice of a non-streaming response.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -51,15 +57,7 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
             };
             return super::anthropic::body::message_json(meta, said, usage, Default::default());
         }
-        Flavor::Responses => {
-            let c = &choices[0];
-            let ids = super::chunks::responses::Ids::new(meta);
-            let answer = match c.tool_calls.is_empty() {
-                true => super::chunks::responses::Answer::Text(&c.content),
-                false => super::chunks::responses::Answer::Calls(&c.tool_calls),
-            };
-            ids.response("completed", ids.output(c.reasoning.as_deref(), &answer, "completed"), Some(usage))
-        }
+        Flavor::Responses => return responses_json(meta, &Params::default(), meta.created, &choices[0], usage),
         // TGI's routes build their own bodies (`openai::tgi`); this is its details-less shape.
         Flavor::Tgi => json!({"generated_text": choices[0].content}),
         Flavor::TokenIds(_) => unreachable!("/inference/v1/generate builds its own body (openai::vllm_generate)"),
@@ -74,6 +72,23 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
             "usage": usage_json,
         }),
     };
+    serde_json::to_vec(&body).expect("response serializes")
+}
+
+/// The Responses API's response object of a generation that ended at `completed_at` (unix seconds).
+pub fn responses_json(
+    meta: &ResponseMeta,
+    params: &Params,
+    completed_at: u64,
+    c: &ChoiceText,
+    usage: Usage,
+) -> Vec<u8> {
+    let ids = Ids::new(meta, params, completed_at);
+    let answer = match c.tool_calls.is_empty() {
+        true => Answer::Text(&c.content),
+        false => Answer::Calls(&c.tool_calls),
+    };
+    let body = ids.ended(Status::ended(c.finish_reason), c.reasoning.as_deref(), &answer, usage);
     serde_json::to_vec(&body).expect("response serializes")
 }
 

@@ -9,6 +9,7 @@ use crate::api;
 /// The API modules' route tables.
 pub static TABLES: &[&[Route]] = &[
     api::openai::ROUTES,
+    api::conversations::ROUTES,
     api::anthropic::ROUTES,
     api::tgi::ROUTES,
     api::vllm::ROUTES,
@@ -67,14 +68,16 @@ mod tests {
             panic!("HEAD finds GET")
         };
         assert_eq!(params[0].1, "meta-llama/Llama-3.1-8B", "ids with a raw / route too");
-        assert!(matches!(
-            r.find(Method::Get, "/v1/chat/completions"),
-            Found::NotAllowed { allow: "POST, OPTIONS", .. }
-        ));
+        assert!(matches!(r.find(Method::Get, "/v1/completions"), Found::NotAllowed { allow: "POST, OPTIONS", .. }));
         assert!(matches!(
             r.find(Method::Options, "/v1/responses/x"),
             Found::Preflight { allow: "GET, HEAD, DELETE, OPTIONS", .. }
         ));
+        assert!(matches!(r.find(Method::Get, "/v1/chat/completions"), Found::Route { .. }), "the stored list");
+        let Found::Route { route, .. } = r.find(Method::Post, "/v1/responses/input_tokens") else {
+            panic!("a static segment beside {{id}}")
+        };
+        assert_eq!(route.pattern, "/v1/responses/input_tokens");
         assert!(matches!(r.find(Method::Get, "/v2/nothing"), Found::NotFound));
         let Found::Route { route, .. } = r.find(Method::Get, "/metrics/stream") else { panic!() };
         assert_eq!(route.body, BodyKind::Upgrade);

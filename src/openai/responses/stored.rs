@@ -1,0 +1,163 @@
+//! Stored responses: `GET`/`DELETE /v1/responses/{id}`, `POST …/{id}/cancel` and
+//! `GET …/{id}/input_items`. A background response reads as `in_progress` until the time its
+//! generation would have ended, then as the finished object.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{
+    items,
+    object::{self, Params, Status},
+};
+use crate::{
+    error::Error,
+    openai::{
+        list::{ListQuery, Order, paginate},
+        object_store::ObjectStore,
+    },
+};
+
+/// One stored response.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// Tokens a continuation inherits: this response's input (its own history included) and output.
+    pub context_tokens: u64,
+    /// The finished response object as JSON.
+    pub body: Arc<[u8]>,
+    /// The request as JSON (its `input` is listed by `input_items`).
+    pub request: Arc<[u8]>,
+    /// Set when the response runs in the background.
+    pub background: Option<Background>,
+}
+
+/// A background response's timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Background {
+    /// When its generation ends, in unix microseconds.
+    pub done_at: u64,
+    /// Cancelled before it ended.
+    pub cancelled: bool,
+}
+
+/// The store of responses, for `previous_response_id` and retrieval.
+pub type ResponseStore = ObjectStore<Stored>;
+
+impl Stored {
+    /// Where the response stands at `now` (unix microseconds).
+    fn status_at(&self, now: u64) -> Option<Status> {
+        match self.background {
+            Some(b) if b.cancelled => Some(Status::Cancelled),
+            Some(b) if now < b.done_at => Some(Status::InProgress),
+            _ => None,
+        }
+    }
+
+    /// The response object at `now` (the stored bytes themselves once it is done).
+    fn body_at(&self, now: u64) -> Arc<[u8]> {
+        match self.status_at(now) {
+            None => self.body.clone(),
+            Some(status) => {
+                let done: Value = serde_json::from_slice(&self.body).unwrap_or_default();
+                object::pending(&done, status).to_string().into_bytes().into()
+            }
+        }
+    }
+}
+
+/// The immediate reply of a background request: its response, queued. `None` unless the request
+/// (`params`, not streamed) runs in the background and its finished object `full` was built.
+pub fn queued(params: Option<&Params>, stream: bool, full: Option<&[u8]>) -> Option<Value> {
+    let full = full.filter(|_| !stream && params.is_some_and(|p| p.background))?;
+    let done: Value = serde_json::from_slice(full).ok()?;
+    Some(object::pending(&done, Status::Queued))
+}
+
+/// `GET /v1/responses/{id}` at `now` (unix microseconds): the finished object is shared as stored.
+pub fn retrieve(store: &ResponseStore, id: &str, now: u64) -> Result<Arc<[u8]>, Error> {
+    store.with(id, |s| s.body_at(now)).ok_or_else(|| not_found(id))
+}
+
+/// `DELETE /v1/responses/{id}`.
+pub fn delete(store: &ResponseStore, id: &str) -> Result<Value, Error> {
+    store.remove(id).ok_or_else(|| not_found(id))?;
+    Ok(json!({"id": id, "object": "response", "deleted": true}))
+}
+
+/// `POST /v1/responses/{id}/cancel` at `now`: cancels a background response still running; a
+/// finished one stays as it is; others are a 400.
+pub fn cancel(store: &ResponseStore, id: &str, now: u64) -> Result<Arc<[u8]>, Error> {
+    let cancelled = store.update(id, |s| {
+        let Some(background) = s.background.as_mut() else {
+            let message = "Only responses created with background: true can be cancelled.";
+            return Err(Error::invalid_param("response_id", message));
+        };
+        if now < background.done_at {
+            background.cancelled = true;
+        }
+        Ok(s.body_at(now))
+    });
+    cancelled.ok_or_else(|| not_found(id))?
+}
+
+/// `GET /v1/responses/{id}/input_items`: the request's input items, newest first by default.
+pub fn input_items(store: &ResponseStore, id: &str, query: &str) -> Result<Value, Error> {
+    let q = ListQuery::parse(query, Order::Desc)?;
+    let request = store.with(id, |s| s.request.clone()).ok_or_else(|| not_found(id))?;
+    let request: Value = serde_json::from_slice(&request).unwrap_or_default();
+    let suffix = id.split_once('_').map_or(id, |(_, s)| s);
+    let items = items::from_input(&request["input"], |i| format!("msg_{suffix}_{i}"));
+    let ids: Vec<String> = items.iter().map(|i| i["id"].as_str().unwrap_or_default().to_owned()).collect();
+    Ok(paginate(ids.iter().map(String::as_str).zip(items.iter().cloned()), &q)?.to_json())
+}
+
+fn not_found(id: &str) -> Error {
+    let message = format!("Response with id '{id}' not found.");
+    Error::new(404, "invalid_request_error", message).with_param("response_id").with_code("not_found")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(background: Option<Background>) -> ResponseStore {
+        let store = ResponseStore::new(4);
+        let body = json!({"id": "resp_1", "status": "completed", "output": [{"type": "message"}], "usage": {}});
+        let request = json!({"input": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]});
+        let s = Stored {
+            context_tokens: 3,
+            body: body.to_string().into_bytes().into(),
+            request: request.to_string().into_bytes().into(),
+            background,
+        };
+        store.insert("resp_1".into(), s);
+        store
+    }
+
+    fn status(body: Arc<[u8]>) -> String {
+        serde_json::from_slice::<Value>(&body).unwrap()["status"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn background_responses_run_until_their_time_unless_cancelled() {
+        let store = stored(Some(Background { done_at: 100, cancelled: false }));
+        assert_eq!(status(retrieve(&store, "resp_1", 99).unwrap()), "in_progress");
+        assert_eq!(status(retrieve(&store, "resp_1", 100).unwrap()), "completed");
+        assert_eq!(status(cancel(&store, "resp_1", 100).unwrap()), "completed");
+        assert_eq!(status(cancel(&store, "resp_1", 50).unwrap()), "cancelled");
+        assert_eq!(status(retrieve(&store, "resp_1", 200).unwrap()), "cancelled");
+        let foreground = stored(None);
+        assert_eq!(cancel(&foreground, "resp_1", 0).unwrap_err().status, 400);
+        assert_eq!(cancel(&foreground, "resp_2", 0).unwrap_err().status, 404);
+    }
+
+    #[test]
+    fn input_items_newest_first() {
+        let store = stored(None);
+        let v = input_items(&store, "resp_1", "").unwrap();
+        assert_eq!((v["first_id"].as_str(), v["last_id"].as_str()), (Some("msg_1_1"), Some("msg_1_0")));
+        assert_eq!(v["data"][0]["content"][0]["text"], "b");
+        assert_eq!(input_items(&store, "resp_2", "").unwrap_err().status, 404);
+        assert_eq!(delete(&store, "resp_1").unwrap()["deleted"], true);
+    }
+}
