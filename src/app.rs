@@ -29,6 +29,8 @@ pub struct App {
     pub window: RateWindow,
     /// Stored Responses API responses.
     pub responses: ResponseStore,
+    /// Generated images and video jobs, shared by every core.
+    pub media: crate::api::media::Media,
     /// One metrics shard per worker.
     pub shards: Box<[Shard]>,
     /// Process start.
@@ -61,10 +63,17 @@ impl App {
             registry,
             sim,
             responses: ResponseStore::new(args.response_store),
+            media: crate::api::media::Media::new(&args),
             window: RateWindow::default(),
             shards: (0..workers).map(|_| Shard::new(labels)).collect(),
             started: Instant::now(),
             args,
         }
+    }
+
+    /// The same state, serving at `addr` (the bound address, for URLs in responses).
+    pub fn bound_to(mut self, addr: std::net::SocketAddr) -> Self {
+        self.media.bound_to(addr);
+        self
     }
 }

@@ -9,8 +9,11 @@ use crate::{generation::GenSummary, proto::http1::RequestHead, rng::Rng, sse::To
 pub use crate::error::{Dialect, Error};
 
 pub mod anthropic;
+pub mod events;
 pub mod generate;
 pub mod health;
+pub mod images;
+pub mod media;
 pub mod models;
 pub mod observability;
 pub mod openai;
@@ -112,6 +115,8 @@ pub enum Reply {
     },
     /// Stream SSE events on the stream's schedule.
     Stream(Box<TokenStream>),
+    /// Stream pre-rendered SSE events, each at its own offset (streams that are not tokens).
+    Events(Box<events::TimedEvents>),
 }
 
 impl From<Full> for Reply {

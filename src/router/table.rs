@@ -9,6 +9,7 @@ use crate::api;
 /// The API modules' route tables.
 pub static TABLES: &[&[Route]] = &[
     api::openai::ROUTES,
+    api::images::ROUTES,
     api::anthropic::ROUTES,
     api::tgi::ROUTES,
     api::models::ROUTES,
