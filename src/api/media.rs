@@ -1,5 +1,5 @@
-//! State the media endpoints share across cores: generated files and the base URL they are
-//! served from.
+//! State the media endpoints share across cores: generated files, the base URL they are
+//! served from, and video jobs.
 
 use std::net::SocketAddr;
 
@@ -13,6 +13,8 @@ pub struct Media {
     pub files: FileStore,
     /// `http://host:port` of this server, for URLs in responses.
     pub base_url: String,
+    /// Video jobs.
+    pub videos: crate::api::videos::jobs::VideoStore,
 }
 
 impl Media {
@@ -21,6 +23,7 @@ impl Media {
         Media {
             files: FileStore::new(args.image_store_bytes as usize, args.image_ttl),
             base_url: format!("http://{}:{}", args.host, args.port),
+            videos: Default::default(),
         }
     }
 

@@ -18,6 +18,7 @@ pub mod models;
 pub mod observability;
 pub mod openai;
 pub mod tgi;
+pub mod videos;
 
 /// `application/json`.
 pub const JSON: &str = "application/json";

@@ -63,6 +63,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("image_latency", "generation", "image_latency"),
     ("image_ttl", "storage", "image_ttl"),
     ("image_store_bytes", "storage", "image_store_bytes"),
+    ("video_latency", "generation", "video_latency"),
     ("kv_cache_tokens", "kv_cache", "tokens"),
     ("kv_cache_block_size", "kv_cache", "block_size"),
 ];

@@ -258,6 +258,11 @@ pub struct ServerArgs {
     #[arg(long, default_value = "256MiB", value_parser = parse_size)]
     #[serde(deserialize_with = "values::size")]
     pub image_store_bytes: u64,
+    /// Time a video job takes per second of video (sora-2-pro twice that); it is `queued` for
+    /// the first tenth, then `in_progress` with `progress` by elapsed time.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "values::duration")]
+    pub video_latency: Duration,
 }
 
 impl ServerArgs {

@@ -10,6 +10,7 @@ use crate::api;
 pub static TABLES: &[&[Route]] = &[
     api::openai::ROUTES,
     api::images::ROUTES,
+    api::videos::ROUTES,
     api::anthropic::ROUTES,
     api::tgi::ROUTES,
     api::models::ROUTES,
