@@ -281,3 +281,15 @@ fn image_urls_expire_after_the_ttl() {
     let r = s.request("GET", path, None);
     assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("not_found")));
 }
+
+/// The official `openai` SDK: images.generate (url and b64_json), edit with a PNG file,
+/// variations, the partial-image stream, and videos create/retrieve/download/list/delete, each
+/// body validated strictly by the SDK's models (tests/sdk/images_check.py).
+#[test]
+fn openai_sdk_images_and_videos() {
+    if common::sdk_python().is_none() {
+        return;
+    }
+    let s = Server::start(&["--image-latency", "0", "--video-latency", "200ms"]);
+    common::run_sdk_script("images_check.py", &[&format!("http://{}/v1", s.addr)]);
+}
