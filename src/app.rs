@@ -8,8 +8,10 @@ use crate::{
     generation::SimConfig,
     metrics::{Shard, window::RateWindow},
     openai::{
+        anthropic::cache::PromptCache,
         models::{Registry, UnknownModelDefaults},
         store::ResponseStore,
+        vllm_utility::EngineState,
     },
     tokens::Encoding,
 };
@@ -31,10 +33,14 @@ pub struct App {
     pub responses: ResponseStore,
     /// Generated images and video jobs, shared by every core.
     pub media: crate::api::media::Media,
+    /// Anthropic prompt-cache prefixes seen recently.
+    pub prompt_cache: PromptCache,
     /// One metrics shard per worker.
     pub shards: Box<[Shard]>,
     /// Process start.
     pub started: Instant,
+    /// Sleep, profiling and LoRA adapters, as vLLM's utility endpoints set them.
+    pub vllm: EngineState,
 }
 
 impl App {
@@ -64,9 +70,11 @@ impl App {
             sim,
             responses: ResponseStore::new(args.response_store),
             media: crate::api::media::Media::new(&args),
+            prompt_cache: PromptCache::default(),
             window: RateWindow::default(),
             shards: (0..workers).map(|_| Shard::new(labels)).collect(),
             started: Instant::now(),
+            vllm: EngineState::default(),
             args,
         }
     }

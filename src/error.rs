@@ -11,6 +11,8 @@ pub enum Dialect {
     Anthropic,
     /// Hugging Face TGI's `{"error","error_type"}`.
     Tgi,
+    /// vLLM's `{"error":{"message","type","param","code"}}`, `code` the HTTP status.
+    Vllm,
 }
 
 /// An error that becomes an HTTP response with the OpenAI envelope
@@ -74,21 +76,40 @@ impl Error {
                 "error": {"type": self.anthropic_type(), "message": self.message},
             }),
             Dialect::Tgi => serde_json::json!({"error": self.message, "error_type": self.tgi_type()}),
+            Dialect::Vllm => serde_json::json!({
+                "error": {"message": self.message, "type": self.vllm_type(), "param": self.param, "code": self.status},
+            }),
         };
         serde_json::to_vec(&body).expect("error envelope serializes")
     }
 
     /// Anthropic's `error.type` for this status.
-    fn anthropic_type(&self) -> &'static str {
+    pub fn anthropic_type(&self) -> &'static str {
         match self.status {
             401 => "authentication_error",
+            402 => "billing_error",
             403 => "permission_error",
             404 => "not_found_error",
+            408 | 504 => "timeout_error",
             413 => "request_too_large",
             429 => "rate_limit_error",
             503 | 529 => "overloaded_error",
             s if s >= 500 => "api_error",
             _ => "invalid_request_error",
+        }
+    }
+
+    /// vLLM's `error.type`: its own CamelCase names (`InvalidUserInput`, `NotFoundError`) as
+    /// given, OpenAI-style kinds by status.
+    fn vllm_type(&self) -> &'static str {
+        if self.kind.starts_with(|c: char| c.is_ascii_uppercase()) {
+            return self.kind;
+        }
+        match self.status {
+            404 => "NotFoundError",
+            503 => "ServiceUnavailableError",
+            s if s >= 500 => "InternalServerError",
+            _ => "BadRequestError",
         }
     }
 

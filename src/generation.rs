@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::{
     openai::{
+        anthropic::cache::CacheUsage,
         chunks::{Flavor, ResponseMeta, Usage},
         models::ModelInfo,
         request::GenRequest,
@@ -106,6 +107,8 @@ pub struct Choice {
     pub length: u64,
     /// `stop`, `length`, `tool_calls` or `function_call`.
     pub finish_reason: &'static str,
+    /// The stop sequence that ended it, if one did.
+    pub stop_sequence: Option<String>,
 }
 
 impl Choice {
@@ -179,6 +182,8 @@ pub struct Plan {
     pub continuous_usage: bool,
     /// The request's `user` field, for per-user metrics.
     pub user: Option<String>,
+    /// How the prompt met the prompt cache (Anthropic's `cache_control`).
+    pub prompt_cache: CacheUsage,
 }
 
 impl Plan {
@@ -224,19 +229,22 @@ impl SimConfig {
             None => (rng.next_u64(), self.fingerprint.clone()),
         };
         let chat_like = matches!(flavor, Flavor::Chat | Flavor::Messages | Flavor::Responses);
-        let reasons = chat_like && is_reasoning_model(&req.model, &self.reasoning_models);
+        let reasons =
+            chat_like && req.thinking.unwrap_or_else(|| is_reasoning_model(&req.model, &self.reasoning_models));
+        let budget = req.reasoning_budget.unwrap_or(u64::MAX);
+        let id_prefix = if flavor == Flavor::Messages { "toolu_01" } else { "call_" };
         let share = if reasons { req.reasoning_share } else { 0.0 };
         let mut accepted = 0;
         let mut choices: Vec<Choice> = (0..req.n)
             .map(|i| {
                 let seed = text_seed.wrapping_add(i);
                 let natural = self.output_len.sample(rng);
-                match self.script(req, seed, natural, rng) {
+                match self.script(req, seed, natural, id_prefix, rng) {
                     Some((script, predicted)) => {
                         accepted += predicted;
-                        self.scripted_choice(script, cap, share, seed, natural)
+                        self.scripted_choice(script, cap, (share, budget), seed, natural)
                     }
-                    None => self.choice(req, cap, share, seed, natural),
+                    None => self.choice(req, cap, (share, budget), seed, natural),
                 }
             })
             .collect();
@@ -256,6 +264,7 @@ impl SimConfig {
             Flavor::Completion | Flavor::Tgi => "cmpl-",
             Flavor::Messages => "msg_",
             Flavor::Responses => "resp_",
+            Flavor::TokenIds(_) => "generate-tokens-",
         };
         Plan {
             flavor,
@@ -284,13 +293,21 @@ impl SimConfig {
             echo: req.echo.clone(),
             continuous_usage: req.continuous_usage,
             user: req.user.clone(),
+            prompt_cache: req.prompt_cache,
         }
     }
 
     /// The fixed output a choice must produce, if any, and how many predicted tokens it reuses:
     /// tool calls when the tool choice calls for them, else JSON for a `response_format`, else
     /// the predicted output (its first three quarters kept, the rest rewritten).
-    fn script(&self, req: &GenRequest, seed: u64, natural: u64, rng: &mut Rng) -> Option<(Script, u64)> {
+    fn script(
+        &self,
+        req: &GenRequest,
+        seed: u64,
+        natural: u64,
+        id_prefix: &str,
+        rng: &mut Rng,
+    ) -> Option<(Script, u64)> {
         let structure = &req.structure;
         let calls = structure.calls(self.auto_tool_calls);
         if !calls.is_empty() {
@@ -300,7 +317,7 @@ impl SimConfig {
                 .map(|(k, &tool)| {
                     let def = &structure.tools[tool];
                     let args = JsonGen::new(&def.parameters, seed.wrapping_add(k as u64)).instance();
-                    (call_id(rng), def.name.clone(), args.to_string())
+                    (call_id(rng, id_prefix), def.name.clone(), args.to_string())
                 })
                 .collect();
             return Some((Script::tool_calls(calls, self.encoding), 0));
@@ -326,9 +343,17 @@ impl SimConfig {
         Some((Script::content(text, self.encoding), kept as u64))
     }
 
-    /// A choice that replays `script` after its reasoning; `max_tokens` cuts it short.
-    fn scripted_choice(&self, mut script: Script, cap: u64, share: f64, seed: u64, natural: u64) -> Choice {
-        let reasoning = ((natural as f64 * share).round() as u64).min(cap.saturating_sub(1));
+    /// A choice that replays `script` after its reasoning (the `share` of its natural length, at
+    /// most `budget`); `max_tokens` cuts it short.
+    fn scripted_choice(
+        &self,
+        mut script: Script,
+        cap: u64,
+        (share, budget): (f64, u64),
+        seed: u64,
+        natural: u64,
+    ) -> Choice {
+        let reasoning = ((natural as f64 * share).round() as u64).min(cap.saturating_sub(1)).min(budget);
         let finish_reason = match (script.truncate(cap - reasoning), script.is_tool_calls()) {
             (true, _) => "length",
             (false, true) => "tool_calls",
@@ -343,19 +368,21 @@ impl SimConfig {
             thought: TextGen::new(thought_seed),
             reasoning,
             finish_reason,
+            stop_sequence: None,
         }
     }
 
-    /// One choice: its length (natural, capped, floored), the `share` of it spent reasoning
-    /// (at least one answer token remains when there are two), then the answer cut by a stop
+    /// One choice: its length (natural, capped, floored), the `share` of it spent reasoning (at
+    /// most `budget`; at least one answer token remains when there are two), then the answer cut by a stop
     /// sequence.
-    fn choice(&self, req: &GenRequest, cap: u64, share: f64, seed: u64, natural: u64) -> Choice {
+    fn choice(&self, req: &GenRequest, cap: u64, (share, budget): (f64, u64), seed: u64, natural: u64) -> Choice {
         let length = if req.ignore_eos { cap } else { natural.clamp(req.min_tokens.min(cap), cap) };
         let mut finish_reason = if length == cap && (req.ignore_eos || natural >= cap) { "length" } else { "stop" };
-        let reasoning = ((length as f64 * share).round() as u64).min(length.saturating_sub(1));
+        let reasoning = ((length as f64 * share).round() as u64).min(length.saturating_sub(1)).min(budget);
         let mut answer = length - reasoning;
         let answer_floor = req.min_tokens.saturating_sub(reasoning);
-        if let Some(cut) = tokens_before_stop(seed, answer, answer_floor, &req.stop) {
+        let stop = tokens_before_stop(seed, answer, answer_floor, &req.stop);
+        if let Some((cut, _)) = stop {
             answer = cut;
             finish_reason = "stop";
         }
@@ -368,6 +395,7 @@ impl SimConfig {
             reasoning,
             length: reasoning + answer,
             finish_reason,
+            stop_sequence: stop.map(|(_, which)| req.stop[which].clone()),
         }
     }
 
@@ -391,11 +419,11 @@ impl SimConfig {
 /// Derives a choice's reasoning seed from its answer seed.
 const THOUGHT_SEED: u64 = 0x5EED_7A0B_0000_0000;
 
-/// A tool call id: `call_` and 24 alphanumerics, as OpenAI's.
-fn call_id(rng: &mut Rng) -> String {
+/// A tool call id: `prefix` and 24 alphanumerics (OpenAI's `call_…`, Anthropic's `toolu_01…`).
+fn call_id(rng: &mut Rng, prefix: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut id = String::with_capacity(29);
-    id.push_str("call_");
+    let mut id = String::with_capacity(prefix.len() + 24);
+    id.push_str(prefix);
     id.extend((0..24).map(|_| ALPHABET[rng.below(ALPHABET.len() as u64) as usize] as char));
     id
 }
@@ -404,8 +432,8 @@ fn call_id(rng: &mut Rng) -> String {
 /// seeded by `seed` that precede the first occurrence of any of `stop` (searched within the first
 /// `length` tokens and only once `min_tokens` have been produced, as vLLM does). The stop sequence
 /// and anything after it are never sent; a token it begins inside of is dropped whole, so every
-/// chunk stays exactly one token.
-fn tokens_before_stop(seed: u64, length: u64, min_tokens: u64, stop: &[String]) -> Option<u64> {
+/// chunk stays exactly one token. Also says which of `stop` it was.
+fn tokens_before_stop(seed: u64, length: u64, min_tokens: u64, stop: &[String]) -> Option<(u64, usize)> {
     if stop.is_empty() {
         return None;
     }
@@ -420,9 +448,10 @@ fn tokens_before_stop(seed: u64, length: u64, min_tokens: u64, stop: &[String]) 
         if produced < min_tokens {
             continue;
         }
-        let hit = stop.iter().filter_map(|s| text[searched_from..].find(s.as_str()).map(|i| i + searched_from)).min();
-        if let Some(at) = hit {
-            return Some(ends.iter().take_while(|&&end| end <= at).count() as u64);
+        let found =
+            |(which, s): (usize, &String)| Some((text[searched_from..].find(s.as_str())? + searched_from, which));
+        if let Some((at, which)) = stop.iter().enumerate().filter_map(found).min() {
+            return Some((ends.iter().take_while(|&&end| end <= at).count() as u64, which));
         }
     }
     None
@@ -560,12 +589,13 @@ mod stop_tests {
     fn cuts_before_the_first_stop_sequence() {
         let full = text(5, 400);
         let stop = vec![".".to_owned()];
-        let cut = tokens_before_stop(5, 400, 0, &stop).expect("a period within 400 tokens");
+        let (cut, which) = tokens_before_stop(5, 400, 0, &stop).expect("a period within 400 tokens");
+        assert_eq!(which, 0);
         let kept = text(5, cut);
         assert!(!kept.contains('.') && full.starts_with(&kept));
         assert_eq!(full[kept.len()..].chars().next(), Some('.'), "cut right before the stop");
         assert_eq!(tokens_before_stop(5, 400, 0, &["no such text".to_owned()]), None);
-        let later = tokens_before_stop(5, 400, cut + 5, &stop).unwrap();
+        let (later, _) = tokens_before_stop(5, 400, cut + 5, &stop).unwrap();
         assert!(later > cut, "min_tokens defers stop sequences");
     }
 
@@ -574,7 +604,7 @@ mod stop_tests {
         let full = text(9, 50);
         let word = full.split(' ').nth(3).unwrap();
         let partial = &word[1..];
-        let cut = tokens_before_stop(9, 50, 0, &[partial.to_owned()]).unwrap();
+        let (cut, _) = tokens_before_stop(9, 50, 0, &["no such text".to_owned(), partial.to_owned()]).unwrap();
         let kept = text(9, cut);
         assert!(!kept.contains(partial) && full.starts_with(&kept));
     }

@@ -39,6 +39,8 @@ pub struct TokenStream {
     logprobs: Vec<(Logprobs, usize)>,
     /// Reused buffer for one chunk's logprobs JSON.
     scratch: Vec<u8>,
+    /// TGI: how the last event is finished.
+    tgi_end: Option<Box<crate::openai::tgi::Ending>>,
 }
 
 impl TokenStream {
@@ -62,18 +64,25 @@ impl TokenStream {
             finished: false,
             logprobs,
             scratch: Vec::new(),
+            tgi_end: None,
         }
+    }
+
+    /// A TGI stream, finished by `end`.
+    pub fn with_tgi_end(mut self, end: crate::openai::tgi::Ending) -> Self {
+        self.tgi_end = Some(Box::new(end));
+        self
     }
 
     /// Appends the opening (role) chunks, sent with the response head.
     pub fn open(&self, out: &mut Vec<u8>) {
         let thinking = self.plan.choices[0].reasoning > 0;
+        let calls = self.calls_tools(0);
         match self.plan.flavor {
-            Flavor::Messages => return self.writer.messages_open(thinking, self.plan.usage.prompt_tokens, out),
-            Flavor::Responses => {
-                let calls = matches!(&self.plan.choices[0].answer, Answer::Script(s) if s.is_tool_calls());
-                return self.writer.responses_open(thinking, calls, out);
+            Flavor::Messages => {
+                return self.writer.messages_open(thinking, !calls, self.plan.usage, self.plan.prompt_cache, out);
             }
+            Flavor::Responses => return self.writer.responses_open(thinking, calls, out),
             _ => {}
         }
         for index in 0..self.plan.choices.len() {
@@ -154,19 +163,32 @@ impl TokenStream {
         writer.content_with(index, token, Extras { logprobs: scratch, usage }, out);
     }
 
+    /// Whether choice `index` answers with tool calls.
+    fn calls_tools(&self, index: usize) -> bool {
+        matches!(&self.plan.choices[index].answer, Answer::Script(s) if s.is_tool_calls())
+    }
+
     /// A reasoning choice's answer begins: dialects with separate reasoning items switch items.
     fn answer_starts(&self, index: usize, out: &mut Vec<u8>) {
         match self.plan.flavor {
-            Flavor::Messages => self.writer.messages_answer_starts(out),
+            Flavor::Messages => {
+                let signature = crate::openai::anthropic::events::signature(&self.plan.meta.id);
+                self.writer.messages_answer_starts(!self.calls_tools(index), &signature, out)
+            }
             Flavor::Responses => self.writer.responses_answer_starts(&self.plan.choices[index].reasoning_text(), out),
-            Flavor::Chat | Flavor::Completion | Flavor::Tgi => {}
+            Flavor::Chat | Flavor::Completion | Flavor::Tgi | Flavor::TokenIds(_) => {}
         }
     }
 
     /// A choice sent its last token: OpenAI's chunk dialects send its finish chunk now.
     fn choice_done(&self, index: usize, out: &mut Vec<u8>) {
-        if matches!(self.plan.flavor, Flavor::Chat | Flavor::Completion) {
-            self.writer.finish(index, self.plan.choices[index].finish_reason, out);
+        match self.plan.flavor {
+            Flavor::Chat | Flavor::Completion => self.writer.finish(index, self.plan.choices[index].finish_reason, out),
+            // vLLM's token stream names the reason on the chunk with the choice's last token.
+            Flavor::TokenIds(_) => {
+                crate::openai::vllm_generate::finish_last_chunk(self.plan.choices[index].finish_reason, out)
+            }
+            _ => {}
         }
     }
 
@@ -190,8 +212,20 @@ impl TokenStream {
                     if calls.is_empty() { ResponsesAnswer::Text(&text) } else { ResponsesAnswer::Calls(&calls) };
                 self.writer.responses_finish(reasoning.as_deref(), &answer, self.plan.usage, out);
             }
-            Flavor::Messages => self.writer.messages_finish(first.finish_reason, first.length, out),
-            Flavor::Tgi => self.writer.tgi_finish(&first.answer_text(), first.finish_reason, first.length, out),
+            Flavor::Messages => {
+                let (usage, cache) = (self.plan.usage, self.plan.prompt_cache);
+                let end = (first.finish_reason, first.stop_sequence.as_deref());
+                self.writer.messages_finish(end, first.length, usage, cache, out)
+            }
+            Flavor::TokenIds(_) => {
+                let usage = self.plan.include_usage.then_some(self.plan.usage);
+                crate::openai::vllm_generate::close(&self.plan.meta.id, usage, out);
+            }
+            Flavor::Tgi => {
+                if let Some(end) = &self.tgi_end {
+                    end.finish_stream(first, out);
+                }
+            }
         }
     }
 
@@ -232,6 +266,7 @@ mod tests {
             reasoning: half(length),
             length,
             finish_reason: "length",
+            stop_sequence: None,
         });
         TokenStream::new(Plan {
             flavor: Flavor::Chat,
@@ -253,6 +288,7 @@ mod tests {
             echo: None,
             continuous_usage: false,
             user: None,
+            prompt_cache: Default::default(),
         })
     }
 

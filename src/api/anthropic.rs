@@ -1,16 +1,19 @@
-//! Anthropic's Messages API.
+//! Anthropic's Messages API: `/v1/messages` and `/v1/messages/count_tokens` (the dialect itself
+//! is `crate::openai::anthropic`; its replies carry Anthropic's `request-id`).
 
-use super::{Ctx, Dialect, Outcome, Request, generate};
-use crate::{
-    app::App,
-    openai::{chunks::Flavor, request},
-    router::Route,
-};
+use super::{Ctx, Dialect, Outcome, Request};
+use crate::{app::App, openai::anthropic, router::Route};
 
 /// The routes.
-pub static ROUTES: &[Route] = &[Route::post("/v1/messages", messages).dialect(Dialect::Anthropic)];
+pub static ROUTES: &[Route] = &[
+    Route::post("/v1/messages", messages).dialect(Dialect::Anthropic),
+    Route::post("/v1/messages/count_tokens", count_tokens).dialect(Dialect::Anthropic),
+];
 
 fn messages(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    generate::require_json(req)?;
-    generate::generate(app, ctx, request::parse_messages(req.body, app.encoding)?, Flavor::Messages)
+    Ok(anthropic::messages(app, ctx, req.head, req.body))
+}
+
+fn count_tokens(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    Ok(anthropic::count_tokens(app, ctx, req.head, req.body).into())
 }

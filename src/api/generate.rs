@@ -29,6 +29,7 @@ pub fn require_json(req: &Request<'_>) -> Result<(), Error> {
 
 /// Plans and answers a parsed generation request of `flavor`.
 pub fn generate(app: &App, ctx: &mut Ctx<'_>, mut req: GenRequest, flavor: Flavor) -> Outcome {
+    app.vllm.check_awake()?;
     if let Some(previous) = &req.previous_response_id {
         let stored = app.responses.get(previous).ok_or_else(|| {
             let message = format!("Previous response with id '{previous}' not found.");
@@ -36,7 +37,7 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, mut req: GenRequest, flavor: Flavo
         })?;
         req.prompt_tokens += stored.context_tokens;
     }
-    let model = app.registry.resolve(&req.model);
+    let model = app.vllm.adapters.resolve(&app.registry, &req.model);
     check_context_length(&req, model.context_window, flavor)?;
     let plan = app.sim.plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
     let stores = flavor == Flavor::Responses && req.store && app.responses.enabled();
@@ -64,6 +65,7 @@ pub fn check_context_length(req: &GenRequest, window: u64, flavor: Flavor) -> Re
         Flavor::Chat | Flavor::Messages => ("messages", "messages"),
         Flavor::Completion => ("prompt", "prompt"),
         Flavor::Tgi => ("inputs", "inputs"),
+        Flavor::TokenIds(_) => ("token_ids", "prompt"),
         Flavor::Responses => ("input", "input"),
     };
     let message = format!(

@@ -19,6 +19,7 @@ pub mod observability;
 pub mod openai;
 pub mod tgi;
 pub mod videos;
+pub mod vllm;
 
 /// `application/json`.
 pub const JSON: &str = "application/json";

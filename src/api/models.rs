@@ -8,7 +8,7 @@ pub static ROUTES: &[Route] =
     &[Route::get("/v1/models", list), Route::get("/v1/models/{*id}", retrieve).label("/v1/models/{id}")];
 
 fn list(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
-    Ok(Full::json(app.registry.list_json()).into())
+    Ok(Full::json(crate::openai::lora::models_list(&app.vllm.adapters, &app.registry)).into())
 }
 
 /// `/v1/models/{id}` or FakeAI's `/v1/models/{id}/capabilities`.

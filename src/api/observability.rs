@@ -47,7 +47,12 @@ pub static ROUTES: &[Route] = &[
 /// Prometheus text, or OpenMetrics when the `Accept` header asks for it.
 fn exposition(app: &App, req: &Request<'_>, dialect: Dialect) -> Outcome {
     let kv = KvCache { tokens: app.args.kv_cache_tokens, block_size: app.args.kv_cache_block_size };
-    let text = prometheus::render_dialect(&Snapshot::merge(&app.shards), dialect, kv);
+    let snap = Snapshot::merge(&app.shards);
+    let mut text = prometheus::render_dialect(&snap, dialect, kv);
+    if matches!(dialect, Dialect::All | Dialect::Vllm) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        crate::openai::lora::render_info(&app.vllm.adapters, &snap.models, now.as_secs_f64(), &mut text);
+    }
     let openmetrics = req.head.accept.as_deref().is_some_and(|a| a.contains("application/openmetrics-text"));
     let (content_type, body) = match openmetrics {
         true => ("application/openmetrics-text; version=1.0.0; charset=utf-8", prometheus::to_openmetrics(&text)),

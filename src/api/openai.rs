@@ -58,8 +58,9 @@ fn delete_response(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 /// FakeAI's Azure-style `POST /v1/text/generation`: `input` (or `prompt`), `max_output_tokens`
 /// (default 100); answered as `{"id":"txtgen-…","created","output","model","usage"}`.
 fn text_generation(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    app.vllm.check_awake()?;
     let gen_req = request::parse_text_generation(req.body, app.encoding)?;
-    let model = app.registry.resolve(&gen_req.model);
+    let model = app.vllm.adapters.resolve(&app.registry, &gen_req.model);
     generate::check_context_length(&gen_req, model.context_window, Flavor::Completion)?;
     let mut plan = app.sim.plan(Flavor::Completion, &gen_req, &model, ctx.rng, ctx.unix_now.0);
     plan.meta.id = format!("txtgen-{}", &plan.meta.id["cmpl-".len()..]);

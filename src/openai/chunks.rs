@@ -1,6 +1,8 @@
 //! SSE chunk encoding from per-stream templates: everything but the token text is encoded
 //! once per request, so a content chunk costs two copies and a JSON-escape of the token.
 
+use super::anthropic::{cache::CacheUsage, events as anthropic};
+
 /// Which endpoint's chunk shape to emit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -14,6 +16,8 @@ pub enum Flavor {
     Messages,
     /// OpenAI's Responses API (`/v1/responses`).
     Responses,
+    /// vLLM's token-in/token-out `/inference/v1/generate`: token ids of this encoding.
+    TokenIds(crate::tokens::Encoding),
 }
 
 /// Token counts reported in `usage`.
@@ -62,6 +66,8 @@ pub struct ChunkWriter {
     /// TGI numbers its token events; Anthropic keeps its open block index here; the Responses
     /// API its sequence number.
     tokens: std::cell::Cell<u64>,
+    /// Anthropic: content blocks started so far (a block is open while `tokens` is below it).
+    blocks: std::cell::Cell<u64>,
     /// The Responses API's ids.
     responses: Option<responses::Ids>,
     /// `data: {"id":…,"object":…,"created":…,"model":…,` — everything before `"choices"`.
@@ -87,6 +93,7 @@ impl ChunkWriter {
         let plain = |head, responses| ChunkWriter {
             flavor,
             tokens: Default::default(),
+            blocks: Default::default(),
             responses,
             head,
             delta_prefixes: Default::default(),
@@ -96,6 +103,9 @@ impl ChunkWriter {
         }
         if flavor == Flavor::Responses {
             return plain(Vec::new(), Some(responses::Ids::new(meta)));
+        }
+        if let Flavor::TokenIds(_) = flavor {
+            return plain(super::vllm_generate::chunk_head(&meta.id), None);
         }
         if flavor == Flavor::Messages {
             let mut head = Vec::with_capacity(160);
@@ -129,7 +139,14 @@ impl ChunkWriter {
             push_delta_open(&mut prefix, 0, field);
             prefix
         });
-        ChunkWriter { flavor, tokens: Default::default(), head, responses: None, delta_prefixes }
+        ChunkWriter {
+            flavor,
+            tokens: Default::default(),
+            blocks: Default::default(),
+            head,
+            responses: None,
+            delta_prefixes,
+        }
     }
 
     /// The opening chunk of choice `index`: chat sends the assistant role with empty content;
@@ -153,7 +170,7 @@ impl ChunkWriter {
     /// One content chunk with log-probabilities or running usage (chat and completions).
     pub fn content_with(&self, index: usize, token: &str, extras: Extras<'_>, out: &mut Vec<u8>) {
         if self.flavor == Flavor::Messages {
-            return anthropic_delta(out, self.tokens.get(), "text_delta", "text", token);
+            return anthropic::delta(out, self.tokens.get(), "text_delta", "text", token);
         }
         if let Some(ids) = &self.responses {
             return ids.text_delta(&self.tokens, token, out);
@@ -170,6 +187,7 @@ impl ChunkWriter {
             }
             Flavor::Messages | Flavor::Responses => unreachable!("handled above"),
             Flavor::Tgi => {
+                // The stream's end (`tgi::Ending`) rewrites this event's tail on the last token.
                 out.extend_from_slice(&self.head);
                 let n = self.tokens.get() + 1;
                 self.tokens.set(n);
@@ -179,49 +197,70 @@ impl ChunkWriter {
                 push_u64(out, 1000 + n);
                 out.extend_from_slice(b",\"text\":");
                 push_json_str(out, token);
-                out.extend_from_slice(b",\"logprob\":-0.1,\"special\":false},\"top_tokens\":null,\"generated_text\":null,\"details\":null}");
+                out.extend_from_slice(b",\"logprob\":-0.1,\"special\":false},");
+                return out.extend_from_slice(super::tgi::EVENT_TAIL);
+            }
+            Flavor::TokenIds(encoding) => {
+                out.extend_from_slice(&self.head);
+                push_u64(out, index as u64);
+                out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":null,\"token_ids\":[");
+                push_u64(out, encoding.piece_id(token).into());
+                out.extend_from_slice(b"],\"routed_experts\":null}],\"usage\":null}");
             }
         }
         out.extend_from_slice(END);
     }
 
     /// Anthropic's opening events: `message_start`, the first content block (thinking when the
-    /// model reasons first), and a `ping`.
-    pub fn messages_open(&self, thinking: bool, input_tokens: u64, out: &mut Vec<u8>) {
-        event(out, "message_start");
-        out.extend_from_slice(b"{\"type\":\"message_start\",\"message\":");
-        out.extend_from_slice(&self.head);
-        out.extend_from_slice(b",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":");
-        push_u64(out, input_tokens);
-        out.extend_from_slice(b",\"output_tokens\":0}}}");
-        out.extend_from_slice(END);
-        block_start(out, 0, thinking);
-        event(out, "ping");
-        out.extend_from_slice(b"{\"type\":\"ping\"}");
-        out.extend_from_slice(END);
+    /// model reasons first, text when it answers in text; a tool call opens its own), `ping`.
+    pub fn messages_open(&self, thinking: bool, text_answer: bool, usage: Usage, cache: CacheUsage, out: &mut Vec<u8>) {
+        anthropic::message_start(out, &self.head, usage, cache);
+        match (thinking, text_answer) {
+            (true, _) => self.messages_block(anthropic::Block::Thinking, out),
+            (false, true) => self.messages_block(anthropic::Block::Text, out),
+            (false, false) => {}
+        }
+        anthropic::ping(out);
     }
 
-    /// Anthropic: the thinking block ends and the text block begins.
-    pub fn messages_answer_starts(&self, out: &mut Vec<u8>) {
-        block_stop(out, 0);
-        block_start(out, 1, false);
-        self.tokens.set(1);
+    /// Anthropic: the thinking block ends with its `signature`, and a text answer's block begins.
+    pub fn messages_answer_starts(&self, text_answer: bool, signature: &str, out: &mut Vec<u8>) {
+        anthropic::delta(out, 0, "signature_delta", "signature", signature);
+        self.messages_block_stop(out);
+        if text_answer {
+            self.messages_block(anthropic::Block::Text, out);
+        }
     }
 
-    /// Anthropic's closing events: the open block stops, then `message_delta` with the stop
-    /// reason and output tokens, then `message_stop`.
-    pub fn messages_finish(&self, finish_reason: &str, output_tokens: u64, out: &mut Vec<u8>) {
-        block_stop(out, self.tokens.get());
-        event(out, "message_delta");
-        out.extend_from_slice(b"{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
-        push_json_str(out, anthropic_stop_reason(finish_reason));
-        out.extend_from_slice(b",\"stop_sequence\":null},\"usage\":{\"output_tokens\":");
-        push_u64(out, output_tokens);
-        out.extend_from_slice(b"}}");
-        out.extend_from_slice(END);
-        event(out, "message_stop");
-        out.extend_from_slice(b"{\"type\":\"message_stop\"}");
-        out.extend_from_slice(END);
+    /// Anthropic: the open block stops, then `message_delta` with the stop reason (and the stop
+    /// sequence that ended the message, if one did) and usage, then `message_stop`.
+    pub fn messages_finish(
+        &self,
+        (finish_reason, stop_sequence): (&str, Option<&str>),
+        output_tokens: u64,
+        usage: Usage,
+        cache: CacheUsage,
+        out: &mut Vec<u8>,
+    ) {
+        self.messages_block_stop(out);
+        anthropic::message_end(out, (finish_reason, stop_sequence), usage, cache, output_tokens);
+    }
+
+    /// Anthropic: the open block (if any) stops and `block` starts as the next one.
+    fn messages_block(&self, block: anthropic::Block<'_>, out: &mut Vec<u8>) {
+        self.messages_block_stop(out);
+        let index = self.blocks.get();
+        anthropic::block_start(out, index, block);
+        self.tokens.set(index);
+        self.blocks.set(index + 1);
+    }
+
+    /// Anthropic: the open block, if any, stops.
+    fn messages_block_stop(&self, out: &mut Vec<u8>) {
+        if self.tokens.get() < self.blocks.get() {
+            anthropic::block_stop(out, self.tokens.get());
+            self.tokens.set(self.blocks.get());
+        }
     }
 
     /// The Responses API's opening events; `tool_calls` when the answer is function calls
@@ -252,26 +291,10 @@ impl ChunkWriter {
         }
     }
 
-    /// TGI's last event: the end-of-sequence token with the whole text and the finish details.
-    pub fn tgi_finish(&self, generated_text: &str, finish_reason: &str, generated_tokens: u64, out: &mut Vec<u8>) {
-        let n = self.tokens.get() + 1;
-        out.extend_from_slice(&self.head);
-        out.extend_from_slice(b"{\"index\":");
-        push_u64(out, n);
-        out.extend_from_slice(b",\"token\":{\"id\":2,\"text\":\"\",\"logprob\":0.0,\"special\":true},\"top_tokens\":null,\"generated_text\":");
-        push_json_str(out, generated_text);
-        out.extend_from_slice(b",\"details\":{\"finish_reason\":");
-        push_json_str(out, tgi_finish_reason(finish_reason));
-        out.extend_from_slice(b",\"generated_tokens\":");
-        push_u64(out, generated_tokens);
-        out.extend_from_slice(b",\"seed\":null}}");
-        out.extend_from_slice(END);
-    }
-
     /// One reasoning chunk of choice `index` (chat only): `delta.reasoning_content`.
     pub fn reasoning(&self, index: usize, token: &str, out: &mut Vec<u8>) {
         if self.flavor == Flavor::Messages {
-            return anthropic_delta(out, 0, "thinking_delta", "thinking", token);
+            return anthropic::delta(out, 0, "thinking_delta", "thinking", token);
         }
         if let Some(ids) = &self.responses {
             return ids.reasoning_delta(&self.tokens, token, out);
@@ -299,6 +322,7 @@ impl ChunkWriter {
     pub fn tool_call_start(&self, index: usize, call: usize, id: &str, name: &str, legacy: bool, out: &mut Vec<u8>) {
         match &self.responses {
             Some(ids) => ids.call_start(&self.tokens, call, id, name, out),
+            None if self.flavor == Flavor::Messages => self.messages_block(anthropic::Block::ToolUse { id, name }, out),
             None => self.tool_delta(index, call, Some((id, name)), "", legacy, out),
         }
     }
@@ -307,6 +331,9 @@ impl ChunkWriter {
     pub fn tool_call_args(&self, index: usize, call: usize, fragment: &str, legacy: bool, out: &mut Vec<u8>) {
         match &self.responses {
             Some(ids) => ids.call_delta(&self.tokens, call, fragment, out),
+            None if self.flavor == Flavor::Messages => {
+                anthropic::delta(out, self.tokens.get(), "input_json_delta", "partial_json", fragment)
+            }
             None => self.tool_delta(index, call, None, fragment, legacy, out),
         }
     }
@@ -658,63 +685,6 @@ pub mod responses {
     }
 }
 
-/// Anthropic's names for why generation ended.
-pub fn anthropic_stop_reason(reason: &str) -> &'static str {
-    match reason {
-        "length" => "max_tokens",
-        _ => "end_turn",
-    }
-}
-
-fn event(out: &mut Vec<u8>, name: &str) {
-    out.extend_from_slice(b"event: ");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-}
-
-fn block_start(out: &mut Vec<u8>, index: u64, thinking: bool) {
-    event(out, "content_block_start");
-    out.extend_from_slice(b"{\"type\":\"content_block_start\",\"index\":");
-    push_u64(out, index);
-    out.extend_from_slice(if thinking {
-        b",\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}".as_slice()
-    } else {
-        b",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}"
-    });
-    out.extend_from_slice(END);
-}
-
-fn block_stop(out: &mut Vec<u8>, index: u64) {
-    event(out, "content_block_stop");
-    out.extend_from_slice(b"{\"type\":\"content_block_stop\",\"index\":");
-    push_u64(out, index);
-    out.extend_from_slice(b"}");
-    out.extend_from_slice(END);
-}
-
-/// One `content_block_delta` of block `index`: `{"type": kind, field: token}`.
-fn anthropic_delta(out: &mut Vec<u8>, index: u64, kind: &str, field: &str, token: &str) {
-    event(out, "content_block_delta");
-    out.extend_from_slice(b"{\"type\":\"content_block_delta\",\"index\":");
-    push_u64(out, index);
-    out.extend_from_slice(b",\"delta\":{\"type\":\"");
-    out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(b"\",\"");
-    out.extend_from_slice(field.as_bytes());
-    out.extend_from_slice(b"\":");
-    push_json_str(out, token);
-    out.extend_from_slice(b"}}");
-    out.extend_from_slice(END);
-}
-
-/// TGI's names for why generation ended.
-pub fn tgi_finish_reason(reason: &str) -> &'static str {
-    match reason {
-        "length" => "length",
-        _ => "eos_token",
-    }
-}
-
 /// Appends `"choices":[{"index":N` (chat's choice prefix).
 fn push_index(out: &mut Vec<u8>, index: usize) {
     out.extend_from_slice(b"\"choices\":[{\"index\":");
@@ -748,7 +718,7 @@ fn push_chunk_end(out: &mut Vec<u8>, extras: Extras<'_>) {
 }
 
 /// Appends `n` in decimal without allocating.
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -945,15 +915,8 @@ mod tests {
         assert_eq!(ev[4]["usage"]["total_tokens"], 4);
     }
 
-    #[test]
-    fn anthropic_events_parse_back() {
-        let w = ChunkWriter::new(Flavor::Messages, &meta());
-        let mut out = Vec::new();
-        w.messages_open(true, 7, &mut out);
-        w.reasoning(0, "Hmm", &mut out);
-        w.messages_answer_starts(&mut out);
-        w.content(0, "Yes", &mut out);
-        w.messages_finish("length", 2, &mut out);
+    /// (event name, data) of Anthropic SSE bytes; each data's `type` is its event's name.
+    fn named_events(out: Vec<u8>) -> Vec<(String, Value)> {
         let text = String::from_utf8(out).unwrap();
         let ev: Vec<(String, Value)> = text
             .split_terminator("\n\n")
@@ -962,6 +925,21 @@ mod tests {
                 (name.strip_prefix("event: ").unwrap().to_owned(), serde_json::from_str(data).unwrap())
             })
             .collect();
+        assert!(ev.iter().all(|(n, v)| v["type"] == n.as_str()));
+        ev
+    }
+
+    #[test]
+    fn anthropic_events_parse_back() {
+        let w = ChunkWriter::new(Flavor::Messages, &meta());
+        let mut out = Vec::new();
+        let usage = Usage { prompt_tokens: 7, ..Usage::default() };
+        w.messages_open(true, true, usage, CacheUsage::default(), &mut out);
+        w.reasoning(0, "Hmm", &mut out);
+        w.messages_answer_starts(true, "Eqsig", &mut out);
+        w.content(0, "Yes", &mut out);
+        w.messages_finish(("length", None), 2, usage, CacheUsage::default(), &mut out);
+        let ev = named_events(out);
         let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
@@ -969,6 +947,7 @@ mod tests {
                 "message_start",
                 "content_block_start",
                 "ping",
+                "content_block_delta",
                 "content_block_delta",
                 "content_block_stop",
                 "content_block_start",
@@ -978,14 +957,42 @@ mod tests {
                 "message_stop"
             ]
         );
-        assert!(ev.iter().all(|(n, v)| v["type"] == n.as_str()));
         assert_eq!(ev[0].1["message"]["usage"]["input_tokens"], 7);
         assert_eq!(ev[0].1["message"]["model"], "a/\"b\"");
         assert_eq!(ev[1].1["content_block"]["type"], "thinking");
         assert_eq!(ev[3].1["delta"]["thinking"], "Hmm");
-        assert_eq!((ev[6].1["index"].as_u64(), ev[6].1["delta"]["text"].as_str()), (Some(1), Some("Yes")));
-        assert_eq!(ev[8].1["delta"]["stop_reason"], "max_tokens");
-        assert_eq!(ev[8].1["usage"]["output_tokens"], 2);
+        assert_eq!(ev[4].1["delta"], serde_json::json!({"type": "signature_delta", "signature": "Eqsig"}));
+        assert_eq!((ev[7].1["index"].as_u64(), ev[7].1["delta"]["text"].as_str()), (Some(1), Some("Yes")));
+        assert_eq!(ev[9].1["delta"]["stop_reason"], "max_tokens");
+        assert_eq!(ev[9].1["usage"]["output_tokens"], 2);
+    }
+
+    #[test]
+    fn anthropic_tool_use_blocks_follow_each_other() {
+        let w = ChunkWriter::new(Flavor::Messages, &meta());
+        let mut out = Vec::new();
+        w.messages_open(false, false, Usage::default(), CacheUsage::default(), &mut out);
+        w.tool_call_start(0, 0, "toolu_01a", "get_weather", false, &mut out);
+        w.tool_call_args(0, 0, "{\"city\":", false, &mut out);
+        w.tool_call_args(0, 0, "\"Paris\"}", false, &mut out);
+        w.tool_call_start(0, 1, "toolu_01b", "f", false, &mut out);
+        w.tool_call_args(0, 1, "{}", false, &mut out);
+        w.messages_finish(("tool_calls", None), 9, Usage::default(), CacheUsage::default(), &mut out);
+        let ev = named_events(out);
+        let blocks: Vec<(u64, &str)> = ev
+            .iter()
+            .filter(|(n, _)| n.starts_with("content_block"))
+            .map(|(n, v)| (v["index"].as_u64().unwrap(), n.as_str()))
+            .collect();
+        let (start, delta, stop) = ("content_block_start", "content_block_delta", "content_block_stop");
+        assert_eq!(blocks, [(0, start), (0, delta), (0, delta), (0, stop), (1, start), (1, delta), (1, stop)]);
+        assert_eq!(ev[1].0, "ping", "no empty text block before a tool call");
+        assert_eq!(
+            ev[2].1["content_block"],
+            serde_json::json!({"type": "tool_use", "id": "toolu_01a", "name": "get_weather", "input": {}})
+        );
+        assert_eq!(ev[3].1["delta"], serde_json::json!({"type": "input_json_delta", "partial_json": "{\"city\":"}));
+        assert_eq!(ev[ev.len() - 2].1["delta"]["stop_reason"], "tool_use");
     }
 
     #[test]
@@ -993,19 +1000,16 @@ mod tests {
         let w = ChunkWriter::new(Flavor::Tgi, &meta());
         let mut out = Vec::new();
         w.content(0, " hi", &mut out);
-        w.content(0, " there", &mut out);
-        w.tgi_finish(" hi there", "length", 2, &mut out);
+        w.content(0, " \"there\"", &mut out);
         let text = String::from_utf8(out).unwrap();
         let ev: Vec<Value> = text
             .split_terminator("\n\n")
             .map(|e| serde_json::from_str(e.strip_prefix("data:").unwrap()).unwrap())
             .collect();
         assert_eq!((ev[0]["token"]["text"].as_str(), ev[0]["index"].as_u64()), (Some(" hi"), Some(1)));
-        assert_eq!(ev[1]["token"]["special"], false);
-        assert_eq!(ev[2]["token"]["special"], true);
-        assert_eq!(ev[2]["generated_text"], " hi there");
-        assert_eq!(ev[2]["details"]["finish_reason"], "length");
-        assert!(ev[1]["generated_text"].is_null());
+        assert_eq!((ev[1]["token"]["text"].as_str(), ev[1]["token"]["id"].as_u64()), (Some(" \"there\""), Some(1002)));
+        assert!(ev.iter().all(|e| e["token"]["special"] == false && e["generated_text"].is_null()));
+        assert!(ev.iter().all(|e| e["details"].is_null() && e.get("top_tokens").is_none()));
     }
 
     #[test]

@@ -1,12 +1,17 @@
 //! The OpenAI wire format: request types, model registry, and response/chunk encoding.
 
+pub mod anthropic;
 pub mod catalogue;
 pub mod chunks;
 pub mod logprobs;
+pub mod lora;
 pub mod media;
 pub mod models;
 pub mod recent;
 pub mod request;
 pub mod response;
 pub mod store;
+pub mod tgi;
 pub mod tools;
+pub mod vllm_generate;
+pub mod vllm_utility;

@@ -140,6 +140,11 @@ impl Registry {
         Registry { recent: Recent::new(n), ..self }
     }
 
+    /// The first catalogued model's id.
+    pub fn first_id(&self) -> &str {
+        &self.models[0].id
+    }
+
     /// The `/v1/models` body: the catalogue, then the remembered models, oldest first.
     pub fn list_json(&self) -> Vec<u8> {
         let recent = self.recent.all();

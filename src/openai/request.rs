@@ -335,45 +335,6 @@ pub fn parse_messages(body: &[u8], encoding: Encoding) -> Result<GenRequest, Err
     finish(model, common, count)
 }
 
-/// `POST /generate` and `/generate_stream` (Hugging Face TGI).
-#[derive(Debug, Deserialize)]
-struct TgiBody {
-    inputs: Option<String>,
-    #[serde(default)]
-    parameters: TgiParameters,
-    model: Option<String>,
-}
-
-/// TGI's `parameters` (others are accepted and ignored).
-#[derive(Debug, Default, Deserialize)]
-struct TgiParameters {
-    max_new_tokens: Option<i64>,
-    stop: Option<Vec<String>>,
-    seed: Option<i64>,
-    ignore_eos: Option<bool>,
-    min_tokens: Option<i64>,
-}
-
-/// Parses a TGI request; `stream` is set by the path. The model is `model` if given, else `tgi`.
-pub fn parse_tgi(body: &[u8], encoding: Encoding, stream: bool) -> Result<GenRequest, Error> {
-    let req: TgiBody = parse_json(body, &[("inputs", Kind::Str), ("parameters", Kind::Object)])?;
-    let inputs = req.inputs.ok_or_else(|| Error::invalid_param("inputs", "Missing required parameter: 'inputs'."))?;
-    let p = req.parameters;
-    let common = CommonBody {
-        stream: Some(stream),
-        max_tokens: Some(p.max_new_tokens.unwrap_or(100)),
-        min_tokens: p.min_tokens,
-        ignore_eos: p.ignore_eos,
-        seed: p.seed,
-        stop: p.stop.map(Stop::Many),
-        ..CommonBody::default()
-    };
-    let mut count = PromptCount::new(encoding);
-    count.text(&inputs);
-    finish(req.model.unwrap_or_else(|| "tgi".to_owned()), common, count)
-        .map_err(max_tokens_named("parameters.max_new_tokens"))
-}
-
 /// Fields shared by chat and completions.
 #[derive(Debug, Default, Deserialize)]
 struct CommonBody {
@@ -451,6 +412,12 @@ pub struct GenRequest {
     pub store: bool,
     /// The caller's `user` field, for per-user metrics.
     pub user: Option<String>,
+    /// Thinking forced on or off (Anthropic's `thinking`); `None`: as the model's name says.
+    pub thinking: Option<bool>,
+    /// At most this many reasoning tokens (Anthropic's `budget_tokens`).
+    pub reasoning_budget: Option<u64>,
+    /// How the prompt met the prompt cache (Anthropic's `cache_control`).
+    pub prompt_cache: super::anthropic::cache::CacheUsage,
 }
 
 /// The share of the output spent reasoning at each `reasoning_effort`.
@@ -638,6 +605,9 @@ fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest
         previous_response_id: None,
         store: false,
         user: c.user,
+        thinking: None,
+        reasoning_budget: None,
+        prompt_cache: Default::default(),
     })
 }
 

@@ -41,21 +41,15 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
         }),
         Flavor::Messages => {
             let c = &choices[0];
-            let mut content = Vec::new();
-            if let Some(thinking) = &c.reasoning {
-                content.push(json!({"type": "thinking", "thinking": thinking, "signature": "fakeai"}));
-            }
-            content.push(json!({"type": "text", "text": c.content}));
-            json!({
-                "id": meta.id,
-                "type": "message",
-                "role": "assistant",
-                "model": meta.model,
-                "content": content,
-                "stop_reason": super::chunks::anthropic_stop_reason(c.finish_reason),
-                "stop_sequence": null,
-                "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens},
-            })
+            let said = super::anthropic::body::Said {
+                thinking: c.reasoning.as_deref(),
+                text: &c.content,
+                calls: &c.tool_calls,
+                finish_reason: c.finish_reason,
+                stop_sequence: None,
+                output_tokens: usage.completion_tokens,
+            };
+            return super::anthropic::body::message_json(meta, said, usage, Default::default());
         }
         Flavor::Responses => {
             let c = &choices[0];
@@ -66,17 +60,9 @@ pub fn completion_json(flavor: Flavor, meta: &ResponseMeta, choices: &[ChoiceTex
             };
             ids.response("completed", ids.output(c.reasoning.as_deref(), &answer, "completed"), Some(usage))
         }
-        Flavor::Tgi => {
-            let c = &choices[0];
-            json!({
-                "generated_text": c.content,
-                "details": {
-                    "finish_reason": super::chunks::tgi_finish_reason(c.finish_reason),
-                    "generated_tokens": usage.completion_tokens,
-                    "seed": null,
-                },
-            })
-        }
+        // TGI's routes build their own bodies (`openai::tgi`); this is its details-less shape.
+        Flavor::Tgi => json!({"generated_text": choices[0].content}),
+        Flavor::TokenIds(_) => unreachable!("/inference/v1/generate builds its own body (openai::vllm_generate)"),
         Flavor::Completion => json!({
             "id": meta.id,
             "object": "text_completion",

@@ -274,7 +274,7 @@ const GENERIC: &[&str] = &[
 
 /// Tools whose name appears in `text`, whole or by one of its significant words (split at `_`,
 /// `-` and camelCase), case-insensitively: "What's the weather in Paris?" mentions `get_weather`.
-fn mentioned_tools(tools: &[FunctionDef], text: &str) -> Vec<usize> {
+pub fn mentioned_tools(tools: &[FunctionDef], text: &str) -> Vec<usize> {
     let text = text.to_ascii_lowercase();
     tools
         .iter()

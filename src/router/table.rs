@@ -13,6 +13,7 @@ pub static TABLES: &[&[Route]] = &[
     api::videos::ROUTES,
     api::anthropic::ROUTES,
     api::tgi::ROUTES,
+    api::vllm::ROUTES,
     api::models::ROUTES,
     api::health::ROUTES,
     api::observability::ROUTES,

@@ -2,6 +2,7 @@
 
 mod generate;
 pub mod json_gen;
+mod piece_ids;
 mod script;
 mod tokenizer;
 pub mod vocab;

@@ -47,6 +47,30 @@ impl Encoding {
         ends
     }
 
+    /// The token ids of `text`, as tiktoken encodes it (no special tokens).
+    pub fn encode(self, text: &str) -> Vec<u32> {
+        self.bpe().encode(text)
+    }
+
+    /// Number of ordinary (non-special) tokens: valid ids are below it.
+    pub fn vocab_size(self) -> u32 {
+        self.bpe().bpe.num_tokens() as u32
+    }
+
+    /// The bytes of ordinary token `id`, or `None` past the vocabulary.
+    pub fn token_bytes(self, id: u32) -> Option<&'static [u8]> {
+        (id < self.vocab_size()).then(|| self.bpe().bpe.token_bytes(id))
+    }
+
+    /// The end-of-text special token: its id (just past the ordinary ones, as tiktoken numbers
+    /// it) and its text.
+    pub fn end_of_text(self) -> (u32, &'static str) {
+        match self {
+            Encoding::Cl100kBase => (100_257, "<|endoftext|>"),
+            Encoding::O200kBase => (199_999, "<|endoftext|>"),
+        }
+    }
+
     /// Builds the encoding's tables now (they are otherwise built on first use).
     pub fn preload(self) {
         self.bpe();
@@ -101,5 +125,16 @@ mod tests {
         let ends = Encoding::Cl100kBase.token_ends(text);
         assert_eq!(ends.last(), Some(&text.len()));
         assert!(ends.len() >= Encoding::Cl100kBase.count(text) - 1 && ends.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn ids_match_tiktoken_and_decode_back() {
+        // tiktoken: "Hello, world!" is [9906, 11, 1917, 0] in cl100k_base.
+        let e = Encoding::Cl100kBase;
+        assert_eq!(e.encode("Hello, world!"), [9906, 11, 1917, 0]);
+        assert_eq!(e.token_bytes(1917), Some(b" world".as_slice()));
+        assert_eq!(e.vocab_size(), 100_256);
+        assert_eq!(e.token_bytes(e.vocab_size()), None);
+        assert_eq!(Encoding::O200kBase.end_of_text().0, 199_999);
     }
 }

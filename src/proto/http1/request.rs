@@ -77,6 +77,8 @@ pub struct RequestHead {
     pub content_type: Option<String>,
     /// `Authorization`.
     pub authorization: Option<String>,
+    /// `anthropic-version` (Anthropic's Messages API).
+    pub anthropic_version: Option<String>,
     /// `Upgrade: websocket` together with `Connection: upgrade`.
     pub websocket: bool,
     /// `Sec-WebSocket-Key`.
@@ -119,6 +121,7 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<RequestHead>, Ht
         accept: None,
         content_type: None,
         authorization: None,
+        anthropic_version: None,
         websocket: false,
         websocket_key: None,
         websocket_version: None,
@@ -183,6 +186,8 @@ fn apply_header(
         head.content_type = Some(text());
     } else if name.eq_ignore_ascii_case("authorization") {
         head.authorization = Some(text());
+    } else if name.eq_ignore_ascii_case("anthropic-version") {
+        head.anthropic_version = Some(text());
     } else if name.eq_ignore_ascii_case("sec-websocket-key") {
         head.websocket_key = Some(text());
     } else if name.eq_ignore_ascii_case("sec-websocket-version") {
