@@ -31,6 +31,8 @@ pub struct App {
     pub window: RateWindow,
     /// Stored responses, chat completions and conversations.
     pub stores: Stores,
+    /// Generated images and video jobs, shared by every core.
+    pub media: crate::api::media::Media,
     /// Anthropic prompt-cache prefixes seen recently.
     pub prompt_cache: PromptCache,
     /// One metrics shard per worker.
@@ -68,6 +70,7 @@ impl App {
             registry,
             sim,
             stores: Stores::new(args.response_store, args.store_capacity),
+            media: crate::api::media::Media::new(&args),
             prompt_cache: PromptCache::default(),
             window: RateWindow::default(),
             shards: (0..workers).map(|_| Shard::new(labels)).collect(),
@@ -75,5 +78,11 @@ impl App {
             vllm: EngineState::default(),
             args,
         }
+    }
+
+    /// The same state, serving at `addr` (the bound address, for URLs in responses).
+    pub fn bound_to(mut self, addr: std::net::SocketAddr) -> Self {
+        self.media.bound_to(addr);
+        self
     }
 }

@@ -62,6 +62,10 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("response_store", "storage", "response_store"),
     ("store_capacity", "storage", "store_capacity"),
     ("stream_obfuscation", "generation", "stream_obfuscation"),
+    ("image_latency", "generation", "image_latency"),
+    ("image_ttl", "storage", "image_ttl"),
+    ("image_store_bytes", "storage", "image_store_bytes"),
+    ("video_latency", "generation", "video_latency"),
     ("kv_cache_tokens", "kv_cache", "tokens"),
     ("kv_cache_block_size", "kv_cache", "block_size"),
 ];

@@ -10,6 +10,8 @@ use crate::api;
 pub static TABLES: &[&[Route]] = &[
     api::openai::ROUTES,
     api::conversations::ROUTES,
+    api::images::ROUTES,
+    api::videos::ROUTES,
     api::anthropic::ROUTES,
     api::tgi::ROUTES,
     api::vllm::ROUTES,
