@@ -32,6 +32,8 @@ pub struct App {
     pub responses: ResponseStore,
     /// Anthropic prompt-cache prefixes seen recently.
     pub prompt_cache: PromptCache,
+    /// Files, uploads and batches, shared by every worker.
+    pub state: crate::state::State,
     /// One metrics shard per worker.
     pub shards: Box<[Shard]>,
     /// Process start.
@@ -65,6 +67,7 @@ impl App {
             sim,
             responses: ResponseStore::new(args.response_store),
             prompt_cache: PromptCache::default(),
+            state: crate::state::State::new(&args),
             window: RateWindow::default(),
             shards: (0..workers).map(|_| Shard::new(labels)).collect(),
             started: Instant::now(),

@@ -60,6 +60,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("default_max_output_tokens", "models", "default_max_output_tokens"),
     ("max_auto_models", "models", "max_auto_models"),
     ("response_store", "storage", "response_store"),
+    ("max_files", "storage", "max_files"),
+    ("file_storage", "storage", "file_storage"),
+    ("max_uploads", "storage", "max_uploads"),
+    ("max_batches", "storage", "max_batches"),
+    ("batch_lines_per_second", "batch", "lines_per_second"),
     ("kv_cache_tokens", "kv_cache", "tokens"),
     ("kv_cache_block_size", "kv_cache", "block_size"),
 ];
