@@ -114,6 +114,58 @@ pub fn no_such(kind: &str, id: &str) -> Error {
         .with_code("not_found")
 }
 
+/// The parts of a `multipart/form-data` request (a 400 for another content type or a broken body).
+pub fn form<'a>(req: &Request<'a>) -> Result<Vec<crate::proto::multipart::Part<'a>>, Error> {
+    let content_type = req.head.content_type.as_deref().unwrap_or("");
+    let boundary = crate::proto::multipart::boundary(content_type)?;
+    Ok(crate::proto::multipart::parse(req.body, boundary)?)
+}
+
+/// The text of form field `name`, if sent (a 400 when it is not UTF-8).
+pub fn form_text<'a>(
+    parts: &[crate::proto::multipart::Part<'_>],
+    body: &'a [u8],
+    name: &str,
+) -> Result<Option<&'a str>, Error> {
+    parts
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| {
+            std::str::from_utf8(p.bytes(body))
+                .map_err(|_| Error::invalid_param(name, format!("'{name}' is not UTF-8 text.")))
+        })
+        .transpose()
+}
+
+/// 400 for a required parameter that is absent.
+pub fn missing(param: &str) -> Error {
+    Error::invalid_param(param, format!("Missing required parameter: '{param}'."))
+        .with_code("missing_required_parameter")
+}
+
+/// Reads `expires_after` (`{anchor: "created_at", seconds: 3600..=2592000}`): the lifetime in seconds.
+pub fn expires_after(
+    anchor: Option<&str>,
+    seconds: Option<&serde_json::Value>,
+    param: &str,
+) -> Result<Option<u64>, Error> {
+    if anchor.is_none() && seconds.is_none() {
+        return Ok(None);
+    }
+    if anchor != Some("created_at") {
+        let message = format!("Invalid '{param}.anchor': expected 'created_at'.");
+        return Err(Error::invalid_param(&format!("{param}.anchor"), message).with_code("invalid_value"));
+    }
+    let secs = seconds.and_then(|s| s.as_u64().or_else(|| s.as_str()?.trim().parse().ok()));
+    match secs {
+        Some(s) if (3600..=2_592_000).contains(&s) => Ok(Some(s)),
+        _ => {
+            let message = format!("Invalid '{param}.seconds': expected an integer between 3600 and 2592000.");
+            Err(Error::invalid_param(&format!("{param}.seconds"), message).with_code("invalid_value"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,13 +9,17 @@ use crate::{generation::GenSummary, proto::http1::RequestHead, rng::Rng, sse::To
 pub use crate::error::{Dialect, Error};
 
 pub mod anthropic;
+pub mod batches;
 pub mod common;
+pub mod file_checks;
+pub mod files;
 pub mod generate;
 pub mod health;
 pub mod models;
 pub mod observability;
 pub mod openai;
 pub mod tgi;
+pub mod uploads;
 
 /// `application/json`.
 pub const JSON: &str = "application/json";

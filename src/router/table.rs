@@ -12,6 +12,9 @@ pub static TABLES: &[&[Route]] = &[
     api::anthropic::ROUTES,
     api::tgi::ROUTES,
     api::models::ROUTES,
+    api::files::ROUTES,
+    api::uploads::ROUTES,
+    api::batches::ROUTES,
     api::health::ROUTES,
     api::observability::ROUTES,
 ];

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{files::StoredFile, store::Object};
+use super::store::Object;
 
 /// How long an upload accepts parts (OpenAI: an hour).
 pub const UPLOAD_LIFETIME: u64 = 3600;
@@ -64,8 +64,8 @@ pub struct Upload {
     pub status: UploadStatus,
     /// Parts received, in arrival order (the completion names the order).
     pub parts: Vec<Part>,
-    /// The file it became.
-    pub file: Option<StoredFile>,
+    /// The `File` object it became (not the file itself: deleting the file frees its bytes).
+    pub file: Option<serde_json::Value>,
 }
 
 impl Object for Upload {
@@ -93,7 +93,7 @@ impl Upload {
             "filename": self.filename,
             "purpose": self.purpose,
             "status": self.status.as_str(),
-            "file": self.file.as_ref().map(StoredFile::to_json),
+            "file": self.file,
         })
     }
 }
