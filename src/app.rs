@@ -35,6 +35,8 @@ pub struct App {
     pub media: crate::api::media::Media,
     /// Anthropic prompt-cache prefixes seen recently.
     pub prompt_cache: PromptCache,
+    /// Files, uploads and batches, shared by every worker.
+    pub state: crate::state::State,
     /// One metrics shard per worker.
     pub shards: Box<[Shard]>,
     /// Process start.
@@ -72,6 +74,7 @@ impl App {
             stores: Stores::new(args.response_store, args.store_capacity),
             media: crate::api::media::Media::new(&args),
             prompt_cache: PromptCache::default(),
+            state: crate::state::State::new(&args),
             window: RateWindow::default(),
             shards: (0..workers).map(|_| Shard::new(labels)).collect(),
             started: Instant::now(),

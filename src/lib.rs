@@ -27,4 +27,5 @@ pub mod server;
 pub mod sim;
 pub mod sockopt;
 pub mod sse;
+pub mod state;
 pub mod tokens;

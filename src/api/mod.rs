@@ -9,8 +9,12 @@ use crate::{generation::GenSummary, proto::http1::RequestHead, rng::Rng, sse::To
 pub use crate::error::{Dialect, Error};
 
 pub mod anthropic;
+pub mod batches;
+pub mod common;
 pub mod conversations;
 pub mod events;
+pub mod file_checks;
+pub mod files;
 pub mod generate;
 pub mod health;
 pub mod images;
@@ -19,6 +23,7 @@ pub mod models;
 pub mod observability;
 pub mod openai;
 pub mod tgi;
+pub mod uploads;
 pub mod videos;
 pub mod vllm;
 

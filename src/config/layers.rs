@@ -66,6 +66,11 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("image_ttl", "storage", "image_ttl"),
     ("image_store_bytes", "storage", "image_store_bytes"),
     ("video_latency", "generation", "video_latency"),
+    ("max_files", "storage", "max_files"),
+    ("file_storage", "storage", "file_storage"),
+    ("max_uploads", "storage", "max_uploads"),
+    ("max_batches", "storage", "max_batches"),
+    ("batch_lines_per_second", "batch", "lines_per_second"),
     ("kv_cache_tokens", "kv_cache", "tokens"),
     ("kv_cache_block_size", "kv_cache", "block_size"),
 ];

@@ -233,6 +233,24 @@ pub struct ServerArgs {
     /// and work per chunk.
     #[arg(long)]
     pub stream_obfuscation: bool,
+    /// Most files held at once (uploads, completed uploads and batch outputs); beyond it,
+    /// creating one is a 400 until some are deleted.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_files: usize,
+    /// Bytes of file contents held in memory, upload parts included; beyond it, a 400.
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    #[serde(deserialize_with = "values::size")]
+    pub file_storage: u64,
+    /// Most uploads held at once (each lives an hour).
+    #[arg(long, default_value_t = 1_000)]
+    pub max_uploads: usize,
+    /// Most batches held at once.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_batches: usize,
+    /// Pace of batch lines on the background jobs thread, per second (0: as fast as it runs,
+    /// at low priority beside live traffic).
+    #[arg(long, default_value_t = 0.0)]
+    pub batch_lines_per_second: f64,
     /// When `tool_choice: auto` (the default) calls tools: `match` calls those the last user
     /// message mentions by name or a significant word of it; `always` calls one even without a
     /// mention; `never` answers in text.

@@ -16,6 +16,9 @@ pub static TABLES: &[&[Route]] = &[
     api::tgi::ROUTES,
     api::vllm::ROUTES,
     api::models::ROUTES,
+    api::files::ROUTES,
+    api::uploads::ROUTES,
+    api::batches::ROUTES,
     api::health::ROUTES,
     api::observability::ROUTES,
 ];

@@ -50,6 +50,7 @@ pub fn start(args: ServerArgs) -> io::Result<Running> {
     });
     let app = Arc::new(App::new(args, workers, seed, crate::router::table::router().labels()).bound_to(addr));
     spawn_rate_sampler(app.clone())?;
+    crate::api::batches::spawn_runner(app.clone())?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let mut handles = Vec::with_capacity(workers);
     for (i, listener) in listeners.into_iter().enumerate() {

@@ -1,0 +1,303 @@
+//! Running a batch on the background jobs thread: validate its input file, execute every line
+//! through the route table's handler for the line's `url` (the same code, usage and errors as
+//! a live request), at the configured pace, then write the output and error files.
+//!
+//! The thread is started with the server (not lazily from a handler, which sees only `&App`
+//! and could not hand the thread an owned `Arc<App>`); it sleeps on the job queue while idle and
+//! runs at a lower scheduling priority than the workers, so a 50,000-line batch yields the
+//! cores to live traffic.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use crate::{
+    api::{Ctx, Reply, Request, common, file_checks},
+    app::App,
+    error::Error,
+    proto::http1::{BodyFraming, Method, RequestHead},
+    rng::Rng,
+    router::{Found, table::router},
+    state::batches::{Batch, BatchStatus, LineError},
+};
+
+/// How far the jobs thread's priority is lowered below the workers' (nice levels).
+const JOBS_NICENESS: i32 = 10;
+
+/// Starts the jobs thread, which runs queued batches one after another.
+pub fn spawn_runner(app: Arc<App>) -> std::io::Result<()> {
+    let seed = app.args.seed.unwrap_or_else(|| crate::clock::unix_now().0) ^ 0x0BA7_C4E5;
+    std::thread::Builder::new().name("fakeai-jobs".into()).spawn(move || {
+        lower_priority();
+        let mut rng = Rng::new(seed);
+        loop {
+            if let Some(id) = app.state.jobs.next(Duration::from_secs(3600)) {
+                run_batch(&app, &id, &mut rng);
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// Lowers the calling thread's scheduling priority (Linux: `setpriority` on a thread id).
+fn lower_priority() {
+    // SAFETY: plain integer arguments; on failure the thread keeps the normal priority.
+    unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, JOBS_NICENESS);
+    }
+}
+
+/// Unix seconds now.
+fn now() -> u64 {
+    crate::clock::unix_now().0
+}
+
+/// Applies `change` to batch `id` (a batch deleted meanwhile is left alone).
+fn change(app: &App, id: &str, change: impl FnOnce(&mut Batch)) -> Option<Batch> {
+    app.state.batches.update(id, change).ok().flatten().map(|(b, ())| b)
+}
+
+/// Runs batch `id` to a final status.
+pub fn run_batch(app: &App, id: &str, rng: &mut Rng) {
+    let Some(batch) = app.state.batches.get(id, now()) else { return };
+    if batch.status == BatchStatus::Cancelling {
+        change(app, id, |b| finish(b, BatchStatus::Cancelled));
+        return;
+    }
+    let lines = match input_lines(app, &batch) {
+        Ok(lines) => lines,
+        Err(errors) => {
+            change(app, id, |b| {
+                b.errors = errors;
+                b.status = BatchStatus::Failed;
+                b.failed_at = Some(now());
+            });
+            return;
+        }
+    };
+    let started = change(app, id, |b| {
+        if b.status == BatchStatus::Validating {
+            b.status = BatchStatus::InProgress;
+            b.in_progress_at = Some(now());
+            b.counts.total = lines.len() as u64;
+            b.model = lines[0].body["model"].as_str().map(str::to_owned);
+        }
+    });
+    if started.is_none() {
+        return;
+    }
+    let outcome = execute_lines(app, &batch, &lines, rng);
+    finalize(app, &batch, outcome, rng);
+}
+
+/// The input file's lines, or why the batch fails validation.
+fn input_lines(app: &App, batch: &Batch) -> Result<Vec<file_checks::BatchLine>, Vec<LineError>> {
+    let Some(file) = app.state.files.get(&batch.input_file_id, now()) else {
+        let message = format!("The input file {} no longer exists.", batch.input_file_id);
+        return Err(vec![LineError { code: "file_not_found", line: None, message, param: Some("input_file_id") }]);
+    };
+    let lines = file_checks::batch_lines(&file.content).map_err(|e| vec![e])?;
+    // Like OpenAI, list every line that calls another endpoint (the first 100).
+    let mismatched: Vec<LineError> = lines
+        .iter()
+        .filter(|l| l.url != batch.endpoint)
+        .take(100)
+        .map(|l| LineError {
+            code: "url_mismatch",
+            line: Some(l.line),
+            message: format!("The URL provided for this request does not match the batch endpoint {}.", batch.endpoint),
+            param: Some("url"),
+        })
+        .collect();
+    if mismatched.is_empty() { Ok(lines) } else { Err(mismatched) }
+}
+
+/// What running the lines produced.
+struct Outcome {
+    /// JSONL of the successful lines.
+    output: Vec<u8>,
+    /// JSONL of the failed (or unrun) lines.
+    errors: Vec<u8>,
+    /// The status the batch ends in.
+    status: BatchStatus,
+}
+
+/// Runs every line at the configured pace until done, cancelled or out of time.
+fn execute_lines(app: &App, batch: &Batch, lines: &[file_checks::BatchLine], rng: &mut Rng) -> Outcome {
+    let pace = (app.args.batch_lines_per_second > 0.0).then(|| 1.0 / app.args.batch_lines_per_second);
+    let start = Instant::now();
+    let mut out = Outcome { output: Vec::new(), errors: Vec::new(), status: BatchStatus::Completed };
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(interval) = pace {
+            let due = start + Duration::from_secs_f64(interval * i as f64);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
+        let current = app.state.batches.get(&batch.id, now());
+        match current.as_ref().map(|b| b.status) {
+            Some(BatchStatus::Cancelling) => out.status = BatchStatus::Cancelled,
+            None => out.status = BatchStatus::Cancelled,
+            Some(_) if now() >= batch.expires_at() => out.status = BatchStatus::Expired,
+            Some(_) => {}
+        }
+        if out.status != BatchStatus::Completed {
+            unrun(&mut out, &lines[i..], rng);
+            change(app, &batch.id, |b| b.counts.failed += (lines.len() - i) as u64);
+            break;
+        }
+        let (status, body) = execute(app, rng, &line.url, &line.body);
+        let ok = (200..300).contains(&status);
+        let usage = ok.then(|| serde_json::from_slice::<serde_json::Value>(&body).ok()).flatten();
+        write_line(if ok { &mut out.output } else { &mut out.errors }, rng, &line.custom_id, status, &body);
+        change(app, &batch.id, |b| match usage {
+            Some(body) => {
+                b.counts.completed += 1;
+                b.usage.add(&body["usage"]);
+            }
+            None => b.counts.failed += 1,
+        });
+    }
+    out
+}
+
+/// Error-file lines for lines the batch will not run.
+fn unrun(out: &mut Outcome, lines: &[file_checks::BatchLine], rng: &mut Rng) {
+    let (code, message) = match out.status {
+        BatchStatus::Expired => {
+            ("batch_expired", "This request could not be executed before the completion window expired.")
+        }
+        _ => ("batch_cancelled", "This request was not executed because the batch was cancelled."),
+    };
+    for line in lines {
+        let entry = serde_json::json!({
+            "id": common::new_id(rng, "batch_req_", 32),
+            "custom_id": line.custom_id,
+            "response": null,
+            "error": {"code": code, "message": message},
+        });
+        out.errors.extend_from_slice(entry.to_string().as_bytes());
+        out.errors.push(b'\n');
+    }
+}
+
+/// Appends one output line: `{id, custom_id, response: {status_code, request_id, body}, error: null}`.
+fn write_line(to: &mut Vec<u8>, rng: &mut Rng, custom_id: &str, status: u16, body: &[u8]) {
+    let custom_id = serde_json::to_string(custom_id).expect("a string serializes");
+    let (id, request_id) = (common::new_id(rng, "batch_req_", 32), common::new_id(rng, "req_", 32));
+    to.extend_from_slice(format!(r#"{{"id":"{id}","custom_id":{custom_id},"response":{{"status_code":{status},"request_id":"{request_id}","body":"#).as_bytes());
+    to.extend_from_slice(body);
+    to.extend_from_slice(b"},\"error\":null}\n");
+}
+
+/// Answers one line as the live endpoint would: its status and body (the error envelope for
+/// an error). A stream is refused, as OpenAI's Batch API does.
+pub fn execute(app: &App, rng: &mut Rng, url: &str, body: &serde_json::Value) -> (u16, Vec<u8>) {
+    let refuse = |e: Error| (e.status, e.to_json());
+    if body["stream"] == true {
+        return refuse(Error::invalid_param("stream", "Streaming is not supported by the Batch API."));
+    }
+    let Found::Route { route, params, .. } = router().find(Method::Post, url) else {
+        return refuse(Error::not_found(url));
+    };
+    let bytes = serde_json::to_vec(body).expect("a JSON value serializes");
+    let head = synthetic_head(url);
+    let request = Request { head: &head, body: &bytes, params: &params };
+    let mut ctx = Ctx { rng, unix_now: crate::clock::unix_now() };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (route.handler)(app, &mut ctx, &request)))
+        .unwrap_or_else(|_| Err(Error::new(500, "server_error", "Internal error while handling the request")));
+    match outcome {
+        // A batch line takes the body as soon as it is planned: nobody waits on its schedule.
+        Ok(Reply::Generated { full, .. } | Reply::Now(full)) => (full.status, full.body.as_slice().to_vec()),
+        Ok(Reply::Stream(_) | Reply::Events(_)) => {
+            refuse(Error::invalid_param("stream", "Streaming is not supported by the Batch API."))
+        }
+        Err(e) => (e.status, e.to_json_in(route.dialect)),
+    }
+}
+
+/// The head of a line's request: `POST url` with a JSON body.
+fn synthetic_head(url: &str) -> RequestHead {
+    RequestHead {
+        method: Method::Post,
+        path: url.to_owned(),
+        query: String::new(),
+        minor_version: 1,
+        keep_alive: true,
+        body: BodyFraming::None,
+        expect_continue: false,
+        request_id: None,
+        accept: None,
+        content_type: Some(super::super::JSON.to_owned()),
+        authorization: None,
+        anthropic_version: None,
+        websocket: false,
+        websocket_key: None,
+        websocket_version: None,
+        head_len: 0,
+    }
+}
+
+/// Sets the final status and its timestamp.
+fn finish(b: &mut Batch, status: BatchStatus) {
+    let at = Some(now());
+    b.status = status;
+    match status {
+        BatchStatus::Completed => b.completed_at = at,
+        BatchStatus::Cancelled => b.cancelled_at = at,
+        BatchStatus::Expired => b.expired_at = at,
+        _ => b.failed_at = at,
+    }
+}
+
+/// Writes the output and error files and ends the batch.
+fn finalize(app: &App, batch: &Batch, out: Outcome, rng: &mut Rng) {
+    if out.status == BatchStatus::Completed {
+        change(app, &batch.id, |b| {
+            b.status = BatchStatus::Finalizing;
+            b.finalizing_at = Some(now());
+        });
+    }
+    let output = store_output(app, batch, rng, out.output, "output");
+    let errors = store_output(app, batch, rng, out.errors, "error");
+    let stored = match (output, errors) {
+        (Ok(output), Ok(errors)) => Ok((output, errors)),
+        // Half the results is no result: the batch fails and holds no file.
+        (output, errors) => {
+            for id in [&output, &errors].into_iter().filter_map(|r| r.as_ref().ok().cloned().flatten()) {
+                let _ = app.state.files.remove(&id);
+            }
+            Err(output.and(errors).unwrap_err())
+        }
+    };
+    change(app, &batch.id, |b| match stored {
+        Ok((output, errors)) => {
+            b.output_file_id = output;
+            b.error_file_id = errors;
+            finish(b, out.status);
+        }
+        Err(e) => {
+            b.errors = vec![LineError { code: "output_not_stored", line: None, message: e.message, param: None }];
+            finish(b, BatchStatus::Failed);
+        }
+    });
+}
+
+/// Stores a batch's `kind` (`output` or `error`) file, unless it is empty.
+fn store_output(
+    app: &App,
+    batch: &Batch,
+    rng: &mut Rng,
+    content: Vec<u8>,
+    kind: &str,
+) -> Result<Option<String>, Error> {
+    if content.is_empty() {
+        return Ok(None);
+    }
+    let mut ctx = Ctx { rng, unix_now: crate::clock::unix_now() };
+    let name = format!("{}_{kind}.jsonl", batch.id);
+    let file = crate::api::files::new_file(&mut ctx, name, "batch_output", batch.output_expires_after, content.into());
+    let id = file.id.clone();
+    app.state.files.insert(file, ctx.unix_now.0)?;
+    Ok(Some(id))
+}

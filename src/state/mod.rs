@@ -1,0 +1,42 @@
+//! Control-plane state shared by every worker: files, uploads and batches in typed, bounded
+//! stores (see [`store`]), and the queue of work for the background jobs thread. Created
+//! through one core, an object is visible through every other at once.
+
+pub mod batches;
+pub mod files;
+pub mod jobs;
+pub mod store;
+pub mod uploads;
+
+use crate::config::ServerArgs;
+use store::{ByteBudget, Limits, Store};
+
+/// Every shared store.
+#[derive(Debug)]
+pub struct State {
+    /// Files, with their contents.
+    pub files: Store<files::StoredFile>,
+    /// Uploads in progress and recent.
+    pub uploads: Store<uploads::Upload>,
+    /// Batches.
+    pub batches: Store<batches::Batch>,
+    /// Batches waiting for the jobs thread.
+    pub jobs: jobs::JobQueue,
+}
+
+impl State {
+    /// Empty stores bounded by `args`; files and upload parts share one byte budget.
+    pub fn new(args: &ServerArgs) -> State {
+        let bytes = ByteBudget::new(args.file_storage, "--file-storage");
+        State {
+            files: Store::new(Limits {
+                max_objects: args.max_files,
+                objects_flag: "--max-files",
+                bytes: bytes.clone(),
+            }),
+            uploads: Store::new(Limits { max_objects: args.max_uploads, objects_flag: "--max-uploads", bytes }),
+            batches: Store::new(Limits::count(args.max_batches, "--max-batches")),
+            jobs: jobs::JobQueue::default(),
+        }
+    }
+}
