@@ -399,7 +399,7 @@ impl SimConfig {
     }
 
     /// TTFT (drawn, plus prefill) and the ITL distribution for `model`.
-    fn timing(&self, model: &str, prompt_tokens: u64, rng: &mut Rng) -> (Duration, Latency) {
+    pub fn timing(&self, model: &str, prompt_tokens: u64, rng: &mut Rng) -> (Duration, Latency) {
         let profile = if self.latency_profiles { profile_for(model) } else { None };
         let ttft = self.ttft.or(profile.map(|p| p.ttft)).unwrap_or(DEFAULT_TTFT);
         let itl = self.itl.or(profile.map(|p| p.itl)).unwrap_or(DEFAULT_ITL);

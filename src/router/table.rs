@@ -10,6 +10,7 @@ use crate::api;
 pub static TABLES: &[&[Route]] = &[
     api::openai::ROUTES,
     api::anthropic::ROUTES,
+    api::audio::ROUTES,
     api::tgi::ROUTES,
     api::models::ROUTES,
     api::health::ROUTES,
