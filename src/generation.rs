@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::{
+    audio::chat::AudioOut,
     openai::{
         anthropic::cache::CacheUsage,
         chunks::{Flavor, ResponseMeta, Usage},
@@ -184,6 +185,8 @@ pub struct Plan {
     pub user: Option<String>,
     /// How the prompt met the prompt cache (Anthropic's `cache_control`).
     pub prompt_cache: CacheUsage,
+    /// Chat audio output: each choice's answer is also spoken.
+    pub audio: Option<AudioOut>,
 }
 
 impl Plan {
@@ -258,6 +261,11 @@ impl SimConfig {
         let reasoning_tokens = choices.iter().map(|c| c.reasoning).sum();
         let predicted = req.prediction.as_deref().map_or(0, |p| self.encoding.count(p) as u64 * req.n);
         let rejected = predicted.saturating_sub(accepted);
+        // Audio answers bill the spoken transcript on top of its text tokens, as OpenAI does.
+        let audio_tokens: u64 = match &req.audio {
+            Some(_) => choices.iter().map(|c| AudioOut::tokens(&c.answer_text())).sum(),
+            None => 0,
+        };
         let (ttft, itl) = self.timing(&req.model, req.prompt_tokens, rng);
         let prefix = match flavor {
             Flavor::Chat => "chatcmpl-",
@@ -275,11 +283,12 @@ impl SimConfig {
             },
             usage: Usage {
                 prompt_tokens: req.prompt_tokens,
-                completion_tokens: generated + rejected,
+                completion_tokens: generated + rejected + audio_tokens,
                 reasoning_tokens,
                 prompt_audio_tokens: req.prompt_audio_tokens,
                 accepted_prediction_tokens: accepted,
                 rejected_prediction_tokens: rejected,
+                completion_audio_tokens: audio_tokens,
             },
             choices,
             reasons,
@@ -293,6 +302,7 @@ impl SimConfig {
             continuous_usage: req.continuous_usage,
             user: req.user.clone(),
             prompt_cache: req.prompt_cache,
+            audio: req.audio.clone(),
         }
     }
 

@@ -44,7 +44,10 @@ pub struct TokenStream {
 impl TokenStream {
     /// A stream that will emit `plan`'s tokens on `plan`'s schedule.
     pub fn new(plan: Plan) -> Self {
-        let writer = ChunkWriter::new(plan.flavor, &plan.meta);
+        let writer = match plan.audio {
+            Some(_) => ChunkWriter::new(plan.flavor, &plan.meta).speaking(),
+            None => ChunkWriter::new(plan.flavor, &plan.meta),
+        };
         let left = plan.generated();
         let longest = plan.longest();
         let echoed = plan.echo.as_ref().map_or(0, String::len);
@@ -174,6 +177,12 @@ impl TokenStream {
     /// A choice sent its last token: OpenAI's chunk dialects send its finish chunk now.
     fn choice_done(&self, index: usize, out: &mut Vec<u8>) {
         if matches!(self.plan.flavor, Flavor::Chat | Flavor::Completion) {
+            if let Some(audio) = &self.plan.audio {
+                let (meta, choice) = (&self.plan.meta, &self.plan.choices[index]);
+                for delta in audio.stream_deltas(&meta.id, index, meta.created, &choice.answer_text()) {
+                    self.writer.audio(index, &delta, out);
+                }
+            }
             self.writer.finish(index, self.plan.choices[index].finish_reason, out);
         }
     }
@@ -267,6 +276,7 @@ mod tests {
             continuous_usage: false,
             user: None,
             prompt_cache: Default::default(),
+            audio: None,
         })
     }
 

@@ -131,3 +131,79 @@ fn speech_rejects_bad_input_with_openai_400s() {
         assert_eq!(e["error"]["type"], "invalid_request_error");
     }
 }
+
+fn b64(s: &Value) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s.as_str().expect("base64 string")).unwrap()
+}
+
+/// Seconds of speech of `transcript` (150 words a minute; unspaced text counts 6 characters a word).
+fn spoken_seconds(transcript: &str) -> f64 {
+    let words = transcript.split_whitespace().count();
+    let unspaced = transcript.chars().filter(|c| !c.is_whitespace()).count().div_ceil(6);
+    words.max(unspaced).max(1) as f64 * 0.4
+}
+
+#[test]
+fn chat_audio_output_is_a_spoken_file_of_the_transcript() {
+    let server = Server::start(&["--itl", "0", "--ttft", "0"]);
+    let body = r#"{"model":"gpt-4o-audio-preview","modalities":["text","audio"],"audio":{"voice":"verse","format":"wav"},
+        "messages":[{"role":"user","content":"Say something."}],"max_tokens":30}"#;
+    let r = server.post("/v1/chat/completions", body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let message = &v["choices"][0]["message"];
+    assert!(message["content"].is_null(), "the text is the transcript");
+    let audio = &message["audio"];
+    assert!(audio["id"].as_str().unwrap().starts_with("audio_"));
+    assert_eq!(audio["expires_at"].as_u64().unwrap(), v["created"].as_u64().unwrap() + 3600);
+    let transcript = audio["transcript"].as_str().unwrap();
+    assert!(!transcript.is_empty());
+    let seconds = spoken_seconds(transcript);
+    let usage = &v["usage"];
+    let audio_tokens = usage["completion_tokens_details"]["audio_tokens"].as_u64().unwrap();
+    assert_eq!(audio_tokens, (seconds * 20.0).ceil() as u64);
+    assert_eq!(usage["completion_tokens"].as_u64().unwrap(), 30 + audio_tokens, "text tokens + audio tokens");
+    let wav = b64(&audio["data"]);
+    assert_eq!(&wav[..4], b"RIFF");
+    if ffprobe().is_some() {
+        let path = temp_file("chat.wav", &wav);
+        let (codec, duration) = probe(&path, false);
+        assert_eq!(codec, "pcm_s16le");
+        assert!((duration - seconds).abs() < 0.01, "{duration} s for {transcript:?}");
+        std::fs::remove_file(path).unwrap();
+    }
+    let plain = server.post("/v1/chat/completions", &common::chat("gpt-4o", "hi", r#""max_tokens":5"#)).json();
+    assert!(plain["choices"][0]["message"]["audio"].is_null(), "no audio unless asked for");
+    assert!(plain["choices"][0]["message"]["content"].is_string());
+}
+
+#[test]
+fn chat_audio_streams_transcript_then_pcm16_then_expiry() {
+    let server = Server::start(&["--itl", "0", "--ttft", "0"]);
+    let body = r#"{"model":"gpt-4o-audio-preview","modalities":["text","audio"],"audio":{"voice":"ash","format":"pcm16"},
+        "messages":[{"role":"user","content":"Say something."}],"max_tokens":20,"stream":true,
+        "stream_options":{"include_usage":true}}"#;
+    let r = server.post("/v1/chat/completions", body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let events = r.events();
+    let deltas: Vec<&Value> = events.iter().filter_map(|e| e["choices"].get(0).map(|c| &c["delta"])).collect();
+    assert_eq!(deltas[0]["role"], "assistant");
+    assert!(deltas[0]["content"].is_null());
+    let audio: Vec<&Value> = deltas.iter().filter_map(|d| d.get("audio")).collect();
+    let transcript: String = audio.iter().filter_map(|a| a["transcript"].as_str()).collect();
+    let pcm: Vec<u8> = audio.iter().filter(|a| a.get("data").is_some()).flat_map(|a| b64(&a["data"])).collect();
+    assert_eq!(pcm.len() as f64, (spoken_seconds(&transcript) * 48_000.0).round(), "24 kHz 16-bit mono");
+    assert!(audio.iter().any(|a| a["id"].as_str().is_some_and(|id| id.starts_with("audio_"))));
+    let last = audio.last().unwrap();
+    assert!(
+        last.get("expires_at").is_some() && last.as_object().unwrap().len() == 1,
+        "the last audio delta: expiry only"
+    );
+    assert!(deltas.iter().all(|d| d.get("content").is_none_or(Value::is_null)), "text only as transcript");
+    let usage = &events.last().unwrap()["usage"];
+    assert!(usage["completion_tokens_details"]["audio_tokens"].as_u64().unwrap() > 0);
+    let wrong = body.replace("pcm16", "mp3");
+    let e = server.post("/v1/chat/completions", &wrong);
+    assert_eq!((e.status, e.json()["error"]["param"].as_str()), (400, Some("audio.format")));
+}

@@ -7,7 +7,7 @@ use super::{
     media,
     tools::{RawStructure, Structure},
 };
-use crate::{error::Error, tokens::Encoding};
+use crate::{audio::chat::AudioOut, error::Error, tokens::Encoding};
 
 /// `stream_options`.
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +109,8 @@ pub struct ChatBody {
     logprobs: Option<bool>,
     top_logprobs: Option<i64>,
     prediction: Option<Prediction>,
+    modalities: Option<Value>,
+    audio: Option<Value>,
     #[serde(flatten)]
     common: CommonBody,
 }
@@ -457,6 +459,8 @@ pub struct GenRequest {
     pub reasoning_budget: Option<u64>,
     /// How the prompt met the prompt cache (Anthropic's `cache_control`).
     pub prompt_cache: super::anthropic::cache::CacheUsage,
+    /// Chat audio output (`modalities` with `"audio"`): the answer is also spoken.
+    pub audio: Option<AudioOut>,
 }
 
 /// The share of the output spent reasoning at each `reasoning_effort`.
@@ -534,6 +538,7 @@ pub fn parse_chat(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> 
     r.structure = structure;
     r.logprobs = logprobs;
     r.prediction = prediction;
+    r.audio = AudioOut::parse(req.modalities.as_ref(), req.audio.as_ref(), r.stream)?;
     Ok(r)
 }
 
@@ -647,6 +652,7 @@ fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest
         thinking: None,
         reasoning_budget: None,
         prompt_cache: Default::default(),
+        audio: None,
     })
 }
 
@@ -755,6 +761,8 @@ const CHAT_FIELDS: &[(&str, Kind)] = &[
     ("logprobs", Kind::Bool),
     ("top_logprobs", Kind::Int),
     ("prediction", Kind::Object),
+    ("modalities", Kind::Array),
+    ("audio", Kind::Object),
 ];
 const COMPLETION_FIELDS: &[(&str, Kind)] =
     &[("prompt", Kind::StrOrArray), ("logprobs", Kind::Int), ("echo", Kind::Bool), ("best_of", Kind::Int)];
