@@ -32,6 +32,8 @@ pub struct App {
     pub responses: ResponseStore,
     /// Anthropic prompt-cache prefixes seen recently.
     pub prompt_cache: PromptCache,
+    /// Generated images and video jobs, shared by every core.
+    pub media: crate::api::media::Media,
     /// One metrics shard per worker.
     pub shards: Box<[Shard]>,
     /// Process start.
@@ -65,10 +67,17 @@ impl App {
             sim,
             responses: ResponseStore::new(args.response_store),
             prompt_cache: PromptCache::default(),
+            media: crate::api::media::Media::new(&args),
             window: RateWindow::default(),
             shards: (0..workers).map(|_| Shard::new(labels)).collect(),
             started: Instant::now(),
             args,
         }
+    }
+
+    /// The same state, serving at `addr` (the bound address, for URLs in responses).
+    pub fn bound_to(mut self, addr: std::net::SocketAddr) -> Self {
+        self.media.bound_to(addr);
+        self
     }
 }

@@ -10,12 +10,16 @@ pub use crate::error::{Dialect, Error};
 
 pub mod anthropic;
 pub mod audio;
+pub mod events;
 pub mod generate;
 pub mod health;
+pub mod images;
+pub mod media;
 pub mod models;
 pub mod observability;
 pub mod openai;
 pub mod tgi;
+pub mod videos;
 
 /// `application/json`.
 pub const JSON: &str = "application/json";
@@ -113,6 +117,8 @@ pub enum Reply {
     },
     /// Stream SSE events on the stream's schedule.
     Stream(Box<TokenStream>),
+    /// Stream pre-rendered SSE events, each at its own offset (streams that are not tokens).
+    Events(Box<events::TimedEvents>),
 }
 
 impl From<Full> for Reply {

@@ -60,6 +60,10 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("default_max_output_tokens", "models", "default_max_output_tokens"),
     ("max_auto_models", "models", "max_auto_models"),
     ("response_store", "storage", "response_store"),
+    ("image_latency", "generation", "image_latency"),
+    ("image_ttl", "storage", "image_ttl"),
+    ("image_store_bytes", "storage", "image_store_bytes"),
+    ("video_latency", "generation", "video_latency"),
     ("kv_cache_tokens", "kv_cache", "tokens"),
     ("kv_cache_block_size", "kv_cache", "block_size"),
 ];

@@ -245,6 +245,24 @@ pub struct ServerArgs {
     /// typos cannot grow memory without end (0 lists none; any name is served either way).
     #[arg(long, default_value_t = 100)]
     pub max_auto_models: usize,
+    /// Time to make one 1024×1024 image at standard/medium quality; scaled by `n`, pixels,
+    /// quality (low ½, high/hd 2×) and model (DALL·E 2 and Stable Diffusion ½).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "values::duration")]
+    pub image_latency: Duration,
+    /// How long generated images stay downloadable at their URL.
+    #[arg(long, default_value = "3600s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "values::duration")]
+    pub image_ttl: Duration,
+    /// Memory for generated images kept for their URLs (oldest dropped first beyond it).
+    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+    #[serde(deserialize_with = "values::size")]
+    pub image_store_bytes: u64,
+    /// Time a video job takes per second of video (sora-2-pro twice that); it is `queued` for
+    /// the first tenth, then `in_progress` with `progress` by elapsed time.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "values::duration")]
+    pub video_latency: Duration,
 }
 
 impl ServerArgs {

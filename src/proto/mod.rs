@@ -2,5 +2,6 @@
 //! strings, WebSocket frames. No sockets here; `crate::server` drives them.
 
 pub mod http1;
+pub mod multipart;
 pub mod query;
 pub mod websocket;

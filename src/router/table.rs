@@ -9,6 +9,8 @@ use crate::api;
 /// The API modules' route tables.
 pub static TABLES: &[&[Route]] = &[
     api::openai::ROUTES,
+    api::images::ROUTES,
+    api::videos::ROUTES,
     api::anthropic::ROUTES,
     api::audio::ROUTES,
     api::tgi::ROUTES,

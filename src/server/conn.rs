@@ -13,7 +13,7 @@ mod ws;
 
 use super::core::Core;
 use crate::{
-    api::{Ctx, Full, Reply, Request},
+    api::{Ctx, Full, Reply, Request, events::TimedEvents},
     arrival,
     error::Error,
     generation::GenSummary,
@@ -213,6 +213,7 @@ impl Conn {
                 self.generated(to, full, summary, arrival, after).await
             }
             Reply::Stream(stream) => self.stream(&head, stream, arrival, keep_alive, label).await,
+            Reply::Events(events) => self.events(&head, events, arrival, keep_alive, label).await,
         };
         core.in_flight.set(core.in_flight.get() - 1);
         let latency = arrival.elapsed().as_secs_f64();
@@ -352,6 +353,57 @@ impl Conn {
         self.core.recorder.borrow_mut().model(slot).finish(how, s.usage.prompt_tokens, sent, ttft, e2e);
     }
 
+    /// Writes the head of an SSE response.
+    fn sse_head(&mut self, head: &RequestHead, keep_alive: bool) {
+        self.reserve_write_buffer();
+        ResponseHead {
+            status: 200,
+            content_type: "text/event-stream; charset=utf-8",
+            content_length: None,
+            keep_alive: keep_alive && head.minor_version == 1,
+            minor_version: head.minor_version,
+            date: &self.core.date(),
+            request_id: head.request_id.as_deref(),
+            extra: &[("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")],
+        }
+        .encode(&mut self.wbuf);
+    }
+
+    /// Streams pre-rendered events (not tokens), each at its offset from arrival.
+    async fn events(
+        &mut self,
+        head: &RequestHead,
+        mut events: Box<TimedEvents>,
+        arrival: Instant,
+        keep_alive: bool,
+        endpoint: usize,
+    ) -> bool {
+        let chunked = head.minor_version == 1;
+        self.sse_head(head, keep_alive);
+        let slot = self.core.admit(events.summary(), endpoint);
+        self.core.shard().count_response(endpoint, 200);
+        let mut ok = self.flush().await;
+        while ok {
+            let start = self.wbuf.len();
+            let step = events.emit_due(arrival.elapsed(), &mut self.wbuf);
+            if chunked {
+                frame_chunk(&mut self.wbuf, start);
+                if step == Step::Finished {
+                    self.wbuf.extend_from_slice(b"0\r\n\r\n");
+                }
+            }
+            ok = self.flush().await;
+            match step {
+                Step::WaitUntil(offset) => self.core.timer.sleep_until((arrival + offset).into_std()).await,
+                Step::Finished => break,
+            }
+        }
+        let summary = events.summary().clone();
+        let ttft = Some(summary.first_token.as_secs_f64()).filter(|_| ok);
+        self.finish_generation(slot, &summary, 0, ok, ttft, arrival);
+        ok && chunked
+    }
+
     /// Streams SSE events, each due batch in one write at its absolute deadline.
     async fn stream(
         &mut self,
@@ -362,18 +414,7 @@ impl Conn {
         endpoint: usize,
     ) -> bool {
         let chunked = head.minor_version == 1;
-        self.reserve_write_buffer();
-        ResponseHead {
-            status: 200,
-            content_type: "text/event-stream; charset=utf-8",
-            content_length: None,
-            keep_alive: keep_alive && chunked,
-            minor_version: head.minor_version,
-            date: &self.core.date(),
-            request_id: head.request_id.as_deref(),
-            extra: &[("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")],
-        }
-        .encode(&mut self.wbuf);
+        self.sse_head(head, keep_alive);
         let start = self.wbuf.len();
         stream.open(&mut self.wbuf);
         if chunked {

@@ -48,7 +48,7 @@ pub fn start(args: ServerArgs) -> io::Result<Running> {
         let (s, us) = crate::clock::unix_now();
         s.wrapping_mul(1_000_003) ^ u64::from(us) ^ u64::from(std::process::id()) << 32
     });
-    let app = Arc::new(App::new(args, workers, seed, crate::router::table::router().labels()));
+    let app = Arc::new(App::new(args, workers, seed, crate::router::table::router().labels()).bound_to(addr));
     spawn_rate_sampler(app.clone())?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let mut handles = Vec::with_capacity(workers);
