@@ -162,7 +162,7 @@ fn chat_audio_output_is_a_spoken_file_of_the_transcript() {
     let seconds = spoken_seconds(transcript);
     let usage = &v["usage"];
     let audio_tokens = usage["completion_tokens_details"]["audio_tokens"].as_u64().unwrap();
-    assert_eq!(audio_tokens, (seconds * 20.0).ceil() as u64);
+    assert_eq!(audio_tokens, (seconds * 20.0).round() as u64, "20 a second; a word is 0.4 s, 8 tokens");
     assert_eq!(usage["completion_tokens"].as_u64().unwrap(), 30 + audio_tokens, "text tokens + audio tokens");
     let wav = b64(&audio["data"]);
     assert_eq!(&wav[..4], b"RIFF");
@@ -206,4 +206,149 @@ fn chat_audio_streams_transcript_then_pcm16_then_expiry() {
     let wrong = body.replace("pcm16", "mp3");
     let e = server.post("/v1/chat/completions", &wrong);
     assert_eq!((e.status, e.json()["error"]["param"].as_str()), (400, Some("audio.format")));
+}
+
+/// A `multipart/form-data` upload of `file` (named `filename`) with text `fields` to `path`.
+fn upload(server: &Server, path: &str, fields: &[(&str, &str)], filename: &str, file: &[u8]) -> common::Response {
+    let boundary = "fakeai-test-boundary-7MA4YWxk";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+        );
+    }
+    body.extend(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend(body);
+    let mut conn = server.connect();
+    conn.write_raw(&request);
+    conn.response()
+}
+
+/// `words` words of speech as a WAV file from the speech endpoint: 0.4 s a word.
+fn spoken_wav(server: &Server, words: usize) -> Vec<u8> {
+    let input = "hello ".repeat(words);
+    let body = serde_json::json!({"model": "tts-1", "input": input, "voice": "fable", "response_format": "wav"});
+    let r = server.post("/v1/audio/speech", &body.to_string());
+    assert_eq!(r.status, 200);
+    r.body
+}
+
+#[test]
+fn transcription_segments_and_words_span_the_uploads_real_duration() {
+    let server = Server::start(&["--itl", "0", "--ttft", "0"]);
+    let wav = spoken_wav(&server, 50); // 20 s
+    let fields = [
+        ("model", "whisper-1"),
+        ("response_format", "verbose_json"),
+        ("timestamp_granularities[]", "word"),
+        ("timestamp_granularities[]", "segment"),
+        ("language", "fr"),
+    ];
+    let r = upload(&server, "/v1/audio/transcriptions", &fields, "speech.wav", &wav);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["duration"], 20.0);
+    assert_eq!(v["language"], "french");
+    assert_eq!(v["usage"], serde_json::json!({"type": "duration", "seconds": 20.0}));
+    let segments = v["segments"].as_array().unwrap();
+    assert_eq!(segments[0]["start"], 0.0);
+    assert_eq!(segments.last().unwrap()["end"], 20.0, "the last segment ends with the audio");
+    let words = v["words"].as_array().unwrap();
+    assert_eq!(words.len(), 50, "150 words a minute of 20 s");
+    assert_eq!(words.last().unwrap()["end"], 20.0);
+    let joined: String = segments.iter().map(|s| s["text"].as_str().unwrap()).collect();
+    assert_eq!(joined.trim(), v["text"].as_str().unwrap());
+    let again = upload(&server, "/v1/audio/transcriptions", &fields, "speech.wav", &wav).json();
+    assert_eq!(again["text"], v["text"], "the same file transcribes the same");
+
+    // The same audio as MP3 and FLAC: durations from MPEG frames and STREAMINFO.
+    for format in ["mp3", "flac"] {
+        let body = serde_json::json!({"model": "tts-1", "input": "hello ".repeat(50), "voice": "fable", "response_format": format});
+        let file = server.post("/v1/audio/speech", &body.to_string()).body;
+        let fields = [("model", "whisper-1"), ("response_format", "verbose_json")];
+        let v = upload(&server, "/v1/audio/transcriptions", &fields, &format!("speech.{format}"), &file).json();
+        let duration = v["duration"].as_f64().unwrap();
+        assert!((duration - 20.0).abs() < 0.1, "{format}: {duration}");
+    }
+}
+
+#[test]
+fn transcription_formats_usage_streams_translations_and_errors() {
+    let server = Server::start(&["--itl", "0", "--ttft", "0"]);
+    let wav = spoken_wav(&server, 10); // 4 s
+    let t = |fields: &[(&str, &str)]| upload(&server, "/v1/audio/transcriptions", fields, "a.wav", &wav);
+
+    let srt = t(&[("model", "whisper-1"), ("response_format", "srt")]);
+    assert!(srt.header("content-type").unwrap().starts_with("text/plain"));
+    let srt = srt.text();
+    let cue: Vec<&str> = srt.split("\n\n").next().unwrap().lines().collect();
+    assert_eq!(cue[0], "1");
+    assert!(cue[1].starts_with("00:00:00,000 --> 00:00:0"), "{srt}");
+    assert!(srt.contains("--> 00:00:04,000\n"), "{srt}");
+    let vtt = t(&[("model", "whisper-1"), ("response_format", "vtt")]).text();
+    assert!(vtt.starts_with("WEBVTT\n\n00:00:00.000 --> ") && vtt.contains("--> 00:00:04.000\n"), "{vtt}");
+    let text = t(&[("model", "whisper-1"), ("response_format", "text")]).text();
+    assert!(text.ends_with(".\n") && text.split_whitespace().count() == 10, "{text:?}");
+
+    let v = t(&[("model", "gpt-4o-transcribe"), ("prompt", "A greeting.")]).json();
+    let usage = &v["usage"];
+    assert_eq!(usage["type"], "tokens");
+    assert_eq!(usage["input_token_details"]["audio_tokens"], 40, "10 audio tokens a second");
+    assert_eq!(
+        usage["total_tokens"].as_u64().unwrap(),
+        usage["input_tokens"].as_u64().unwrap() + usage["output_tokens"].as_u64().unwrap()
+    );
+
+    let stream = t(&[("model", "gpt-4o-mini-transcribe"), ("stream", "true")]);
+    assert!(stream.header("content-type").unwrap().starts_with("text/event-stream"));
+    let events: Vec<Value> =
+        stream.text().split_terminator("\n\n").map(|e| serde_json::from_str(&e[6..]).unwrap()).collect();
+    let (done, deltas) = events.split_last().unwrap();
+    assert_eq!(deltas.len(), 10, "a delta per word");
+    let streamed: String = deltas.iter().map(|d| d["delta"].as_str().unwrap()).collect();
+    assert_eq!((done["type"].as_str(), done["text"].as_str()), (Some("transcript.text.done"), Some(streamed.as_str())));
+    assert_eq!(done["usage"]["type"], "tokens");
+
+    let tr = upload(&server, "/v1/audio/translations", &[("model", "whisper-1")], "a.wav", &wav).json();
+    assert!(tr["text"].is_string() && tr.get("usage").is_none());
+    let tv = upload(
+        &server,
+        "/v1/audio/translations",
+        &[("model", "whisper-1"), ("response_format", "verbose_json")],
+        "a.wav",
+        &wav,
+    )
+    .json();
+    assert_eq!(
+        (tv["task"].as_str(), tv["language"].as_str(), tv["duration"].as_f64()),
+        (Some("translate"), Some("english"), Some(4.0))
+    );
+
+    let bad = [
+        (upload(&server, "/v1/audio/transcriptions", &[("model", "whisper-1")], "a.wav", b"RIFF....WAVEnope"), "file"),
+        (upload(&server, "/v1/audio/transcriptions", &[("model", "whisper-1")], "notes.txt", &wav), "file"),
+        (upload(&server, "/v1/audio/transcriptions", &[], "a.wav", &wav), "model"),
+        (t(&[("model", "gpt-4o-transcribe"), ("response_format", "vtt")]), "response_format"),
+        (t(&[("model", "whisper-1"), ("timestamp_granularities[]", "word")]), "timestamp_granularities"),
+    ];
+    for (r, param) in bad {
+        assert_eq!(r.status, 400, "{param}: {}", r.text());
+        assert_eq!(r.json()["error"]["param"], param);
+    }
+    let json_body = server.post("/v1/audio/transcriptions", r#"{"model":"whisper-1"}"#);
+    assert_eq!(json_body.status, 400, "a JSON body is not a form");
 }

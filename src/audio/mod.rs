@@ -7,6 +7,8 @@ pub mod encode;
 pub mod probe;
 pub mod speech;
 pub mod synth;
+pub mod transcript;
+pub mod transcription;
 pub mod voice;
 
 pub use encode::Format;

@@ -139,27 +139,28 @@ impl SpeechRequest {
 
 /// Output tokens of `seconds` of speech.
 pub fn audio_tokens(seconds: f64) -> u64 {
-    (seconds * AUDIO_TOKENS_PER_SECOND).ceil() as u64
+    // Less a hair, so that 11.2 s stays 224 tokens whatever rounding made it 11.200000000000001.
+    (seconds * AUDIO_TOKENS_PER_SECOND - 1e-9).ceil() as u64
 }
 
-/// The SSE body of `audio`: its bytes in base64 `speech.audio.delta` events, then
-/// `speech.audio.done` with the usage.
-pub fn sse_body(audio: &[u8], input_tokens: u64, output_tokens: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(audio.len() * 4 / 3 + 256);
+/// The `speech.audio.delta` events of `audio`: its bytes in base64 pieces.
+pub fn delta_events(audio: &[u8]) -> Vec<Vec<u8>> {
     let b64 = base64::engine::general_purpose::STANDARD;
-    for piece in audio.chunks(SSE_CHUNK) {
-        event(&mut out, &json!({"type": "speech.audio.delta", "audio": b64.encode(piece)}));
-    }
+    audio
+        .chunks(SSE_CHUNK)
+        .map(|piece| event(&json!({"type": "speech.audio.delta", "audio": b64.encode(piece)})))
+        .collect()
+}
+
+/// The closing `speech.audio.done` event with the usage.
+pub fn done_event(input_tokens: u64, output_tokens: u64) -> Vec<u8> {
     let usage = json!({"input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": input_tokens + output_tokens});
-    event(&mut out, &json!({"type": "speech.audio.done", "usage": usage}));
-    out
+    event(&json!({"type": "speech.audio.done", "usage": usage}))
 }
 
 /// One `data:` event.
-pub fn event(out: &mut Vec<u8>, value: &Value) {
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(value.to_string().as_bytes());
-    out.extend_from_slice(b"\n\n");
+fn event(value: &Value) -> Vec<u8> {
+    format!("data: {value}\n\n").into_bytes()
 }
 
 #[cfg(test)]
@@ -205,7 +206,9 @@ mod tests {
     #[test]
     fn sse_events_carry_the_audio_then_usage() {
         let audio = vec![7u8; SSE_CHUNK + 1];
-        let body = String::from_utf8(sse_body(&audio, 3, 40)).unwrap();
+        let mut body = delta_events(&audio).concat();
+        body.extend(done_event(3, 40));
+        let body = String::from_utf8(body).unwrap();
         let events: Vec<Value> =
             body.split("\n\n").filter(|e| !e.is_empty()).map(|e| serde_json::from_str(&e[6..]).unwrap()).collect();
         assert_eq!(events.len(), 3);
