@@ -352,3 +352,14 @@ fn transcription_formats_usage_streams_translations_and_errors() {
     let json_body = server.post("/v1/audio/transcriptions", r#"{"model":"whisper-1"}"#);
     assert_eq!(json_body.status, 400, "a JSON body is not a form");
 }
+
+/// The official openai SDK against every audio endpoint, each JSON body validated strictly with
+/// its pydantic models (tests/sdk/audio_check.py).
+#[test]
+fn the_openai_sdk_speaks_transcribes_and_chats_with_audio() {
+    if common::sdk_python().is_none() {
+        return;
+    }
+    let server = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    common::run_sdk_script("audio_check.py", &[&format!("http://{}/v1", server.addr)]);
+}
