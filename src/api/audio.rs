@@ -5,11 +5,12 @@
 
 use std::time::Duration;
 
-use super::{Ctx, Full, Outcome, Reply, Request, events::TimedEvents, generate};
+use super::{Body, Ctx, Full, Outcome, Reply, Request, events::TimedEvents, generate};
 use crate::{
     app::App,
     audio::{
         Speech,
+        cache::{self, Rendered},
         speech::{self, SpeechRequest},
         transcription::{self, Task, TranscriptionRequest},
     },
@@ -69,18 +70,21 @@ fn answer(app: &App, due: &[Duration], full: Full, summary: GenSummary) -> Reply
 fn speech(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
     let request = SpeechRequest::parse(req.body)?;
-    let spoken = Speech::new(&request.input, &request.voice, request.speed);
-    let audio = request.format.encode(&spoken);
+    let rendered = cache::get_or_render(request.render_key(), || {
+        let spoken = Speech::new(&request.input, &request.voice, request.speed);
+        Rendered { bytes: request.format.encode(&spoken).into(), seconds: spoken.duration() }
+    });
     let instructions = request.instructions.as_deref().map_or(0, |i| app.encoding.count(i));
     let input_tokens = (app.encoding.count(&request.input) + instructions) as u64;
-    let output_tokens = speech::audio_tokens(spoken.duration());
+    let output_tokens = speech::audio_tokens(rendered.seconds);
     let due = deadlines(app, ctx, &request.model, input_tokens, output_tokens);
     let summary = summary(request.model, input_tokens, output_tokens, due[0]);
     if !request.sse {
-        return Ok(answer(app, &due, Full::text(request.format.content_type(), audio), summary));
+        let body = Body::Shared(rendered.bytes);
+        return Ok(answer(app, &due, Full::text(request.format.content_type(), body), summary));
     }
     // Each delta is sent when the audio tokens it carries are due.
-    let deltas = speech::delta_events(&audio);
+    let deltas = speech::delta_events(&rendered.bytes);
     let mut events = TimedEvents::new(summary);
     let n = deltas.len();
     for (i, delta) in deltas.into_iter().enumerate() {

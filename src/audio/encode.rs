@@ -168,6 +168,8 @@ fn opus(speech: &Speech) -> Vec<u8> {
     let mut encoder =
         opus_rs::OpusEncoder::new(SAMPLE_RATE as i32, 1, opus_rs::Application::Audio).expect("24 kHz mono is valid");
     encoder.bitrate_bps = 32_000;
+    // Complexity 2 of 10: about three times faster than the default 9, still clean speech.
+    encoder.complexity = 2;
     let mut pcm = floats(speech);
     let frames = pcm.len().div_ceil(OPUS_FRAME).max(1);
     pcm.resize(frames * OPUS_FRAME, 0.0);

@@ -2,6 +2,7 @@
 //! format OpenAI serves ([`encode`]), and the duration of uploaded audio read from its headers
 //! ([`probe`]).
 
+pub mod cache;
 pub mod chat;
 pub mod encode;
 pub mod probe;

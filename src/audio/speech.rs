@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{
     encode::{Format, SPEECH_FORMATS},
-    voice::Voice,
+    voice::{Voice, fnv},
 };
 use crate::error::Error;
 
@@ -134,6 +134,16 @@ impl SpeechRequest {
             }
         };
         Ok(SpeechRequest { model, input, voice, format, speed, instructions, sse })
+    }
+}
+
+impl SpeechRequest {
+    /// What identifies its rendering: input, voice, speed and format (not the model or
+    /// instructions, which do not change the tone pattern).
+    pub fn render_key(&self) -> u64 {
+        let mut key = fnv(self.input.as_bytes()) ^ fnv(self.voice.0.as_bytes()).rotate_left(21);
+        key ^= self.speed.to_bits().rotate_left(42);
+        key ^ fnv(self.format.content_type().as_bytes()).rotate_left(7)
     }
 }
 
