@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::{
+    audio::chat::AudioOut,
     openai::{
         anthropic::cache::CacheUsage,
         chunks::{Flavor, ResponseMeta, Usage},
@@ -191,6 +192,8 @@ pub struct Plan {
     pub responses: Option<Box<ResponseParams>>,
     /// Chat streams: pad each chunk with `obfuscation`, from this seed.
     pub obfuscation: Option<u64>,
+    /// Chat audio output: each choice's answer is also spoken.
+    pub audio: Option<AudioOut>,
 }
 
 impl Plan {
@@ -275,6 +278,11 @@ impl SimConfig {
         let reasoning_tokens = choices.iter().map(|c| c.reasoning).sum();
         let predicted = req.prediction.as_deref().map_or(0, |p| self.encoding.count(p) as u64 * req.n);
         let rejected = predicted.saturating_sub(accepted);
+        // Audio answers bill the spoken transcript on top of its text tokens, as OpenAI does.
+        let audio_tokens: u64 = match &req.audio {
+            Some(_) => choices.iter().map(|c| AudioOut::tokens(&c.answer_text())).sum(),
+            None => 0,
+        };
         let (ttft, itl) = self.timing(&req.model, req.prompt_tokens, rng);
         let prefix = match flavor {
             Flavor::Chat => "chatcmpl-",
@@ -293,11 +301,12 @@ impl SimConfig {
             },
             usage: Usage {
                 prompt_tokens: req.prompt_tokens,
-                completion_tokens: generated + rejected,
+                completion_tokens: generated + rejected + audio_tokens,
                 reasoning_tokens,
                 prompt_audio_tokens: req.prompt_audio_tokens,
                 accepted_prediction_tokens: accepted,
                 rejected_prediction_tokens: rejected,
+                completion_audio_tokens: audio_tokens,
             },
             choices,
             reasons,
@@ -320,6 +329,7 @@ impl SimConfig {
             // Drawn last, and only when on, so that it changes no other random choice.
             obfuscation: (flavor == Flavor::Chat && req.stream && req.obfuscation && self.stream_obfuscation)
                 .then(|| rng.next_u64()),
+            audio: req.audio.clone(),
         }
     }
 
@@ -426,7 +436,7 @@ impl SimConfig {
     }
 
     /// TTFT (drawn, plus prefill) and the ITL distribution for `model`.
-    fn timing(&self, model: &str, prompt_tokens: u64, rng: &mut Rng) -> (Duration, Latency) {
+    pub fn timing(&self, model: &str, prompt_tokens: u64, rng: &mut Rng) -> (Duration, Latency) {
         let profile = if self.latency_profiles { profile_for(model) } else { None };
         let ttft = self.ttft.or(profile.map(|p| p.ttft)).unwrap_or(DEFAULT_TTFT);
         let itl = self.itl.or(profile.map(|p| p.itl)).unwrap_or(DEFAULT_ITL);

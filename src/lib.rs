@@ -14,6 +14,7 @@
 pub mod api;
 pub mod app;
 pub mod arrival;
+pub mod audio;
 pub mod clock;
 pub mod config;
 pub mod error;

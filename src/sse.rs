@@ -48,11 +48,16 @@ pub struct TokenStream {
 impl TokenStream {
     /// A stream that will emit `plan`'s tokens on `plan`'s schedule.
     pub fn new(plan: Plan) -> Self {
-        let writer = match (&plan.responses, plan.obfuscation) {
-            (Some(params), _) => ChunkWriter::responses(&plan.meta, params, plan.done_at()),
-            (None, Some(seed)) => ChunkWriter::new(plan.flavor, &plan.meta).obfuscated(seed),
-            (None, None) => ChunkWriter::new(plan.flavor, &plan.meta),
+        let mut writer = match &plan.responses {
+            Some(params) => ChunkWriter::responses(&plan.meta, params, plan.done_at()),
+            None => ChunkWriter::new(plan.flavor, &plan.meta),
         };
+        if let Some(seed) = plan.obfuscation {
+            writer = writer.obfuscated(seed);
+        }
+        if plan.audio.is_some() {
+            writer = writer.speaking();
+        }
         let left = plan.generated();
         let longest = plan.longest();
         let echoed = plan.echo.as_ref().map_or(0, String::len);
@@ -191,7 +196,15 @@ impl TokenStream {
     /// A choice sent its last token: OpenAI's chunk dialects send its finish chunk now.
     fn choice_done(&self, index: usize, out: &mut Vec<u8>) {
         match self.plan.flavor {
-            Flavor::Chat | Flavor::Completion => self.writer.finish(index, self.plan.choices[index].finish_reason, out),
+            Flavor::Chat | Flavor::Completion => {
+                if let Some(audio) = &self.plan.audio {
+                    let (meta, choice) = (&self.plan.meta, &self.plan.choices[index]);
+                    for delta in audio.stream_deltas(&meta.id, index, meta.created, &choice.answer_text()) {
+                        self.writer.audio(index, &delta, out);
+                    }
+                }
+                self.writer.finish(index, self.plan.choices[index].finish_reason, out)
+            }
             // vLLM's token stream names the reason on the chunk with the choice's last token.
             Flavor::TokenIds(_) => {
                 crate::openai::vllm_generate::finish_last_chunk(self.plan.choices[index].finish_reason, out)
@@ -300,6 +313,7 @@ mod tests {
             prompt_cache: Default::default(),
             responses: None,
             obfuscation: None,
+            audio: None,
         })
     }
 

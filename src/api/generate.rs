@@ -104,8 +104,10 @@ fn full_body(app: &App, plan: &Plan) -> Vec<u8> {
     let choices: Vec<ChoiceText> = texts
         .into_iter()
         .zip(&plan.choices)
-        .map(|((reasoning, content), c)| ChoiceText {
+        .enumerate()
+        .map(|(index, ((reasoning, content), c))| ChoiceText {
             logprobs: plan.logprobs.map(|top| choice_logprobs(plan, c, top, app.encoding)),
+            audio: plan.audio.as_ref().map(|a| a.message_audio(&plan.meta.id, index, plan.meta.created, &content)),
             content: match &plan.echo {
                 Some(prompt) => format!("{prompt}{content}"),
                 None => content,

@@ -35,6 +35,8 @@ pub struct Usage {
     pub accepted_prediction_tokens: u64,
     /// Predicted-output tokens that did not (billed as completion tokens, as OpenAI does).
     pub rejected_prediction_tokens: u64,
+    /// Of the completion tokens, how many were spoken audio (chat audio output).
+    pub completion_audio_tokens: u64,
 }
 
 /// Per-chunk additions to a chat or completions chunk.
@@ -78,6 +80,11 @@ pub struct ChunkWriter {
     /// Chat only: pad each chunk with `obfuscation`. The pre-encoded delta path never pads: an
     /// obfuscated stream passes `logprobs` extras (`null`) so that its deltas take the general one.
     obfuscation: Option<Obfuscation>,
+    /// What follows the text of those deltas (`PLAIN_DELTA_END`, or `TRANSCRIPT_DELTA_END` when
+    /// the answer is spoken).
+    delta_ends: [&'static [u8]; 2],
+    /// Chat audio output: the answer's text streams as `delta.audio.transcript`.
+    speaking: bool,
 }
 
 use super::obfuscation::Obfuscation;
@@ -95,6 +102,9 @@ const REASONING: usize = 1;
 const DELTA_FIELDS: [&[u8]; 2] = [b"content", b"reasoning_content"];
 /// What follows the text of a plain chat delta: no logprobs, no running usage.
 const PLAIN_DELTA_END: &[u8] = b"},\"logprobs\":null,\"finish_reason\":null}]}\n\n";
+/// A spoken answer's text is `delta.audio.transcript`: the key path and what closes it.
+const TRANSCRIPT_FIELD: &[u8] = b"audio\":{\"transcript";
+const TRANSCRIPT_DELTA_END: &[u8] = b"}},\"logprobs\":null,\"finish_reason\":null}]}\n\n";
 
 impl ChunkWriter {
     /// Pre-encodes the parts every chunk of this response shares.
@@ -108,6 +118,8 @@ impl ChunkWriter {
             head,
             delta_prefixes: Default::default(),
             obfuscation: None,
+            delta_ends: [PLAIN_DELTA_END; 2],
+            speaking: false,
         };
         if flavor == Flavor::Tgi {
             return plain(b"data:".to_vec(), None);
@@ -158,6 +170,8 @@ impl ChunkWriter {
             responses: None,
             delta_prefixes,
             obfuscation: None,
+            delta_ends: [PLAIN_DELTA_END; 2],
+            speaking: false,
         }
     }
 
@@ -189,7 +203,22 @@ impl ChunkWriter {
             head: Vec::new(),
             delta_prefixes: Default::default(),
             obfuscation: None,
+            delta_ends: [PLAIN_DELTA_END; 2],
+            speaking: false,
         }
+    }
+
+    /// Chat audio output: the answer's text becomes `delta.audio.transcript` (set once per
+    /// stream, so a text chunk still costs one copy, the text and one copy).
+    pub fn speaking(mut self) -> Self {
+        if self.flavor == Flavor::Chat {
+            let mut prefix = self.head.clone();
+            push_delta_open(&mut prefix, 0, TRANSCRIPT_FIELD);
+            self.delta_prefixes[CONTENT] = prefix;
+            self.delta_ends[CONTENT] = TRANSCRIPT_DELTA_END;
+            self.speaking = true;
+        }
+        self
     }
 
     /// The opening chunk of choice `index`: chat sends the assistant role with empty content;
@@ -198,12 +227,30 @@ impl ChunkWriter {
         if self.flavor == Flavor::Chat {
             out.extend_from_slice(&self.head);
             push_index(out, index);
-            out.extend_from_slice(
-                b",\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]",
-            );
+            out.extend_from_slice(match self.speaking {
+                // A spoken answer has no `content`: its text is the audio's transcript.
+                true => {
+                    b",\"delta\":{\"role\":\"assistant\",\"content\":null},\"logprobs\":null,\"finish_reason\":null}]"
+                }
+                false => {
+                    b",\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]"
+                }
+            });
             self.close(out);
             out.extend_from_slice(END);
         }
+    }
+
+    /// A chat chunk of choice `index` whose delta is `{"audio": audio}` (spoken PCM, its id,
+    /// its expiry).
+    pub fn audio(&self, index: usize, audio: &serde_json::Value, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        push_index(out, index);
+        out.extend_from_slice(b",\"delta\":{\"audio\":");
+        out.extend_from_slice(audio.to_string().as_bytes());
+        out.push(b'}');
+        self.chunk_end(out, Extras::default());
+        out.extend_from_slice(END);
     }
 
     /// One content chunk of choice `index` carrying `token`.
@@ -355,12 +402,13 @@ impl ChunkWriter {
         if index == 0 && extras.logprobs.is_empty() && extras.usage.is_none() {
             out.extend_from_slice(&self.delta_prefixes[field]);
             push_json_str(out, text);
-            return out.extend_from_slice(PLAIN_DELTA_END);
+            return out.extend_from_slice(self.delta_ends[field]);
         }
         out.extend_from_slice(&self.head);
-        push_delta_open(out, index, DELTA_FIELDS[field]);
+        let spoken = self.speaking && field == CONTENT;
+        push_delta_open(out, index, if spoken { TRANSCRIPT_FIELD } else { DELTA_FIELDS[field] });
         push_json_str(out, text);
-        out.push(b'}');
+        out.extend_from_slice(if spoken { b"}}" } else { b"}" });
         self.chunk_end(out, extras);
         out.extend_from_slice(END);
     }
@@ -519,7 +567,7 @@ impl Usage {
             "total_tokens": self.prompt_tokens + self.completion_tokens,
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": self.prompt_audio_tokens},
             "completion_tokens_details": {
-                "reasoning_tokens": self.reasoning_tokens, "audio_tokens": 0,
+                "reasoning_tokens": self.reasoning_tokens, "audio_tokens": self.completion_audio_tokens,
                 "accepted_prediction_tokens": self.accepted_prediction_tokens,
                 "rejected_prediction_tokens": self.rejected_prediction_tokens
             },
@@ -537,7 +585,7 @@ pub fn push_usage(out: &mut Vec<u8>, u: Usage) {
         (b",\"prompt_tokens_details\":{\"cached_tokens\":", 0),
         (b",\"audio_tokens\":", u.prompt_audio_tokens),
         (b"},\"completion_tokens_details\":{\"reasoning_tokens\":", u.reasoning_tokens),
-        (b",\"audio_tokens\":", 0),
+        (b",\"audio_tokens\":", u.completion_audio_tokens),
         (b",\"accepted_prediction_tokens\":", u.accepted_prediction_tokens),
         (b",\"rejected_prediction_tokens\":", u.rejected_prediction_tokens),
     ];
@@ -600,6 +648,7 @@ mod tests {
             prompt_audio_tokens: 8,
             accepted_prediction_tokens: 9,
             rejected_prediction_tokens: 10,
+            completion_audio_tokens: 11,
         };
         for u in [u, Usage::default()] {
             let mut out = Vec::new();
@@ -624,6 +673,27 @@ mod tests {
             let other = String::from_utf8(other).unwrap().replace("\"index\":1", "\"index\":0");
             assert_eq!(String::from_utf8(fast).unwrap(), other);
         }
+    }
+
+    #[test]
+    fn a_spoken_answer_streams_its_text_as_the_audio_transcript() {
+        let w = ChunkWriter::new(Flavor::Chat, &meta()).speaking();
+        let parse = |out: &[u8]| -> Value { serde_json::from_slice(&out[6..out.len() - 2]).unwrap() };
+        let (mut fast, mut slow) = (Vec::new(), Vec::new());
+        w.content(0, "say \"hi\"", &mut fast);
+        w.content_with(1, "say \"hi\"", Extras { logprobs: b"null", usage: None }, &mut slow);
+        let (fast, slow) = (parse(&fast), parse(&slow));
+        assert_eq!(fast["choices"][0]["delta"], serde_json::json!({"audio": {"transcript": "say \"hi\""}}));
+        assert_eq!(slow["choices"][0]["delta"], fast["choices"][0]["delta"]);
+        let mut reasoning = Vec::new();
+        w.reasoning(0, "hm", &mut reasoning);
+        assert_eq!(parse(&reasoning)["choices"][0]["delta"]["reasoning_content"], "hm", "reasoning stays text");
+        let mut role = Vec::new();
+        w.role(0, &mut role);
+        assert!(parse(&role)["choices"][0]["delta"]["content"].is_null());
+        let mut audio = Vec::new();
+        w.audio(0, &serde_json::json!({"expires_at": 5}), &mut audio);
+        assert_eq!(parse(&audio)["choices"][0]["delta"]["audio"]["expires_at"], 5);
     }
 
     #[test]

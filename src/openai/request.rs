@@ -8,7 +8,7 @@ use super::{
     responses::object::{Params as ResponseParams, Reasoning},
     tools::{RawStructure, Structure},
 };
-use crate::{error::Error, tokens::Encoding};
+use crate::{audio::chat::AudioOut, error::Error, tokens::Encoding};
 
 /// `stream_options`.
 #[derive(Debug, Default, Deserialize)]
@@ -113,6 +113,8 @@ pub struct ChatBody {
     logprobs: Option<bool>,
     top_logprobs: Option<i64>,
     prediction: Option<Prediction>,
+    modalities: Option<Value>,
+    audio: Option<Value>,
     #[serde(flatten)]
     common: CommonBody,
 }
@@ -511,6 +513,8 @@ pub struct GenRequest {
     pub responses: Option<Box<ResponseParams>>,
     /// `stream_options.include_obfuscation` (default true).
     pub obfuscation: bool,
+    /// Chat audio output (`modalities` with `"audio"`): the answer is also spoken.
+    pub audio: Option<AudioOut>,
 }
 
 /// The share of the output spent reasoning at each `reasoning_effort`.
@@ -590,6 +594,7 @@ pub fn parse_chat(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> 
     r.structure = structure;
     r.logprobs = logprobs;
     r.prediction = prediction;
+    r.audio = AudioOut::parse(req.modalities.as_ref(), req.audio.as_ref(), r.stream)?;
     Ok(r)
 }
 
@@ -705,6 +710,7 @@ fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest
         prompt_cache: Default::default(),
         responses: None,
         obfuscation: options.include_obfuscation.unwrap_or(true),
+        audio: None,
     })
 }
 
@@ -813,6 +819,8 @@ const CHAT_FIELDS: &[(&str, Kind)] = &[
     ("logprobs", Kind::Bool),
     ("top_logprobs", Kind::Int),
     ("prediction", Kind::Object),
+    ("modalities", Kind::Array),
+    ("audio", Kind::Object),
 ];
 const COMPLETION_FIELDS: &[(&str, Kind)] =
     &[("prompt", Kind::StrOrArray), ("logprobs", Kind::Int), ("echo", Kind::Bool), ("best_of", Kind::Int)];

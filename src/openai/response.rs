@@ -25,6 +25,8 @@ pub struct ChoiceText {
     pub legacy: bool,
     /// The `logprobs` object, when asked for.
     pub logprobs: Option<serde_json::Value>,
+    /// Chat audio output's `message.audio`; the text is then its transcript, not `content`.
+    pub audio: Option<serde_json::Value>,
 }
 
 /// The full `chat.completion` or `text_completion` object, choices by index.
@@ -108,6 +110,10 @@ fn message(c: &ChoiceText) -> serde_json::Value {
             m["content"] = json!(null);
             m["tool_calls"] = calls.collect();
         }
+    }
+    if let Some(audio) = &c.audio {
+        m["content"] = json!(null);
+        m["audio"] = audio.clone();
     }
     if let Some(r) = &c.reasoning {
         m["reasoning_content"] = json!(r);

@@ -13,6 +13,7 @@ pub static TABLES: &[&[Route]] = &[
     api::images::ROUTES,
     api::videos::ROUTES,
     api::anthropic::ROUTES,
+    api::audio::ROUTES,
     api::tgi::ROUTES,
     api::vllm::ROUTES,
     api::models::ROUTES,
