@@ -16,6 +16,7 @@ pub mod app;
 pub mod arrival;
 pub mod clock;
 pub mod config;
+pub mod encoders;
 pub mod error;
 pub mod generation;
 pub mod metrics;

@@ -9,11 +9,14 @@ use crate::{generation::GenSummary, proto::http1::RequestHead, rng::Rng, sse::To
 pub use crate::error::{Dialect, Error};
 
 pub mod anthropic;
+pub mod embeddings;
 pub mod generate;
 pub mod health;
 pub mod models;
+pub mod moderation;
 pub mod observability;
 pub mod openai;
+pub mod rankings;
 pub mod tgi;
 
 /// `application/json`.

@@ -9,6 +9,9 @@ use crate::api;
 /// The API modules' route tables.
 pub static TABLES: &[&[Route]] = &[
     api::openai::ROUTES,
+    api::embeddings::ROUTES,
+    api::rankings::ROUTES,
+    api::moderation::ROUTES,
     api::anthropic::ROUTES,
     api::tgi::ROUTES,
     api::models::ROUTES,

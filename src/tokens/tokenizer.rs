@@ -47,6 +47,15 @@ impl Encoding {
         ends
     }
 
+    /// The text of token ids (bytes that are not whole UTF-8 replaced), or `None` when an id is
+    /// outside the vocabulary.
+    pub fn decode(self, ids: &[u64]) -> Option<String> {
+        let bpe = &self.bpe().bpe;
+        let vocab = bpe.num_tokens() as u64;
+        let ids: Vec<u32> = ids.iter().map(|&id| (id < vocab).then_some(id as u32)).collect::<Option<_>>()?;
+        Some(String::from_utf8_lossy(&bpe.decode_tokens(&ids)).into_owned())
+    }
+
     /// Builds the encoding's tables now (they are otherwise built on first use).
     pub fn preload(self) {
         self.bpe();
@@ -101,5 +110,13 @@ mod tests {
         let ends = Encoding::Cl100kBase.token_ends(text);
         assert_eq!(ends.last(), Some(&text.len()));
         assert!(ends.len() >= Encoding::Cl100kBase.count(text) - 1 && ends.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn decodes_ids_in_the_vocabulary() {
+        assert_eq!(Encoding::Cl100kBase.decode(&[9906, 11, 1917, 0]).as_deref(), Some("Hello, world!"));
+        let ids: Vec<u64> = Encoding::O200kBase.bpe().encode("naïve café").into_iter().map(u64::from).collect();
+        assert_eq!(Encoding::O200kBase.decode(&ids).as_deref(), Some("naïve café"));
+        assert_eq!(Encoding::Cl100kBase.decode(&[9906, 10_000_000]), None);
     }
 }
