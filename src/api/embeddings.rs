@@ -32,7 +32,7 @@ fn embeddings(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let projector = Projector::new(&r.model, size);
     let mut body = EmbeddingsBody::new(r.format, dims, encoded.len());
     for input in &encoded {
-        body.push(&projector.embed(&input.features, dims));
+        body.push(&input.embed(&projector, dims));
     }
     let tokens = encoded.iter().map(|e| e.tokens).sum();
     let full = Full::json(body.finish(&r.model, tokens));

@@ -2,7 +2,7 @@
 
 /// Weight of an ordinary word.
 const WORD: f32 = 1.0;
-/// Weight of a stop word (and scale of its trigrams): shared articles and prepositions should
+/// Weight of a stop word (a few dozen common English words, and the scale of their trigrams): shared articles and prepositions should
 /// not make texts similar.
 const STOP_WORD: f32 = 0.2;
 /// Weight of each character trigram of a word.
@@ -11,13 +11,6 @@ const TRIGRAM: f32 = 0.3;
 const WORD_START: u8 = 0x02;
 /// Marks the end of a word in its trigrams.
 const WORD_END: u8 = 0x03;
-
-/// Common English words weighted as [`STOP_WORD`].
-const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "do", "for", "from", "has", "have", "he", "her", "his", "i", "in",
-    "is", "it", "its", "me", "my", "of", "on", "or", "our", "she", "so", "that", "the", "their", "they", "this", "to",
-    "was", "we", "were", "what", "will", "with", "you", "your",
-];
 
 /// A text's features: `(hash, weight)` sorted by hash, each hash once.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,28 +35,36 @@ pub fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Calls `f(hash, weight)` for each feature of `text` in text order, a repeated feature each
+/// time it occurs: summing them is what [`Features::of_text`] does, without the sort.
+pub fn for_each(text: &str, mut f: impl FnMut(u64, f32)) {
+    let mut word = Vec::with_capacity(32);
+    let mut any = false;
+    for raw in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        word.clear();
+        word.push(WORD_START);
+        match raw.is_ascii() {
+            true => word.extend(raw.bytes().map(|b| b.to_ascii_lowercase())),
+            false => word.extend_from_slice(raw.to_lowercase().as_bytes()),
+        }
+        word.push(WORD_END);
+        let bare = &word[1..word.len() - 1];
+        // A stop word's trigrams are scaled down with it.
+        let scale = if is_stop_word(bare) { STOP_WORD } else { WORD };
+        f(hash(bare, 0), scale);
+        word.windows(3).for_each(|t| f(hash(t, 3), TRIGRAM * scale));
+        any = true;
+    }
+    if !any {
+        f(hash(text.as_bytes(), 1), WORD);
+    }
+}
+
 impl Features {
-    /// The features of `text`.
+    /// The features of `text`, merged (see [`for_each`] for the unmerged stream).
     pub fn of_text(text: &str) -> Features {
         let mut items = Vec::with_capacity(text.len() / 2 + 1);
-        let mut word = Vec::with_capacity(32);
-        for raw in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
-            word.clear();
-            word.push(WORD_START);
-            match raw.is_ascii() {
-                true => word.extend(raw.bytes().map(|b| b.to_ascii_lowercase())),
-                false => word.extend_from_slice(raw.to_lowercase().as_bytes()),
-            }
-            word.push(WORD_END);
-            let bare = &word[1..word.len() - 1];
-            // A stop word's trigrams are scaled down with it.
-            let scale = if is_stop_word(bare) { STOP_WORD } else { WORD };
-            items.push((hash(bare, 0), scale));
-            items.extend(word.windows(3).map(|t| (hash(t, 3), TRIGRAM * scale)));
-        }
-        if items.is_empty() {
-            items.push((hash(text.as_bytes(), 1), WORD));
-        }
+        for_each(text, |h, w| items.push((h, w)));
         Features::merged(items)
     }
 
@@ -117,7 +118,51 @@ impl Features {
 }
 
 fn is_stop_word(word: &[u8]) -> bool {
-    word.len() <= 5 && STOP_WORDS.iter().any(|s| s.as_bytes() == word)
+    matches!(
+        word,
+        b"a" | b"an"
+            | b"and"
+            | b"are"
+            | b"as"
+            | b"at"
+            | b"be"
+            | b"by"
+            | b"do"
+            | b"for"
+            | b"from"
+            | b"has"
+            | b"have"
+            | b"he"
+            | b"her"
+            | b"his"
+            | b"i"
+            | b"in"
+            | b"is"
+            | b"it"
+            | b"its"
+            | b"me"
+            | b"my"
+            | b"of"
+            | b"on"
+            | b"or"
+            | b"our"
+            | b"she"
+            | b"so"
+            | b"that"
+            | b"the"
+            | b"their"
+            | b"they"
+            | b"this"
+            | b"to"
+            | b"was"
+            | b"we"
+            | b"were"
+            | b"what"
+            | b"will"
+            | b"with"
+            | b"you"
+            | b"your"
+    )
 }
 
 #[cfg(test)]

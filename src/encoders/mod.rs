@@ -9,9 +9,9 @@
 //!    word gets one feature of its whole bytes. Token-id input is decoded with the server's
 //!    tokenizer first (ids of `"hello world"` embed as that text); ids outside the vocabulary
 //!    are features of their own.
-//! 2. **Hashing** ([`vector`]): each feature is added, with a pseudo-Gaussian coefficient, at 4
-//!    positions of a vector of `N` = the model's size rounded up to a power of two (positions
-//!    and signs from a hash of the feature and the model name).
+//! 2. **Hashing** ([`vector`]): each feature is added with a random sign at 4 positions of a
+//!    vector of `N` = the model's size rounded up to a power of two (positions and signs from
+//!    one hash of the feature and the model name).
 //! 3. **Mixing**: a randomized Hadamard transform `H·D·H` (D: ±1 per position from the model
 //!    name) turns that sparse vector into a dense one with the same inner products.
 //! 4. **Output**: the first `dimensions` values (the model's size by default), L2-normalised —

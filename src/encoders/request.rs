@@ -2,7 +2,7 @@
 //! token-id lists; `encoding_format`, `dimensions`, `user`), NIM's additions (`input_type`,
 //! `truncate`) and vLLM's chat-style `messages`, validated as OpenAI validates them.
 
-use std::fmt;
+use std::{borrow::Cow, fmt};
 
 use serde::{Deserialize, de};
 use serde_json::Value;
@@ -11,6 +11,7 @@ use super::{
     body::Format,
     features::Features,
     fields::{self, Field},
+    vector::Projector,
 };
 use crate::{error::Error, openai::request::ChatMessage, tokens::Encoding};
 
@@ -267,18 +268,37 @@ fn chat_input(messages: &[ChatMessage]) -> Result<(Vec<Input>, u64), Error> {
     Ok((vec![Input::Messages(texts)], media))
 }
 
+/// What an input's vector is built from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content<'a> {
+    /// A text (part of the request's when truncated or decoded from ids: owned then).
+    Text(Cow<'a, str>),
+    /// Token ids outside the vocabulary.
+    Features(Features),
+}
+
 /// An input ready to embed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Encoded {
+pub struct Encoded<'a> {
     /// What its vector is built from.
-    pub features: Features,
+    pub content: Content<'a>,
     /// Its prompt tokens (after truncation).
     pub tokens: u64,
 }
 
+impl Encoded<'_> {
+    /// Its vector of `dims` values from `projector`.
+    pub fn embed(&self, projector: &Projector, dims: usize) -> Vec<f32> {
+        match &self.content {
+            Content::Text(text) => projector.embed_text(text, dims),
+            Content::Features(features) => projector.embed(features, dims),
+        }
+    }
+}
+
 /// Counts each input's tokens with `encoding`, fits it into `window` tokens as `truncate` says,
 /// and takes its features.
-pub fn encode(req: &EmbeddingsRequest, encoding: Encoding, window: u64) -> Result<Vec<Encoded>, Error> {
+pub fn encode(req: &EmbeddingsRequest, encoding: Encoding, window: u64) -> Result<Vec<Encoded<'_>>, Error> {
     let mut total = 0;
     let mut out = Vec::with_capacity(req.inputs.len());
     for input in &req.inputs {
@@ -288,7 +308,7 @@ pub fn encode(req: &EmbeddingsRequest, encoding: Encoding, window: u64) -> Resul
             Input::Messages(texts) => {
                 let tokens = texts.iter().map(|t| encoding.count(t) as u64).sum::<u64>() + req.media_tokens;
                 check_window(tokens, window)?;
-                Encoded { features: Features::of_text(&texts.join("\n")), tokens }
+                Encoded { content: Content::Text(texts.join("\n").into()), tokens }
             }
         };
         total += encoded.tokens;
@@ -312,11 +332,11 @@ fn check_window(tokens: u64, window: u64) -> Result<(), Error> {
     Err(Error::invalid_param("input", message).with_code("context_length_exceeded"))
 }
 
-fn encode_text(text: &str, encoding: Encoding, window: u64, truncate: Truncate) -> Result<Encoded, Error> {
+fn encode_text(text: &str, encoding: Encoding, window: u64, truncate: Truncate) -> Result<Encoded<'_>, Error> {
     let tokens = encoding.count(text) as u64;
     if tokens <= window || truncate == Truncate::None {
         check_window(tokens, window)?;
-        return Ok(Encoded { features: Features::of_text(text), tokens });
+        return Ok(Encoded { content: Content::Text(text.into()), tokens });
     }
     // Whole characters only: a token ending inside one is merged with the next.
     let ends = encoding.token_ends(text);
@@ -325,10 +345,10 @@ fn encode_text(text: &str, encoding: Encoding, window: u64, truncate: Truncate) 
         Truncate::End => &text[..ends.get(keep.wrapping_sub(1)).copied().unwrap_or(0)],
         _ => &text[ends.len().checked_sub(keep + 1).map_or(0, |i| ends[i])..],
     };
-    Ok(Encoded { features: Features::of_text(part), tokens: encoding.count(part) as u64 })
+    Ok(Encoded { content: Content::Text(part.into()), tokens: encoding.count(part) as u64 })
 }
 
-fn encode_ids(ids: &[u64], encoding: Encoding, window: u64, truncate: Truncate) -> Result<Encoded, Error> {
+fn encode_ids(ids: &[u64], encoding: Encoding, window: u64, truncate: Truncate) -> Result<Encoded<'static>, Error> {
     let keep = window as usize;
     let ids = match truncate {
         _ if ids.len() <= keep => ids,
@@ -339,11 +359,11 @@ fn encode_ids(ids: &[u64], encoding: Encoding, window: u64, truncate: Truncate) 
         Truncate::End => &ids[..keep],
         Truncate::Start => &ids[ids.len() - keep..],
     };
-    let features = match encoding.decode(ids) {
-        Some(text) => Features::of_text(&text),
-        None => Features::of_ids(ids),
+    let content = match encoding.decode(ids) {
+        Some(text) => Content::Text(text.into()),
+        None => Content::Features(Features::of_ids(ids)),
     };
-    Ok(Encoded { features, tokens: ids.len() as u64 })
+    Ok(Encoded { content, tokens: ids.len() as u64 })
 }
 
 #[cfg(test)]
@@ -394,14 +414,14 @@ mod tests {
         let req = parse_str(r#"{"model":"m","input":["Hello, world!",[9906,11,1917,0]]}"#).unwrap();
         let enc = encode(&req, ENC, 100).unwrap();
         assert_eq!((enc[0].tokens, enc[1].tokens), (4, 4));
-        assert_eq!(enc[0].features, enc[1].features, "token ids embed as their text");
+        assert_eq!(enc[0].content, enc[1].content, "token ids embed as their text");
         assert_eq!(encode(&req, ENC, 3).unwrap_err().code, Some("context_length_exceeded"));
         let mut end = req.clone();
         end.truncate = Truncate::End;
         let cut = encode(&end, ENC, 2).unwrap();
         assert_eq!((cut[0].tokens, cut[1].tokens), (2, 2));
-        assert_eq!(cut[0].features, Features::of_text("Hello,"));
+        assert_eq!(cut[0].content, Content::Text("Hello,".into()));
         end.truncate = Truncate::Start;
-        assert_eq!(encode(&end, ENC, 2).unwrap()[0].features, Features::of_text(" world!"));
+        assert_eq!(encode(&end, ENC, 2).unwrap()[0].content, Content::Text(" world!".into()));
     }
 }

@@ -1,10 +1,13 @@
 //! Dense embedding vectors from features (steps 2–4 of [`super`]), and each model's size.
 
-use super::features::{Features, hash, mix};
+use super::features::{self, Features, hash, mix};
 use crate::rng::Rng;
 
 /// Positions each feature is added at.
 const SPREAD: usize = 4;
+
+/// The largest model size (every position must fit in 15 hash bits).
+pub const MAX_SIZE: usize = 1 << 15;
 
 /// Default sizes of embedding models: a name matches when its last `/` part (or a fine-tune's
 /// base) starts with the key, case-insensitively. Every embedding model of the catalogue is
@@ -54,34 +57,49 @@ pub struct Projector {
     seed: u64,
     /// The power of two the model's size is rounded up to.
     n: usize,
-    /// The mixing step's sign per position, one bit each.
-    signs: Vec<u64>,
 }
 
 impl Projector {
     /// The projector of `model`, whose size is `size`.
     pub fn new(model: &str, size: usize) -> Projector {
         let seed = hash(model.as_bytes(), 0x5eed);
-        let n = size.max(1).next_power_of_two();
-        let mut rng = Rng::new(seed);
-        let signs = (0..n.div_ceil(64)).map(|_| rng.next_u64()).collect();
-        Projector { seed, n, signs }
+        let n = size.clamp(1, MAX_SIZE).next_power_of_two();
+        Projector { seed, n }
     }
 
-    /// The L2-normalised embedding of `features`, its first `dims` values (`dims` ≤ the size).
+    /// The L2-normalised embedding of `text`, its first `dims` values (`dims` ≤ the size).
+    pub fn embed_text(&self, text: &str, dims: usize) -> Vec<f32> {
+        let mut v = vec![0f32; self.n];
+        features::for_each(text, |h, weight| self.add(&mut v, h, weight));
+        self.finish(v, dims)
+    }
+
+    /// The embedding of merged `features` (token ids outside the vocabulary).
     pub fn embed(&self, features: &Features, dims: usize) -> Vec<f32> {
         let mut v = vec![0f32; self.n];
-        for &(h, weight) in features.items() {
-            let mut z = h ^ self.seed;
-            for _ in 0..SPREAD {
-                z = mix(z.wrapping_add(0x9E37_79B9_7F4A_7C15));
-                v[z as usize & (self.n - 1)] += weight * gaussian(z >> 32);
-            }
+        features.items().iter().for_each(|&(h, weight)| self.add(&mut v, h, weight));
+        self.finish(v, dims)
+    }
+
+    /// Adds feature `h` at its [`SPREAD`] positions with its signs: one hash gives all of them
+    /// (`n` ≤ 2^15: four 15-bit positions and four sign bits).
+    fn add(&self, v: &mut [f32], h: u64, weight: f32) {
+        let z = mix(h ^ self.seed);
+        for i in 0..SPREAD {
+            let pos = (z >> (15 * i)) as usize & (self.n - 1);
+            v[pos] += if z >> (60 + i) & 1 == 1 { weight } else { -weight };
         }
+    }
+
+    /// Mixes, shortens and normalises.
+    fn finish(&self, mut v: Vec<f32>, dims: usize) -> Vec<f32> {
         hadamard(&mut v);
-        for (i, x) in v.iter_mut().enumerate() {
-            if self.signs[i / 64] >> (i % 64) & 1 == 1 {
-                *x = -*x;
+        // D: a sign per position from the model's stream, flipped in the float's sign bit.
+        let mut rng = Rng::new(self.seed);
+        for chunk in v.chunks_mut(64) {
+            let bits = rng.next_u64();
+            for (i, x) in chunk.iter_mut().enumerate() {
+                *x = f32::from_bits(x.to_bits() ^ (((bits >> i) & 1) as u32) << 31);
             }
         }
         hadamard(&mut v);
@@ -91,16 +109,17 @@ impl Projector {
     }
 }
 
-/// A roughly standard-normal coefficient from 32 random bits (the sum of four bytes, centred
-/// and scaled: mean 0, variance 1).
-fn gaussian(bits: u64) -> f32 {
-    let sum: u64 = (0..4).map(|i| (bits >> (8 * i)) & 0xff).sum();
-    (sum as f32 - 510.0) / 147.8
-}
-
-/// The unnormalised fast Walsh–Hadamard transform (`v.len()` a power of two).
+/// The unnormalised fast Walsh–Hadamard transform (`v.len()` a power of two). The first two
+/// levels run as one radix-4 pass: their blocks are too short for the compiler to vectorize.
 fn hadamard(v: &mut [f32]) {
     let mut half = 1;
+    if v.len() >= 4 {
+        for q in v.chunks_exact_mut(4) {
+            let (a, b, c, d) = (q[0] + q[1], q[0] - q[1], q[2] + q[3], q[2] - q[3]);
+            q.copy_from_slice(&[a + c, b + d, a - c, b - d]);
+        }
+        half = 4;
+    }
     while half < v.len() {
         for block in v.chunks_exact_mut(2 * half) {
             let (a, b) = block.split_at_mut(half);
@@ -135,7 +154,7 @@ mod tests {
 
     fn embed(model: &str, text: &str, dims: usize) -> Vec<f32> {
         let size = model_size(model);
-        Projector::new(model, size).embed(&Features::of_text(text), dims)
+        Projector::new(model, size).embed_text(text, dims)
     }
 
     #[test]
@@ -156,6 +175,18 @@ mod tests {
     }
 
     #[test]
+    fn the_transform_is_walsh_hadamard() {
+        for n in [1usize, 2, 4, 8, 16] {
+            let mut v: Vec<f32> = (0..n).map(|i| (i * i + 1) as f32).collect();
+            let want: Vec<f32> = (0..n)
+                .map(|i| (0..n).map(|j| if (i & j).count_ones() % 2 == 0 { v[j] } else { -v[j] }).sum())
+                .collect();
+            hadamard(&mut v);
+            assert_eq!(v, want, "n = {n}");
+        }
+    }
+
+    #[test]
     fn unit_length_deterministic_and_model_specific() {
         let a = embed("text-embedding-3-small", "the quick brown fox", 1536);
         assert_eq!(a.len(), 1536);
@@ -164,6 +195,12 @@ mod tests {
         let other_model = embed("text-embedding-3-large", "the quick brown fox", 1536);
         assert!(dot(&a, &other_model).abs() < 0.2, "another model's space is unrelated");
         assert!(a.iter().filter(|x| **x == 0.0).count() < 10, "dense");
+        let merged =
+            Projector::new("text-embedding-3-small", 1536).embed(&Features::of_text("the quick brown fox"), 1536);
+        assert!((dot(&a, &merged) - 1.0).abs() < 1e-5, "streamed and merged features agree");
+        let word = embed("text-embedding-3-small", "fox", 1536);
+        let distinct: std::collections::HashSet<u32> = word.iter().map(|x| x.abs().to_bits()).collect();
+        assert!(distinct.len() > 100, "even one word's values look continuous: {}", distinct.len());
     }
 
     #[test]
