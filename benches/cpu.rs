@@ -6,6 +6,7 @@
 use std::{hint::black_box, time::Instant};
 
 use fakeai::{
+    encoders,
     generation::SimConfig,
     metrics::{Counter, Recorder, Shard, Snapshot, prometheus},
     openai::{
@@ -163,10 +164,46 @@ fn benches() -> Vec<Bench> {
         }),
     ]
     .into_iter()
+    .chain(embeddings_benches())
     .chain(json_pair("aiperf", "an AIPerf chat body (ISL 128)", aiperf_body()))
     .chain(json_pair("multiturn", "a 12-message agent chat with tools", multiturn_body()))
     .chain(json_pair("long", "a 32k-word single-prompt chat", long_body()))
     .collect()
+}
+
+/// A whole `/v1/embeddings` request without its I/O: parse, count tokens, build features,
+/// project to 1536 dimensions, write the body. AIPerf-sized inputs (ISL 128).
+fn embeddings_benches() -> Vec<Bench> {
+    let body = |inputs: usize, format: &str| {
+        let texts: Vec<String> = (0..inputs).map(|i| prompt_text(128, i)).collect();
+        let v = serde_json::json!({"model": "text-embedding-3-small", "input": texts, "encoding_format": format});
+        serde_json::to_vec(&v).unwrap()
+    };
+    let run = |body: Vec<u8>| {
+        move |n: u64| {
+            for _ in 0..n {
+                let r = encoders::request::parse(black_box(&body)).unwrap();
+                let size = encoders::vector::model_size(&r.model);
+                let encoded = encoders::request::encode(&r, Encoding::Cl100kBase, 8191).unwrap();
+                let projector = encoders::vector::Projector::new(&r.model, size);
+                let mut out = encoders::body::EmbeddingsBody::new(r.format, size, encoded.len());
+                for e in &encoded {
+                    out.push(&e.embed(&projector, size));
+                }
+                black_box(out.finish(&r.model, encoded.iter().map(|e| e.tokens).sum()));
+            }
+        }
+    };
+    vec![
+        bench(
+            "embed_1_float",
+            "one 128-word input → 1536 floats (parse, BPE count, project, write)",
+            run(body(1, "float")),
+        ),
+        bench("embed_1_base64", "one 128-word input → 1536 base64 floats", run(body(1, "base64"))),
+        bench("embed_32_base64", "32 128-word inputs → 32×1536 base64 floats", run(body(32, "base64"))),
+        bench("embed_32_float", "32 128-word inputs → 32×1536 floats", run(body(32, "float"))),
+    ]
 }
 
 /// Decoding `body` into the server's request type with serde_json (what the server does) and with

@@ -17,6 +17,7 @@ pub mod arrival;
 pub mod audio;
 pub mod clock;
 pub mod config;
+pub mod encoders;
 pub mod error;
 pub mod generation;
 pub mod metrics;

@@ -200,6 +200,20 @@ pub struct ServerArgs {
     /// Non-streaming responses wait TTFT + (n−1)·ITL like streams do.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub non_streaming_delay: bool,
+    /// Base latency of embeddings and moderations, `ms[:variance%]`.
+    #[arg(long, default_value = "10:10")]
+    #[serde(deserialize_with = "values::parsed")]
+    pub embedding_latency: Latency,
+    /// Input tokens per second embeddings and moderations add to their latency (0 = free).
+    #[arg(long, default_value_t = 100_000.0)]
+    pub embedding_tps: f64,
+    /// Base latency of rerankers (`/v1/ranking`, `/v1/rerank`, `/v2/rerank`, `/rerank`), `ms[:variance%]`.
+    #[arg(long, default_value = "10:10")]
+    #[serde(deserialize_with = "values::parsed")]
+    pub ranking_latency: Latency,
+    /// Query-plus-passage tokens per second rerankers add to their latency (0 = free).
+    #[arg(long, default_value_t = 50_000.0)]
+    pub ranking_tps: f64,
     /// Natural output length when no EOS is ignored: `N`, `MEAN:PCT` or `normal:MEAN:SD`.
     #[arg(long, default_value = "100:50")]
     #[serde(deserialize_with = "values::parsed")]

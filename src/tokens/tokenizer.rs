@@ -71,6 +71,15 @@ impl Encoding {
         }
     }
 
+    /// The text of token ids (bytes that are not whole UTF-8 replaced), or `None` when an id is
+    /// outside the vocabulary.
+    pub fn decode(self, ids: &[u64]) -> Option<String> {
+        let bpe = &self.bpe().bpe;
+        let vocab = bpe.num_tokens() as u64;
+        let ids: Vec<u32> = ids.iter().map(|&id| (id < vocab).then_some(id as u32)).collect::<Option<_>>()?;
+        Some(String::from_utf8_lossy(&bpe.decode_tokens(&ids)).into_owned())
+    }
+
     /// Builds the encoding's tables now (they are otherwise built on first use).
     pub fn preload(self) {
         self.bpe();
@@ -136,5 +145,13 @@ mod tests {
         assert_eq!(e.vocab_size(), 100_256);
         assert_eq!(e.token_bytes(e.vocab_size()), None);
         assert_eq!(Encoding::O200kBase.end_of_text().0, 199_999);
+    }
+
+    #[test]
+    fn decodes_ids_in_the_vocabulary() {
+        assert_eq!(Encoding::Cl100kBase.decode(&[9906, 11, 1917, 0]).as_deref(), Some("Hello, world!"));
+        let ids: Vec<u64> = Encoding::O200kBase.bpe().encode("naïve café").into_iter().map(u64::from).collect();
+        assert_eq!(Encoding::O200kBase.decode(&ids).as_deref(), Some("naïve café"));
+        assert_eq!(Encoding::Cl100kBase.decode(&[9906, 10_000_000]), None);
     }
 }
