@@ -28,6 +28,7 @@ pub mod openai;
 pub mod rankings;
 pub mod tgi;
 pub mod uploads;
+pub mod vector_stores;
 pub mod videos;
 pub mod vllm;
 

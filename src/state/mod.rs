@@ -1,4 +1,4 @@
-//! Control-plane state shared by every worker: files, uploads and batches in typed, bounded
+//! Control-plane state shared by every worker: files, uploads, batches and vector stores in typed, bounded
 //! stores (see [`store`]), and the queue of work for the background jobs thread. Created
 //! through one core, an object is visible through every other at once.
 
@@ -7,6 +7,7 @@ pub mod files;
 pub mod jobs;
 pub mod store;
 pub mod uploads;
+pub mod vector_stores;
 
 use crate::config::ServerArgs;
 use store::{ByteBudget, Limits, Store};
@@ -22,6 +23,12 @@ pub struct State {
     pub batches: Store<batches::Batch>,
     /// Batches waiting for the jobs thread.
     pub jobs: jobs::JobQueue,
+    /// Vector stores.
+    pub vector_stores: Store<vector_stores::VectorStore>,
+    /// Files attached to vector stores, with their chunks and embeddings.
+    pub vector_store_files: Store<vector_stores::VsFile>,
+    /// Vector store file batches.
+    pub file_batches: Store<vector_stores::FileBatch>,
 }
 
 impl State {
@@ -37,6 +44,9 @@ impl State {
             uploads: Store::new(Limits { max_objects: args.max_uploads, objects_flag: "--max-uploads", bytes }),
             batches: Store::new(Limits::count(args.max_batches, "--max-batches")),
             jobs: jobs::JobQueue::default(),
+            vector_stores: Store::new(Limits::count(args.max_vector_stores, "--max-vector-stores")),
+            vector_store_files: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),
+            file_batches: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),
         }
     }
 }
