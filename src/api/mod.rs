@@ -25,6 +25,7 @@ pub mod models;
 pub mod moderation;
 pub mod observability;
 pub mod openai;
+pub mod rag;
 pub mod rankings;
 pub mod realtime;
 pub mod tgi;

@@ -18,6 +18,7 @@ pub static TABLES: &[&[Route]] = &[
     api::anthropic::ROUTES,
     api::audio::ROUTES,
     api::realtime::ROUTES,
+    api::rag::ROUTES,
     api::tgi::ROUTES,
     api::vllm::ROUTES,
     api::models::ROUTES,
