@@ -5,7 +5,7 @@
 mod route;
 pub mod table;
 
-pub use route::{AuthKind, BodyKind, Handler, Route};
+pub use route::{AuthKind, BodyKind, Handler, Route, Upgrade};
 
 use crate::{
     api::{Dialect, Error, Full},

@@ -9,6 +9,7 @@ use monoio::{
     time::{Instant, timeout_at},
 };
 
+mod realtime;
 mod ws;
 
 use super::core::Core;
@@ -21,7 +22,7 @@ use crate::{
     proto::http1::{
         BodyFraming, ChunkedDecoder, HttpError, Method, RequestHead, ResponseHead, frame_chunk, parse_head,
     },
-    router::{self, BodyKind, Found, Route},
+    router::{self, BodyKind, Found, Route, Upgrade},
     sse::{Step, TokenStream},
 };
 
@@ -176,10 +177,13 @@ impl Conn {
             }
         };
         if let Found::Route { route, .. } = &found
-            && route.body == BodyKind::Upgrade
+            && let BodyKind::Upgrade(protocol) = route.body
             && head.websocket
         {
-            self.metrics_stream(&head, label).await;
+            match protocol {
+                Upgrade::MetricsStream => self.metrics_stream(&head, label).await,
+                Upgrade::Realtime => self.realtime(&head, label).await,
+            }
             return false;
         }
         // Deadlines count from when the request reached the socket, not from when this core read it.
