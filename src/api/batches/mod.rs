@@ -29,7 +29,8 @@ pub static ROUTES: &[Route] = &[
 ];
 
 /// Batches list newest first, `limit` 1..=100 (default 20), `after` only.
-const BATCHES_LIST: ListSpec = ListSpec { default_limit: 20, max_limit: 100, order: Order::Desc, orderable: false };
+const BATCHES_LIST: ListSpec =
+    ListSpec { default_limit: 20, max_limit: 100, order: Order::Desc, orderable: false, before: false };
 
 fn create(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     super::generate::require_json(req)?;
