@@ -165,31 +165,10 @@ pub fn expires_after(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::http1::{BodyFraming, Method, RequestHead};
-
-    fn head(query: &str) -> RequestHead {
-        RequestHead {
-            method: Method::Get,
-            path: "/v1/x".into(),
-            query: query.into(),
-            minor_version: 1,
-            keep_alive: true,
-            body: BodyFraming::None,
-            expect_continue: false,
-            request_id: None,
-            accept: None,
-            content_type: None,
-            authorization: None,
-            anthropic_version: None,
-            websocket: false,
-            websocket_key: None,
-            websocket_version: None,
-            head_len: 0,
-        }
-    }
+    use crate::proto::http1::{Method, RequestHead};
 
     fn parse(query: &str, spec: ListSpec) -> Result<PageQuery, Error> {
-        let head = head(query);
+        let head = RequestHead::synthetic(Method::Get, &format!("/v1/x?{query}"));
         page_query(&Request { head: &head, body: &[], params: &[] }, spec)
     }
 
