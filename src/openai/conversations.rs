@@ -88,7 +88,7 @@ pub fn retrieve(store: &ConversationStore, id: &str) -> Result<Value, Error> {
 
 /// `POST /v1/conversations/{id}`: `{"metadata": {...} | null}` replaces the metadata.
 pub fn update(store: &ConversationStore, id: &str, body: &[u8]) -> Result<Value, Error> {
-    let metadata = metadata_update(&parse_body(body)?)?;
+    let metadata = metadata::from_update(body)?;
     let updated = store.update(id, |c| c.metadata = metadata)?;
     updated.map(|(c, ())| c.to_json()).ok_or_else(|| not_found(id))
 }
@@ -159,23 +159,11 @@ fn new_items(v: &Value, env: &mut Env<'_>, required: bool) -> Result<Vec<Value>,
     Ok(items::from_input(&Value::Array(items.clone()), |_| format!("msg_{}", hex_id(env.rng, 2))))
 }
 
-/// `{"metadata": {...} | null}`.
-fn metadata_update(v: &Value) -> Result<Map<String, Value>, Error> {
-    match v.get("metadata") {
-        None => Err(Error::invalid_param("metadata", "Missing required parameter: 'metadata'.")),
-        some => metadata::parse(some),
-    }
-}
-
 /// The JSON object of a body (an empty body is `{}`).
 fn parse_body(body: &[u8]) -> Result<Value, Error> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    match serde_json::from_slice(body) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(Error::bad_request("The request body must be a JSON object.")),
-        Err(e) => Err(Error::bad_request(format!("We could not parse the JSON body of your request. ({e})"))),
+    match body.iter().all(u8::is_ascii_whitespace) {
+        true => Ok(json!({})),
+        false => Error::json_object(body),
     }
 }
 

@@ -88,7 +88,7 @@ pub fn retrieve(store: &ChatStore, id: &str) -> Result<Value, Error> {
 
 /// `POST /v1/chat/completions/{id}`: `{"metadata": {...} | null}` replaces the metadata.
 pub fn update(store: &ChatStore, id: &str, body: &[u8]) -> Result<Value, Error> {
-    let metadata = update_body(body)?;
+    let metadata = metadata::from_update(body)?;
     let updated = store.update(id, |c| c.completion["metadata"] = Value::Object(metadata))?;
     updated.map(|(c, ())| c.completion).ok_or_else(|| not_found(id))
 }
@@ -103,16 +103,6 @@ pub fn delete(store: &ChatStore, id: &str) -> Result<Value, Error> {
 pub fn messages(store: &ChatStore, id: &str, page: &PageQuery) -> Result<Value, Error> {
     let messages = store.with(id, UNDATED, |c| page_of(&c.messages, json_id, "message", page));
     Ok(messages.ok_or_else(|| not_found(id))?.map_err(list_error)?.to_json(Value::clone))
-}
-
-/// `{"metadata": {...} | null}`: the new metadata.
-fn update_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, Error> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| Error::bad_request(format!("We could not parse the JSON body of your request. ({e})")))?;
-    match v.get("metadata") {
-        None => Err(Error::invalid_param("metadata", "Missing required parameter: 'metadata'.")),
-        some => metadata::parse(some),
-    }
 }
 
 fn not_found(id: &str) -> Error {
