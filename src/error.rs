@@ -50,6 +50,16 @@ impl Error {
         Error::new(400, "invalid_request_error", message)
     }
 
+    /// The JSON object a request `body` holds, or OpenAI's 400 for one that is not JSON or not
+    /// an object.
+    pub fn json_object(body: &[u8]) -> Result<serde_json::Value, Error> {
+        match serde_json::from_slice(body) {
+            Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+            Ok(_) => Err(Error::bad_request("The request body must be a JSON object.")),
+            Err(e) => Err(Error::bad_request(format!("We could not parse the JSON body of your request. ({e})"))),
+        }
+    }
+
     /// 404 for an unknown route.
     pub fn not_found(path: &str) -> Self {
         Error::new(404, "invalid_request_error", format!("Unknown request URL: {path}")).with_code("unknown_url")

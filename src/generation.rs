@@ -239,6 +239,12 @@ impl Plan {
 }
 
 impl SimConfig {
+    /// When a whole (non-streaming) reply is sent: once its last token or result is due at
+    /// `last_due`, or at once when `--non-streaming-delay` is off.
+    pub fn whole_reply_after(&self, last_due: Duration) -> Duration {
+        if self.non_streaming_delay { last_due } else { Duration::ZERO }
+    }
+
     /// Plans a response to `req` for `model`; `rng` supplies ids, jitter and unseeded text.
     pub fn plan(&self, flavor: Flavor, req: &GenRequest, model: &ModelInfo, rng: &mut Rng, unix_now: u64) -> Plan {
         // Without max_tokens, vLLM generates up to the rest of the context window.

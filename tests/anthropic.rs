@@ -8,16 +8,12 @@ use common::Server;
 use serde_json::{Value, json};
 
 fn server() -> Server {
-    Server::start(&["--ttft", "0:0", "--itl", "0:0"])
+    Server::start(common::FAST)
 }
 
 #[test]
 fn anthropic_python_sdk_round_trip() {
-    if common::sdk_python().is_none() {
-        return;
-    }
-    let s = server();
-    common::run_sdk_script("anthropic_check.py", &[&format!("http://{}", s.addr)]);
+    common::sdk_check("anthropic_check.py", "", server);
 }
 
 const WEATHER: &str = r#"{"name":"get_weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}"#;

@@ -12,15 +12,7 @@ use serde_json::Value;
 const TWENTY_WORDS: &str = "Speech from a fake server still needs to sound like speech, so every word \
                             becomes a few short tones today";
 
-fn ffprobe() -> Option<()> {
-    common::tool_or_skip(Command::new("ffprobe").arg("-version").output().ok().map(|_| ()), "ffprobe (Debian ffmpeg)")
-}
-
-fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("fakeai-audio-{}-{name}", std::process::id()));
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
+use common::{ffprobe, temp_file};
 
 /// (codec name, duration in seconds) as ffprobe reads the file; `raw` marks headerless PCM.
 fn probe(path: &std::path::Path, raw: bool) -> (String, f64) {
@@ -357,9 +349,5 @@ fn transcription_formats_usage_streams_translations_and_errors() {
 /// its pydantic models (tests/sdk/audio_check.py).
 #[test]
 fn the_openai_sdk_speaks_transcribes_and_chats_with_audio() {
-    if common::sdk_python().is_none() {
-        return;
-    }
-    let server = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
-    common::run_sdk_script("audio_check.py", &[&format!("http://{}/v1", server.addr)]);
+    common::sdk_check("audio_check.py", "/v1", || Server::start(common::FAST));
 }

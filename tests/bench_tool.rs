@@ -50,7 +50,7 @@ fn kernel_clock_times_events_by_socket_arrival() {
 
 #[test]
 fn open_loop_non_streaming_and_completions() {
-    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    let s = Server::start(common::FAST);
     let r = bench(
         s.addr,
         &[

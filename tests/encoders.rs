@@ -326,9 +326,5 @@ fn moderation_flags_by_keyword() {
 
 #[test]
 fn official_openai_sdk_embeddings_and_moderations() {
-    if common::sdk_python().is_none() {
-        return;
-    }
-    let s = fast();
-    common::run_sdk_script("embeddings_check.py", &[&format!("http://{}/v1", s.addr)]);
+    common::sdk_check("embeddings_check.py", "/v1", fast);
 }

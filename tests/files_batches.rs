@@ -57,7 +57,7 @@ fn error_of(r: &Response) -> (u16, Value) {
 }
 
 fn start() -> Server {
-    Server::start(&["--ttft", "0:0", "--itl", "0:0"])
+    Server::start(common::FAST)
 }
 
 #[test]
@@ -371,9 +371,5 @@ fn bad_input_fails_cancel_stops_and_batches_paginate() {
 /// validated with its models (tests/sdk/files_batches_check.py).
 #[test]
 fn openai_sdk_files_uploads_and_batches() {
-    if common::sdk_python().is_none() {
-        return;
-    }
-    let s = start();
-    common::run_sdk_script("files_batches_check.py", &[&format!("http://{}/v1", s.addr)]);
+    common::sdk_check("files_batches_check.py", "/v1", start);
 }

@@ -4,7 +4,7 @@ mod common;
 
 use common::{Server, chat};
 
-const FAST: &[&str] = &["--ttft", "0:0", "--itl", "0:0"];
+use common::FAST;
 
 #[test]
 fn streaming_chat_is_openai_shaped_with_exact_usage() {

@@ -6,7 +6,7 @@ use std::{io::Read, net::TcpStream, thread, time::Duration};
 
 use common::{Conn, Server, chat, encode};
 
-const FAST: &[&str] = &["--ttft", "0:0", "--itl", "0:0"];
+use common::FAST;
 
 #[test]
 fn keep_alive_reuses_one_connection() {

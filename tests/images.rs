@@ -6,7 +6,6 @@ mod common;
 
 use std::{
     io::Write,
-    process::Command,
     time::{Duration, Instant},
 };
 
@@ -27,20 +26,11 @@ fn decode_png(bytes: &[u8]) -> (u32, u32, png::ColorType) {
 
 /// `(codec, width, height)` of an image file as ffprobe reads it; `None` without ffprobe.
 fn ffprobe_image(bytes: &[u8], ext: &str) -> Option<(String, u32, u32)> {
-    let found = Command::new("ffprobe").arg("-version").output().ok().filter(|o| o.status.success());
-    common::tool_or_skip(found, "ffprobe (Debian's ffmpeg)")?;
-    let path = std::env::temp_dir().join(format!("fakeai-img-{}-{}.{ext}", std::process::id(), bytes.len()));
-    std::fs::write(&path, bytes).unwrap();
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    common::ffprobe()?;
+    let path = common::temp_file(&format!("img-{}.{ext}", bytes.len()), bytes);
+    let f = common::probe_stream(&path, "codec_name,width,height");
     let _ = std::fs::remove_file(&path);
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(out.status.success(), "ffprobe failed: {}", String::from_utf8_lossy(&out.stderr));
-    let f: Vec<&str> = text.split(',').collect();
-    Some((f[0].to_owned(), f[1].parse().unwrap(), f[2].parse().unwrap()))
+    Some((f[0].clone(), f[1].parse().unwrap(), f[2].parse().unwrap()))
 }
 
 fn zero_latency() -> Server {
@@ -287,9 +277,7 @@ fn image_urls_expire_after_the_ttl() {
 /// body validated strictly by the SDK's models (tests/sdk/images_check.py).
 #[test]
 fn openai_sdk_images_and_videos() {
-    if common::sdk_python().is_none() {
-        return;
-    }
-    let s = Server::start(&["--image-latency", "0", "--video-latency", "200ms"]);
-    common::run_sdk_script("images_check.py", &[&format!("http://{}/v1", s.addr)]);
+    common::sdk_check("images_check.py", "/v1", || {
+        Server::start(&["--image-latency", "0", "--video-latency", "200ms"])
+    });
 }

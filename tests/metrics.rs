@@ -101,7 +101,7 @@ fn running_requests_and_kv_usage_follow_live_streams() {
 
 #[test]
 fn every_metrics_path_parses_with_prometheus_client_and_promtool() {
-    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    let s = Server::start(common::FAST);
     for stream in [true, false] {
         s.post(
             "/v1/chat/completions",

@@ -6,7 +6,7 @@ mod common;
 use common::Server;
 use serde_json::{Value, json};
 
-const FAST: &[&str] = &["--ttft", "0:0", "--itl", "0:0"];
+use common::FAST;
 
 fn stream(s: &Server, extra: Value) -> (String, Vec<Value>) {
     let mut body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "stream": true,
@@ -53,11 +53,6 @@ fn obfuscation_pads_chat_chunks_only_when_on() {
 
 #[test]
 fn the_openai_sdk_validates_padded_chunks() {
-    if common::sdk_python().is_none() {
-        return;
-    }
-    let mut args = FAST.to_vec();
-    args.push("--stream-obfuscation");
-    let s = Server::start(&args);
-    common::run_sdk_script("obfuscation_check.py", &[&format!("http://{}/v1", s.addr)]);
+    let args = [FAST, &["--stream-obfuscation"]].concat();
+    common::sdk_check("obfuscation_check.py", "/v1", || Server::start(&args));
 }

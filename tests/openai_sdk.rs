@@ -8,9 +8,5 @@ use common::Server;
 
 #[test]
 fn openai_python_sdk_round_trip() {
-    if common::sdk_python().is_none() {
-        return;
-    }
-    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
-    common::run_sdk_script("openai_sdk_check.py", &[&format!("http://{}/v1", s.addr)]);
+    common::sdk_check("openai_sdk_check.py", "/v1", || Server::start(common::FAST));
 }

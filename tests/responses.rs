@@ -9,7 +9,7 @@ use common::Server;
 use serde_json::{Value, json};
 
 fn server() -> Server {
-    Server::start(&["--ttft", "0:0", "--itl", "0:0"])
+    Server::start(common::FAST)
 }
 
 fn post(s: &Server, body: Value) -> common::Response {

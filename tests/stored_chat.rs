@@ -12,11 +12,7 @@ fn chat(s: &Server, body: Value) -> Value {
 
 #[test]
 fn the_openai_sdk_lists_retrieves_updates_and_deletes() {
-    if common::sdk_python().is_none() {
-        return;
-    }
-    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
-    common::run_sdk_script("stored_chat_check.py", &[&format!("http://{}/v1", s.addr)]);
+    common::sdk_check("stored_chat_check.py", "/v1", || Server::start(common::FAST));
 }
 
 #[test]

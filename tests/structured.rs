@@ -7,7 +7,7 @@ use common::{Response, Server, chat};
 use serde_json::{Value, json};
 
 fn server() -> Server {
-    Server::start(&["--ttft", "0:0", "--itl", "0:0"])
+    Server::start(common::FAST)
 }
 
 fn cl100k(text: &str) -> usize {

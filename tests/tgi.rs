@@ -29,11 +29,7 @@ fn cl100k_len(text: &str) -> usize {
 
 #[test]
 fn huggingface_hub_inference_client() {
-    if common::sdk_python().is_none() {
-        return;
-    }
-    let s = server();
-    common::run_sdk_script("tgi_check.py", &[&format!("http://{}", s.addr)]);
+    common::sdk_check("tgi_check.py", "", server);
 }
 
 #[test]

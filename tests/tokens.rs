@@ -66,7 +66,7 @@ fn streamed_and_non_streamed_text_retokenize_to_usage() {
 
 #[test]
 fn stop_sequences_end_generation_before_them_with_exact_usage() {
-    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    let s = Server::start(common::FAST);
     let cl100k = tiktoken_rs::cl100k_base().unwrap();
     for (stop, stream) in [(r#"".""#, true), (r#"[" the", "."]"#, false), (r#""ing""#, true)] {
         let body = chat(
@@ -138,7 +138,7 @@ fn n_choices_stream_interleaved_with_summed_usage() {
 
 #[test]
 fn reasoning_models_stream_reasoning_first_with_exact_counts() {
-    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    let s = Server::start(common::FAST);
     let o200k = tiktoken_rs::o200k_base().unwrap();
     for (effort, share) in [("low", 0.25), ("medium", 0.5), ("high", 0.75)] {
         let extra = format!(
@@ -190,7 +190,7 @@ fn reasoning_models_stream_reasoning_first_with_exact_counts() {
 
 #[test]
 fn anthropic_messages_stream_and_message() {
-    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    let s = Server::start(common::FAST);
     let cl100k = tiktoken_rs::cl100k_base().unwrap();
     let parse = |text: &str| -> Vec<(String, serde_json::Value)> {
         text.split_terminator("\n\n")
@@ -235,7 +235,7 @@ fn anthropic_messages_stream_and_message() {
 
 #[test]
 fn responses_api_streams_the_openai_event_sequence() {
-    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    let s = Server::start(common::FAST);
     let o200k = tiktoken_rs::o200k_base().unwrap();
     let parse = |text: &str| -> Vec<serde_json::Value> {
         text.split_terminator("\n\n")

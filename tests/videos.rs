@@ -17,23 +17,14 @@ fn create(s: &Server, body: &str) -> serde_json::Value {
 /// `(codec, width, height, duration, frames)` of an MP4 as ffprobe reads it, after ffmpeg
 /// decoded every frame without error; `None` without ffmpeg.
 fn ffprobe_video(bytes: &[u8]) -> Option<(String, u32, u32, f64, u32)> {
-    let found = Command::new("ffprobe").arg("-version").output().ok().filter(|o| o.status.success());
-    common::tool_or_skip(found, "ffprobe (Debian's ffmpeg)")?;
-    let path = std::env::temp_dir().join(format!("fakeai-video-{}-{}.mp4", std::process::id(), bytes.len()));
-    std::fs::write(&path, bytes).unwrap();
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=codec_name,width,height,duration,nb_frames", "-of", "csv=p=0"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    common::ffprobe()?;
+    let path = common::temp_file(&format!("video-{}.mp4", bytes.len()), bytes);
+    let f = common::probe_stream(&path, "codec_name,width,height,duration,nb_frames");
     let decode =
         Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&path).args(["-f", "null", "-"]).output().unwrap();
     let _ = std::fs::remove_file(&path);
-    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
     assert!(decode.status.success() && decode.stderr.is_empty(), "ffmpeg: {}", String::from_utf8_lossy(&decode.stderr));
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let f: Vec<&str> = text.split(',').collect();
-    Some((f[0].to_owned(), f[1].parse().unwrap(), f[2].parse().unwrap(), f[3].parse().unwrap(), f[4].parse().unwrap()))
+    Some((f[0].clone(), f[1].parse().unwrap(), f[2].parse().unwrap(), f[3].parse().unwrap(), f[4].parse().unwrap()))
 }
 
 #[test]

@@ -11,7 +11,7 @@ use common::Server;
 use serde_json::{Value, json};
 
 fn server() -> Server {
-    Server::start(&["--ttft", "0:0", "--itl", "0:0"])
+    Server::start(common::FAST)
 }
 
 fn vllm_error(r: &common::Response, status: u16, kind: &str, message: &str) {

@@ -5,7 +5,11 @@
 
 use std::time::Duration;
 
-use super::{Body, Ctx, Full, Outcome, Reply, Request, events::TimedEvents, generate};
+use super::{
+    Body, Ctx, Full, Outcome, Reply, Request,
+    events::{TimedEvents, media_summary},
+    generate,
+};
 use crate::{
     app::App,
     audio::{
@@ -42,27 +46,20 @@ fn deadlines(app: &App, ctx: &mut Ctx<'_>, model: &str, prompt_tokens: u64, toke
         .collect()
 }
 
-/// What metrics record: `prompt` tokens in, `output` tokens out, the first due at `first`.
+/// What metrics record: `prompt` tokens in, `output` tokens out (generated ones, unlike other
+/// media), the first due at `first`.
 fn summary(model: String, prompt: u64, output: u64, first: Duration) -> GenSummary {
+    let usage = Usage { prompt_tokens: prompt, completion_tokens: output, ..Usage::default() };
     GenSummary {
-        model,
-        usage: Usage { prompt_tokens: prompt, completion_tokens: output, ..Usage::default() },
-        max_tokens: None,
-        context_window: speech::MAX_INPUT_CHARS as u64,
-        finish_reason: "stop",
-        first_token: first,
         longest: output,
         generated: output,
-        user: None,
+        ..media_summary(model, speech::MAX_INPUT_CHARS as u64, usage, first)
     }
 }
 
 /// A complete body, due when its last token is (or at once without the non-streaming delay).
 fn answer(app: &App, due: &[Duration], full: Full, summary: GenSummary) -> Reply {
-    let after = match app.sim.non_streaming_delay {
-        true => due.last().copied().unwrap_or_default(),
-        false => Duration::ZERO,
-    };
+    let after = app.sim.whole_reply_after(due.last().copied().unwrap_or_default());
     Reply::Generated { after, full, summary }
 }
 

@@ -19,13 +19,22 @@ pub struct ListSpec {
     pub max_limit: usize,
     /// Order when absent (or not taken).
     pub order: Order,
-    /// Whether `order` and `before` are parameters of this endpoint.
+    /// Whether `order` is a parameter of this endpoint.
     pub orderable: bool,
+    /// Whether `before` is a parameter of this endpoint.
+    pub before: bool,
 }
 
 impl ListSpec {
     /// OpenAI's usual pagination: `limit` 1..=100 (default 20), `order` (default desc), `after`, `before`.
-    pub const STANDARD: ListSpec = ListSpec { default_limit: 20, max_limit: 100, order: Order::Desc, orderable: true };
+    pub const STANDARD: ListSpec =
+        ListSpec { default_limit: 20, max_limit: 100, order: Order::Desc, orderable: true, before: true };
+
+    /// `limit` 1..=100 (default 20), `order` (default `order`) and `after`: the lists of stored
+    /// generations and of the items inside one object.
+    pub const fn after_only(order: Order) -> ListSpec {
+        ListSpec { order, before: false, ..ListSpec::STANDARD }
+    }
 }
 
 /// Reads a list request's pagination as `spec` allows it (OpenAI's 400s for a bad `limit` or `order`).
@@ -47,7 +56,7 @@ pub fn page_query(req: &Request<'_>, spec: ListSpec) -> Result<PageQuery, Error>
         }
     };
     let cursor = |name| req.query(name).filter(|id| !id.is_empty());
-    Ok(PageQuery { limit, after: cursor("after"), before: cursor("before").filter(|_| spec.orderable), order })
+    Ok(PageQuery { limit, after: cursor("after"), before: cursor("before").filter(|_| spec.before), order })
 }
 
 fn parse_limit(raw: &str, max: usize) -> Result<usize, Error> {
@@ -66,22 +75,9 @@ fn parse_limit(raw: &str, max: usize) -> Result<usize, Error> {
     }
 }
 
-/// OpenAI's list object of `page`, each object rendered by `json` (which holds its `id`).
-pub fn list_json<T>(page: &Page<T>, json: impl Fn(&T) -> serde_json::Value) -> serde_json::Value {
-    let data: Vec<serde_json::Value> = page.data.iter().map(json).collect();
-    let id = |v: Option<&serde_json::Value>| v.map_or(serde_json::Value::Null, |v| v["id"].clone());
-    serde_json::json!({
-        "object": "list",
-        "data": data,
-        "first_id": id(data.first()),
-        "last_id": id(data.last()),
-        "has_more": page.has_more,
-    })
-}
-
 /// The list reply of `page`.
 pub fn list_reply<T>(page: &Page<T>, json: impl Fn(&T) -> serde_json::Value) -> Full {
-    Full::value(&list_json(page, json))
+    Full::value(&page.to_json(json))
 }
 
 impl From<StoreError> for Error {
@@ -169,31 +165,10 @@ pub fn expires_after(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::http1::{BodyFraming, Method, RequestHead};
-
-    fn head(query: &str) -> RequestHead {
-        RequestHead {
-            method: Method::Get,
-            path: "/v1/x".into(),
-            query: query.into(),
-            minor_version: 1,
-            keep_alive: true,
-            body: BodyFraming::None,
-            expect_continue: false,
-            request_id: None,
-            accept: None,
-            content_type: None,
-            authorization: None,
-            anthropic_version: None,
-            websocket: false,
-            websocket_key: None,
-            websocket_version: None,
-            head_len: 0,
-        }
-    }
+    use crate::proto::http1::{Method, RequestHead};
 
     fn parse(query: &str, spec: ListSpec) -> Result<PageQuery, Error> {
-        let head = head(query);
+        let head = RequestHead::synthetic(Method::Get, &format!("/v1/x?{query}"));
         page_query(&Request { head: &head, body: &[], params: &[] }, spec)
     }
 
@@ -203,7 +178,7 @@ mod tests {
         assert_eq!(q, PageQuery { limit: 20, after: None, before: None, order: Order::Desc });
         let q = parse("limit=100&after=a&before=b&order=asc", ListSpec::STANDARD).unwrap();
         assert_eq!(q, PageQuery { limit: 100, after: Some("a".into()), before: Some("b".into()), order: Order::Asc });
-        let unordered = ListSpec { orderable: false, ..ListSpec::STANDARD };
+        let unordered = ListSpec { orderable: false, before: false, ..ListSpec::STANDARD };
         let q = parse("order=asc&before=b", unordered).unwrap();
         assert_eq!((q.order, q.before), (Order::Desc, None), "an endpoint without order ignores it");
     }
@@ -221,18 +196,5 @@ mod tests {
         }
         let files = ListSpec { default_limit: 10_000, max_limit: 10_000, ..ListSpec::STANDARD };
         assert_eq!(parse("limit=10000", files).unwrap().limit, 10_000);
-    }
-
-    #[test]
-    fn list_object_names_its_ends() {
-        let page = Page { data: vec!["a", "b"], has_more: true };
-        let v = list_json(&page, |s| serde_json::json!({"id": s}));
-        assert_eq!(
-            v,
-            serde_json::json!({"object": "list", "data": [{"id": "a"}, {"id": "b"}], "first_id": "a",
-                "last_id": "b", "has_more": true})
-        );
-        let empty = list_json(&Page::<&str> { data: vec![], has_more: false }, |s| serde_json::json!({"id": s}));
-        assert!(empty["first_id"].is_null() && empty["last_id"].is_null());
     }
 }

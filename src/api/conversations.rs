@@ -1,10 +1,15 @@
 //! OpenAI's Conversations API: conversations and their items (see [`crate::openai::conversations`]).
 
-use super::{Ctx, Full, Outcome, Request, generate};
+use super::{
+    Ctx, Full, Outcome, Request,
+    common::{self, ListSpec},
+    generate,
+};
 use crate::{
     app::App,
     openai::conversations::{self, Env},
     router::Route,
+    state::store::Order,
 };
 
 /// The routes.
@@ -41,7 +46,8 @@ fn delete(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 }
 
 fn list_items(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    let items = conversations::list_items(&app.stores.conversations, req.param("id"), &req.head.query)?;
+    let page = common::page_query(req, ListSpec::after_only(Order::Desc))?;
+    let items = conversations::list_items(&app.stores.conversations, req.param("id"), &page)?;
     Ok(Full::value(&items).into())
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{Ctx, Full, Outcome, Reply, Request, generate};
+use super::{Ctx, Full, Outcome, Reply, Request, events::media_summary, generate};
 use crate::{
     app::App,
     encoders::{
@@ -93,16 +93,7 @@ pub struct Billed {
 /// whole response.
 pub fn encoder_reply(ctx: &mut Ctx<'_>, billed: Billed, pace: Pace, full: Full) -> Reply {
     let after = pace.delay(billed.tokens, ctx);
-    let summary = GenSummary {
-        model: billed.model,
-        usage: Usage { prompt_tokens: billed.tokens, ..Usage::default() },
-        max_tokens: None,
-        context_window: billed.context_window,
-        finish_reason: "stop",
-        first_token: after,
-        longest: 0,
-        generated: 0,
-        user: billed.user,
-    };
+    let usage = Usage { prompt_tokens: billed.tokens, ..Usage::default() };
+    let summary = GenSummary { user: billed.user, ..media_summary(billed.model, billed.context_window, usage, after) };
     Reply::Generated { after, full, summary }
 }

@@ -52,9 +52,9 @@ impl TimedEvents {
 
 /// What metrics record for a request that makes media, not tokens: its model, its token usage
 /// where the API reports one, and when the result is due. Nothing counts as generated tokens.
-pub fn media_summary(model: &str, context_window: u64, usage: Usage, due: Duration) -> GenSummary {
+pub fn media_summary(model: String, context_window: u64, usage: Usage, due: Duration) -> GenSummary {
     GenSummary {
-        model: model.to_owned(),
+        model,
         usage,
         max_tokens: None,
         context_window,
@@ -77,7 +77,7 @@ mod tests {
 
     #[test]
     fn emits_what_is_due_and_says_when_to_return() {
-        let mut ev = TimedEvents::new(media_summary("m", 1, Usage::default(), Duration::ZERO));
+        let mut ev = TimedEvents::new(media_summary("m".into(), 1, Usage::default(), Duration::ZERO));
         ev.push(Duration::from_millis(10), b"a".to_vec());
         ev.push(Duration::from_millis(5), b"b".to_vec());
         ev.push(Duration::from_millis(30), b"c".to_vec());

@@ -1,8 +1,6 @@
 //! The generation pipeline every dialect shares: a parsed request becomes a plan (tokens and
 //! schedule), answered as a stream or, once due, as one body.
 
-use std::time::Duration;
-
 use super::{Ctx, Full, Outcome, Reply, Request};
 use crate::{
     app::App,
@@ -91,10 +89,7 @@ pub fn check_context_length(req: &GenRequest, window: u64, flavor: Flavor) -> Re
 /// A non-streaming reply of `body`, due when `plan`'s last token would have been generated.
 pub fn non_streaming(app: &App, mut plan: Plan, body: Vec<u8>) -> Reply {
     let summary = plan.summary();
-    let after = match app.sim.non_streaming_delay {
-        true => plan.schedule.deadline_of(plan.longest()),
-        false => Duration::ZERO,
-    };
+    let after = app.sim.whole_reply_after(plan.schedule.deadline_of(plan.longest()));
     Reply::Generated { after, full: Full::json(body), summary }
 }
 

@@ -23,7 +23,7 @@ impl Media {
         Media {
             files: FileStore::new(args.image_store_bytes as usize, args.image_ttl),
             base_url: format!("http://{}:{}", args.host, args.port),
-            videos: Default::default(),
+            videos: crate::api::videos::jobs::store(),
         }
     }
 

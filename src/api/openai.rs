@@ -2,11 +2,16 @@
 //! completions, the Responses API with its store (background responses, input items, input
 //! token counts), and FakeAI's Azure-style text generation.
 
-use super::{Body, Ctx, Full, Outcome, Request, generate};
+use super::{
+    Body, Ctx, Full, Outcome, Request,
+    common::{self, ListSpec},
+    generate,
+};
 use crate::{
     app::App,
     openai::{chunks::Flavor, request, responses, stored_chat},
     router::{BodyKind, Route},
+    state::store::Order,
 };
 
 /// The routes.
@@ -42,8 +47,12 @@ fn responses(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::generate(app, ctx, request::parse_responses(req.body, app.encoding)?, Flavor::Responses, req.body)
 }
 
+/// Stored chat completions and their messages list oldest first.
+const STORED_CHATS: ListSpec = ListSpec::after_only(Order::Asc);
+
 fn list_chats(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    Ok(Full::value(&stored_chat::list(&app.stores.chats, &req.head.query)?).into())
+    let page = common::page_query(req, STORED_CHATS)?;
+    Ok(Full::value(&stored_chat::list(&app.stores.chats, &page, &req.head.query)?).into())
 }
 
 fn get_chat(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
@@ -59,7 +68,8 @@ fn delete_chat(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 }
 
 fn chat_messages(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    Ok(Full::value(&stored_chat::messages(&app.stores.chats, req.param("id"), &req.head.query)?).into())
+    let page = common::page_query(req, STORED_CHATS)?;
+    Ok(Full::value(&stored_chat::messages(&app.stores.chats, req.param("id"), &page)?).into())
 }
 
 fn input_tokens(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
@@ -84,7 +94,8 @@ fn cancel_response(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 }
 
 fn input_items(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    let items = responses::stored::input_items(&app.stores.responses, req.param("id"), &req.head.query)?;
+    let page = common::page_query(req, ListSpec::after_only(Order::Desc))?;
+    let items = responses::stored::input_items(&app.stores.responses, req.param("id"), &page)?;
     Ok(Full::value(&items).into())
 }
 

@@ -28,10 +28,7 @@ const MAX_PART_BYTES: usize = 64 * 1024 * 1024;
 
 fn json_body(req: &Request<'_>) -> Result<serde_json::Value, Error> {
     super::generate::require_json(req)?;
-    match serde_json::from_slice(req.body) {
-        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
-        _ => Err(Error::bad_request("The request body must be a JSON object.")),
-    }
+    Error::json_object(req.body)
 }
 
 fn string<'a>(body: &'a serde_json::Value, param: &str) -> Result<&'a str, Error> {

@@ -62,11 +62,7 @@ fn string(body: &Value, param: &str) -> Result<Option<String>, Error> {
 impl SpeechRequest {
     /// Parses and validates a speech request body.
     pub fn parse(body: &[u8]) -> Result<SpeechRequest, Error> {
-        let body: Value = serde_json::from_slice(body)
-            .map_err(|e| Error::bad_request(format!("We could not parse the JSON body of your request. ({e})")))?;
-        if !body.is_object() {
-            return Err(Error::bad_request("The request body must be a JSON object."));
-        }
+        let body = Error::json_object(body)?;
         let model = string(&body, "model")?.filter(|m| !m.is_empty()).ok_or_else(|| missing("model"))?;
         let input = string(&body, "input")?.ok_or_else(|| missing("input"))?;
         let chars = input.chars().count();

@@ -4,13 +4,13 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{
-    list::{ListQuery, Order, paginate},
-    metadata,
-    object_store::ObjectStore,
-    responses::items,
+use super::{metadata, responses::items, stores::list_error};
+use crate::{
+    error::Error,
+    rng::Rng,
+    state::store::{Object, Page, PageQuery, Store, UNDATED, json_id, page_of},
+    tokens::Encoding,
 };
-use crate::{error::Error, rng::Rng, tokens::Encoding};
 
 /// Items one conversation keeps; the oldest go first beyond it (a bound, not an OpenAI rule).
 const MAX_ITEMS: usize = 10_000;
@@ -20,14 +20,22 @@ const MAX_ITEMS_PER_REQUEST: usize = 20;
 /// One conversation.
 #[derive(Debug, Clone)]
 pub struct Conversation {
+    id: String,
     created_at: u64,
     metadata: Map<String, Value>,
     /// Its items, oldest first, each with the tokens it adds to a prompt.
     items: Vec<(Value, u64)>,
 }
 
+impl Object for Conversation {
+    const KIND: &'static str = "Conversation";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// The store of conversations.
-pub type ConversationStore = ObjectStore<Conversation>;
+pub type ConversationStore = Store<Conversation>;
 
 /// What the handlers need besides the store.
 #[derive(Debug)]
@@ -41,8 +49,8 @@ pub struct Env<'a> {
 }
 
 impl Conversation {
-    fn to_json(&self, id: &str) -> Value {
-        json!({"id": id, "object": "conversation", "created_at": self.created_at, "metadata": self.metadata})
+    fn to_json(&self) -> Value {
+        json!({"id": self.id, "object": "conversation", "created_at": self.created_at, "metadata": self.metadata})
     }
 
     /// Tokens its items add to a prompt.
@@ -66,52 +74,47 @@ pub fn create(store: &ConversationStore, env: &mut Env<'_>, body: &[u8]) -> Resu
     let metadata = metadata::parse(v.get("metadata"))?;
     let items = new_items(&v, env, false)?;
     let id = format!("conv_{}", hex_id(env.rng, 3));
-    let mut conversation = Conversation { created_at: env.now, metadata, items: Vec::new() };
+    let mut conversation = Conversation { id, created_at: env.now, metadata, items: Vec::new() };
     conversation.push(items, env.encoding);
-    let created = conversation.to_json(&id);
-    store.insert(id, conversation);
+    let created = conversation.to_json();
+    store.insert(conversation, env.now)?;
     Ok(created)
 }
 
 /// `GET /v1/conversations/{id}`.
 pub fn retrieve(store: &ConversationStore, id: &str) -> Result<Value, Error> {
-    store.with(id, |c| c.to_json(id)).ok_or_else(|| not_found(id))
+    store.with(id, UNDATED, Conversation::to_json).ok_or_else(|| not_found(id))
 }
 
 /// `POST /v1/conversations/{id}`: `{"metadata": {...} | null}` replaces the metadata.
 pub fn update(store: &ConversationStore, id: &str, body: &[u8]) -> Result<Value, Error> {
-    let metadata = metadata_update(&parse_body(body)?)?;
-    let updated = store.update(id, |c| {
-        c.metadata = metadata;
-        c.to_json(id)
-    });
-    updated.ok_or_else(|| not_found(id))
+    let metadata = metadata::from_update(body)?;
+    let updated = store.update(id, |c| c.metadata = metadata)?;
+    updated.map(|(c, ())| c.to_json()).ok_or_else(|| not_found(id))
 }
 
 /// `DELETE /v1/conversations/{id}`.
 pub fn delete(store: &ConversationStore, id: &str) -> Result<Value, Error> {
-    store.remove(id).ok_or_else(|| not_found(id))?;
+    store.remove(id)?.ok_or_else(|| not_found(id))?;
     Ok(json!({"id": id, "object": "conversation.deleted", "deleted": true}))
 }
 
-/// `GET /v1/conversations/{id}/items`: newest first by default.
-pub fn list_items(store: &ConversationStore, id: &str, query: &str) -> Result<Value, Error> {
-    let q = ListQuery::parse(query, Order::Desc)?;
-    let page = store.with(id, |c| paginate(c.items.iter().map(|(item, _)| (item_id(item), item.clone())), &q));
-    Ok(page.ok_or_else(|| not_found(id))??.to_json())
+/// `GET /v1/conversations/{id}/items`: the `page` of its items.
+pub fn list_items(store: &ConversationStore, id: &str, page: &PageQuery) -> Result<Value, Error> {
+    let items = store.with(id, UNDATED, |c| page_of(&c.items, |(item, _)| json_id(item), "item", page));
+    Ok(items.ok_or_else(|| not_found(id))?.map_err(list_error)?.to_json(|(item, _)| item.clone()))
 }
 
 /// `POST /v1/conversations/{id}/items`: `{"items": [...]}` (up to 20); answers the added items.
 pub fn add_items(store: &ConversationStore, env: &mut Env<'_>, id: &str, body: &[u8]) -> Result<Value, Error> {
     let added = new_items(&parse_body(body)?, env, true)?;
-    store.update(id, |c| c.push(added.iter().cloned(), env.encoding)).ok_or_else(|| not_found(id))?;
-    let all = ListQuery { limit: usize::MAX, order: Order::Asc, after: None, pairs: Vec::new() };
-    Ok(paginate(added.iter().map(|item| (item_id(item), item.clone())), &all)?.to_json())
+    store.update(id, |c| c.push(added.iter().cloned(), env.encoding))?.ok_or_else(|| not_found(id))?;
+    Ok(Page { data: added, has_more: false }.to_json(Value::clone))
 }
 
 /// `GET /v1/conversations/{id}/items/{item}`.
 pub fn item(store: &ConversationStore, id: &str, item: &str) -> Result<Value, Error> {
-    let found = store.with(id, |c| find(c, item).map(|i| c.items[i].0.clone()));
+    let found = store.with(id, UNDATED, |c| find(c, item).map(|i| c.items[i].0.clone()));
     found.ok_or_else(|| not_found(id))?.ok_or_else(|| item_not_found(item))
 }
 
@@ -120,14 +123,14 @@ pub fn delete_item(store: &ConversationStore, id: &str, item: &str) -> Result<Va
     let deleted = store.update(id, |c| {
         let i = find(c, item).ok_or_else(|| item_not_found(item))?;
         c.items.remove(i);
-        Ok(c.to_json(id))
-    });
-    deleted.ok_or_else(|| not_found(id))?
+        Ok(c.to_json())
+    })?;
+    deleted.map(|(_, json)| json).ok_or_else(|| not_found(id))?
 }
 
 /// Tokens the items of conversation `id` add to a prompt, or a 404 naming `conversation`.
 pub fn tokens(store: &ConversationStore, id: &str) -> Result<u64, Error> {
-    store.with(id, Conversation::tokens).ok_or_else(|| {
+    store.with(id, UNDATED, Conversation::tokens).ok_or_else(|| {
         let message = format!("Conversation with id '{id}' not found.");
         Error::new(404, "invalid_request_error", message).with_param("conversation").with_code("not_found")
     })
@@ -135,15 +138,12 @@ pub fn tokens(store: &ConversationStore, id: &str) -> Result<u64, Error> {
 
 /// Appends a response's input and output items to conversation `id` (if it still exists).
 pub fn append(store: &ConversationStore, id: &str, items: Vec<Value>, encoding: Encoding) {
-    store.update(id, |c| c.push(items, encoding));
+    // The conversation may have been deleted meanwhile; an in-memory store refuses nothing else.
+    let _ = store.update(id, |c| c.push(items, encoding));
 }
 
 fn find(c: &Conversation, item: &str) -> Option<usize> {
-    c.items.iter().position(|(v, _)| item_id(v) == item)
-}
-
-fn item_id(item: &Value) -> &str {
-    item["id"].as_str().unwrap_or_default()
+    c.items.iter().position(|(v, _)| json_id(v) == item)
 }
 
 /// The `items` of a create body as listed items with fresh ids (`required`: must be there).
@@ -159,23 +159,11 @@ fn new_items(v: &Value, env: &mut Env<'_>, required: bool) -> Result<Vec<Value>,
     Ok(items::from_input(&Value::Array(items.clone()), |_| format!("msg_{}", hex_id(env.rng, 2))))
 }
 
-/// `{"metadata": {...} | null}`.
-fn metadata_update(v: &Value) -> Result<Map<String, Value>, Error> {
-    match v.get("metadata") {
-        None => Err(Error::invalid_param("metadata", "Missing required parameter: 'metadata'.")),
-        some => metadata::parse(some),
-    }
-}
-
 /// The JSON object of a body (an empty body is `{}`).
 fn parse_body(body: &[u8]) -> Result<Value, Error> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    match serde_json::from_slice(body) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(Error::bad_request("The request body must be a JSON object.")),
-        Err(e) => Err(Error::bad_request(format!("We could not parse the JSON body of your request. ({e})"))),
+    match body.iter().all(u8::is_ascii_whitespace) {
+        true => Ok(json!({})),
+        false => Error::json_object(body),
     }
 }
 
@@ -197,10 +185,11 @@ fn item_not_found(id: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::store::{Limits, Order};
 
     #[test]
     fn conversations_and_their_items() {
-        let store = ConversationStore::new(4);
+        let store = ConversationStore::new(Limits::rolling(4));
         let mut rng = Rng::new(1);
         let env = &mut Env { rng: &mut rng, now: 7, encoding: Encoding::Cl100kBase };
         let body = br#"{"items":[{"role":"user","content":"Hello, world!"}],"metadata":{"a":"b"}}"#;
@@ -211,7 +200,11 @@ mod tests {
         let added = add_items(&store, env, &id, br#"{"items":[{"role":"assistant","content":"Hi"}]}"#).unwrap();
         assert_eq!((added["object"].as_str(), added["has_more"].as_bool()), (Some("list"), Some(false)));
         let new = added["first_id"].as_str().unwrap().to_owned();
-        assert_eq!(list_items(&store, &id, "").unwrap()["first_id"], new.as_str(), "newest first");
+        assert_eq!(
+            list_items(&store, &id, &PageQuery { limit: 20, after: None, before: None, order: Order::Desc }).unwrap()["first_id"],
+            new.as_str(),
+            "newest first"
+        );
         assert_eq!(item(&store, &id, &new).unwrap()["content"][0]["type"], "output_text");
         assert_eq!(delete_item(&store, &id, &new).unwrap()["id"], id.as_str());
         assert_eq!(item(&store, &id, &new).unwrap_err().param.as_deref(), Some("item_id"));

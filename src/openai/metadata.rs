@@ -18,6 +18,14 @@ pub fn parse(v: Option<&Value>) -> Result<Map<String, Value>, Error> {
     Ok(map.clone())
 }
 
+/// The new metadata of an update body `{"metadata": {...} | null}` (where it is required).
+pub fn from_update(body: &[u8]) -> Result<Map<String, Value>, Error> {
+    match Error::json_object(body)?.get("metadata") {
+        None => Err(Error::invalid_param("metadata", "Missing required parameter: 'metadata'.")),
+        some => parse(some),
+    }
+}
+
 fn invalid() -> Error {
     Error::invalid_param(
         "metadata",

@@ -4,24 +4,32 @@
 
 use serde_json::{Value, json};
 
-use super::{
-    list::{ListQuery, Order, paginate},
-    metadata,
-    object_store::ObjectStore,
+use super::{metadata, stores::list_error};
+use crate::{
+    error::Error,
+    state::store::{Object, PageQuery, Store, UNDATED, json_id, page_of},
 };
-use crate::error::Error;
 
 /// One stored chat completion.
 #[derive(Debug, Clone)]
 pub struct StoredChat {
+    /// Its id.
+    id: String,
     /// The whole `chat.completion` object, with its `metadata`.
     completion: Value,
     /// The request's messages, each with its id (`{completion id}-{index}`).
     messages: Vec<Value>,
 }
 
+impl Object for StoredChat {
+    const KIND: &'static str = "ChatCompletion";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// The store of chat completions.
-pub type ChatStore = ObjectStore<StoredChat>;
+pub type ChatStore = Store<StoredChat>;
 
 /// Keeps the chat completion `completion` (JSON) that answered `request` (JSON).
 pub fn keep(store: &ChatStore, request: &[u8], completion: &[u8]) {
@@ -35,7 +43,8 @@ pub fn keep(store: &ChatStore, request: &[u8], completion: &[u8]) {
     completion["metadata"] = request.get("metadata").filter(|m| m.is_object()).cloned().unwrap_or(json!({}));
     let messages = request["messages"].as_array().into_iter().flatten();
     let messages = messages.enumerate().map(|(i, m)| store_message(&id, i, m)).collect();
-    store.insert(id, StoredChat { completion, messages });
+    // A rolling in-memory store makes room rather than refuse.
+    let _ = store.insert(StoredChat { id, completion, messages }, UNDATED);
 }
 
 /// A request message as OpenAI lists it: an id, `content` as text, and the parts (if any) in
@@ -58,57 +67,42 @@ fn store_message(completion_id: &str, index: usize, message: &Value) -> Value {
     m
 }
 
-/// `GET /v1/chat/completions`: stored completions oldest first, by `model` and metadata.
-pub fn list(store: &ChatStore, query: &str) -> Result<Value, Error> {
-    let q = ListQuery::parse(query, Order::Asc)?;
-    let model = q.get("model");
-    let wanted: Vec<(&str, &str)> = q.metadata().collect();
+/// `GET /v1/chat/completions`: the `page` of stored completions, filtered by the `model` and
+/// `metadata[key]=value` parameters of `query`.
+pub fn list(store: &ChatStore, page: &PageQuery, query: &str) -> Result<Value, Error> {
+    let pairs: Vec<_> = crate::proto::query::pairs(query).collect();
+    let model = pairs.iter().find(|(k, _)| k == "model").map(|(_, v)| v.as_ref());
+    let metadata_key = |k: &str| k.strip_prefix("metadata[")?.strip_suffix(']').map(str::to_owned);
+    let wanted: Vec<(String, &str)> = pairs.iter().filter_map(|(k, v)| Some((metadata_key(k)?, v.as_ref()))).collect();
     let keep = |c: &StoredChat| {
         model.is_none_or(|m| c.completion["model"] == m)
-            && wanted.iter().all(|(k, v)| c.completion["metadata"][*k].as_str() == Some(*v))
+            && wanted.iter().all(|(k, v)| c.completion["metadata"][k].as_str() == Some(*v))
     };
-    Ok(store.page(&q, keep, |c| c.completion.clone())?.to_json())
+    Ok(store.page(page, UNDATED, keep).map_err(list_error)?.to_json(|c| c.completion.clone()))
 }
 
 /// `GET /v1/chat/completions/{id}`.
 pub fn retrieve(store: &ChatStore, id: &str) -> Result<Value, Error> {
-    store.with(id, |c| c.completion.clone()).ok_or_else(|| not_found(id))
+    store.with(id, UNDATED, |c| c.completion.clone()).ok_or_else(|| not_found(id))
 }
 
 /// `POST /v1/chat/completions/{id}`: `{"metadata": {...} | null}` replaces the metadata.
 pub fn update(store: &ChatStore, id: &str, body: &[u8]) -> Result<Value, Error> {
-    let metadata = update_body(body)?;
-    let updated = store.update(id, |c| {
-        c.completion["metadata"] = Value::Object(metadata);
-        c.completion.clone()
-    });
-    updated.ok_or_else(|| not_found(id))
+    let metadata = metadata::from_update(body)?;
+    let updated = store.update(id, |c| c.completion["metadata"] = Value::Object(metadata))?;
+    updated.map(|(c, ())| c.completion).ok_or_else(|| not_found(id))
 }
 
 /// `DELETE /v1/chat/completions/{id}`.
 pub fn delete(store: &ChatStore, id: &str) -> Result<Value, Error> {
-    store.remove(id).ok_or_else(|| not_found(id))?;
+    store.remove(id)?.ok_or_else(|| not_found(id))?;
     Ok(json!({"object": "chat.completion.deleted", "id": id, "deleted": true}))
 }
 
-/// `GET /v1/chat/completions/{id}/messages`: the request's messages, oldest first.
-pub fn messages(store: &ChatStore, id: &str, query: &str) -> Result<Value, Error> {
-    let q = ListQuery::parse(query, Order::Asc)?;
-    let page = store.with(id, |c| {
-        let items = c.messages.iter().map(|m| (m["id"].as_str().unwrap_or_default(), m.clone()));
-        paginate(items, &q)
-    });
-    Ok(page.ok_or_else(|| not_found(id))??.to_json())
-}
-
-/// `{"metadata": {...} | null}`: the new metadata.
-fn update_body(body: &[u8]) -> Result<serde_json::Map<String, Value>, Error> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| Error::bad_request(format!("We could not parse the JSON body of your request. ({e})")))?;
-    match v.get("metadata") {
-        None => Err(Error::invalid_param("metadata", "Missing required parameter: 'metadata'.")),
-        some => metadata::parse(some),
-    }
+/// `GET /v1/chat/completions/{id}/messages`: the `page` of the request's messages.
+pub fn messages(store: &ChatStore, id: &str, page: &PageQuery) -> Result<Value, Error> {
+    let messages = store.with(id, UNDATED, |c| page_of(&c.messages, json_id, "message", page));
+    Ok(messages.ok_or_else(|| not_found(id))?.map_err(list_error)?.to_json(Value::clone))
 }
 
 fn not_found(id: &str) -> Error {
@@ -119,9 +113,14 @@ fn not_found(id: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::store::{Limits, Order};
+
+    fn first_page(order: Order) -> PageQuery {
+        PageQuery { limit: 20, after: None, before: None, order }
+    }
 
     fn store_with(n: usize) -> ChatStore {
-        let store = ChatStore::new(10);
+        let store = ChatStore::new(Limits::rolling(10));
         for i in 0..n {
             let model = if i % 2 == 0 { "a" } else { "b" };
             let request = json!({"model": model, "metadata": {"i": i.to_string()},
@@ -136,10 +135,10 @@ mod tests {
     #[test]
     fn lists_by_model_and_metadata() {
         let store = store_with(5);
-        let v = list(&store, "model=a&limit=2").unwrap();
+        let v = list(&store, &PageQuery { limit: 2, ..first_page(Order::Asc) }, "model=a&limit=2").unwrap();
         assert_eq!((v["first_id"].as_str(), v["last_id"].as_str()), (Some("chatcmpl-0"), Some("chatcmpl-2")));
         assert_eq!(v["has_more"], true);
-        let v = list(&store, "metadata%5Bi%5D=3").unwrap();
+        let v = list(&store, &first_page(Order::Asc), "metadata%5Bi%5D=3").unwrap();
         assert_eq!(v["data"][0]["id"], "chatcmpl-3");
         assert_eq!(v["data"].as_array().unwrap().len(), 1);
     }
@@ -150,12 +149,12 @@ mod tests {
         assert_eq!(retrieve(&store, "chatcmpl-0").unwrap()["metadata"]["i"], "0");
         let updated = update(&store, "chatcmpl-0", br#"{"metadata":{"x":"y"}}"#).unwrap();
         assert_eq!(updated["metadata"], json!({"x": "y"}));
-        let m = messages(&store, "chatcmpl-0", "").unwrap();
+        let m = messages(&store, "chatcmpl-0", &first_page(Order::Asc)).unwrap();
         assert_eq!(m["data"][1]["id"], "chatcmpl-0-1");
         assert_eq!((m["data"][1]["content"].as_str(), m["data"][0]["content_parts"].is_null()), (Some("Hi"), true));
         assert_eq!(update(&store, "chatcmpl-0", b"{}").unwrap_err().status, 400);
         assert_eq!(delete(&store, "chatcmpl-0").unwrap()["deleted"], true);
         assert_eq!(retrieve(&store, "chatcmpl-0").unwrap_err().status, 404);
-        assert_eq!(messages(&store, "chatcmpl-0", "").unwrap_err().status, 404);
+        assert_eq!(messages(&store, "chatcmpl-0", &first_page(Order::Asc)).unwrap_err().status, 404);
     }
 }

@@ -14,7 +14,11 @@ use super::{
     },
     stored_chat::{self, ChatStore},
 };
-use crate::{error::Error, tokens::Encoding};
+use crate::{
+    error::Error,
+    state::store::{Limits, Store, StoreError, UNDATED},
+    tokens::Encoding,
+};
 
 /// The stores, each bounded by a count.
 #[derive(Debug)]
@@ -50,9 +54,9 @@ impl Stores {
     /// Stores keeping `responses` responses and `objects` objects of each other kind.
     pub fn new(responses: usize, objects: usize) -> Self {
         Stores {
-            responses: ResponseStore::new(responses),
-            chats: ChatStore::new(objects),
-            conversations: ConversationStore::new(objects),
+            responses: Store::new(Limits::rolling(responses)),
+            chats: Store::new(Limits::rolling(objects)),
+            conversations: Store::new(Limits::rolling(objects)),
         }
     }
 
@@ -61,7 +65,7 @@ impl Stores {
     pub fn inherited_tokens(&self, req: &GenRequest) -> Result<u64, Error> {
         let previous = match &req.previous_response_id {
             None => 0,
-            Some(id) => self.responses.with(id, |s| s.context_tokens).ok_or_else(|| {
+            Some(id) => self.responses.with(id, UNDATED, |s| s.context_tokens).ok_or_else(|| {
                 let message = format!("Previous response with id '{id}' not found.");
                 Error::invalid_param("previous_response_id", message).with_code("previous_response_not_found")
             })?,
@@ -98,12 +102,14 @@ impl Stores {
     fn keep_response(&self, g: Generated<'_>, params: &Params, encoding: Encoding) {
         if params.store {
             let stored = Stored {
+                id: g.id.to_owned(),
                 context_tokens: g.context_tokens,
                 body: g.full.into(),
                 request: g.request.into(),
                 background: params.background.then_some(Background { done_at: g.done_at, cancelled: false }),
             };
-            self.responses.insert(g.id.to_owned(), stored);
+            // A rolling in-memory store makes room rather than refuse.
+            let _ = self.responses.insert(stored, UNDATED);
         }
         if let Some(conversation) = params.conversation_id() {
             let request: Value = serde_json::from_slice(g.request).unwrap_or_default();
@@ -113,5 +119,14 @@ impl Stores {
             added.extend(full["output"].as_array().into_iter().flatten().cloned());
             conversations::append(&self.conversations, conversation, added, encoding);
         }
+    }
+}
+
+/// A refused list of stored generations or of their items as an error: a cursor naming nothing
+/// is a 400 on these lists (the Files and Batches lists answer 404, as theirs always have).
+pub fn list_error(e: StoreError) -> Error {
+    match e {
+        StoreError::UnknownCursor { param, .. } => Error::invalid_param(param, e.to_string()),
+        e => e.into(),
     }
 }

@@ -36,12 +36,8 @@ impl State {
     pub fn new(args: &ServerArgs) -> State {
         let bytes = ByteBudget::new(args.file_storage, "--file-storage");
         State {
-            files: Store::new(Limits {
-                max_objects: args.max_files,
-                objects_flag: "--max-files",
-                bytes: bytes.clone(),
-            }),
-            uploads: Store::new(Limits { max_objects: args.max_uploads, objects_flag: "--max-uploads", bytes }),
+            files: Store::new(Limits { bytes: bytes.clone(), ..Limits::count(args.max_files, "--max-files") }),
+            uploads: Store::new(Limits { bytes, ..Limits::count(args.max_uploads, "--max-uploads") }),
             batches: Store::new(Limits::count(args.max_batches, "--max-batches")),
             jobs: jobs::JobQueue::default(),
             vector_stores: Store::new(Limits::count(args.max_vector_stores, "--max-vector-stores")),

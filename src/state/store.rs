@@ -1,12 +1,13 @@
 //! A typed store of one kind of control-plane object, shared by every worker: a map by id, a
 //! created-ordered index for OpenAI's cursor pagination, and bounds (a count, and a byte budget
-//! for contents) that refuse new objects rather than evict live ones. A lock is fine here: no
-//! token ever waits on it. Every change also goes to the store's [`Journal`], where a
+//! for contents) that refuse new objects, or for caches of generated objects drop the oldest.
+//! A lock is fine here: no token ever waits on it. Every change also goes to the store's [`Journal`], where a
 //! persistent backend (`--data-dir`) slots in without touching the API code.
 
 use std::{
     collections::{BTreeMap, HashMap},
     fmt,
+    ops::Bound,
     sync::{
         Arc, RwLock, RwLockReadGuard, RwLockWriteGuard,
         atomic::{AtomicU64, Ordering::Relaxed},
@@ -67,6 +68,16 @@ impl ByteBudget {
     }
 }
 
+/// What a full store does with one more object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Refuses it (objects a user created and expects to keep).
+    Refuse,
+    /// Drops the oldest to make room (objects kept as a convenience, such as generated ones);
+    /// a store bounded at 0 keeps nothing.
+    DropOldest,
+}
+
 /// A store's bounds and the flags that set them (named in the error when one is hit).
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -76,12 +87,19 @@ pub struct Limits {
     pub objects_flag: &'static str,
     /// The budget its contents draw on.
     pub bytes: Arc<ByteBudget>,
+    /// What a full store does.
+    pub when_full: WhenFull,
 }
 
 impl Limits {
-    /// At most `max_objects` objects, contents unbudgeted.
+    /// At most `max_objects` objects, refused beyond, contents unbudgeted.
     pub fn count(max_objects: usize, objects_flag: &'static str) -> Limits {
-        Limits { max_objects, objects_flag, bytes: ByteBudget::unlimited() }
+        Limits { max_objects, objects_flag, bytes: ByteBudget::unlimited(), when_full: WhenFull::Refuse }
+    }
+
+    /// At most `max_objects` objects, the oldest dropped beyond (so no error names a flag).
+    pub fn rolling(max_objects: usize) -> Limits {
+        Limits { when_full: WhenFull::DropOldest, ..Limits::count(max_objects, "") }
     }
 }
 
@@ -235,14 +253,28 @@ impl<T: Object + 'static> Store<T> {
         self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Adds `obj` (a new id), after dropping objects expired by `now`; refused when a bound
-    /// would be exceeded.
+    /// Whether the store keeps anything at all.
+    pub fn enabled(&self) -> bool {
+        self.limits.max_objects > 0
+    }
+
+    /// Adds `obj` (replacing one of its id), after dropping objects expired by `now`; when the
+    /// count bound is reached it is refused or the oldest make room, as the limits say. Refused
+    /// when the byte budget cannot hold it.
     pub fn insert(&self, obj: T, now: u64) -> Result<(), StoreError> {
         let mut inner = self.write();
         self.purge_expired(&mut inner, now)?;
+        self.remove_locked(&mut inner, obj.id())?;
         let kind = T::KIND;
         if inner.by_id.len() >= self.limits.max_objects {
-            return Err(StoreError::TooMany { kind, limit: self.limits.max_objects, flag: self.limits.objects_flag });
+            match self.limits.when_full {
+                WhenFull::Refuse => {
+                    let (limit, flag) = (self.limits.max_objects, self.limits.objects_flag);
+                    return Err(StoreError::TooMany { kind, limit, flag });
+                }
+                WhenFull::DropOldest if self.limits.max_objects == 0 => return Ok(()),
+                WhenFull::DropOldest => self.drop_oldest(&mut inner)?,
+            }
         }
         self.limits.bytes.reserve(kind, obj.content_bytes())?;
         if let Err(e) = self.journal.record(Change::Put(&obj)) {
@@ -253,6 +285,16 @@ impl<T: Object + 'static> Store<T> {
         inner.next_seq += 1;
         inner.order.insert(seq, obj.id().to_owned());
         inner.by_id.insert(obj.id().to_owned(), (seq, obj));
+        Ok(())
+    }
+
+    /// Drops the oldest objects until one more fits.
+    fn drop_oldest(&self, inner: &mut Inner<T>) -> Result<(), StoreError> {
+        while inner.by_id.len() >= self.limits.max_objects {
+            let Some((_, oldest)) = inner.order.first_key_value() else { break };
+            let oldest = oldest.clone();
+            self.remove_locked(inner, &oldest)?;
+        }
         Ok(())
     }
 
@@ -272,7 +314,12 @@ impl<T: Object + 'static> Store<T> {
 
     /// The object `id`, unless it expired by `now`.
     pub fn get(&self, id: &str, now: u64) -> Option<T> {
-        self.read().by_id.get(id).map(|(_, o)| o).filter(|o| live(*o, now)).cloned()
+        self.with(id, now, T::clone)
+    }
+
+    /// `read` of the object `id` (unless it expired by `now`), without copying it.
+    pub fn with<R>(&self, id: &str, now: u64, read: impl FnOnce(&T) -> R) -> Option<R> {
+        self.read().by_id.get(id).map(|(_, o)| o).filter(|o| live(*o, now)).map(read)
     }
 
     /// Changes the object `id` with `change` (which may not alter its id) and returns the result;
@@ -333,39 +380,99 @@ impl<T: Object + 'static> Store<T> {
     /// them; with only `before`, the `limit` nearest to it.
     pub fn page(&self, query: &PageQuery, now: u64, keep: impl Fn(&T) -> bool) -> Result<Page<T>, StoreError> {
         let inner = self.read();
-        let position = |param: &'static str, id: &Option<String>| -> Result<Option<u64>, StoreError> {
-            id.as_ref()
-                .map(|id| {
-                    let unknown = || StoreError::UnknownCursor { kind: T::KIND, param, id: id.clone() };
-                    inner.by_id.get(id).map(|(seq, _)| *seq).ok_or_else(unknown)
-                })
-                .transpose()
-        };
-        let (after, before) = (position("after", &query.after)?, position("before", &query.before)?);
-        // The sequence range strictly between the cursors, whichever way the list runs.
-        let (low, high) = match query.order {
-            Order::Asc => (after, before),
-            Order::Desc => (before, after),
-        };
-        let range = (
-            low.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
-            high.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
-        );
+        let position = |id: &str| inner.by_id.get(id).map(|(seq, _)| *seq);
+        let Some(range) = between(query, T::KIND, position)? else { return Ok(Page::empty()) };
         let matching = inner.order.range(range).map(|(_, id)| &inner.by_id[id].1).filter(|o| live(*o, now) && keep(o));
-        // Walking from `after` (or the start), or backwards from `before` when only it is given.
-        let backwards = query.before.is_some() && query.after.is_none();
-        let mut taken: Vec<&T> = match (query.order == Order::Asc) != backwards {
-            true => matching.take(query.limit + 1).collect(),
-            false => matching.rev().take(query.limit + 1).collect(),
-        };
-        let has_more = taken.len() > query.limit;
-        taken.truncate(query.limit);
-        if backwards {
-            taken.reverse();
-        }
-        Ok(Page { data: taken.into_iter().cloned().collect(), has_more })
+        Ok(take_page(matching, query))
     }
 }
+
+/// One page of `items` (oldest first, each named by `id`) as [`Store::page`] pages a store:
+/// for lists held inside one object, such as a conversation's items. `kind` names an item in
+/// the error for an unknown cursor.
+pub fn page_of<T: Clone>(
+    items: &[T],
+    id: impl Fn(&T) -> &str,
+    kind: &'static str,
+    query: &PageQuery,
+) -> Result<Page<T>, StoreError> {
+    let position = |wanted: &str| items.iter().position(|item| id(item) == wanted);
+    let Some(range) = between(query, kind, position)? else { return Ok(Page::empty()) };
+    Ok(take_page(items[range].iter(), query))
+}
+
+/// A range of positions, each end open or unbounded.
+type Span<P> = (Bound<P>, Bound<P>);
+
+/// The positions (creation order) strictly between `query`'s cursors, whichever way the list
+/// runs; `None` when no position lies between them; an error for a cursor `position` cannot find.
+fn between<P: Copy + Ord>(
+    query: &PageQuery,
+    kind: &'static str,
+    position: impl Fn(&str) -> Option<P>,
+) -> Result<Option<Span<P>>, StoreError> {
+    let locate = |param: &'static str, id: &Option<String>| -> Result<Option<P>, StoreError> {
+        id.as_deref()
+            .map(|id| position(id).ok_or_else(|| StoreError::UnknownCursor { kind, param, id: id.to_owned() }))
+            .transpose()
+    };
+    let (after, before) = (locate("after", &query.after)?, locate("before", &query.before)?);
+    let (low, high) = match query.order {
+        Order::Asc => (after, before),
+        Order::Desc => (before, after),
+    };
+    // Cursors that cross (or meet) leave nothing between them; a range over them would panic.
+    if let (Some(low), Some(high)) = (low, high)
+        && low >= high
+    {
+        return Ok(None);
+    }
+    Ok(Some((low.map_or(Bound::Unbounded, Bound::Excluded), high.map_or(Bound::Unbounded, Bound::Excluded))))
+}
+
+/// The page `query` asks for of `matching` (the objects between its cursors, oldest first):
+/// walking from `after` (or the start), or backwards from `before` when only it is given.
+fn take_page<'a, T: Clone + 'a>(matching: impl DoubleEndedIterator<Item = &'a T>, query: &PageQuery) -> Page<T> {
+    let backwards = query.before.is_some() && query.after.is_none();
+    let mut taken: Vec<&T> = match (query.order == Order::Asc) != backwards {
+        true => matching.take(query.limit.saturating_add(1)).collect(),
+        false => matching.rev().take(query.limit.saturating_add(1)).collect(),
+    };
+    let has_more = taken.len() > query.limit;
+    taken.truncate(query.limit);
+    if backwards {
+        taken.reverse();
+    }
+    Page { data: taken.into_iter().cloned().collect(), has_more }
+}
+
+impl<T> Page<T> {
+    fn empty() -> Page<T> {
+        Page { data: Vec::new(), has_more: false }
+    }
+
+    /// OpenAI's list object of the page, each object rendered by `json` (which holds its `id`):
+    /// `{object: "list", data, first_id, last_id, has_more}`.
+    pub fn to_json(&self, json: impl Fn(&T) -> serde_json::Value) -> serde_json::Value {
+        let data: Vec<serde_json::Value> = self.data.iter().map(json).collect();
+        let id = |v: Option<&serde_json::Value>| v.map_or(serde_json::Value::Null, |v| v["id"].clone());
+        serde_json::json!({
+            "object": "list",
+            "data": data,
+            "first_id": id(data.first()),
+            "last_id": id(data.last()),
+            "has_more": self.has_more,
+        })
+    }
+}
+
+/// The `id` of an object kept as JSON (`""` when it has none), for [`page_of`].
+pub fn json_id(v: &serde_json::Value) -> &str {
+    v["id"].as_str().unwrap_or_default()
+}
+
+/// The `now` to pass for objects that never expire (any time would do).
+pub const UNDATED: u64 = 0;
 
 fn live<T: Object>(o: &T, now: u64) -> bool {
     o.expires_at().is_none_or(|at| at > now)
@@ -446,6 +553,35 @@ mod tests {
         assert_eq!((ids(&p), p.has_more), (vec!["t2", "t3"], false));
         let p = s.page(&q(1, Some("t4"), Some("t1"), Order::Desc), 0, |_| true).unwrap();
         assert_eq!((ids(&p), p.has_more), (vec!["t3"], true));
+        for (after, before) in [("t4", "t1"), ("t2", "t2")] {
+            let p = s.page(&q(5, Some(after), Some(before), Order::Asc), 0, |_| true).unwrap();
+            assert!(p.data.is_empty() && !p.has_more, "cursors that cross hold nothing between them");
+        }
+    }
+
+    #[test]
+    fn lists_inside_an_object_page_the_same_way() {
+        let items: Vec<Thing> = (0..5).map(|i| thing(&format!("t{i}"))).collect();
+        let page = |query: &PageQuery| page_of(&items, |t| &t.id, "item", query);
+        for query in
+            [q(2, Some("t3"), None, Order::Desc), q(2, None, Some("t4"), Order::Asc), q(9, None, None, Order::Asc)]
+        {
+            assert_eq!(page(&query).unwrap(), store_of(5).page(&query, 0, |_| true).unwrap(), "{query:?}");
+        }
+        let e = page(&q(2, Some("zz"), None, Order::Asc)).unwrap_err();
+        assert_eq!(e, StoreError::UnknownCursor { kind: "item", param: "after", id: "zz".into() });
+    }
+
+    #[test]
+    fn a_rolling_store_drops_the_oldest_and_replaces_by_id() {
+        let s = Store::new(Limits::rolling(2));
+        for id in ["a", "b", "a", "c"] {
+            s.insert(thing(id), 0).unwrap();
+        }
+        assert_eq!(ids(&s.page(&q(9, None, None, Order::Asc), 0, |_| true).unwrap()), ["a", "c"]);
+        let off = Store::new(Limits::rolling(0));
+        off.insert(thing("a"), 0).unwrap();
+        assert!(!off.enabled() && off.is_empty());
     }
 
     #[test]
@@ -467,7 +603,7 @@ mod tests {
     #[test]
     fn bounds_refuse_and_deleting_frees() {
         let budget = ByteBudget::new(100, "--b");
-        let s = Store::new(Limits { max_objects: 2, objects_flag: "--max-things", bytes: budget.clone() });
+        let s = Store::new(Limits { max_objects: 2, bytes: budget.clone(), ..Limits::count(0, "--max-things") });
         s.insert(Thing { size: 60, ..thing("a") }, 0).unwrap();
         let e = s.insert(Thing { size: 41, ..thing("b") }, 0).unwrap_err();
         assert_eq!(e, StoreError::OverBudget { kind: "Thing", wanted: 41, free: 40, flag: "--b" });
@@ -481,7 +617,7 @@ mod tests {
         assert!(s.update("c", |t| t.size = 61).unwrap_err().to_string().contains("0 free"));
         assert_eq!(s.update("c", |t| t.size = 10).unwrap().unwrap().0.size, 10);
         assert_eq!(budget.used(), 50);
-        let other = Store::new(Limits { max_objects: 10, objects_flag: "--y", bytes: budget.clone() });
+        let other = Store::new(Limits { bytes: budget.clone(), ..Limits::count(10, "--y") });
         assert!(matches!(other.insert(Thing { size: 51, ..thing("d") }, 0), Err(StoreError::OverBudget { .. })));
         other.insert(Thing { size: 50, ..thing("d") }, 0).expect("the budget is shared");
     }
@@ -495,6 +631,19 @@ mod tests {
         assert!(s.page(&q(10, None, None, Order::Asc), 100, |_| true).unwrap().data.is_empty());
         s.insert(thing("new"), 100).expect("the expired object no longer counts");
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn list_object_names_its_ends() {
+        let page = Page { data: vec!["a", "b"], has_more: true };
+        let v = page.to_json(|s| serde_json::json!({"id": s}));
+        assert_eq!(
+            v,
+            serde_json::json!({"object": "list", "data": [{"id": "a"}, {"id": "b"}], "first_id": "a",
+                "last_id": "b", "has_more": true})
+        );
+        let empty = Page::<&str>::empty().to_json(|s| serde_json::json!({"id": s}));
+        assert!(empty["first_id"].is_null() && empty["last_id"].is_null() && empty["data"] == serde_json::json!([]));
     }
 
     #[derive(Debug, Default)]

@@ -377,3 +377,40 @@ pub fn run_sdk_script(script: &str, args: &[&str]) -> Option<String> {
     eprintln!("{stdout}");
     Some(stdout)
 }
+
+/// Server flags that make every token due at once.
+pub const FAST: &[&str] = &["--ttft", "0:0", "--itl", "0:0"];
+
+/// Runs SDK check `script` against a server `start` makes, at `http://{addr}{base_path}` (`/v1`
+/// for the OpenAI SDK; `""` for clients that add their own prefix). Skipped, with no server
+/// started, without the SDK Python.
+pub fn sdk_check(script: &str, base_path: &str, start: impl FnOnce() -> Server) {
+    if sdk_python().is_none() {
+        return;
+    }
+    let s = start();
+    run_sdk_script(script, &[&format!("http://{}{base_path}", s.addr)]);
+}
+
+/// `Some` when ffprobe (Debian's ffmpeg) runs; `None` to skip (a failure under CI).
+pub fn ffprobe() -> Option<()> {
+    let found = Command::new("ffprobe").arg("-version").output().ok().filter(|o| o.status.success());
+    tool_or_skip(found.map(drop), "ffprobe (Debian's ffmpeg)")
+}
+
+/// `bytes` written to a temporary file whose name ends in `name` (unique per test process).
+pub fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("fakeai-{}-{name}", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// The values ffprobe reads for `entries` (`codec_name,width,height`) of the stream in `path`.
+pub fn probe_stream(path: &std::path::Path, entries: &str) -> Vec<String> {
+    let show = format!("stream={entries}");
+    let out =
+        Command::new("ffprobe").args(["-v", "error", "-show_entries", &show, "-of", "csv=p=0"]).arg(path).output();
+    let out = out.unwrap();
+    assert!(out.status.success(), "ffprobe failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().split(',').map(str::to_owned).collect()
+}

@@ -13,18 +13,11 @@ import jsonschema
 import pydantic
 from anthropic.types import Message, MessageTokensCount, RawMessageStreamEvent
 from anthropic.types.shared import ErrorResponse
+from checking import check, passed
 
 base_url = sys.argv[1]
 client = anthropic.Anthropic(base_url=base_url, api_key="sk-ant-fake", max_retries=0, timeout=30)
 events_adapter = pydantic.TypeAdapter(RawMessageStreamEvent)
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
 
 
 USAGE_INTS = ["input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"]
@@ -220,4 +213,4 @@ try:
 except anthropic.BadRequestError as e:
     check("anthropic-version" in e.body["error"]["message"], "anthropic-version checked")
 
-print(f"{checks} checks passed")
+passed()

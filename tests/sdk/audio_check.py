@@ -21,17 +21,10 @@ from openai.types.audio import (
     TranslationVerbose,
 )
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from checking import check, passed
 
 base_url = sys.argv[1]
 client = openai.OpenAI(base_url=base_url, api_key="sk-fake", max_retries=0, timeout=60)
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
 
 
 def required_non_null(model, data, where):
@@ -173,4 +166,4 @@ words = max(len(transcript.split()), -(-len("".join(transcript.split())) // 6), 
 check(len(pcm) == words * 2 * 24000 * 2 // 5, f"streamed PCM is the transcript's length: {len(pcm)} for {words} words")
 check(expiry is not None, "the stream ends its audio with expires_at")
 
-print(f"{checks} checks passed")
+passed()

@@ -12,17 +12,10 @@ import openai
 from openai.types import Batch, FileDeleted, FileObject, Upload
 from openai.types.chat import ChatCompletion
 from openai.types.uploads import UploadPart
+from checking import check, passed
 
 base_url = sys.argv[1]
 client = openai.OpenAI(base_url=base_url, api_key="sk-fake", max_retries=0, timeout=30)
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
 
 
 def strict(model, obj, required=()):
@@ -143,4 +136,4 @@ try:
 except openai.ConflictError as e:
     check(e.status_code == 409, "409")
 
-print(f"{checks} checks passed")
+passed()

@@ -15,19 +15,12 @@ import openai
 from openai.types import ImagesResponse, Video, VideoDeleteResponse
 from openai.types.image_gen_completed_event import ImageGenCompletedEvent
 from openai.types.image_gen_partial_image_event import ImageGenPartialImageEvent
+from checking import check, passed
 
 # The SDK marks DALL·E, variations and Sora deprecated; their wire shapes are what is checked here.
 warnings.simplefilter("ignore", DeprecationWarning)
 base_url = sys.argv[1]
 client = openai.OpenAI(base_url=base_url, api_key="sk-fake", max_retries=0, timeout=30)
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
 
 
 def strict(model, obj):
@@ -137,4 +130,4 @@ raw = client.videos.with_raw_response.delete(other.id)
 d = strict(VideoDeleteResponse, raw.http_response.json())
 check(d.deleted and d.id == other.id, "deleted")
 
-print(f"{checks} checks passed")
+passed()

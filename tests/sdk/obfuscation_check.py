@@ -10,16 +10,9 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 
 import strict
+from checking import check, passed
 
 client = openai.OpenAI(base_url=sys.argv[1], api_key="sk-fake", max_retries=0, timeout=30)
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
 
 
 def chunks(**kwargs):
@@ -46,4 +39,4 @@ check(len(text) > 0, "the SDK's own stream reads padded chunks")
 sdk_text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
     model="gpt-4o", messages=[{"role": "user", "content": "Hi"}], stream=True, max_tokens=6, seed=3) if c.choices)
 check(sdk_text, "create(stream=True) with padding")
-print(f"{checks} checks passed")
+passed()

@@ -8,17 +8,10 @@ import sys
 import jsonschema
 import openai
 import pydantic
+from checking import check, passed
 
 base_url = sys.argv[1]
 client = openai.OpenAI(base_url=base_url, api_key="sk-fake", max_retries=0, timeout=30)
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
 
 
 # Models
@@ -203,4 +196,4 @@ try:
 except openai.BadRequestError as e:
     check(e.body.get("param") == "max_tokens", f"error body {e.body}")
 
-print(f"openai SDK {openai.__version__}: {checks} checks passed")
+passed(f"openai SDK {openai.__version__}: ")

@@ -18,18 +18,11 @@ from openai.types.responses.input_token_count_response import InputTokenCountRes
 from openai.types.responses.response_item_list import ResponseItemList
 
 import strict
+from checking import check, passed
 
 base_url = sys.argv[1]
 client = openai.OpenAI(base_url=base_url, api_key="sk-fake", max_retries=0, timeout=30)
 slow = openai.OpenAI(base_url=sys.argv[2], api_key="sk-fake", max_retries=0, timeout=30)
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
 
 
 def response_body(raw, what):
@@ -285,4 +278,4 @@ try:
 except openai.BadRequestError:
     check(True, "cancel refused")
 
-print(f"{checks} checks passed")
+passed()

@@ -12,17 +12,10 @@ from openai.types.chat.chat_completion_deleted import ChatCompletionDeleted
 from openai.types.chat.chat_completion_store_message import ChatCompletionStoreMessage
 
 import strict
+from checking import check, passed
 
 base_url = sys.argv[1]
 client = openai.OpenAI(base_url=base_url, api_key="sk-fake", max_retries=0, timeout=30)
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
 
 
 def completion(raw, what):
@@ -125,4 +118,4 @@ try:
 except openai.BadRequestError as e:
     check(e.body["param"] == "after", f"unknown cursor: {e.body}")
 
-print(f"{checks} checks passed")
+passed()

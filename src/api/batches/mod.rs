@@ -29,13 +29,12 @@ pub static ROUTES: &[Route] = &[
 ];
 
 /// Batches list newest first, `limit` 1..=100 (default 20), `after` only.
-const BATCHES_LIST: ListSpec = ListSpec { default_limit: 20, max_limit: 100, order: Order::Desc, orderable: false };
+const BATCHES_LIST: ListSpec =
+    ListSpec { default_limit: 20, max_limit: 100, order: Order::Desc, orderable: false, before: false };
 
 fn create(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     super::generate::require_json(req)?;
-    let Ok(serde_json::Value::Object(body)) = serde_json::from_slice(req.body) else {
-        return Err(Error::bad_request("The request body must be a JSON object."));
-    };
+    let body = Error::json_object(req.body)?;
     let text = |param: &str| match body.get(param) {
         None | Some(serde_json::Value::Null) => Err(missing(param)),
         Some(v) => v.as_str().ok_or_else(|| Error::invalid_param(param, format!("'{param}' must be a string."))),

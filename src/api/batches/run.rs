@@ -16,7 +16,7 @@ use crate::{
     api::{Ctx, Reply, Request, common, file_checks},
     app::App,
     error::Error,
-    proto::http1::{BodyFraming, Method, RequestHead},
+    proto::http1::{Method, RequestHead},
     rng::Rng,
     router::{Found, table::router},
     state::batches::{Batch, BatchStatus, LineError},
@@ -218,24 +218,7 @@ pub fn execute(app: &App, rng: &mut Rng, url: &str, body: &serde_json::Value) ->
 
 /// The head of a line's request: `POST url` with a JSON body.
 fn synthetic_head(url: &str) -> RequestHead {
-    RequestHead {
-        method: Method::Post,
-        path: url.to_owned(),
-        query: String::new(),
-        minor_version: 1,
-        keep_alive: true,
-        body: BodyFraming::None,
-        expect_continue: false,
-        request_id: None,
-        accept: None,
-        content_type: Some(super::super::JSON.to_owned()),
-        authorization: None,
-        anthropic_version: None,
-        websocket: false,
-        websocket_key: None,
-        websocket_version: None,
-        head_len: 0,
-    }
+    RequestHead { content_type: Some(super::super::JSON.to_owned()), ..RequestHead::synthetic(Method::Post, url) }
 }
 
 /// Sets the final status and its timestamp.

@@ -115,7 +115,7 @@ fn answer(app: &App, ctx: &mut Ctx<'_>, job: ImageJob, image_tokens: u64) -> Out
     let gpt = job.family == Family::GptImage;
     let (usage, usage_json) = if gpt { usage(app, &job, image_tokens) } else { (Usage::default(), Value::Null) };
     let context_window = app.registry.resolve(&job.model).context_window;
-    let summary = media_summary(&job.model, context_window, usage, due);
+    let summary = media_summary(job.model.clone(), context_window, usage, due);
     let created = ctx.unix_now.0;
     if job.stream {
         return Ok(Reply::Events(Box::new(stream(&job, summary, created, due, &usage_json))));

@@ -7,12 +7,17 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::{Body, Ctx, Full, Outcome, Request, images::fields::Fields};
+use super::{
+    Body, Ctx, Full, Outcome, Request,
+    common::{self, ListSpec},
+    images::fields::Fields,
+};
 use crate::{
     api::images::render::{Format, Picture, encode},
     app::App,
     error::Error,
     router::Route,
+    state::store::{Order, UNDATED},
 };
 
 pub mod jobs;
@@ -88,7 +93,7 @@ fn create(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
         total,
     };
     let body = view(&job, Instant::now());
-    app.media.videos.insert(job);
+    app.media.videos.insert(job, UNDATED)?;
     Ok(Full::value(&body).into())
 }
 
@@ -116,51 +121,29 @@ fn view(job: &VideoJob, now: Instant) -> Value {
 
 fn retrieve(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let id = req.param("id");
-    let job = app.media.videos.get(id).ok_or_else(|| not_found(id))?;
+    let job = app.media.videos.get(id, UNDATED).ok_or_else(|| not_found(id))?;
     Ok(Full::value(&view(&job, Instant::now())).into())
 }
 
 fn delete(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let id = req.param("id");
-    if !app.media.videos.delete(id) {
-        return Err(not_found(id));
-    }
+    app.media.videos.remove(id)?.ok_or_else(|| not_found(id))?;
     Ok(Full::value(&json!({"id": id, "object": "video.deleted", "deleted": true})).into())
 }
 
 /// `GET /v1/videos?limit=&after=&order=`: newest first by default, 20 a page (1–100).
 fn list(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    let limit = match req.query("limit") {
-        None => 20,
-        Some(l) => l.parse::<usize>().ok().filter(|l| (1..=100).contains(l)).ok_or_else(|| {
-            Error::invalid_param("limit", format!("Invalid 'limit': expected an integer between 1 and 100, got '{l}'."))
-                .with_code("invalid_value")
-        })?,
-    };
-    let ascending = match req.query("order").as_deref() {
-        None | Some("desc") => false,
-        Some("asc") => true,
-        Some(o) => return Err(invalid_value("order", o, &["asc", "desc"])),
-    };
-    let after = req.query("after");
-    let page = app.media.videos.page(limit, after.as_deref(), ascending);
+    let page =
+        app.media.videos.page(&common::page_query(req, ListSpec::after_only(Order::Desc))?, UNDATED, |_| true)?;
     let now = Instant::now();
-    let data: Vec<Value> = page.jobs.iter().map(|j| view(j, now)).collect();
-    let body = json!({
-        "object": "list",
-        "data": data,
-        "first_id": page.jobs.first().map(|j| j.id.as_str()),
-        "last_id": page.jobs.last().map(|j| j.id.as_str()),
-        "has_more": page.has_more,
-    });
-    Ok(Full::value(&body).into())
+    Ok(common::list_reply(&page, |j| view(j, now)).into())
 }
 
 /// `GET /v1/videos/{id}/content?variant=video|thumbnail|spritesheet`: the MP4 (or a JPEG
 /// frame) once the job has completed.
 fn content(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let id = req.param("id");
-    let job = app.media.videos.get(id).ok_or_else(|| not_found(id))?;
+    let job = app.media.videos.get(id, UNDATED).ok_or_else(|| not_found(id))?;
     let p = job.progress(Instant::now());
     if p.status != "completed" {
         let message = format!("Video '{id}' is not ready: its status is {} ({} %).", p.status, p.percent);

@@ -15,7 +15,7 @@ pub mod error;
 pub mod events;
 pub mod request;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::{
     api::{Ctx, Full, Reply},
@@ -59,10 +59,7 @@ fn create(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], request
         return Ok(Reply::Stream(Box::new(TokenStream::new(plan))));
     }
     let full = with_request_id(Full::json(message_body(&plan)), request_id.to_owned());
-    let after = match app.sim.non_streaming_delay {
-        true => plan.schedule.deadline_of(plan.longest()),
-        false => Duration::ZERO,
-    };
+    let after = app.sim.whole_reply_after(plan.schedule.deadline_of(plan.longest()));
     Ok(Reply::Generated { after, full, summary: plan.summary() })
 }
 

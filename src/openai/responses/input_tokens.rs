@@ -11,11 +11,8 @@ use crate::{
 
 /// Counts the input of the Responses request `body` (whose `model` and `input` may be left out).
 pub fn count(stores: &Stores, encoding: Encoding, body: &[u8]) -> Result<Value, Error> {
-    let mut v: Value = serde_json::from_slice(body)
-        .map_err(|e| Error::bad_request(format!("We could not parse the JSON body of your request. ({e})")))?;
-    let Some(fields) = v.as_object_mut() else {
-        return Err(Error::bad_request("The request body must be a JSON object."));
-    };
+    let mut v = Error::json_object(body)?;
+    let fields = v.as_object_mut().expect("an object");
     // The model changes nothing here; an absent input counts as none.
     fields.entry("model").or_insert(json!("gpt-4o"));
     fields.entry("input").or_insert(json!(""));

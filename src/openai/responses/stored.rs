@@ -12,15 +12,15 @@ use super::{
 };
 use crate::{
     error::Error,
-    openai::{
-        list::{ListQuery, Order, paginate},
-        object_store::ObjectStore,
-    },
+    openai::stores::list_error,
+    state::store::{Object, PageQuery, Store, UNDATED, json_id, page_of},
 };
 
 /// One stored response.
 #[derive(Debug, Clone)]
 pub struct Stored {
+    /// Its id.
+    pub id: String,
     /// Tokens a continuation inherits: this response's input (its own history included) and output.
     pub context_tokens: u64,
     /// The finished response object as JSON.
@@ -40,8 +40,15 @@ pub struct Background {
     pub cancelled: bool,
 }
 
+impl Object for Stored {
+    const KIND: &'static str = "Response";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// The store of responses, for `previous_response_id` and retrieval.
-pub type ResponseStore = ObjectStore<Stored>;
+pub type ResponseStore = Store<Stored>;
 
 impl Stored {
     /// Where the response stands at `now` (unix microseconds).
@@ -75,12 +82,12 @@ pub fn queued(params: Option<&Params>, stream: bool, full: Option<&[u8]>) -> Opt
 
 /// `GET /v1/responses/{id}` at `now` (unix microseconds): the finished object is shared as stored.
 pub fn retrieve(store: &ResponseStore, id: &str, now: u64) -> Result<Arc<[u8]>, Error> {
-    store.with(id, |s| s.body_at(now)).ok_or_else(|| not_found(id))
+    store.with(id, UNDATED, |s| s.body_at(now)).ok_or_else(|| not_found(id))
 }
 
 /// `DELETE /v1/responses/{id}`.
 pub fn delete(store: &ResponseStore, id: &str) -> Result<Value, Error> {
-    store.remove(id).ok_or_else(|| not_found(id))?;
+    store.remove(id)?.ok_or_else(|| not_found(id))?;
     Ok(json!({"id": id, "object": "response", "deleted": true}))
 }
 
@@ -96,19 +103,17 @@ pub fn cancel(store: &ResponseStore, id: &str, now: u64) -> Result<Arc<[u8]>, Er
             background.cancelled = true;
         }
         Ok(s.body_at(now))
-    });
-    cancelled.ok_or_else(|| not_found(id))?
+    })?;
+    cancelled.map(|(_, body)| body).ok_or_else(|| not_found(id))?
 }
 
-/// `GET /v1/responses/{id}/input_items`: the request's input items, newest first by default.
-pub fn input_items(store: &ResponseStore, id: &str, query: &str) -> Result<Value, Error> {
-    let q = ListQuery::parse(query, Order::Desc)?;
-    let request = store.with(id, |s| s.request.clone()).ok_or_else(|| not_found(id))?;
+/// `GET /v1/responses/{id}/input_items`: the `page` of the request's input items.
+pub fn input_items(store: &ResponseStore, id: &str, page: &PageQuery) -> Result<Value, Error> {
+    let request = store.with(id, UNDATED, |s| s.request.clone()).ok_or_else(|| not_found(id))?;
     let request: Value = serde_json::from_slice(&request).unwrap_or_default();
     let suffix = id.split_once('_').map_or(id, |(_, s)| s);
     let items = items::from_input(&request["input"], |i| format!("msg_{suffix}_{i}"));
-    let ids: Vec<String> = items.iter().map(|i| i["id"].as_str().unwrap_or_default().to_owned()).collect();
-    Ok(paginate(ids.iter().map(String::as_str).zip(items.iter().cloned()), &q)?.to_json())
+    Ok(page_of(&items, json_id, "item", page).map_err(list_error)?.to_json(Value::clone))
 }
 
 fn not_found(id: &str) -> Error {
@@ -119,18 +124,22 @@ fn not_found(id: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::store::{Limits, Order};
+
+    const NEWEST_FIRST: PageQuery = PageQuery { limit: 20, after: None, before: None, order: Order::Desc };
 
     fn stored(background: Option<Background>) -> ResponseStore {
-        let store = ResponseStore::new(4);
+        let store = ResponseStore::new(Limits::rolling(4));
         let body = json!({"id": "resp_1", "status": "completed", "output": [{"type": "message"}], "usage": {}});
         let request = json!({"input": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]});
         let s = Stored {
+            id: "resp_1".into(),
             context_tokens: 3,
             body: body.to_string().into_bytes().into(),
             request: request.to_string().into_bytes().into(),
             background,
         };
-        store.insert("resp_1".into(), s);
+        store.insert(s, UNDATED).unwrap();
         store
     }
 
@@ -154,10 +163,10 @@ mod tests {
     #[test]
     fn input_items_newest_first() {
         let store = stored(None);
-        let v = input_items(&store, "resp_1", "").unwrap();
+        let v = input_items(&store, "resp_1", &NEWEST_FIRST).unwrap();
         assert_eq!((v["first_id"].as_str(), v["last_id"].as_str()), (Some("msg_1_1"), Some("msg_1_0")));
         assert_eq!(v["data"][0]["content"][0]["text"], "b");
-        assert_eq!(input_items(&store, "resp_2", "").unwrap_err().status, 404);
+        assert_eq!(input_items(&store, "resp_2", &NEWEST_FIRST).unwrap_err().status, 404);
         assert_eq!(delete(&store, "resp_1").unwrap()["deleted"], true);
     }
 }

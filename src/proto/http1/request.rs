@@ -89,6 +89,32 @@ pub struct RequestHead {
     pub head_len: usize,
 }
 
+impl RequestHead {
+    /// The head of a request made inside the server (a batch line, a test): HTTP/1.1 `method
+    /// target` (`target` may carry a `?query`), no headers, no body, read from no buffer.
+    pub fn synthetic(method: Method, target: &str) -> RequestHead {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        RequestHead {
+            method,
+            path: path.to_owned(),
+            query: query.to_owned(),
+            minor_version: 1,
+            keep_alive: true,
+            body: BodyFraming::None,
+            expect_continue: false,
+            request_id: None,
+            accept: None,
+            content_type: None,
+            authorization: None,
+            anthropic_version: None,
+            websocket: false,
+            websocket_key: None,
+            websocket_version: None,
+            head_len: 0,
+        }
+    }
+}
+
 /// Parses a request head from the start of `buf`.
 ///
 /// Returns `Ok(None)` when more bytes are needed, and an error (431 or 400) when the head is
@@ -106,26 +132,12 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<RequestHead>, Ht
     if head_len > max_head {
         return Err(HttpError::HeadTooLarge);
     }
-    let target = req.path.unwrap_or("/");
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let minor_version = req.version.unwrap_or(1);
     let mut head = RequestHead {
-        method: Method::parse(req.method.unwrap_or("")),
-        path: path.to_owned(),
-        query: query.to_owned(),
         minor_version,
         keep_alive: minor_version == 1,
-        body: BodyFraming::None,
-        expect_continue: false,
-        request_id: None,
-        accept: None,
-        content_type: None,
-        authorization: None,
-        anthropic_version: None,
-        websocket: false,
-        websocket_key: None,
-        websocket_version: None,
         head_len,
+        ..RequestHead::synthetic(Method::parse(req.method.unwrap_or("")), req.path.unwrap_or("/"))
     };
     let (mut upgrade_websocket, mut connection_upgrade) = (false, false);
     let mut content_length: Option<u64> = None;
