@@ -184,5 +184,5 @@ fn deadlines(app: &App, ctx: &mut Ctx<'_>, model: &str, prompt_tokens: u64, toke
 fn summary(app: &App, model: &str, prompt: u64, tokens: u64, first: Duration) -> GenSummary {
     let context_window = app.registry.resolve(model).context_window;
     let usage = Usage { prompt_tokens: prompt, completion_tokens: tokens, ..Usage::default() };
-    GenSummary { longest: tokens, generated: tokens, ..media_summary(model, context_window, usage, first) }
+    GenSummary { longest: tokens, generated: tokens, ..media_summary(model.to_owned(), context_window, usage, first) }
 }
