@@ -184,6 +184,8 @@ mod tests {
             accept: None,
             content_type: None,
             authorization: None,
+            x_api_key: None,
+            api_key: None,
             anthropic_version: None,
             websocket: false,
             websocket_key: None,

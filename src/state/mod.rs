@@ -2,9 +2,11 @@
 //! stores (see [`store`]), and the queue of work for the background jobs thread. Created
 //! through one core, an object is visible through every other at once.
 
+pub mod auth;
 pub mod batches;
 pub mod files;
 pub mod jobs;
+pub mod ratelimit;
 pub mod store;
 pub mod uploads;
 
@@ -22,6 +24,8 @@ pub struct State {
     pub batches: Store<batches::Batch>,
     /// Batches waiting for the jobs thread.
     pub jobs: jobs::JobQueue,
+    /// API keys and their rate limits.
+    pub auth: auth::Auth,
 }
 
 impl State {
@@ -37,6 +41,12 @@ impl State {
             uploads: Store::new(Limits { max_objects: args.max_uploads, objects_flag: "--max-uploads", bytes }),
             batches: Store::new(Limits::count(args.max_batches, "--max-batches")),
             jobs: jobs::JobQueue::default(),
+            auth: auth::Auth::new(
+                args.api_key.clone(),
+                args.api_keys_file.clone(),
+                args.require_api_key,
+                args.rate_limits(),
+            ),
         }
     }
 }

@@ -230,6 +230,8 @@ fn synthetic_head(url: &str) -> RequestHead {
         accept: None,
         content_type: Some(super::super::JSON.to_owned()),
         authorization: None,
+        x_api_key: None,
+        api_key: None,
         anthropic_version: None,
         websocket: false,
         websocket_key: None,
