@@ -220,3 +220,32 @@ fn openai_sdk_sees_authentication_and_rate_limit_errors_and_retries() {
     let s = Server::start(&["--api-key", "sk-sdk", "--rate-limit-rpm", "60", "--ttft", "0:0", "--itl", "0:0"]);
     common::run_sdk_script("auth_check.py", &[&format!("http://{}/v1", s.addr)]);
 }
+
+#[test]
+fn rate_limit_views_and_prometheus_families_name_keys_by_id_only() {
+    let s = Server::start(&["--api-key", "sk-view", "--rate-limit-tier", "free"]);
+    for _ in 0..4 {
+        models(&s, "sk-view");
+    }
+    models(&s, "sk-wrong");
+    call(&s, "GET", "/v1/models", None, &[]);
+    let view = call(&s, "GET", "/metrics/rate-limits", None, &[]);
+    assert_eq!(view.status, 200);
+    let v = view.json();
+    assert!(!view.text().contains("sk-view"), "no key material: {v}");
+    assert_eq!(v["summary"]["total_keys"], 1);
+    assert_eq!(v["summary"]["total_throttle_events"], 1, "free tier: 3 admitted, the 4th refused");
+    assert_eq!(v["tier_stats"]["rpm"], 3);
+    assert_eq!(v["throttle_analytics"]["auth_failures"], serde_json::json!({"missing": 1, "invalid": 1}));
+    let key = &v["keys"][0];
+    assert_eq!((key["requests"].as_u64(), key["requests_per_minute"]["remaining"].as_u64()), (Some(3), Some(0)));
+    let id = key["key_id"].as_str().unwrap();
+    let one = call(&s, "GET", &format!("/metrics/rate-limits/key/{id}"), None, &[]);
+    assert_eq!(one.json()["throttled"], 1);
+    assert_eq!(call(&s, "GET", "/metrics/rate-limits/key/sk-view", None, &[]).status, 404, "ids only");
+    let text = call(&s, "GET", "/metrics", None, &[]).text();
+    assert!(text.contains(&format!("fakeai_rate_limit_requests_total{{key_id=\"{id}\"}} 3")), "{text}");
+    assert!(text.contains(&format!("fakeai_rate_limit_throttled_total{{key_id=\"{id}\"}} 1")));
+    assert!(text.contains("fakeai_auth_failures_total{reason=\"invalid\"} 1"));
+    assert!(!text.contains("sk-view"));
+}

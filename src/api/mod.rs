@@ -26,6 +26,7 @@ pub mod moderation;
 pub mod observability;
 pub mod openai;
 pub mod rankings;
+pub mod rate_limits;
 pub mod tgi;
 pub mod uploads;
 pub mod videos;

@@ -25,6 +25,7 @@ pub static TABLES: &[&[Route]] = &[
     api::batches::ROUTES,
     api::health::ROUTES,
     api::observability::ROUTES,
+    api::rate_limits::ROUTES,
 ];
 
 /// Every route, in table order.
