@@ -172,6 +172,11 @@ fn every_response_on_a_limited_route_carries_the_limits_and_tokens_are_estimated
     assert_eq!((l[0].as_str(), l[3].as_str()), ("500", "10000"), "tier-1 RPM, the TPM given");
     assert_eq!(l[4].parse::<u64>().unwrap(), 10_000 - estimate, "prompt bytes / 4 + max_tokens");
     assert!(is_openai_duration(&l[5]), "{}", l[5]);
+    // Once answered, the charge is corrected to the real usage (the minute refills ~167 tokens a second).
+    let used = plain.json()["usage"]["total_tokens"].as_u64().unwrap();
+    assert!(used < estimate);
+    let after: u64 = limits(&call(&s, "GET", "/v1/models", None, &[]))[4].parse().unwrap();
+    assert!((10_000 - used..10_000 - used + 200).contains(&after), "{after} after using {used}");
     let streamed = chat("gpt-4o", "hello", r#""max_tokens":400,"stream":true"#);
     let r = call(&s, "POST", "/v1/chat/completions", Some(&streamed), &[]);
     assert_eq!(r.status, 200);

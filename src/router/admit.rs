@@ -7,17 +7,19 @@
 //! Token cost is estimated here, before the handler parses the body, as OpenAI estimates it at
 //! admission: the prompt at ~4 bytes a token (the JSON body's length, so never less than the
 //! prompt's text) plus the `max_tokens` the request asks for. The body is already read, so
-//! nothing waits on parsing; the estimate is not corrected afterwards.
+//! nothing waits on parsing. Once the handler has answered a generation, [`settle`] corrects
+//! the charge to its real usage (prompt plus completion tokens), as OpenAI does.
 
-use std::sync::atomic::Ordering;
+use std::sync::{Arc, atomic::Ordering};
 
 use super::{AuthKind, BodyKind, Route};
 use crate::{
-    api::{Dialect, Full, Request},
+    api::{Dialect, Full, Reply, Request},
     app::App,
     error::Error,
+    generation::GenSummary,
     state::{
-        auth::{self, Denied},
+        auth::{self, Denied, KeyEntry},
         ratelimit::{self, Refusal},
     },
 };
@@ -25,12 +27,42 @@ use crate::{
 /// Headers a response carries once admitted.
 pub type Granted = Vec<(&'static str, String)>;
 
+/// An admitted request: its headers, and the token estimate it was charged, to be settled
+/// against its real usage.
+#[derive(Debug, Default)]
+pub struct Admission {
+    /// The `x-ratelimit-*` headers.
+    pub headers: Granted,
+    /// The token charge, when token limits apply.
+    pub charge: Option<Charge>,
+}
+
+/// Tokens a request was charged at admission.
+#[derive(Debug)]
+pub struct Charge {
+    entry: Arc<KeyEntry>,
+    estimated: u64,
+}
+
+/// Corrects `charge` by the usage of `reply` once the handler has answered (generations only;
+/// other replies keep their estimate).
+pub fn settle(app: &App, charge: Charge, reply: &Reply) {
+    let billed = |s: &GenSummary| s.usage.prompt_tokens + s.usage.completion_tokens;
+    let used = match reply {
+        Reply::Generated { summary, .. } => billed(summary),
+        Reply::Stream(stream) => billed(&stream.summary()),
+        Reply::Events(events) => billed(events.summary()),
+        Reply::Now(_) => return,
+    };
+    charge.entry.limiter.settle(charge.estimated, used, app.state.auth.now());
+}
+
 /// Admits `req` to `route`, or answers it with a 401 or 429. `hangups` is the SIGHUP count
 /// (a new one reloads the keys file first).
-pub fn admit(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Result<Granted, Full> {
+pub fn admit(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Result<Admission, Full> {
     let auth = &app.state.auth;
     if route.auth == AuthKind::Open || !auth.active() {
-        return Ok(Granted::new());
+        return Ok(Admission::default());
     }
     auth.on_hangups(hangups);
     let head = req.head;
@@ -42,7 +74,7 @@ pub fn admit(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Resul
     })?;
     if !auth.limits.any() {
         entry.admitted.fetch_add(1, Ordering::Relaxed);
-        return Ok(Granted::new());
+        return Ok(Admission::default());
     }
     let tokens = if route.body == BodyKind::Json { estimated_tokens(req.body) } else { 0 };
     let mut granted = Granted::with_capacity(8);
@@ -50,7 +82,8 @@ pub fn admit(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Resul
         Ok(headers) => {
             entry.admitted.fetch_add(1, Ordering::Relaxed);
             headers.render(&mut granted);
-            Ok(granted)
+            let charge = (tokens > 0 && entry.limiter.counts_tokens()).then_some(Charge { entry, estimated: tokens });
+            Ok(Admission { headers: granted, charge })
         }
         Err(refusal) => {
             entry.throttled.fetch_add(1, Ordering::Relaxed);

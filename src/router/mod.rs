@@ -6,7 +6,7 @@ mod admit;
 mod route;
 pub mod table;
 
-pub use admit::{Granted, admit, estimated_tokens};
+pub use admit::{Admission, Charge, Granted, admit, estimated_tokens, settle};
 pub use route::{AuthKind, BodyKind, Handler, Route};
 
 use crate::{

@@ -188,7 +188,7 @@ impl Conn {
         let keep_alive = head.keep_alive && !self.core.draining.get();
         let core = self.core.clone();
         // Headers every response to an admitted request carries (the rate limits).
-        let mut granted = router::Granted::new();
+        let (mut granted, mut charge) = (router::Granted::new(), None);
         let reply = match found {
             Found::Route { route, params, .. } => {
                 let body = match &body {
@@ -197,8 +197,8 @@ impl Conn {
                 };
                 let request = Request { head: &head, body, params: &params };
                 match router::admit(&core.app, route, &request, super::signals::hangups()) {
-                    Ok(headers) => {
-                        granted = headers;
+                    Ok(admitted) => {
+                        (granted, charge) = (admitted.headers, admitted.charge);
                         serve_route(&core, route, &request)
                     }
                     Err(refused) => Reply::Now(refused),
@@ -208,6 +208,9 @@ impl Conn {
             Found::NotAllowed { allow, dialect, .. } => Reply::Now(router::not_allowed(&head.path, allow, dialect)),
             Found::NotFound => Reply::Now(router::not_found(&head.path)),
         };
+        if let Some(charge) = charge {
+            router::settle(&core.app, charge, &reply);
+        }
         if let Body::Buffered(n) = body {
             self.rbuf.drain(..n);
         }

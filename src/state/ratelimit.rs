@@ -132,6 +132,14 @@ impl Gcra {
             self.tat.fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| Some(tat.saturating_sub(cost).max(now)));
     }
 
+    /// Takes `units` at `now` whether or not they fit (usage found larger than estimated),
+    /// at most a period ahead, so the debt never outlasts one window.
+    pub fn force(&self, units: u64, now: u64) {
+        let cost = self.cost(units);
+        let cap = now + self.period;
+        let _ = self.tat.fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| Some((tat.max(now) + cost).min(cap)));
+    }
+
     /// What the limit shows at `now`.
     pub fn peek(&self, now: u64) -> State {
         self.state(self.tat.load(Ordering::Acquire), now)
@@ -262,6 +270,23 @@ impl Limiter {
         Ok(self.headers(now))
     }
 
+    /// Whether any token limit is set.
+    pub fn counts_tokens(&self) -> bool {
+        self.tpm.is_some() || self.tpd.is_some()
+    }
+
+    /// Corrects the token limits once a request admitted at an estimate of `estimated` tokens
+    /// is known to use `used`: the difference is given back or taken.
+    pub fn settle(&self, estimated: u64, used: u64, now: u64) {
+        for gcra in [&self.tpm, &self.tpd].into_iter().flatten() {
+            if used < estimated {
+                gcra.refund(estimated - used, now);
+            } else if used > estimated {
+                gcra.force(used - estimated, now);
+            }
+        }
+    }
+
     /// The minute limits as they stand at `now`.
     pub fn headers(&self, now: u64) -> Headers {
         Headers { requests: self.rpm.as_ref().map(|g| g.peek(now)), tokens: self.tpm.as_ref().map(|g| g.peek(now)) }
@@ -361,6 +386,17 @@ mod tests {
         assert_eq!(r.headers.requests.unwrap().remaining, 9, "refunded");
         assert!(l.admit(60, 13 * S).is_ok(), "the retry after retry_after succeeds");
         assert_eq!(l.admit(101, 100 * S).unwrap_err().retry_after, None, "never fits");
+    }
+
+    #[test]
+    fn settling_gives_back_or_takes_the_difference() {
+        let l = Limiter::new(Limits { tpm: Some(1000), ..Limits::default() });
+        l.admit(600, S).unwrap();
+        l.settle(600, 100, S);
+        assert_eq!(l.headers(S).tokens.unwrap().remaining, 900);
+        l.settle(0, 5000, S);
+        let s = l.headers(S).tokens.unwrap();
+        assert_eq!((s.remaining, s.reset), (0, Duration::from_secs(60)), "debt capped at one window");
     }
 
     #[test]
