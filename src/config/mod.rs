@@ -305,7 +305,8 @@ pub struct ServerArgs {
     #[serde(deserialize_with = "values::duration")]
     pub video_latency: Duration,
     /// An API key the keyed routes accept (repeat the flag; comma-separated or a JSON list in
-    /// the environment). Any key turns authentication on.
+    /// the environment); a value naming a file is read as a keys file, as FakeAI did. Any key
+    /// turns authentication on.
     #[arg(long)]
     #[serde(default, deserialize_with = "values::list")]
     pub api_key: Vec<String>,
@@ -317,7 +318,7 @@ pub struct ServerArgs {
     #[arg(long)]
     pub require_api_key: bool,
     /// Rate-limit each key (at `--rate-limit-tier`, default tier-1).
-    #[arg(long)]
+    #[arg(long, alias = "enable-rate-limiting")]
     pub rate_limit_enabled: bool,
     /// Requests and tokens per minute of a FakeAI/OpenAI usage tier: free, tier-1 … tier-5
     /// (turns rate limits on).

@@ -370,8 +370,14 @@ impl Conn {
     /// Writes the head of an SSE response, with `granted`'s headers.
     fn sse_head(&mut self, head: &RequestHead, keep_alive: bool, granted: &router::Granted) {
         self.reserve_write_buffer();
-        let mut extra = vec![("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")];
-        extra.extend(granted.iter().map(|(k, v)| (*k, v.as_str())));
+        const SSE: [(&str, &str); 2] = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")];
+        let with_limits: Vec<(&str, &str)>;
+        let extra: &[(&str, &str)] = if granted.is_empty() {
+            &SSE
+        } else {
+            with_limits = SSE.into_iter().chain(granted.iter().map(|(k, v)| (*k, v.as_str()))).collect();
+            &with_limits
+        };
         ResponseHead {
             status: 200,
             content_type: "text/event-stream; charset=utf-8",
@@ -380,7 +386,7 @@ impl Conn {
             minor_version: head.minor_version,
             date: &self.core.date(),
             request_id: head.request_id.as_deref(),
-            extra: &extra,
+            extra,
         }
         .encode(&mut self.wbuf);
     }

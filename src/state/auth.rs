@@ -144,9 +144,12 @@ impl Auth {
     /// Rebuilds the key set from the fixed keys and the file; a key already known keeps its
     /// limiter and counts.
     pub fn reload(&self) {
-        let mut texts = self.fixed.clone();
-        if let Some(path) = &self.file {
-            match std::fs::read_to_string(path) {
+        // A fixed "key" naming a file is a keys file (FakeAI's `--api-key PATH`).
+        let (named, mut texts): (Vec<String>, Vec<String>) =
+            self.fixed.iter().cloned().partition(|k| std::path::Path::new(k).is_file());
+        let files = self.file.iter().cloned().chain(named.into_iter().map(PathBuf::from));
+        for path in files {
+            match std::fs::read_to_string(&path) {
                 Ok(text) => texts.extend(parse_keys_file(&text)),
                 Err(e) => eprintln!("fakeai: cannot read API keys file {}: {e}", path.display()),
             }
@@ -165,8 +168,8 @@ impl Auth {
             keys.by_digest.insert(digest, entry.clone());
             keys.list.push(entry);
         }
-        if let Some(path) = &self.file {
-            eprintln!("fakeai: {} API keys loaded (with {})", keys.list.len(), path.display());
+        if self.file.is_some() {
+            eprintln!("fakeai: {} API keys loaded", keys.list.len());
         }
         *current = Arc::new(keys);
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -290,6 +293,12 @@ mod tests {
         assert!(auth.identify(Some("sk-c")).is_ok(), "added");
         assert_eq!(auth.identify(Some("sk-a")).unwrap().admitted.load(Ordering::Relaxed), 3, "kept");
         auth.on_hangups(1);
+        let named = Auth::new(vec![path.to_string_lossy().into_owned(), "sk-d".into()], None, false, Limits::default());
+        assert!(
+            named.identify(Some("sk-c")).is_ok() && named.identify(Some("sk-d")).is_ok(),
+            "FakeAI's --api-key FILE"
+        );
+        assert!(named.identify(Some(path.to_str().unwrap())).is_err());
         std::fs::remove_file(path).unwrap();
     }
 }
