@@ -253,4 +253,10 @@ fn rate_limit_views_and_prometheus_families_name_keys_by_id_only() {
     assert!(text.contains(&format!("fakeai_rate_limit_throttled_total{{key_id=\"{id}\"}} 1")));
     assert!(text.contains("fakeai_auth_failures_total{reason=\"invalid\"} 1"));
     assert!(!text.contains("sk-view"));
+    let errors = &call(&s, "GET", "/metrics/json", None, &[]).json()["errors_by_type"];
+    assert_eq!(
+        (errors["rate_limit_error"].as_u64(), errors["authentication_error"].as_u64()),
+        (Some(1), Some(2)),
+        "{errors}"
+    );
 }

@@ -70,7 +70,11 @@ pub fn admit(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Resul
     let entry = auth.identify(key).map_err(|denied| {
         let counter = if denied == Denied::Missing { &auth.missing } else { &auth.invalid };
         counter.fetch_add(1, Ordering::Relaxed);
-        Full::error(&unauthorized(denied, route.dialect), route.dialect)
+        // Counted by what it is; the wire keeps OpenAI's `type`.
+        Full {
+            error_type: Some("authentication_error"),
+            ..Full::error(&unauthorized(denied, route.dialect), route.dialect)
+        }
     })?;
     if !auth.limits.any() {
         entry.admitted.fetch_add(1, Ordering::Relaxed);
@@ -130,7 +134,7 @@ fn throttled(r: &Refusal, dialect: Dialect) -> Full {
         ),
     };
     let e = Error::new(429, r.by.kind(), message).with_code("rate_limit_exceeded");
-    let mut full = Full::error(&e, dialect);
+    let mut full = Full { error_type: Some("rate_limit_error"), ..Full::error(&e, dialect) };
     if let Some(wait) = r.retry_after {
         full = full
             .with_header("retry-after", ratelimit::retry_after_secs(wait).to_string())
