@@ -79,7 +79,7 @@ pub struct Auth {
     fixed: Vec<String>,
     file: Option<PathBuf>,
     current: Mutex<Arc<Keys>>,
-    /// Bumped on every change of the key set.
+    /// The key set's version, new on every change.
     generation: AtomicU64,
     /// The hangup count last acted on.
     hangups: AtomicU64,
@@ -92,6 +92,10 @@ pub struct Auth {
     /// Time zero of the limiters.
     epoch: Instant,
 }
+
+/// Key-set versions, unique across every `Auth` in the process, so a core's cached view can
+/// never be mistaken for another instance's.
+static VERSIONS: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     /// This core's view of the key set: (auth instance, generation, keys).
@@ -111,7 +115,7 @@ impl Auth {
             fixed,
             file,
             current: Mutex::new(Arc::default()),
-            generation: AtomicU64::new(1),
+            generation: AtomicU64::new(0),
             hangups: AtomicU64::new(0),
             anonymous,
             missing: AtomicU64::new(0),
@@ -172,7 +176,7 @@ impl Auth {
             eprintln!("fakeai: {} API keys loaded", keys.list.len());
         }
         *current = Arc::new(keys);
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.generation.store(VERSIONS.fetch_add(1, Ordering::Relaxed), Ordering::Release);
     }
 
     /// The current key set, through this core's cached view.
