@@ -29,6 +29,7 @@ pub mod rankings;
 pub mod rate_limits;
 pub mod tgi;
 pub mod uploads;
+pub mod vector_stores;
 pub mod videos;
 pub mod vllm;
 

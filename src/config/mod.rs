@@ -261,6 +261,16 @@ pub struct ServerArgs {
     /// Most batches held at once.
     #[arg(long, default_value_t = 10_000)]
     pub max_batches: usize,
+    /// Most vector stores held at once.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_vector_stores: usize,
+    /// Most files attached to vector stores at once (all stores together; also bounds file batches).
+    #[arg(long, default_value_t = 100_000)]
+    pub max_vector_store_files: usize,
+    /// How long a file added to a vector store stays `in_progress` before it is `completed`
+    /// and searchable, in milliseconds (0: at once). It is chunked and embedded when added.
+    #[arg(long, default_value_t = 0)]
+    pub vector_store_processing_ms: u64,
     /// Pace of batch lines on the background jobs thread, per second (0: as fast as it runs,
     /// at low priority beside live traffic).
     #[arg(long, default_value_t = 0.0)]

@@ -117,7 +117,8 @@ impl Features {
     }
 }
 
-fn is_stop_word(word: &[u8]) -> bool {
+/// Whether `word` (lower-case) is one of the few dozen English stop words weighed down.
+pub fn is_stop_word(word: &[u8]) -> bool {
     matches!(
         word,
         b"a" | b"an"

@@ -29,4 +29,5 @@ pub mod fields;
 pub mod moderation;
 pub mod request;
 pub mod rerank;
+pub mod retrieval;
 pub mod vector;

@@ -80,11 +80,11 @@ pub struct ChunkWriter {
     /// Chat only: pad each chunk with `obfuscation`. The pre-encoded delta path never pads: an
     /// obfuscated stream passes `logprobs` extras (`null`) so that its deltas take the general one.
     obfuscation: Option<Obfuscation>,
-    /// What follows the text of those deltas (`PLAIN_DELTA_END`, or `TRANSCRIPT_DELTA_END` when
-    /// the answer is spoken).
-    delta_ends: [&'static [u8]; 2],
     /// Chat audio output: the answer's text streams as `delta.audio.transcript`.
     speaking: bool,
+    /// Per delta field: choice 0's plain delta is the pre-encoded copy (chat, unless the field is
+    /// spoken or padded).
+    plain: [bool; 2],
 }
 
 use super::obfuscation::Obfuscation;
@@ -104,13 +104,12 @@ const DELTA_FIELDS: [&[u8]; 2] = [b"content", b"reasoning_content"];
 const PLAIN_DELTA_END: &[u8] = b"},\"logprobs\":null,\"finish_reason\":null}]}\n\n";
 /// A spoken answer's text is `delta.audio.transcript`: the key path and what closes it.
 const TRANSCRIPT_FIELD: &[u8] = b"audio\":{\"transcript";
-const TRANSCRIPT_DELTA_END: &[u8] = b"}},\"logprobs\":null,\"finish_reason\":null}]}\n\n";
 
 impl ChunkWriter {
     /// Pre-encodes the parts every chunk of this response shares.
     pub fn new(flavor: Flavor, meta: &ResponseMeta) -> Self {
         // Only chat pre-encodes its deltas' prefixes.
-        let plain = |head, responses| ChunkWriter {
+        let basic = |head, responses| ChunkWriter {
             flavor,
             tokens: Default::default(),
             blocks: Default::default(),
@@ -118,17 +117,17 @@ impl ChunkWriter {
             head,
             delta_prefixes: Default::default(),
             obfuscation: None,
-            delta_ends: [PLAIN_DELTA_END; 2],
             speaking: false,
+            plain: [false; 2],
         };
         if flavor == Flavor::Tgi {
-            return plain(b"data:".to_vec(), None);
+            return basic(b"data:".to_vec(), None);
         }
         if flavor == Flavor::Responses {
             return Self::responses(meta, &Params::default(), meta.created);
         }
         if let Flavor::TokenIds(_) = flavor {
-            return plain(super::vllm_generate::chunk_head(&meta.id), None);
+            return basic(super::vllm_generate::chunk_head(&meta.id), None);
         }
         if flavor == Flavor::Messages {
             let mut head = Vec::with_capacity(160);
@@ -136,7 +135,7 @@ impl ChunkWriter {
             push_json_str(&mut head, &meta.id);
             head.extend_from_slice(b",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":");
             push_json_str(&mut head, &meta.model);
-            return plain(head, None);
+            return basic(head, None);
         }
         let mut head = Vec::with_capacity(160);
         head.extend_from_slice(DATA);
@@ -155,7 +154,7 @@ impl ChunkWriter {
         }
         head.push(b',');
         if flavor != Flavor::Chat {
-            return plain(head, None);
+            return basic(head, None);
         }
         let delta_prefixes = DELTA_FIELDS.map(|field| {
             let mut prefix = head.clone();
@@ -170,8 +169,8 @@ impl ChunkWriter {
             responses: None,
             delta_prefixes,
             obfuscation: None,
-            delta_ends: [PLAIN_DELTA_END; 2],
             speaking: false,
+            plain: [true; 2],
         }
     }
 
@@ -180,6 +179,7 @@ impl ChunkWriter {
     pub fn obfuscated(mut self, seed: u64) -> Self {
         if self.flavor == Flavor::Chat {
             self.obfuscation = Some(Obfuscation::new(seed));
+            self.plain[CONTENT] = false;
         }
         self
     }
@@ -203,20 +203,17 @@ impl ChunkWriter {
             head: Vec::new(),
             delta_prefixes: Default::default(),
             obfuscation: None,
-            delta_ends: [PLAIN_DELTA_END; 2],
             speaking: false,
+            plain: [false; 2],
         }
     }
 
-    /// Chat audio output: the answer's text becomes `delta.audio.transcript` (set once per
-    /// stream, so a text chunk still costs one copy, the text and one copy).
+    /// Chat audio output: the answer's text becomes `delta.audio.transcript` (through the general
+    /// delta encoder: spoken streams are rare, and the common chunk's path stays as it is).
     pub fn speaking(mut self) -> Self {
         if self.flavor == Flavor::Chat {
-            let mut prefix = self.head.clone();
-            push_delta_open(&mut prefix, 0, TRANSCRIPT_FIELD);
-            self.delta_prefixes[CONTENT] = prefix;
-            self.delta_ends[CONTENT] = TRANSCRIPT_DELTA_END;
             self.speaking = true;
+            self.plain[CONTENT] = false;
         }
         self
     }
@@ -255,12 +252,15 @@ impl ChunkWriter {
 
     /// One content chunk of choice `index` carrying `token`.
     pub fn content(&self, index: usize, token: &str, out: &mut Vec<u8>) {
+        if index == 0 && self.plain[CONTENT] {
+            return self.plain_delta(CONTENT, token, out);
+        }
         self.content_with(index, token, Extras::default(), out);
     }
 
     /// One content chunk with log-probabilities or running usage (chat and completions).
     pub fn content_with(&self, index: usize, token: &str, extras: Extras<'_>, out: &mut Vec<u8>) {
-        if self.flavor == Flavor::Messages {
+        if matches!(self.flavor, Flavor::Messages) {
             return anthropic::delta(out, self.tokens.get(), "text_delta", "text", token);
         }
         if let Some(ids) = &self.responses {
@@ -388,7 +388,10 @@ impl ChunkWriter {
 
     /// One reasoning chunk of choice `index` (chat only): `delta.reasoning_content`.
     pub fn reasoning(&self, index: usize, token: &str, out: &mut Vec<u8>) {
-        if self.flavor == Flavor::Messages {
+        if index == 0 && self.plain[REASONING] {
+            return self.plain_delta(REASONING, token, out);
+        }
+        if matches!(self.flavor, Flavor::Messages) {
             return anthropic::delta(out, 0, "thinking_delta", "thinking", token);
         }
         if let Some(ids) = &self.responses {
@@ -397,12 +400,18 @@ impl ChunkWriter {
         self.chat_delta(index, REASONING, token, Extras::default(), out);
     }
 
+    /// Choice 0's plain delta of `field`: the pre-encoded prefix, the text and a constant end (a
+    /// constant, so that its copy is inlined).
+    fn plain_delta(&self, field: usize, text: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.delta_prefixes[field]);
+        push_json_str(out, text);
+        out.extend_from_slice(PLAIN_DELTA_END);
+    }
+
     /// A chat chunk whose delta is `{DELTA_FIELDS[field]: text}`.
     fn chat_delta(&self, index: usize, field: usize, text: &str, extras: Extras<'_>, out: &mut Vec<u8>) {
-        if index == 0 && extras.logprobs.is_empty() && extras.usage.is_none() {
-            out.extend_from_slice(&self.delta_prefixes[field]);
-            push_json_str(out, text);
-            return out.extend_from_slice(self.delta_ends[field]);
+        if index == 0 && self.plain[field] && extras.logprobs.is_empty() && extras.usage.is_none() {
+            return self.plain_delta(field, text, out);
         }
         out.extend_from_slice(&self.head);
         let spoken = self.speaking && field == CONTENT;

@@ -23,6 +23,7 @@ pub static TABLES: &[&[Route]] = &[
     api::files::ROUTES,
     api::uploads::ROUTES,
     api::batches::ROUTES,
+    api::vector_stores::ROUTES,
     api::health::ROUTES,
     api::observability::ROUTES,
     api::rate_limits::ROUTES,

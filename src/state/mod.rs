@@ -1,4 +1,4 @@
-//! Control-plane state shared by every worker: files, uploads and batches in typed, bounded
+//! Control-plane state shared by every worker: files, uploads, batches and vector stores in typed, bounded
 //! stores (see [`store`]), and the queue of work for the background jobs thread. Created
 //! through one core, an object is visible through every other at once.
 
@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod ratelimit;
 pub mod store;
 pub mod uploads;
+pub mod vector_stores;
 
 use crate::config::ServerArgs;
 use store::{ByteBudget, Limits, Store};
@@ -26,6 +27,12 @@ pub struct State {
     pub jobs: jobs::JobQueue,
     /// API keys and their rate limits.
     pub auth: auth::Auth,
+    /// Vector stores.
+    pub vector_stores: Store<vector_stores::VectorStore>,
+    /// Files attached to vector stores, with their chunks and embeddings.
+    pub vector_store_files: Store<vector_stores::VsFile>,
+    /// Vector store file batches.
+    pub file_batches: Store<vector_stores::FileBatch>,
 }
 
 impl State {
@@ -47,6 +54,9 @@ impl State {
                 args.require_api_key,
                 args.rate_limits(),
             ),
+            vector_stores: Store::new(Limits::count(args.max_vector_stores, "--max-vector-stores")),
+            vector_store_files: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),
+            file_batches: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),
         }
     }
 }

@@ -322,6 +322,12 @@ impl<T: Object + 'static> Store<T> {
         self.len() == 0
     }
 
+    /// Every live object `keep` accepts, oldest first.
+    pub fn matching(&self, now: u64, keep: impl Fn(&T) -> bool) -> Vec<T> {
+        let inner = self.read();
+        inner.order.values().map(|id| &inner.by_id[id].1).filter(|o| live(*o, now) && keep(o)).cloned().collect()
+    }
+
     /// One page of the live objects `keep` accepts, as OpenAI paginates: in `query.order`,
     /// strictly after `after` and before `before` (ids that must exist), at most `limit` of
     /// them; with only `before`, the `limit` nearest to it.
