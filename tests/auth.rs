@@ -260,3 +260,27 @@ fn rate_limit_views_and_prometheus_families_name_keys_by_id_only() {
         "{errors}"
     );
 }
+
+#[test]
+fn a_keyed_websocket_needs_its_key_before_the_handshake() {
+    let s = Server::start(&["--api-key", "sk-ws"]);
+    let upgrade = |key: Option<&str>| {
+        let auth = key.map_or(String::new(), |k| format!("Authorization: Bearer {k}\r\n"));
+        let raw = format!(
+            "GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{auth}\r\n"
+        );
+        let mut c = s.connect();
+        c.write_raw(raw.as_bytes());
+        c
+    };
+    let refused = upgrade(None).response();
+    assert_eq!(refused.status, 401);
+    assert!(refused.json()["error"]["message"].as_str().unwrap().starts_with("You didn't provide an API key"));
+    assert_eq!(upgrade(Some("sk-bad")).response().status, 401);
+    let mut ok = upgrade(Some("sk-ws"));
+    let mut head = [0u8; 12];
+    std::io::Read::read_exact(&mut ok.stream, &mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101", "the right key upgrades");
+    assert_ne!(call(&s, "GET", "/metrics/stream", None, &[]).status, 401, "the metrics stream is open");
+}

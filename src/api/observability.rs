@@ -13,7 +13,7 @@ use crate::{
         prometheus::{self, Dialect, KvCache},
         window::{Rates, Totals},
     },
-    router::{BodyKind, Route},
+    router::{BodyKind, Route, Upgrade},
 };
 
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -36,7 +36,7 @@ pub static ROUTES: &[Route] = &[
     Route::get("/metrics/multi-dimensional", multi_dimensional).scrape().label(METRICS),
     Route::get("/metrics/ranking", ranking).scrape().label(METRICS),
     Route::get("/metrics/compare", compare).scrape().label(METRICS),
-    Route::get("/metrics/stream", upgrade_only).scrape().label(METRICS).body(BodyKind::Upgrade),
+    Route::get("/metrics/stream", upgrade_only).scrape().label(METRICS).body(BodyKind::Upgrade(Upgrade::MetricsStream)),
     Route::get("/dynamo/metrics", dynamo).scrape().label(METRICS),
     Route::get("/dynamo/metrics/json", dynamo_json).scrape().label(METRICS),
     Route::get("/health/detailed", health_detailed).scrape(),

@@ -27,6 +27,7 @@ pub mod body;
 pub mod features;
 pub mod fields;
 pub mod moderation;
+pub mod rag_corpus;
 pub mod request;
 pub mod rerank;
 pub mod retrieval;

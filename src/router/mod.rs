@@ -7,7 +7,7 @@ mod route;
 pub mod table;
 
 pub use admit::{Admission, Charge, Granted, admit, estimated_tokens, settle};
-pub use route::{AuthKind, BodyKind, Handler, Route};
+pub use route::{AuthKind, BodyKind, Handler, Route, Upgrade};
 
 use crate::{
     api::{Dialect, Error, Full},

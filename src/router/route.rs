@@ -18,8 +18,17 @@ pub enum BodyKind {
     Json,
     /// `multipart/form-data`.
     Multipart,
-    /// A protocol upgrade (WebSocket); the connection is handed over.
-    Upgrade,
+    /// A protocol upgrade (WebSocket); the connection is handed over to the protocol named.
+    Upgrade(Upgrade),
+}
+
+/// The WebSocket protocols a connection can be handed over to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upgrade {
+    /// `/metrics/stream`: live metrics updates.
+    MetricsStream,
+    /// `/v1/realtime`: OpenAI's Realtime API.
+    Realtime,
 }
 
 /// Who may call the route once authentication is configured.

@@ -17,6 +17,8 @@ pub static TABLES: &[&[Route]] = &[
     api::moderation::ROUTES,
     api::anthropic::ROUTES,
     api::audio::ROUTES,
+    api::realtime::ROUTES,
+    api::rag::ROUTES,
     api::tgi::ROUTES,
     api::vllm::ROUTES,
     api::models::ROUTES,
@@ -91,7 +93,7 @@ mod tests {
         assert_eq!(route.pattern, "/v1/responses/input_tokens");
         assert!(matches!(r.find(Method::Get, "/v2/nothing"), Found::NotFound));
         let Found::Route { route, .. } = r.find(Method::Get, "/metrics/stream") else { panic!() };
-        assert_eq!(route.body, BodyKind::Upgrade);
+        assert_eq!(route.body, BodyKind::Upgrade(crate::router::Upgrade::MetricsStream));
         let Found::Route { route, .. } = r.find(Method::Get, "/metrics/by-model/prometheus") else { panic!() };
         assert_eq!(route.pattern, "/metrics/by-model/prometheus", "a static segment wins over the catch-all");
     }

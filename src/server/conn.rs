@@ -9,6 +9,7 @@ use monoio::{
     time::{Instant, timeout_at},
 };
 
+mod realtime;
 mod ws;
 
 use super::core::Core;
@@ -21,7 +22,7 @@ use crate::{
     proto::http1::{
         BodyFraming, ChunkedDecoder, HttpError, Method, RequestHead, ResponseHead, frame_chunk, parse_head,
     },
-    router::{self, BodyKind, Found, Route},
+    router::{self, BodyKind, Found, Route, Upgrade},
     sse::{Step, TokenStream},
 };
 
@@ -175,11 +176,21 @@ impl Conn {
                 return false;
             }
         };
-        if let Found::Route { route, .. } = &found
-            && route.body == BodyKind::Upgrade
+        if let Found::Route { route, params, .. } = &found
+            && let BodyKind::Upgrade(protocol) = route.body
             && head.websocket
         {
-            self.metrics_stream(&head, label).await;
+            // A keyed WebSocket needs its key (and room in its limits) before the handshake.
+            let request = Request { head: &head, body: &[], params };
+            if let Err(refused) = router::admit(&self.core.app, route, &request, super::signals::hangups()) {
+                self.queue(Framing::of(&head, false, label), &refused);
+                self.flush().await;
+                return false;
+            }
+            match protocol {
+                Upgrade::MetricsStream => self.metrics_stream(&head, label).await,
+                Upgrade::Realtime => self.realtime(&head, label).await,
+            }
             return false;
         }
         // Deadlines count from when the request reached the socket, not from when this core read it.

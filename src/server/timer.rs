@@ -295,19 +295,47 @@ mod tests {
         assert_eq!(window_for(1.5), WIDEST);
     }
 
+    /// Whether `trial` passes in one of three attempts: timing trials share the machine with
+    /// the other tests, so one attempt may lose its core; a broken mechanism fails all three.
+    fn in_one_of_three(mut trial: impl FnMut() -> bool) -> bool {
+        (0..3).any(|_| trial())
+    }
+
     #[test]
     fn the_busy_meter_sees_a_spinning_thread_and_a_sleeping_one() {
-        let mut meter = BusyMeter::new();
-        let until = Instant::now() + Duration::from_millis(30);
-        while Instant::now() < until {}
-        assert!(meter.busy() > 0.5);
-        std::thread::sleep(Duration::from_millis(30));
-        assert!(meter.busy() < 0.5);
+        assert!(in_one_of_three(|| {
+            let mut meter = BusyMeter::new();
+            let until = Instant::now() + Duration::from_millis(30);
+            while Instant::now() < until {}
+            meter.busy() > 0.5
+        }));
+        assert!(in_one_of_three(|| {
+            let mut meter = BusyMeter::new();
+            std::thread::sleep(Duration::from_millis(30));
+            meter.busy() < 0.5
+        }));
     }
 
     #[test]
     fn sleeps_end_in_deadline_order_within_a_fraction_of_a_millisecond() {
         on_each_driver(|| async {
+            let mut lateness = Vec::new();
+            for _ in 0..3 {
+                let (late, order) = sleep_four().await;
+                assert_eq!(order, [1, 3, 2, 0], "wake-ups in deadline order");
+                // monoio's own wheel is 0–2 ms late; a loaded machine may delay one or two wake-ups.
+                if late[1] < Duration::from_micros(900) {
+                    return;
+                }
+                lateness.push(late);
+            }
+            panic!("late by {lateness:?}");
+        });
+    }
+
+    /// Four sleeps of 7, 3, 5 and 3 ms: their lateness (sorted) and the order they ended in.
+    async fn sleep_four() -> (Vec<Duration>, Vec<usize>) {
+        {
             let timer = Timer::start().unwrap();
             let start = Instant::now();
             let order = Rc::new(RefCell::new(Vec::new()));
@@ -327,10 +355,9 @@ mod tests {
                 late.push(task.await);
             }
             late.sort();
-            // monoio's own wheel is 0–2 ms late; a loaded machine may delay one or two wake-ups.
-            assert!(late[1] < Duration::from_micros(900), "late by {late:?}");
-            assert_eq!(*order.borrow(), [1, 3, 2, 0]);
-        });
+            let order = order.borrow().clone();
+            (late, order)
+        }
     }
 
     /// Records which wakers were woken, in order.

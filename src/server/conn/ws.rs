@@ -7,7 +7,7 @@ use std::time::Duration;
 use monoio::{
     buf::IoBufMut,
     io::{CancelableAsyncReadRent, Canceller},
-    time::{Instant, sleep_until},
+    time::Instant,
 };
 
 use super::{Conn, Fill};
@@ -24,20 +24,30 @@ use crate::{
 const MAX_MESSAGE: usize = 64 * 1024;
 
 impl Conn {
-    /// Serves a `/metrics/stream` WebSocket upgrade (counted under `endpoint`); the connection
-    /// ends with it.
-    pub(super) async fn metrics_stream(&mut self, head: &RequestHead, endpoint: usize) {
+    /// Answers a WebSocket handshake with 101 (counted under `endpoint`); false when the
+    /// request is not a valid upgrade (a 400 was sent).
+    pub(super) async fn accept_websocket(&mut self, head: &RequestHead, endpoint: usize) -> bool {
         let key = match (head.websocket_key.as_deref(), head.websocket_version.as_deref()) {
             (Some(key), Some("13")) => key,
             _ => {
                 let e = Error::bad_request("WebSocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version: 13");
-                return self.fail(e, head.minor_version, endpoint).await;
+                self.fail(e, head.minor_version, endpoint).await;
+                return false;
             }
         };
         self.core.shard().count_response(endpoint, 101);
         self.wbuf
             .extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
         self.wbuf.extend_from_slice(format!("Sec-WebSocket-Accept: {}\r\n\r\n", websocket::accept_key(key)).as_bytes());
+        true
+    }
+
+    /// Serves a `/metrics/stream` WebSocket upgrade (counted under `endpoint`); the connection
+    /// ends with it.
+    pub(super) async fn metrics_stream(&mut self, head: &RequestHead, endpoint: usize) {
+        if !self.accept_websocket(head, endpoint).await {
+            return;
+        }
         let mut sub = Subscription::default();
         self.send_update(&mut sub, "historical_data");
         let mut next = Instant::now() + sub.interval;
@@ -78,7 +88,22 @@ impl Conn {
 
     /// Answers every complete frame in the read buffer; `Err` is a close code to end with.
     fn answer_frames(&mut self, sub: &mut Subscription, message: &mut Vec<u8>) -> Result<(), u16> {
-        while let Some((frame, used)) = websocket::decode(&self.rbuf, MAX_MESSAGE)? {
+        self.read_messages(message, MAX_MESSAGE, |text, wbuf| {
+            let reply = sub.on_message(text, unix_seconds());
+            websocket::encode(opcode::TEXT, reply.to_string().as_bytes(), wbuf);
+        })
+    }
+
+    /// Takes every complete frame from the read buffer: pings answered, each whole text message
+    /// (of at most `max` bytes) handed to `on_text` with the write buffer. `Err` is a close code
+    /// to end with.
+    pub(super) fn read_messages(
+        &mut self,
+        message: &mut Vec<u8>,
+        max: usize,
+        mut on_text: impl FnMut(&str, &mut Vec<u8>),
+    ) -> Result<(), u16> {
+        while let Some((frame, used)) = websocket::decode(&self.rbuf, max)? {
             self.rbuf.drain(..used);
             match frame.opcode {
                 opcode::PING => websocket::encode(opcode::PONG, &frame.payload, &mut self.wbuf),
@@ -90,13 +115,12 @@ impl Conn {
                         return Err(close::PROTOCOL_ERROR);
                     }
                     message.extend_from_slice(&frame.payload);
-                    if message.len() > MAX_MESSAGE {
+                    if message.len() > max {
                         return Err(close::TOO_BIG);
                     }
                     if frame.fin {
                         let text = std::str::from_utf8(message).map_err(|_| close::INVALID_PAYLOAD)?;
-                        let reply = sub.on_message(text, unix_seconds());
-                        websocket::encode(opcode::TEXT, reply.to_string().as_bytes(), &mut self.wbuf);
+                        on_text(text, &mut self.wbuf);
                         message.clear();
                     }
                 }
@@ -116,17 +140,18 @@ impl Conn {
     }
 
     /// Reads more bytes until `deadline`, keeping whatever a cancelled read already got.
-    async fn fill_or_wake(&mut self, deadline: Instant) -> Fill {
+    pub(super) async fn fill_or_wake(&mut self, deadline: Instant) -> Fill {
         self.make_room();
         let buf = std::mem::take(&mut self.rbuf);
         let len = buf.len();
         let canceller = Canceller::new();
+        let timer = self.core.timer.clone();
         let (timed_out, (res, slice)) = {
             let read = self.stream.cancelable_read(buf.slice_mut(len..), canceller.handle());
             let mut read = std::pin::pin!(read);
             let done = monoio::select! {
                 r = &mut read => Some(r),
-                _ = sleep_until(deadline) => None,
+                _ = timer.sleep_until(deadline.into_std()) => None,
             };
             match done {
                 Some(r) => (false, r),
