@@ -27,6 +27,7 @@ pub mod observability;
 pub mod openai;
 pub mod rag;
 pub mod rankings;
+pub mod rate_limits;
 pub mod realtime;
 pub mod tgi;
 pub mod uploads;

@@ -53,6 +53,9 @@ fn exposition(app: &App, req: &Request<'_>, dialect: Dialect) -> Outcome {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         crate::openai::lora::render_info(&app.vllm.adapters, &snap.models, now.as_secs_f64(), &mut text);
     }
+    if dialect == Dialect::All {
+        super::rate_limits::render_prometheus(&app.state.auth, &mut text);
+    }
     let openmetrics = req.head.accept.as_deref().is_some_and(|a| a.contains("application/openmetrics-text"));
     let (content_type, body) = match openmetrics {
         true => ("application/openmetrics-text; version=1.0.0; charset=utf-8", prometheus::to_openmetrics(&text)),

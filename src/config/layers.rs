@@ -80,11 +80,24 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("batch_lines_per_second", "batch", "lines_per_second"),
     ("kv_cache_tokens", "kv_cache", "tokens"),
     ("kv_cache_block_size", "kv_cache", "block_size"),
+    ("api_key", "auth", "api_keys"),
+    ("api_keys_file", "auth", "api_keys_file"),
+    ("require_api_key", "auth", "require_api_key"),
+    ("rate_limit_enabled", "rate_limits", "enabled"),
+    ("rate_limit_tier", "rate_limits", "tier"),
+    ("rate_limit_rpm", "rate_limits", "rpm_override"),
+    ("rate_limit_tpm", "rate_limits", "tpm_override"),
+    ("rate_limit_rpd", "rate_limits", "rpd_override"),
+    ("rate_limit_tpd", "rate_limits", "tpd_override"),
 ];
 
 /// FakeAI's other flat spellings of a key.
-const ALIASES: &[(&str, &str)] =
-    &[("ttft_variance_pct", "ttft_variance_percent"), ("itl_variance_pct", "itl_variance_percent")];
+const ALIASES: &[(&str, &str)] = &[
+    ("ttft_variance_pct", "ttft_variance_percent"),
+    ("itl_variance_pct", "itl_variance_percent"),
+    ("api_keys", "api_key"),
+    ("enable_rate_limiting", "rate_limit_enabled"),
+];
 
 /// FakeAI's latency parts: the whole setting, its `ms` and variance keys, and the default ms.
 const LATENCY_PARTS: &[(&str, &str, &str, &str)] =
@@ -382,6 +395,25 @@ mod tests {
     }
 
     #[test]
+    fn fakeai_auth_and_rate_limit_names() {
+        let s =
+            ok(&[], &[("FAKEAI_AUTH__API_KEYS", r#"["sk-a","sk-b"]"#), ("FAKEAI_AUTH__REQUIRE_API_KEY", "true")], None);
+        assert_eq!((s.api_key.as_slice(), s.require_api_key), (&["sk-a".to_owned(), "sk-b".to_owned()][..], true));
+        assert_eq!(ok(&[], &[("FAKEAI_API_KEYS", "sk-c, sk-d")], None).api_key, ["sk-c", "sk-d"]);
+        assert_eq!(ok(&["--api-key", "x", "--api-key", "y"], &[("FAKEAI_API_KEYS", "z")], None).api_key, ["x", "y"]);
+        let file = Some(("yaml", "auth:\n  api_keys: [sk-f]\nrate_limits:\n  enabled: true\n  tier: free\n"));
+        let s = ok(&[], &[], file);
+        assert_eq!(s.api_key, ["sk-f"]);
+        let limits = s.rate_limits();
+        assert_eq!((limits.rpm, limits.tpm, limits.rpd), (Some(3), Some(200_000), None));
+        assert!(!ok(&[], &[], None).rate_limits().any(), "off by default");
+        let env = [("FAKEAI_RATE_LIMITS__ENABLED", "true"), ("FAKEAI_RATE_LIMITS__RPM_OVERRIDE", "7")];
+        assert_eq!(ok(&[], &env, None).rate_limits().rpm, Some(7));
+        assert_eq!(ok(&["--rate-limit-tpm", "9"], &[], None).rate_limits().tpm, Some(9), "a number turns it on");
+        assert!(load(&[], &[("FAKEAI_RATE_LIMITS__TIER", "tier-9")], None).unwrap_err().contains("tier"));
+    }
+
+    #[test]
     fn pin_and_no_pin_override_each_other_across_layers() {
         let file = Some(("toml", "no_pin = true\n"));
         assert!(!ok(&[], &[], file).pin_workers(1, 4));
@@ -407,7 +439,7 @@ mod tests {
         let e = err(&[], &[], Some(("toml", "port = \n")));
         assert!(e.starts_with("invalid TOML in config file "), "{e}");
         // Variables that name no setting belong to someone else.
-        assert_eq!(ok(&[], &[("FAKEAI_SDK_PYTHON", "/x"), ("FAKEAI_AUTH__API_KEYS", "[]")], None).port, 8000);
+        assert_eq!(ok(&[], &[("FAKEAI_SDK_PYTHON", "/x"), ("FAKEAI_SECURITY__ENABLE_SECURITY", "1")], None).port, 8000);
     }
 
     #[test]

@@ -314,9 +314,73 @@ pub struct ServerArgs {
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     #[serde(deserialize_with = "values::duration")]
     pub video_latency: Duration,
+    /// An API key the keyed routes accept (repeat the flag; comma-separated or a JSON list in
+    /// the environment); a value naming a file is read as a keys file, as FakeAI did. Any key
+    /// turns authentication on.
+    #[arg(long)]
+    #[serde(default, deserialize_with = "values::list")]
+    pub api_key: Vec<String>,
+    /// File of API keys, one per line (`#` comments); read again on SIGHUP. Turns
+    /// authentication on.
+    #[arg(long)]
+    pub api_keys_file: Option<PathBuf>,
+    /// Require a key on keyed routes even when none is configured (every such request is 401).
+    #[arg(long)]
+    pub require_api_key: bool,
+    /// Rate-limit each key (at `--rate-limit-tier`, default tier-1).
+    #[arg(long, alias = "enable-rate-limiting")]
+    pub rate_limit_enabled: bool,
+    /// Requests and tokens per minute of a FakeAI/OpenAI usage tier: free, tier-1 … tier-5
+    /// (turns rate limits on).
+    #[arg(long)]
+    #[serde(default, deserialize_with = "values::parsed_opt")]
+    pub rate_limit_tier: Option<RateTier>,
+    /// Requests per minute per key (turns rate limits on; overrides the tier's).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_limit_rpm: Option<u64>,
+    /// Tokens per minute per key (turns rate limits on; overrides the tier's).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_limit_tpm: Option<u64>,
+    /// Requests per day per key [default: unlimited].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_limit_rpd: Option<u64>,
+    /// Tokens per day per key [default: unlimited].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_limit_tpd: Option<u64>,
+}
+
+/// A usage tier's name, checked against [`crate::state::ratelimit::TIERS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateTier(pub String);
+
+impl std::str::FromStr for RateTier {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match crate::state::ratelimit::tier(s) {
+            Some(_) => Ok(RateTier(s.trim().to_owned())),
+            None => Err(format!("unknown rate-limit tier {s:?}: expected free or tier-1 … tier-5")),
+        }
+    }
 }
 
 impl ServerArgs {
+    /// Each key's rate limits: none unless turned on (by the flag, a tier or a number); a
+    /// number overrides the tier's value of its dimension.
+    pub fn rate_limits(&self) -> crate::state::ratelimit::Limits {
+        let numbers = [self.rate_limit_rpm, self.rate_limit_tpm, self.rate_limit_rpd, self.rate_limit_tpd];
+        if !(self.rate_limit_enabled || self.rate_limit_tier.is_some() || numbers.iter().any(Option::is_some)) {
+            return crate::state::ratelimit::Limits::default();
+        }
+        let tier = self.rate_limit_tier.as_ref().map_or("tier-1", |t| t.0.as_str());
+        let (rpm, tpm) = crate::state::ratelimit::tier(tier).unwrap_or((500, 2_000_000));
+        crate::state::ratelimit::Limits {
+            rpm: Some(self.rate_limit_rpm.unwrap_or(rpm)),
+            tpm: Some(self.rate_limit_tpm.unwrap_or(tpm)),
+            rpd: self.rate_limit_rpd,
+            tpd: self.rate_limit_tpd,
+        }
+    }
+
     /// Whether workers are pinned, given the number of cores.
     pub fn pin_workers(&self, workers: usize, cores: usize) -> bool {
         if self.no_pin { false } else { self.pin || self.cpus.is_some() || workers <= cores }

@@ -2,9 +2,11 @@
 //! dispatch, the 405 `Allow` header, CORS preflight methods and the bounded metrics label of
 //! each request all come from it. Matching is `matchit`'s radix tree, built once.
 
+mod admit;
 mod route;
 pub mod table;
 
+pub use admit::{Admission, Charge, Granted, admit, estimated_tokens, settle};
 pub use route::{AuthKind, BodyKind, Handler, Route, Upgrade};
 
 use crate::{

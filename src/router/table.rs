@@ -28,6 +28,7 @@ pub static TABLES: &[&[Route]] = &[
     api::vector_stores::ROUTES,
     api::health::ROUTES,
     api::observability::ROUTES,
+    api::rate_limits::ROUTES,
 ];
 
 /// Every route, in table order.

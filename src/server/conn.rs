@@ -176,10 +176,17 @@ impl Conn {
                 return false;
             }
         };
-        if let Found::Route { route, .. } = &found
+        if let Found::Route { route, params, .. } = &found
             && let BodyKind::Upgrade(protocol) = route.body
             && head.websocket
         {
+            // A keyed WebSocket needs its key (and room in its limits) before the handshake.
+            let request = Request { head: &head, body: &[], params };
+            if let Err(refused) = router::admit(&self.core.app, route, &request, super::signals::hangups()) {
+                self.queue(Framing::of(&head, false, label), &refused);
+                self.flush().await;
+                return false;
+            }
             match protocol {
                 Upgrade::MetricsStream => self.metrics_stream(&head, label).await,
                 Upgrade::Realtime => self.realtime(&head, label).await,
@@ -191,33 +198,47 @@ impl Conn {
         self.core.recorder.borrow_mut().record_read_delay(arrival.elapsed());
         let keep_alive = head.keep_alive && !self.core.draining.get();
         let core = self.core.clone();
+        // Headers every response to an admitted request carries (the rate limits).
+        let (mut granted, mut charge) = (router::Granted::new(), None);
         let reply = match found {
             Found::Route { route, params, .. } => {
                 let body = match &body {
                     Body::Buffered(n) => &self.rbuf[..*n],
                     Body::Decoded(bytes) => bytes.as_slice(),
                 };
-                serve_route(&core, route, &Request { head: &head, body, params: &params })
+                let request = Request { head: &head, body, params: &params };
+                match router::admit(&core.app, route, &request, super::signals::hangups()) {
+                    Ok(admitted) => {
+                        (granted, charge) = (admitted.headers, admitted.charge);
+                        serve_route(&core, route, &request)
+                    }
+                    Err(refused) => Reply::Now(refused),
+                }
             }
             Found::Preflight { allow, .. } => Reply::Now(router::preflight(allow)),
             Found::NotAllowed { allow, dialect, .. } => Reply::Now(router::not_allowed(&head.path, allow, dialect)),
             Found::NotFound => Reply::Now(router::not_found(&head.path)),
         };
+        if let Some(charge) = charge {
+            router::settle(&core.app, charge, &reply);
+        }
         if let Body::Buffered(n) = body {
             self.rbuf.drain(..n);
         }
         core.in_flight.set(core.in_flight.get() + 1);
         let ok = match reply {
-            Reply::Now(full) => {
+            Reply::Now(mut full) => {
+                full.extra.append(&mut granted);
                 self.queue(Framing::of(&head, keep_alive, label), &full);
                 true
             }
-            Reply::Generated { after, full, summary } => {
+            Reply::Generated { after, mut full, summary } => {
+                full.extra.append(&mut granted);
                 let to = Framing::of(&head, keep_alive, label);
                 self.generated(to, full, summary, arrival, after).await
             }
-            Reply::Stream(stream) => self.stream(&head, stream, arrival, keep_alive, label).await,
-            Reply::Events(events) => self.events(&head, events, arrival, keep_alive, label).await,
+            Reply::Stream(stream) => self.stream(&head, stream, arrival, keep_alive, label, &granted).await,
+            Reply::Events(events) => self.events(&head, events, arrival, keep_alive, label, &granted).await,
         };
         core.in_flight.set(core.in_flight.get() - 1);
         let latency = arrival.elapsed().as_secs_f64();
@@ -357,9 +378,17 @@ impl Conn {
         self.core.recorder.borrow_mut().model(slot).finish(how, s.usage.prompt_tokens, sent, ttft, e2e);
     }
 
-    /// Writes the head of an SSE response.
-    fn sse_head(&mut self, head: &RequestHead, keep_alive: bool) {
+    /// Writes the head of an SSE response, with `granted`'s headers.
+    fn sse_head(&mut self, head: &RequestHead, keep_alive: bool, granted: &router::Granted) {
         self.reserve_write_buffer();
+        const SSE: [(&str, &str); 2] = [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")];
+        let with_limits: Vec<(&str, &str)>;
+        let extra: &[(&str, &str)] = if granted.is_empty() {
+            &SSE
+        } else {
+            with_limits = SSE.into_iter().chain(granted.iter().map(|(k, v)| (*k, v.as_str()))).collect();
+            &with_limits
+        };
         ResponseHead {
             status: 200,
             content_type: "text/event-stream; charset=utf-8",
@@ -368,7 +397,7 @@ impl Conn {
             minor_version: head.minor_version,
             date: &self.core.date(),
             request_id: head.request_id.as_deref(),
-            extra: &[("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")],
+            extra,
         }
         .encode(&mut self.wbuf);
     }
@@ -381,9 +410,10 @@ impl Conn {
         arrival: Instant,
         keep_alive: bool,
         endpoint: usize,
+        granted: &router::Granted,
     ) -> bool {
         let chunked = head.minor_version == 1;
-        self.sse_head(head, keep_alive);
+        self.sse_head(head, keep_alive, granted);
         let slot = self.core.admit(events.summary(), endpoint);
         self.core.shard().count_response(endpoint, 200);
         let mut ok = self.flush().await;
@@ -416,9 +446,10 @@ impl Conn {
         arrival: Instant,
         keep_alive: bool,
         endpoint: usize,
+        granted: &router::Granted,
     ) -> bool {
         let chunked = head.minor_version == 1;
-        self.sse_head(head, keep_alive);
+        self.sse_head(head, keep_alive, granted);
         let start = self.wbuf.len();
         stream.open(&mut self.wbuf);
         if chunked {

@@ -1,12 +1,14 @@
 //! SIGINT/SIGTERM handling: a dedicated thread waits for the signal and raises a flag that
-//! each worker polls. A second signal exits at once.
+//! each worker polls. A second signal exits at once. SIGHUP is counted (see [`hangups`]) for
+//! whoever reloads on it (the API keys file).
 
 use std::{
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
     time::Duration,
 };
 
 static SHUTDOWN: AtomicBool = AtomicBool::new(false);
+static HANGUPS: AtomicU64 = AtomicU64::new(0);
 
 /// How often workers look at the flag.
 const POLL: Duration = Duration::from_millis(20);
@@ -18,11 +20,12 @@ fn signal_set() -> libc::sigset_t {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         set
     }
 }
 
-/// Blocks SIGINT/SIGTERM in the calling thread (and so in every thread it spawns later) and
+/// Blocks SIGINT/SIGTERM/SIGHUP in the calling thread (and so in every thread it spawns later) and
 /// starts the thread that waits for them. Call before spawning workers.
 pub fn install() {
     let set = signal_set();
@@ -37,6 +40,10 @@ pub fn install() {
                 if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
                     continue;
                 }
+                if sig == libc::SIGHUP {
+                    HANGUPS.fetch_add(1, Ordering::AcqRel);
+                    continue;
+                }
                 if SHUTDOWN.swap(true, Ordering::SeqCst) {
                     eprintln!("fakeai: second signal, exiting now");
                     std::process::exit(130);
@@ -45,6 +52,11 @@ pub fn install() {
             }
         })
         .expect("spawn signal thread");
+}
+
+/// How many SIGHUPs have been received.
+pub fn hangups() -> u64 {
+    HANGUPS.load(Ordering::Acquire)
 }
 
 /// Whether shutdown was requested.

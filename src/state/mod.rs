@@ -2,9 +2,11 @@
 //! stores (see [`store`]), and the queue of work for the background jobs thread. Created
 //! through one core, an object is visible through every other at once.
 
+pub mod auth;
 pub mod batches;
 pub mod files;
 pub mod jobs;
+pub mod ratelimit;
 pub mod store;
 pub mod uploads;
 pub mod vector_stores;
@@ -23,6 +25,8 @@ pub struct State {
     pub batches: Store<batches::Batch>,
     /// Batches waiting for the jobs thread.
     pub jobs: jobs::JobQueue,
+    /// API keys and their rate limits.
+    pub auth: auth::Auth,
     /// Vector stores.
     pub vector_stores: Store<vector_stores::VectorStore>,
     /// Files attached to vector stores, with their chunks and embeddings.
@@ -40,6 +44,12 @@ impl State {
             uploads: Store::new(Limits { bytes, ..Limits::count(args.max_uploads, "--max-uploads") }),
             batches: Store::new(Limits::count(args.max_batches, "--max-batches")),
             jobs: jobs::JobQueue::default(),
+            auth: auth::Auth::new(
+                args.api_key.clone(),
+                args.api_keys_file.clone(),
+                args.require_api_key,
+                args.rate_limits(),
+            ),
             vector_stores: Store::new(Limits::count(args.max_vector_stores, "--max-vector-stores")),
             vector_store_files: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),
             file_batches: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),

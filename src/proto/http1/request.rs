@@ -77,6 +77,10 @@ pub struct RequestHead {
     pub content_type: Option<String>,
     /// `Authorization`.
     pub authorization: Option<String>,
+    /// `x-api-key` (Anthropic's key header).
+    pub x_api_key: Option<String>,
+    /// `api-key` (Azure OpenAI's key header).
+    pub api_key: Option<String>,
     /// `anthropic-version` (Anthropic's Messages API).
     pub anthropic_version: Option<String>,
     /// `Upgrade: websocket` together with `Connection: upgrade`.
@@ -106,6 +110,8 @@ impl RequestHead {
             accept: None,
             content_type: None,
             authorization: None,
+            x_api_key: None,
+            api_key: None,
             anthropic_version: None,
             websocket: false,
             websocket_key: None,
@@ -198,6 +204,10 @@ fn apply_header(
         head.content_type = Some(text());
     } else if name.eq_ignore_ascii_case("authorization") {
         head.authorization = Some(text());
+    } else if name.eq_ignore_ascii_case("x-api-key") {
+        head.x_api_key = Some(text());
+    } else if name.eq_ignore_ascii_case("api-key") {
+        head.api_key = Some(text());
     } else if name.eq_ignore_ascii_case("anthropic-version") {
         head.anthropic_version = Some(text());
     } else if name.eq_ignore_ascii_case("sec-websocket-key") {

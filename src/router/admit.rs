@@ -1,0 +1,193 @@
+//! Admission: the one check every routed request passes before its handler runs. A keyed route
+//! needs a known API key (when keys are configured) and room in that key's rate limits; the
+//! answer is the `x-ratelimit-*` headers its response carries, or the 401/429 it gets instead,
+//! in the route's dialect. Nothing here runs per token, and with auth and limits off it is one
+//! branch.
+//!
+//! Token cost is estimated here, before the handler parses the body, as OpenAI estimates it at
+//! admission: the prompt at ~4 bytes a token (the JSON body's length, so never less than the
+//! prompt's text) plus the `max_tokens` the request asks for. The body is already read, so
+//! nothing waits on parsing. Once the handler has answered a generation, [`settle`] corrects
+//! the charge to its real usage (prompt plus completion tokens), as OpenAI does.
+
+use std::sync::{Arc, atomic::Ordering};
+
+use super::{AuthKind, BodyKind, Route};
+use crate::{
+    api::{Dialect, Full, Reply, Request},
+    app::App,
+    error::Error,
+    generation::GenSummary,
+    state::{
+        auth::{self, Denied, KeyEntry},
+        ratelimit::{self, Refusal},
+    },
+};
+
+/// Headers a response carries once admitted.
+pub type Granted = Vec<(&'static str, String)>;
+
+/// An admitted request: its headers, and the token estimate it was charged, to be settled
+/// against its real usage.
+#[derive(Debug, Default)]
+pub struct Admission {
+    /// The `x-ratelimit-*` headers.
+    pub headers: Granted,
+    /// The token charge, when token limits apply.
+    pub charge: Option<Charge>,
+}
+
+/// Tokens a request was charged at admission.
+#[derive(Debug)]
+pub struct Charge {
+    entry: Arc<KeyEntry>,
+    estimated: u64,
+}
+
+/// Corrects `charge` by the usage of `reply` once the handler has answered (generations only;
+/// other replies keep their estimate).
+pub fn settle(app: &App, charge: Charge, reply: &Reply) {
+    let billed = |s: &GenSummary| s.usage.prompt_tokens + s.usage.completion_tokens;
+    let used = match reply {
+        Reply::Generated { summary, .. } => billed(summary),
+        Reply::Stream(stream) => billed(&stream.summary()),
+        Reply::Events(events) => billed(events.summary()),
+        Reply::Now(_) => return,
+    };
+    charge.entry.limiter.settle(charge.estimated, used, app.state.auth.now());
+}
+
+/// Admits `req` to `route`, or answers it with a 401 or 429. `hangups` is the SIGHUP count
+/// (a new one reloads the keys file first).
+pub fn admit(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Result<Admission, Full> {
+    let auth = &app.state.auth;
+    if route.auth == AuthKind::Open || !auth.active() {
+        return Ok(Admission::default());
+    }
+    auth.on_hangups(hangups);
+    let head = req.head;
+    let key = auth::presented(head.authorization.as_deref(), head.x_api_key.as_deref(), head.api_key.as_deref());
+    let entry = auth.identify(key).map_err(|denied| {
+        let counter = if denied == Denied::Missing { &auth.missing } else { &auth.invalid };
+        counter.fetch_add(1, Ordering::Relaxed);
+        // Counted by what it is; the wire keeps OpenAI's `type`.
+        Full {
+            error_type: Some("authentication_error"),
+            ..Full::error(&unauthorized(denied, route.dialect), route.dialect)
+        }
+    })?;
+    if !auth.limits.any() {
+        entry.admitted.fetch_add(1, Ordering::Relaxed);
+        return Ok(Admission::default());
+    }
+    let tokens = if route.body == BodyKind::Json { estimated_tokens(req.body) } else { 0 };
+    let mut granted = Granted::with_capacity(8);
+    match entry.limiter.admit(tokens, auth.now()) {
+        Ok(headers) => {
+            entry.admitted.fetch_add(1, Ordering::Relaxed);
+            headers.render(&mut granted);
+            let charge = (tokens > 0 && entry.limiter.counts_tokens()).then_some(Charge { entry, estimated: tokens });
+            Ok(Admission { headers: granted, charge })
+        }
+        Err(refusal) => {
+            entry.throttled.fetch_add(1, Ordering::Relaxed);
+            Err(throttled(&refusal, route.dialect))
+        }
+    }
+}
+
+/// The 401 of `denied`, with OpenAI's (or Anthropic's) messages; the key is never echoed.
+fn unauthorized(denied: Denied, dialect: Dialect) -> Error {
+    let message = match (dialect, denied) {
+        (Dialect::Anthropic, Denied::Missing) => "x-api-key header is required",
+        (Dialect::Anthropic, Denied::Invalid) => "invalid x-api-key",
+        (_, Denied::Missing) => {
+            "You didn't provide an API key. You need to provide your API key in an Authorization header \
+             using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). You can obtain an API key from \
+             https://platform.openai.com/account/api-keys."
+        }
+        (_, Denied::Invalid) => {
+            "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys."
+        }
+    };
+    let e = Error::new(401, "invalid_request_error", message);
+    if denied == Denied::Invalid { e.with_code("invalid_api_key") } else { e }
+}
+
+/// The 429 of `r`, with `retry-after` (whole seconds, rounded up) and `retry-after-ms` when a
+/// retry can succeed, and the limits as they stand.
+fn throttled(r: &Refusal, dialect: Dialect) -> Full {
+    let message = match r.retry_after {
+        Some(wait) => format!(
+            "Rate limit reached on {}: Limit {}, Requested {}. Please try again in {}.",
+            r.by.describe(),
+            r.limit,
+            r.requested,
+            ratelimit::openai_duration(wait)
+        ),
+        None => format!(
+            "Request too large on {}: Limit {}, Requested {}. The input or output tokens must be reduced in \
+             order to run successfully.",
+            r.by.describe(),
+            r.limit,
+            r.requested
+        ),
+    };
+    let e = Error::new(429, r.by.kind(), message).with_code("rate_limit_exceeded");
+    let mut full = Full { error_type: Some("rate_limit_error"), ..Full::error(&e, dialect) };
+    if let Some(wait) = r.retry_after {
+        full = full
+            .with_header("retry-after", ratelimit::retry_after_secs(wait).to_string())
+            .with_header("retry-after-ms", ratelimit::retry_after_ms(wait).to_string());
+    }
+    r.headers.render(&mut full.extra);
+    full
+}
+
+/// Tokens a JSON request may use: its length at ~4 bytes a token plus the output it allows.
+pub fn estimated_tokens(body: &[u8]) -> u64 {
+    if body.is_empty() {
+        return 0;
+    }
+    (body.len() as u64).div_ceil(4) + requested_output(body)
+}
+
+/// The first of `max_completion_tokens`, `max_tokens`, `max_output_tokens` or
+/// `max_new_tokens` the body sets (0 when none), found without parsing the JSON.
+fn requested_output(body: &[u8]) -> u64 {
+    const NAMES: [&[u8]; 4] =
+        [b"\"max_completion_tokens\"", b"\"max_tokens\"", b"\"max_output_tokens\"", b"\"max_new_tokens\""];
+    NAMES
+        .iter()
+        .find_map(|name| {
+            let at = memchr::memmem::find(body, name)? + name.len();
+            let rest = body[at..].trim_ascii_start().strip_prefix(b":")?.trim_ascii_start();
+            let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+            std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_estimate_counts_the_body_and_the_requested_output() {
+        assert_eq!(estimated_tokens(b""), 0);
+        let body = br#"{"model":"m","messages":[],"max_tokens" : 100}"#;
+        assert_eq!(estimated_tokens(body), (body.len() as u64).div_ceil(4) + 100);
+        let body = br#"{"max_completion_tokens":7,"max_tokens":9}"#;
+        assert_eq!(estimated_tokens(body), 11 + 7, "the newer name first");
+        assert_eq!(requested_output(br#"{"max_tokens":null}"#), 0);
+    }
+
+    #[test]
+    fn unauthorized_speaks_each_dialect() {
+        let e = unauthorized(Denied::Invalid, Dialect::OpenAi);
+        assert_eq!((e.status, e.code), (401, Some("invalid_api_key")));
+        let body: serde_json::Value = serde_json::from_slice(&e.to_json_in(Dialect::Anthropic)).unwrap();
+        assert_eq!(body["error"]["type"], "authentication_error");
+        assert_eq!(unauthorized(Denied::Missing, Dialect::Anthropic).message, "x-api-key header is required");
+    }
+}
