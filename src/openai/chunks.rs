@@ -48,6 +48,13 @@ pub struct Extras<'a> {
     pub usage: Option<(u64, u64)>,
 }
 
+impl Extras<'_> {
+    /// Nothing to add: the chunk is a plain delta.
+    fn is_plain(&self) -> bool {
+        self.logprobs.is_empty() && self.usage.is_none()
+    }
+}
+
 /// Identity of one response, shared by all its chunks.
 #[derive(Debug, Clone)]
 pub struct ResponseMeta {
@@ -252,14 +259,15 @@ impl ChunkWriter {
 
     /// One content chunk of choice `index` carrying `token`.
     pub fn content(&self, index: usize, token: &str, out: &mut Vec<u8>) {
-        if index == 0 && self.plain[CONTENT] {
-            return self.plain_delta(CONTENT, token, out);
-        }
         self.content_with(index, token, Extras::default(), out);
     }
 
     /// One content chunk with log-probabilities or running usage (chat and completions).
     pub fn content_with(&self, index: usize, token: &str, extras: Extras<'_>, out: &mut Vec<u8>) {
+        // The common chunk first, before any dialect check.
+        if index == 0 && self.plain[CONTENT] && extras.is_plain() {
+            return self.plain_delta(CONTENT, token, out);
+        }
         if matches!(self.flavor, Flavor::Messages) {
             return anthropic::delta(out, self.tokens.get(), "text_delta", "text", token);
         }
@@ -408,11 +416,9 @@ impl ChunkWriter {
         out.extend_from_slice(PLAIN_DELTA_END);
     }
 
-    /// A chat chunk whose delta is `{DELTA_FIELDS[field]: text}`.
+    /// A chat chunk whose delta is `{DELTA_FIELDS[field]: text}`, encoded in full (the plain
+    /// chunk of choice 0 is `plain_delta`).
     fn chat_delta(&self, index: usize, field: usize, text: &str, extras: Extras<'_>, out: &mut Vec<u8>) {
-        if index == 0 && self.plain[field] && extras.logprobs.is_empty() && extras.usage.is_none() {
-            return self.plain_delta(field, text, out);
-        }
         out.extend_from_slice(&self.head);
         let spoken = self.speaking && field == CONTENT;
         push_delta_open(out, index, if spoken { TRANSCRIPT_FIELD } else { DELTA_FIELDS[field] });
