@@ -1,7 +1,12 @@
 //! SSE chunk encoding from per-stream templates: everything but the token text is encoded
 //! once per request, so a content chunk costs two copies and a JSON-escape of the token.
 
-use super::anthropic::{cache::CacheUsage, events as anthropic};
+mod dialects;
+mod json;
+
+pub use json::{push_json_str, push_u64, push_usage};
+
+use super::anthropic::events as anthropic;
 
 /// Which endpoint's chunk shape to emit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,10 +100,7 @@ pub struct ChunkWriter {
 }
 
 use super::obfuscation::Obfuscation;
-use super::responses::{
-    events::{Answer as ResponsesAnswer, Ids},
-    object::{Params, Status},
-};
+use super::responses::{events::Ids, object::Params};
 
 const DATA: &[u8] = b"data: ";
 /// The blank line that ends an SSE event.
@@ -312,88 +314,6 @@ impl ChunkWriter {
         out.extend_from_slice(END);
     }
 
-    /// Anthropic's opening events: `message_start`, the first content block (thinking when the
-    /// model reasons first, text when it answers in text; a tool call opens its own), `ping`.
-    pub fn messages_open(&self, thinking: bool, text_answer: bool, usage: Usage, cache: CacheUsage, out: &mut Vec<u8>) {
-        anthropic::message_start(out, &self.head, usage, cache);
-        match (thinking, text_answer) {
-            (true, _) => self.messages_block(anthropic::Block::Thinking, out),
-            (false, true) => self.messages_block(anthropic::Block::Text, out),
-            (false, false) => {}
-        }
-        anthropic::ping(out);
-    }
-
-    /// Anthropic: the thinking block ends with its `signature`, and a text answer's block begins.
-    pub fn messages_answer_starts(&self, text_answer: bool, signature: &str, out: &mut Vec<u8>) {
-        anthropic::delta(out, 0, "signature_delta", "signature", signature);
-        self.messages_block_stop(out);
-        if text_answer {
-            self.messages_block(anthropic::Block::Text, out);
-        }
-    }
-
-    /// Anthropic: the open block stops, then `message_delta` with the stop reason (and the stop
-    /// sequence that ended the message, if one did) and usage, then `message_stop`.
-    pub fn messages_finish(
-        &self,
-        (finish_reason, stop_sequence): (&str, Option<&str>),
-        output_tokens: u64,
-        usage: Usage,
-        cache: CacheUsage,
-        out: &mut Vec<u8>,
-    ) {
-        self.messages_block_stop(out);
-        anthropic::message_end(out, (finish_reason, stop_sequence), usage, cache, output_tokens);
-    }
-
-    /// Anthropic: the open block (if any) stops and `block` starts as the next one.
-    fn messages_block(&self, block: anthropic::Block<'_>, out: &mut Vec<u8>) {
-        self.messages_block_stop(out);
-        let index = self.blocks.get();
-        anthropic::block_start(out, index, block);
-        self.tokens.set(index);
-        self.blocks.set(index + 1);
-    }
-
-    /// Anthropic: the open block, if any, stops.
-    fn messages_block_stop(&self, out: &mut Vec<u8>) {
-        if self.tokens.get() < self.blocks.get() {
-            anthropic::block_stop(out, self.tokens.get());
-            self.tokens.set(self.blocks.get());
-        }
-    }
-
-    /// The Responses API's opening events; `tool_calls` when the answer is function calls
-    /// rather than a message.
-    pub fn responses_open(&self, thinking: bool, tool_calls: bool, out: &mut Vec<u8>) {
-        if let Some(ids) = &self.responses {
-            ids.open(&self.tokens, thinking, tool_calls, out);
-        }
-    }
-
-    /// The Responses API: the reasoning item ends (with its text) and the message item begins.
-    pub fn responses_answer_starts(&self, reasoning_text: &str, out: &mut Vec<u8>) {
-        if let Some(ids) = &self.responses {
-            ids.answer_starts(&self.tokens, reasoning_text, out);
-        }
-    }
-
-    /// The Responses API's closing events, ending with `response.completed` (or
-    /// `response.incomplete` at that `status`) and its usage.
-    pub fn responses_finish(
-        &self,
-        reasoning_text: Option<&str>,
-        answer: &ResponsesAnswer<'_>,
-        status: Status,
-        usage: Usage,
-        out: &mut Vec<u8>,
-    ) {
-        if let Some(ids) = &self.responses {
-            ids.finish(&self.tokens, reasoning_text, answer, status, usage, out);
-        }
-    }
-
     /// One reasoning chunk of choice `index` (chat only): `delta.reasoning_content`.
     pub fn reasoning(&self, index: usize, token: &str, out: &mut Vec<u8>) {
         if index == 0 && self.plain[REASONING] {
@@ -558,21 +478,6 @@ fn push_choice_end(out: &mut Vec<u8>, extras: Extras<'_>) {
     }
 }
 
-/// Appends `n` in decimal without allocating.
-pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
 impl Usage {
     /// The OpenAI `usage` object.
     pub fn to_json(self) -> serde_json::Value {
@@ -590,86 +495,24 @@ impl Usage {
     }
 }
 
-/// Appends the OpenAI `usage` object, the same bytes as serializing [`Usage::to_json`] (written by
-/// hand: through serde it cost ~14k instructions, a fifth of a whole 64-token stream).
-pub fn push_usage(out: &mut Vec<u8>, u: Usage) {
-    let fields: [(&[u8], u64); 9] = [
-        (b"{\"prompt_tokens\":", u.prompt_tokens),
-        (b",\"completion_tokens\":", u.completion_tokens),
-        (b",\"total_tokens\":", u.prompt_tokens + u.completion_tokens),
-        (b",\"prompt_tokens_details\":{\"cached_tokens\":", 0),
-        (b",\"audio_tokens\":", u.prompt_audio_tokens),
-        (b"},\"completion_tokens_details\":{\"reasoning_tokens\":", u.reasoning_tokens),
-        (b",\"audio_tokens\":", u.completion_audio_tokens),
-        (b",\"accepted_prediction_tokens\":", u.accepted_prediction_tokens),
-        (b",\"rejected_prediction_tokens\":", u.rejected_prediction_tokens),
-    ];
-    for (key, value) in fields {
-        out.extend_from_slice(key);
-        push_u64(out, value);
-    }
-    out.extend_from_slice(b"}}");
-}
-
-/// Appends `s` as a JSON string literal.
-pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = s.as_bytes();
-    // Output tokens almost never need escaping: one copy instead of a walk that copies in pieces.
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.reserve(bytes.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(bytes);
-        out.push(b'"');
-        return;
-    }
-    out.push(b'"');
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
-        } else {
-            out.extend_from_slice(escape);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openai::anthropic::cache::CacheUsage;
     use serde_json::Value;
 
-    #[test]
-    fn hand_written_usage_is_byte_identical_to_serde() {
-        let u = Usage {
-            prompt_tokens: 1234,
-            completion_tokens: 56,
-            reasoning_tokens: 7,
-            prompt_audio_tokens: 8,
-            accepted_prediction_tokens: 9,
-            rejected_prediction_tokens: 10,
-            completion_audio_tokens: 11,
-        };
-        for u in [u, Usage::default()] {
-            let mut out = Vec::new();
-            push_usage(&mut out, u);
-            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&u.to_json()).unwrap());
-        }
+    fn meta() -> ResponseMeta {
+        ResponseMeta { id: "chatcmpl-1".into(), created: 42, model: "a/\"b\"".into(), fingerprint: "fp_1".into() }
+    }
+
+    fn events(bytes: &[u8]) -> Vec<Value> {
+        let text = std::str::from_utf8(bytes).unwrap();
+        assert!(text.ends_with("\n\n"));
+        text.split_terminator("\n\n")
+            .map(|e| e.strip_prefix("data: ").expect("data line"))
+            .filter(|d| *d != "[DONE]")
+            .map(|d| serde_json::from_str(d).expect("valid JSON"))
+            .collect()
     }
 
     #[test]
@@ -709,41 +552,6 @@ mod tests {
         let mut audio = Vec::new();
         w.audio(0, &serde_json::json!({"expires_at": 5}), &mut audio);
         assert_eq!(parse(&audio)["choices"][0]["delta"]["audio"]["expires_at"], 5);
-    }
-
-    #[test]
-    fn json_strings_escape_exactly_as_serde_does() {
-        let same_as_serde = |s: &str| {
-            let mut out = b"x".to_vec();
-            push_json_str(&mut out, s);
-            assert_eq!(&out[1..], serde_json::to_string(s).unwrap().as_bytes(), "{s:?}");
-        };
-        // Every ASCII character alone and inside text (the slow path copies around escapes).
-        for c in (0..=0x7f_u8).map(char::from) {
-            same_as_serde(&c.to_string());
-            same_as_serde(&format!("a{c}b{c}"));
-        }
-        for s in [" word", "", "q\"uote", "back\\slash", "tab\tnew\nline\r", "\u{8}\u{c}\u{1}\u{1f}", "é 😀 \u{7f}"]
-        {
-            same_as_serde(s);
-        }
-        for s in ["\u{80}\u{a0}ÿ", "\u{2028}\u{2029}", "日本\n語", "\u{fffd}\u{10ffff}\u{8}"] {
-            same_as_serde(s);
-        }
-    }
-
-    fn meta() -> ResponseMeta {
-        ResponseMeta { id: "chatcmpl-1".into(), created: 42, model: "a/\"b\"".into(), fingerprint: "fp_1".into() }
-    }
-
-    fn events(bytes: &[u8]) -> Vec<Value> {
-        let text = std::str::from_utf8(bytes).unwrap();
-        assert!(text.ends_with("\n\n"));
-        text.split_terminator("\n\n")
-            .map(|e| e.strip_prefix("data: ").expect("data line"))
-            .filter(|d| *d != "[DONE]")
-            .map(|d| serde_json::from_str(d).expect("valid JSON"))
-            .collect()
     }
 
     #[test]
