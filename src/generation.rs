@@ -456,6 +456,21 @@ impl SimConfig {
         }
         (first, itl)
     }
+
+    /// When each of `tokens` output tokens of `model` is due, from arrival: TTFT (prefill
+    /// included), then one ITL draw per further token (at least one deadline).
+    pub fn token_deadlines(&self, model: &str, prompt_tokens: u64, tokens: u64, rng: &mut Rng) -> Vec<Duration> {
+        let (first, itl) = self.timing(model, prompt_tokens, rng);
+        let mut due = first;
+        (0..tokens.max(1))
+            .map(|i| {
+                if i > 0 {
+                    due += itl.sample(rng);
+                }
+                due
+            })
+            .collect()
+    }
 }
 
 /// Derives a choice's reasoning seed from its answer seed.

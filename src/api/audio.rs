@@ -31,21 +31,6 @@ pub static ROUTES: &[Route] = &[
     Route::post("/v1/audio/translations", translations).body(BodyKind::Multipart),
 ];
 
-/// When each of `tokens` output tokens of `model` is due, from arrival (all at once when
-/// `--non-streaming-delay false` and not streaming).
-fn deadlines(app: &App, ctx: &mut Ctx<'_>, model: &str, prompt_tokens: u64, tokens: u64) -> Vec<Duration> {
-    let (first, itl) = app.sim.timing(model, prompt_tokens, ctx.rng);
-    let mut due = first;
-    (0..tokens.max(1))
-        .map(|i| {
-            if i > 0 {
-                due += itl.sample(ctx.rng);
-            }
-            due
-        })
-        .collect()
-}
-
 /// What metrics record: `prompt` tokens in, `output` tokens out (generated ones, unlike other
 /// media), the first due at `first`.
 fn summary(model: String, prompt: u64, output: u64, first: Duration) -> GenSummary {
@@ -74,7 +59,7 @@ fn speech(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let instructions = request.instructions.as_deref().map_or(0, |i| app.encoding.count(i));
     let input_tokens = (app.encoding.count(&request.input) + instructions) as u64;
     let output_tokens = speech::audio_tokens(rendered.seconds);
-    let due = deadlines(app, ctx, &request.model, input_tokens, output_tokens);
+    let due = app.sim.token_deadlines(&request.model, input_tokens, output_tokens, ctx.rng);
     let summary = summary(request.model, input_tokens, output_tokens, due[0]);
     if !request.sse {
         let body = Body::Shared(rendered.bytes);
@@ -115,7 +100,7 @@ fn transcribe(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>, task: Task) -> Ou
     let output_tokens = app.encoding.count(&text) as u64;
     let usage = request.usage(prompt_tokens, output_tokens);
     let input_tokens = request.audio_tokens() + prompt_tokens;
-    let due = deadlines(app, ctx, &request.model, input_tokens, output_tokens);
+    let due = app.sim.token_deadlines(&request.model, input_tokens, output_tokens, ctx.rng);
     let summary = summary(request.model.clone(), input_tokens, output_tokens, due[0]);
     if !request.stream {
         let (content_type, body) = request.body(&transcript, usage);

@@ -141,7 +141,7 @@ fn prompt(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     // The same query to the same model always gets the same answer.
     let mut text = TextGen::new(features::hash(r.query.as_bytes(), features::hash(r.model.as_bytes(), 0)));
     let pieces: Vec<&str> = (0..tokens).map(|_| text.next_token()).collect();
-    let due = deadlines(app, ctx, &r.model, prompt_tokens, tokens);
+    let due = app.sim.token_deadlines(&r.model, prompt_tokens, tokens, ctx.rng);
     let usage =
         json!({"prompt_tokens": prompt_tokens, "completion_tokens": tokens, "total_tokens": prompt_tokens + tokens});
     let summary = summary(app, &r.model, prompt_tokens, tokens, due[0]);
@@ -164,20 +164,6 @@ fn prompt(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 /// One SSE `data:` event.
 fn data(v: &Value) -> Vec<u8> {
     format!("data: {v}\n\n").into_bytes()
-}
-
-/// Each token's deadline from arrival: TTFT (with prefill of the retrieved context), then ITL draws.
-fn deadlines(app: &App, ctx: &mut Ctx<'_>, model: &str, prompt_tokens: u64, tokens: u64) -> Vec<Duration> {
-    let (first, itl) = app.sim.timing(model, prompt_tokens, ctx.rng);
-    let mut due = first;
-    (0..tokens.max(1))
-        .map(|i| {
-            if i > 0 {
-                due += itl.sample(ctx.rng);
-            }
-            due
-        })
-        .collect()
 }
 
 /// What metrics record: a generation of `tokens` tokens.

@@ -7,16 +7,9 @@ import time
 
 import anthropic
 import openai
+from checking import check, passed
 
 base_url = sys.argv[1]
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
 
 
 # A wrong key: AuthenticationError with OpenAI's code, in both SDKs.
@@ -61,4 +54,4 @@ page = retrying.models.list()
 elapsed = time.monotonic() - start
 check(len(page.data) > 0 and elapsed < 5, f"the SDK's retry succeeded after {elapsed:.2f} s")
 
-print(f"{checks} checks passed")
+passed()

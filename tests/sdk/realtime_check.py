@@ -13,17 +13,10 @@ import openai
 from openai.types.realtime.realtime_server_event import RealtimeServerEvent
 
 from strict import validate
+from checking import check, passed
 
 base_url = sys.argv[1]
 client = openai.OpenAI(base_url=base_url, api_key="sk-fake", max_retries=0, timeout=30)
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
 
 
 def recv(conn):
@@ -105,4 +98,4 @@ with client.realtime.connect(model="gpt-realtime") as conn:
     usage = events[-1][1]["response"]["usage"]
     check(usage["input_token_details"]["audio_tokens"] == 7, f"700 ms of input audio: {usage}")
 
-print(f"{checks} checks passed")
+passed()

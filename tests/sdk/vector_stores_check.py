@@ -18,17 +18,10 @@ from openai.types.vector_stores import (
 )
 
 from strict import validate
+from checking import check, passed
 
 base_url = sys.argv[1]
 client = openai.OpenAI(base_url=base_url, api_key="sk-fake", max_retries=0, timeout=30)
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        raise SystemExit(f"FAILED: {what}")
 
 
 def raw(call, *args, **kwargs):
@@ -142,4 +135,4 @@ try:
 except openai.NotFoundError:
     check(True, "")
 
-print(f"{checks} checks passed")
+passed()
