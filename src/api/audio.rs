@@ -87,7 +87,7 @@ fn translations(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 
 /// Transcribes (or translates) the upload: the transcript follows the file's real duration.
 fn transcribe(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>, task: Task) -> Outcome {
-    let content_type = req.head.content_type.as_deref().unwrap_or("");
+    let content_type = req.head.content_type().unwrap_or("");
     if !content_type.trim_start().to_ascii_lowercase().starts_with("multipart/form-data") {
         return Err(Error::bad_request(format!(
             "Invalid Content-Type {content_type:?}: the body must be multipart/form-data with a 'file' and a 'model'."

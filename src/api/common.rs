@@ -112,7 +112,7 @@ pub fn no_such(kind: &str, id: &str) -> Error {
 
 /// The parts of a `multipart/form-data` request (a 400 for another content type or a broken body).
 pub fn form<'a>(req: &Request<'a>) -> Result<Vec<crate::proto::multipart::Part<'a>>, Error> {
-    let content_type = req.head.content_type.as_deref().unwrap_or("");
+    let content_type = req.head.content_type().unwrap_or("");
     let boundary = crate::proto::multipart::boundary(content_type)?;
     Ok(crate::proto::multipart::parse(req.body, boundary)?)
 }

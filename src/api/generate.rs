@@ -20,7 +20,7 @@ use crate::{
 
 /// Refuses a body that says it is not JSON.
 pub fn require_json(req: &Request<'_>) -> Result<(), Error> {
-    match req.head.content_type.as_deref().filter(|ct| !ct.to_ascii_lowercase().contains("json")) {
+    match req.head.content_type().filter(|ct| !ct.to_ascii_lowercase().contains("json")) {
         Some(ct) => Err(Error::bad_request(format!("Invalid Content-Type {ct:?}: the body must be application/json."))),
         None => Ok(()),
     }

@@ -169,7 +169,7 @@ impl Request<'_> {
 
     /// The first value of query parameter `name`, decoded (`+` is a space).
     pub fn query(&self, name: &str) -> Option<String> {
-        crate::proto::query::param(&self.head.query, name)
+        crate::proto::query::param(self.head.query(), name)
     }
 }
 

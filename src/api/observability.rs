@@ -56,7 +56,7 @@ fn exposition(app: &App, req: &Request<'_>, dialect: Dialect) -> Outcome {
     if dialect == Dialect::All {
         super::rate_limits::render_prometheus(&app.state.auth, &mut text);
     }
-    let openmetrics = req.head.accept.as_deref().is_some_and(|a| a.contains("application/openmetrics-text"));
+    let openmetrics = req.head.accept().is_some_and(|a| a.contains("application/openmetrics-text"));
     let (content_type, body) = match openmetrics {
         true => ("application/openmetrics-text; version=1.0.0; charset=utf-8", prometheus::to_openmetrics(&text)),
         false => (PROMETHEUS, text),

@@ -52,7 +52,7 @@ const STORED_CHATS: ListSpec = ListSpec::after_only(Order::Asc);
 
 fn list_chats(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let page = common::page_query(req, STORED_CHATS)?;
-    Ok(Full::value(&stored_chat::list(&app.stores.chats, &page, &req.head.query)?).into())
+    Ok(Full::value(&stored_chat::list(&app.stores.chats, &page, req.head.query())?).into())
 }
 
 fn get_chat(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {

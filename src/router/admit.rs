@@ -66,7 +66,11 @@ pub fn admit(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Resul
     }
     auth.on_hangups(hangups);
     let head = req.head;
-    let key = auth::presented(head.authorization.as_deref(), head.x_api_key.as_deref(), head.api_key.as_deref());
+    let key = auth::presented(
+        head.header(crate::proto::http1::Field::Authorization),
+        head.header(crate::proto::http1::Field::XApiKey),
+        head.header(crate::proto::http1::Field::ApiKey),
+    );
     let entry = auth.identify(key).map_err(|denied| {
         let counter = if denied == Denied::Missing { &auth.missing } else { &auth.invalid };
         counter.fetch_add(1, Ordering::Relaxed);

@@ -161,7 +161,7 @@ impl Conn {
     async fn handle(&mut self, head: RequestHead) -> bool {
         self.rbuf.drain(..head.head_len);
         let router = router::table::router();
-        let found = router.find(head.method, &head.path);
+        let found = router.find(head.method, head.path());
         let label = found.label(router);
         if head.expect_continue && head.body != BodyFraming::None {
             self.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -216,8 +216,8 @@ impl Conn {
                 }
             }
             Found::Preflight { allow, .. } => Reply::Now(router::preflight(allow)),
-            Found::NotAllowed { allow, dialect, .. } => Reply::Now(router::not_allowed(&head.path, allow, dialect)),
-            Found::NotFound => Reply::Now(router::not_found(&head.path)),
+            Found::NotAllowed { allow, dialect, .. } => Reply::Now(router::not_allowed(head.path(), allow, dialect)),
+            Found::NotFound => Reply::Now(router::not_found(head.path())),
         };
         if let Some(charge) = charge {
             router::settle(&core.app, charge, &reply);
@@ -396,7 +396,7 @@ impl Conn {
             keep_alive: keep_alive && head.minor_version == 1,
             minor_version: head.minor_version,
             date: &self.core.date(),
-            request_id: head.request_id.as_deref(),
+            request_id: head.request_id(),
             extra,
         }
         .encode(&mut self.wbuf);
@@ -551,7 +551,7 @@ impl<'a> Framing<'a> {
         Framing {
             minor_version: head.minor_version,
             keep_alive,
-            request_id: head.request_id.as_deref(),
+            request_id: head.request_id(),
             head_only: head.method == Method::Head,
             endpoint,
         }

@@ -218,7 +218,7 @@ pub fn execute(app: &App, rng: &mut Rng, url: &str, body: &serde_json::Value) ->
 
 /// The head of a line's request: `POST url` with a JSON body.
 fn synthetic_head(url: &str) -> RequestHead {
-    RequestHead { content_type: Some(super::super::JSON.to_owned()), ..RequestHead::synthetic(Method::Post, url) }
+    RequestHead::synthetic(Method::Post, url).with(crate::proto::http1::Field::ContentType, super::super::JSON)
 }
 
 /// Sets the final status and its timestamp.

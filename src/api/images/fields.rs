@@ -52,13 +52,13 @@ impl<'a> Fields<'a> {
 
     /// A form body, given the request's `Content-Type`.
     pub fn form(req: &Request<'a>) -> Result<Fields<'a>, Error> {
-        let boundary = multipart::boundary(req.head.content_type.as_deref().unwrap_or(""))?;
+        let boundary = multipart::boundary(req.head.content_type().unwrap_or(""))?;
         Ok(Fields::Form { body: req.body, parts: multipart::parse(req.body, boundary)? })
     }
 
     /// A form when the request says `multipart/form-data`, else JSON.
     pub fn any(req: &Request<'a>) -> Result<Fields<'a>, Error> {
-        let ct = req.head.content_type.as_deref().unwrap_or("");
+        let ct = req.head.content_type().unwrap_or("");
         if ct.trim_start().to_ascii_lowercase().starts_with("multipart/") {
             Fields::form(req)
         } else {

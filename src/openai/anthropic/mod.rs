@@ -81,10 +81,10 @@ fn message_body(plan: &Plan) -> Vec<u8> {
 
 /// A JSON body, and a known `anthropic-version` when one is sent.
 fn check_headers(head: &RequestHead) -> Result<(), Error> {
-    if let Some(ct) = head.content_type.as_deref().filter(|ct| !ct.to_ascii_lowercase().contains("json")) {
+    if let Some(ct) = head.content_type().filter(|ct| !ct.to_ascii_lowercase().contains("json")) {
         return Err(Error::bad_request(format!("Invalid Content-Type {ct:?}: the body must be application/json.")));
     }
-    match head.anthropic_version.as_deref() {
+    match head.header(crate::proto::http1::Field::AnthropicVersion) {
         Some(v) if !is_version(v.trim()) => {
             Err(Error::bad_request(format!("anthropic-version: {v:?} is not a valid version")))
         }

@@ -8,5 +8,5 @@ mod response;
 
 pub use chunked::ChunkedDecoder;
 pub use error::HttpError;
-pub use request::{BodyFraming, Method, RequestHead, parse_head};
+pub use request::{BodyFraming, Field, Method, RequestHead, parse_head};
 pub use response::{ResponseHead, frame_chunk, http_date, reason_phrase};

@@ -52,15 +52,61 @@ pub enum BodyFraming {
     Chunked,
 }
 
-/// The parts of a request head the server acts on, copied out of the read buffer.
+/// A byte range of a head's copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+/// The headers whose values the server reads, each kept as a span of the head's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `X-Request-ID`, echoed back.
+    RequestId,
+    /// `Accept`, for content negotiation.
+    Accept,
+    /// `Content-Type`.
+    ContentType,
+    /// `Authorization`.
+    Authorization,
+    /// `x-api-key` (Anthropic's key header).
+    XApiKey,
+    /// `api-key` (Azure OpenAI's key header).
+    ApiKey,
+    /// `anthropic-version` (Anthropic's Messages API).
+    AnthropicVersion,
+    /// `Sec-WebSocket-Key`.
+    WebsocketKey,
+    /// `Sec-WebSocket-Version`.
+    WebsocketVersion,
+}
+
+/// Each field's header name, in `Field` order.
+const FIELD_NAMES: [(&str, Field); 9] = [
+    ("x-request-id", Field::RequestId),
+    ("accept", Field::Accept),
+    ("content-type", Field::ContentType),
+    ("authorization", Field::Authorization),
+    ("x-api-key", Field::XApiKey),
+    ("api-key", Field::ApiKey),
+    ("anthropic-version", Field::AnthropicVersion),
+    ("sec-websocket-key", Field::WebsocketKey),
+    ("sec-websocket-version", Field::WebsocketVersion),
+];
+
+/// The parts of a request head the server acts on. The head's bytes are copied out of the read
+/// buffer once, and the path, query and header values are spans of that copy: one allocation per
+/// request instead of one per header kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
+    /// The head's bytes (or, for a synthetic head, its target and header values).
+    raw: Box<[u8]>,
     /// Request method.
     pub method: Method,
-    /// Path without the query string.
-    pub path: String,
-    /// Query string without the `?` (empty when absent).
-    pub query: String,
+    path: Span,
+    query: Span,
+    fields: [Option<Span>; FIELD_NAMES.len()],
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
     /// Whether the connection may be reused after this request.
@@ -69,26 +115,8 @@ pub struct RequestHead {
     pub body: BodyFraming,
     /// `Expect: 100-continue` was sent.
     pub expect_continue: bool,
-    /// `X-Request-ID`, echoed back.
-    pub request_id: Option<String>,
-    /// `Accept`, for content negotiation.
-    pub accept: Option<String>,
-    /// `Content-Type`.
-    pub content_type: Option<String>,
-    /// `Authorization`.
-    pub authorization: Option<String>,
-    /// `x-api-key` (Anthropic's key header).
-    pub x_api_key: Option<String>,
-    /// `api-key` (Azure OpenAI's key header).
-    pub api_key: Option<String>,
-    /// `anthropic-version` (Anthropic's Messages API).
-    pub anthropic_version: Option<String>,
     /// `Upgrade: websocket` together with `Connection: upgrade`.
     pub websocket: bool,
-    /// `Sec-WebSocket-Key`.
-    pub websocket_key: Option<String>,
-    /// `Sec-WebSocket-Version`.
-    pub websocket_version: Option<String>,
     /// Bytes the head occupied in the buffer.
     pub head_len: usize,
 }
@@ -98,26 +126,66 @@ impl RequestHead {
     /// target` (`target` may carry a `?query`), no headers, no body, read from no buffer.
     pub fn synthetic(method: Method, target: &str) -> RequestHead {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let path_end = path.len() as u32;
+        let query_start = if target.len() > path.len() { path_end + 1 } else { path_end };
         RequestHead {
+            raw: target.as_bytes().into(),
             method,
-            path: path.to_owned(),
-            query: query.to_owned(),
+            path: Span { start: 0, end: path_end },
+            query: Span { start: query_start, end: query_start + query.len() as u32 },
+            fields: [None; FIELD_NAMES.len()],
             minor_version: 1,
             keep_alive: true,
             body: BodyFraming::None,
             expect_continue: false,
-            request_id: None,
-            accept: None,
-            content_type: None,
-            authorization: None,
-            x_api_key: None,
-            api_key: None,
-            anthropic_version: None,
             websocket: false,
-            websocket_key: None,
-            websocket_version: None,
             head_len: 0,
         }
+    }
+
+    /// This head with `field` set to `value` (for synthetic heads).
+    pub fn with(mut self, field: Field, value: &str) -> RequestHead {
+        let mut raw = std::mem::take(&mut self.raw).into_vec();
+        let start = raw.len() as u32;
+        raw.extend_from_slice(value.as_bytes());
+        self.fields[field as usize] = Some(Span { start, end: raw.len() as u32 });
+        self.raw = raw.into();
+        self
+    }
+
+    fn text(&self, span: Span) -> &str {
+        // Spans are set only over bytes checked to be UTF-8.
+        std::str::from_utf8(&self.raw[span.start as usize..span.end as usize]).unwrap_or("")
+    }
+
+    /// Path without the query string.
+    pub fn path(&self) -> &str {
+        self.text(self.path)
+    }
+
+    /// Query string without the `?` (empty when absent).
+    pub fn query(&self) -> &str {
+        self.text(self.query)
+    }
+
+    /// The value of `field`'s header, when sent (and valid UTF-8).
+    pub fn header(&self, field: Field) -> Option<&str> {
+        self.fields[field as usize].map(|span| self.text(span))
+    }
+
+    /// `X-Request-ID`.
+    pub fn request_id(&self) -> Option<&str> {
+        self.header(Field::RequestId)
+    }
+
+    /// `Accept`.
+    pub fn accept(&self) -> Option<&str> {
+        self.header(Field::Accept)
+    }
+
+    /// `Content-Type`.
+    pub fn content_type(&self) -> Option<&str> {
+        self.header(Field::ContentType)
     }
 }
 
@@ -138,12 +206,25 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<RequestHead>, Ht
     if head_len > max_head {
         return Err(HttpError::HeadTooLarge);
     }
+    let span = |part: &[u8]| {
+        let start = (part.as_ptr() as usize - buf.as_ptr() as usize) as u32;
+        Span { start, end: start + part.len() as u32 }
+    };
+    let target = req.path.unwrap_or("");
+    let (path, query) = target.split_once('?').unwrap_or((target, &target[target.len()..]));
     let minor_version = req.version.unwrap_or(1);
     let mut head = RequestHead {
+        raw: buf[..head_len].into(),
+        method: Method::parse(req.method.unwrap_or("")),
+        path: if path.is_empty() { Span::default() } else { span(path.as_bytes()) },
+        query: span(query.as_bytes()),
+        fields: [None; FIELD_NAMES.len()],
         minor_version,
         keep_alive: minor_version == 1,
+        body: BodyFraming::None,
+        expect_continue: false,
+        websocket: false,
         head_len,
-        ..RequestHead::synthetic(Method::parse(req.method.unwrap_or("")), req.path.unwrap_or("/"))
     };
     let (mut upgrade_websocket, mut connection_upgrade) = (false, false);
     let mut content_length: Option<u64> = None;
@@ -154,7 +235,14 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<RequestHead>, Ht
             connection_upgrade |=
                 h.value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"));
         }
-        apply_header(&mut head, &mut content_length, h.name, h.value)?;
+        if apply_header(&mut head, &mut content_length, h.name, h.value)? {
+            continue;
+        }
+        // A value that is not UTF-8 is treated as not sent.
+        let kept = FIELD_NAMES.iter().find(|(name, _)| name.eq_ignore_ascii_case(h.name));
+        if let Some((_, field)) = kept.filter(|_| std::str::from_utf8(h.value).is_ok()) {
+            head.fields[*field as usize] = Some(span(h.value));
+        }
     }
     head.websocket = upgrade_websocket && connection_upgrade;
     if head.body != BodyFraming::Chunked {
@@ -163,13 +251,13 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<RequestHead>, Ht
     Ok(Some(head))
 }
 
+/// Applies a framing or connection header; false for any other.
 fn apply_header(
     head: &mut RequestHead,
     content_length: &mut Option<u64>,
     name: &str,
     value: &[u8],
-) -> Result<(), HttpError> {
-    let text = || String::from_utf8_lossy(value).into_owned();
+) -> Result<bool, HttpError> {
     if name.eq_ignore_ascii_case("content-length") {
         let n = std::str::from_utf8(value)
             .ok()
@@ -196,26 +284,10 @@ fn apply_header(
         }
     } else if name.eq_ignore_ascii_case("expect") {
         head.expect_continue = value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
-    } else if name.eq_ignore_ascii_case("x-request-id") {
-        head.request_id = Some(text());
-    } else if name.eq_ignore_ascii_case("accept") {
-        head.accept = Some(text());
-    } else if name.eq_ignore_ascii_case("content-type") {
-        head.content_type = Some(text());
-    } else if name.eq_ignore_ascii_case("authorization") {
-        head.authorization = Some(text());
-    } else if name.eq_ignore_ascii_case("x-api-key") {
-        head.x_api_key = Some(text());
-    } else if name.eq_ignore_ascii_case("api-key") {
-        head.api_key = Some(text());
-    } else if name.eq_ignore_ascii_case("anthropic-version") {
-        head.anthropic_version = Some(text());
-    } else if name.eq_ignore_ascii_case("sec-websocket-key") {
-        head.websocket_key = Some(text());
-    } else if name.eq_ignore_ascii_case("sec-websocket-version") {
-        head.websocket_version = Some(text());
+    } else {
+        return Ok(false);
     }
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -233,7 +305,7 @@ mod tests {
         let head = parse_head(full, MAX).unwrap().unwrap();
         assert_eq!(head.head_len, full.len());
         assert_eq!(head.method, Method::Get);
-        assert_eq!(head.path, "/health");
+        assert_eq!(head.path(), "/health");
         assert!(head.keep_alive);
         assert_eq!(head.body, BodyFraming::None);
     }
@@ -245,7 +317,7 @@ mod tests {
         assert_eq!(first.body, BodyFraming::Length(2));
         let rest = &two[first.head_len + 2..];
         let second = parse_head(rest, MAX).unwrap().unwrap();
-        assert_eq!((second.path.as_str(), second.query.as_str()), ("/a", "b=c"));
+        assert_eq!((second.path(), second.query()), ("/a", "b=c"));
         assert_eq!(second.head_len, rest.len());
     }
 
@@ -261,7 +333,7 @@ mod tests {
         let ws = b"GET /s HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: k==\r\nSec-WebSocket-Version: 13\r\n\r\n";
         let h = parse_head(ws, MAX).unwrap().unwrap();
         assert!(h.websocket);
-        assert_eq!((h.websocket_key.as_deref(), h.websocket_version.as_deref()), (Some("k=="), Some("13")));
+        assert_eq!((h.header(Field::WebsocketKey), h.header(Field::WebsocketVersion)), (Some("k=="), Some("13")));
     }
 
     #[test]
@@ -272,10 +344,19 @@ mod tests {
         let h = parse_head(raw, MAX).unwrap().unwrap();
         assert_eq!(h.body, BodyFraming::Chunked);
         assert!(h.expect_continue);
-        assert_eq!(h.request_id.as_deref(), Some("abc-1"));
-        assert_eq!(h.accept.as_deref(), Some("text/event-stream"));
-        assert_eq!(h.content_type.as_deref(), Some("application/json"));
-        assert_eq!(h.authorization.as_deref(), Some("Bearer sk-1"));
+        assert_eq!(h.request_id(), Some("abc-1"));
+        assert_eq!(h.accept(), Some("text/event-stream"));
+        assert_eq!(h.content_type(), Some("application/json"));
+        assert_eq!(h.header(Field::Authorization), Some("Bearer sk-1"));
+        let odd =
+            parse_head(b"GET /x HTTP/1.1\r\nX-Request-ID: \xff\xfe\r\nACCEPT: a/b\r\n\r\n", MAX).unwrap().unwrap();
+        assert_eq!((odd.request_id(), odd.accept()), (None, Some("a/b")), "non-UTF-8 values are not kept");
+        let synthetic = RequestHead::synthetic(Method::Post, "/v1/x?a=1").with(Field::ContentType, "application/json");
+        assert_eq!(
+            (synthetic.path(), synthetic.query(), synthetic.content_type()),
+            ("/v1/x", "a=1", Some("application/json"))
+        );
+        assert_eq!(RequestHead::synthetic(Method::Get, "/plain").query(), "");
     }
 
     #[test]

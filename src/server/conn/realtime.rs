@@ -27,7 +27,7 @@ impl Conn {
         if !self.accept_websocket(head, endpoint).await {
             return;
         }
-        let model = query::param(&head.query, "model").unwrap_or_else(|| realtime::DEFAULT_MODEL.to_owned());
+        let model = query::param(head.query(), "model").unwrap_or_else(|| realtime::DEFAULT_MODEL.to_owned());
         let seed = self.core.rng.borrow_mut().next_u64();
         let mut session = Session::new(realtime::config(&self.core.app), &model, seed, crate::clock::unix_now().0);
         let start = Instant::now();

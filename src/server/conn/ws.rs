@@ -27,7 +27,10 @@ impl Conn {
     /// Answers a WebSocket handshake with 101 (counted under `endpoint`); false when the
     /// request is not a valid upgrade (a 400 was sent).
     pub(super) async fn accept_websocket(&mut self, head: &RequestHead, endpoint: usize) -> bool {
-        let key = match (head.websocket_key.as_deref(), head.websocket_version.as_deref()) {
+        let key = match (
+            head.header(crate::proto::http1::Field::WebsocketKey),
+            head.header(crate::proto::http1::Field::WebsocketVersion),
+        ) {
             (Some(key), Some("13")) => key,
             _ => {
                 let e = Error::bad_request("WebSocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version: 13");
