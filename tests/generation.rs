@@ -145,7 +145,7 @@ fn invalid_requests_get_openai_errors_before_any_stream() {
 }
 
 /// Models in the built-in catalogue.
-const CATALOGUE: usize = 48;
+const CATALOGUE: usize = 52;
 
 fn model_ids(s: &Server) -> Vec<String> {
     let list = s.request("GET", "/v1/models", None).json();
@@ -231,7 +231,9 @@ fn catalogue_serves_fakeai_context_windows_fine_tunes_and_media_models() {
     assert_eq!(serves("dall-e-3"), serde_json::json!(["/v1/images/generations"]));
     assert_eq!(serves("stabilityai/stable-diffusion-xl-base-1.0"), serde_json::json!(["/v1/images/generations"]));
     assert_eq!(serves("tts-1-hd"), serde_json::json!(["/v1/audio/speech"]));
-    assert_eq!(serves("whisper-1"), serde_json::json!(["/v1/audio/transcriptions"]));
+    assert_eq!(serves("gpt-4o-mini-tts"), serde_json::json!(["/v1/audio/speech"]));
+    assert_eq!(serves("gpt-4o-transcribe")[0], "/v1/audio/transcriptions");
+    assert_eq!(serves("whisper-1"), serde_json::json!(["/v1/audio/transcriptions", "/v1/audio/translations"]));
     assert_eq!(serves("omni-moderation-latest"), serde_json::json!(["/v1/moderations"]));
     assert_eq!(serves("gpt-4o")[0], "/v1/chat/completions");
     let caps = s.request("GET", "/v1/models/whisper-1/capabilities", None).json();

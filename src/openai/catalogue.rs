@@ -98,7 +98,11 @@ pub const ROWS: &[Row] = &[
     row("text-embedding-ada-002", "openai", Embedding, 8191, 0, NONE, (0.1, 0.0, 0.0)),
     row("dall-e-2", "openai", Image, 1000, 0, NONE, FREE),
     row("dall-e-3", "openai", Image, 4000, 0, NONE, FREE),
+    row("gpt-image-1", "openai", Image, 32000, 0, NONE, FREE),
+    row("gpt-4o-mini-tts", "openai", Speech, 2000, 0, NONE, FREE),
     row("whisper-1", "openai", Transcription, 0, 0, (false, true, false), FREE),
+    row("gpt-4o-transcribe", "openai", Transcription, 16000, 0, (false, true, false), FREE),
+    row("gpt-4o-mini-transcribe", "openai", Transcription, 16000, 0, (false, true, false), FREE),
     row("omni-moderation-latest", "openai", Moderation, 32768, 0, (true, false, false), FREE),
     row("text-moderation-latest", "openai", Moderation, 32768, 0, NONE, FREE),
 ];

@@ -56,7 +56,7 @@ impl Kind {
             Kind::Embedding => &["/v1/embeddings"],
             Kind::Image => &["/v1/images/generations"],
             Kind::Speech => &["/v1/audio/speech"],
-            Kind::Transcription => &["/v1/audio/transcriptions"],
+            Kind::Transcription => &["/v1/audio/transcriptions", "/v1/audio/translations"],
             Kind::Moderation => &["/v1/moderations"],
         }
     }
@@ -396,7 +396,7 @@ mod tests {
         assert_eq!(serves("BAAI/bge-m3"), serde_json::json!(["/v1/embeddings"]));
         assert_eq!(serves("dall-e-3"), serde_json::json!(["/v1/images/generations"]));
         assert_eq!(serves("tts-1"), serde_json::json!(["/v1/audio/speech"]));
-        assert_eq!(serves("whisper-1"), serde_json::json!(["/v1/audio/transcriptions"]));
+        assert_eq!(serves("whisper-1"), serde_json::json!(["/v1/audio/transcriptions", "/v1/audio/translations"]));
         assert_eq!(serves("omni-moderation-latest"), serde_json::json!(["/v1/moderations"]));
         assert_eq!(serves("gpt-4o")[0], "/v1/chat/completions");
         let caps = r.get("text-embedding-3-small").unwrap().capabilities_json();

@@ -17,7 +17,7 @@ client = openai.OpenAI(base_url=base_url, api_key="sk-fake", max_retries=0, time
 # Models
 models = client.models.list()
 ids = [m.id for m in models.data]
-check("openai/gpt-oss-120b" in ids and len(ids) == 48, f"models.list: {ids}")
+check("openai/gpt-oss-120b" in ids and len(ids) == 52, f"models.list: {ids}")
 check(all(openai.types.Model.model_validate(m.model_dump()) for m in models.data), "models validate")
 m = client.models.retrieve("openai/gpt-oss-120b")
 check(m.id == "openai/gpt-oss-120b" and m.object == "model", "models.retrieve")
