@@ -131,8 +131,15 @@ fn errors_use_anthropics_envelope_and_request_id() {
             .unwrap()
             .starts_with("input length and `max_tokens` exceed context limit")
     );
-    // Accepted without the header (Anthropic requires it; see src/openai/anthropic/mod.rs).
-    assert_eq!(post(&s, "/v1/messages", &msg(""), &[]).status, 200);
+    // Without the version header: Anthropic's 400 (the harness adds the header unless told).
+    let body = msg("");
+    let mut c = s.connect();
+    c.write_raw(
+        format!("POST /v1/messages HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+            .as_bytes(),
+    );
+    let r = c.response();
+    assert_eq!((r.status, r.json()["error"]["message"].as_str()), (400, Some("anthropic-version: header is required")));
     assert_eq!(post(&s, "/v1/messages", &msg(""), &[("anthropic-version", "2023-06-01")]).status, 200);
 }
 

@@ -314,6 +314,10 @@ impl Conn {
 
 pub fn encode(method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Vec<u8> {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n");
+    // Anthropic's API requires its version header, as its SDK sends it.
+    if path.starts_with("/v1/messages") && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("anthropic-version")) {
+        req.push_str("anthropic-version: 2023-06-01\r\n");
+    }
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }

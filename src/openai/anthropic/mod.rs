@@ -2,12 +2,10 @@
 //! official `anthropic` SDK uses it: tool use, extended thinking, prompt caching, Anthropic's
 //! validation and error envelope.
 //!
-//! `anthropic-version`: Anthropic answers a request without it with 400 `anthropic-version:
-//! header is required`, and one naming no version with 400 `anthropic-version: "…" is not a
-//! valid version`. fakeai accepts it missing (as `2023-06-01`: the SDKs always send it, while
-//! load generators and curl examples often do not) and rejects, as Anthropic does, a value that
-//! is not a version date (`YYYY-MM-DD`); any date is accepted, since each SDK release may name a
-//! newer one (the `anthropic` 2.17 SDK sends `2026-10-21`).
+//! `anthropic-version`, as Anthropic handles it: a request without it gets 400 `anthropic-version:
+//! header is required`, and one naming no version 400 `anthropic-version: "…" is not a valid
+//! version` (the SDKs and AIPerf always send it). Any version date (`YYYY-MM-DD`) is accepted,
+//! since each SDK release may name a newer one (the `anthropic` 2.17 SDK sends `2026-10-21`).
 
 pub mod body;
 pub mod cache;
@@ -88,7 +86,8 @@ fn check_headers(head: &RequestHead) -> Result<(), Error> {
         Some(v) if !is_version(v.trim()) => {
             Err(Error::bad_request(format!("anthropic-version: {v:?} is not a valid version")))
         }
-        _ => Ok(()),
+        Some(_) => Ok(()),
+        None => Err(Error::bad_request("anthropic-version: header is required")),
     }
 }
 
