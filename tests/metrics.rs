@@ -319,32 +319,8 @@ fn ws_text(payload: &str) -> Vec<u8> {
     out
 }
 
-/// Reads one server frame: (opcode, payload).
-fn ws_read(sock: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
-    use std::io::Read;
-    let mut h = [0u8; 2];
-    sock.read_exact(&mut h).unwrap();
-    assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
-    let len = match h[1] & 0x7F {
-        126 => {
-            let mut l = [0u8; 2];
-            sock.read_exact(&mut l).unwrap();
-            u16::from_be_bytes(l) as usize
-        }
-        127 => {
-            let mut l = [0u8; 8];
-            sock.read_exact(&mut l).unwrap();
-            u64::from_be_bytes(l) as usize
-        }
-        n => n as usize,
-    };
-    let mut payload = vec![0u8; len];
-    sock.read_exact(&mut payload).unwrap();
-    (h[0] & 0x0F, payload)
-}
-
 fn ws_json(sock: &mut std::net::TcpStream) -> serde_json::Value {
-    let (op, payload) = ws_read(sock);
+    let (op, payload) = common::ws_read(sock);
     assert_eq!(op, 1, "a text frame");
     serde_json::from_slice(&payload).unwrap()
 }
@@ -420,7 +396,7 @@ fn metrics_stream_websocket_subscribes_and_updates_under_traffic() {
     assert!(sock.read(&mut b).is_err(), "no updates after unsubscribe");
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     sock.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8]).unwrap();
-    assert_eq!(ws_read(&mut sock), (8, vec![0x03, 0xE8]), "close answered with 1000");
+    assert_eq!(common::ws_read(&mut sock), (8, vec![0x03, 0xE8]), "close answered with 1000");
 
     if let Some(python) = common::sdk_python() {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/ws_check.py");

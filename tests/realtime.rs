@@ -33,31 +33,9 @@ fn ws_text(payload: &str) -> Vec<u8> {
     out
 }
 
-/// Reads one server frame: (opcode, payload).
-fn ws_read(sock: &mut TcpStream) -> (u8, Vec<u8>) {
-    let mut h = [0u8; 2];
-    sock.read_exact(&mut h).unwrap();
-    let len = match h[1] & 0x7F {
-        126 => {
-            let mut l = [0u8; 2];
-            sock.read_exact(&mut l).unwrap();
-            u16::from_be_bytes(l) as usize
-        }
-        127 => {
-            let mut l = [0u8; 8];
-            sock.read_exact(&mut l).unwrap();
-            u64::from_be_bytes(l) as usize
-        }
-        n => n as usize,
-    };
-    let mut payload = vec![0u8; len];
-    sock.read_exact(&mut payload).unwrap();
-    (h[0] & 0x0F, payload)
-}
-
 /// The next server event.
 fn event(sock: &mut TcpStream) -> Value {
-    let (op, payload) = ws_read(sock);
+    let (op, payload) = common::ws_read(sock);
     assert_eq!(op, 1, "a text frame");
     serde_json::from_slice(&payload).unwrap()
 }
@@ -200,7 +178,7 @@ fn cancel_ends_a_response_early_and_bad_input_gets_error_events() {
     send(&mut sock, r#"{"type":"input_audio_buffer.clear"}"#);
     assert_eq!(event(&mut sock)["type"], "input_audio_buffer.cleared", "silence is not speech");
     sock.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8]).unwrap();
-    assert_eq!(ws_read(&mut sock), (8, vec![0x03, 0xE8]), "close answered with 1000");
+    assert_eq!(common::ws_read(&mut sock), (8, vec![0x03, 0xE8]), "close answered with 1000");
 }
 
 #[test]

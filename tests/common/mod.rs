@@ -418,3 +418,26 @@ pub fn probe_stream(path: &std::path::Path, entries: &str) -> Vec<String> {
     assert!(out.status.success(), "ffprobe failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().split(',').map(str::to_owned).collect()
 }
+
+/// Reads one WebSocket frame from the server (unmasked, as RFC 6455 requires): (opcode, payload).
+pub fn ws_read(sock: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut h = [0u8; 2];
+    sock.read_exact(&mut h).unwrap();
+    assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
+    let len = match h[1] & 0x7F {
+        126 => {
+            let mut l = [0u8; 2];
+            sock.read_exact(&mut l).unwrap();
+            u16::from_be_bytes(l) as usize
+        }
+        127 => {
+            let mut l = [0u8; 8];
+            sock.read_exact(&mut l).unwrap();
+            u64::from_be_bytes(l) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0u8; len];
+    sock.read_exact(&mut payload).unwrap();
+    (h[0] & 0x0F, payload)
+}

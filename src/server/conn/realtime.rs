@@ -12,7 +12,7 @@ use crate::{
     proto::{
         http1::RequestHead,
         query,
-        websocket::{self, close, opcode},
+        websocket::{self, opcode},
     },
 };
 
@@ -37,12 +37,7 @@ impl Conn {
             while let Some(event) = session.poll(now) {
                 websocket::encode(opcode::TEXT, event.as_bytes(), &mut self.wbuf);
             }
-            if !self.flush().await {
-                return;
-            }
-            if self.core.draining.get() {
-                websocket::encode_close(close::GOING_AWAY, &mut self.wbuf);
-                self.flush().await;
+            if !self.flush_unless_draining().await {
                 return;
             }
             let wake = session.next_due().map_or(now + DRAIN_CHECK, |due| due.min(now + DRAIN_CHECK));

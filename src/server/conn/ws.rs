@@ -65,12 +65,7 @@ impl Conn {
             if sub.interval != interval {
                 next = Instant::now() + sub.interval;
             }
-            if !self.flush().await {
-                return;
-            }
-            if self.core.draining.get() {
-                websocket::encode_close(close::GOING_AWAY, &mut self.wbuf);
-                self.flush().await;
+            if !self.flush_unless_draining().await {
                 return;
             }
             // Wake at least once a second to notice a drain.
@@ -130,6 +125,20 @@ impl Conn {
             }
         }
         Ok(())
+    }
+
+    /// Sends what is queued; false when the session is over: the peer is gone, or the server
+    /// drains (then a 1001 close goes out first).
+    pub(super) async fn flush_unless_draining(&mut self) -> bool {
+        if !self.flush().await {
+            return false;
+        }
+        if self.core.draining.get() {
+            websocket::encode_close(close::GOING_AWAY, &mut self.wbuf);
+            self.flush().await;
+            return false;
+        }
+        true
     }
 
     /// Queues one update frame of `kind` from all shards merged now.
