@@ -29,6 +29,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("no_pin", "server", "no_pin"),
     ("cpus", "server", "cpus"),
     ("backlog", "server", "backlog"),
+    ("tcp_congestion", "server", "tcp_congestion"),
     ("driver", "server", "driver"),
     ("uring_entries", "server", "uring_entries"),
     ("socket_sndbuf", "server", "socket_sndbuf"),

@@ -138,6 +138,11 @@ pub struct ServerArgs {
     /// io_uring submission-queue entries per worker.
     #[arg(long, default_value_t = 4096)]
     pub uring_entries: u32,
+    /// TCP congestion control of the server's sockets; `system` keeps the kernel's default.
+    /// BBR without the fq qdisc paces every send with a kernel timer, which delays and costs
+    /// each small event write.
+    #[arg(long, default_value = "cubic")]
+    pub tcp_congestion: String,
     /// SO_SNDBUF of the listening sockets [default: kernel's].
     #[arg(long, value_parser = parse_size)]
     #[serde(default, deserialize_with = "values::size_opt")]

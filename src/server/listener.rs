@@ -12,18 +12,25 @@ use crate::sockopt::{check, set_int};
 
 /// Socket options for the listeners.
 #[derive(Debug, Clone, Copy)]
-pub struct ListenOpts {
+pub struct ListenOpts<'a> {
     /// `listen()` backlog.
     pub backlog: i32,
     /// SO_SNDBUF, if set.
     pub sndbuf: Option<u64>,
     /// SO_RCVBUF, if set.
     pub rcvbuf: Option<u64>,
+    /// TCP_CONGESTION (accepted sockets inherit it), if set.
+    pub congestion: Option<&'a str>,
 }
 
 /// Binds `count` listeners on `host:port` with SO_REUSEPORT; the kernel spreads incoming
 /// connections across them.
-pub fn bind_all(host: &str, port: u16, count: usize, opts: ListenOpts) -> io::Result<(SocketAddr, Vec<TcpListener>)> {
+pub fn bind_all(
+    host: &str,
+    port: u16,
+    count: usize,
+    opts: ListenOpts<'_>,
+) -> io::Result<(SocketAddr, Vec<TcpListener>)> {
     let mut addr = (host, port)
         .to_socket_addrs()?
         .next()
@@ -37,7 +44,7 @@ pub fn bind_all(host: &str, port: u16, count: usize, opts: ListenOpts) -> io::Re
     Ok((addr, listeners))
 }
 
-fn bind_one(addr: SocketAddr, opts: ListenOpts) -> io::Result<TcpListener> {
+fn bind_one(addr: SocketAddr, opts: ListenOpts<'_>) -> io::Result<TcpListener> {
     let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     // SAFETY: plain socket creation; the fd is owned by the TcpListener below or closed on error.
     let fd = check(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
@@ -51,6 +58,9 @@ fn bind_one(addr: SocketAddr, opts: ListenOpts) -> io::Result<TcpListener> {
     if let Some(n) = opts.rcvbuf {
         set_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, n.min(i32::MAX as u64) as i32)?;
     }
+    if let Some(name) = opts.congestion {
+        set_congestion(fd, name);
+    }
     // Accepted sockets inherit TCP_NODELAY on Linux; connections set it again anyway.
     set_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
     // Accepted sockets inherit receive timestamps (request arrival times, see `arrival`).
@@ -61,6 +71,17 @@ fn bind_one(addr: SocketAddr, opts: ListenOpts) -> io::Result<TcpListener> {
     // SAFETY: `fd` is a bound stream socket.
     check(unsafe { libc::listen(fd, opts.backlog) })?;
     Ok(listener)
+}
+
+/// Sets the congestion control algorithm `name`; a kernel without it keeps its default, with a warning.
+fn set_congestion(fd: libc::c_int, name: &str) {
+    // SAFETY: the name's bytes outlive the call and its length is passed.
+    let set = check(unsafe {
+        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_CONGESTION, name.as_ptr().cast(), name.len() as u32)
+    });
+    if let Err(e) = set {
+        eprintln!("fakeai: TCP congestion control {name:?} unavailable ({e}); keeping the kernel's default");
+    }
 }
 
 fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
@@ -99,7 +120,7 @@ mod tests {
 
     #[test]
     fn port_zero_resolves_once_for_all_listeners() {
-        let opts = ListenOpts { backlog: 16, sndbuf: None, rcvbuf: Some(65536) };
+        let opts = ListenOpts { backlog: 16, sndbuf: None, rcvbuf: Some(65536), congestion: Some("cubic") };
         let (addr, ls) = bind_all("127.0.0.1", 0, 3, opts).unwrap();
         assert_ne!(addr.port(), 0);
         for l in &ls {
@@ -107,5 +128,28 @@ mod tests {
         }
         let (v6, _) = bind_all("::1", 0, 1, opts).unwrap();
         assert!(v6.is_ipv6());
+    }
+
+    #[test]
+    fn accepted_sockets_inherit_the_congestion_control() {
+        let opts = ListenOpts { backlog: 16, sndbuf: None, rcvbuf: None, congestion: Some("reno") };
+        let (addr, ls) = bind_all("127.0.0.1", 0, 1, opts).unwrap();
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        ls[0].set_nonblocking(false).unwrap();
+        let (accepted, _) = ls[0].accept().unwrap();
+        let mut name = [0u8; 16];
+        let mut len = name.len() as libc::socklen_t;
+        // SAFETY: `name` and `len` outlive the call; the kernel writes at most `len` bytes.
+        let got = unsafe {
+            libc::getsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&accepted),
+                libc::IPPROTO_TCP,
+                libc::TCP_CONGESTION,
+                name.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(got, 0);
+        assert!(name.starts_with(b"reno\0"), "{:?}", String::from_utf8_lossy(&name));
     }
 }

@@ -37,7 +37,8 @@ pub fn start(args: ServerArgs) -> io::Result<Running> {
     no_huge_pages();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = args.workers.map_or(cores, usize::from);
-    let opts = ListenOpts { backlog: args.backlog, sndbuf: args.socket_sndbuf, rcvbuf: args.socket_rcvbuf };
+    let congestion = Some(args.tcp_congestion.as_str()).filter(|name| *name != "system");
+    let opts = ListenOpts { backlog: args.backlog, sndbuf: args.socket_sndbuf, rcvbuf: args.socket_rcvbuf, congestion };
     let (addr, listeners) = bind_all(&args.host, args.port, workers, opts)?;
     let cpus: Vec<usize> = match &args.cpus {
         Some(list) => list.0.clone(),

@@ -126,7 +126,10 @@ impl Exchange {
             if self.measured {
                 match self.first {
                     None => Stats::record(&mut stats.ttft, (now - self.started).as_nanos() as u64),
-                    Some(_) => Stats::record(&mut stats.icl, (now - self.last).as_nanos() as u64),
+                    Some(_) => {
+                        Stats::record(&mut stats.icl, (now - self.last).as_nanos() as u64);
+                        stats.coalesced += u64::from(now == self.last);
+                    }
                 }
             }
             self.first.get_or_insert(now);

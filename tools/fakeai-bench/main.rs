@@ -306,6 +306,7 @@ fn report(args: &Args, s: &Stats, elapsed: Duration) {
         "ttfb_ms": summary(&s.ttfb, None),
         "itl_ms": summary(&s.itl, args.expect_itl),
         "inter_chunk_ms": summary(&s.icl, None),
+        "coalesced_share": if s.icl.is_empty() { 0.0 } else { s.coalesced as f64 / s.icl.len() as f64 },
         "e2e_ms": summary(&s.e2e, None),
     });
     if args.json {
@@ -359,6 +360,11 @@ fn report(args: &Args, s: &Stats, elapsed: Duration) {
             f("max")
         );
     }
+    let share = v["coalesced_share"].as_f64().unwrap_or(0.0) * 100.0;
+    let _ = writeln!(
+        out,
+        "coalesced: {share:.2} % of events after a stream's first arrived in one read with the one before"
+    );
     print(out);
 }
 

@@ -23,6 +23,9 @@ pub struct Stats {
     pub icl: Histogram<u64>,
     /// Request start to last byte.
     pub e2e: Histogram<u64>,
+    /// Content events after a stream's first that arrived in the same read as the one before:
+    /// sent (or read) coalesced, so the client saw no gap between them.
+    pub coalesced: u64,
     /// Successful requests.
     pub ok: u64,
     /// Content events (tokens) received.
@@ -39,6 +42,7 @@ impl Default for Stats {
             itl: histogram(),
             icl: histogram(),
             e2e: histogram(),
+            coalesced: 0,
             ok: 0,
             tokens: 0,
             errors: BTreeMap::new(),
@@ -68,6 +72,7 @@ impl Stats {
         ] {
             a.add(b).expect("same bounds");
         }
+        self.coalesced += other.coalesced;
         self.ok += other.ok;
         self.tokens += other.tokens;
         for (k, v) in &other.errors {
