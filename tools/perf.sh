@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the PERFORMANCE.md scenarios: server pinned to core 0, load on core 1, each cell the
 # median of RUNS runs (default 3). Needs wrk (apt) and a release build (cargo build --release).
-# Usage: tools/perf.sh [scenario...]   scenarios: nonstream stream paced open memory startup peers metrics-cost
+# Usage: tools/perf.sh [scenario...]   scenarios: nonstream stream paced floor open memory startup peers metrics-cost
 #        (default: all but peers and metrics-cost). `peers` runs tools/peers.sh (see there).
 #        CLOCK=kernel times paced events by when their bytes reached the client socket (fakeai-bench --clock).
 set -euo pipefail
@@ -9,8 +9,6 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 source tools/perf-common.sh
 scenarios=${*:-nonstream stream paced open memory startup}
-# The server's own emit lateness p50/p99 and request read delay p99, in ms.
-server_delays() { curl -s "127.0.0.1:$PORT/metrics?format=json" | python3 -c "import json,sys; m=json.load(sys.stdin); l, r = m['emit_lateness_ms'], m['read_delay_ms']; print(l['p50'], l['p99'], r['p99'])"; }
 
 if [[ " $scenarios " == *" nonstream "* ]]; then
   write_bodies m
@@ -31,34 +29,78 @@ if [[ " $scenarios " == *" stream "* ]]; then
   stop_server
 fi
 
-paced() { # streams itl tokens requests
-  local streams=$1 itl=$2 tokens=$3 requests=$4 t0 t1 j
-  start_server --ttft 50:0 --itl "$itl:0"
-  t0=$(cpu_ticks)
-  j=$(bench_client --url "http://127.0.0.1:$PORT" --concurrency "$streams" --requests "$requests" \
-      --max-tokens "$tokens" --expect-ttft 50 --expect-itl "$itl" --cpus 1 --warmup "$(warmup_for "$streams")" --duration 60s --clock "${CLOCK:-read}" --json)
-  t1=$(cpu_ticks)
-  local late; late=$(server_delays)
-  stop_server
-  python3 - "$j" "$((t1 - t0))" "$late" <<'PY'
+# The paced closed loops, judged per event. Streams start evenly over one request's duration, so
+# requests arrive at a steady rate (not in generations of thousands at once), and everything is
+# measured from one request's duration + 1 s on: TTFT, per-request ITL, the client's inter-chunk
+# gaps and the share of events that arrived coalesced (in one read with the one before), and the
+# server's emit lateness over the same window (from its Prometheus buckets, interpolated within
+# them). PACED_CELLS overrides the grid ("streams itl tokens generations;...", generations measured).
+# `floor` runs the same cells against tools/sendfloor.rs, a sender that does nothing but the sends.
+steady() { # streams itl tokens generations -> "ramp_per_s warmup_s requests": the generations measured come after the warm-up
+  python3 -c "import math; d = (50 + $2 * ($3 - 1)) / 1000; r = min(4000, $1 / d); w = $1 / r + 1; print(f'{r:.0f} {w:.2f} {$1 * (math.ceil(w / d) + $4)}')"
+}
+window_lateness() { # scrape-before scrape-after -> "p50_ms p99_ms share_over_2ms_%"
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+def buckets(text):
+    return {float(m[1]): float(m[2]) for m in re.finditer(r'fakeai_emit_lateness_seconds_bucket\{le="([^"]+)"\} (\S+)', text)}
+a, b = buckets(sys.argv[1]), buckets(sys.argv[2])
+les = sorted(b); cum = [b[l] - a.get(l, 0) for l in les]; n = cum[-1] or 1
+def q(p):
+    lo, below = 0.0, 0.0
+    for le, c in zip(les, cum):
+        if c >= p * n:
+            return (lo if le == float("inf") else lo + (le - lo) * (p * n - below) / max(c - below, 1)) * 1e3
+        lo, below = le, c
+print(f"{q(.5):.2f} {q(.99):.2f} {(n - cum[les.index(0.002)]) / n * 100:.2f}")
+PY
+}
+paced() { # streams itl tokens generations [floor] -> one row of figures
+  local streams=$1 itl=$2 tokens=$3 gens=$4 target=${5:-fakeai} ramp warm requests m0 m1 c0 c1 w0 w1 late
+  read -r ramp warm requests <<<"$(steady "$streams" "$itl" "$tokens" "$gens")"
+  if [[ $target == floor ]]; then
+    taskset -c 0 target/release/sendfloor --port "$PORT" --ttft 50 --itl "$itl" --measure-after "$warm" >/tmp/perf-floor.out &
+    SERVER=$!; sleep 0.3
+  else
+    start_server --ttft 50:0 --itl "$itl:0"
+  fi
+  bench_client --url "http://127.0.0.1:$PORT" --concurrency "$streams" --requests "$requests" --ramp "$ramp" \
+    --max-tokens "$tokens" --expect-ttft 50 --expect-itl "$itl" --cpus 1 --warmup "${warm}s" --duration 120s \
+    --clock "${CLOCK:-read}" --json >/tmp/perf-paced.json &
+  local bench=$!
+  sleep "$warm"
+  [[ $target == floor ]] || m0=$(curl -s "127.0.0.1:$PORT/metrics")
+  c0=$(cpu_ticks); w0=$(date +%s.%N)
+  wait "$bench"
+  c1=$(cpu_ticks); w1=$(date +%s.%N)
+  if [[ $target == floor ]]; then
+    kill -INT "$SERVER"; wait "$SERVER" || true
+    late=$(awk '{split($7, l, "/"); sub("%", "", $9); print l[1], l[3], $9}' /tmp/perf-floor.out)
+  else
+    m1=$(curl -s "127.0.0.1:$PORT/metrics"); stop_server
+    late=$(window_lateness "$m0" "$m1")
+  fi
+  python3 - "$((c1 - c0))" "$w0" "$w1" "$late" <<'PY'
 import json, sys
-r = json.loads(sys.argv[1]); ticks = int(sys.argv[2]); late = sys.argv[3].split()
-t, i = r["ttft_ms"], r["itl_ms"]
-print(f'{r["requests_ok"]} {sum(r["errors"].values())} {r["events_per_s"]:.0f} {t["p50"]:.2f} {t["p99"]:.2f} '
-      f'{i["mean"]:.3f} {i["p50"]:.3f} {i["p99"]:.3f} {i["error_vs_config"]["mean_pct"]:.2f} '
-      f'{ticks / r["duration_s"]:.0f} {float(late[0]):.2f} {float(late[1]):.2f} {float(late[2]):.2f}')
+r = json.load(open("/tmp/perf-paced.json")); ticks = int(sys.argv[1]); wall = float(sys.argv[3]) - float(sys.argv[2])
+t, i, g = r["ttft_ms"], r["itl_ms"], r["inter_chunk_ms"]
+print(f'{r["requests_ok"]} {sum(r["errors"].values())} {t["p50"]:.2f} {t["p99"]:.2f} {i["error_vs_config"]["mean_pct"]:.2f} '
+      f'{g["p50"]:.2f} {g["p90"]:.2f} {g["p99"]:.2f} {r["coalesced_share"] * 100:.2f} {sys.argv[4]} {ticks / wall:.0f}')
 PY
 }
 
-if [[ " $scenarios " == *" paced "* ]]; then
-  echo "paced (clock ${CLOCK:-read}): streams itl_ms | ok errors events/s ttft_p50 ttft_p99 itl_mean itl_p50 itl_p99 itl_mean_err_% server_cpu_% lateness_p50 lateness_p99 read_delay_p99 (medians of $RUNS)"
-  for cfg in "1000 10 100 6000" "1000 50 40 4000" "2000 10 100 10000" "5000 10 100 20000" "10000 50 100 20000"; do
-    read -r streams itl tokens requests <<<"$cfg"
-    rows=$(for _ in $(seq "$RUNS"); do paced "$streams" "$itl" "$tokens" "$requests"; done)
-    med=$(for col in $(seq 13); do cut -d' ' -f"$col" <<<"$rows" | median; done | tr '\n' ' ')
-    echo "paced: $streams $itl | $med"
-  done
-fi
+for target in paced floor; do
+  if [[ " $scenarios " == *" $target "* ]]; then
+    echo "$target (clock ${CLOCK:-read}): streams itl_ms events/s | ok errors ttft_p50 ttft_p99 itl_mean_err_% gap_p50 gap_p90 gap_p99 coalesced_% lateness_p50 lateness_p99 lateness_over_2ms_% server_cpu_% (medians of $RUNS)"
+    IFS=';' read -ra cells <<<"${PACED_CELLS:-1000 10 100 4;1000 50 40 4;1500 10 100 4;2000 10 100 4;10000 100 100 2;10000 50 100 2}"
+    for cell in "${cells[@]}"; do
+      read -r streams itl tokens gens <<<"$cell"
+      rows=$(for _ in $(seq "$RUNS"); do paced "$streams" "$itl" "$tokens" "$gens" "${target/paced/fakeai}"; done)
+      med=$(for col in $(seq 14); do cut -d' ' -f"$col" <<<"$rows" | median; done | tr '\n' ' ')
+      echo "$target: $streams $itl $((streams * 1000 / itl)) | $med"
+    done
+  fi
+done
 
 # 200,000 events/s offered on one core: an open loop of 2,000 requests/s x 100 tokens (ITL 10 ms,
 # TTFT 50 ms; ~2,080 streams at once), with what the server delivered read from its own event
