@@ -104,7 +104,7 @@ fn create(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 
 /// The base model an `ft:` id names for a job on `model`: a catalogued chat model (or a dated
 /// snapshot of one) as given, or the base of an existing fine-tune (training continues from it).
-fn base_model<'a>(app: &'a App, model: &'a str) -> Result<String, Error> {
+fn base_model(app: &App, model: &str) -> Result<String, Error> {
     if crate::openai::fine_tuned::is_fine_tuned(model) {
         if let Some(parent) = app.state.fine_tuned_models.with(model, UNDATED, |m| m.info.parent.clone()).flatten() {
             return Ok(parent);
