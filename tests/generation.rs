@@ -205,21 +205,11 @@ fn catalogue_serves_fakeai_context_windows_fine_tunes_and_media_models() {
     let too_long = s.post("/v1/chat/completions", &chat("gpt-4", "x", r#""max_tokens":9000"#)).json();
     assert!(too_long["error"]["message"].as_str().unwrap().contains("maximum context length is 8192 tokens"));
 
-    // A fine-tune keeps its id and takes its base's window, limits and prices.
+    // An `ft:` model is served only once a fine-tuning job made it (tests/fine_tuning.rs).
     let ft = "ft:gpt-4o-mini-2024-07-18:org::abc123";
-    let r = s.post("/v1/chat/completions", &chat(ft, "x", r#""max_tokens":100000"#));
-    assert_eq!((r.status, r.json()["model"].as_str()), (200, Some(ft)), "128,000-token window");
-    let m = s.request("GET", &format!("/v1/models/{ft}"), None).json();
-    let base = s.request("GET", "/v1/models/gpt-4o-mini", None).json();
-    assert_eq!((m["id"].as_str(), m["owned_by"].as_str()), (Some(ft), Some("org")));
-    assert_eq!(
-        (m["root"].as_str(), m["parent"].as_str()),
-        (Some("gpt-4o-mini-2024-07-18"), Some("gpt-4o-mini-2024-07-18"))
-    );
-    for field in ["context_window", "max_output_tokens", "supports_vision", "supports_tools", "pricing", "endpoints"] {
-        assert_eq!(m[field], base[field], "{field}");
-    }
-    assert!(model_ids(&s).contains(&ft.to_owned()));
+    let r = s.post("/v1/chat/completions", &chat(ft, "x", r#""max_tokens":1"#));
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("model_not_found")));
+    assert!(!model_ids(&s).contains(&ft.to_owned()));
 
     // Embedding, image, audio and moderation models say what they serve.
     let listed: Vec<serde_json::Value> =

@@ -31,7 +31,7 @@ pub fn require_json(req: &Request<'_>) -> Result<(), Error> {
 pub fn generate(app: &App, ctx: &mut Ctx<'_>, mut req: GenRequest, flavor: Flavor, body: &[u8]) -> Outcome {
     app.vllm.check_awake()?;
     req.prompt_tokens += app.stores.inherited_tokens(&req)?;
-    let model = app.vllm.adapters.resolve(&app.registry, &req.model);
+    let model = crate::openai::fine_tuned::resolve(app, &req.model)?;
     check_context_length(&req, model.context_window, flavor)?;
     let plan = app.sim.plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
     let stores = app.stores.keeps(flavor, &req);

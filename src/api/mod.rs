@@ -17,6 +17,7 @@ pub mod embeddings;
 pub mod events;
 pub mod file_checks;
 pub mod files;
+pub mod fine_tuning;
 pub mod generate;
 pub mod health;
 pub mod images;

@@ -104,7 +104,7 @@ fn input_items(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 fn text_generation(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     app.vllm.check_awake()?;
     let gen_req = request::parse_text_generation(req.body, app.encoding)?;
-    let model = app.vllm.adapters.resolve(&app.registry, &gen_req.model);
+    let model = crate::openai::fine_tuned::resolve(app, &gen_req.model)?;
     generate::check_context_length(&gen_req, model.context_window, Flavor::Completion)?;
     let mut plan = app.sim.plan(Flavor::Completion, &gen_req, &model, ctx.rng, ctx.unix_now.0);
     plan.meta.id = format!("txtgen-{}", &plan.meta.id["cmpl-".len()..]);

@@ -79,6 +79,8 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("max_vector_store_files", "storage", "max_vector_store_files"),
     ("vector_store_processing_ms", "storage", "vector_store_processing_ms"),
     ("batch_lines_per_second", "batch", "lines_per_second"),
+    ("max_fine_tuning_jobs", "fine_tuning", "max_jobs"),
+    ("fine_tuning_ms", "fine_tuning", "duration_ms"),
     ("kv_cache_tokens", "kv_cache", "tokens"),
     ("kv_cache_block_size", "kv_cache", "block_size"),
     ("api_key", "auth", "api_keys"),

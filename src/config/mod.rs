@@ -280,6 +280,13 @@ pub struct ServerArgs {
     /// at low priority beside live traffic).
     #[arg(long, default_value_t = 0.0)]
     pub batch_lines_per_second: f64,
+    /// Most fine-tuning jobs held at once.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_fine_tuning_jobs: usize,
+    /// How long a fine-tuning job takes from creation to success, in milliseconds: a tenth
+    /// validating its files, a tenth queued, the rest training (an event per slice of steps).
+    #[arg(long, default_value_t = 3_000)]
+    pub fine_tuning_ms: u64,
     /// When `tool_choice: auto` (the default) calls tools: `match` calls those the last user
     /// message mentions by name or a significant word of it; `always` calls one even without a
     /// mention; `never` answers in text.

@@ -4,6 +4,7 @@ pub mod anthropic;
 pub mod catalogue;
 pub mod chunks;
 pub mod conversations;
+pub mod fine_tuned;
 pub mod logprobs;
 pub mod lora;
 pub mod media;

@@ -164,6 +164,10 @@ impl Registry {
         if let Some(m) = self.get(id) {
             return Resolved::Listed(m);
         }
+        // A fine-tune is listed while its job's model exists (`state::fine_tuning`), not once named.
+        if id.starts_with("ft:") {
+            return self.describe(id);
+        }
         match self.recent.get(id) {
             Some(m) => Resolved::Derived(m),
             None => Resolved::Derived(self.recent.insert(Arc::new(self.derive(id)))),
@@ -180,6 +184,12 @@ impl Registry {
             Some(m) => Resolved::Derived(m),
             None => Resolved::Derived(Arc::new(self.derive(id))),
         }
+    }
+
+    /// Whether `name` is a catalogued chat model (directly, by its last `/` part, or as a dated
+    /// snapshot) that a fine-tuning job may start from.
+    pub fn fine_tunable(&self, name: &str) -> bool {
+        self.base(name).is_some_and(|b| b.kind == Kind::Chat)
     }
 
     /// FakeAI's rule for a name not catalogued: `ft:BASE:org:…` and `prefix/BASE` take the

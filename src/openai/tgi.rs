@@ -119,7 +119,8 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8], route: Route) -> Outc
         Err(e) if route == Route::Stream || stream_flag(body) => return Ok(Reply::Now(error_event(&e))),
         Err(e) => return Err(e),
     };
-    let model = app.vllm.adapters.resolve(&app.registry, &req.gen_request.model);
+    // `parse` already resolved this name, so this cannot fail.
+    let model = super::fine_tuned::resolve(app, &req.gen_request.model)?;
     let plan = app.sim.plan(Flavor::Tgi, &req.gen_request, &model, ctx.rng, ctx.unix_now.0);
     let end = Ending::new(&req, &plan, app.encoding);
     if req.gen_request.stream {
@@ -171,7 +172,7 @@ fn parse(body: &[u8], route: Route, app: &App, ctx: &mut Ctx<'_>) -> Result<Requ
         Some(adapter) => adapter.to_owned(),
         None => body.model.unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
     };
-    let window = app.vllm.adapters.resolve(&app.registry, &model).context_window;
+    let window = super::fine_tuned::resolve(app, &model)?.context_window;
     let (max_input, max_total) = (window.saturating_sub(1), window);
     if let Some(t) = p.truncate.filter(|&t| t == 0 || t > max_input) {
         return Err(validation(format!("`truncate` must be strictly positive and less than {max_input}. Given: {t}")));

@@ -46,7 +46,7 @@ struct SamplingParams {
 pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8]) -> Outcome {
     app.vllm.check_awake()?;
     let (req, request_id) = plan_request(app, body)?;
-    let model = app.vllm.adapters.resolve(&app.registry, &req.model);
+    let model = super::fine_tuned::resolve(app, &req.model)?;
     check_length(&req, model.context_window)?;
     let mut plan = app.sim.plan(Flavor::TokenIds(app.encoding), &req, &model, ctx.rng, ctx.unix_now.0);
     if let Some(id) = request_id {

@@ -25,6 +25,7 @@ pub static TABLES: &[&[Route]] = &[
     api::files::ROUTES,
     api::uploads::ROUTES,
     api::batches::ROUTES,
+    api::fine_tuning::ROUTES,
     api::vector_stores::ROUTES,
     api::health::ROUTES,
     api::observability::ROUTES,

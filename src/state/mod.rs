@@ -1,10 +1,11 @@
-//! Control-plane state shared by every worker: files, uploads, batches and vector stores in typed, bounded
+//! Control-plane state shared by every worker: files, uploads, batches, vector stores and fine-tuning in typed, bounded
 //! stores (see [`store`]), and the queue of work for the background jobs thread. Created
 //! through one core, an object is visible through every other at once.
 
 pub mod auth;
 pub mod batches;
 pub mod files;
+pub mod fine_tuning;
 pub mod jobs;
 pub mod ratelimit;
 pub mod store;
@@ -33,6 +34,12 @@ pub struct State {
     pub vector_store_files: Store<vector_stores::VsFile>,
     /// Vector store file batches.
     pub file_batches: Store<vector_stores::FileBatch>,
+    /// Fine-tuning jobs.
+    pub fine_tuning_jobs: Store<fine_tuning::Job>,
+    /// The models fine-tuning jobs produced (final and checkpoints), by id.
+    pub fine_tuned_models: Store<fine_tuning::FineTunedModel>,
+    /// Fine-tuning jobs for the fine-tuning thread to advance (new or resumed).
+    pub fine_tuning_queue: jobs::JobQueue,
 }
 
 impl State {
@@ -53,6 +60,14 @@ impl State {
             vector_stores: Store::new(Limits::count(args.max_vector_stores, "--max-vector-stores")),
             vector_store_files: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),
             file_batches: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),
+            fine_tuning_jobs: Store::new(Limits::count(args.max_fine_tuning_jobs, "--max-fine-tuning-jobs")),
+            // A job makes its model and up to three checkpoints; jobs are never deleted, so this
+            // bound is never the one hit.
+            fine_tuned_models: Store::new(Limits::count(
+                args.max_fine_tuning_jobs.saturating_mul(4),
+                "--max-fine-tuning-jobs",
+            )),
+            fine_tuning_queue: jobs::JobQueue::default(),
         }
     }
 }

@@ -69,6 +69,27 @@ impl Server {
         self.request("POST", path, Some(body))
     }
 
+    /// Uploads `bytes` as file `filename` for `purpose` (`POST /v1/files`, multipart).
+    pub fn upload(&self, purpose: &str, filename: &str, bytes: &[u8]) -> Response {
+        const BOUNDARY: &str = "fakeai-common-boundary-51c9";
+        let mut body = format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n{purpose}\r\n--{BOUNDARY}\r\n\
+             Content-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let mut c = self.connect();
+        let head = format!(
+            "POST /v1/files HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        c.write_raw(head.as_bytes());
+        c.write_raw(&body);
+        c.response()
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         unsafe_kill(self.child.id(), 15);

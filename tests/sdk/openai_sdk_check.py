@@ -21,12 +21,14 @@ check("openai/gpt-oss-120b" in ids and len(ids) == 52, f"models.list: {ids}")
 check(all(openai.types.Model.model_validate(m.model_dump()) for m in models.data), "models validate")
 m = client.models.retrieve("openai/gpt-oss-120b")
 check(m.id == "openai/gpt-oss-120b" and m.object == "model", "models.retrieve")
-# A fine-tune's id is served with its base's properties and listed once used.
+# An `ft:` model no fine-tuning job made is OpenAI's 404 (fine_tuning_check.py drives real ones).
 ft = "ft:gpt-4o-mini-2024-07-18:org::abc123"
-client.chat.completions.create(model=ft, messages=[{"role": "user", "content": "hi"}], max_completion_tokens=2)
-listed = {m.id: m for m in client.models.list().data}
-check(ft in listed and listed[ft].owned_by == "org", f"fine-tune listed after use: {list(listed)}")
-check(client.models.retrieve(ft).model_extra["context_window"] == 128000, "fine-tune takes its base's window")
+try:
+    client.chat.completions.create(model=ft, messages=[{"role": "user", "content": "hi"}], max_completion_tokens=2)
+    check(False, "an unknown fine-tune is not served")
+except openai.NotFoundError as e:
+    check(e.body["code"] == "model_not_found", f"model_not_found: {e.body}")
+check(ft not in [m.id for m in client.models.list().data], "an unknown fine-tune is not listed")
 
 # Chat, non-streaming
 r = client.chat.completions.create(

@@ -25,8 +25,10 @@ use crate::{
 /// How far the jobs thread's priority is lowered below the workers' (nice levels).
 const JOBS_NICENESS: i32 = 10;
 
-/// Starts the jobs thread, which runs queued batches one after another.
+/// Starts the jobs threads: this one runs queued batches one after another; fine-tuning jobs
+/// advance on their own ([`crate::api::fine_tuning::run`]), so neither waits on the other.
 pub fn spawn_runner(app: Arc<App>) -> std::io::Result<()> {
+    crate::api::fine_tuning::spawn_runner(app.clone())?;
     let seed = app.args.seed.unwrap_or_else(|| crate::clock::unix_now().0) ^ 0x0BA7_C4E5;
     std::thread::Builder::new().name("fakeai-jobs".into()).spawn(move || {
         lower_priority();
@@ -41,7 +43,7 @@ pub fn spawn_runner(app: Arc<App>) -> std::io::Result<()> {
 }
 
 /// Lowers the calling thread's scheduling priority (Linux: `setpriority` on a thread id).
-fn lower_priority() {
+pub fn lower_priority() {
     // SAFETY: plain integer arguments; on failure the thread keeps the normal priority.
     unsafe {
         let tid = libc::gettid() as libc::id_t;

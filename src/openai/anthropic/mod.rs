@@ -49,7 +49,7 @@ fn create(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], request
     check_headers(head)?;
     app.vllm.check_awake()?;
     let mut req = request::parse(body, app.encoding, false)?;
-    let model = app.vllm.adapters.resolve(&app.registry, &req.generation.model);
+    let model = crate::openai::fine_tuned::resolve(app, &req.generation.model)?;
     check_context(req.generation.prompt_tokens, req.generation.max_tokens.unwrap_or(0), model.context_window)?;
     req.generation.prompt_cache = app.prompt_cache.lookup(&req.breakpoints, Instant::now());
     let mut plan = app.sim.plan(Flavor::Messages, &req.generation, &model, ctx.rng, ctx.unix_now.0);
