@@ -31,6 +31,7 @@ pub mod rate_limits;
 pub mod realtime;
 pub mod tgi;
 pub mod uploads;
+pub mod usage;
 pub mod vector_stores;
 pub mod videos;
 pub mod vllm;

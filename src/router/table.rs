@@ -26,6 +26,7 @@ pub static TABLES: &[&[Route]] = &[
     api::uploads::ROUTES,
     api::batches::ROUTES,
     api::vector_stores::ROUTES,
+    api::usage::ROUTES,
     api::health::ROUTES,
     api::observability::ROUTES,
     api::rate_limits::ROUTES,

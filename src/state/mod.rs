@@ -6,9 +6,11 @@ pub mod auth;
 pub mod batches;
 pub mod files;
 pub mod jobs;
+pub mod org;
 pub mod ratelimit;
 pub mod store;
 pub mod uploads;
+pub mod usage;
 pub mod vector_stores;
 
 use crate::config::ServerArgs;
@@ -33,6 +35,10 @@ pub struct State {
     pub vector_store_files: Store<vector_stores::VsFile>,
     /// Vector store file batches.
     pub file_batches: Store<vector_stores::FileBatch>,
+    /// Users, projects, keys.
+    pub org: org::Org,
+    /// Usage of every billed request, for the usage and costs endpoints.
+    pub usage: usage::Ledger,
 }
 
 impl State {
@@ -53,6 +59,8 @@ impl State {
             vector_stores: Store::new(Limits::count(args.max_vector_stores, "--max-vector-stores")),
             vector_store_files: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),
             file_batches: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),
+            org: org::Org::new(org::OrgLimits { per_kind: args.max_org_objects }, crate::clock::unix_now().0),
+            usage: usage::Ledger::default(),
         }
     }
 }
