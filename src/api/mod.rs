@@ -25,6 +25,7 @@ pub mod models;
 pub mod moderation;
 pub mod observability;
 pub mod openai;
+pub mod organization;
 pub mod rag;
 pub mod rankings;
 pub mod rate_limits;

@@ -27,6 +27,7 @@ pub static TABLES: &[&[Route]] = &[
     api::batches::ROUTES,
     api::vector_stores::ROUTES,
     api::usage::ROUTES,
+    api::organization::ROUTES,
     api::health::ROUTES,
     api::observability::ROUTES,
     api::rate_limits::ROUTES,
