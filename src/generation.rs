@@ -83,6 +83,9 @@ pub struct GenSummary {
     pub generated: u64,
     /// The request's `user` field.
     pub user: Option<String>,
+    /// What the usage ledger bills at its end (`None`: its handler recorded it already).
+    /// Boxed: the summary travels in every reply.
+    pub bill: Option<Box<crate::state::usage::Bill>>,
 }
 
 /// What a choice answers with, after any reasoning.
@@ -194,6 +197,8 @@ pub struct Plan {
     pub obfuscation: Option<u64>,
     /// Chat audio output: each choice's answer is also spoken.
     pub audio: Option<AudioOut>,
+    /// Who its usage is billed to (the request's payer, decided at admission).
+    pub payer: std::sync::Arc<crate::state::usage::Payer>,
 }
 
 impl Plan {
@@ -209,6 +214,10 @@ impl Plan {
             longest: self.longest(),
             generated: self.generated(),
             user: self.user.clone(),
+            bill: Some(Box::new(crate::state::usage::Bill {
+                payer: self.payer.clone(),
+                cached_tokens: self.prompt_cache.read,
+            })),
         }
     }
 
@@ -336,6 +345,7 @@ impl SimConfig {
             obfuscation: (flavor == Flavor::Chat && req.stream && req.obfuscation && self.stream_obfuscation)
                 .then(|| rng.next_u64()),
             audio: req.audio.clone(),
+            payer: crate::state::usage::payer(),
         }
     }
 

@@ -314,6 +314,7 @@ mod tests {
             responses: None,
             obfuscation: None,
             audio: None,
+            payer: crate::state::usage::Payer::anonymous(),
         })
     }
 

@@ -60,6 +60,15 @@ fn speech(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let input_tokens = (app.encoding.count(&request.input) + instructions) as u64;
     let output_tokens = speech::audio_tokens(rendered.seconds);
     let due = app.sim.token_deadlines(&request.model, input_tokens, output_tokens, ctx.rng);
+    let characters = request.input.chars().count() as u64;
+    crate::state::usage::record_request(
+        &app.state.usage,
+        crate::state::usage::Kind::AudioSpeeches,
+        &request.model,
+        0,
+        characters,
+        ctx.unix_now.0,
+    );
     let summary = summary(request.model, input_tokens, output_tokens, due[0]);
     if !request.sse {
         let body = Body::Shared(rendered.bytes);
@@ -101,6 +110,15 @@ fn transcribe(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>, task: Task) -> Ou
     let usage = request.usage(prompt_tokens, output_tokens);
     let input_tokens = request.audio_tokens() + prompt_tokens;
     let due = app.sim.token_deadlines(&request.model, input_tokens, output_tokens, ctx.rng);
+    let seconds = request.duration.ceil() as u64;
+    crate::state::usage::record_request(
+        &app.state.usage,
+        crate::state::usage::Kind::AudioTranscriptions,
+        &request.model,
+        0,
+        seconds,
+        ctx.unix_now.0,
+    );
     let summary = summary(request.model.clone(), input_tokens, output_tokens, due[0]);
     if !request.stream {
         let (content_type, body) = request.body(&transcript, usage);

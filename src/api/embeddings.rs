@@ -37,6 +37,14 @@ fn embeddings(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let tokens = encoded.iter().map(|e| e.tokens).sum();
     let full = Full::json(body.finish(&r.model, tokens));
     let pace = Pace { base: app.args.embedding_latency, tokens_per_second: app.args.embedding_tps };
+    crate::state::usage::record_request(
+        &app.state.usage,
+        crate::state::usage::Kind::Embeddings,
+        &r.model,
+        tokens,
+        0,
+        ctx.unix_now.0,
+    );
     Ok(encoder_reply(ctx, Billed { model: r.model, context_window: window, tokens, user: r.user }, pace, full))
 }
 

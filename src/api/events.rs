@@ -63,6 +63,7 @@ pub fn media_summary(model: String, context_window: u64, usage: Usage, due: Dura
         longest: 0,
         generated: 0,
         user: None,
+        bill: None,
     }
 }
 

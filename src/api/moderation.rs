@@ -24,5 +24,13 @@ fn moderations(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let tokens = r.inputs.iter().map(|i| app.encoding.count(&i.text) as u64).sum();
     let context_window = app.registry.resolve(&r.model).context_window;
     let pace = Pace { base: app.args.embedding_latency, tokens_per_second: app.args.embedding_tps };
+    crate::state::usage::record_request(
+        &app.state.usage,
+        crate::state::usage::Kind::Moderations,
+        &r.model,
+        tokens,
+        0,
+        ctx.unix_now.0,
+    );
     Ok(encoder_reply(ctx, Billed { model: r.model, context_window, tokens, user: None }, pace, full))
 }

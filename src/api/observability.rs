@@ -144,8 +144,12 @@ fn one_model(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     }
 }
 
+/// FakeAI's `{costs_by_model, total_cost_usd}` (every generation at list prices), plus `billed`:
+/// the usage ledger's costs by model, project and API key with the cache and batch savings.
 fn costs(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
-    value(metrics::json::costs(&Snapshot::merge(&app.shards), &price(app)))
+    let mut costs = metrics::json::costs(&Snapshot::merge(&app.shards), &price(app));
+    costs["billed"] = super::usage::cost_summary(app);
+    value(costs)
 }
 
 fn multi_dimensional(app: &App, ctx: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {

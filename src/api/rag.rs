@@ -170,5 +170,12 @@ fn data(v: &Value) -> Vec<u8> {
 fn summary(app: &App, model: &str, prompt: u64, tokens: u64, first: Duration) -> GenSummary {
     let context_window = app.registry.resolve(model).context_window;
     let usage = Usage { prompt_tokens: prompt, completion_tokens: tokens, ..Usage::default() };
-    GenSummary { longest: tokens, generated: tokens, ..media_summary(model.to_owned(), context_window, usage, first) }
+    // A generation: billed as completions at its end, like chat.
+    let bill = Some(Box::new(crate::state::usage::Bill { payer: crate::state::usage::payer(), cached_tokens: 0 }));
+    GenSummary {
+        longest: tokens,
+        generated: tokens,
+        bill,
+        ..media_summary(model.to_owned(), context_window, usage, first)
+    }
 }

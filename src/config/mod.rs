@@ -272,6 +272,10 @@ pub struct ServerArgs {
     /// Most files attached to vector stores at once (all stores together; also bounds file batches).
     #[arg(long, default_value_t = 100_000)]
     pub max_vector_store_files: usize,
+    /// Most organization objects of each kind held at once (users, invites, projects, project
+    /// users, service accounts, project API keys, admin API keys).
+    #[arg(long, default_value_t = 10_000)]
+    pub max_org_objects: usize,
     /// How long a file added to a vector store stays `in_progress` before it is `completed`
     /// and searchable, in milliseconds (0: at once). It is chunked and embedded when added.
     #[arg(long, default_value_t = 0)]

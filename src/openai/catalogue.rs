@@ -106,3 +106,19 @@ pub const ROWS: &[Row] = &[
     row("omni-moderation-latest", "openai", Moderation, 32768, 0, (true, false, false), FREE),
     row("text-moderation-latest", "openai", Moderation, 32768, 0, NONE, FREE),
 ];
+
+/// What a model that bills by something other than tokens charges, in USD, from OpenAI's list
+/// prices: images per image (standard quality, 1024×1024), speech per million characters,
+/// transcription per minute of audio. Models not named here charge nothing for these.
+#[rustfmt::skip]
+pub const UNIT_PRICES: &[(&str, f64)] = &[
+    ("dall-e-2", 0.02), ("dall-e-3", 0.04), ("gpt-image-1", 0.042),
+    ("stabilityai/stable-diffusion-2-1", 0.02), ("stabilityai/stable-diffusion-xl-base-1.0", 0.04),
+    ("tts-1", 15.0), ("tts-1-hd", 30.0), ("gpt-4o-mini-tts", 12.0),
+    ("whisper-1", 0.006), ("gpt-4o-transcribe", 0.006), ("gpt-4o-mini-transcribe", 0.003),
+];
+
+/// `model`'s price per unit (see [`UNIT_PRICES`]), 0 when it has none.
+pub fn unit_price(model: &str) -> f64 {
+    UNIT_PRICES.iter().find(|(id, _)| *id == model).map_or(0.0, |(_, p)| *p)
+}

@@ -61,16 +61,18 @@ pub fn settle(app: &App, charge: Charge, reply: &Reply) {
 /// (a new one reloads the keys file first).
 pub fn admit(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Result<Admission, Full> {
     let auth = &app.state.auth;
-    if route.auth == AuthKind::Open || !auth.active() {
-        return Ok(Admission::default());
-    }
-    auth.on_hangups(hangups);
     let head = req.head;
     let key = auth::presented(
         head.header(crate::proto::http1::Field::Authorization),
         head.header(crate::proto::http1::Field::XApiKey),
         head.header(crate::proto::http1::Field::ApiKey),
     );
+    // Whatever the handler bills, it bills to the key's project (read on this thread, before any await).
+    crate::state::usage::attribute(app.state.org.payer_of(key));
+    if route.auth == AuthKind::Open || !auth.active() {
+        return Ok(Admission::default());
+    }
+    auth.on_hangups(hangups);
     let entry = auth.identify(key).map_err(|denied| {
         let counter = if denied == Denied::Missing { &auth.missing } else { &auth.invalid };
         counter.fetch_add(1, Ordering::Relaxed);

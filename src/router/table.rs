@@ -27,6 +27,8 @@ pub static TABLES: &[&[Route]] = &[
     api::batches::ROUTES,
     api::fine_tuning::ROUTES,
     api::vector_stores::ROUTES,
+    api::usage::ROUTES,
+    api::organization::ROUTES,
     api::health::ROUTES,
     api::observability::ROUTES,
     api::rate_limits::ROUTES,

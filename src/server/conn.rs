@@ -376,6 +376,7 @@ impl Conn {
         }
         let e2e = arrival.elapsed().as_secs_f64();
         self.core.recorder.borrow_mut().model(slot).finish(how, s.usage.prompt_tokens, sent, ttft, e2e);
+        crate::state::usage::record_generation(&self.core.app.state.usage, s, sent, ok, crate::clock::unix_now().0);
     }
 
     /// Writes the head of an SSE response, with `granted`'s headers.

@@ -167,6 +167,8 @@ pub struct Batch {
     pub counts: RequestCounts,
     /// Tokens used.
     pub usage: BatchUsage,
+    /// Who its lines are billed to (its creator's key and project, at the batch discount).
+    pub payer: std::sync::Arc<super::usage::Payer>,
 }
 
 impl Object for Batch {
@@ -198,6 +200,7 @@ impl Batch {
             output_file_id: None,
             error_file_id: None,
             errors: Vec::new(),
+            payer: super::usage::payer().in_batch(),
             counts: RequestCounts::default(),
             usage: BatchUsage::default(),
         }

@@ -7,9 +7,11 @@ pub mod batches;
 pub mod files;
 pub mod fine_tuning;
 pub mod jobs;
+pub mod org;
 pub mod ratelimit;
 pub mod store;
 pub mod uploads;
+pub mod usage;
 pub mod vector_stores;
 
 use crate::config::ServerArgs;
@@ -40,6 +42,10 @@ pub struct State {
     pub fine_tuned_models: Store<fine_tuning::FineTunedModel>,
     /// Fine-tuning jobs for the fine-tuning thread to advance (new or resumed).
     pub fine_tuning_queue: jobs::JobQueue,
+    /// Users, projects, keys.
+    pub org: org::Org,
+    /// Usage of every billed request, for the usage and costs endpoints.
+    pub usage: usage::Ledger,
 }
 
 impl State {
@@ -68,6 +74,8 @@ impl State {
                 "--max-fine-tuning-jobs",
             )),
             fine_tuning_queue: jobs::JobQueue::default(),
+            org: org::Org::new(org::OrgLimits { per_kind: args.max_org_objects }, crate::clock::unix_now().0),
+            usage: usage::Ledger::default(),
         }
     }
 }

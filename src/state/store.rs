@@ -375,6 +375,11 @@ impl<T: Object + 'static> Store<T> {
         inner.order.values().map(|id| &inner.by_id[id].1).filter(|o| live(*o, now) && keep(o)).cloned().collect()
     }
 
+    /// The sum of `value` over the live objects, read in place.
+    pub fn sum(&self, now: u64, value: impl Fn(&T) -> u64) -> u64 {
+        self.read().by_id.values().map(|(_, o)| o).filter(|o| live(*o, now)).map(value).sum()
+    }
+
     /// One page of the live objects `keep` accepts, as OpenAI paginates: in `query.order`,
     /// strictly after `after` and before `before` (ids that must exist), at most `limit` of
     /// them; with only `before`, the `limit` nearest to it.

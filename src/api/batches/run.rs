@@ -148,6 +148,7 @@ fn execute_lines(app: &App, batch: &Batch, lines: &[file_checks::BatchLine], rng
             change(app, &batch.id, |b| b.counts.failed += (lines.len() - i) as u64);
             break;
         }
+        crate::state::usage::attribute(batch.payer.clone());
         let (status, body) = execute(app, rng, &line.url, &line.body);
         let ok = (200..300).contains(&status);
         let usage = ok.then(|| serde_json::from_slice::<serde_json::Value>(&body).ok()).flatten();
@@ -210,7 +211,12 @@ pub fn execute(app: &App, rng: &mut Rng, url: &str, body: &serde_json::Value) ->
         .unwrap_or_else(|_| Err(Error::new(500, "server_error", "Internal error while handling the request")));
     match outcome {
         // A batch line takes the body as soon as it is planned: nobody waits on its schedule.
-        Ok(Reply::Generated { full, .. } | Reply::Now(full)) => (full.status, full.body.as_slice().to_vec()),
+        Ok(Reply::Generated { full, summary, .. }) => {
+            let (ok, now) = ((200..300).contains(&full.status), crate::clock::unix_now().0);
+            crate::state::usage::record_generation(&app.state.usage, &summary, 0, ok, now);
+            (full.status, full.body.as_slice().to_vec())
+        }
+        Ok(Reply::Now(full)) => (full.status, full.body.as_slice().to_vec()),
         Ok(Reply::Stream(_) | Reply::Events(_)) => {
             refuse(Error::invalid_param("stream", "Streaming is not supported by the Batch API."))
         }

@@ -35,7 +35,7 @@ pub static ROUTES: &[Route] = &[
 fn generations(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     super::generate::require_json(req)?;
     let job = request::parse(&Fields::json(req.body)?, Operation::Generate)?;
-    answer(app, ctx, job, 0)
+    answer(app, ctx, job, 0, "image.generation")
 }
 
 fn edits(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
@@ -50,7 +50,7 @@ fn edits(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
         }
         _ => 0,
     };
-    answer(app, ctx, job, image_tokens)
+    answer(app, ctx, job, image_tokens, "image.edit")
 }
 
 fn variations(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
@@ -60,7 +60,7 @@ fn variations(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     uploads::check_all(&images, None, job.family, false)?;
     // Variations have no prompt: the picture derives from the uploaded file instead.
     job.prompt = format!("variation of {:016x}", fnv1a(images[0].bytes));
-    answer(app, ctx, job, 0)
+    answer(app, ctx, job, 0, "image.variation")
 }
 
 /// `GET /images/{id}.{ext}`: a generated file while it is kept.
@@ -109,8 +109,11 @@ fn usage(app: &App, job: &ImageJob, image_tokens: u64) -> (Usage, Value) {
     (usage, json)
 }
 
-/// The answer to a checked request: the images, due after the job's latency.
-fn answer(app: &App, ctx: &mut Ctx<'_>, job: ImageJob, image_tokens: u64) -> Outcome {
+/// The answer to a checked request: the images, due after the job's latency; `source` is
+/// what the usage API calls the operation.
+fn answer(app: &App, ctx: &mut Ctx<'_>, job: ImageJob, image_tokens: u64, source: &'static str) -> Outcome {
+    let (n, size) = (u64::from(job.n), job.size_label());
+    crate::state::usage::record_images(&app.state.usage, &job.model, n, &size, source, ctx.unix_now.0);
     let due = latency(app.args.image_latency, &job);
     let gpt = job.family == Family::GptImage;
     let (usage, usage_json) = if gpt { usage(app, &job, image_tokens) } else { (Usage::default(), Value::Null) };
