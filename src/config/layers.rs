@@ -89,7 +89,15 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("rate_limit_tpm", "rate_limits", "tpm_override"),
     ("rate_limit_rpd", "rate_limits", "rpd_override"),
     ("rate_limit_tpd", "rate_limits", "tpd_override"),
+    ("fault_rate", "faults", "rates"),
+    ("fault_seed", "faults", "seed"),
+    ("error_injection_enabled", "metrics", "error_injection_enabled"),
+    ("error_injection_rate", "metrics", "error_injection_rate"),
+    ("error_injection_types", "metrics", "error_injection_types"),
 ];
+
+/// FakeAI's sectioned names for a key that has its own section too.
+const SECTION_ALIASES: &[(&str, &str, &str)] = &[("max_body_size", "security", "max_request_size")];
 
 /// FakeAI's other flat spellings of a key.
 const ALIASES: &[(&str, &str)] = &[
@@ -111,7 +119,9 @@ fn canonical(path: &[&str]) -> Option<&'static str> {
             let key = ALIASES.iter().find(|(alias, _)| *alias == key).map_or(key, |(_, k)| k);
             KEYS.iter().find(|(k, ..)| *k == key).map(|(k, ..)| *k)
         }
-        [section, field] => KEYS.iter().find(|(_, s, f)| *s == section && *f == field).map(|(k, ..)| *k),
+        [section, field] => {
+            KEYS.iter().chain(SECTION_ALIASES).find(|(_, s, f)| *s == section && *f == field).map(|(k, ..)| *k)
+        }
         _ => None,
     }
 }

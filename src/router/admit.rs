@@ -35,6 +35,8 @@ pub struct Admission {
     pub headers: Granted,
     /// The token charge, when token limits apply.
     pub charge: Option<Charge>,
+    /// The fault to inject, when one is not an HTTP error (those answer at admission).
+    pub fault: Option<crate::state::faults::Fault>,
 }
 
 /// Tokens a request was charged at admission.
@@ -57,9 +59,19 @@ pub fn settle(app: &App, charge: Charge, reply: &Reply) {
     charge.entry.limiter.settle(charge.estimated, used, app.state.auth.now());
 }
 
-/// Admits `req` to `route`, or answers it with a 401 or 429. `hangups` is the SIGHUP count
-/// (a new one reloads the keys file first).
+/// Admits `req` to `route`, or answers it with a 401 or 429 (or an injected HTTP error, decided
+/// after the key and its limits). `hangups` is the SIGHUP count (a new one reloads the keys
+/// file first).
 pub fn admit(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Result<Admission, Full> {
+    let mut admission = authorize(app, route, req, hangups)?;
+    if route.auth != AuthKind::Open {
+        admission.fault = super::faults::decide(app, route, req)?;
+    }
+    Ok(admission)
+}
+
+/// The key and rate-limit checks of [`admit`].
+fn authorize(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Result<Admission, Full> {
     let auth = &app.state.auth;
     if route.auth == AuthKind::Open || !auth.active() {
         return Ok(Admission::default());
@@ -91,7 +103,7 @@ pub fn admit(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Resul
             entry.admitted.fetch_add(1, Ordering::Relaxed);
             headers.render(&mut granted);
             let charge = (tokens > 0 && entry.limiter.counts_tokens()).then_some(Charge { entry, estimated: tokens });
-            Ok(Admission { headers: granted, charge })
+            Ok(Admission { headers: granted, charge, fault: None })
         }
         Err(refusal) => {
             entry.throttled.fetch_add(1, Ordering::Relaxed);
