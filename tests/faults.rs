@@ -254,6 +254,23 @@ fn fakeai_error_injection_settings() {
 }
 
 #[test]
+fn fakeai_max_request_size_gives_413_payload_too_large() {
+    let s = Server::start_with_env(FAST, &[("FAKEAI_SECURITY__MAX_REQUEST_SIZE", "1024")]);
+    let big = chat("gpt-4o", &"x".repeat(2000), "");
+    let r = s.post(CHAT, &big);
+    let e = r.json()["error"].clone();
+    assert_eq!(
+        (r.status, e["type"].as_str(), e["code"].as_str()),
+        (413, Some("invalid_request_error"), Some("payload_too_large"))
+    );
+    assert!(e["message"].as_str().unwrap().contains("1024 bytes"), "{e}");
+    assert_eq!(s.post(CHAT, &chat("gpt-4o", "hi", "")).status, 200, "a body under the limit");
+    // The flag beats FakeAI's name, as any flag beats the environment.
+    let s = Server::start_with_env(&["--max-body-size", "1MiB"], &[("FAKEAI_SECURITY__MAX_REQUEST_SIZE", "1024")]);
+    assert_eq!(s.post(CHAT, &big).status, 200);
+}
+
+#[test]
 fn sdks_see_the_faults() {
     common::sdk_check("faults_check.py", "/v1", || Server::start(&["--ttft", "0:0", "--itl", "1:0"]));
 }

@@ -424,6 +424,26 @@ mod tests {
     }
 
     #[test]
+    fn fakeai_security_and_error_injection_names() {
+        let s = ok(&[], &[("FAKEAI_SECURITY__MAX_REQUEST_SIZE", "2048")], None);
+        assert_eq!(s.max_body_size, 2048);
+        let file = Some(("toml", "[security]\nmax_request_size = 4096\n[server]\nmax_body_size = 8192\n"));
+        assert_eq!(ok(&[], &[], file).max_body_size, 8192, "of two spellings in one file, the later wins");
+        let env = [
+            ("FAKEAI_METRICS__ERROR_INJECTION_ENABLED", "true"),
+            ("FAKEAI_METRICS__ERROR_INJECTION_RATE", "0.5"),
+            ("FAKEAI_METRICS__ERROR_INJECTION_TYPES", r#"["bad_gateway","rate_limit_quota"]"#),
+        ];
+        let rules = ok(&[], &env, None).fault_rules().unwrap();
+        assert_eq!(rules.len(), 2);
+        assert_eq!((rules[0].fault.label(), rules[0].rate), ("http_502", 0.25));
+        let e = load(&[], &[("FAKEAI_FAULTS__RATES", "503=2")], None).unwrap_err();
+        assert!(e.starts_with("invalid FAKEAI_FAULTS__RATES in the environment:") && e.contains("0-1"), "{e}");
+        let types = [("FAKEAI_ERROR_INJECTION_TYPES", "boom")];
+        assert!(ok(&["--error-injection-enabled", "--error-injection-rate", "1"], &types, None).fault_rules().is_err());
+    }
+
+    #[test]
     fn pin_and_no_pin_override_each_other_across_layers() {
         let file = Some(("toml", "no_pin = true\n"));
         assert!(!ok(&[], &[], file).pin_workers(1, 4));
