@@ -83,6 +83,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("api_key", "auth", "api_keys"),
     ("api_keys_file", "auth", "api_keys_file"),
     ("require_api_key", "auth", "require_api_key"),
+    ("admin_key", "auth", "admin_keys"),
     ("rate_limit_enabled", "rate_limits", "enabled"),
     ("rate_limit_tier", "rate_limits", "tier"),
     ("rate_limit_rpm", "rate_limits", "rpm_override"),

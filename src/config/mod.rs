@@ -324,6 +324,11 @@ pub struct ServerArgs {
     /// authentication on.
     #[arg(long)]
     pub api_keys_file: Option<PathBuf>,
+    /// A key the admin routes (`/admin/config`) accept, and no other key does (repeat the flag);
+    /// without one, admin routes take any valid key.
+    #[arg(long)]
+    #[serde(default, deserialize_with = "values::list")]
+    pub admin_key: Vec<String>,
     /// Require a key on keyed routes even when none is configured (every such request is 401).
     #[arg(long)]
     pub require_api_key: bool,

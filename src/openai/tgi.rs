@@ -120,7 +120,7 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8], route: Route) -> Outc
         Err(e) => return Err(e),
     };
     let model = app.vllm.adapters.resolve(&app.registry, &req.gen_request.model);
-    let plan = app.sim.plan(Flavor::Tgi, &req.gen_request, &model, ctx.rng, ctx.unix_now.0);
+    let plan = app.sim.get().plan(Flavor::Tgi, &req.gen_request, &model, ctx.rng, ctx.unix_now.0);
     let end = Ending::new(&req, &plan, app.encoding);
     if req.gen_request.stream {
         return Ok(Reply::Stream(Box::new(TokenStream::new(plan).with_tgi_end(end))));

@@ -63,11 +63,36 @@ pub fn settle(app: &App, charge: Charge, reply: &Reply) {
 /// after the key and its limits). `hangups` is the SIGHUP count (a new one reloads the keys
 /// file first).
 pub fn admit(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Result<Admission, Full> {
+    if route.auth == AuthKind::Admin && !app.args.admin_key.is_empty() {
+        return admin(app, route, req);
+    }
     let mut admission = authorize(app, route, req, hangups)?;
     if route.auth != AuthKind::Open {
         admission.fault = super::faults::decide(app, route, req)?;
     }
     Ok(admission)
+}
+
+/// An admin route once admin keys are configured: one of them, and no other key, is admitted
+/// (without rate limits or faults).
+fn admin(app: &App, route: &Route, req: &Request<'_>) -> Result<Admission, Full> {
+    let head = req.head;
+    let key = auth::presented(
+        head.header(crate::proto::http1::Field::Authorization),
+        head.header(crate::proto::http1::Field::XApiKey),
+        head.header(crate::proto::http1::Field::ApiKey),
+    );
+    let denied = match key {
+        None => Denied::Missing,
+        Some(k) if app.args.admin_key.iter().any(|a| auth::ct_eq(a.as_bytes(), k.as_bytes())) => {
+            return Ok(Admission::default());
+        }
+        Some(_) => Denied::Invalid,
+    };
+    Err(Full {
+        error_type: Some("authentication_error"),
+        ..Full::error(&unauthorized(denied, route.dialect), route.dialect)
+    })
 }
 
 /// The key and rate-limit checks of [`admit`].

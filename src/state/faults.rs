@@ -239,6 +239,8 @@ pub struct Rule {
     pub rate: f64,
     /// The requests it applies to.
     pub scope: Scope,
+    /// The rule as written.
+    pub text: String,
 }
 
 impl std::str::FromStr for Rule {
@@ -256,7 +258,8 @@ impl std::str::FromStr for Rule {
         if !(0.0..=1.0).contains(&rate) {
             return Err(format!("fault rate {s:?}: the rate must be 0-1"));
         }
-        Ok(Rule { fault: spec.parse().map_err(|e| format!("fault rate {s:?}: {e}"))?, rate, scope })
+        let fault = spec.parse().map_err(|e| format!("fault rate {s:?}: {e}"))?;
+        Ok(Rule { fault, rate, scope, text: s.trim().to_owned() })
     }
 }
 
@@ -269,7 +272,8 @@ pub fn fakeai_rules(rate: f64, types: &[String]) -> Result<Vec<Rule>, String> {
         .iter()
         .map(|name| {
             let fault: Fault = name.parse().map_err(|e| format!("error injection type: {e}"))?;
-            Ok(Rule { fault, rate: rate / names.len() as f64, scope: Scope::All })
+            let rate = rate / names.len() as f64;
+            Ok(Rule { fault, rate, scope: Scope::All, text: format!("{name}={rate}") })
         })
         .collect()
 }

@@ -7,6 +7,7 @@ pub mod batches;
 pub mod faults;
 pub mod files;
 pub mod jobs;
+pub mod live;
 pub mod ratelimit;
 pub mod store;
 pub mod uploads;
