@@ -71,6 +71,7 @@ fn patch_changes_the_next_request_not_the_stream_in_flight() {
     assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("itl")));
     assert_eq!(patch(&s, r#"{"workers": 3}"#).status, 400);
     assert_eq!(call(&s, "POST", CHAT, Some(&chat("gpt-4o", "hi", "")), USER).status, 503);
+    assert_eq!(patch(&s, r#"{"fault_rates": ["503=1"]}"#).status, 200, "admin routes are never faulted");
     assert_eq!(patch(&s, r#"{"fault_rates": []}"#).status, 200);
     assert_eq!(call(&s, "POST", CHAT, Some(&chat("gpt-4o", "hi", "")), USER).status, 200);
 }
