@@ -23,8 +23,8 @@ pub struct App {
     pub args: ServerArgs,
     /// Known models.
     pub registry: Registry,
-    /// Timing and length settings.
-    pub sim: SimConfig,
+    /// Timing and length settings (`PATCH /admin/config` replaces them for later requests).
+    pub sim: crate::state::live::Live<SimConfig>,
     /// Prompt tokenizer.
     pub encoding: Encoding,
     /// Counter samples for FakeAI's 60-second rates (fed by the server's sampler thread).
@@ -54,7 +54,7 @@ impl App {
             max_output_tokens: args.default_max_output_tokens,
         })
         .remembering(args.max_auto_models);
-        let sim = SimConfig {
+        let sim = crate::state::live::Live::new(SimConfig {
             ttft: args.ttft,
             itl: args.itl,
             prefill_tps: args.prefill_tps,
@@ -66,7 +66,7 @@ impl App {
             encoding: args.tokenizer,
             auto_tool_calls: args.auto_tool_calls,
             stream_obfuscation: args.stream_obfuscation,
-        };
+        });
         App {
             encoding: args.tokenizer,
             registry,

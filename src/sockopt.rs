@@ -15,3 +15,20 @@ pub fn set_int(fd: libc::c_int, level: libc::c_int, name: libc::c_int, value: li
     })?;
     Ok(())
 }
+
+/// Makes closing `fd` reset the connection (RST) instead of ending it (FIN): `SO_LINGER` with a
+/// zero timeout.
+pub fn reset_on_close(fd: libc::c_int) -> io::Result<()> {
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: `linger` outlives the call and its size is passed.
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            size_of::<libc::linger>() as u32,
+        )
+    })?;
+    Ok(())
+}

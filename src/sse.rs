@@ -11,6 +11,7 @@ use crate::{
         logprobs::Logprobs,
         responses::{events::Answer as ResponsesAnswer, object::Status},
     },
+    state::faults::{Fault, Kind},
     tokens::ScriptEvent,
 };
 
@@ -19,8 +20,11 @@ use crate::{
 pub enum Step {
     /// Sleep until this offset from the request's arrival, then call again.
     WaitUntil(Duration),
-    /// The stream is complete (finish chunk, usage, `[DONE]` appended).
+    /// The stream is complete (finish chunk, usage, `[DONE]` appended), or ended early by a
+    /// fault that still ends the HTTP response cleanly.
     Finished,
+    /// A fault: close the connection now, without ending the response.
+    Abort,
 }
 
 /// One streaming response in progress.
@@ -34,6 +38,10 @@ pub struct TokenStream {
     /// Deadlines passed so far (tokens emitted per choice that is still going).
     position: u64,
     longest: u64,
+    /// Where emitting stops: `longest`, or the event a mid-stream fault strikes after.
+    stop: u64,
+    /// The mid-stream fault that strikes at `stop`.
+    fault: Option<Box<Fault>>,
     finished: bool,
     /// Per choice: its logprob source and where its next token starts in its text (when the
     /// request asked for logprobs), or no source (an obfuscated stream's chunks then carry
@@ -73,11 +81,24 @@ impl TokenStream {
             left,
             position: 0,
             longest,
+            stop: longest,
+            fault: None,
             finished: false,
             logprobs,
             scratch: Vec::new(),
             tgi_end: None,
         }
+    }
+
+    /// Plans a mid-stream `fault`, to strike after its share of this stream's token events.
+    pub fn strike(&mut self, fault: &Fault) {
+        self.stop = fault.at.resolve(self.longest);
+        self.fault = Some(Box::new(*fault));
+    }
+
+    /// A latency spike: TTFT times `ttft`, every inter-token gap times `itl`.
+    pub fn stretch(&mut self, ttft: f64, itl: f64) {
+        self.plan.schedule.stretch(ttft, itl);
     }
 
     /// A TGI stream, finished by `end`.
@@ -109,7 +130,7 @@ impl TokenStream {
     /// deadline. Choices share deadlines and interleave by index; each choice's end rides with its
     /// last token, and the closing events with the very last.
     pub fn emit_due(&mut self, elapsed: Duration, out: &mut Vec<u8>, mut on_lateness: impl FnMut(Duration)) -> Step {
-        while self.position < self.longest && self.plan.schedule.peek() <= elapsed {
+        while self.position < self.stop && self.plan.schedule.peek() <= elapsed {
             let due = self.plan.schedule.advance();
             for index in 0..self.plan.choices.len() {
                 let choice = &self.plan.choices[index];
@@ -133,14 +154,39 @@ impl TokenStream {
             }
             self.position += 1;
         }
-        if self.position < self.longest {
+        if self.position < self.stop {
             return Step::WaitUntil(self.plan.schedule.peek());
+        }
+        if let Some(fault) = self.fault.take() {
+            return self.fault_strikes(&fault, out);
         }
         if !self.finished {
             self.finished = true;
             self.close(out);
         }
         Step::Finished
+    }
+
+    /// The planned fault strikes: the stream ends (with an error event, truncated, or by a
+    /// closed connection), or goes on after a stall or a broken chunk.
+    fn fault_strikes(&mut self, fault: &Fault, out: &mut Vec<u8>) -> Step {
+        self.stop = self.longest;
+        match fault.kind {
+            Kind::Stall => self.plan.schedule.delay(fault.delay),
+            Kind::Malformed => self.writer.malformed(out),
+            kind => {
+                self.finished = true;
+                if kind == Kind::ErrorEvent {
+                    self.writer.error_event(out);
+                }
+                return if kind == Kind::Close { Step::Abort } else { Step::Finished };
+            }
+        }
+        if self.position < self.stop {
+            Step::WaitUntil(self.plan.schedule.peek())
+        } else {
+            Step::WaitUntil(Duration::ZERO)
+        }
     }
 
     /// The next answer token of choice `index`: text, or the next event of its script.
@@ -364,6 +410,32 @@ mod tests {
         );
         assert_eq!(count(&out, "\"usage\""), 1);
         assert_eq!(s.remaining(), 0);
+    }
+
+    #[test]
+    fn a_planned_fault_strikes_once_at_its_event() {
+        let fault = |spec: &str| spec.parse::<Fault>().unwrap();
+        let late = Duration::from_secs(1);
+        let mut s = choices(&[6], true, false);
+        s.strike(&fault("error_event;after=2"));
+        let mut out = Vec::new();
+        assert_eq!(s.emit_due(late, &mut out, |_| {}), Step::Finished);
+        assert_eq!(count(&out, "\"content\":\""), 2);
+        assert!(out.ends_with(b"\"code\":null}}\n\n") && count(&out, "[DONE]") == 0);
+        assert_eq!(s.emit_due(late, &mut out, |_| {}), Step::Finished, "nothing more");
+
+        let mut s = choices(&[6], true, false);
+        s.strike(&fault("close;at=0.5"));
+        assert_eq!(s.emit_due(late, &mut Vec::new(), |_| {}), Step::Abort);
+        assert_eq!(s.remaining(), 3);
+
+        let mut s = choices(&[4], true, false);
+        s.strike(&fault("stall;ms=100;after=1"));
+        let mut out = Vec::new();
+        let ms = Duration::from_millis;
+        assert_eq!(s.emit_due(ms(10), &mut out, |_| {}), Step::WaitUntil(ms(115)), "the next token 100 ms later");
+        assert_eq!(s.emit_due(ms(200), &mut out, |_| {}), Step::Finished);
+        assert!(out.ends_with(b"data: [DONE]\n\n"));
     }
 
     #[test]

@@ -126,6 +126,7 @@ fn limits_give_clear_errors_then_close() {
     let r = c.response();
     assert_eq!(r.status, 413);
     assert_eq!(r.json()["error"]["type"], "invalid_request_error");
+    assert_eq!(r.json()["error"]["code"], "payload_too_large");
     assert!(c.is_closed());
 
     let mut c = s.connect();

@@ -44,7 +44,7 @@ fn summary(model: String, prompt: u64, output: u64, first: Duration) -> GenSumma
 
 /// A complete body, due when its last token is (or at once without the non-streaming delay).
 fn answer(app: &App, due: &[Duration], full: Full, summary: GenSummary) -> Reply {
-    let after = app.sim.whole_reply_after(due.last().copied().unwrap_or_default());
+    let after = app.sim.get().whole_reply_after(due.last().copied().unwrap_or_default());
     Reply::Generated { after, full, summary }
 }
 
@@ -59,7 +59,7 @@ fn speech(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let instructions = request.instructions.as_deref().map_or(0, |i| app.encoding.count(i));
     let input_tokens = (app.encoding.count(&request.input) + instructions) as u64;
     let output_tokens = speech::audio_tokens(rendered.seconds);
-    let due = app.sim.token_deadlines(&request.model, input_tokens, output_tokens, ctx.rng);
+    let due = app.sim.get().token_deadlines(&request.model, input_tokens, output_tokens, ctx.rng);
     let characters = request.input.chars().count() as u64;
     crate::state::usage::record_request(
         &app.state.usage,
@@ -109,7 +109,7 @@ fn transcribe(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>, task: Task) -> Ou
     let output_tokens = app.encoding.count(&text) as u64;
     let usage = request.usage(prompt_tokens, output_tokens);
     let input_tokens = request.audio_tokens() + prompt_tokens;
-    let due = app.sim.token_deadlines(&request.model, input_tokens, output_tokens, ctx.rng);
+    let due = app.sim.get().token_deadlines(&request.model, input_tokens, output_tokens, ctx.rng);
     let seconds = request.duration.ceil() as u64;
     crate::state::usage::record_request(
         &app.state.usage,

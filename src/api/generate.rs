@@ -33,7 +33,7 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, mut req: GenRequest, flavor: Flavo
     req.prompt_tokens += app.stores.inherited_tokens(&req)?;
     let model = crate::openai::fine_tuned::resolve(app, &req.model)?;
     check_context_length(&req, model.context_window, flavor)?;
-    let plan = app.sim.plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
+    let plan = app.sim.get().plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
     let stores = app.stores.keeps(flavor, &req);
     // The whole object is built once: for the reply when not streaming, for the store when kept.
     let full = (stores || !req.stream).then(|| full_body(app, &plan));
@@ -89,7 +89,7 @@ pub fn check_context_length(req: &GenRequest, window: u64, flavor: Flavor) -> Re
 /// A non-streaming reply of `body`, due when `plan`'s last token would have been generated.
 pub fn non_streaming(app: &App, mut plan: Plan, body: Vec<u8>) -> Reply {
     let summary = plan.summary();
-    let after = app.sim.whole_reply_after(plan.schedule.deadline_of(plan.longest()));
+    let after = app.sim.get().whole_reply_after(plan.schedule.deadline_of(plan.longest()));
     Reply::Generated { after, full: Full::json(body), summary }
 }
 

@@ -8,6 +8,7 @@ use crate::{generation::GenSummary, proto::http1::RequestHead, rng::Rng, sse::To
 
 pub use crate::error::{Dialect, Error};
 
+pub mod admin;
 pub mod anthropic;
 pub mod audio;
 pub mod batches;

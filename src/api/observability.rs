@@ -55,6 +55,7 @@ fn exposition(app: &App, req: &Request<'_>, dialect: Dialect) -> Outcome {
     }
     if dialect == Dialect::All {
         super::rate_limits::render_prometheus(&app.state.auth, &mut text);
+        render_faults(&app.state.faults, &mut text);
     }
     let openmetrics = req.head.accept().is_some_and(|a| a.contains("application/openmetrics-text"));
     let (content_type, body) = match openmetrics {
@@ -113,7 +114,22 @@ fn value(v: serde_json::Value) -> Outcome {
 
 fn json(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
     let (snap, rates) = snapshot_with_rates(app);
-    value(metrics::json::render(&snap, &rates))
+    let mut view = metrics::json::render(&snap, &rates);
+    let faults: serde_json::Map<String, serde_json::Value> =
+        app.state.faults.counts().map(|(kind, n)| (kind.to_owned(), n.into())).collect();
+    view["faults_injected"] = faults.into();
+    value(view)
+}
+
+/// `fakeai_faults_injected_total{kind}`: every fault injected, so that a client can reconcile
+/// what it saw.
+fn render_faults(faults: &crate::state::faults::Faults, out: &mut String) {
+    use std::fmt::Write;
+    let name = "fakeai_faults_injected_total";
+    let _ = writeln!(out, "# HELP {name} Faults injected (by header or rate), by kind.\n# TYPE {name} counter");
+    for (kind, n) in faults.counts() {
+        let _ = writeln!(out, "{name}{{kind=\"{kind}\"}} {n}");
+    }
 }
 
 fn csv(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {

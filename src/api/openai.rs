@@ -106,7 +106,7 @@ fn text_generation(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let gen_req = request::parse_text_generation(req.body, app.encoding)?;
     let model = crate::openai::fine_tuned::resolve(app, &gen_req.model)?;
     generate::check_context_length(&gen_req, model.context_window, Flavor::Completion)?;
-    let mut plan = app.sim.plan(Flavor::Completion, &gen_req, &model, ctx.rng, ctx.unix_now.0);
+    let mut plan = app.sim.get().plan(Flavor::Completion, &gen_req, &model, ctx.rng, ctx.unix_now.0);
     plan.meta.id = format!("txtgen-{}", &plan.meta.id["cmpl-".len()..]);
     let body = serde_json::json!({
         "id": plan.meta.id,

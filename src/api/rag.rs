@@ -136,18 +136,19 @@ fn prompt(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
         .collect();
     let count = |s: &str| app.encoding.count(s) as u64;
     let prompt_tokens = count(&r.query) + ranked.iter().map(|(d, _)| count(&d.content)).sum::<u64>();
-    let natural = app.sim.output_len.sample(ctx.rng);
+    let natural = app.sim.get().output_len.sample(ctx.rng);
     let tokens = r.max_tokens.map_or(natural, |cap| natural.min(cap));
     // The same query to the same model always gets the same answer.
     let mut text = TextGen::new(features::hash(r.query.as_bytes(), features::hash(r.model.as_bytes(), 0)));
     let pieces: Vec<&str> = (0..tokens).map(|_| text.next_token()).collect();
-    let due = app.sim.token_deadlines(&r.model, prompt_tokens, tokens, ctx.rng);
+    let due = app.sim.get().token_deadlines(&r.model, prompt_tokens, tokens, ctx.rng);
     let usage =
         json!({"prompt_tokens": prompt_tokens, "completion_tokens": tokens, "total_tokens": prompt_tokens + tokens});
     let summary = summary(app, &r.model, prompt_tokens, tokens, due[0]);
     if !r.stream {
         let body = json!({"content": pieces.concat(), "retrieved_docs": retrieved, "usage": usage});
-        let after = if app.sim.non_streaming_delay { *due.last().unwrap_or(&Duration::ZERO) } else { Duration::ZERO };
+        let after =
+            if app.sim.get().non_streaming_delay { *due.last().unwrap_or(&Duration::ZERO) } else { Duration::ZERO };
         return Ok(Reply::Generated { after, full: Full::value(&body), summary });
     }
     let mut events = TimedEvents::new(summary);

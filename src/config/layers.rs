@@ -87,13 +87,22 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("api_key", "auth", "api_keys"),
     ("api_keys_file", "auth", "api_keys_file"),
     ("require_api_key", "auth", "require_api_key"),
+    ("admin_key", "auth", "admin_keys"),
     ("rate_limit_enabled", "rate_limits", "enabled"),
     ("rate_limit_tier", "rate_limits", "tier"),
     ("rate_limit_rpm", "rate_limits", "rpm_override"),
     ("rate_limit_tpm", "rate_limits", "tpm_override"),
     ("rate_limit_rpd", "rate_limits", "rpd_override"),
     ("rate_limit_tpd", "rate_limits", "tpd_override"),
+    ("fault_rate", "faults", "rates"),
+    ("fault_seed", "faults", "seed"),
+    ("error_injection_enabled", "metrics", "error_injection_enabled"),
+    ("error_injection_rate", "metrics", "error_injection_rate"),
+    ("error_injection_types", "metrics", "error_injection_types"),
 ];
+
+/// FakeAI's sectioned names for a key that has its own section too.
+const SECTION_ALIASES: &[(&str, &str, &str)] = &[("max_body_size", "security", "max_request_size")];
 
 /// FakeAI's other flat spellings of a key.
 const ALIASES: &[(&str, &str)] = &[
@@ -115,7 +124,9 @@ fn canonical(path: &[&str]) -> Option<&'static str> {
             let key = ALIASES.iter().find(|(alias, _)| *alias == key).map_or(key, |(_, k)| k);
             KEYS.iter().find(|(k, ..)| *k == key).map(|(k, ..)| *k)
         }
-        [section, field] => KEYS.iter().find(|(_, s, f)| *s == section && *f == field).map(|(k, ..)| *k),
+        [section, field] => {
+            KEYS.iter().chain(SECTION_ALIASES).find(|(_, s, f)| *s == section && *f == field).map(|(k, ..)| *k)
+        }
         _ => None,
     }
 }
@@ -415,6 +426,26 @@ mod tests {
         assert_eq!(ok(&[], &env, None).rate_limits().rpm, Some(7));
         assert_eq!(ok(&["--rate-limit-tpm", "9"], &[], None).rate_limits().tpm, Some(9), "a number turns it on");
         assert!(load(&[], &[("FAKEAI_RATE_LIMITS__TIER", "tier-9")], None).unwrap_err().contains("tier"));
+    }
+
+    #[test]
+    fn fakeai_security_and_error_injection_names() {
+        let s = ok(&[], &[("FAKEAI_SECURITY__MAX_REQUEST_SIZE", "2048")], None);
+        assert_eq!(s.max_body_size, 2048);
+        let file = Some(("toml", "[security]\nmax_request_size = 4096\n[server]\nmax_body_size = 8192\n"));
+        assert_eq!(ok(&[], &[], file).max_body_size, 8192, "of two spellings in one file, the later wins");
+        let env = [
+            ("FAKEAI_METRICS__ERROR_INJECTION_ENABLED", "true"),
+            ("FAKEAI_METRICS__ERROR_INJECTION_RATE", "0.5"),
+            ("FAKEAI_METRICS__ERROR_INJECTION_TYPES", r#"["bad_gateway","rate_limit_quota"]"#),
+        ];
+        let rules = ok(&[], &env, None).fault_rules().unwrap();
+        assert_eq!(rules.len(), 2);
+        assert_eq!((rules[0].fault.label(), rules[0].rate), ("http_502", 0.25));
+        let e = load(&[], &[("FAKEAI_FAULTS__RATES", "503=2")], None).unwrap_err();
+        assert!(e.starts_with("invalid FAKEAI_FAULTS__RATES in the environment:") && e.contains("0-1"), "{e}");
+        let types = [("FAKEAI_ERROR_INJECTION_TYPES", "boom")];
+        assert!(ok(&["--error-injection-enabled", "--error-injection-rate", "1"], &types, None).fault_rules().is_err());
     }
 
     #[test]

@@ -340,6 +340,11 @@ pub struct ServerArgs {
     /// authentication on.
     #[arg(long)]
     pub api_keys_file: Option<PathBuf>,
+    /// A key the admin routes (`/admin/config`) accept, and no other key does (repeat the flag);
+    /// without one, admin routes take any valid key.
+    #[arg(long)]
+    #[serde(default, deserialize_with = "values::list")]
+    pub admin_key: Vec<String>,
     /// Require a key on keyed routes even when none is configured (every such request is 401).
     #[arg(long)]
     pub require_api_key: bool,
@@ -363,6 +368,28 @@ pub struct ServerArgs {
     /// Tokens per day per key [default: unlimited].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub rate_limit_tpd: Option<u64>,
+    /// Inject a fault into a fraction of keyed requests: `KIND[;param=value...]=RATE`, scoped
+    /// by `@/endpoint` or `@model` (repeat the flag; rates of one request's rules add up). KIND
+    /// is an HTTP status or a fault name (see the README's fault table).
+    #[arg(long)]
+    #[serde(default, deserialize_with = "values::parsed_list")]
+    pub fault_rate: Vec<crate::state::faults::Rule>,
+    /// Seed of the fault draws: the same seed and the same requests give the same faults
+    /// [default: from the clock].
+    #[arg(long)]
+    pub fault_seed: Option<u64>,
+    /// FakeAI's error injection: errors at `--error-injection-rate`, of `--error-injection-types`.
+    #[arg(long)]
+    pub error_injection_enabled: bool,
+    /// FakeAI's error-injection rate, 0-1 (with `--error-injection-enabled`).
+    #[arg(long, default_value_t = 0.0)]
+    pub error_injection_rate: f64,
+    /// FakeAI's error-injection types (internal_error, bad_gateway, service_unavailable,
+    /// gateway_timeout, rate_limit_quota, context_length_exceeded; or any fault kind)
+    /// [default: internal_error, service_unavailable, gateway_timeout, rate_limit_quota].
+    #[arg(long, value_delimiter = ',')]
+    #[serde(default, deserialize_with = "values::list")]
+    pub error_injection_types: Vec<String>,
 }
 
 /// A usage tier's name, checked against [`crate::state::ratelimit::TIERS`].
@@ -397,6 +424,18 @@ impl ServerArgs {
         }
     }
 
+    /// The fault rules: `--fault-rate`'s, and FakeAI's error injection when enabled.
+    pub fn fault_rules(&self) -> Result<Vec<crate::state::faults::Rule>, String> {
+        let mut rules = self.fault_rate.clone();
+        if self.error_injection_enabled && self.error_injection_rate > 0.0 {
+            if !(0.0..=1.0).contains(&self.error_injection_rate) {
+                return Err("--error-injection-rate must be 0-1".into());
+            }
+            rules.extend(crate::state::faults::fakeai_rules(self.error_injection_rate, &self.error_injection_types)?);
+        }
+        Ok(rules)
+    }
+
     /// Whether workers are pinned, given the number of cores.
     pub fn pin_workers(&self, workers: usize, cores: usize) -> bool {
         if self.no_pin { false } else { self.pin || self.cpus.is_some() || workers <= cores }
@@ -414,6 +453,7 @@ impl Cli {
             // Not `env::vars()`, which panics on a variable that is not UTF-8.
             let env = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
             **args = server_args(server, env)?;
+            args.fault_rules()?;
         }
         Ok(cli)
     }

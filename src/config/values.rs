@@ -197,6 +197,11 @@ pub(super) fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
     d.deserialize_any(List)
 }
 
+/// A list of [`FromStr`] items (fault rules): [`list`]'s forms, each item parsed.
+pub(super) fn parsed_list<'de, D: Deserializer<'de>, T: FromStr<Err = String>>(d: D) -> Result<Vec<T>, D::Error> {
+    list(d)?.iter().map(|item| item.parse().map_err(de::Error::custom)).collect()
+}
+
 /// CPU ids: `0,2-3` or a sequence of ids.
 pub(super) fn cpus<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CpuList>, D::Error> {
     struct Cpus;

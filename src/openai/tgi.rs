@@ -121,7 +121,7 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8], route: Route) -> Outc
     };
     // `parse` already resolved this name, so this cannot fail.
     let model = super::fine_tuned::resolve(app, &req.gen_request.model)?;
-    let plan = app.sim.plan(Flavor::Tgi, &req.gen_request, &model, ctx.rng, ctx.unix_now.0);
+    let plan = app.sim.get().plan(Flavor::Tgi, &req.gen_request, &model, ctx.rng, ctx.unix_now.0);
     let end = Ending::new(&req, &plan, app.encoding);
     if req.gen_request.stream {
         return Ok(Reply::Stream(Box::new(TokenStream::new(plan).with_tgi_end(end))));

@@ -48,7 +48,7 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8]) -> Outcome {
     let (req, request_id) = plan_request(app, body)?;
     let model = super::fine_tuned::resolve(app, &req.model)?;
     check_length(&req, model.context_window)?;
-    let mut plan = app.sim.plan(Flavor::TokenIds(app.encoding), &req, &model, ctx.rng, ctx.unix_now.0);
+    let mut plan = app.sim.get().plan(Flavor::TokenIds(app.encoding), &req, &model, ctx.rng, ctx.unix_now.0);
     if let Some(id) = request_id {
         plan.meta.id = format!("generate-tokens-{id}");
     }

@@ -35,6 +35,8 @@ pub struct Admission {
     pub headers: Granted,
     /// The token charge, when token limits apply.
     pub charge: Option<Charge>,
+    /// The fault to inject, when one is not an HTTP error (those answer at admission).
+    pub fault: Option<crate::state::faults::Fault>,
 }
 
 /// Tokens a request was charged at admission.
@@ -57,9 +59,45 @@ pub fn settle(app: &App, charge: Charge, reply: &Reply) {
     charge.entry.limiter.settle(charge.estimated, used, app.state.auth.now());
 }
 
-/// Admits `req` to `route`, or answers it with a 401 or 429. `hangups` is the SIGHUP count
-/// (a new one reloads the keys file first).
+/// Admits `req` to `route`, or answers it with a 401 or 429 (or an injected HTTP error, decided
+/// after the key and its limits). `hangups` is the SIGHUP count (a new one reloads the keys
+/// file first).
 pub fn admit(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Result<Admission, Full> {
+    if route.auth == AuthKind::Admin && !app.args.admin_key.is_empty() {
+        return admin(app, route, req);
+    }
+    let mut admission = authorize(app, route, req, hangups)?;
+    // Admin routes are never faulted: a fault rate must not lock out the PATCH that lifts it.
+    if route.auth == AuthKind::Key {
+        admission.fault = super::faults::decide(app, route, req)?;
+    }
+    Ok(admission)
+}
+
+/// An admin route once admin keys are configured: one of them, and no other key, is admitted
+/// (without rate limits or faults).
+fn admin(app: &App, route: &Route, req: &Request<'_>) -> Result<Admission, Full> {
+    let head = req.head;
+    let key = auth::presented(
+        head.header(crate::proto::http1::Field::Authorization),
+        head.header(crate::proto::http1::Field::XApiKey),
+        head.header(crate::proto::http1::Field::ApiKey),
+    );
+    let denied = match key {
+        None => Denied::Missing,
+        Some(k) if app.args.admin_key.iter().any(|a| auth::ct_eq(a.as_bytes(), k.as_bytes())) => {
+            return Ok(Admission::default());
+        }
+        Some(_) => Denied::Invalid,
+    };
+    Err(Full {
+        error_type: Some("authentication_error"),
+        ..Full::error(&unauthorized(denied, route.dialect), route.dialect)
+    })
+}
+
+/// The key and rate-limit checks of [`admit`].
+fn authorize(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Result<Admission, Full> {
     let auth = &app.state.auth;
     let head = req.head;
     let key = auth::presented(
@@ -93,7 +131,7 @@ pub fn admit(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Resul
             entry.admitted.fetch_add(1, Ordering::Relaxed);
             headers.render(&mut granted);
             let charge = (tokens > 0 && entry.limiter.counts_tokens()).then_some(Charge { entry, estimated: tokens });
-            Ok(Admission { headers: granted, charge })
+            Ok(Admission { headers: granted, charge, fault: None })
         }
         Err(refusal) => {
             entry.throttled.fetch_add(1, Ordering::Relaxed);

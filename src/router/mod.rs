@@ -3,6 +3,7 @@
 //! each request all come from it. Matching is `matchit`'s radix tree, built once.
 
 mod admit;
+pub mod faults;
 mod route;
 pub mod table;
 

@@ -87,6 +87,11 @@ impl Route {
         Route::new(Method::Post, pattern, handler, BodyKind::Json)
     }
 
+    /// `PATCH pattern` with a JSON body.
+    pub const fn patch(pattern: &'static str, handler: Handler) -> Route {
+        Route::new(Method::Patch, pattern, handler, BodyKind::Json)
+    }
+
     /// `DELETE pattern`.
     pub const fn delete(pattern: &'static str, handler: Handler) -> Route {
         Route::new(Method::Delete, pattern, handler, BodyKind::None)

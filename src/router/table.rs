@@ -32,6 +32,7 @@ pub static TABLES: &[&[Route]] = &[
     api::health::ROUTES,
     api::observability::ROUTES,
     api::rate_limits::ROUTES,
+    api::admin::ROUTES,
 ];
 
 /// Every route, in table order.

@@ -22,7 +22,10 @@ use crate::{
     proto::http1::{
         BodyFraming, ChunkedDecoder, HttpError, Method, RequestHead, ResponseHead, frame_chunk, parse_head,
     },
-    router::{self, BodyKind, Found, Route, Upgrade},
+    router::{
+        self, BodyKind, Found, Route, Upgrade,
+        faults::{self, ConnFault},
+    },
     sse::{Step, TokenStream},
 };
 
@@ -200,6 +203,7 @@ impl Conn {
         let core = self.core.clone();
         // Headers every response to an admitted request carries (the rate limits).
         let (mut granted, mut charge) = (router::Granted::new(), None);
+        let mut conn_fault = None;
         let reply = match found {
             Found::Route { route, params, .. } => {
                 let body = match &body {
@@ -210,7 +214,10 @@ impl Conn {
                 match router::admit(&core.app, route, &request, super::signals::hangups()) {
                     Ok(admitted) => {
                         (granted, charge) = (admitted.headers, admitted.charge);
-                        serve_route(&core, route, &request)
+                        let reply;
+                        (reply, conn_fault) =
+                            faults::shape(&core.app, admitted.fault, serve_route(&core, route, &request));
+                        reply
                     }
                     Err(refused) => Reply::Now(refused),
                 }
@@ -225,6 +232,13 @@ impl Conn {
         if let Body::Buffered(n) = body {
             self.rbuf.drain(..n);
         }
+        let reply = match conn_fault {
+            Some(fault) => match self.connection_fault(fault, &head, reply, label, &granted).await {
+                Some(reply) => reply,
+                None => return false,
+            },
+            None => reply,
+        };
         core.in_flight.set(core.in_flight.get() + 1);
         let ok = match reply {
             Reply::Now(mut full) => {
@@ -244,6 +258,42 @@ impl Conn {
         let latency = arrival.elapsed().as_secs_f64();
         core.recorder.borrow_mut().record_latency(label, latency);
         ok && keep_alive
+    }
+
+    /// Acts on an injected connection fault before `reply` is sent: `None` when the connection
+    /// is to close now (reset, or closed after the response head).
+    async fn connection_fault(
+        &mut self,
+        fault: ConnFault,
+        head: &RequestHead,
+        reply: Reply,
+        label: usize,
+        granted: &router::Granted,
+    ) -> Option<Reply> {
+        match fault {
+            ConnFault::SlowFirstByte(delay) => {
+                self.flush().await;
+                self.core.timer.sleep_until((Instant::now() + delay).into_std()).await;
+                return Some(reply);
+            }
+            ConnFault::Reset => {
+                self.flush().await;
+                let _ = crate::sockopt::reset_on_close(self.stream.as_raw_fd());
+            }
+            ConnFault::CloseAfterHeaders => {
+                match reply {
+                    Reply::Now(full) | Reply::Generated { full, .. } => {
+                        let start = self.wbuf.len();
+                        self.queue(Framing::of(head, false, label), &full);
+                        let head_end = memchr::memmem::find(&self.wbuf[start..], b"\r\n\r\n").map(|at| start + at + 4);
+                        self.wbuf.truncate(head_end.unwrap_or(start));
+                    }
+                    Reply::Stream(_) | Reply::Events(_) => self.sse_head(head, false, granted),
+                }
+                self.flush().await;
+            }
+        }
+        None
     }
 
     /// Reads the request body per its framing, enforcing size and time limits.
@@ -430,7 +480,7 @@ impl Conn {
             ok = self.flush().await;
             match step {
                 Step::WaitUntil(offset) => self.core.timer.sleep_until((arrival + offset).into_std()).await,
-                Step::Finished => break,
+                Step::Finished | Step::Abort => break,
             }
         }
         let summary = events.summary().clone();
@@ -501,6 +551,11 @@ impl Conn {
                 }
                 Step::WaitUntil(offset) => self.core.timer.sleep_until((arrival + offset).into_std()).await,
                 Step::Finished => break,
+                // An injected close: what was due is out; the connection closes mid-response.
+                Step::Abort => {
+                    ok = false;
+                    break;
+                }
             }
         }
         shard.sub(Counter::StreamsActive, 1);

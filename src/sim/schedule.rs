@@ -32,6 +32,18 @@ impl Schedule {
         due
     }
 
+    /// A latency spike: the next deadline (the TTFT, before any token is out) times `first`,
+    /// every later gap times `gap`.
+    pub fn stretch(&mut self, first: f64, gap: f64) {
+        self.next = self.next.mul_f64(first);
+        self.itl.ms *= gap;
+    }
+
+    /// A stall: every deadline from the next on moves `by` later.
+    pub fn delay(&mut self, by: Duration) {
+        self.next += by;
+    }
+
     /// The deadline of the `n`-th token (1-based) from now on, consuming them: when a
     /// non-streaming response of `n` tokens is complete.
     pub fn deadline_of(&mut self, n: u64) -> Duration {
@@ -54,6 +66,15 @@ mod tests {
         assert_eq!(got, [20, 25, 30, 35]);
         let mut s = Schedule::new(Duration::from_millis(20), Latency::fixed(5.0), Rng::new(1));
         assert_eq!(s.deadline_of(100), Duration::from_millis(20 + 99 * 5));
+    }
+
+    #[test]
+    fn stretch_and_delay_move_later_deadlines() {
+        let mut s = Schedule::new(Duration::from_millis(20), Latency::fixed(5.0), Rng::new(1));
+        s.stretch(3.0, 2.0);
+        assert_eq!(s.advance(), Duration::from_millis(60));
+        s.delay(Duration::from_millis(100));
+        assert_eq!((s.advance().as_millis(), s.advance().as_millis()), (170, 180));
     }
 
     #[test]

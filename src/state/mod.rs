@@ -4,10 +4,12 @@
 
 pub mod auth;
 pub mod batches;
+pub mod faults;
 pub mod files;
 pub mod fine_tuning;
 pub mod jobs;
 pub mod org;
+pub mod live;
 pub mod ratelimit;
 pub mod store;
 pub mod uploads;
@@ -30,6 +32,8 @@ pub struct State {
     pub jobs: jobs::JobQueue,
     /// API keys and their rate limits.
     pub auth: auth::Auth,
+    /// Fault rules and counts.
+    pub faults: faults::Faults,
     /// Vector stores.
     pub vector_stores: Store<vector_stores::VectorStore>,
     /// Files attached to vector stores, with their chunks and embeddings.
@@ -63,6 +67,7 @@ impl State {
                 args.require_api_key,
                 args.rate_limits(),
             ),
+            faults: faults::Faults::new(args.fault_rules().unwrap_or_default(), fault_seed(args)),
             vector_stores: Store::new(Limits::count(args.max_vector_stores, "--max-vector-stores")),
             vector_store_files: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),
             file_batches: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),
@@ -78,4 +83,12 @@ impl State {
             usage: usage::Ledger::default(),
         }
     }
+}
+
+/// `--fault-seed`, else one from the clock.
+fn fault_seed(args: &ServerArgs) -> u64 {
+    args.fault_seed.unwrap_or_else(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        now.as_nanos() as u64
+    })
 }

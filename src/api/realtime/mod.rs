@@ -29,5 +29,5 @@ fn upgrade_only(_: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
 
 /// The session settings the server's configuration gives.
 pub fn config(app: &App) -> session::Config {
-    session::Config { sim: app.sim.clone(), encoding: app.encoding }
+    session::Config { sim: (*app.sim.get()).clone(), encoding: app.encoding }
 }

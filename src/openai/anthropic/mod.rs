@@ -52,12 +52,12 @@ fn create(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], request
     let model = crate::openai::fine_tuned::resolve(app, &req.generation.model)?;
     check_context(req.generation.prompt_tokens, req.generation.max_tokens.unwrap_or(0), model.context_window)?;
     req.generation.prompt_cache = app.prompt_cache.lookup(&req.breakpoints, Instant::now());
-    let mut plan = app.sim.plan(Flavor::Messages, &req.generation, &model, ctx.rng, ctx.unix_now.0);
+    let mut plan = app.sim.get().plan(Flavor::Messages, &req.generation, &model, ctx.rng, ctx.unix_now.0);
     if req.generation.stream {
         return Ok(Reply::Stream(Box::new(TokenStream::new(plan))));
     }
     let full = with_request_id(Full::json(message_body(&plan)), request_id.to_owned());
-    let after = app.sim.whole_reply_after(plan.schedule.deadline_of(plan.longest()));
+    let after = app.sim.get().whole_reply_after(plan.schedule.deadline_of(plan.longest()));
     Ok(Reply::Generated { after, full, summary: plan.summary() })
 }
 

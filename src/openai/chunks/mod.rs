@@ -2,6 +2,7 @@
 //! once per request, so a content chunk costs two copies and a JSON-escape of the token.
 
 mod dialects;
+mod fault;
 mod json;
 
 pub use json::{push_json_str, push_u64, push_usage};

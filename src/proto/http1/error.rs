@@ -41,7 +41,7 @@ impl HttpError {
     fn code(&self) -> Option<&'static str> {
         match self {
             HttpError::HeadTooLarge => Some("request_header_fields_too_large"),
-            HttpError::BodyTooLarge(_) => Some("request_too_large"),
+            HttpError::BodyTooLarge(_) => Some("payload_too_large"),
             HttpError::Timeout(_) => Some("request_timeout"),
             _ => None,
         }

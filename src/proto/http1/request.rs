@@ -80,10 +80,14 @@ pub enum Field {
     WebsocketKey,
     /// `Sec-WebSocket-Version`.
     WebsocketVersion,
+    /// `X-Fakeai-Fault`: a fault to inject into this request.
+    XFakeaiFault,
+    /// `X-Return-Error` (llm-d's simulator): an error status to answer with.
+    XReturnError,
 }
 
 /// Each field's header name, in `Field` order.
-const FIELD_NAMES: [(&str, Field); 9] = [
+const FIELD_NAMES: [(&str, Field); 11] = [
     ("x-request-id", Field::RequestId),
     ("accept", Field::Accept),
     ("content-type", Field::ContentType),
@@ -93,6 +97,8 @@ const FIELD_NAMES: [(&str, Field); 9] = [
     ("anthropic-version", Field::AnthropicVersion),
     ("sec-websocket-key", Field::WebsocketKey),
     ("sec-websocket-version", Field::WebsocketVersion),
+    ("x-fakeai-fault", Field::XFakeaiFault),
+    ("x-return-error", Field::XReturnError),
 ];
 
 /// The parts of a request head the server acts on. The head's bytes are copied out of the read

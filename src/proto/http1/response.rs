@@ -111,6 +111,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         413 => "Payload Too Large",
+        409 => "Conflict",
         415 => "Unsupported Media Type",
         422 => "Unprocessable Entity",
         429 => "Too Many Requests",
@@ -121,6 +122,8 @@ pub fn reason_phrase(status: u16) -> &'static str {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
+        // Not in the IANA registry; Anthropic answers it when overloaded.
+        529 => "Site Overloaded",
         _ => "Unknown",
     }
 }
