@@ -78,7 +78,9 @@ fn main() {
     // As fakeai does by default: no BBR pacing timer per send (accepted sockets inherit it).
     let cubic = b"cubic";
     // SAFETY: the name outlives the call and its length is passed.
-    unsafe { libc::setsockopt(listener.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_CONGESTION, cubic.as_ptr().cast(), 5) };
+    unsafe {
+        libc::setsockopt(listener.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_CONGESTION, cubic.as_ptr().cast(), 5)
+    };
     // SAFETY: plain syscalls on fds we own.
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     watch(ep, listener.as_raw_fd(), u64::MAX);
