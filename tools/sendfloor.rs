@@ -35,6 +35,10 @@ struct Args {
     /// Lateness and CPU are reported for events after this many seconds (the ramp-up excluded).
     #[arg(long, default_value_t = 0.0)]
     measure_after: f64,
+    /// Instead of serving: sleep 1 ms at a time for this many seconds, the same way the sender
+    /// waits, and report how late the wake-ups were (the machine's own scheduling jitter).
+    #[arg(long)]
+    idle_jitter: Option<f64>,
 }
 
 const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -65,6 +69,9 @@ struct Conn {
 
 fn main() {
     let args = Args::parse();
+    if let Some(secs) = args.idle_jitter {
+        return idle_jitter(Duration::from_secs_f64(secs));
+    }
     let (ttft, itl) = (Duration::from_secs_f64(args.ttft / 1e3), Duration::from_secs_f64(args.itl / 1e3));
     let open = [HEAD, &chunk(&event(r#""role":"assistant","content":"""#, "null"))].concat();
     let token = chunk(&event(r#""content":" word""#, "null"));
@@ -149,6 +156,30 @@ fn main() {
         q(0.9),
         q(0.99),
         late_us.iter().filter(|&&us| us > 2000).count() as f64 * 100.0 / late_us.len().max(1) as f64
+    );
+}
+
+/// Sleeps 1 ms at a time through epoll_pwait2 and prints the wake-ups' lateness quantiles.
+fn idle_jitter(span: Duration) {
+    // SAFETY: plain syscall.
+    let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1];
+    let (start, mut late_us) = (Instant::now(), Vec::new());
+    while start.elapsed() < span {
+        let at = Instant::now() + Duration::from_millis(1);
+        poll(ep, &mut events, Some(at - Instant::now()));
+        late_us.push(Instant::now().saturating_duration_since(at).as_micros() as u32);
+    }
+    late_us.sort_unstable();
+    let q = |p: f64| late_us[((late_us.len() - 1) as f64 * p) as usize] as f64 / 1e3;
+    let over = late_us.iter().filter(|&&us| us > 2000).count() as f64 * 100.0 / late_us.len() as f64;
+    println!(
+        "wake-ups {} late_ms p50/p90/p99/max {:.3}/{:.3}/{:.3}/{:.3} >2ms {over:.2}%",
+        late_us.len(),
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        q(1.0)
     );
 }
 
