@@ -393,12 +393,14 @@ impl Conn {
         let slot = self.core.admit(&summary, to.endpoint);
         if arrival + after > Instant::now() {
             if !self.flush().await {
+                self.bill(&summary, 0, false);
                 self.finish_generation(slot, &summary, 0, false, None, arrival);
                 return false;
             }
             self.core.timer.sleep_until_first((arrival + after).into_std()).await;
         }
         self.queue(to, &full);
+        self.bill(&summary, summary.generated, true);
         let ok = self.flush().await;
         let n = summary.generated;
         if ok {
@@ -410,6 +412,12 @@ impl Conn {
         self.core.recorder.borrow_mut().model(slot).generated_at_once(n, ttft, gap);
         self.finish_generation(slot, &summary, n, ok, Some(ttft), arrival);
         ok
+    }
+
+    /// Bills a generation in the usage ledger. Called before a reply's last bytes are written, so
+    /// that a client that has read the whole reply finds it in `/v1/organization/usage` at once.
+    fn bill(&self, s: &GenSummary, sent: u64, ok: bool) {
+        crate::state::usage::record_generation(&self.core.app.state.usage, s, sent, ok, crate::clock::unix_now().0);
     }
 
     /// Records the end of a generation in the counters and the model's statistics.
@@ -426,7 +434,6 @@ impl Conn {
         }
         let e2e = arrival.elapsed().as_secs_f64();
         self.core.recorder.borrow_mut().model(slot).finish(how, s.usage.prompt_tokens, sent, ttft, e2e);
-        crate::state::usage::record_generation(&self.core.app.state.usage, s, sent, ok, crate::clock::unix_now().0);
     }
 
     /// Writes the head of an SSE response, with `granted`'s headers.
@@ -467,15 +474,19 @@ impl Conn {
         self.sse_head(head, keep_alive, granted);
         let slot = self.core.admit(events.summary(), endpoint);
         self.core.shard().count_response(endpoint, 200);
-        let mut ok = self.flush().await;
+        let (mut ok, mut billed) = (self.flush().await, false);
         while ok {
             let start = self.wbuf.len();
             let step = events.emit_due(arrival.elapsed(), &mut self.wbuf);
             if chunked {
                 frame_chunk(&mut self.wbuf, start);
-                if step == Step::Finished {
+            }
+            if step == Step::Finished {
+                if chunked {
                     self.wbuf.extend_from_slice(b"0\r\n\r\n");
                 }
+                self.bill(events.summary(), 0, true);
+                billed = true;
             }
             ok = self.flush().await;
             match step {
@@ -484,6 +495,9 @@ impl Conn {
             }
         }
         let summary = events.summary().clone();
+        if !billed {
+            self.bill(&summary, 0, false);
+        }
         let ttft = Some(summary.first_token.as_secs_f64()).filter(|_| ok);
         self.finish_generation(slot, &summary, 0, ok, ttft, arrival);
         ok && chunked
@@ -512,7 +526,7 @@ impl Conn {
         let core = self.core.clone();
         let shard = core.shard();
         shard.add(Counter::StreamsActive, 1);
-        let (mut first, mut last) = (None, 0.0);
+        let (mut first, mut last, mut billed) = (None, 0.0, false);
         let mut ok = self.flush().await;
         while ok {
             let before = stream.remaining();
@@ -536,9 +550,13 @@ impl Conn {
             let sent = before - stream.remaining();
             if chunked {
                 frame_chunk(&mut self.wbuf, 0);
-                if step == Step::Finished {
+            }
+            if step == Step::Finished {
+                if chunked {
                     self.wbuf.extend_from_slice(b"0\r\n\r\n");
                 }
+                self.bill(&summary, summary.generated - stream.remaining(), true);
+                billed = true;
             }
             ok = self.flush().await;
             if ok {
@@ -563,6 +581,9 @@ impl Conn {
             shard.add(Counter::StreamsCancelled, 1);
         }
         let sent = summary.generated - stream.remaining();
+        if !billed {
+            self.bill(&summary, sent, false);
+        }
         self.finish_generation(slot, &summary, sent, ok, first, arrival);
         ok && chunked
     }
