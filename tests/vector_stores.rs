@@ -7,29 +7,8 @@ mod common;
 use common::{Response, Server};
 use serde_json::{Value, json};
 
-const BOUNDARY: &str = "fakeai-vs-boundary-41c2";
-
 fn upload(s: &Server, filename: &str, bytes: &[u8]) -> String {
-    let mut body = Vec::new();
-    for (name, file, value) in [("purpose", None, b"assistants".as_slice()), ("file", Some(filename), bytes)] {
-        body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
-        if let Some(f) = file {
-            body.extend_from_slice(format!("; filename=\"{f}\"").as_bytes());
-        }
-        body.extend_from_slice(b"\r\n\r\n");
-        body.extend_from_slice(value);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    let mut c = s.connect();
-    let head = format!(
-        "POST /v1/files HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
-         Content-Length: {}\r\n\r\n",
-        body.len()
-    );
-    c.write_raw(head.as_bytes());
-    c.write_raw(&body);
-    let r = c.response();
+    let r = s.upload("assistants", filename, bytes);
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["id"].as_str().unwrap().to_owned()
 }
