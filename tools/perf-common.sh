@@ -25,10 +25,10 @@ bench_client() { taskset -c 1 ${CLIENT_PRIO-chrt -f 10} "$BENCH" "$@"; }
 warmup_for() { awk -v s="$1" 'BEGIN {w = s / 4000 + 1; print (w < 2 ? 2 : w) "s"}'; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-wrk_run() { # body-file conns -> "req/s cpu_us_per_req" over 5 s of wrk on core 1; $API prefixes the path
+wrk_run() { # body-file conns -> "req/s cpu_us_per_req" over 5 s of wrk on core 1; $API prefixes $REQ_PATH (default: chat)
   local body=$1 conns=$2 t0 t1 out rps
   t0=$(cpu_ticks)
-  out=$(BODY_FILE=$body taskset -c 1 wrk -t1 -c"$conns" -d5s -s tools/wrk_post.lua "http://127.0.0.1:$PORT${API:-}/v1/chat/completions")
+  out=$(BODY_FILE=$body taskset -c 1 wrk -t1 -c"$conns" -d5s -s tools/wrk_post.lua "http://127.0.0.1:$PORT${API:-}${REQ_PATH:-/v1/chat/completions}")
   t1=$(cpu_ticks)
   if grep -q "Non-2xx" <<<"$out"; then echo "non-2xx responses" >&2; exit 1; fi
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")

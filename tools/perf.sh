@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the PERFORMANCE.md scenarios: server pinned to core 0, load on core 1, each cell the
 # median of RUNS runs (default 3). Needs wrk (apt) and a release build (cargo build --release).
-# Usage: tools/perf.sh [scenario...]   scenarios: nonstream stream paced floor open memory startup peers metrics-cost
+# Usage: tools/perf.sh [scenario...]   scenarios: nonstream stream embeddings paced floor open memory startup peers metrics-cost
 #        (default: all but peers and metrics-cost). `peers` runs tools/peers.sh (see there).
 #        CLOCK=kernel times paced events by when their bytes reached the client socket (fakeai-bench --clock).
 set -euo pipefail
@@ -26,6 +26,23 @@ if [[ " $scenarios " == *" stream "* ]]; then
   rows=$(for _ in $(seq "$RUNS"); do wrk_run /tmp/perf-stream.json 100; done)
   rps=$(cut -d' ' -f1 <<<"$rows" | median); us=$(cut -d' ' -f2 <<<"$rows" | median)
   echo "stream zero-latency 64 tokens c=100: streams/s $rps  events/s $((rps * 64))  server_cpu_ns/event $(awk -v u="$us" 'BEGIN {printf "%.0f", u * 1000 / 64}')"
+  stop_server
+fi
+
+# Embeddings at 1,536 dimensions: 1 and 32 inputs, float and base64, a short sentence per input,
+# and one cell with AIPerf's 128-word inputs; wrk c=50 (closed loop) with the simulated encoder
+# latency off, so the server's own cost is what limits: requests/s and server CPU per request.
+if [[ " $scenarios " == *" embeddings "* ]]; then
+  start_server --embedding-latency 0:0 --embedding-tps 0
+  words=$(python3 -c "import random; random.seed(1); print(' '.join(random.choice(['the','quick','brown','fox','model','token','server','latency','vector','search']) for _ in range(128)))")
+  for cell in "1 base64 short" "1 float short" "32 base64 short" "32 float short" "1 base64 long"; do
+    read -r n format size <<<"$cell"
+    text="The quick brown fox jumps over the lazy dog today."; [ "$size" = long ] && text=$words
+    python3 -c "import json, sys; print(json.dumps({'model': 'text-embedding-3-small', 'encoding_format': sys.argv[2], 'input': [sys.argv[3]] * int(sys.argv[1]) if int(sys.argv[1]) > 1 else sys.argv[3]}))" \
+      "$n" "$format" "$text" >/tmp/perf-embed.json
+    rows=$(for _ in $(seq "$RUNS"); do REQ_PATH=/v1/embeddings wrk_run /tmp/perf-embed.json 50; done)
+    echo "embeddings inputs=$n $format $size: req/s $(cut -d' ' -f1 <<<"$rows" | median)  server_cpu_us/req $(cut -d' ' -f2 <<<"$rows" | median)"
+  done
   stop_server
 fi
 
