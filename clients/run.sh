@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The client compatibility matrix: each client people point at fakeai, at the version pinned in
+# clients/requirements.txt and clients/node/package.json, against the release binary. Each check
+# prints `checks passed`; any failure fails the script. Installs into target/clients-venv and
+# clients/node/node_modules (PyPI and npm); builds a cl100k_base Hugging Face tokenizer offline for
+# guidellm (clients/make_tokenizer.py).
+# Usage: clients/run.sh   (after `cargo build --release`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${FAKEAI_BIN:-target/release/fakeai}
+venv=${FAKEAI_CLIENTS_VENV:-$PWD/target/clients-venv}
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check -r clients/requirements.txt
+(cd clients/node && npm install --no-audit --no-fund --silent)
+work=$(mktemp -d)
+[ -f "$work/tokenizer/tokenizer.json" ] || "$venv/bin/python" clients/make_tokenizer.py "$work/tokenizer" >/dev/null
+
+servers=()
+trap 'kill "${servers[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+serve() { # port args... : a fakeai on 127.0.0.1:port
+  "$bin" server --port "$1" "${@:2}" >"$work/server-$1.log" 2>&1 &
+  servers+=($!)
+  for _ in $(seq 500); do curl -sf "127.0.0.1:$1/health" >/dev/null && return; sleep 0.01; done
+  echo "fakeai on port $1 did not start" >&2; exit 1
+}
+serve 18341 --ttft 0:0 --itl 0:0 --embedding-latency 0:0
+serve 18342 --ttft 50:0 --itl 10:0
+
+fast=http://127.0.0.1:18341
+"$venv/bin/python" clients/langchain_check.py "$fast" | grep -v "checks passed"
+"$venv/bin/python" clients/litellm_check.py "$fast" | grep -v "checks passed"
+node clients/node/openai_check.mjs "$fast" | grep -v "checks passed"
+"$venv/bin/python" clients/guidellm_check.py http://127.0.0.1:18342 "$work/tokenizer" "$work" | grep -v "checks passed"
+echo "client matrix passed"
