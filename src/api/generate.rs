@@ -50,6 +50,13 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, mut req: GenRequest, flavor: Flavo
         app.stores.keep(generated, app.encoding);
     }
     if let Some(queued) = responses::stored::queued(plan.responses.as_deref(), req.stream, full.as_deref()) {
+        // Its webhook event comes when it ends, unless it is cancelled first.
+        let incomplete =
+            full.as_deref().is_some_and(|b| memchr::memmem::find(b, br#""status":"incomplete""#).is_some());
+        let kind = if incomplete { "response.incomplete" } else { "response.completed" };
+        let done = std::time::Instant::now() + plan.duration();
+        let id = &plan.meta.id;
+        app.state.webhooks.emit_at(kind, id, done, crate::state::webhooks::Guard::ResponseRan(id.to_string()));
         return Ok(Full::value(&queued).into());
     }
     match full.filter(|_| !req.stream) {

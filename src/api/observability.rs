@@ -56,6 +56,7 @@ fn exposition(app: &App, req: &Request<'_>, dialect: Dialect) -> Outcome {
     if dialect == Dialect::All {
         super::rate_limits::render_prometheus(&app.state.auth, &mut text);
         render_faults(&app.state.faults, &mut text);
+        render_webhooks(&app.state.webhooks.counts, &mut text);
     }
     let openmetrics = req.head.accept().is_some_and(|a| a.contains("application/openmetrics-text"));
     let (content_type, body) = match openmetrics {
@@ -129,6 +130,16 @@ fn render_faults(faults: &crate::state::faults::Faults, out: &mut String) {
     let _ = writeln!(out, "# HELP {name} Faults injected (by header or rate), by kind.\n# TYPE {name} counter");
     for (kind, n) in faults.counts() {
         let _ = writeln!(out, "{name}{{kind=\"{kind}\"}} {n}");
+    }
+}
+
+fn render_webhooks(counts: &crate::state::webhooks::Counts, out: &mut String) {
+    use std::{fmt::Write, sync::atomic::Ordering::Relaxed};
+    let name = "fakeai_webhooks_total";
+    let _ = writeln!(out, "# HELP {name} Webhook deliveries, by outcome.\n# TYPE {name} counter");
+    let outcomes = [("delivered", &counts.delivered), ("retried", &counts.retried), ("failed", &counts.failed)];
+    for (outcome, n) in outcomes.into_iter().chain([("dropped", &counts.dropped)]) {
+        let _ = writeln!(out, "{name}{{outcome=\"{outcome}\"}} {}", n.load(Relaxed));
     }
 }
 

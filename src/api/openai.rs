@@ -89,7 +89,10 @@ fn delete_response(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 
 fn cancel_response(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let now = generate::unix_micros(ctx);
-    let body = responses::stored::cancel(&app.stores.responses, req.param("id"), now)?;
+    let (body, cancelled) = responses::stored::cancel(&app.stores.responses, req.param("id"), now)?;
+    if cancelled {
+        app.state.webhooks.emit("response.cancelled", req.param("id"));
+    }
     Ok(Full::json(Body::Shared(body)).into())
 }
 

@@ -99,6 +99,8 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("error_injection_enabled", "metrics", "error_injection_enabled"),
     ("error_injection_rate", "metrics", "error_injection_rate"),
     ("error_injection_types", "metrics", "error_injection_types"),
+    ("webhook_url", "webhooks", "urls"),
+    ("webhook_secret", "webhooks", "secret"),
 ];
 
 /// FakeAI's sectioned names for a key that has its own section too.

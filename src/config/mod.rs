@@ -390,6 +390,22 @@ pub struct ServerArgs {
     #[arg(long, value_delimiter = ',')]
     #[serde(default, deserialize_with = "values::list")]
     pub error_injection_types: Vec<String>,
+    /// An `http://` URL that receives OpenAI's webhook events (`batch.*`, `fine_tuning.job.*`,
+    /// `response.*` of background responses), signed and retried with backoff (repeat the flag).
+    #[arg(long, value_parser = parse_webhook_url)]
+    #[serde(default, deserialize_with = "values::list")]
+    pub webhook_url: Vec<String>,
+    /// The webhook signing secret (`whsec_` and base64, as OpenAI issues them, or any text).
+    #[arg(long)]
+    pub webhook_secret: Option<String>,
+}
+
+/// A webhook URL fakeai can post to: `http://host[:port]/path` (no TLS client here).
+pub fn parse_webhook_url(url: &str) -> Result<String, String> {
+    match url.strip_prefix("http://") {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(url.to_owned()),
+        _ => Err(format!("'{url}' is not an http:// URL (fakeai posts webhooks over plain HTTP)")),
+    }
 }
 
 /// A usage tier's name, checked against [`crate::state::ratelimit::TIERS`].

@@ -6,6 +6,7 @@ mod core;
 mod listener;
 pub mod signals;
 mod timer;
+mod webhooks;
 mod worker;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Instant};
@@ -52,6 +53,7 @@ pub fn start(args: ServerArgs) -> io::Result<Running> {
     let app = Arc::new(App::new(args, workers, seed, crate::router::table::router().labels()).bound_to(addr));
     spawn_rate_sampler(app.clone())?;
     crate::api::batches::spawn_runner(app.clone())?;
+    webhooks::spawn(app.clone())?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let mut handles = Vec::with_capacity(workers);
     for (i, listener) in listeners.into_iter().enumerate() {

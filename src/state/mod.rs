@@ -15,6 +15,7 @@ pub mod store;
 pub mod uploads;
 pub mod usage;
 pub mod vector_stores;
+pub mod webhooks;
 
 use crate::config::ServerArgs;
 use store::{ByteBudget, Limits, Store};
@@ -50,6 +51,8 @@ pub struct State {
     pub org: org::Org,
     /// Usage of every billed request, for the usage and costs endpoints.
     pub usage: usage::Ledger,
+    /// Webhook endpoints and the events waiting for delivery.
+    pub webhooks: webhooks::Webhooks,
 }
 
 impl State {
@@ -81,6 +84,7 @@ impl State {
             fine_tuning_queue: jobs::JobQueue::default(),
             org: org::Org::new(org::OrgLimits { per_kind: args.max_org_objects }, crate::clock::unix_now().0),
             usage: usage::Ledger::default(),
+            webhooks: webhooks::Webhooks::new(args.webhook_url.clone(), args.webhook_secret.as_deref()),
         }
     }
 }

@@ -57,8 +57,28 @@ fn now() -> u64 {
 }
 
 /// Applies `change` to batch `id` (a batch deleted meanwhile is left alone).
+/// A batch that reaches a final status here sends its webhook event (`batch.completed`, …).
 fn change(app: &App, id: &str, change: impl FnOnce(&mut Batch)) -> Option<Batch> {
-    app.state.batches.update(id, change).ok().flatten().map(|(b, ())| b)
+    let became_final = |b: &mut Batch| {
+        let was_final = b.status.is_final();
+        change(b);
+        !was_final && b.status.is_final()
+    };
+    let (batch, ended) = app.state.batches.update(id, became_final).ok().flatten()?;
+    if ended {
+        app.state.webhooks.emit(batch_event(batch.status), id);
+    }
+    Some(batch)
+}
+
+/// The webhook event of a batch's final status.
+fn batch_event(status: BatchStatus) -> &'static str {
+    match status {
+        BatchStatus::Completed => "batch.completed",
+        BatchStatus::Cancelled => "batch.cancelled",
+        BatchStatus::Expired => "batch.expired",
+        _ => "batch.failed",
+    }
 }
 
 /// Runs batch `id` to a final status.

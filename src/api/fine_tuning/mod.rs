@@ -187,6 +187,7 @@ fn cancel(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
         j.status = JobStatus::Cancelled;
         (j.paused, j.estimated_finish, j.finished_at) = (false, None, Some(now));
         j.events.push(run::event(ctx.rng, now, "Fine-tuning job cancelled".into(), None));
+        app.state.webhooks.emit(run::job_event(j.status), &j.id);
         Ok(())
     })
 }

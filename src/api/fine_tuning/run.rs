@@ -133,7 +133,24 @@ fn apply(app: &App, from: &Job, change: impl FnOnce(&mut Job)) -> bool {
         }
         ok
     });
-    matches!(applied, Ok(Some((_, true))))
+    match applied {
+        Ok(Some((job, true))) => {
+            if job.status.is_final() && !from.status.is_final() {
+                app.state.webhooks.emit(job_event(job.status), &job.id);
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The webhook event of a job's final status.
+pub fn job_event(status: JobStatus) -> &'static str {
+    match status {
+        JobStatus::Succeeded => "fine_tuning.job.succeeded",
+        JobStatus::Cancelled => "fine_tuning.job.cancelled",
+        _ => "fine_tuning.job.failed",
+    }
 }
 
 /// Reads the files: the job is queued with its step plan, or fails.

@@ -92,17 +92,16 @@ pub fn delete(store: &ResponseStore, id: &str) -> Result<Value, Error> {
 }
 
 /// `POST /v1/responses/{id}/cancel` at `now`: cancels a background response still running; a
-/// finished one stays as it is; others are a 400.
-pub fn cancel(store: &ResponseStore, id: &str, now: u64) -> Result<Arc<[u8]>, Error> {
+/// finished one stays as it is; others are a 400. With the object, whether this call cancelled it.
+pub fn cancel(store: &ResponseStore, id: &str, now: u64) -> Result<(Arc<[u8]>, bool), Error> {
     let cancelled = store.update(id, |s| {
         let Some(background) = s.background.as_mut() else {
             let message = "Only responses created with background: true can be cancelled.";
             return Err(Error::invalid_param("response_id", message));
         };
-        if now < background.done_at {
-            background.cancelled = true;
-        }
-        Ok(s.body_at(now))
+        let newly = now < background.done_at && !background.cancelled;
+        background.cancelled |= newly;
+        Ok((s.body_at(now), newly))
     })?;
     cancelled.map(|(_, body)| body).ok_or_else(|| not_found(id))?
 }
@@ -152,8 +151,15 @@ mod tests {
         let store = stored(Some(Background { done_at: 100, cancelled: false }));
         assert_eq!(status(retrieve(&store, "resp_1", 99).unwrap()), "in_progress");
         assert_eq!(status(retrieve(&store, "resp_1", 100).unwrap()), "completed");
-        assert_eq!(status(cancel(&store, "resp_1", 100).unwrap()), "completed");
-        assert_eq!(status(cancel(&store, "resp_1", 50).unwrap()), "cancelled");
+        assert_eq!(
+            cancel(&store, "resp_1", 100).map(|(b, newly)| (status(b), newly)).unwrap(),
+            ("completed".into(), false)
+        );
+        assert_eq!(
+            cancel(&store, "resp_1", 50).map(|(b, newly)| (status(b), newly)).unwrap(),
+            ("cancelled".into(), true)
+        );
+        assert!(!cancel(&store, "resp_1", 60).unwrap().1, "cancelled once");
         assert_eq!(status(retrieve(&store, "resp_1", 200).unwrap()), "cancelled");
         let foreground = stored(None);
         assert_eq!(cancel(&foreground, "resp_1", 0).unwrap_err().status, 400);
