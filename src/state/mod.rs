@@ -2,6 +2,7 @@
 //! stores (see [`store`]), and the queue of work for the background jobs thread. Created
 //! through one core, an object is visible through every other at once.
 
+pub mod assistants;
 pub mod auth;
 pub mod batches;
 pub mod faults;
@@ -50,6 +51,14 @@ pub struct State {
     pub org: org::Org,
     /// Usage of every billed request, for the usage and costs endpoints.
     pub usage: usage::Ledger,
+    /// Assistants.
+    pub assistants: Store<assistants::Assistant>,
+    /// Threads.
+    pub threads: Store<assistants::Thread>,
+    /// Messages of every thread.
+    pub messages: Store<assistants::Message>,
+    /// Runs of every thread.
+    pub runs: Store<assistants::Run>,
 }
 
 impl State {
@@ -81,6 +90,13 @@ impl State {
             fine_tuning_queue: jobs::JobQueue::default(),
             org: org::Org::new(org::OrgLimits { per_kind: args.max_org_objects }, crate::clock::unix_now().0),
             usage: usage::Ledger::default(),
+            assistants: Store::new(Limits::count(args.max_assistant_objects, "--max-assistant-objects")),
+            threads: Store::new(Limits::count(args.max_assistant_objects, "--max-assistant-objects")),
+            messages: Store::new(Limits::count(
+                args.max_assistant_objects.saturating_mul(10),
+                "--max-assistant-objects",
+            )),
+            runs: Store::new(Limits::count(args.max_assistant_objects, "--max-assistant-objects")),
         }
     }
 }
