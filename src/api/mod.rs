@@ -10,6 +10,7 @@ pub use crate::error::{Dialect, Error};
 
 pub mod admin;
 pub mod anthropic;
+pub mod assistants;
 pub mod audio;
 pub mod batches;
 pub mod common;

@@ -276,6 +276,9 @@ pub struct ServerArgs {
     /// users, service accounts, project API keys, admin API keys).
     #[arg(long, default_value_t = 10_000)]
     pub max_org_objects: usize,
+    /// Most assistants, threads and runs held at once (each kind); messages up to ten times as many.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_assistant_objects: usize,
     /// How long a file added to a vector store stays `in_progress` before it is `completed`
     /// and searchable, in milliseconds (0: at once). It is chunked and embedded when added.
     #[arg(long, default_value_t = 0)]

@@ -27,6 +27,7 @@ pub static TABLES: &[&[Route]] = &[
     api::batches::ROUTES,
     api::fine_tuning::ROUTES,
     api::vector_stores::ROUTES,
+    api::assistants::ROUTES,
     api::usage::ROUTES,
     api::organization::ROUTES,
     api::health::ROUTES,

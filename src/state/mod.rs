@@ -2,6 +2,7 @@
 //! stores (see [`store`]), and the queue of work for the background jobs thread. Created
 //! through one core, an object is visible through every other at once.
 
+pub mod assistants;
 pub mod auth;
 pub mod batches;
 pub mod faults;
@@ -53,6 +54,14 @@ pub struct State {
     pub usage: usage::Ledger,
     /// Webhook endpoints and the events waiting for delivery.
     pub webhooks: webhooks::Webhooks,
+    /// Assistants.
+    pub assistants: Store<assistants::Assistant>,
+    /// Threads.
+    pub threads: Store<assistants::Thread>,
+    /// Messages of every thread.
+    pub messages: Store<assistants::Message>,
+    /// Runs of every thread.
+    pub runs: Store<assistants::Run>,
 }
 
 impl State {
@@ -85,6 +94,13 @@ impl State {
             org: org::Org::new(org::OrgLimits { per_kind: args.max_org_objects }, crate::clock::unix_now().0),
             usage: usage::Ledger::default(),
             webhooks: webhooks::Webhooks::new(args.webhook_url.clone(), args.webhook_secret.as_deref()),
+            assistants: Store::new(Limits::count(args.max_assistant_objects, "--max-assistant-objects")),
+            threads: Store::new(Limits::count(args.max_assistant_objects, "--max-assistant-objects")),
+            messages: Store::new(Limits::count(
+                args.max_assistant_objects.saturating_mul(10),
+                "--max-assistant-objects",
+            )),
+            runs: Store::new(Limits::count(args.max_assistant_objects, "--max-assistant-objects")),
         }
     }
 }
