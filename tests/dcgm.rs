@@ -187,3 +187,53 @@ fn a_taken_dcgm_port_is_skipped_and_off_binds_none() {
     assert_eq!(none.request("GET", "/dcgm/metrics", None).text(), "");
     assert_eq!(none.request("GET", "/dcgm/metrics/json", None).json(), serde_json::json!({}));
 }
+
+/// AIPerf's GPU telemetry finds the GPUs with no telemetry URL (it polls localhost:9400 and
+/// :9401 by default) and sees them work. Runs when `FAKEAI_AIPERF` names an `aiperf` binary (with
+/// `TIKTOKEN_CACHE_DIR` holding cl100k_base, as /work/shared/tools/aiperf_run.sh prepares) and
+/// port 9400 is free; skipped otherwise. About 30 s.
+#[test]
+fn aiperf_finds_the_gpus_at_its_default_urls() {
+    let Ok(aiperf) = std::env::var("FAKEAI_AIPERF") else {
+        eprintln!("skipping: FAKEAI_AIPERF is not set");
+        return;
+    };
+    let s = Server::start(&["--dcgm-port", "9400", "--ttft", "0:0", "--itl", "5:0"]);
+    if !s.startup_line.contains(" dcgm=127.0.0.1:9400 ") {
+        eprintln!("skipping: port 9400 is taken");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("fakeai-aiperf-dcgm-{}", std::process::id()));
+    let url = format!("http://{}", s.addr);
+    let out = std::process::Command::new(aiperf)
+        .args(["profile", "--url", &url, "--model", "meta-llama/Llama-3.1-8B-Instruct", "--tokenizer", "cl100k_base"])
+        .args(["--endpoint-type", "chat", "--streaming", "--concurrency", "20", "--request-count", "300"])
+        .args([
+            "--isl",
+            "64",
+            "--osl",
+            "100",
+            "--extra-inputs",
+            "ignore_eos:true",
+            "--random-seed",
+            "1",
+            "--ui",
+            "none",
+        ])
+        .args(["--gpu-telemetry", "--artifact-dir", dir.to_str().unwrap()])
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .expect("run aiperf");
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "aiperf failed:\n{log}\n{}", String::from_utf8_lossy(&out.stderr));
+    let export: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("profile_export_aiperf.json")).unwrap()).unwrap();
+    let gpus = &export["telemetry_data"]["endpoints"]["localhost:9400"]["gpus"];
+    for gpu in 0..4 {
+        let m = &gpus[format!("gpu_{gpu}")]["metrics"];
+        let avg = |name: &str| m[name]["avg"].as_f64().unwrap_or_else(|| panic!("no {name} for GPU {gpu}: {m}"));
+        assert!(avg("nvidia_gpu_utilization") > 0.0 && avg("nvidia_power_usage") > 72.0, "GPU {gpu}: {m}");
+        assert!(avg("nvidia_memory_used") > 0.0 && avg("nvidia_energy_consumption") > 0.0, "GPU {gpu}: {m}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
