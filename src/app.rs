@@ -43,6 +43,8 @@ pub struct App {
     pub started: Instant,
     /// Sleep, profiling and LoRA adapters, as vLLM's utility endpoints set them.
     pub vllm: EngineState,
+    /// The simulated GPUs (`/dcgm/metrics`).
+    pub gpus: crate::metrics::dcgm::Telemetry,
 }
 
 impl App {
@@ -67,6 +69,15 @@ impl App {
             auto_tool_calls: args.auto_tool_calls,
             stream_obfuscation: args.stream_obfuscation,
         });
+        let started = Instant::now();
+        let host = crate::metrics::dcgm::host_name();
+        let gpus = crate::metrics::dcgm::Telemetry::new(
+            args.gpu,
+            usize::from(args.gpus),
+            &host,
+            args.dcgm_lowercase_hostname,
+            started,
+        );
         App {
             encoding: args.tokenizer,
             registry,
@@ -77,8 +88,9 @@ impl App {
             state: crate::state::State::new(&args),
             window: RateWindow::default(),
             shards: (0..workers).map(|_| Shard::new(labels)).collect(),
-            started: Instant::now(),
+            started,
             vllm: EngineState::default(),
+            gpus,
             args,
         }
     }

@@ -15,6 +15,7 @@ pub mod audio;
 pub mod batches;
 pub mod common;
 pub mod conversations;
+pub mod dcgm;
 pub mod embeddings;
 pub mod events;
 pub mod file_checks;

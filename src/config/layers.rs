@@ -83,6 +83,10 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("batch_lines_per_second", "batch", "lines_per_second"),
     ("max_fine_tuning_jobs", "fine_tuning", "max_jobs"),
     ("fine_tuning_ms", "fine_tuning", "duration_ms"),
+    ("gpus", "dcgm", "num_gpus"),
+    ("gpu", "dcgm", "gpu_model"),
+    ("dcgm_port", "dcgm", "port"),
+    ("dcgm_lowercase_hostname", "dcgm", "lowercase_hostname"),
     ("kv_cache_tokens", "kv_cache", "tokens"),
     ("kv_cache_block_size", "kv_cache", "block_size"),
     ("api_key", "auth", "api_keys"),
@@ -410,6 +414,21 @@ mod tests {
         let s = ok(&[], &[], Some(("json", r#"{"server": {"workers": 3, "cpus": [0, 2]}, "Output-Len": 9}"#)));
         assert_eq!((s.workers, s.cpus), (Some(3), Some(CpuList(vec![0, 2]))));
         assert_eq!(s.output_len, "9".parse().unwrap(), "a number where text is expected, a dashed key");
+    }
+
+    #[test]
+    fn gpu_settings_from_every_layer() {
+        use crate::{config::DcgmPorts, sim::gpu::GpuKind};
+        let d = ok(&[], &[], None);
+        assert_eq!((d.gpus, d.gpu, d.dcgm_port.0.as_slice()), (4, GpuKind::H100, &[9400, 9401][..]));
+        let file = Some(("toml", "[dcgm]\nnum_gpus = 8\ngpu_model = \"B200\"\nport = 9500\n"));
+        let s = ok(&[], &[], file);
+        assert_eq!((s.gpus, s.gpu, s.dcgm_port), (8, GpuKind::B200, DcgmPorts(vec![9500])));
+        assert!(ok(&[], &[("FAKEAI_DCGM_PORT", "off")], file).dcgm_port.0.is_empty());
+        let s = ok(&["--gpu", "l40s", "--dcgm-port", "0"], &[("FAKEAI_DCGM_PORT", "9600")], file);
+        assert_eq!((s.gpu, s.dcgm_port.0.len()), (GpuKind::L40s, 0));
+        let e = load(&[], &[("FAKEAI_DCGM_PORT", "9400,x")], None).unwrap_err();
+        assert!(e.contains("invalid DCGM port"), "{e}");
     }
 
     #[test]

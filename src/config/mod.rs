@@ -308,6 +308,23 @@ pub struct ServerArgs {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=128))]
     #[serde(deserialize_with = "values::block_size")]
     pub kv_cache_block_size: u64,
+    /// Simulated GPUs, shown as DCGM-exporter metrics at `/dcgm/metrics` and on the DCGM port
+    /// (0: none, and no DCGM port).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(0..=64))]
+    pub gpus: u16,
+    /// Kind of the simulated GPUs (names, memory, power, clocks as `nvidia-smi` reports them).
+    #[arg(long, value_enum, default_value = "h100")]
+    #[serde(deserialize_with = "values::choice")]
+    pub gpu: crate::sim::gpu::GpuKind,
+    /// Ports for a DCGM-exporter listener serving the GPUs at `/metrics`, tried in order; the
+    /// first free one is bound (AIPerf polls 9400 and 9401 and would count GPUs served on both
+    /// twice). `off` or `0`: none.
+    #[arg(long, default_value = "9400,9401")]
+    #[serde(deserialize_with = "values::parsed")]
+    pub dcgm_port: DcgmPorts,
+    /// Label the host `hostname` (dcgm-exporter's main branch) instead of 4.x's `Hostname`.
+    #[arg(long)]
+    pub dcgm_lowercase_hostname: bool,
     /// Max output tokens of models not in the registry.
     #[arg(long, default_value_t = 4096)]
     pub default_max_output_tokens: u64,
@@ -408,6 +425,24 @@ pub fn parse_webhook_url(url: &str) -> Result<String, String> {
     match url.strip_prefix("http://") {
         Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(url.to_owned()),
         _ => Err(format!("'{url}' is not an http:// URL (fakeai posts webhooks over plain HTTP)")),
+    }
+}
+
+/// `--dcgm-port`: the ports to try for the DCGM listener, in order (empty: none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DcgmPorts(pub Vec<u16>);
+
+impl std::str::FromStr for DcgmPorts {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if matches!(s.trim(), "off" | "0" | "") {
+            return Ok(DcgmPorts(Vec::new()));
+        }
+        let port = |p: &str| match p.trim().parse::<u16>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("invalid DCGM port {p:?} in {s:?}: expected ports 1-65535, comma-separated, or off")),
+        };
+        s.split(',').map(port).collect::<Result<_, _>>().map(DcgmPorts)
     }
 }
 

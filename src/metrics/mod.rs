@@ -6,6 +6,7 @@
 /// record call returns at once and scrapes read zeros. Never for real use.
 pub const OFF: bool = cfg!(feature = "no-metrics");
 
+pub mod dcgm;
 pub mod dynamo;
 pub mod fakeai_text;
 #[cfg(test)]

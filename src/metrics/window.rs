@@ -77,6 +77,14 @@ impl RateWindow {
         }
     }
 
+    /// Calls `f` with each sample taken after `after`, oldest first.
+    pub fn each_since(&self, after: Instant, mut f: impl FnMut(Instant, &Totals)) {
+        let samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        for (at, totals) in samples.iter().filter(|(at, _)| *at > after) {
+            f(*at, totals);
+        }
+    }
+
     /// Rates from the window's base sample to `now` (taken `at`).
     pub fn rates(&self, at: Instant, now: &Totals) -> Rates {
         let samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());

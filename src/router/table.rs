@@ -32,6 +32,7 @@ pub static TABLES: &[&[Route]] = &[
     api::organization::ROUTES,
     api::health::ROUTES,
     api::observability::ROUTES,
+    api::dcgm::ROUTES,
     api::rate_limits::ROUTES,
     api::admin::ROUTES,
 ];

@@ -41,6 +41,16 @@ enum Fill {
 
 /// Serves one accepted connection to completion.
 pub(crate) async fn serve(core: Rc<Core>, stream: TcpStream) {
+    serve_on(core, stream, false).await;
+}
+
+/// Serves a connection to the DCGM port: only the exporter's paths
+/// ([`crate::api::dcgm::exporter_path`]), every other path a 404.
+pub(crate) async fn serve_dcgm(core: Rc<Core>, stream: TcpStream) {
+    serve_on(core, stream, true).await;
+}
+
+async fn serve_on(core: Rc<Core>, stream: TcpStream, dcgm_port: bool) {
     let _ = stream.set_nodelay(true);
     core.connections.set(core.connections.get() + 1);
     core.shard().add(Counter::ConnectionsAccepted, 1);
@@ -52,6 +62,7 @@ pub(crate) async fn serve(core: Rc<Core>, stream: TcpStream) {
         core: core.clone(),
         stream,
         received: Instant::now(),
+        dcgm_port,
     };
     conn.run().await;
     core.shard().sub(Counter::ConnectionsOpen, 1);
@@ -65,6 +76,8 @@ struct Conn {
     wbuf: Vec<u8>,
     /// When the kernel received the bytes of the latest read.
     received: Instant,
+    /// A connection to the DCGM port.
+    dcgm_port: bool,
 }
 
 impl Conn {
@@ -164,7 +177,8 @@ impl Conn {
     async fn handle(&mut self, head: RequestHead) -> bool {
         self.rbuf.drain(..head.head_len);
         let router = router::table::router();
-        let found = router.find(head.method, head.path());
+        let path = if self.dcgm_port { crate::api::dcgm::exporter_path(head.path()) } else { Some(head.path()) };
+        let found = path.map_or(Found::NotFound, |path| router.find(head.method, path));
         let label = found.label(router);
         if head.expect_continue && head.body != BodyFraming::None {
             self.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");

@@ -44,6 +44,23 @@ pub fn bind_all(
     Ok((addr, listeners))
 }
 
+/// Binds one listener on `host` at the first of `ports` that is free, without SO_REUSEPORT (a
+/// port another process holds counts as taken); `None` when every port is taken or `ports` is
+/// empty, with a warning naming them.
+pub fn bind_first_free(host: &str, ports: &[u16], what: &str) -> Option<(SocketAddr, TcpListener)> {
+    let mut refused = Vec::new();
+    for &port in ports {
+        match TcpListener::bind((host, port)).and_then(|l| l.set_nonblocking(true).map(|()| l)) {
+            Ok(l) => return l.local_addr().ok().map(|addr| (addr, l)),
+            Err(e) => refused.push(format!("{port} ({e})")),
+        }
+    }
+    if !refused.is_empty() {
+        eprintln!("fakeai: no {what} port: {}; continuing without it", refused.join(", "));
+    }
+    None
+}
+
 fn bind_one(addr: SocketAddr, opts: ListenOpts<'_>) -> io::Result<TcpListener> {
     let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     // SAFETY: plain socket creation; the fd is owned by the TcpListener below or closed on error.
@@ -128,6 +145,18 @@ mod tests {
         }
         let (v6, _) = bind_all("::1", 0, 1, opts).unwrap();
         assert!(v6.is_ipv6());
+    }
+
+    #[test]
+    fn the_first_free_port_is_bound_and_a_taken_one_skipped() {
+        let (taken, _held) = bind_first_free("127.0.0.1", &[0], "test").unwrap();
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let free_port = free.local_addr().unwrap().port();
+        drop(free);
+        let (addr, _l) = bind_first_free("127.0.0.1", &[taken.port(), free_port], "test").unwrap();
+        assert_eq!(addr.port(), free_port);
+        assert!(bind_first_free("127.0.0.1", &[taken.port()], "test").is_none());
+        assert!(bind_first_free("127.0.0.1", &[], "test").is_none());
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod worker;
 use std::{io, net::SocketAddr, sync::Arc, time::Instant};
 
 use crate::{app::App, config::ServerArgs, metrics::window::Totals};
-pub use listener::{ListenOpts, bind_all};
+pub use listener::{ListenOpts, bind_all, bind_first_free};
 
 /// A started server: where it listens and how its workers run.
 #[derive(Debug)]
@@ -21,6 +21,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Driver name per worker (`io_uring` or `epoll`).
     pub drivers: Vec<&'static str>,
+    /// Where the DCGM exporter listens, if anywhere.
+    pub dcgm: Option<SocketAddr>,
     handles: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -41,6 +43,8 @@ pub fn start(args: ServerArgs) -> io::Result<Running> {
     let congestion = Some(args.tcp_congestion.as_str()).filter(|name| *name != "system");
     let opts = ListenOpts { backlog: args.backlog, sndbuf: args.socket_sndbuf, rcvbuf: args.socket_rcvbuf, congestion };
     let (addr, listeners) = bind_all(&args.host, args.port, workers, opts)?;
+    let ports = if args.gpus > 0 { args.dcgm_port.0.as_slice() } else { &[] };
+    let (dcgm, mut dcgm_listener) = bind_first_free(&args.host, ports, "DCGM").unzip();
     let cpus: Vec<usize> = match &args.cpus {
         Some(list) => list.0.clone(),
         None => (0..cores).collect(),
@@ -63,10 +67,12 @@ pub fn start(args: ServerArgs) -> io::Result<Running> {
             seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         };
         let (app, ready) = (app.clone(), ready_tx.clone());
+        // The first worker alone serves the DCGM port: a few scrapes a second.
+        let extra = dcgm_listener.take();
         handles.push(
             std::thread::Builder::new()
                 .name(format!("fakeai-worker-{i}"))
-                .spawn(move || worker::run(app, listener, plan, ready))?,
+                .spawn(move || worker::run(app, listener, extra, plan, ready))?,
         );
     }
     drop(ready_tx);
@@ -78,7 +84,7 @@ pub fn start(args: ServerArgs) -> io::Result<Running> {
             Err(_) => return Err(io::Error::other("a worker exited during startup")),
         }
     }
-    Ok(Running { addr, drivers, handles })
+    Ok(Running { addr, drivers, dcgm, handles })
 }
 
 /// Opts the process out of transparent huge pages. The allocator's arena is eligible for them, and
@@ -112,13 +118,14 @@ pub fn serve(args: ServerArgs) -> i32 {
     match start(args) {
         Ok(running) => {
             println!(
-                "fakeai {} listening on http://{} workers={} driver={} tokenizer={}{} ready in {:.1} ms",
+                "fakeai {} listening on http://{} workers={} driver={} tokenizer={}{}{} ready in {:.1} ms",
                 env!("CARGO_PKG_VERSION"),
                 running.addr,
                 running.drivers.len(),
                 describe_drivers(&running.drivers),
                 encoding,
                 pinned.map(|c| format!(" cpus={:?}", c.0)).unwrap_or_default(),
+                running.dcgm.map(|a| format!(" dcgm={a}")).unwrap_or_default(),
                 t0.elapsed().as_secs_f64() * 1e3
             );
             running.join();

@@ -42,8 +42,15 @@ pub(crate) struct WorkerPlan {
 /// What a worker reports once its runtime is up: the driver's name, or why it failed.
 pub(crate) type Ready = (usize, Result<&'static str, String>);
 
-/// Thread body: pin, build the runtime for the configured driver, serve.
-pub(crate) fn run(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPlan, ready: Sender<Ready>) {
+/// Thread body: pin, build the runtime for the configured driver, serve (and the DCGM port's
+/// connections when given its listener).
+pub(crate) fn run(
+    app: Arc<App>,
+    listener: std::net::TcpListener,
+    dcgm: Option<std::net::TcpListener>,
+    plan: WorkerPlan,
+    ready: Sender<Ready>,
+) {
     if let Some(cpu) = plan.cpu
         && let Err(e) = monoio::utils::bind_to_cpu_set([cpu])
     {
@@ -51,7 +58,7 @@ pub(crate) fn run(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPl
     }
     let entries = app.args.uring_entries;
     let driver = app.args.driver;
-    let main = serve(app, listener, plan, ready.clone());
+    let main = serve(app, listener, dcgm, plan, ready.clone());
     let built = match driver {
         Driver::Auto => RuntimeBuilder::<FusionDriver>::new()
             .with_entries(entries)
@@ -74,8 +81,16 @@ pub(crate) fn run(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPl
     }
 }
 
-async fn serve(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPlan, ready: Sender<Ready>) {
-    let listener = match TcpListener::from_std(listener) {
+async fn serve(
+    app: Arc<App>,
+    listener: std::net::TcpListener,
+    dcgm: Option<std::net::TcpListener>,
+    plan: WorkerPlan,
+    ready: Sender<Ready>,
+) {
+    let registered =
+        TcpListener::from_std(listener).and_then(|l| Ok((l, dcgm.map(TcpListener::from_std).transpose()?)));
+    let (listener, dcgm) = match registered {
         Ok(l) => l,
         Err(e) => {
             let _ = ready.send((plan.index, Err(format!("cannot register listener: {e}"))));
@@ -104,6 +119,9 @@ async fn serve(app: Arc<App>, listener: std::net::TcpListener, plan: WorkerPlan,
         app,
     });
     monoio::spawn(publish_metrics(core.clone()));
+    if let Some(dcgm) = dcgm {
+        monoio::spawn(accept_dcgm(core.clone(), dcgm));
+    }
     accept_until_shutdown(&core, listener).await;
     drain(&core).await;
     core.publish_metrics();
@@ -138,6 +156,21 @@ async fn accept_until_shutdown(core: &Rc<Core>, listener: TcpListener) {
                     monoio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
+        }
+    }
+}
+
+/// Serves the DCGM port's connections (only its exporter paths) while the runtime runs.
+async fn accept_dcgm(core: Rc<Core>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                monoio::spawn(conn::serve_dcgm(core.clone(), stream));
+            }
+            Err(e) => {
+                eprintln!("fakeai: DCGM accept failed: {e}");
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
     }
 }

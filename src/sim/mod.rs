@@ -1,5 +1,7 @@
-//! Simulation: how long the output is and when each token is due. Pure and runtime-free.
+//! Simulation: how long the output is and when each token is due, and the fake GPUs. Pure and
+//! runtime-free.
 
+pub mod gpu;
 mod latency;
 mod length;
 mod profiles;

@@ -20,6 +20,9 @@ impl Server {
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_fakeai"));
         cmd.args(["server", "--host", "127.0.0.1", "--port", "0"]).args(args);
+        // Tests run many servers at once: none takes the DCGM ports unless its test asks
+        // (`--dcgm-port`, or the variable in `env`).
+        cmd.env("FAKEAI_DCGM_PORT", "off");
         for (k, v) in env {
             cmd.env(k, v);
         }
