@@ -1,5 +1,6 @@
 //! Simulation: how long the output is and when each token is due. Pure and runtime-free.
 
+pub mod kv;
 mod latency;
 mod length;
 mod profiles;

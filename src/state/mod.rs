@@ -8,6 +8,7 @@ pub mod faults;
 pub mod files;
 pub mod fine_tuning;
 pub mod jobs;
+pub mod kv;
 pub mod live;
 pub mod org;
 pub mod ratelimit;
@@ -50,6 +51,8 @@ pub struct State {
     pub org: org::Org,
     /// Usage of every billed request, for the usage and costs endpoints.
     pub usage: usage::Ledger,
+    /// The KV cache with prefix caching, shared by every core.
+    pub kv: std::sync::Arc<kv::KvCache>,
 }
 
 impl State {
@@ -81,8 +84,15 @@ impl State {
             fine_tuning_queue: jobs::JobQueue::default(),
             org: org::Org::new(org::OrgLimits { per_kind: args.max_org_objects }, crate::clock::unix_now().0),
             usage: usage::Ledger::default(),
+            kv: kv::KvCache::new(args.kv_cache_block_size, num_gpu_blocks(args), !args.no_prefix_caching),
         }
     }
+}
+
+/// `--num-gpu-blocks`, else `--kv-cache-tokens` in blocks of `--kv-cache-block-size`.
+pub fn num_gpu_blocks(args: &ServerArgs) -> u32 {
+    let derived = (args.kv_cache_tokens / args.kv_cache_block_size.max(1)).clamp(1, u64::from(u32::MAX));
+    args.num_gpu_blocks.unwrap_or(derived as u32)
 }
 
 /// `--fault-seed`, else one from the clock.
