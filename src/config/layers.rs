@@ -396,6 +396,21 @@ mod tests {
     }
 
     #[test]
+    fn kv_cache_settings_from_every_layer() {
+        let file = "[kv_cache]\nnum_gpu_blocks = 64\nno_prefix_caching = true\nprefill_us_per_token = 2.5\n";
+        let s = ok(&[], &[], Some(("toml", file)));
+        assert_eq!((s.num_gpu_blocks, s.no_prefix_caching, s.prefill_us_per_token), (Some(64), true, 2.5));
+        let s = ok(
+            &["--block-size", "32", "--num-gpu-blocks-override", "9"],
+            &[("FAKEAI_PREFILL_US_PER_TOKEN", "4")],
+            None,
+        );
+        assert_eq!((s.kv_cache_block_size, s.num_gpu_blocks, s.prefill_us_per_token), (32, Some(9), 4.0));
+        assert!(!s.no_prefix_caching, "vLLM's default: on");
+        assert!(ok(&["--no-enable-prefix-caching"], &[], None).no_prefix_caching, "vLLM's spelling");
+    }
+
+    #[test]
     fn fakeai_sections_and_latency_parts() {
         let file = "ttft = \"0:0\"\n[generation]\nitl_ms = 7\n[kv_cache]\nblock_size = 32\ntokens = 1000\n";
         let s = ok(&[], &[], Some(("toml", file)));

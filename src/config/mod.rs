@@ -297,7 +297,8 @@ pub struct ServerArgs {
     #[arg(long, value_enum, default_value_t = AutoToolCalls::Match)]
     #[serde(deserialize_with = "values::choice")]
     pub auto_tool_calls: AutoToolCalls,
-    /// Simulated KV-cache capacity in tokens (for `vllm:kv_cache_usage_perc`).
+    /// Simulated KV-cache capacity in tokens: the block pool's size unless `--num-gpu-blocks`
+    /// sets it.
     #[arg(long, default_value_t = 524_288, value_parser = clap::value_parser!(u64).range(1..))]
     #[serde(deserialize_with = "values::positive")]
     pub kv_cache_tokens: u64,
