@@ -199,6 +199,8 @@ pub struct Plan {
     pub audio: Option<AudioOut>,
     /// Who its usage is billed to (the request's payer, decided at admission).
     pub payer: std::sync::Arc<crate::state::usage::Payer>,
+    /// Its KV-cache blocks (none until the prefix cache admits it).
+    pub kv: crate::state::kv::Held,
 }
 
 impl Plan {
@@ -216,7 +218,8 @@ impl Plan {
             user: self.user.clone(),
             bill: Some(Box::new(crate::state::usage::Bill {
                 payer: self.payer.clone(),
-                cached_tokens: self.prompt_cache.read,
+                cached_tokens: self.prompt_cache.read + self.usage.cached_tokens,
+                kv: self.kv.clone(),
             })),
         }
     }
@@ -316,6 +319,7 @@ impl SimConfig {
             },
             usage: Usage {
                 prompt_tokens: req.prompt_tokens,
+                cached_tokens: 0,
                 completion_tokens: generated + rejected + audio_tokens,
                 reasoning_tokens,
                 prompt_audio_tokens: req.prompt_audio_tokens,
@@ -346,6 +350,7 @@ impl SimConfig {
                 .then(|| rng.next_u64()),
             audio: req.audio.clone(),
             payer: crate::state::usage::payer(),
+            kv: Default::default(),
         }
     }
 

@@ -361,6 +361,7 @@ mod tests {
             obfuscation: None,
             audio: None,
             payer: crate::state::usage::Payer::anonymous(),
+            kv: Default::default(),
         })
     }
 

@@ -30,10 +30,12 @@ pub fn require_json(req: &Request<'_>) -> Result<(), Error> {
 /// with a stored object).
 pub fn generate(app: &App, ctx: &mut Ctx<'_>, mut req: GenRequest, flavor: Flavor, body: &[u8]) -> Outcome {
     app.vllm.check_awake()?;
-    req.prompt_tokens += app.stores.inherited_tokens(&req)?;
+    let inherited = app.stores.inherited_tokens(&req)?;
+    req.prompt_tokens += inherited;
     let model = crate::openai::fine_tuned::resolve(app, &req.model)?;
     check_context_length(&req, model.context_window, flavor)?;
-    let plan = app.sim.get().plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
+    let mut plan = app.sim.get().plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
+    crate::openai::prefix::admit(app, &req, inherited, &mut plan);
     let stores = app.stores.keeps(flavor, &req);
     // The whole object is built once: for the reply when not streaming, for the store when kept.
     let full = (stores || !req.stream).then(|| full_body(app, &plan));

@@ -39,6 +39,7 @@ pub static ROUTES: &[Route] = &[
     Route::get("/metrics/stream", upgrade_only).scrape().label(METRICS).body(BodyKind::Upgrade(Upgrade::MetricsStream)),
     Route::get("/dynamo/metrics", dynamo).scrape().label(METRICS),
     Route::get("/dynamo/metrics/json", dynamo_json).scrape().label(METRICS),
+    Route::get("/kv-cache/metrics", kv_cache).scrape().label(METRICS),
     Route::get("/health/detailed", health_detailed).scrape(),
     Route::get("/dashboard", dashboard).open(),
     Route::get("/dashboard/", dashboard).open().label("/dashboard"),
@@ -46,7 +47,8 @@ pub static ROUTES: &[Route] = &[
 
 /// Prometheus text, or OpenMetrics when the `Accept` header asks for it.
 fn exposition(app: &App, req: &Request<'_>, dialect: Dialect) -> Outcome {
-    let kv = KvCache { tokens: app.args.kv_cache_tokens, block_size: app.args.kv_cache_block_size };
+    let pool = app.state.kv.snapshot();
+    let kv = KvCache { tokens: app.args.kv_cache_tokens, block_size: app.args.kv_cache_block_size, pool: Some(&pool) };
     let snap = Snapshot::merge(&app.shards);
     let mut text = prometheus::render_dialect(&snap, dialect, kv);
     if matches!(dialect, Dialect::All | Dialect::Vllm) {
@@ -218,12 +220,19 @@ fn compare(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 
 fn dynamo(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
     let (snap, rates) = snapshot_with_rates(app);
-    text(PROMETHEUS, metrics::dynamo::text(&snap, &rates, app.started.elapsed().as_secs_f64()))
+    let kv = app.state.kv.snapshot();
+    text(PROMETHEUS, metrics::dynamo::text(&snap, &rates, app.started.elapsed().as_secs_f64(), Some(&kv)))
 }
 
 fn dynamo_json(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
     let (snap, rates) = snapshot_with_rates(app);
-    value(metrics::dynamo::json(&snap, &rates, app.started.elapsed().as_secs_f64()))
+    let kv = app.state.kv.snapshot();
+    value(metrics::dynamo::json(&snap, &rates, app.started.elapsed().as_secs_f64(), Some(&kv)))
+}
+
+/// FakeAI's KV-cache view, from the prefix cache's state.
+fn kv_cache(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
+    value(metrics::kv_cache::render(&app.state.kv.snapshot()))
 }
 
 fn health_detailed(app: &App, ctx: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {

@@ -172,7 +172,11 @@ fn summary(app: &App, model: &str, prompt: u64, tokens: u64, first: Duration) ->
     let context_window = app.registry.resolve(model).context_window;
     let usage = Usage { prompt_tokens: prompt, completion_tokens: tokens, ..Usage::default() };
     // A generation: billed as completions at its end, like chat.
-    let bill = Some(Box::new(crate::state::usage::Bill { payer: crate::state::usage::payer(), cached_tokens: 0 }));
+    let bill = Some(Box::new(crate::state::usage::Bill {
+        payer: crate::state::usage::payer(),
+        cached_tokens: 0,
+        kv: Default::default(),
+    }));
     GenSummary {
         longest: tokens,
         generated: tokens,

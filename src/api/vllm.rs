@@ -43,8 +43,12 @@ fn ping(_: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
     Ok(utility::ok().into())
 }
 
-/// Nothing is cached between requests here, so there is nothing to drop; AIPerf only needs the 200.
-fn reset_prefix_cache(_: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
+/// Forgets every cached prefix, as vLLM does: refused while requests hold blocks unless
+/// `reset_running_requests=true`, and answered 200 either way (vLLM does not report a refusal;
+/// AIPerf, which resets before a run, needs the 200).
+fn reset_prefix_cache(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    let running_too = req.query("reset_running_requests").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    app.state.kv.reset(running_too);
     Ok(utility::ok().into())
 }
 

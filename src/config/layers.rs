@@ -89,6 +89,9 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("dcgm_lowercase_hostname", "dcgm", "lowercase_hostname"),
     ("kv_cache_tokens", "kv_cache", "tokens"),
     ("kv_cache_block_size", "kv_cache", "block_size"),
+    ("num_gpu_blocks", "kv_cache", "num_gpu_blocks"),
+    ("no_prefix_caching", "kv_cache", "no_prefix_caching"),
+    ("prefill_us_per_token", "kv_cache", "prefill_us_per_token"),
     ("api_key", "auth", "api_keys"),
     ("api_keys_file", "auth", "api_keys_file"),
     ("require_api_key", "auth", "require_api_key"),
@@ -397,6 +400,21 @@ mod tests {
         assert_eq!(models(&["--reasoning-models", "f", "--reasoning-models", "g"], &env, file), ["f", "g"]);
         assert_eq!(models(&["--reasoning-models", "h,i"], &env, file), ["h", "i"]);
         assert!(models(&["--reasoning-models", ""], &env, file).is_empty(), "empty turns it off");
+    }
+
+    #[test]
+    fn kv_cache_settings_from_every_layer() {
+        let file = "[kv_cache]\nnum_gpu_blocks = 64\nno_prefix_caching = true\nprefill_us_per_token = 2.5\n";
+        let s = ok(&[], &[], Some(("toml", file)));
+        assert_eq!((s.num_gpu_blocks, s.no_prefix_caching, s.prefill_us_per_token), (Some(64), true, 2.5));
+        let s = ok(
+            &["--block-size", "32", "--num-gpu-blocks-override", "9"],
+            &[("FAKEAI_PREFILL_US_PER_TOKEN", "4")],
+            None,
+        );
+        assert_eq!((s.kv_cache_block_size, s.num_gpu_blocks, s.prefill_us_per_token), (32, Some(9), 4.0));
+        assert!(!s.no_prefix_caching, "vLLM's default: on");
+        assert!(ok(&["--no-enable-prefix-caching"], &[], None).no_prefix_caching, "vLLM's spelling");
     }
 
     #[test]

@@ -300,12 +300,13 @@ pub struct ServerArgs {
     #[arg(long, value_enum, default_value_t = AutoToolCalls::Match)]
     #[serde(deserialize_with = "values::choice")]
     pub auto_tool_calls: AutoToolCalls,
-    /// Simulated KV-cache capacity in tokens (for `vllm:kv_cache_usage_perc`).
+    /// Simulated KV-cache capacity in tokens: the block pool's size unless `--num-gpu-blocks`
+    /// sets it.
     #[arg(long, default_value_t = 524_288, value_parser = clap::value_parser!(u64).range(1..))]
     #[serde(deserialize_with = "values::positive")]
     pub kv_cache_tokens: u64,
-    /// Simulated KV-cache block size in tokens.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=128))]
+    /// Simulated KV-cache block size in tokens (vLLM's `--block-size`).
+    #[arg(long, alias = "block-size", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=128))]
     #[serde(deserialize_with = "values::block_size")]
     pub kv_cache_block_size: u64,
     /// Simulated GPUs, shown as DCGM-exporter metrics at `/dcgm/metrics` and on the DCGM port
@@ -325,6 +326,18 @@ pub struct ServerArgs {
     /// Label the host `hostname` (dcgm-exporter's main branch) instead of 4.x's `Hostname`.
     #[arg(long)]
     pub dcgm_lowercase_hostname: bool,
+    /// KV-cache blocks, shared by every core [default: --kv-cache-tokens / --kv-cache-block-size,
+    /// 32,768 blocks of 16 tokens].
+    #[arg(long, alias = "num-gpu-blocks-override", value_parser = clap::value_parser!(u32).range(1..))]
+    pub num_gpu_blocks: Option<u32>,
+    /// Turn prefix caching off (vLLM's `--no-enable-prefix-caching`): prompts still take KV
+    /// blocks, but none is looked up, so `cached_tokens` stays 0.
+    #[arg(long, alias = "no-enable-prefix-caching")]
+    pub no_prefix_caching: bool,
+    /// Prefill time per uncached prompt token, in microseconds: it adds to TTFT, so a prefix-cache
+    /// hit shortens TTFT by its cached tokens' share (0: TTFT as configured).
+    #[arg(long, default_value_t = 0.0, value_parser = values::parse_non_negative)]
+    pub prefill_us_per_token: f64,
     /// Max output tokens of models not in the registry.
     #[arg(long, default_value_t = 4096)]
     pub default_max_output_tokens: u64,

@@ -163,6 +163,14 @@ pub(super) fn workers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D:
     ranged(d, 1, 1024).map(|n| Some(n as u16))
 }
 
+/// A finite number that is not negative.
+pub(super) fn parse_non_negative(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("{s:?} is not a number >= 0")),
+    }
+}
+
 /// A count that must be at least 1.
 pub(super) fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     ranged(d, 1, u64::MAX)

@@ -1,7 +1,8 @@
 //! FakeAI's `/dynamo/metrics` (Prometheus, `fakeai_dynamo_*` families) and `/dynamo/metrics/json`,
 //! fed by every generation, streaming or not. Latencies are the distributions since start;
 //! throughput is over the 60-second window. No request ever waits for admission here, so the
-//! queue is honestly empty; the batch is the requests generating at once.
+//! queue is honestly empty; the batch is the requests generating at once; the cache section is
+//! the prefix cache's (none without a pool).
 
 use std::fmt::Write;
 
@@ -15,6 +16,23 @@ use super::{
     timing::Timing,
     window::Rates,
 };
+use crate::state::kv::{Counts, KvSnapshot};
+
+/// Lookups over all models (none without a pool).
+fn lookups(kv: Option<&KvSnapshot>) -> Counts {
+    let models = kv.map_or(&[][..], |kv| &kv.models[..]);
+    models.iter().fold(Counts::default(), |a, (_, c)| Counts {
+        requests: a.requests + c.requests,
+        hit_requests: a.hit_requests + c.hit_requests,
+        queried_tokens: a.queried_tokens + c.queried_tokens,
+        hit_tokens: a.hit_tokens + c.hit_tokens,
+    })
+}
+
+/// Percent of requests that found a cached prefix.
+fn hit_rate_pct(c: Counts) -> f64 {
+    if c.requests > 0 { 100.0 * c.hit_requests as f64 / c.requests as f64 } else { 0.0 }
+}
 
 /// Requests admitted, finished whole, and cut short, over all models.
 fn outcomes(snap: &Snapshot) -> (u64, u64, u64) {
@@ -38,7 +56,7 @@ fn tokens_per_second(rates: &Rates) -> f64 {
 }
 
 /// `/dynamo/metrics`: FakeAI's `fakeai_dynamo_*` names, with help text and `_sum`/`_count`.
-pub fn text(snap: &Snapshot, rates: &Rates, uptime_seconds: f64) -> String {
+pub fn text(snap: &Snapshot, rates: &Rates, uptime_seconds: f64, kv: Option<&KvSnapshot>) -> String {
     let mut out = String::with_capacity(4096);
     let (total, ok, failed) = outcomes(snap);
     let counters = [
@@ -75,7 +93,7 @@ pub fn text(snap: &Snapshot, rates: &Rates, uptime_seconds: f64) -> String {
         ("fakeai_dynamo_batch_size_avg", "Mean requests generating at once since start.", {
             average_batch(snap, uptime_seconds)
         }),
-        ("fakeai_dynamo_kv_cache_hit_rate", "Percent of requests with a prefix-cache hit (no prefix cache).", 0.0),
+        ("fakeai_dynamo_kv_cache_hit_rate", "Percent of requests with a prefix-cache hit.", hit_rate_pct(lookups(kv))),
     ];
     for (name, help, v) in gauges {
         family(&mut out, name, "gauge", help);
@@ -86,7 +104,9 @@ pub fn text(snap: &Snapshot, rates: &Rates, uptime_seconds: f64) -> String {
 
 /// `/dynamo/metrics/json`: FakeAI's sections — summary, latency (ms), throughput, token_stats,
 /// queue, batch, cache, disaggregation and per_model.
-pub fn json(snap: &Snapshot, rates: &Rates, uptime_seconds: f64) -> Value {
+pub fn json(snap: &Snapshot, rates: &Rates, uptime_seconds: f64, kv: Option<&KvSnapshot>) -> Value {
+    let cache = lookups(kv);
+    let block_size = kv.map_or(1, |kv| kv.block_size);
     let (total, ok, failed) = outcomes(snap);
     let fine = |pick: fn(&ModelStats) -> &Timing| timing_ms(&all_fine(snap, pick));
     let rate = |c: Counter| rates.counters[c as usize];
@@ -105,7 +125,7 @@ pub fn json(snap: &Snapshot, rates: &Rates, uptime_seconds: f64) -> Value {
                 "avg_itl_ms": ms(m.fine.itl.mean()),
                 "input_tokens": m.prompt_tokens,
                 "output_tokens": m.generation_tokens,
-                "cache_hit_rate": 0.0,
+                "cache_hit_rate": hit_rate_pct(kv.map_or_else(Counts::default, |kv| kv.model(name))),
                 "success_rate": if finished > 0 { (m.finished[0] + m.finished[1]) as f64 / finished as f64 } else { 0.0 },
             });
             (name.clone(), v)
@@ -135,11 +155,16 @@ pub fn json(snap: &Snapshot, rates: &Rates, uptime_seconds: f64) -> Value {
         "token_stats": {
             "total_input_tokens": prompt,
             "total_output_tokens": completion,
-            "total_cached_tokens": 0,
+            "total_cached_tokens": cache.hit_tokens,
         },
         "queue": {"current_depth": 0, "max_depth": 0, "avg_depth": 0.0},
         "batch": {"current_size": running(snap), "avg_size": average_batch(snap, uptime_seconds)},
-        "cache": {"hit_rate": 0.0, "avg_overlap_score": 0.0, "avg_blocks_matched": 0.0, "total_cached_tokens": 0},
+        "cache": {
+            "hit_rate": hit_rate_pct(cache),
+            "avg_overlap_score": if cache.queried_tokens > 0 { cache.hit_tokens as f64 / cache.queried_tokens as f64 } else { 0.0 },
+            "avg_blocks_matched": if cache.requests > 0 { cache.hit_tokens as f64 / block_size as f64 / cache.requests as f64 } else { 0.0 },
+            "total_cached_tokens": cache.hit_tokens,
+        },
         "disaggregation": {
             "prefill_requests": 0,
             "decode_requests": 0,

@@ -56,7 +56,7 @@ fn rates(snap: &Snapshot) -> Rates {
 #[test]
 fn expositions_match_golden_files() {
     let snap = snapshot();
-    let kv = KvCache { tokens: 100_000, block_size: 16 };
+    let kv = KvCache { tokens: 100_000, block_size: 16, pool: None };
     let price = |_: &str| (1.0, 2.0);
     let rendered = [
         ("metrics.prom", prometheus::render_dialect(&snap, Dialect::All, kv)),
@@ -65,7 +65,7 @@ fn expositions_match_golden_files() {
         ("trtllm.prom", prometheus::render_dialect(&snap, Dialect::Trtllm, kv)),
         ("fakeai_rates.prom", fakeai_text::rates(&snap, &rates(&snap))),
         ("fakeai_by_model.prom", fakeai_text::by_model(&snap, &price)),
-        ("dynamo.prom", dynamo::text(&snap, &rates(&snap), 100.0)),
+        ("dynamo.prom", dynamo::text(&snap, &rates(&snap), 100.0, None)),
     ];
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();

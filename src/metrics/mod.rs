@@ -12,6 +12,7 @@ pub mod fakeai_text;
 #[cfg(test)]
 mod golden;
 pub mod json;
+pub mod kv_cache;
 pub mod model_stats;
 pub mod model_text;
 pub mod prometheus;

@@ -3,7 +3,11 @@
 
 use std::fmt::Write;
 
-use super::model_stats::{FixedHistogram, ModelStats};
+use super::{
+    model_stats::{FixedHistogram, ModelStats},
+    prometheus::KvCache,
+};
+use crate::state::kv::Counts;
 
 /// A histogram family: name, help, and where each model keeps it.
 type HistogramFamily = (&'static str, &'static str, fn(&ModelStats) -> &FixedHistogram);
@@ -45,6 +49,28 @@ impl PerModel<'_> {
         }
     }
 
+    /// A counter family with one sample per model, from the model's name and statistics.
+    fn cache_scalar(&mut self, name: &str, help: &str, value: impl Fn(&str, &ModelStats) -> u64) {
+        family(self.out, name, "counter", help);
+        for (model, m) in self.models {
+            let _ = writeln!(self.out, "{name}{{{}=\"{}\"}} {}", self.label, escape(model), value(model, m));
+        }
+    }
+
+    /// vLLM's `prompt_tokens_by_source`: each model's prompt tokens split into those computed
+    /// and those found in the prefix cache (`cached` of them); none come from a KV transfer.
+    fn by_source(&mut self, cached: impl Fn(&str, &ModelStats) -> u64) {
+        let name = "vllm:prompt_tokens_by_source_total";
+        family(self.out, name, "counter", "Number of prompt tokens by source.");
+        for (model, m) in self.models {
+            let hit = cached(model, m);
+            let sources = [("local_compute", m.prompt_tokens.saturating_sub(hit)), ("local_cache_hit", hit)];
+            for (source, n) in sources.into_iter().chain([("external_kv_transfer", 0)]) {
+                let _ = writeln!(self.out, "{name}{{{}=\"{}\",source=\"{source}\"}} {n}", self.label, escape(model));
+            }
+        }
+    }
+
     /// Finished requests per model by reason (stop, length, abort), under each engine's names.
     fn finished(&mut self, name: &str, reasons: [&str; 3]) {
         family(self.out, name, "counter", "Count of successfully processed requests.");
@@ -71,42 +97,63 @@ impl PerModel<'_> {
     }
 }
 
-/// Renders the vLLM families with a `model_name` label; `kv_capacity` is the simulated KV cache
-/// size in tokens.
-pub fn vllm(out: &mut String, models: &[(String, ModelStats)], kv_capacity: u64, block_size: u64) {
+/// The fraction of the KV cache in use: the pool's blocks held, or (without a pool) the running
+/// requests' tokens over the capacity.
+fn kv_usage(kv: KvCache<'_>, m: &ModelStats) -> f64 {
+    match kv.pool {
+        Some(pool) => pool.usage(),
+        None => (m.kv_tokens.max(0) as f64 / kv.tokens.max(1) as f64).min(1.0),
+    }
+}
+
+/// Renders the vLLM families with a `model_name` label, the KV cache's from its pool.
+pub fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) {
     let mut p = PerModel { out, models, label: "model_name" };
     p.scalar("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.", |m| {
         m.running as f64
     });
     p.scalar("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", |_| 0.0);
-    p.scalar("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", |m| {
-        (m.kv_tokens.max(0) as f64 / kv_capacity.max(1) as f64).min(1.0)
-    });
+    p.scalar("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", |m| kv_usage(kv, m));
     p.scalar("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.", |m| m.prompt_tokens as f64);
     p.scalar("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.", |m| {
         m.generation_tokens as f64
     });
     p.scalar("vllm:num_preemptions_total", "counter", "Cumulative number of preemption from the engine.", |_| 0.0);
-    p.scalar(
+    // Per model: the pool's lookups (without a pool, every prompt token was queried and missed).
+    let lookups = |name: &str, m: &ModelStats| match kv.pool {
+        Some(pool) => pool.model(name),
+        None => Counts { queried_tokens: m.prompt_tokens, ..Counts::default() },
+    };
+    p.cache_scalar(
         "vllm:prefix_cache_queries_total",
-        "counter",
         "Prefix cache queries, in terms of number of queried tokens.",
-        |m| m.prompt_tokens as f64,
+        |name, m| lookups(name, m).queried_tokens,
     );
-    p.scalar(
+    p.cache_scalar(
         "vllm:prefix_cache_hits_total",
-        "counter",
         "Prefix cache hits, in terms of number of cached tokens.",
-        |_| 0.0,
+        |name, m| lookups(name, m).hit_tokens,
     );
+    if kv.pool.is_some() {
+        p.cache_scalar(
+            "vllm:prompt_tokens_cached_total",
+            "Number of cached prompt tokens (local + external).",
+            |n, m| lookups(n, m).hit_tokens,
+        );
+        p.by_source(|n, m| lookups(n, m).hit_tokens);
+    }
     p.finished("vllm:request_success_total", ["stop", "length", "abort"]);
     p.histograms(&VLLM_HISTOGRAMS);
     family(p.out, "vllm:cache_config_info", "gauge", "Information of the LLMEngine CacheConfig.");
+    let (caching, blocks) = match kv.pool {
+        Some(pool) => (if pool.prefix_caching { "True" } else { "False" }, u64::from(pool.num_blocks)),
+        None => ("False", kv.tokens / kv.block_size.max(1)),
+    };
     let _ = writeln!(
         p.out,
-        "vllm:cache_config_info{{block_size=\"{block_size}\",cache_dtype=\"auto\",enable_prefix_caching=\"False\",\
-         num_gpu_blocks=\"{}\"}} 1",
-        kv_capacity / block_size.max(1)
+        "vllm:cache_config_info{{block_size=\"{}\",cache_dtype=\"auto\",enable_prefix_caching=\"{caching}\",\
+         num_gpu_blocks=\"{blocks}\"}} 1",
+        kv.block_size
     );
 }
 
@@ -138,22 +185,26 @@ const TRTLLM_HISTOGRAMS: [HistogramFamily; 4] = [
 ];
 
 /// Renders the SGLang families with a `model_name` label.
-pub fn sglang(out: &mut String, models: &[(String, ModelStats)], kv_capacity: u64) {
+pub fn sglang(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) {
+    let lookups = |name: &str| kv.pool.map_or_else(Counts::default, |pool| pool.model(name));
     let mut p = PerModel { out, models, label: "model_name" };
     p.scalar("sglang:num_running_reqs", "gauge", "The number of running requests.", |m| m.running as f64);
     p.scalar("sglang:num_queue_reqs", "gauge", "The number of requests in the waiting queue.", |_| 0.0);
     p.scalar("sglang:num_used_tokens", "gauge", "The number of used tokens.", |m| m.kv_tokens.max(0) as f64);
-    p.scalar("sglang:token_usage", "gauge", "The token usage.", |m| {
-        (m.kv_tokens.max(0) as f64 / kv_capacity.max(1) as f64).min(1.0)
-    });
-    p.scalar("sglang:cache_hit_rate", "gauge", "The prefix cache hit rate.", |_| 0.0);
+    p.scalar("sglang:token_usage", "gauge", "The token usage.", |m| kv_usage(kv, m));
+    family(p.out, "sglang:cache_hit_rate", "gauge", "The prefix cache hit rate.");
+    for (model, _) in p.models {
+        let c = lookups(model);
+        let rate = if c.queried_tokens > 0 { c.hit_tokens as f64 / c.queried_tokens as f64 } else { 0.0 };
+        let _ = writeln!(p.out, "sglang:cache_hit_rate{{model_name=\"{}\"}} {rate}", escape(model));
+    }
     p.scalar("sglang:prompt_tokens_total", "counter", "Number of prefill tokens processed.", |m| {
         m.prompt_tokens as f64
     });
     p.scalar("sglang:generation_tokens_total", "counter", "Number of generation tokens processed.", |m| {
         m.generation_tokens as f64
     });
-    p.scalar("sglang:cached_tokens_total", "counter", "Number of cached prompt tokens.", |_| 0.0);
+    p.cache_scalar("sglang:cached_tokens_total", "Number of cached prompt tokens.", |name, _| lookups(name).hit_tokens);
     p.scalar("sglang:num_requests_total", "counter", "Number of requests processed.", |m| m.requests as f64);
     p.scalar("sglang:num_retracted_reqs_total", "counter", "Number of retracted requests.", |_| 0.0);
     p.histograms(&SGLANG_HISTOGRAMS);
@@ -203,9 +254,10 @@ mod tests {
         m.admit(7, None);
         let models = vec![("a\"b".to_owned(), m)];
         let mut out = String::new();
-        vllm(&mut out, &models, 1000, 16);
+        let kv = KvCache { tokens: 1000, block_size: 16, pool: None };
+        vllm(&mut out, &models, kv);
         dynamo_frontend(&mut out, &models);
-        sglang(&mut out, &models, 1000);
+        sglang(&mut out, &models, kv);
         trtllm(&mut out, &models);
         for want in [
             "vllm:num_requests_running{model_name=\"a\\\"b\"} 1\n",

@@ -43,11 +43,14 @@ const GAUGES: &[(&str, Counter, f64, &str)] = &[
 
 /// The simulated engine's KV cache, for the engine dialects.
 #[derive(Debug, Clone, Copy)]
-pub struct KvCache {
+pub struct KvCache<'a> {
     /// Capacity in tokens.
     pub tokens: u64,
     /// Block size in tokens.
     pub block_size: u64,
+    /// The block pool's state; without it, usage follows the running requests' tokens and
+    /// nothing is cached (how the fixed golden snapshot renders).
+    pub pool: Option<&'a crate::state::kv::KvSnapshot>,
 }
 
 /// Which families to render.
@@ -74,12 +77,12 @@ pub fn render_dialect(snap: &Snapshot, dialect: Dialect, kv: KvCache) -> String 
     let m = &snap.models;
     match dialect {
         Dialect::All => {
-            super::model_text::vllm(&mut out, m, kv.tokens, kv.block_size);
+            super::model_text::vllm(&mut out, m, kv);
             super::model_text::dynamo_frontend(&mut out, m);
         }
-        Dialect::Vllm => super::model_text::vllm(&mut out, m, kv.tokens, kv.block_size),
+        Dialect::Vllm => super::model_text::vllm(&mut out, m, kv),
         Dialect::DynamoFrontend => super::model_text::dynamo_frontend(&mut out, m),
-        Dialect::Sglang => super::model_text::sglang(&mut out, m, kv.tokens),
+        Dialect::Sglang => super::model_text::sglang(&mut out, m, kv),
         Dialect::Trtllm => super::model_text::trtllm(&mut out, m),
     }
     out

@@ -11,6 +11,7 @@ pub mod media;
 pub mod metadata;
 pub mod models;
 pub mod obfuscation;
+pub mod prefix;
 pub mod recent;
 pub mod request;
 pub mod response;

@@ -2,6 +2,7 @@
 //! runtime-free.
 
 pub mod gpu;
+pub mod kv;
 mod latency;
 mod length;
 mod profiles;

@@ -9,6 +9,7 @@ pub mod faults;
 pub mod files;
 pub mod fine_tuning;
 pub mod jobs;
+pub mod kv;
 pub mod live;
 pub mod org;
 pub mod ratelimit;
@@ -62,6 +63,8 @@ pub struct State {
     pub messages: Store<assistants::Message>,
     /// Runs of every thread.
     pub runs: Store<assistants::Run>,
+    /// The KV cache with prefix caching, shared by every core.
+    pub kv: std::sync::Arc<kv::KvCache>,
 }
 
 impl State {
@@ -101,8 +104,15 @@ impl State {
                 "--max-assistant-objects",
             )),
             runs: Store::new(Limits::count(args.max_assistant_objects, "--max-assistant-objects")),
+            kv: kv::KvCache::new(args.kv_cache_block_size, num_gpu_blocks(args), !args.no_prefix_caching),
         }
     }
+}
+
+/// `--num-gpu-blocks`, else `--kv-cache-tokens` in blocks of `--kv-cache-block-size`.
+pub fn num_gpu_blocks(args: &ServerArgs) -> u32 {
+    let derived = (args.kv_cache_tokens / args.kv_cache_block_size.max(1)).clamp(1, u64::from(u32::MAX));
+    args.num_gpu_blocks.unwrap_or(derived as u32)
 }
 
 /// `--fault-seed`, else one from the clock.

@@ -63,6 +63,10 @@ pub struct Bill {
     pub payer: Arc<Payer>,
     /// Prompt tokens read from the prompt cache.
     pub cached_tokens: u64,
+    /// The generation's KV-cache blocks, held as long as its bill is (until the server drops
+    /// the finished, failed or abandoned reply's summary). Here rather than in the summary
+    /// itself to keep every reply small.
+    pub kv: super::kv::Held,
 }
 
 thread_local! {

@@ -25,7 +25,7 @@ pub fn push_usage(out: &mut Vec<u8>, u: Usage) {
         (b"{\"prompt_tokens\":", u.prompt_tokens),
         (b",\"completion_tokens\":", u.completion_tokens),
         (b",\"total_tokens\":", u.prompt_tokens + u.completion_tokens),
-        (b",\"prompt_tokens_details\":{\"cached_tokens\":", 0),
+        (b",\"prompt_tokens_details\":{\"cached_tokens\":", u.cached_tokens),
         (b",\"audio_tokens\":", u.prompt_audio_tokens),
         (b"},\"completion_tokens_details\":{\"reasoning_tokens\":", u.reasoning_tokens),
         (b",\"audio_tokens\":", u.completion_audio_tokens),
@@ -85,6 +85,7 @@ mod tests {
     fn hand_written_usage_is_byte_identical_to_serde() {
         let u = Usage {
             prompt_tokens: 1234,
+            cached_tokens: 1216,
             completion_tokens: 56,
             reasoning_tokens: 7,
             prompt_audio_tokens: 8,

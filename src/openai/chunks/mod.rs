@@ -31,6 +31,8 @@ pub enum Flavor {
 pub struct Usage {
     /// Prompt tokens.
     pub prompt_tokens: u64,
+    /// Of the prompt tokens, how many were found in the prefix cache.
+    pub cached_tokens: u64,
     /// Completion tokens (reasoning included).
     pub completion_tokens: u64,
     /// Of the completion tokens, how many were reasoning.
@@ -486,7 +488,7 @@ impl Usage {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": self.prompt_audio_tokens},
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens, "audio_tokens": self.prompt_audio_tokens},
             "completion_tokens_details": {
                 "reasoning_tokens": self.reasoning_tokens, "audio_tokens": self.completion_audio_tokens,
                 "accepted_prediction_tokens": self.accepted_prediction_tokens,

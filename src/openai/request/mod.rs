@@ -61,21 +61,34 @@ impl MessageContent {
     }
 }
 
-/// Prompt tokens as they are counted up.
-#[derive(Debug, Clone, Copy)]
+/// Prompt tokens as they are counted up, with their ids (for the prefix cache's block hashes).
+#[derive(Debug, Clone)]
 struct PromptCount {
     encoding: Encoding,
     tokens: u64,
     audio: u64,
+    ids: Vec<u32>,
 }
 
 impl PromptCount {
     fn new(encoding: Encoding) -> Self {
-        PromptCount { encoding, tokens: 0, audio: 0 }
+        PromptCount { encoding, tokens: 0, audio: 0, ids: Vec::new() }
     }
 
     fn text(&mut self, text: &str) {
-        self.tokens += self.encoding.count(text) as u64;
+        if text.is_empty() {
+            return;
+        }
+        let ids = self.encoding.encode(text);
+        self.tokens += ids.len() as u64;
+        self.ids.extend(ids);
+    }
+
+    /// Tokens with no text of their own (images, audio, token-id prompts): ids derived from
+    /// `source`, so the same media gives the same ids and a cache hit.
+    fn opaque(&mut self, n: u64, source: &str) {
+        self.tokens += n;
+        self.ids.extend(media_ids(n, source));
     }
 
     fn content(&mut self, c: &MessageContent) {
@@ -90,7 +103,7 @@ impl PromptCount {
             return self.text(text);
         }
         let (visual, audio) = media::part_tokens(part);
-        self.tokens += visual + audio;
+        self.opaque(visual + audio, &part.to_string());
         self.audio += audio;
     }
 
@@ -100,6 +113,12 @@ impl PromptCount {
             self.text(&v.to_string());
         }
     }
+}
+
+/// `n` token ids standing for media or context with no text here, derived from `source`.
+pub fn media_ids(n: u64, source: &str) -> impl Iterator<Item = u32> {
+    let seed = crate::sim::kv::hash_str(source);
+    (0..n).map(move |i| (crate::sim::kv::hash_block(seed, &[i as u32], 0) >> 40) as u32)
 }
 
 /// `POST /v1/chat/completions`, as decoded from JSON (public so that the CPU benches can compare
@@ -214,6 +233,7 @@ struct CommonBody {
     service_tier: Option<String>,
     user: Option<String>,
     store: Option<bool>,
+    cache_salt: Option<String>,
 }
 
 /// `stop`: one string or a list.
@@ -279,6 +299,11 @@ pub struct GenRequest {
     pub obfuscation: bool,
     /// Chat audio output (`modalities` with `"audio"`): the answer is also spoken.
     pub audio: Option<AudioOut>,
+    /// The prompt's token ids (as many as `prompt_tokens` once context is inherited), for the
+    /// prefix cache.
+    pub prompt_ids: Vec<u32>,
+    /// vLLM's `cache_salt`: only requests with the same salt share cached prefixes.
+    pub cache_salt: Option<String>,
 }
 
 /// The share of the output spent reasoning at each `reasoning_effort`.
@@ -368,12 +393,15 @@ pub fn parse_completion(body: &[u8], encoding: Encoding) -> Result<GenRequest, E
     let model = require_model(req.model)?;
     let prompt = req.prompt.ok_or_else(|| Error::invalid_param("prompt", "Missing required parameter: 'prompt'."))?;
     let mut count = PromptCount::new(encoding);
-    count.tokens = match &prompt {
-        Prompt::Text(t) => encoding.count(t),
-        Prompt::Texts(ts) => ts.iter().map(|t| encoding.count(t)).sum(),
-        Prompt::Ids(ids) => ids.len(),
-        Prompt::IdLists(lists) => lists.iter().map(Vec::len).sum(),
-    } as u64;
+    // Several prompts are looked up in the prefix cache as one sequence, in order.
+    let id = |id: &u64| u32::try_from(*id).unwrap_or(u32::MAX);
+    match &prompt {
+        Prompt::Text(t) => count.text(t),
+        Prompt::Texts(ts) => ts.iter().for_each(|t| count.text(t)),
+        Prompt::Ids(ids) => count.ids.extend(ids.iter().map(id)),
+        Prompt::IdLists(lists) => lists.iter().for_each(|l| count.ids.extend(l.iter().map(id))),
+    }
+    count.tokens = count.ids.len() as u64;
     let mut common = req.common;
     // OpenAI's legacy completions default to 16 tokens.
     if common.max_tokens.is_none() && common.max_completion_tokens.is_none() {
@@ -448,6 +476,12 @@ fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest
     if stop.len() > 4 || stop.iter().any(String::is_empty) {
         return Err(Error::invalid_param("stop", "'stop' takes up to 4 non-empty sequences."));
     }
+    if c.cache_salt.as_deref() == Some("") {
+        return Err(Error::invalid_param(
+            "cache_salt",
+            "Parameter 'cache_salt' must be a non-empty string if provided.",
+        ));
+    }
     Ok(GenRequest {
         model,
         stream,
@@ -475,6 +509,8 @@ fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest
         responses: None,
         obfuscation: options.include_obfuscation.unwrap_or(true),
         audio: None,
+        prompt_ids: count.ids,
+        cache_salt: c.cache_salt,
     })
 }
 
@@ -573,6 +609,7 @@ const COMMON_FIELDS: &[(&str, Kind)] = &[
     ("metadata", Kind::Object),
     ("store", Kind::Bool),
     ("service_tier", Kind::Str),
+    ("cache_salt", Kind::Str),
 ];
 const CHAT_FIELDS: &[(&str, Kind)] = &[
     ("messages", Kind::Array),

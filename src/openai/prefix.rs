@@ -1,0 +1,67 @@
+//! A planned generation meets the KV cache: its prompt's whole blocks are hashed (once per
+//! request, outside the cache's lock), looked up, and held until the reply ends; the cached
+//! prompt tokens go into `usage`, and with `--prefill-us-per-token` only the uncached ones
+//! lengthen the time to first token.
+
+use std::{borrow::Cow, time::Duration};
+
+use super::{chunks::Flavor, request::GenRequest, responses::object::Params};
+use crate::{
+    app::App,
+    generation::Plan,
+    sim::kv::{block_hashes, extra_keys},
+    state::kv::KvRequest,
+};
+
+/// Admits `plan` (for `req`, whose first `inherited` prompt tokens are a stored response's or
+/// conversation's context) to the KV cache.
+pub fn admit(app: &App, req: &GenRequest, inherited: u64, plan: &mut Plan) {
+    let kv = &app.state.kv;
+    let ids = prompt_ids(req, inherited);
+    let hashes = match kv.prefix_caching() {
+        true => block_hashes(&ids, kv.block_size() as usize, extra_keys(&req.model, req.cache_salt.as_deref())),
+        false => Vec::new(),
+    };
+    let per_token_us = app.args.prefill_us_per_token.max(0.0);
+    let (held, cached) = kv.admit(KvRequest {
+        model: &req.model,
+        endpoint: endpoint(plan.flavor),
+        hashes: &hashes,
+        prompt_tokens: req.prompt_tokens,
+        total_tokens: req.prompt_tokens + plan.generated(),
+        ttft: plan.schedule.peek(),
+        prefill_per_token: Duration::from_secs_f64(per_token_us * 1e-6),
+    });
+    plan.usage.cached_tokens = cached;
+    plan.kv = held;
+    let uncached = req.prompt_tokens - cached;
+    if per_token_us > 0.0 && uncached > 0 {
+        plan.schedule.delay(Duration::from_secs_f64(per_token_us * 1e-6 * uncached as f64));
+    }
+}
+
+/// The prompt's ids: the inherited context first (stand-in ids keyed by the response or
+/// conversation it comes from, so that continuations of the same one share it), then the
+/// request's own.
+fn prompt_ids(req: &GenRequest, inherited: u64) -> Cow<'_, [u32]> {
+    if inherited == 0 {
+        return Cow::Borrowed(&req.prompt_ids);
+    }
+    let conversation = req.responses.as_deref().and_then(Params::conversation_id);
+    let source = req.previous_response_id.as_deref().or(conversation).unwrap_or_default();
+    let mut ids: Vec<u32> = super::request::media_ids(inherited, source).collect();
+    ids.extend_from_slice(&req.prompt_ids);
+    Cow::Owned(ids)
+}
+
+/// The route a flavor is served on, for FakeAI's per-endpoint cache statistics.
+fn endpoint(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Chat => "/v1/chat/completions",
+        Flavor::Completion => "/v1/completions",
+        Flavor::Responses => "/v1/responses",
+        Flavor::Messages => "/v1/messages",
+        Flavor::Tgi => "/generate",
+        Flavor::TokenIds(_) => "/inference/v1/generate",
+    }
+}

@@ -1,0 +1,321 @@
+//! The server's KV cache with prefix caching: one [`BlockPool`] shared by every core, behind a
+//! lock taken once when a request is admitted and once when it ends, never per token.
+//!
+//! Why one pool and not one per core: with `--engine off` there is no per-core engine, and
+//! connections land on cores as the kernel's `SO_REUSEPORT` hash decides, so per-core pools
+//! would make a repeated prompt hit or miss by the luck of which core accepted its connection.
+//! One pool makes the cache behave like a single engine's. (The simulated engine, one per core,
+//! will own a pool per data-parallel rank, where routing rightly matters.)
+
+use std::{
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use crate::sim::kv::{BlockHash, BlockPool, Stats};
+
+/// Models tracked by name; more share the name `other` (as the metric shards do).
+const MAX_MODELS: usize = 128;
+
+/// Per-model (or per-endpoint) lookups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Requests looked up.
+    pub requests: u64,
+    /// Of them, those that found a cached prefix.
+    pub hit_requests: u64,
+    /// Prompt tokens looked up.
+    pub queried_tokens: u64,
+    /// Prompt tokens found cached.
+    pub hit_tokens: u64,
+}
+
+impl Counts {
+    fn add(&mut self, prompt_tokens: u64, cached_tokens: u64) {
+        self.requests += 1;
+        self.hit_requests += u64::from(cached_tokens > 0);
+        self.queried_tokens += prompt_tokens;
+        self.hit_tokens += cached_tokens;
+    }
+}
+
+/// What caching saved in time to first token, summed over requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Speedup {
+    /// Requests recorded.
+    pub records: u64,
+    /// Σ TTFT had nothing been cached, ms.
+    pub baseline_ms: f64,
+    /// Σ TTFT as scheduled, ms.
+    pub actual_ms: f64,
+    /// Σ baseline / actual.
+    pub ratio: f64,
+    /// Σ cached / prompt tokens.
+    pub hit_ratio: f64,
+}
+
+/// A request to admit.
+#[derive(Debug, Clone, Copy)]
+pub struct KvRequest<'a> {
+    /// The model as requested.
+    pub model: &'a str,
+    /// The route it came in on.
+    pub endpoint: &'static str,
+    /// Hashes of its prompt's whole blocks.
+    pub hashes: &'a [BlockHash],
+    /// Its prompt tokens.
+    pub prompt_tokens: u64,
+    /// Prompt and output tokens: the KV it will fill.
+    pub total_tokens: u64,
+    /// Its TTFT before prefill.
+    pub ttft: Duration,
+    /// Prefill time per uncached prompt token.
+    pub prefill_per_token: Duration,
+}
+
+/// The state behind the lock.
+#[derive(Debug)]
+struct Inner {
+    pool: BlockPool,
+    models: Vec<(String, Counts)>,
+    endpoints: Vec<(&'static str, Counts)>,
+    speedup: Speedup,
+    active: u64,
+}
+
+/// The shared pool and what it has seen.
+#[derive(Debug)]
+pub struct KvCache {
+    prefix_caching: bool,
+    block_size: u64,
+    inner: Mutex<Inner>,
+}
+
+/// A copy of the cache's state for the metric views.
+#[derive(Debug, Clone)]
+pub struct KvSnapshot {
+    /// Tokens per block.
+    pub block_size: u64,
+    /// Blocks in the pool.
+    pub num_blocks: u32,
+    /// Whether prompts are looked up at all.
+    pub prefix_caching: bool,
+    /// Blocks held by requests.
+    pub used_blocks: u32,
+    /// Blocks holding a cached prefix.
+    pub cached_blocks: usize,
+    /// Requests holding blocks now.
+    pub active_requests: u64,
+    /// The pool's counters.
+    pub stats: Stats,
+    /// Lookups per model.
+    pub models: Vec<(String, Counts)>,
+    /// Lookups per route.
+    pub endpoints: Vec<(&'static str, Counts)>,
+    /// TTFT saved.
+    pub speedup: Speedup,
+}
+
+impl KvSnapshot {
+    /// Share of the blocks held by requests, 0–1.
+    pub fn usage(&self) -> f64 {
+        f64::from(self.used_blocks) / f64::from(self.num_blocks.max(1))
+    }
+
+    /// A model's lookups (zeros for one never looked up).
+    pub fn model(&self, name: &str) -> Counts {
+        self.models.iter().find(|(n, _)| n == name).map_or_else(Counts::default, |(_, c)| *c)
+    }
+}
+
+/// Blocks a request holds until it ends; dropping the last handle gives them back.
+#[derive(Debug)]
+pub struct Lease {
+    cache: Arc<KvCache>,
+    blocks: Vec<u32>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let mut inner = self.cache.lock();
+        inner.pool.release(&self.blocks);
+        inner.active -= 1;
+    }
+}
+
+/// A request's hold on its blocks, shared by its plan and its summary (whichever the server
+/// keeps longest, a finished, failed or abandoned response frees them when it goes).
+#[derive(Debug, Clone, Default)]
+pub struct Held(Option<Arc<Lease>>);
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        }
+    }
+}
+
+impl Eq for Held {}
+
+impl KvCache {
+    /// A pool of `num_blocks` blocks of `block_size` tokens; `prefix_caching` off: prompts
+    /// still take blocks, but nothing is looked up.
+    pub fn new(block_size: u64, num_blocks: u32, prefix_caching: bool) -> Arc<Self> {
+        Arc::new(KvCache {
+            prefix_caching,
+            block_size: block_size.max(1),
+            inner: Mutex::new(Inner {
+                pool: BlockPool::new(block_size, num_blocks),
+                models: Vec::new(),
+                endpoints: Vec::new(),
+                speedup: Speedup::default(),
+                active: 0,
+            }),
+        })
+    }
+
+    /// Whether prompts are looked up.
+    pub fn prefix_caching(&self) -> bool {
+        self.prefix_caching
+    }
+
+    /// Tokens per block.
+    pub fn block_size(&self) -> u64 {
+        self.block_size
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere cannot leave the pool half-updated: every change is made whole
+        // under the lock, so a poisoned lock's state is still consistent.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Admits `r`: returns its hold on its blocks and its cached prompt tokens.
+    pub fn admit(self: &Arc<Self>, r: KvRequest<'_>) -> (Held, u64) {
+        let hashes = if self.prefix_caching { r.hashes } else { &[] };
+        let mut inner = self.lock();
+        let admission = inner.pool.admit(hashes, r.prompt_tokens, r.total_tokens);
+        let cached = admission.cached_tokens;
+        inner.active += 1;
+        if self.prefix_caching {
+            let model = model_counts(&mut inner.models, r.model);
+            model.add(r.prompt_tokens, cached);
+            endpoint_counts(&mut inner.endpoints, r.endpoint).add(r.prompt_tokens, cached);
+            let per_token = r.prefill_per_token.as_secs_f64() * 1e3;
+            let baseline = r.ttft.as_secs_f64() * 1e3 + per_token * r.prompt_tokens as f64;
+            let actual = baseline - per_token * cached as f64;
+            let s = &mut inner.speedup;
+            s.records += 1;
+            s.baseline_ms += baseline;
+            s.actual_ms += actual;
+            s.ratio += if actual > 0.0 { baseline / actual } else { 1.0 };
+            s.hit_ratio += cached as f64 / r.prompt_tokens.max(1) as f64;
+        }
+        drop(inner);
+        let lease = Lease { cache: self.clone(), blocks: admission.blocks };
+        (Held(Some(Arc::new(lease))), cached)
+    }
+
+    /// Forgets every cached prefix (see [`BlockPool::reset`]); false when refused.
+    pub fn reset(&self, running_too: bool) -> bool {
+        self.lock().pool.reset(running_too)
+    }
+
+    /// The state now.
+    pub fn snapshot(&self) -> KvSnapshot {
+        let inner = self.lock();
+        KvSnapshot {
+            block_size: inner.pool.block_size(),
+            num_blocks: inner.pool.num_blocks(),
+            prefix_caching: self.prefix_caching,
+            used_blocks: inner.pool.used_blocks(),
+            cached_blocks: inner.pool.cached_blocks(),
+            active_requests: inner.active,
+            stats: inner.pool.stats(),
+            models: inner.models.clone(),
+            endpoints: inner.endpoints.clone(),
+            speedup: inner.speedup,
+        }
+    }
+}
+
+fn model_counts<'a>(models: &'a mut Vec<(String, Counts)>, model: &str) -> &'a mut Counts {
+    let name = match models.iter().position(|(n, _)| n == model) {
+        Some(i) => return &mut models[i].1,
+        None if models.len() < MAX_MODELS => model,
+        None => "other",
+    };
+    match models.iter().position(|(n, _)| n == name) {
+        Some(i) => &mut models[i].1,
+        None => {
+            models.push((name.to_owned(), Counts::default()));
+            &mut models.last_mut().expect("just pushed").1
+        }
+    }
+}
+
+fn endpoint_counts<'a>(endpoints: &'a mut Vec<(&'static str, Counts)>, endpoint: &'static str) -> &'a mut Counts {
+    match endpoints.iter().position(|(e, _)| *e == endpoint) {
+        Some(i) => &mut endpoints[i].1,
+        None => {
+            endpoints.push((endpoint, Counts::default()));
+            &mut endpoints.last_mut().expect("just pushed").1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::kv::block_hashes;
+
+    fn request<'a>(hashes: &'a [BlockHash], model: &'a str) -> KvRequest<'a> {
+        KvRequest {
+            model,
+            endpoint: "/v1/chat/completions",
+            hashes,
+            prompt_tokens: 40,
+            total_tokens: 50,
+            ttft: Duration::from_millis(10),
+            prefill_per_token: Duration::from_micros(100),
+        }
+    }
+
+    #[test]
+    fn dropping_the_last_hold_frees_the_blocks() {
+        let kv = KvCache::new(16, 10, true);
+        let ids: Vec<u32> = (0..40).collect();
+        let h = block_hashes(&ids, 16, 1);
+        let (held, cached) = kv.admit(request(&h, "m"));
+        assert_eq!(cached, 0);
+        let copy = held.clone();
+        assert_eq!(copy, held);
+        assert_eq!((kv.snapshot().used_blocks, kv.snapshot().active_requests), (4, 1));
+        drop(held);
+        assert_eq!(kv.snapshot().used_blocks, 4, "the copy still holds them");
+        drop(copy);
+        let snap = kv.snapshot();
+        assert_eq!((snap.used_blocks, snap.active_requests, snap.cached_blocks), (0, 0, 2));
+        let (_held, cached) = kv.admit(request(&h, "m"));
+        assert_eq!(cached, 32);
+        let snap = kv.snapshot();
+        assert_eq!(snap.model("m"), Counts { requests: 2, hit_requests: 1, queried_tokens: 80, hit_tokens: 32 });
+        assert_eq!(snap.model("other"), Counts::default());
+        let s = snap.speedup;
+        assert_eq!(s.records, 2);
+        assert!((s.baseline_ms - 2.0 * 14.0).abs() < 1e-9 && (s.actual_ms - (14.0 + 10.8)).abs() < 1e-9, "{s:?}");
+    }
+
+    #[test]
+    fn without_prefix_caching_blocks_are_taken_but_nothing_hits() {
+        let kv = KvCache::new(16, 10, false);
+        let h = block_hashes(&(0..40).collect::<Vec<u32>>(), 16, 1);
+        drop(kv.admit(request(&h, "m")));
+        let (held, cached) = kv.admit(request(&h, "m"));
+        assert_eq!((cached, kv.snapshot().used_blocks), (0, 4));
+        assert!(kv.snapshot().models.is_empty(), "no lookups are counted");
+        drop(held);
+    }
+}
