@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use fakeai::config::{Cli, ClientArgs, Command, MetricsArgs, MetricsFormat};
+use fakeai::config::{Cli, ClientArgs, Command, ConfigCommand, MetricsArgs, MetricsFormat};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -21,11 +21,43 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        Command::Server(args) => fakeai::server::serve(*args),
+        Command::Server(args) => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            eprintln!("fakeai: {}", args.summary(cores));
+            fakeai::server::serve(*args)
+        }
+        Command::Config(ConfigCommand::Print(_)) => emit(fakeai::config::render_settings(&cli.settings).as_bytes()),
+        Command::Completions(c) => {
+            let mut script = Vec::new();
+            fakeai::config::completions(c.shell, &mut script);
+            emit(&script)
+        }
+        Command::Man(m) => {
+            let mut page = Vec::new();
+            match fakeai::config::man_page(m.subcommand.as_deref(), &mut page) {
+                Ok(()) => emit(&page),
+                Err(e) => {
+                    eprintln!("fakeai: {e}");
+                    2
+                }
+            }
+        }
         Command::Status(c) => client_get(&c, "/health"),
         Command::Metrics(m) => metrics(&m),
     };
     ExitCode::from(code as u8)
+}
+
+/// Writes generated text to stdout; a reader that stopped early (`| head`) is not an error.
+fn emit(bytes: &[u8]) -> i32 {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("fakeai: cannot write to stdout: {e}");
+            1
+        }
+        _ => 0,
+    }
 }
 
 /// `fakeai metrics`: prints the server's metrics once, or every `--interval` with `--watch`.

@@ -304,6 +304,11 @@ fn file_layer(path: &Path) -> Result<Layer, String> {
 /// process environment): defaults < config file < environment < flags. The config file is
 /// `--config-file`, else `FAKEAI_CONFIG_FILE`.
 pub fn server_args(m: &ArgMatches, env: impl IntoIterator<Item = (String, String)>) -> Result<ServerArgs, String> {
+    merged(m, env)?.extract_lossy().map_err(describe)
+}
+
+/// The layers merged, not yet extracted.
+fn merged(m: &ArgMatches, env: impl IntoIterator<Item = (String, String)>) -> Result<Figment, String> {
     let env: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.starts_with("FAKEAI_")).collect();
     let (defaults, flags) = clap_layers(m);
     let env = env_layer(&env);
@@ -311,7 +316,44 @@ pub fn server_args(m: &ArgMatches, env: impl IntoIterator<Item = (String, String
     if let Some(path) = flags.path("config_file").or_else(|| env.path("config_file")) {
         figment = figment.merge(file_layer(&path)?);
     }
-    figment.merge(env).merge(flags).extract_lossy().map_err(describe)
+    Ok(figment.merge(env).merge(flags))
+}
+
+/// One setting of the effective configuration and where its value came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    /// Canonical key (the config-file name).
+    pub key: &'static str,
+    /// The value as merged (before typing), `None` when no layer sets it.
+    pub value: Option<serde_json::Value>,
+    /// The layer that set it (`the defaults`, `config file x.toml`, `the environment`, `the command line`).
+    pub source: Option<String>,
+    /// The name it was written as in that layer (`--port`, `FAKEAI_SERVER__PORT`, `server.port`).
+    pub written: Option<String>,
+}
+
+/// Every setting of `fakeai server` with the same `m` and `env`, in [`KEYS`] order, after
+/// checking that the whole configuration is valid.
+pub fn explain(m: &ArgMatches, env: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Setting>, String> {
+    let figment = merged(m, env)?;
+    figment.extract_lossy::<ServerArgs>().map_err(describe)?;
+    // FakeAI's latency parts are folded into `ttft`/`itl`, which show them.
+    let part = |key: &str| LATENCY_PARTS.iter().any(|(_, ms, var, _)| key == *ms || key == *var);
+    let settings = KEYS
+        .iter()
+        .filter(|(key, ..)| !part(key))
+        .map(|(key, ..)| {
+            let found = figment.find_value(key).ok();
+            let metadata = found.as_ref().and_then(|_| figment.find_metadata(key));
+            Setting {
+                key,
+                value: found.and_then(|v| v.deserialize::<serde_json::Value>().ok()),
+                source: metadata.map(|md| md.name.to_string()),
+                written: metadata.map(|md| md.interpolate(&Profile::Default, &[key])),
+            }
+        })
+        .collect();
+    Ok(settings)
 }
 
 /// `invalid FAKEAI_SERVER__PORT in the environment: invalid type: found string "x", expected u16`.
@@ -365,7 +407,7 @@ mod tests {
     #[test]
     fn defaults_are_what_clap_parses_for_no_flags() {
         let layered = ok(&[], &[], None);
-        let Cli { command: crate::config::Command::Server(parsed) } =
+        let Cli { command: crate::config::Command::Server(parsed), .. } =
             <Cli as clap::Parser>::try_parse_from(["fakeai", "server"]).unwrap()
         else {
             unreachable!()

@@ -5,7 +5,10 @@
 //! flag `--some-flag` is also `FAKEAI_SOME_FLAG` and `some_flag` in a file; FakeAI's sectioned
 //! names (`FAKEAI_SERVER__PORT`, `[generation] ttft_ms`, …) map onto them.
 
+mod generate;
 mod layers;
+mod print;
+mod summary;
 mod values;
 
 use std::{path::PathBuf, time::Duration};
@@ -13,7 +16,9 @@ use std::{path::PathBuf, time::Duration};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
-pub use layers::server_args;
+pub use generate::{completions, man_page};
+pub use layers::{Setting, explain, server_args};
+pub use print::render as render_settings;
 pub use values::{CpuList, parse_cpus, parse_duration, parse_list, parse_size};
 
 use crate::{
@@ -29,6 +34,9 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// For `config print`: every setting and where its value came from (filled by [`Cli::load`]).
+    #[arg(skip)]
+    pub settings: Vec<Setting>,
 }
 
 /// Subcommands.
@@ -40,6 +48,37 @@ pub enum Command {
     Status(ClientArgs),
     /// Print a running server's metrics.
     Metrics(MetricsArgs),
+    /// Inspect the configuration `fakeai server` would run with.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script: `fakeai completions bash > /etc/bash_completion.d/fakeai`.
+    Completions(CompletionsArgs),
+    /// Print a man page in roff: `fakeai man | man -l -` (`fakeai man server` for the server's flags).
+    Man(ManArgs),
+}
+
+/// `fakeai config`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration of `fakeai server` given the same flags, environment
+    /// and config file, with where each value came from (default, file, env, flag). The output
+    /// is itself a valid TOML config file (API keys hidden).
+    Print(Box<ServerArgs>),
+}
+
+/// `fakeai completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `fakeai man`.
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// A subcommand's page (`server`, `status`, …) instead of the overview.
+    pub subcommand: Option<String>,
 }
 
 /// Where a client command connects.
@@ -516,11 +555,20 @@ impl Cli {
     pub fn load() -> Result<Cli, String> {
         let matches = Cli::command().get_matches();
         let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-        if let (Command::Server(args), Some(("server", server))) = (&mut cli.command, matches.subcommand()) {
-            // Not `env::vars()`, which panics on a variable that is not UTF-8.
-            let env = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
-            **args = server_args(server, env)?;
-            args.fault_rules()?;
+        // Not `env::vars()`, which panics on a variable that is not UTF-8.
+        let env = || std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        match (&mut cli.command, matches.subcommand()) {
+            (Command::Server(args), Some(("server", server))) => {
+                **args = server_args(server, env())?;
+                args.fault_rules()?;
+            }
+            (Command::Config(ConfigCommand::Print(args)), Some(("config", config))) => {
+                let print = config.subcommand_matches("print").expect("the only config subcommand");
+                **args = server_args(print, env())?;
+                args.fault_rules()?;
+                cli.settings = explain(print, env())?;
+            }
+            _ => {}
         }
         Ok(cli)
     }
