@@ -6,7 +6,7 @@ query is a plain PromQL string that `check.py` can run against a real Prometheus
 differs from what this script writes.
 
 Variables every dashboard understands: `$datasource` (a Prometheus data source), `$job`, and, where
-the metrics carry it, `$model_name` / `$model`. `$__rate_interval` is Grafana's own.
+the metrics carry it, `$model_name` / `$model` / `$gpu`. `$__rate_interval` is Grafana's own.
 """
 import json
 import os
@@ -124,11 +124,38 @@ FAKEAI_PANELS = [
         (f"sum(increase(fakeai_streams_cancelled_total{{{FA}}}[$__rate_interval]))", "cancelled")]),
 ]
 
+G = 'job=~"$job", gpu=~"$gpu"'
+GPU_PANELS = [
+    panel("GPU utilisation", "percent", [(f"avg by (gpu) (DCGM_FI_DEV_GPU_UTIL{{{G}}})", "GPU {{gpu}}")]),
+    panel("Power", "watt", [(f"sum by (gpu) (DCGM_FI_DEV_POWER_USAGE{{{G}}})", "GPU {{gpu}}"),
+                            (f"sum(DCGM_FI_DEV_POWER_USAGE{{{G}}})", "total")]),
+    panel("Energy (per interval)", "joule", [
+        (f"sum by (gpu) (increase(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{G}}}[$__rate_interval])) / 1000", "GPU {{gpu}}")]),
+    panel("Framebuffer memory", "decmbytes", [
+        (f"sum(DCGM_FI_DEV_FB_USED{{{G}}})", "used"), (f"sum(DCGM_FI_DEV_FB_FREE{{{G}}})", "free"),
+        (f"sum(DCGM_FI_DEV_FB_RESERVED{{{G}}})", "reserved")]),
+    panel("Temperatures", "celsius", [(f"max by (gpu) (DCGM_FI_DEV_GPU_TEMP{{{G}}})", "GPU {{gpu}}"),
+                                      (f"max by (gpu) (DCGM_FI_DEV_MEMORY_TEMP{{{G}}})", "memory {{gpu}}")]),
+    panel("Clocks", "rotmhz", [(f"avg by (gpu) (DCGM_FI_DEV_SM_CLOCK{{{G}}})", "SM {{gpu}}"),
+                               (f"avg by (gpu) (DCGM_FI_DEV_MEM_CLOCK{{{G}}})", "memory {{gpu}}")]),
+    panel("Engine, tensor and DRAM activity", "percentunit", [
+        (f"avg(DCGM_FI_PROF_GR_ENGINE_ACTIVE{{{G}}})", "graphics engine"),
+        (f"avg(DCGM_FI_PROF_PIPE_TENSOR_ACTIVE{{{G}}})", "tensor pipes"),
+        (f"avg(DCGM_FI_PROF_DRAM_ACTIVE{{{G}}})", "DRAM")]),
+    panel("PCIe", "Bps", [(f"sum(DCGM_FI_PROF_PCIE_TX_BYTES{{{G}}})", "tx"),
+                          (f"sum(DCGM_FI_PROF_PCIE_RX_BYTES{{{G}}})", "rx")]),
+    panel("Throttling", "ns", [
+        (f"sum(rate(DCGM_FI_DEV_POWER_VIOLATION{{{G}}}[$__rate_interval]))", "power-limited ns/s"),
+        (f"sum(rate(DCGM_FI_DEV_THERMAL_VIOLATION{{{G}}}[$__rate_interval]))", "thermal-limited ns/s")]),
+    panel("XID errors", "short", [(f"max by (gpu) (DCGM_FI_DEV_XID_ERRORS{{{G}}})", "GPU {{gpu}}")]),
+]
+
 DASHBOARDS = {
     "vllm.json": ("fakeai — vLLM", "fakeai-vllm", VLLM_PANELS, ("model_name", "vllm:num_requests_running")),
     "dynamo.json": ("fakeai — Dynamo", "fakeai-dynamo", DYNAMO_PANELS,
                     ("model", "dynamo_frontend_requests_total")),
     "fakeai.json": ("fakeai — server", "fakeai-server", FAKEAI_PANELS, None),
+    "gpu.json": ("fakeai — GPUs (DCGM)", "fakeai-gpu", GPU_PANELS, ("gpu", "DCGM_FI_DEV_GPU_UTIL")),
 }
 
 
@@ -151,7 +178,8 @@ def dashboard(title, uid, panels, label):
                         for j, (expr, legend) in enumerate(p["targets"])],
         })
     variables = [{"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Prometheus"},
-                 variable("job", "label_values(fakeai_requests_total, job)", datasource)]
+                 variable("job", f"label_values({'DCGM_FI_DEV_GPU_UTIL' if uid == 'fakeai-gpu' else 'fakeai_requests_total'}, job)",
+                          datasource)]
     if label:
         variables.append(variable(label[0], f"label_values({label[1]}, {label[0]})", datasource))
     return {"uid": uid, "title": title, "tags": ["fakeai"], "schemaVersion": 39, "version": 1,

@@ -118,7 +118,8 @@ def main():
         base, prom = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{prom_port}"
         procs.append(subprocess.Popen([os.path.join(ROOT, "target/release/fakeai"), "server", "--port", str(port),
                                        "--workers", "2", "--ttft", "20:0", "--itl", "5:0",
-                                       "--rate-limit-rpm", "100000000", "--rate-limit-tpm", "1000000000"],
+                                       "--rate-limit-rpm", "100000000", "--rate-limit-tpm", "1000000000",
+                                       "--gpus", "2", "--dcgm-port", "off"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_http(f"{base}/health")
         procs.append(subprocess.Popen(["prometheus", f"--config.file={prometheus_config(work, f'127.0.0.1:{port}')}",
