@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # AIPerf (../shared/tools/aiperf_run.sh, offline) against a fresh fakeai: checks zero errors, OSL
 # equal to the requested length, AIPerf's token counts equal to the server's usage, and that its
-# server-metrics export holds the vLLM series its realtime rows are derived from.
+# server-metrics export holds the vLLM series its realtime rows are derived from, and that its GPU
+# telemetry (from fakeai's DCGM port) saw the 4 fake GPUs busy while it ran.
 # Usage: tools/aiperf_check.sh [CONCURRENCY] [REQUESTS] [ENDPOINT_TYPE] [MODEL]
 #   ENDPOINT_TYPE: chat (default), completions, responses, messages, huggingface_generate
 set -euo pipefail
@@ -14,12 +15,12 @@ if [ ! -f "$runner" ]; then
 fi
 port=18330
 bin=${FAKEAI_BIN:-target/release/fakeai}
-"$bin" server --port $port --ttft 20:0 --itl 5:0 >/tmp/fakeai-aiperf-check.log 2>&1 &
+"$bin" server --port $port --dcgm-port $((port + 1)) --ttft 20:0 --itl 5:0 >/tmp/fakeai-aiperf-check.log 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 500); do curl -sf "127.0.0.1:$port/health" >/dev/null && break; sleep 0.01; done
 out=$(mktemp -d)
-OUT_DIR="$out" ISL=128 OSL=64 ENDPOINT_TYPE="$endpoint" bash "$runner" "http://127.0.0.1:$port" "$model" "$conc" "$requests" \
+OUT_DIR="$out" ISL=128 OSL=64 ENDPOINT_TYPE="$endpoint" GPU_TELEMETRY="http://127.0.0.1:$((port + 1))/metrics" bash "$runner" "http://127.0.0.1:$port" "$model" "$conc" "$requests" \
   --extra-inputs ignore_eos:true | tail -3
 python3 - "$out" "$requests" "$endpoint" <<'PY'
 import json, sys
@@ -44,6 +45,16 @@ for name in ["vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_
 assert m["vllm:num_requests_running"]["series"][0]["stats"]["max"] > 0, "running never above 0"
 assert m["vllm:kv_cache_usage_perc"]["series"][0]["stats"]["max"] > 0, "KV usage never above 0"
 assert m["vllm:generation_tokens"]["series"][0]["stats"]["rate"] > 0, "no output token throughput"
+gpus = {}
+for line in open(f"{out}/gpu_telemetry_export.jsonl"):
+    record = json.loads(line)
+    gpus.setdefault(record["gpu_uuid"], []).append(record["telemetry_data"])
+assert len(gpus) == 4, f"AIPerf saw {len(gpus)} GPUs, not fakeai's 4"
+for samples in gpus.values():
+    assert max(s["nvidia_gpu_utilization"] for s in samples) > 0, "GPU utilisation never above 0"
+    assert max(s["nvidia_power_usage"] for s in samples) > min(s["nvidia_power_usage"] for s in samples), "power flat"
+    assert min(s["nvidia_memory_used"] for s in samples) > 0, "no memory used"
 usage = "usage == client counts" if endpoint not in ("huggingface_generate", "responses") else "no usage read by AIPerf"
-print(f"aiperf check passed ({endpoint}): {requests} requests, OSL 64, {usage}, vLLM server metrics exported")
+print(f"aiperf check passed ({endpoint}): {requests} requests, OSL 64, {usage}, vLLM server metrics exported, "
+      "GPU telemetry of 4 busy GPUs")
 PY

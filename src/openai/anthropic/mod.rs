@@ -53,6 +53,10 @@ fn create(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], request
     check_context(req.generation.prompt_tokens, req.generation.max_tokens.unwrap_or(0), model.context_window)?;
     req.generation.prompt_cache = app.prompt_cache.lookup(&req.breakpoints, Instant::now());
     let mut plan = app.sim.get().plan(Flavor::Messages, &req.generation, &model, ctx.rng, ctx.unix_now.0);
+    // The prompt takes KV blocks like any other; what the client is told it read from a cache is
+    // Anthropic's explicit `cache_control` cache (`prompt_cache`), not the engine's prefix hits.
+    crate::openai::prefix::admit(app, &req.generation, 0, &mut plan);
+    plan.usage.cached_tokens = 0;
     if req.generation.stream {
         return Ok(Reply::Stream(Box::new(TokenStream::new(plan))));
     }
