@@ -16,6 +16,15 @@ pub fn set_int(fd: libc::c_int, level: libc::c_int, name: libc::c_int, value: li
     Ok(())
 }
 
+/// Aborts the connection (later writes fail with `ETIMEDOUT`) once sent data has gone
+/// unacknowledged, or queued data unsent behind a zero receive window, for `timeout`:
+/// `TCP_USER_TIMEOUT`. The kernel keeps the clock (its zero-window probes honour it since Linux
+/// 5.1), so a client that stops reading costs the server no timer and no work per write.
+pub fn abort_unacknowledged_after(fd: libc::c_int, timeout: std::time::Duration) -> io::Result<()> {
+    let ms = timeout.as_millis().clamp(1, libc::c_int::MAX as u128) as libc::c_int;
+    set_int(fd, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, ms)
+}
+
 /// Makes closing `fd` reset the connection (RST) instead of ending it (FIN): `SO_LINGER` with a
 /// zero timeout.
 pub fn reset_on_close(fd: libc::c_int) -> io::Result<()> {

@@ -67,6 +67,12 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, mut req: GenRequest, flavor: Flavo
     }
 }
 
+/// Each model's context window, by name, for counting a prompt only as far as it can matter
+/// (`u64::MAX` for a name that resolves to no model: its 404 comes later).
+pub fn window(app: &App) -> impl Fn(&str) -> u64 + '_ {
+    |model| crate::openai::fine_tuned::resolve(app, model).map_or(u64::MAX, |m| m.context_window)
+}
+
 /// The wall clock in unix microseconds.
 pub fn unix_micros(ctx: &Ctx<'_>) -> u64 {
     ctx.unix_now.0 * 1_000_000 + u64::from(ctx.unix_now.1)

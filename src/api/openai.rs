@@ -34,17 +34,35 @@ pub static ROUTES: &[Route] = &[
 
 fn chat(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
-    generate::generate(app, ctx, request::parse_chat(req.body, app.encoding)?, Flavor::Chat, req.body)
+    generate::generate(
+        app,
+        ctx,
+        request::parse_chat_within(req.body, app.encoding, &generate::window(app))?,
+        Flavor::Chat,
+        req.body,
+    )
 }
 
 fn completions(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
-    generate::generate(app, ctx, request::parse_completion(req.body, app.encoding)?, Flavor::Completion, req.body)
+    generate::generate(
+        app,
+        ctx,
+        request::parse_completion_within(req.body, app.encoding, &generate::window(app))?,
+        Flavor::Completion,
+        req.body,
+    )
 }
 
 fn responses(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
-    generate::generate(app, ctx, request::parse_responses(req.body, app.encoding)?, Flavor::Responses, req.body)
+    generate::generate(
+        app,
+        ctx,
+        request::parse_responses_within(req.body, app.encoding, &generate::window(app))?,
+        Flavor::Responses,
+        req.body,
+    )
 }
 
 /// Stored chat completions and their messages list oldest first.

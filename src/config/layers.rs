@@ -42,6 +42,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("header_timeout", "server", "header_timeout"),
     ("body_timeout", "server", "body_timeout"),
     ("keepalive_timeout", "server", "keepalive_timeout"),
+    ("send_timeout", "server", "send_timeout"),
     ("drain_timeout", "server", "drain_timeout"),
     ("ttft", "generation", "ttft"),
     ("ttft_ms", "generation", "ttft_ms"),

@@ -222,6 +222,11 @@ pub struct ServerArgs {
     #[arg(long, default_value = "300s", value_parser = parse_duration)]
     #[serde(deserialize_with = "values::duration")]
     pub keepalive_timeout: Duration,
+    /// How long a response may wait on a client that stopped reading (its receive window shut)
+    /// before the connection is aborted and counted in `fakeai_send_timeouts_total`; 0 = never.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "values::duration")]
+    pub send_timeout: Duration,
     /// On SIGINT/SIGTERM, how long in-flight responses may take to finish.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     #[serde(deserialize_with = "values::duration")]

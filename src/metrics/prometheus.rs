@@ -20,6 +20,11 @@ const COUNTERS: &[(&str, Counter, &str)] = &[
     ("fakeai_error_responses_total", Counter::ErrorResponses, "Responses with status >= 400."),
     ("fakeai_generations_completed_total", Counter::GenerationsCompleted, "Generations whose every token was sent."),
     ("fakeai_streams_cancelled_total", Counter::StreamsCancelled, "Streams ended early by the client."),
+    (
+        "fakeai_send_timeouts_total",
+        Counter::SendTimeouts,
+        "Connections aborted after the client stopped reading for --send-timeout.",
+    ),
     ("fakeai_prompt_tokens_total", Counter::PromptTokens, "Prompt tokens of completed generations."),
     ("fakeai_completion_tokens_total", Counter::CompletionTokens, "Completion tokens sent."),
     ("fakeai_sse_events_total", Counter::SseEvents, "SSE content events sent."),

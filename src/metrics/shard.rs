@@ -36,6 +36,8 @@ pub enum Counter {
     GenerationsCompleted,
     /// Streams cut short by a client disconnect or write error.
     StreamsCancelled,
+    /// Connections aborted because the client stopped reading for `--send-timeout`.
+    SendTimeouts,
     /// Prompt tokens of completed generations.
     PromptTokens,
     /// Completion tokens sent.

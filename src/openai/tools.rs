@@ -275,6 +275,9 @@ const GENERIC: &[&str] = &[
 /// Tools whose name appears in `text`, whole or by one of its significant words (split at `_`,
 /// `-` and camelCase), case-insensitively: "What's the weather in Paris?" mentions `get_weather`.
 pub fn mentioned_tools(tools: &[FunctionDef], text: &str) -> Vec<usize> {
+    if tools.is_empty() {
+        return Vec::new();
+    }
     let text = text.to_ascii_lowercase();
     tools
         .iter()

@@ -82,8 +82,25 @@ pub fn decode(buf: &[u8], max_payload: usize) -> Result<Option<(Frame, usize)>, 
     }
     let mask = [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]];
     at += 4;
-    let payload = buf[at..at + len].iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
+    let payload: Vec<u8> = buf[at..at + len].iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
+    if opcode == opcode::CLOSE {
+        check_close(&payload)?;
+    }
     Ok(Some((Frame { fin, opcode, payload }, at + len)))
+}
+
+/// A close frame's body is empty, or a status code a peer may send followed by a UTF-8 reason
+/// (RFC 6455 §5.5.1, §7.4): a lone byte or a reserved code (1005, 1006, 1015, below 1000, …)
+/// is a protocol error, a reason that is not UTF-8 an invalid payload.
+fn check_close(payload: &[u8]) -> Result<(), u16> {
+    let [hi, lo, reason @ ..] = payload else {
+        return if payload.is_empty() { Ok(()) } else { Err(close::PROTOCOL_ERROR) };
+    };
+    let sendable = matches!(u16::from_be_bytes([*hi, *lo]), 1000..=1003 | 1007..=1014 | 3000..=4999);
+    if !sendable {
+        return Err(close::PROTOCOL_ERROR);
+    }
+    std::str::from_utf8(reason).map(|_| ()).map_err(|_| close::INVALID_PAYLOAD)
 }
 
 /// Appends an unmasked, unfragmented server frame.
@@ -158,6 +175,19 @@ mod tests {
         assert_eq!(decode(&client_frame(false, opcode::PING, b""), 1024), Err(close::PROTOCOL_ERROR));
         assert_eq!(decode(&client_frame(true, 0x3, b""), 1024), Err(close::PROTOCOL_ERROR), "reserved opcode");
         assert_eq!(decode(&client_frame(true, opcode::PING, &[0; 126]), 1024), Err(close::PROTOCOL_ERROR));
+    }
+
+    #[test]
+    fn close_frames_carry_nothing_or_a_sendable_code() {
+        let close = |payload: &[u8]| decode(&client_frame(true, opcode::CLOSE, payload), 1024).map(|f| f.is_some());
+        assert_eq!(close(b""), Ok(true));
+        assert_eq!(close(&[0x03, 0xE8]), Ok(true), "1000");
+        assert_eq!(close(b"\x0f\xa0bye"), Ok(true), "4000 with a reason");
+        assert_eq!(close(&[0x03]), Err(close::PROTOCOL_ERROR), "one byte cannot be a code");
+        for reserved in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
+            assert_eq!(close(&reserved.to_be_bytes()), Err(close::PROTOCOL_ERROR), "{reserved}");
+        }
+        assert_eq!(close(&[0x03, 0xE8, 0xff, 0xfe]), Err(close::INVALID_PAYLOAD), "a reason that is not UTF-8");
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub(crate) async fn serve_dcgm(core: Rc<Core>, stream: TcpStream) {
 
 async fn serve_on(core: Rc<Core>, stream: TcpStream, dcgm_port: bool) {
     let _ = stream.set_nodelay(true);
+    if !core.app.args.send_timeout.is_zero() {
+        let _ = crate::sockopt::abort_unacknowledged_after(stream.as_raw_fd(), core.app.args.send_timeout);
+    }
     core.connections.set(core.connections.get() + 1);
     core.shard().add(Counter::ConnectionsAccepted, 1);
     core.shard().add(Counter::ConnectionsOpen, 1);
@@ -165,6 +168,11 @@ impl Conn {
     /// What a finished read means for the connection; counts the bytes it brought.
     fn took(&self, res: std::io::Result<usize>) -> Fill {
         match res {
+            // Aborted by `--send-timeout` while this side was reading (the reply sat unread).
+            Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => {
+                self.core.shard().add(Counter::SendTimeouts, 1);
+                Fill::Closed
+            }
             Ok(0) | Err(_) => Fill::Closed,
             Ok(n) => {
                 self.core.shard().add(Counter::BytesIn, n as u64);
@@ -319,10 +327,10 @@ impl Conn {
             BodyFraming::Length(n) if n > limit => Err(HttpError::BodyTooLarge(limit)),
             BodyFraming::Length(n) => {
                 let n = n as usize;
-                if self.rbuf.capacity() < n {
-                    self.rbuf.reserve(n - self.rbuf.len() + MIN_READ);
-                }
                 while self.rbuf.len() < n {
+                    // Grown as bytes arrive: a declared length costs nothing until it is sent.
+                    let grow = body_growth(self.rbuf.len(), self.rbuf.capacity(), n);
+                    self.rbuf.reserve_exact(grow);
                     match self.fill(deadline).await {
                         Fill::Data => {}
                         Fill::Closed => return Err(HttpError::Truncated),
@@ -619,8 +627,11 @@ impl Conn {
         let (res, mut buf) = self.stream.write_all(buf).await;
         buf.clear();
         self.wbuf = buf;
-        if res.is_ok() {
-            self.core.shard().add(Counter::BytesOut, len);
+        match &res {
+            Ok(_) => self.core.shard().add(Counter::BytesOut, len),
+            // The kernel aborted the connection after `--send-timeout` without the client reading.
+            Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => self.core.shard().add(Counter::SendTimeouts, 1),
+            Err(_) => {}
         }
         res.is_ok()
     }
@@ -663,10 +674,70 @@ fn serve_route(core: &Core, route: &Route, request: &Request<'_>) -> Reply {
     outcome.unwrap_or_else(|e| Reply::Now(Full::error(&e, route.dialect)))
 }
 
+/// A body is given its whole declared length once this share of it has arrived: the address
+/// space reserved is then at most this many times what the client really sent.
+const RESERVE_WHOLE_AFTER: usize = 8;
+
+/// How many bytes to add to a read buffer holding `len` of `capacity` bytes while it receives a
+/// body that ends at `body_end`: none while a read still fits; the rest of the body once an
+/// eighth of it is here (the kernel then fills fresh pages read by read, where a growing
+/// buffer would copy and fault them in all at once: ~70 ms per doubling past 10 MB on a VM);
+/// else double, never past the body's end plus one read. Reserving the declared length up
+/// front let a client hold 64 MiB of address space per connection with one byte sent.
+fn body_growth(len: usize, capacity: usize, body_end: usize) -> usize {
+    if capacity - len >= MIN_READ {
+        return 0;
+    }
+    let whole = body_end.max(len) + MIN_READ;
+    let target = if len.saturating_mul(RESERVE_WHOLE_AFTER) >= body_end {
+        whole
+    } else {
+        (capacity * 2).max(len + MIN_READ * 4).min(whole)
+    };
+    target - len
+}
+
 /// Where a request's body is.
 enum Body {
     /// The first `n` bytes of the read buffer.
     Buffered(usize),
     /// Decoded from chunked encoding.
     Decoded(Vec<u8>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Grows a buffer from `start` capacity to take a body of `body_end` bytes arriving `read`
+    /// bytes at a time; returns the capacities it went through.
+    fn grow(start: usize, body_end: usize, read: usize) -> Vec<usize> {
+        let (mut len, mut capacity, mut seen) = (0, start, vec![start]);
+        while len < body_end {
+            // As `Vec::reserve_exact`: room for `len` plus the growth.
+            capacity = capacity.max(len + body_growth(len, capacity, body_end));
+            assert!(capacity - len >= MIN_READ.min(body_end - len), "room for a read");
+            len = (len + read).min(capacity);
+            if seen.last() != Some(&capacity) {
+                seen.push(capacity);
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn a_declared_length_is_not_reserved_before_its_bytes_arrive() {
+        let declared = 64 << 20;
+        assert_eq!(body_growth(1, 3072, declared), 0, "the idle buffer takes the first read");
+        assert!(body_growth(2500, 3072, declared) <= 8 * 1024, "one byte short of room grows by little");
+        let steps = grow(3072, declared, 64 * 1024);
+        assert!(steps.len() < 16, "doubling: {} reallocations", steps.len());
+        assert_eq!(*steps.last().unwrap(), declared + MIN_READ, "the body and one read, no more");
+        for pair in steps.windows(2) {
+            let reserved_for = pair[1] - MIN_READ;
+            assert!(reserved_for <= 2 * pair[0] || pair[0] * RESERVE_WHOLE_AFTER >= declared, "{pair:?}");
+        }
+        let small = grow(3072, 10_000, 1500);
+        assert_eq!(*small.last().unwrap(), 10_000 + MIN_READ);
+    }
 }

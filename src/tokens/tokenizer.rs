@@ -6,6 +6,51 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
+/// Bytes tokenized at a time when a long text is counted against a cap (~1 ms of work).
+const PIECE: usize = 64 * 1024;
+
+/// A seam that is not a pre-tokenizer boundary may change the count by a few tokens.
+const SEAM_SLACK: usize = 8;
+
+/// Counts `text` piece by piece with `count`, stopping once the total is certainly above `cap`.
+/// Pieces end where the pre-tokenizer splits anyway, so their counts add up exactly; a text with
+/// no such place nearby is cut at a character, and then it is counted again whole if it turns
+/// out to be within the cap.
+fn count_pieces(text: &str, cap: usize, piece: usize, count: impl Fn(&str) -> usize) -> usize {
+    if text.len() <= piece {
+        return count(text);
+    }
+    let (mut total, mut rest, mut rough_seams) = (0, text, 0);
+    while !rest.is_empty() {
+        let (head, tail, exact) = split_piece(rest, piece);
+        total += count(head);
+        rough_seams += usize::from(!exact);
+        if total > cap.saturating_add(rough_seams * SEAM_SLACK) {
+            return total;
+        }
+        rest = tail;
+    }
+    if rough_seams == 0 { total } else { count(text) }
+}
+
+/// Splits about `piece` bytes off `text`: before a space that follows an ASCII character other
+/// than whitespace when there is one in the piece's second half (no token of cl100k's or o200k's
+/// pre-tokenizer contains that pair, so the seam changes nothing), else at a character boundary.
+/// Returns the head, the rest, and whether the seam is exact.
+fn split_piece(text: &str, piece: usize) -> (&str, &str, bool) {
+    if text.len() <= piece {
+        return (text, "", true);
+    }
+    let bytes = text.as_bytes();
+    let word_end = |i: &usize| bytes[*i] == b' ' && bytes[*i - 1].is_ascii() && !bytes[*i - 1].is_ascii_whitespace();
+    if let Some(at) = (piece / 2..=piece).rev().find(word_end) {
+        return (&text[..at], &text[at..], true);
+    }
+    let at = (0..=piece).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0).max(1);
+    let at = (at..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
+    (&text[..at], &text[at..], false)
+}
+
 /// Set once each encoding's tables are built.
 static LOADED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
 
@@ -30,6 +75,13 @@ impl Encoding {
     /// Number of tokens in `text`.
     pub fn count(self, text: &str) -> usize {
         if text.is_empty() { 0 } else { self.bpe().count(text) }
+    }
+
+    /// Number of tokens in `text` if it is at most `cap`; otherwise some number above `cap`,
+    /// found without tokenizing the rest. A prompt beyond the context window is refused whatever
+    /// its exact length, and tokenizing 60 MB on a worker's thread stalled its streams for ~0.9 s.
+    pub fn count_up_to(self, text: &str, cap: usize) -> usize {
+        count_pieces(text, cap, PIECE, |piece| self.count(piece))
     }
 
     /// Where each token of `text` ends, as byte offsets. A token that ends inside a character
@@ -134,6 +186,34 @@ mod tests {
         let ends = Encoding::Cl100kBase.token_ends(text);
         assert_eq!(ends.last(), Some(&text.len()));
         assert!(ends.len() >= Encoding::Cl100kBase.count(text) - 1 && ends.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn counting_piece_by_piece_is_exact_within_the_cap_and_stops_beyond_it() {
+        let prose =
+            "The quick brown fox, naïve as ever, jumps over 1234 lazy dogs.\n\n  Indented  text\tand\r\n".repeat(40);
+        let code = "fn main() { let x = vec![1, 2, 3]; println!(\"{x:?}\"); }\n    // comment's here\n".repeat(40);
+        let cjk = "日本語のテキストには空白がありません。".repeat(60);
+        let mixed = format!("{prose}{cjk}{code} trailing   spaces   ");
+        for e in [Encoding::Cl100kBase, Encoding::O200kBase] {
+            for text in [&prose, &code, &cjk, &mixed] {
+                let exact = e.count(text);
+                for piece in [64, 97, 500] {
+                    assert_eq!(count_pieces(text, usize::MAX, piece, |t| e.count(t)), exact, "{e} piece {piece}");
+                    assert_eq!(count_pieces(text, exact, piece, |t| e.count(t)), exact, "a cap met exactly");
+                }
+            }
+        }
+        let counted = std::cell::Cell::new(0);
+        let huge = "word ".repeat(1_000_000);
+        let n = count_pieces(&huge, 1000, PIECE, |t| {
+            counted.set(counted.get() + t.len());
+            Encoding::Cl100kBase.count(t)
+        });
+        assert!(n > 1000, "{n}");
+        assert!(counted.get() <= PIECE, "stopped after the first piece, not {} bytes", counted.get());
+        let spaceless = "a".repeat(1 << 20);
+        assert!(Encoding::Cl100kBase.count_up_to(&spaceless, 100) > 100);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::{audio::chat::AudioOut, error::Error, tokens::Encoding};
 
 mod responses;
 
-pub use responses::parse_responses;
+pub use responses::{parse_responses, parse_responses_within};
 
 /// `stream_options`.
 #[derive(Debug, Default, Deserialize)]
@@ -68,16 +68,38 @@ struct PromptCount {
     tokens: u64,
     audio: u64,
     ids: Vec<u32>,
+    /// Past this many tokens counting stops: the prompt exceeds the model's context window and
+    /// is refused whatever its exact length.
+    cap: u64,
 }
 
 impl PromptCount {
     fn new(encoding: Encoding) -> Self {
-        PromptCount { encoding, tokens: 0, audio: 0, ids: Vec::new() }
+        PromptCount { encoding, tokens: 0, audio: 0, ids: Vec::new(), cap: u64::MAX }
+    }
+
+    /// Counting for `model`, whose context window `window` tells.
+    fn within(encoding: Encoding, window: Window<'_>, model: &str) -> Self {
+        PromptCount { cap: window(model), ..PromptCount::new(encoding) }
+    }
+
+    fn over_cap(&self) -> bool {
+        self.tokens > self.cap
     }
 
     fn text(&mut self, text: &str) {
-        if text.is_empty() {
+        if text.is_empty() || self.over_cap() {
             return;
+        }
+        let left = usize::try_from(self.cap - self.tokens).unwrap_or(usize::MAX);
+        // A token is at least one byte: a text no longer than the tokens left cannot pass the
+        // cap. A longer one is counted up to the cap first, and only encoded if it fits.
+        if text.len() > left {
+            let n = self.encoding.count_up_to(text, left);
+            if n > left {
+                self.tokens += n as u64;
+                return;
+            }
         }
         let ids = self.encoding.encode(text);
         self.tokens += ids.len() as u64;
@@ -109,7 +131,7 @@ impl PromptCount {
 
     /// Structured data (tool definitions, earlier tool calls) counts as its compact JSON.
     fn json(&mut self, v: Option<&Value>) {
-        if let Some(v) = v.filter(|v| !v.is_null()) {
+        if let Some(v) = v.filter(|v| !v.is_null() && !self.over_cap()) {
             self.text(&v.to_string());
         }
     }
@@ -323,8 +345,20 @@ fn reasoning_share(effort: Option<&str>) -> Result<f64, Error> {
     })
 }
 
+/// The context window of a model, by name (`u64::MAX` when unknown): prompt counting stops
+/// beyond it.
+pub type Window<'a> = &'a dyn Fn(&str) -> u64;
+
+/// No window: every prompt is counted whole.
+pub const UNBOUNDED: Window<'static> = &|_| u64::MAX;
+
 /// Parses and validates a chat request; prompt tokens are the tokens of every message's text.
 pub fn parse_chat(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> {
+    parse_chat_within(body, encoding, UNBOUNDED)
+}
+
+/// [`parse_chat`], counting the prompt only as far as the model's context `window`.
+pub fn parse_chat_within(body: &[u8], encoding: Encoding, window: Window<'_>) -> Result<GenRequest, Error> {
     let req: ChatBody = parse_json(body, CHAT_FIELDS)?;
     let model = require_model(req.model)?;
     let messages =
@@ -332,12 +366,13 @@ pub fn parse_chat(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> 
     if messages.is_empty() {
         return Err(Error::invalid_param("messages", "'messages' must contain at least one message."));
     }
-    let mut count = PromptCount::new(encoding);
+    let mut count = PromptCount::within(encoding, window, &model);
     for (i, m) in messages.iter().enumerate() {
         if !matches!(m.role.as_str(), "system" | "developer" | "user" | "assistant" | "tool" | "function") {
             let param = format!("messages.[{i}].role");
             return Err(Error::invalid_param(&param, format!("Invalid role {:?} in {param}.", m.role)));
         }
+        check_content(i, m)?;
         m.content.iter().for_each(|c| count.content(c));
         count.json(m.tool_calls.as_ref());
     }
@@ -349,7 +384,14 @@ pub fn parse_chat(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> 
         function_call: req.function_call.as_ref(),
         response_format: req.response_format.as_ref(),
     };
-    let last = messages.last().filter(|m| m.role == "user").and_then(|m| m.content.as_ref()).map(MessageContent::text);
+    // Only tools look at the last user message (for the ones it names); a prompt beyond the
+    // window is refused anyway, and copying and lowercasing 60 MB would stall the worker.
+    let wants_last = (req.tools.is_some() || req.functions.is_some()) && !count.over_cap();
+    let last = messages
+        .last()
+        .filter(|m| m.role == "user" && wants_last)
+        .and_then(|m| m.content.as_ref())
+        .map(MessageContent::text);
     let structure = raw.parse(last.as_deref())?;
     count.json(req.tools.as_ref().or(req.functions.as_ref()));
     let logprobs = match (req.logprobs.unwrap_or(false), req.top_logprobs) {
@@ -389,19 +431,28 @@ pub fn parse_chat(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> 
 
 /// Parses and validates a completions request; token-id prompts count as their length.
 pub fn parse_completion(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> {
+    parse_completion_within(body, encoding, UNBOUNDED)
+}
+
+/// [`parse_completion`], counting the prompt only as far as the model's context `window`.
+pub fn parse_completion_within(body: &[u8], encoding: Encoding, window: Window<'_>) -> Result<GenRequest, Error> {
     let req: CompletionBody = parse_json(body, COMPLETION_FIELDS)?;
     let model = require_model(req.model)?;
     let prompt = req.prompt.ok_or_else(|| Error::invalid_param("prompt", "Missing required parameter: 'prompt'."))?;
-    let mut count = PromptCount::new(encoding);
+    check_token_ids(&prompt, encoding)?;
+    let mut count = PromptCount::within(encoding, window, &model);
     // Several prompts are looked up in the prefix cache as one sequence, in order.
     let id = |id: &u64| u32::try_from(*id).unwrap_or(u32::MAX);
+    let ids = |count: &mut PromptCount, list: &[u64]| {
+        count.ids.extend(list.iter().map(id));
+        count.tokens += list.len() as u64;
+    };
     match &prompt {
         Prompt::Text(t) => count.text(t),
         Prompt::Texts(ts) => ts.iter().for_each(|t| count.text(t)),
-        Prompt::Ids(ids) => count.ids.extend(ids.iter().map(id)),
-        Prompt::IdLists(lists) => lists.iter().for_each(|l| count.ids.extend(l.iter().map(id))),
+        Prompt::Ids(list) => ids(&mut count, list),
+        Prompt::IdLists(lists) => lists.iter().for_each(|l| ids(&mut count, l)),
     }
-    count.tokens = count.ids.len() as u64;
     let mut common = req.common;
     // OpenAI's legacy completions default to 16 tokens.
     if common.max_tokens.is_none() && common.max_completion_tokens.is_none() {
@@ -427,6 +478,101 @@ pub fn parse_completion(body: &[u8], encoding: Encoding) -> Result<GenRequest, E
     r.logprobs = logprobs;
     r.echo = echo;
     Ok(r)
+}
+
+/// Content part types a chat message may carry: OpenAI's, plus the Responses API's text parts
+/// and vLLM's `video_url` that other clients send to OpenAI-compatible servers.
+const PART_TYPES: &[&str] =
+    &["text", "image_url", "input_audio", "refusal", "audio", "file", "input_text", "output_text", "video_url"];
+
+/// Message `i` has content where its role requires it, and every content part a known `type`
+/// (OpenAI answers both with 400; a part nobody can read must not count as an empty prompt).
+fn check_content(i: usize, m: &ChatMessage) -> Result<(), Error> {
+    let parts = match &m.content {
+        None if matches!(m.role.as_str(), "system" | "developer" | "user" | "tool") => {
+            return Err(missing_parameter(&format!("messages[{i}].content")));
+        }
+        Some(MessageContent::Parts(parts)) => parts,
+        _ => return Ok(()),
+    };
+    for (j, part) in parts.iter().enumerate() {
+        let param = format!("messages[{i}].content[{j}].type");
+        match part.get("type").and_then(Value::as_str) {
+            None => return Err(missing_parameter(&param)),
+            Some(kind) if !PART_TYPES.contains(&kind) => {
+                let message = format!(
+                    "Invalid value: '{kind}'. Supported values are: 'text', 'image_url', 'input_audio', 'refusal', \
+                     'audio', and 'file'."
+                );
+                return Err(Error::invalid_param(&param, message).with_code("invalid_value"));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// OpenAI's error for a required parameter that was not sent.
+fn missing_parameter(param: &str) -> Error {
+    Error::invalid_param(param, format!("Missing required parameter: '{param}'."))
+        .with_code("missing_required_parameter")
+}
+
+/// A prompt's token ids must be in the vocabulary (its ordinary tokens and end-of-text).
+fn check_token_ids(prompt: &Prompt, encoding: Encoding) -> Result<(), Error> {
+    let max = u64::from(encoding.end_of_text().0);
+    let ids: Box<dyn Iterator<Item = &u64>> = match prompt {
+        Prompt::Ids(ids) => Box::new(ids.iter()),
+        Prompt::IdLists(lists) => Box::new(lists.iter().flatten()),
+        Prompt::Text(_) | Prompt::Texts(_) => return Ok(()),
+    };
+    let vocab = u64::from(encoding.vocab_size());
+    match ids.copied().find(|&id| id >= vocab && id != max) {
+        Some(id) => Err(Error::invalid_param(
+            "prompt",
+            format!("Invalid token in prompt: {id}. Minimum value is 0, maximum value is {max} (inclusive)."),
+        )
+        .with_code("invalid_value")),
+        None => Ok(()),
+    }
+}
+
+/// Most `logit_bias` entries OpenAI accepts.
+const MAX_LOGIT_BIAS: usize = 300;
+/// Most stop sequences OpenAI accepts.
+const MAX_STOPS: usize = 4;
+/// Longest stop sequence, in characters. OpenAI publishes no bound; a stop sequence is matched
+/// against the output, so one longer than any output a test asks for only costs memory.
+const MAX_STOP_CHARS: usize = 4096;
+
+/// `logit_bias` and `stop` within OpenAI's bounds, in its words.
+fn check_bounds(logit_bias: Option<&serde_json::Map<String, Value>>, stop: &[String]) -> Result<(), Error> {
+    if let Some(n) = logit_bias.map(serde_json::Map::len).filter(|&n| n > MAX_LOGIT_BIAS) {
+        let message = format!(
+            "Invalid 'logit_bias': too many properties. Expected an object with at most {MAX_LOGIT_BIAS} \
+             properties, but got an object with {n} properties instead."
+        );
+        return Err(Error::invalid_param("logit_bias", message).with_code("object_above_max_properties"));
+    }
+    if stop.len() > MAX_STOPS {
+        let message = format!(
+            "Invalid 'stop': array too long. Expected an array with maximum length {MAX_STOPS}, but got an array \
+             with length {} instead.",
+            stop.len()
+        );
+        return Err(Error::invalid_param("stop", message).with_code("array_above_max_length"));
+    }
+    for (i, s) in stop.iter().enumerate() {
+        let chars = s.chars().count();
+        if chars > MAX_STOP_CHARS {
+            let message = format!(
+                "Invalid 'stop[{i}]': string too long. Expected a string with maximum length {MAX_STOP_CHARS}, but \
+                 got a string with length {chars} instead."
+            );
+            return Err(Error::invalid_param(&format!("stop[{i}]"), message).with_code("string_above_max_length"));
+        }
+    }
+    Ok(())
 }
 
 fn require_model(model: Option<String>) -> Result<String, Error> {
@@ -473,7 +619,8 @@ fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest
         Some(n @ 1..=128) => n as u64,
         Some(n) => return Err(Error::invalid_param("n", format!("n must be between 1 and 128, got {n}."))),
     };
-    if stop.len() > 4 || stop.iter().any(String::is_empty) {
+    check_bounds(c.logit_bias.as_ref(), &stop)?;
+    if stop.iter().any(String::is_empty) {
         return Err(Error::invalid_param("stop", "'stop' takes up to 4 non-empty sequences."));
     }
     if c.cache_salt.as_deref() == Some("") {

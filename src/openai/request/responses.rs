@@ -67,6 +67,11 @@ struct ReasoningOptions {
 
 /// Parses a Responses API request: prompt tokens count `instructions` and every input text.
 pub fn parse_responses(body: &[u8], encoding: Encoding) -> Result<GenRequest, Error> {
+    parse_responses_within(body, encoding, super::UNBOUNDED)
+}
+
+/// [`parse_responses`], counting the prompt only as far as the model's context `window`.
+pub fn parse_responses_within(body: &[u8], encoding: Encoding, window: super::Window<'_>) -> Result<GenRequest, Error> {
     let fields = [
         ("input", Kind::StrOrArray),
         ("instructions", Kind::StrOrArray),
@@ -84,7 +89,7 @@ pub fn parse_responses(body: &[u8], encoding: Encoding) -> Result<GenRequest, Er
     let model = require_model(req.model.clone())?;
     let input =
         req.input.as_ref().ok_or_else(|| Error::invalid_param("input", "Missing required parameter: 'input'."))?;
-    let mut count = PromptCount::new(encoding);
+    let mut count = PromptCount::within(encoding, window, &model);
     match &req.instructions {
         Some(MessageContent::Text(t)) => count.text(t),
         Some(MessageContent::Parts(items)) => items.iter().for_each(|i| count.json(Some(i))),

@@ -14,7 +14,12 @@ pub enum HttpError {
     HeadTooLarge,
     /// `Content-Length` is not a number, or two disagree.
     BadContentLength,
-    /// A transfer coding other than `chunked` (501).
+    /// Both `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.1: refused, then closed).
+    AmbiguousFraming,
+    /// `Transfer-Encoding` whose framing cannot be trusted: chunked not last or repeated, or on
+    /// HTTP/1.0 (RFC 9112 §6.1, §6.3).
+    BadTransferEncoding(&'static str),
+    /// A well-framed transfer coding before `chunked` (`gzip, chunked`) that is not implemented (501).
     UnsupportedTransferEncoding,
     /// The chunked framing is broken.
     BadChunk,
@@ -54,7 +59,13 @@ impl fmt::Display for HttpError {
             HttpError::Malformed(e) => write!(f, "Malformed HTTP request: {e}"),
             HttpError::HeadTooLarge => f.write_str("Request header fields too large"),
             HttpError::BadContentLength => f.write_str("Invalid or conflicting Content-Length header"),
-            HttpError::UnsupportedTransferEncoding => f.write_str("Unsupported Transfer-Encoding"),
+            HttpError::AmbiguousFraming => {
+                f.write_str("A request must not carry both Content-Length and Transfer-Encoding")
+            }
+            HttpError::BadTransferEncoding(why) => write!(f, "Invalid Transfer-Encoding: {why}"),
+            HttpError::UnsupportedTransferEncoding => {
+                f.write_str("Unsupported Transfer-Encoding: only chunked is implemented")
+            }
             HttpError::BadChunk => f.write_str("Malformed chunked request body"),
             HttpError::BodyTooLarge(limit) => write!(f, "Request body exceeds the limit of {limit} bytes"),
             HttpError::Timeout(what) => write!(f, "Timed out waiting for the request {what}"),

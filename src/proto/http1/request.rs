@@ -233,7 +233,7 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<RequestHead>, Ht
         head_len,
     };
     let (mut upgrade_websocket, mut connection_upgrade) = (false, false);
-    let mut content_length: Option<u64> = None;
+    let mut framing = Framing::default();
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("upgrade") {
             upgrade_websocket = h.value.trim_ascii().eq_ignore_ascii_case(b"websocket");
@@ -241,7 +241,7 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<RequestHead>, Ht
             connection_upgrade |=
                 h.value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"));
         }
-        if apply_header(&mut head, &mut content_length, h.name, h.value)? {
+        if apply_header(&mut head, &mut framing, h.name, h.value)? {
             continue;
         }
         // A value that is not UTF-8 is treated as not sent.
@@ -251,34 +251,91 @@ pub fn parse_head(buf: &[u8], max_head: usize) -> Result<Option<RequestHead>, Ht
         }
     }
     head.websocket = upgrade_websocket && connection_upgrade;
-    if head.body != BodyFraming::Chunked {
-        head.body = content_length.map_or(BodyFraming::None, BodyFraming::Length);
-    }
+    head.body = framing.resolve(minor_version)?;
     Ok(Some(head))
 }
 
-/// Applies a framing or connection header; false for any other.
-fn apply_header(
-    head: &mut RequestHead,
-    content_length: &mut Option<u64>,
-    name: &str,
-    value: &[u8],
-) -> Result<bool, HttpError> {
-    if name.eq_ignore_ascii_case("content-length") {
-        let n = std::str::from_utf8(value)
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .ok_or(HttpError::BadContentLength)?;
-        if content_length.is_some_and(|old| old != n) {
-            return Err(HttpError::BadContentLength);
+/// The framing headers as sent, before they are judged together (RFC 9112 §6).
+#[derive(Debug, Default)]
+struct Framing {
+    content_length: Option<u64>,
+    /// `Transfer-Encoding` was sent (in any number of field lines).
+    transfer_encoding: bool,
+    /// Its codings, in order, across all its field lines.
+    codings: usize,
+    /// Index of the last `chunked` among them, and whether one came before it.
+    last_chunked: Option<usize>,
+    chunked_twice: bool,
+}
+
+impl Framing {
+    /// A `Content-Length` field value: one or more copies of the same `1*DIGIT` (§8.6; a sign,
+    /// inner space or a second, different value is refused: a proxy may have read it otherwise).
+    fn content_length(&mut self, value: &[u8]) -> Result<(), HttpError> {
+        for item in value.split(|&b| b == b',') {
+            let item = item.trim_ascii();
+            if item.is_empty() || !item.iter().all(u8::is_ascii_digit) {
+                return Err(HttpError::BadContentLength);
+            }
+            // All digits, so only overflow can fail.
+            let n = std::str::from_utf8(item).ok().and_then(|s| s.parse::<u64>().ok());
+            let n = n.ok_or(HttpError::BadContentLength)?;
+            if self.content_length.is_some_and(|old| old != n) {
+                return Err(HttpError::BadContentLength);
+            }
+            self.content_length = Some(n);
         }
-        *content_length = Some(n);
-    } else if name.eq_ignore_ascii_case("transfer-encoding") {
-        let last = value.rsplit(|&b| b == b',').next().unwrap_or(b"");
-        if !last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+        Ok(())
+    }
+
+    /// A `Transfer-Encoding` field value: its codings are appended to those already sent.
+    fn transfer_encoding(&mut self, value: &[u8]) {
+        self.transfer_encoding = true;
+        for coding in value.split(|&b| b == b',').map(<[u8]>::trim_ascii).filter(|c| !c.is_empty()) {
+            if coding.eq_ignore_ascii_case(b"chunked") {
+                self.chunked_twice |= self.last_chunked.is_some();
+                self.last_chunked = Some(self.codings);
+            }
+            self.codings += 1;
+        }
+    }
+
+    /// The body's framing, or why it cannot be trusted. Each refusal closes the connection, so
+    /// nothing pipelined behind an ambiguous request is read as a request of its own.
+    fn resolve(&self, minor_version: u8) -> Result<BodyFraming, HttpError> {
+        if !self.transfer_encoding {
+            return Ok(self.content_length.map_or(BodyFraming::None, BodyFraming::Length));
+        }
+        // §6.1: both framings at once is how requests are smuggled past a proxy that reads the other.
+        if self.content_length.is_some() {
+            return Err(HttpError::AmbiguousFraming);
+        }
+        // §6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
+        if minor_version == 0 {
+            return Err(HttpError::BadTransferEncoding("Transfer-Encoding is not allowed in HTTP/1.0"));
+        }
+        // §6.3: unless chunked is the final coding, the body's length cannot be determined.
+        if self.last_chunked != Some(self.codings.wrapping_sub(1)) {
+            return Err(HttpError::BadTransferEncoding("chunked must be the final transfer coding"));
+        }
+        // §7: chunked is applied at most once.
+        if self.chunked_twice {
+            return Err(HttpError::BadTransferEncoding("chunked was applied more than once"));
+        }
+        // §6.1: a coding before chunked (gzip, …) is well framed but not implemented here.
+        if self.codings > 1 {
             return Err(HttpError::UnsupportedTransferEncoding);
         }
-        head.body = BodyFraming::Chunked;
+        Ok(BodyFraming::Chunked)
+    }
+}
+
+/// Applies a framing or connection header; false for any other.
+fn apply_header(head: &mut RequestHead, framing: &mut Framing, name: &str, value: &[u8]) -> Result<bool, HttpError> {
+    if name.eq_ignore_ascii_case("content-length") {
+        framing.content_length(value)?;
+    } else if name.eq_ignore_ascii_case("transfer-encoding") {
+        framing.transfer_encoding(value);
     } else if name.eq_ignore_ascii_case("connection") {
         for token in value.split(|&b| b == b',') {
             let token = token.trim_ascii();
@@ -381,6 +438,50 @@ mod tests {
         let conflict = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
         assert_eq!(parse_head(conflict, MAX).unwrap_err().status(), 400);
         let gzip = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n";
-        assert_eq!(parse_head(gzip, MAX).unwrap_err().status(), 501);
+        assert_eq!(parse_head(gzip, MAX).unwrap_err().status(), 400, "chunked must be the final coding");
+    }
+
+    /// Parses `head` whole and fed one byte at a time: a verdict only once the head is complete.
+    fn verdict(head: &str) -> Result<BodyFraming, u16> {
+        let bytes = head.as_bytes();
+        for cut in 0..bytes.len() {
+            assert_eq!(parse_head(&bytes[..cut], MAX), Ok(None), "{head:?} cut at {cut}");
+        }
+        parse_head(bytes, MAX).map(|h| h.unwrap().body).map_err(|e| e.status())
+    }
+
+    fn post(headers: &str) -> String {
+        format!("POST /v1/completions HTTP/1.1\r\nHost: x\r\n{headers}\r\n")
+    }
+
+    #[test]
+    fn content_length_is_digits_and_one_value() {
+        assert_eq!(verdict(&post("Content-Length: 2\r\n")), Ok(BodyFraming::Length(2)));
+        assert_eq!(verdict(&post("Content-Length: 007\r\n")), Ok(BodyFraming::Length(7)));
+        assert_eq!(verdict(&post("Content-Length: 5\r\ncontent-length: 5\r\n")), Ok(BodyFraming::Length(5)));
+        assert_eq!(verdict(&post("Content-Length: 5, 5\r\n")), Ok(BodyFraming::Length(5)));
+        for bad in ["+2", "-1", "1 2", "0x10", "", "2,", "5, 6", "1e3", "18446744073709551616"] {
+            assert_eq!(verdict(&post(&format!("Content-Length: {bad}\r\n"))), Err(400), "{bad:?}");
+        }
+        let differ = post("Content-Length: 2\r\nContent-Length: 3\r\n");
+        assert_eq!(verdict(&differ), Err(400));
+    }
+
+    #[test]
+    fn both_framings_or_faulty_transfer_encoding_are_refused() {
+        let both = post("Content-Length: 4\r\nTransfer-Encoding: chunked\r\n");
+        assert_eq!(verdict(&both), Err(400));
+        let both = post("Transfer-Encoding: chunked\r\nContent-Length: 4\r\n");
+        assert_eq!(verdict(&both), Err(400), "in either order");
+        assert_eq!(verdict(&post("Transfer-Encoding: gzip, chunked\r\n")), Err(501));
+        assert_eq!(verdict(&post("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n")), Err(501));
+        for bad in ["chunked, gzip", "chunked, chunked", "identity", "", " , "] {
+            assert_eq!(verdict(&post(&format!("Transfer-Encoding: {bad}\r\n"))), Err(400), "{bad:?}");
+        }
+        let split_last = post("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n");
+        assert_eq!(verdict(&split_last), Err(400), "the codings of every field line count, in order");
+        let http10 = "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(verdict(http10), Err(400));
+        assert_eq!(verdict(&post("Transfer-Encoding: Chunked \r\n")), Ok(BodyFraming::Chunked));
     }
 }
