@@ -30,7 +30,7 @@ assert totals["errored"] == 0 and totals["successful"] >= 40, totals
 assert ok("prompt_token_count")["min"] == ok("prompt_token_count")["max"] == 128, ok("prompt_token_count")
 assert ok("output_token_count")["min"] == ok("output_token_count")["max"] == 32, ok("output_token_count")
 ttft, itl = ok("time_to_first_token_ms")["median"], ok("inter_token_latency_ms")["mean"]
-assert 50 <= ttft < 56, f"TTFT median {ttft:.2f} ms, configured 50"
+assert 50 <= ttft < 65, f"TTFT median {ttft:.2f} ms, configured 50"
 assert 9.8 < itl < 10.3, f"ITL mean {itl:.3f} ms, configured 10"
 print(f"guidellm: {totals['successful']} requests at 10/s, TTFT median {ttft:.2f} ms (50), ITL mean {itl:.3f} ms (10), "
       "128 prompt / 32 output tokens")

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The client compatibility matrix: each client people point at fakeai, at the version pinned in
-# clients/requirements.txt and clients/node/package.json, against the release binary. Each check
-# prints `checks passed`; any failure fails the script. Installs into target/clients-venv and
-# clients/node/node_modules (PyPI and npm); builds a cl100k_base Hugging Face tokenizer offline for
-# guidellm (clients/make_tokenizer.py).
+# clients/requirements.txt, clients/vllm-requirements.txt and clients/node/package.json, against the
+# release binary. Each check prints `checks passed`; any failure fails the script. Installs into
+# target/clients-venv, target/vllm-venv and clients/node/node_modules (PyPI and npm); builds a
+# cl100k_base Hugging Face tokenizer offline for guidellm and vLLM (clients/make_tokenizer.py).
 # Usage: clients/run.sh   (after `cargo build --release`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,10 @@ bin=${FAKEAI_BIN:-target/release/fakeai}
 venv=${FAKEAI_CLIENTS_VENV:-$PWD/target/clients-venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check -r clients/requirements.txt
+vllm_venv=${FAKEAI_VLLM_VENV:-$PWD/target/vllm-venv}
+[ -x "$vllm_venv/bin/python" ] || python3 -m venv "$vllm_venv"
+"$vllm_venv/bin/pip" install -q --disable-pip-version-check --no-deps vllm==0.33.0
+"$vllm_venv/bin/pip" install -q --disable-pip-version-check -r clients/vllm-requirements.txt
 (cd clients/node && npm install --no-audit --no-fund --silent)
 work=$(mktemp -d)
 [ -f "$work/tokenizer/tokenizer.json" ] || "$venv/bin/python" clients/make_tokenizer.py "$work/tokenizer" >/dev/null
@@ -31,4 +35,5 @@ fast=http://127.0.0.1:18341
 "$venv/bin/python" clients/litellm_check.py "$fast" | grep -v "checks passed"
 node clients/node/openai_check.mjs "$fast" | grep -v "checks passed"
 "$venv/bin/python" clients/guidellm_check.py http://127.0.0.1:18342 "$work/tokenizer" "$work" | grep -v "checks passed"
+"$vllm_venv/bin/python" clients/vllm_bench_check.py http://127.0.0.1:18342 "$work/tokenizer" "$work" | grep -v "checks passed"
 echo "client matrix passed"
