@@ -17,8 +17,10 @@ port=18330
 bin=${FAKEAI_BIN:-target/release/fakeai}
 "$bin" server --port $port --dcgm-port $((port + 1)) --ttft 20:0 --itl 5:0 >/tmp/fakeai-aiperf-check.log 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
+# Wait for the server to be gone, so that the next run can bind its ports (the DCGM one has no SO_REUSEPORT).
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 500); do curl -sf "127.0.0.1:$port/health" >/dev/null && break; sleep 0.01; done
+curl -sf "127.0.0.1:$((port + 1))/health" >/dev/null || { echo "aiperf_check: the DCGM port $((port + 1)) is not served" >&2; exit 1; }
 out=$(mktemp -d)
 OUT_DIR="$out" ISL=128 OSL=64 ENDPOINT_TYPE="$endpoint" GPU_TELEMETRY="http://127.0.0.1:$((port + 1))/metrics" bash "$runner" "http://127.0.0.1:$port" "$model" "$conc" "$requests" \
   --extra-inputs ignore_eos:true | tail -3

@@ -16,7 +16,8 @@ port=18331
 bin=${FAKEAI_BIN:-target/release/fakeai}
 "$bin" server --port $port --workers 1 >/tmp/fakeai-aiperf-endpoints.log 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
+# Wait for the server to be gone, so that the next run can bind its ports (the DCGM one has no SO_REUSEPORT).
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 500); do curl -sf "127.0.0.1:$port/health" >/dev/null && break; sleep 0.01; done
 cpu_ns() { cat /proc/$server/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
 now_ns() { date +%s%N; }
