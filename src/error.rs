@@ -45,6 +45,15 @@ impl Error {
         Error::new(400, "invalid_request_error", message).with_param(param)
     }
 
+    /// 400 `array_above_max_length`: OpenAI's answer to an array `param` of `len` items past `max`.
+    pub fn array_too_long(param: &str, max: usize, len: usize) -> Self {
+        let message = format!(
+            "Invalid '{param}': array too long. Expected an array with maximum length {max}, but got an array \
+             with length {len} instead."
+        );
+        Error::invalid_param(param, message).with_code("array_above_max_length")
+    }
+
     /// 400 `invalid_request_error` without a parameter.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Error::new(400, "invalid_request_error", message)

@@ -218,12 +218,7 @@ pub fn parse(body: &[u8]) -> Result<EmbeddingsRequest, Error> {
         return Err(invalid_input());
     }
     if inputs.len() > MAX_INPUTS {
-        let message = format!(
-            "Invalid 'input': array too long. Expected an array with maximum length {MAX_INPUTS}, but got an array \
-             with length {} instead.",
-            inputs.len()
-        );
-        return Err(Error::invalid_param("input", message).with_code("array_above_max_length"));
+        return Err(Error::array_too_long("input", MAX_INPUTS, inputs.len()));
     }
     let format = match b.encoding_format.as_deref() {
         None | Some("float") => Format::Float,

@@ -555,12 +555,7 @@ fn check_bounds(logit_bias: Option<&serde_json::Map<String, Value>>, stop: &[Str
         return Err(Error::invalid_param("logit_bias", message).with_code("object_above_max_properties"));
     }
     if stop.len() > MAX_STOPS {
-        let message = format!(
-            "Invalid 'stop': array too long. Expected an array with maximum length {MAX_STOPS}, but got an array \
-             with length {} instead.",
-            stop.len()
-        );
-        return Err(Error::invalid_param("stop", message).with_code("array_above_max_length"));
+        return Err(Error::array_too_long("stop", MAX_STOPS, stop.len()));
     }
     for (i, s) in stop.iter().enumerate() {
         let chars = s.chars().count();
