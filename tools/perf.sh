@@ -72,6 +72,10 @@ def q(p):
 print(f"{q(.5):.2f} {q(.99):.2f} {(n - cum[les.index(0.002)]) / n * 100:.2f}")
 PY
 }
+# Core 0's busy and total ticks ("busy,total"): the server's process time misses the softirq work
+# its sends cause (on loopback the sender's core runs the receiver's TCP processing), so a core
+# can be saturated while the process shows 80 %.
+core0_ticks() { awk '/^cpu0 / {print $2+$3+$4+$7+$8+$9 "," $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 paced() { # streams itl tokens generations [floor] -> one row of figures
   local streams=$1 itl=$2 tokens=$3 gens=$4 target=${5:-fakeai} ramp warm requests m0 m1 c0 c1 w0 w1 late
   read -r ramp warm requests <<<"$(steady "$streams" "$itl" "$tokens" "$gens")"
@@ -87,9 +91,9 @@ paced() { # streams itl tokens generations [floor] -> one row of figures
   local bench=$!
   sleep "$warm"
   [[ $target == floor ]] || m0=$(curl -s "127.0.0.1:$PORT/metrics")
-  c0=$(cpu_ticks); w0=$(date +%s.%N)
+  c0=$(cpu_ticks); k0=$(core0_ticks); w0=$(date +%s.%N)
   wait "$bench"
-  c1=$(cpu_ticks); w1=$(date +%s.%N)
+  c1=$(cpu_ticks); k1=$(core0_ticks); w1=$(date +%s.%N)
   if [[ $target == floor ]]; then
     kill -INT "$SERVER"; wait "$SERVER" || true
     late=$(awk '{split($7, l, "/"); sub("%", "", $9); print l[1], l[3], $9}' /tmp/perf-floor.out)
@@ -97,23 +101,24 @@ paced() { # streams itl tokens generations [floor] -> one row of figures
     m1=$(curl -s "127.0.0.1:$PORT/metrics"); stop_server
     late=$(window_lateness "$m0" "$m1")
   fi
-  python3 - "$((c1 - c0))" "$w0" "$w1" "$late" <<'PY'
+  python3 - "$((c1 - c0))" "$w0" "$w1" "$late" "$k0" "$k1" <<'PY'
 import json, sys
 r = json.load(open("/tmp/perf-paced.json")); ticks = int(sys.argv[1]); wall = float(sys.argv[3]) - float(sys.argv[2])
+(b0, t0), (b1, t1) = (map(int, a.split(",")) for a in sys.argv[5:7])
 t, i, g = r["ttft_ms"], r["itl_ms"], r["inter_chunk_ms"]
 print(f'{r["requests_ok"]} {sum(r["errors"].values())} {t["p50"]:.2f} {t["p99"]:.2f} {i["error_vs_config"]["mean_pct"]:.2f} '
-      f'{g["p50"]:.2f} {g["p90"]:.2f} {g["p99"]:.2f} {r["coalesced_share"] * 100:.2f} {sys.argv[4]} {ticks / wall:.0f}')
+      f'{g["p50"]:.2f} {g["p90"]:.2f} {g["p99"]:.2f} {r["coalesced_share"] * 100:.2f} {sys.argv[4]} {ticks / wall:.0f} {(b1 - b0) * 100 / max(t1 - t0, 1):.0f}')
 PY
 }
 
 for target in paced floor; do
   if [[ " $scenarios " == *" $target "* ]]; then
-    echo "$target (clock ${CLOCK:-read}): streams itl_ms events/s | ok errors ttft_p50 ttft_p99 itl_mean_err_% gap_p50 gap_p90 gap_p99 coalesced_% lateness_p50 lateness_p99 lateness_over_2ms_% server_cpu_% (medians of $RUNS)"
+    echo "$target (clock ${CLOCK:-read}): streams itl_ms events/s | ok errors ttft_p50 ttft_p99 itl_mean_err_% gap_p50 gap_p90 gap_p99 coalesced_% lateness_p50 lateness_p99 lateness_over_2ms_% server_cpu_% core0_busy_% (medians of $RUNS)"
     IFS=';' read -ra cells <<<"${PACED_CELLS:-1000 10 100 4;1000 50 40 4;1500 10 100 4;2000 10 100 4;10000 100 100 2;10000 50 100 2}"
     for cell in "${cells[@]}"; do
       read -r streams itl tokens gens <<<"$cell"
       rows=$(for _ in $(seq "$RUNS"); do paced "$streams" "$itl" "$tokens" "$gens" "${target/paced/fakeai}"; done)
-      med=$(for col in $(seq 14); do cut -d' ' -f"$col" <<<"$rows" | median; done | tr '\n' ' ')
+      med=$(for col in $(seq 15); do cut -d' ' -f"$col" <<<"$rows" | median; done | tr '\n' ' ')
       echo "$target: $streams $itl $((streams * 1000 / itl)) | $med"
     done
   fi
