@@ -4,9 +4,10 @@
 
 use serde_json::{Map, Value, json};
 
+pub use super::vector_stores::search::search_stores;
 use super::{
     Ctx,
-    vector_stores::search::{Hit, Query, search_stores},
+    vector_stores::search::{Hit, Query},
 };
 use crate::{
     app::App,

@@ -7,14 +7,19 @@ Usage: python file_search_check.py BASE_URL   (e.g. http://127.0.0.1:8000/v1)
 """
 import io
 import sys
+import warnings
 
 import openai
 from openai.types import VectorStore, VectorStoreSearchResponse
+from openai.types.beta import Assistant
+from openai.types.beta.threads import Message, Run
+from openai.types.beta.threads.runs import RunStep
 from openai.types.responses import Response, ResponseStreamEvent
 
 import strict
 from checking import check, passed
 
+warnings.simplefilter("ignore", DeprecationWarning)
 base_url = sys.argv[1]
 client = openai.OpenAI(base_url=base_url, api_key="sk-fake", max_retries=0, timeout=30)
 
@@ -120,5 +125,48 @@ final = events[-1].response
 check(final.output[0].results[0].file_id == bread.id, "the final response carries the results")
 text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
 check(final.output[1].content[0].text == text and final.output[1].content[0].annotations, "streamed text cited")
+
+# An Assistants run: a file_search step (results with content when included), then the cited answer.
+beta = client.beta
+assistant = strict.validate(Assistant, raw(
+    beta.assistants.with_raw_response.create, model="gpt-4o-mini", tools=[{"type": "file_search"}],
+    tool_resources={"file_search": {"vector_store_ids": [vs.id]}}), "assistant")
+thread = beta.threads.create(messages=[{"role": "user", "content": QUESTION}])
+run = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=20)
+strict.validate(Run, raw(beta.threads.runs.with_raw_response.retrieve, run.id, thread_id=thread.id), "run")
+check(run.status == "completed", f"run: {run.status}")
+INCLUDE = ["step_details.tool_calls[*].file_search.results[*].content"]
+page = raw(beta.threads.runs.steps.with_raw_response.list, run.id, thread_id=thread.id, order="asc", include=INCLUDE)
+steps = [strict.validate(RunStep, s, "step") for s in page["data"]]
+check([s.type for s in steps] == ["tool_calls", "message_creation"], f"steps: {[s.type for s in steps]}")
+call = steps[0].step_details.tool_calls[0]
+check(call.type == "file_search" and steps[0].status == "completed", f"{call}")
+results = call.file_search.results
+check(results and results[0].file_id == bread.id and results[0].file_name == "bread.txt", f"{results}")
+check(results[0].content and "starter" in results[0].content[0].text, "included results carry their content")
+plain = strict.validate(RunStep, raw(beta.threads.runs.steps.with_raw_response.retrieve, steps[0].id,
+                                     thread_id=thread.id, run_id=run.id), "step without include")
+check(plain.step_details.tool_calls[0].file_search.results[0].content is None, "content only when included")
+answer = strict.validate(Message, raw(beta.threads.messages.with_raw_response.retrieve,
+                                      steps[1].step_details.message_creation.message_id, thread_id=thread.id),
+                         "answer")
+block = answer.content[0].text
+cites = [a for a in block.annotations if a.type == "file_citation"]
+check(cites and cites[0].file_citation.file_id == bread.id, f"the answer cites bread: {block}")
+check(all(block.value[a.start_index:a.end_index] == a.text for a in cites), f"markers where annotated: {block}")
+check(all(a.file_citation.file_id != sailing.id for a in cites), "the unrelated file is not cited")
+
+# Streamed: the search step's events come first, the markers in the last text delta.
+sthread = beta.threads.create(messages=[{"role": "user", "content": QUESTION}])
+with beta.threads.runs.stream(thread_id=sthread.id, assistant_id=assistant.id) as s:
+    s.until_done()
+    final = s.get_final_messages()
+    run_steps = s.get_final_run_steps()
+check(run_steps[0].type == "tool_calls" and run_steps[0].step_details.tool_calls[0].type == "file_search",
+      f"{run_steps}")
+streamed = final[0].content[0].text
+check(streamed.annotations and streamed.annotations[0].file_citation.file_id == bread.id, f"{streamed}")
+stored = beta.threads.messages.list(sthread.id).data[0].content[0].text
+check(stored.value == streamed.value, f"stream and store agree: {stored.value!r} vs {streamed.value!r}")
 
 passed("file_search: ")
