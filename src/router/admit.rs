@@ -20,6 +20,7 @@ use crate::{
     generation::GenSummary,
     state::{
         auth::{self, Denied, KeyEntry},
+        org::OrgKey,
         ratelimit::{self, Refusal},
     },
 };
@@ -111,15 +112,19 @@ fn authorize(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Resul
         return Ok(Admission::default());
     }
     auth.on_hangups(hangups);
-    let entry = auth.identify(key).map_err(|denied| {
-        let counter = if denied == Denied::Missing { &auth.missing } else { &auth.invalid };
-        counter.fetch_add(1, Ordering::Relaxed);
-        // Counted by what it is; the wire keeps OpenAI's `type`.
-        Full {
-            error_type: Some("authentication_error"),
-            ..Full::error(&unauthorized(denied, route.dialect), route.dialect)
+    let entry = match (auth.identify(key), key) {
+        (Ok(entry), _) => entry,
+        (Err(Denied::Invalid), Some(key)) if app.state.org.key_kind(key).is_some() => org_key(app, route, key)?,
+        (Err(denied), _) => {
+            let counter = if denied == Denied::Missing { &auth.missing } else { &auth.invalid };
+            counter.fetch_add(1, Ordering::Relaxed);
+            // Counted by what it is; the wire keeps OpenAI's `type`.
+            return Err(Full {
+                error_type: Some("authentication_error"),
+                ..Full::error(&unauthorized(denied, route.dialect), route.dialect)
+            });
         }
-    })?;
+    };
     if !auth.limits.any() {
         entry.admitted.fetch_add(1, Ordering::Relaxed);
         return Ok(Admission::default());
@@ -138,6 +143,23 @@ fn authorize(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Resul
             Err(throttled(&refusal, route.dialect))
         }
     }
+}
+
+/// A key the organization endpoints made, scoped as OpenAI scopes it: an admin key calls the
+/// organization endpoints and nothing else, a project (or service account) key everything else;
+/// the wrong kind gets OpenAI's 403 naming the scope it lacks.
+fn org_key(app: &App, route: &Route, key: &str) -> Result<Arc<KeyEntry>, Full> {
+    let organization = route.pattern.starts_with("/v1/organization");
+    let admin = app.state.org.key_kind(key) == Some(OrgKey::Admin);
+    if admin == organization {
+        return Ok(app.state.auth.org_entry(key));
+    }
+    let scope = if organization { "api.management.read" } else { "model.request" };
+    let message = format!(
+        "You have insufficient permissions for this operation. Missing scopes: {scope}. Check that you have the \
+         correct role in your organization, and if you're using a restricted API key, that it has the necessary scopes."
+    );
+    Err(Full::error(&Error::new(403, "invalid_request_error", message), route.dialect))
 }
 
 /// The 401 of `denied`, with OpenAI's (or Anthropic's) messages; the key is never echoed.
