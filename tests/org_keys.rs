@@ -68,3 +68,14 @@ fn organization_keys_are_real_keys_scoped_as_openai_scopes_them() {
     assert_eq!(call(&s, svc_key, "POST", CHAT, chat()).status, 401);
     assert_eq!(call(&s, "sk-nope", "POST", CHAT, chat()).status, 401);
 }
+
+#[test]
+fn an_admin_key_stops_working_when_it_expires() {
+    let s = Server::start(&["--api-key", "sk-main"]);
+    let body = json!({"name": "brief", "expires_in_seconds": 1});
+    let admin = ok(call(&s, "sk-main", "POST", "/v1/organization/admin_api_keys", Some(body)));
+    let key = admin["value"].as_str().unwrap();
+    ok(call(&s, key, "GET", "/v1/organization/projects", None));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(call(&s, key, "GET", "/v1/organization/projects", None).status, 401);
+}

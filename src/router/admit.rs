@@ -114,16 +114,11 @@ fn authorize(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Resul
     auth.on_hangups(hangups);
     let entry = match (auth.identify(key), key) {
         (Ok(entry), _) => entry,
-        (Err(Denied::Invalid), Some(key)) if app.state.org.key_kind(key).is_some() => org_key(app, route, key)?,
-        (Err(denied), _) => {
-            let counter = if denied == Denied::Missing { &auth.missing } else { &auth.invalid };
-            counter.fetch_add(1, Ordering::Relaxed);
-            // Counted by what it is; the wire keeps OpenAI's `type`.
-            return Err(Full {
-                error_type: Some("authentication_error"),
-                ..Full::error(&unauthorized(denied, route.dialect), route.dialect)
-            });
-        }
+        (Err(Denied::Invalid), Some(key)) => match app.state.org.key_kind(key, crate::clock::unix_now().0) {
+            Some(kind) => org_key(app, route, key, kind)?,
+            None => return Err(refused(app, route, Denied::Invalid)),
+        },
+        (Err(denied), _) => return Err(refused(app, route, denied)),
     };
     if !auth.limits.any() {
         entry.admitted.fetch_add(1, Ordering::Relaxed);
@@ -145,13 +140,24 @@ fn authorize(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Resul
     }
 }
 
+/// The 401 of a request `denied`, counted by why.
+fn refused(app: &App, route: &Route, denied: Denied) -> Full {
+    let auth = &app.state.auth;
+    let counter = if denied == Denied::Missing { &auth.missing } else { &auth.invalid };
+    counter.fetch_add(1, Ordering::Relaxed);
+    // Counted by what it is; the wire keeps OpenAI's `type`.
+    Full {
+        error_type: Some("authentication_error"),
+        ..Full::error(&unauthorized(denied, route.dialect), route.dialect)
+    }
+}
+
 /// A key the organization endpoints made, scoped as OpenAI scopes it: an admin key calls the
 /// organization endpoints and nothing else, a project (or service account) key everything else;
 /// the wrong kind gets OpenAI's 403 naming the scope it lacks.
-fn org_key(app: &App, route: &Route, key: &str) -> Result<Arc<KeyEntry>, Full> {
+fn org_key(app: &App, route: &Route, key: &str, kind: OrgKey) -> Result<Arc<KeyEntry>, Full> {
     let organization = route.pattern.starts_with("/v1/organization");
-    let admin = app.state.org.key_kind(key) == Some(OrgKey::Admin);
-    if admin == organization {
+    if (kind == OrgKey::Admin) == organization {
         return Ok(app.state.auth.org_entry(key));
     }
     let scope = if organization { "api.management.read" } else { "model.request" };

@@ -326,13 +326,15 @@ impl Org {
         known.unwrap_or_else(Payer::anonymous)
     }
 
-    /// What `key` is among the organization's keys: a live admin key, a live project (or service
-    /// account) key, or neither.
-    pub fn key_kind(&self, key: &str) -> Option<OrgKey> {
+    /// What `key` is among the organization's keys at `now` (unix seconds): an admin key not yet
+    /// expired, a live project (or service account) key, or neither.
+    pub fn key_kind(&self, key: &str, now: u64) -> Option<OrgKey> {
         if self.payers.read().unwrap_or_else(|e| e.into_inner()).contains_key(key) {
             return Some(OrgKey::Project);
         }
-        let same = |k: &ApiKey| super::auth::ct_eq(k.value.as_bytes(), key.as_bytes());
+        let same = |k: &ApiKey| {
+            k.expires_at.is_none_or(|at| at > now) && super::auth::ct_eq(k.value.as_bytes(), key.as_bytes())
+        };
         (!self.admin_keys.matching(super::store::UNDATED, same).is_empty()).then_some(OrgKey::Admin)
     }
 
