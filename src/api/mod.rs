@@ -19,6 +19,7 @@ pub mod dcgm;
 pub mod embeddings;
 pub mod events;
 pub mod file_checks;
+pub mod file_search;
 pub mod files;
 pub mod fine_tuning;
 pub mod generate;

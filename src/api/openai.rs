@@ -56,13 +56,9 @@ fn completions(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 
 fn responses(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
-    generate::generate(
-        app,
-        ctx,
-        request::parse_responses_within(req.body, app.encoding, &generate::window(app))?,
-        Flavor::Responses,
-        req.body,
-    )
+    let mut parsed = request::parse_responses_within(req.body, app.encoding, &generate::window(app))?;
+    super::file_search::for_response(app, ctx, req.body, &mut parsed)?;
+    generate::generate(app, ctx, parsed, Flavor::Responses, req.body)
 }
 
 /// Stored chat completions and their messages list oldest first.

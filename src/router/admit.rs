@@ -20,6 +20,7 @@ use crate::{
     generation::GenSummary,
     state::{
         auth::{self, Denied, KeyEntry},
+        org::OrgKey,
         ratelimit::{self, Refusal},
     },
 };
@@ -111,15 +112,14 @@ fn authorize(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Resul
         return Ok(Admission::default());
     }
     auth.on_hangups(hangups);
-    let entry = auth.identify(key).map_err(|denied| {
-        let counter = if denied == Denied::Missing { &auth.missing } else { &auth.invalid };
-        counter.fetch_add(1, Ordering::Relaxed);
-        // Counted by what it is; the wire keeps OpenAI's `type`.
-        Full {
-            error_type: Some("authentication_error"),
-            ..Full::error(&unauthorized(denied, route.dialect), route.dialect)
-        }
-    })?;
+    let entry = match (auth.identify(key), key) {
+        (Ok(entry), _) => entry,
+        (Err(Denied::Invalid), Some(key)) => match app.state.org.key_kind(key, crate::clock::unix_now().0) {
+            Some(kind) => org_key(app, route, key, kind)?,
+            None => return Err(refused(app, route, Denied::Invalid)),
+        },
+        (Err(denied), _) => return Err(refused(app, route, denied)),
+    };
     if !auth.limits.any() {
         entry.admitted.fetch_add(1, Ordering::Relaxed);
         return Ok(Admission::default());
@@ -138,6 +138,34 @@ fn authorize(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Resul
             Err(throttled(&refusal, route.dialect))
         }
     }
+}
+
+/// The 401 of a request `denied`, counted by why.
+fn refused(app: &App, route: &Route, denied: Denied) -> Full {
+    let auth = &app.state.auth;
+    let counter = if denied == Denied::Missing { &auth.missing } else { &auth.invalid };
+    counter.fetch_add(1, Ordering::Relaxed);
+    // Counted by what it is; the wire keeps OpenAI's `type`.
+    Full {
+        error_type: Some("authentication_error"),
+        ..Full::error(&unauthorized(denied, route.dialect), route.dialect)
+    }
+}
+
+/// A key the organization endpoints made, scoped as OpenAI scopes it: an admin key calls the
+/// organization endpoints and nothing else, a project (or service account) key everything else;
+/// the wrong kind gets OpenAI's 403 naming the scope it lacks.
+fn org_key(app: &App, route: &Route, key: &str, kind: OrgKey) -> Result<Arc<KeyEntry>, Full> {
+    let organization = route.pattern.starts_with("/v1/organization");
+    if (kind == OrgKey::Admin) == organization {
+        return Ok(app.state.auth.org_entry(key));
+    }
+    let scope = if organization { "api.management.read" } else { "model.request" };
+    let message = format!(
+        "You have insufficient permissions for this operation. Missing scopes: {scope}. Check that you have the \
+         correct role in your organization, and if you're using a restricted API key, that it has the necessary scopes."
+    );
+    Err(Full::error(&Error::new(403, "invalid_request_error", message), route.dialect))
 }
 
 /// The 401 of `denied`, with OpenAI's (or Anthropic's) messages; the key is never echoed.

@@ -99,9 +99,18 @@ pub struct Written {
     pub done: u64,
     /// `max_completion_tokens` cut it short.
     pub truncated: bool,
+    /// The files a `file_search` found that the finished text cites: (file id, filename).
+    pub citations: Vec<(String, String)>,
 }
 
 impl Written {
+    /// The finished text's content block: the text, then one `【0:k†filename】` marker per cited
+    /// file, each with its `file_citation` annotation (indices count characters, as OpenAI's do).
+    pub fn cited_block(&self, text: &str) -> Value {
+        let (text, annotations) = cite(text, &self.citations);
+        json!({"type": "text", "text": {"value": text, "annotations": annotations}})
+    }
+
     /// Tokens due by `now`.
     pub fn tokens_by(&self, now: u64) -> usize {
         self.due.partition_point(|&at| at <= now)
@@ -148,6 +157,37 @@ impl Object for Message {
     }
 }
 
+/// `text` followed by a marker per file of `citations`, and the markers' annotations.
+pub fn cite(text: &str, citations: &[(String, String)]) -> (String, Vec<Value>) {
+    let mut out = text.to_owned();
+    let mut at = text.chars().count();
+    let mut annotations = Vec::new();
+    for (k, (file_id, filename)) in citations.iter().enumerate() {
+        let marker = format!("【0:{k}†{filename}】");
+        let end = at + marker.chars().count();
+        annotations.push(json!({"type": "file_citation", "text": marker, "start_index": at, "end_index": end,
+            "file_citation": {"file_id": file_id}}));
+        out.push_str(&marker);
+        at = end;
+    }
+    (out, annotations)
+}
+
+/// A run's `file_search` call: the search made before its first generation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Searched {
+    /// Its step (`step_…`).
+    pub step_id: String,
+    /// Its tool call (`call_…`).
+    pub call_id: String,
+    /// When it ran (unix microseconds).
+    pub at: u64,
+    /// The results, best first: `{file_id, file_name, score, content: [{type: "text", text}]}`.
+    pub results: Vec<Value>,
+    /// The files the answer cites: (file id, filename).
+    pub cited: Vec<(String, String)>,
+}
+
 /// One text content block.
 pub fn text_block(value: &str) -> Value {
     json!({"type": "text", "text": {"value": value, "annotations": []}})
@@ -167,6 +207,9 @@ impl Message {
                     (Some(c), _) => ("incomplete", content, None, Some((c, "run_cancelled"))),
                     (None, false) => ("in_progress", content, None, None),
                     (None, true) if w.truncated => ("incomplete", content, None, Some((w.done, "max_tokens"))),
+                    (None, true) if !w.citations.is_empty() => {
+                        ("completed", vec![w.cited_block(w.text_of(n))], Some(secs(w.done)), None)
+                    }
                     (None, true) => ("completed", content, Some(secs(w.done)), None),
                 }
             }
@@ -310,6 +353,8 @@ pub struct Run {
     pub phases: Vec<Phase>,
     /// When it was cancelled (unix microseconds).
     pub cancelled: Option<u64>,
+    /// Its `file_search` call, when its tools searched vector stores.
+    pub file_search: Option<Arc<Searched>>,
 }
 
 impl Object for Run {
@@ -408,14 +453,37 @@ impl Run {
         self.to_json_as(now, self.status(now))
     }
 
-    /// Its steps (one per generation) at `now`, oldest first.
+    /// Its steps (its file search, then one per generation) at `now`, oldest first.
     pub fn steps(&self, now: u64) -> Vec<Value> {
         let status = self.status(now);
-        self.phases
-            .iter()
-            .enumerate()
-            .map(|(i, p)| self.step_json(p, i + 1 == self.phases.len(), status, now))
-            .collect()
+        let search = self.file_search.as_deref().map(|s| self.search_step(s));
+        let generations =
+            self.phases.iter().enumerate().map(|(i, p)| self.step_json(p, i + 1 == self.phases.len(), status, now));
+        search.into_iter().chain(generations).collect()
+    }
+
+    /// The `tool_calls` step of its file search (done as soon as it ran).
+    pub fn search_step(&self, s: &Searched) -> Value {
+        let call = json!({"id": s.call_id, "type": "file_search", "file_search": {
+            "ranking_options": {"ranker": "default_2024_08_21", "score_threshold": 0.0}, "results": s.results}});
+        json!({
+            "id": s.step_id,
+            "object": "thread.run.step",
+            "created_at": secs(s.at),
+            "run_id": self.id,
+            "assistant_id": self.assistant_id,
+            "thread_id": self.thread_id,
+            "type": "tool_calls",
+            "status": "completed",
+            "step_details": {"type": "tool_calls", "tool_calls": [call]},
+            "last_error": null,
+            "expired_at": null,
+            "cancelled_at": null,
+            "failed_at": null,
+            "completed_at": secs(s.at),
+            "metadata": {},
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        })
     }
 
     /// The step of generation `p` at `now`; `last` says whether it is the run's latest.
@@ -495,6 +563,7 @@ mod tests {
                 outcome,
             }],
             cancelled: None,
+            file_search: None,
         }
     }
 
@@ -542,6 +611,7 @@ mod tests {
             due: vec![1_100_000, 1_200_000, 3_000_000],
             done: 3_000_000,
             truncated: false,
+            citations: Vec::new(),
         };
         let mut m = Message {
             id: "msg_1".into(),
@@ -566,5 +636,18 @@ mod tests {
             (Some("incomplete"), Some("Hello there"))
         );
         assert_eq!(v["incomplete_details"]["reason"], "run_cancelled");
+    }
+
+    #[test]
+    fn a_finished_answer_cites_each_file_with_a_marker() {
+        let citations = [("file-a".to_owned(), "a.txt".to_owned()), ("file-b".to_owned(), "b.txt".to_owned())];
+        let (text, annotations) = cite("Héllo", &citations);
+        assert_eq!(text, "Héllo【0:0†a.txt】【0:1†b.txt】");
+        let chars: Vec<char> = text.chars().collect();
+        for a in &annotations {
+            let (start, end) = (a["start_index"].as_u64().unwrap() as usize, a["end_index"].as_u64().unwrap() as usize);
+            assert_eq!(chars[start..end].iter().collect::<String>(), a["text"].as_str().unwrap());
+        }
+        assert_eq!(annotations[1]["file_citation"]["file_id"], "file-b");
     }
 }

@@ -91,6 +91,9 @@ pub struct Auth {
     pub invalid: AtomicU64,
     /// Time zero of the limiters.
     epoch: Instant,
+    /// The entries of keys the organization endpoints made (admin, project and service account
+    /// keys), by digest, each made on the key's first use.
+    org_entries: Mutex<HashMap<Digest, Arc<KeyEntry>>>,
 }
 
 /// Key-set versions, unique across every `Auth` in the process, so a core's cached view can
@@ -121,6 +124,7 @@ impl Auth {
             missing: AtomicU64::new(0),
             invalid: AtomicU64::new(0),
             epoch: Instant::now(),
+            org_entries: Mutex::default(),
         };
         auth.reload();
         auth
@@ -205,6 +209,16 @@ impl Auth {
             Some(entry) if ct_eq(&entry.digest, &digest) => Ok(entry.clone()),
             _ => Err(Denied::Invalid),
         }
+    }
+
+    /// The entry (limits and counts) of `key`, one the organization endpoints made: its own,
+    /// made on first use (a lock, taken only for such keys).
+    pub fn org_entry(&self, key: &str) -> Arc<KeyEntry> {
+        let digest = sha1(key);
+        let mut entries = self.org_entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entry =
+            entries.entry(digest).or_insert_with(|| Arc::new(KeyEntry::new(hex(&digest[..4]), digest, self.limits)));
+        entry.clone()
     }
 }
 

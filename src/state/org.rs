@@ -250,6 +250,15 @@ pub struct OrgLimits {
     pub per_kind: usize,
 }
 
+/// The kinds of key the organization endpoints hand out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgKey {
+    /// An admin API key: organization endpoints only.
+    Admin,
+    /// A project's or service account's key: inference and other project endpoints.
+    Project,
+}
+
 /// The organization's stores and the key registry the usage ledger bills by.
 #[derive(Debug)]
 pub struct Org {
@@ -315,6 +324,18 @@ impl Org {
     pub fn payer_of(&self, key: Option<&str>) -> Arc<Payer> {
         let known = key.and_then(|k| self.payers.read().unwrap_or_else(|e| e.into_inner()).get(k).cloned());
         known.unwrap_or_else(Payer::anonymous)
+    }
+
+    /// What `key` is among the organization's keys at `now` (unix seconds): an admin key not yet
+    /// expired, a live project (or service account) key, or neither.
+    pub fn key_kind(&self, key: &str, now: u64) -> Option<OrgKey> {
+        if self.payers.read().unwrap_or_else(|e| e.into_inner()).contains_key(key) {
+            return Some(OrgKey::Project);
+        }
+        let same = |k: &ApiKey| {
+            k.expires_at.is_none_or(|at| at > now) && super::auth::ct_eq(k.value.as_bytes(), key.as_bytes())
+        };
+        (!self.admin_keys.matching(super::store::UNDATED, same).is_empty()).then_some(OrgKey::Admin)
     }
 
     /// Bills requests presenting `key` to it and its project.

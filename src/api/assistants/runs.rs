@@ -14,13 +14,13 @@ use super::{
     threads,
 };
 use crate::{
-    api::{Ctx, Full, Outcome, Reply, Request, common, generate},
+    api::{Ctx, Full, Outcome, Reply, Request, common, file_search, generate},
     app::App,
     error::Error,
     generation::{Answer, GenSummary, Plan},
     openai::{chunks::Flavor, request},
     state::{
-        assistants::{Assistant, Call, Message, Outcome as Produced, Phase, Run, RunStatus, Thread, Written},
+        assistants::{Assistant, Call, Message, Outcome as Produced, Phase, Run, RunStatus, Searched, Thread, Written},
         store::{UNDATED, json_id, page_of},
     },
     tokens::ScriptEvent,
@@ -213,7 +213,9 @@ fn start(
         metadata: params::metadata(body.get("metadata"))?,
         phases: Vec::new(),
         cancelled: None,
+        file_search: None,
     };
+    run.file_search = search(app, ctx, &run, thread, asst, now)?.map(Arc::new);
     let g = generate_phase(app, ctx, &run, now)?;
     run.phases.push(g.phase.clone());
     app.state.runs.insert(run.clone(), ctx.unix_now.0)?;
@@ -226,6 +228,76 @@ fn start(
     }
     bill(app, ctx, &g.summary);
     Ok(Full::value(&run.to_json_as(now, RunStatus::Queued)).into())
+}
+
+/// The run's `file_search` call, made before its first generation when its tools include
+/// `file_search`, its `tool_choice` allows it, the thread or the assistant has vector stores
+/// (`tool_resources.file_search.vector_store_ids`) and the thread has a user message to search with.
+fn search(
+    app: &App,
+    ctx: &mut Ctx<'_>,
+    run: &Run,
+    thread: &Thread,
+    asst: &Assistant,
+    now: u64,
+) -> Result<Option<Searched>, Error> {
+    let s = &run.settings;
+    let tools = s["tools"].as_array().map_or(&[][..], Vec::as_slice);
+    let Some((index, tool)) = tools.iter().enumerate().find(|(_, t)| t["type"] == "file_search") else {
+        return Ok(None);
+    };
+    let allowed = match &s["tool_choice"] {
+        Value::String(choice) => choice != "none",
+        choice => choice.get("type").is_none_or(|t| t == "file_search"),
+    };
+    let mut ids = store_ids(&thread.tool_resources);
+    for id in store_ids(asst.get("tool_resources")) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let messages = app.state.messages.matching(UNDATED, |m| m.thread_id == thread.id && m.role == "user");
+    let question = messages.last().map(|m| m.content.iter().filter_map(|b| b["text"]["value"].as_str()));
+    let question = question.map(|texts| texts.collect::<Vec<_>>().join("\n")).filter(|q| !q.trim().is_empty());
+    let (true, false, Some(question)) = (allowed, ids.is_empty(), question) else { return Ok(None) };
+    let options = tool.get("file_search").cloned().unwrap_or_else(|| json!({}));
+    let query = file_search::search_query(&options, &format!("tools[{index}].file_search"), question)?;
+    let hits = file_search::search_stores(app, ctx, &ids, &query)?;
+    let results = hits
+        .iter()
+        .map(|h| {
+            json!({"file_id": h.file_id, "file_name": h.filename, "score": h.score,
+                "content": [{"type": "text", "text": h.text}]})
+        })
+        .collect();
+    Ok(Some(Searched {
+        step_id: common::new_id(ctx.rng, "step_", 24),
+        call_id: common::new_id(ctx.rng, "call_", 24),
+        at: now,
+        results,
+        cited: file_search::cited(&hits),
+    }))
+}
+
+/// `tool_resources.file_search.vector_store_ids`.
+fn store_ids(resources: &Value) -> Vec<String> {
+    let ids = resources["file_search"]["vector_store_ids"].as_array().into_iter().flatten();
+    ids.filter_map(Value::as_str).map(str::to_owned).collect()
+}
+
+/// A step as listed: its file search results keep their `content` only when `include[]` asks
+/// for `step_details.tool_calls[*].file_search.results[*].content`.
+fn step_as_asked(mut step: Value, req: &Request<'_>) -> Value {
+    let asked = req.query("include[]").or_else(|| req.query("include"));
+    if asked.is_some_and(|i| i.contains("file_search.results")) {
+        return step;
+    }
+    let calls = step["step_details"]["tool_calls"].as_array_mut().into_iter().flatten();
+    let results = calls.filter_map(|c| c["file_search"]["results"].as_array_mut()).flatten();
+    results.filter_map(Value::as_object_mut).for_each(|r| {
+        r.remove("content");
+    });
+    step
 }
 
 /// Bills a generation whose events are not streamed (a stream bills as it ends).
@@ -272,7 +344,8 @@ fn written_message(
     now: u64,
     truncated: bool,
 ) -> Message {
-    let mut w = Written { text: String::new(), ends: Vec::new(), due: Vec::new(), done: now, truncated };
+    let citations = run.file_search.as_ref().map(|s| s.cited.clone()).unwrap_or_default();
+    let mut w = Written { text: String::new(), ends: Vec::new(), due: Vec::new(), done: now, truncated, citations };
     for (at, piece) in pieces {
         if let Piece::Text(token) = piece {
             w.text.push_str(token);
@@ -341,6 +414,11 @@ fn chat_body(app: &App, run: &Run, now: u64) -> Value {
     }
     let mut messages = vec![json!({"role": "system", "content": s["instructions"]})];
     messages.extend(thread);
+    if let Some(search) = &run.file_search {
+        // The model reads what the search found.
+        let found = search.results.iter().filter_map(|r| r["content"][0]["text"].as_str());
+        messages.push(json!({"role": "system", "content": found.collect::<Vec<_>>().join("\n\n")}));
+    }
     let mut answered = false;
     for p in &run.phases {
         if let Produced::ToolCalls { calls, submitted: Some((_, outputs)) } = &p.outcome {
@@ -543,7 +621,7 @@ fn outputs_for(calls: &[Call], v: Option<&Value>) -> Result<Vec<String>, Error> 
 pub fn list_steps(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     let query = common::page_query(req, LISTS)?;
     let run = run_of(app, req)?;
-    let steps = run.steps(now_us(ctx));
+    let steps: Vec<Value> = run.steps(now_us(ctx)).into_iter().map(|s| step_as_asked(s, req)).collect();
     let page = page_of(&steps, json_id, "RunStep", &query)?;
     Ok(common::list_reply(&page, Value::clone).into())
 }
@@ -554,5 +632,5 @@ pub fn retrieve_step(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome
     let id = req.param("step_id");
     let step =
         run.steps(now_us(ctx)).into_iter().find(|s| s["id"] == id).ok_or_else(|| common::no_such("RunStep", id))?;
-    Ok(Full::value(&step).into())
+    Ok(Full::value(&step_as_asked(step, req)).into())
 }

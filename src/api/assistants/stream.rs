@@ -73,6 +73,20 @@ pub fn events(
         // The calls arrive as deltas; a snapshot that held them already would double them.
         step["step_details"]["tool_calls"] = json!([]);
     }
+    if let Some(search) = run.file_search.as_deref().filter(|_| run.phases.len() == 1) {
+        // The search ran before the first generation: its step opens and completes at once.
+        let done = run.search_step(search);
+        let mut opened = done.clone();
+        opened["status"] = json!("in_progress");
+        opened["completed_at"] = Value::Null;
+        opened["step_details"]["tool_calls"] = json!([]);
+        head.extend(sse_event("thread.run.step.created", &opened));
+        head.extend(sse_event("thread.run.step.in_progress", &opened));
+        let mut call = done["step_details"]["tool_calls"][0].clone();
+        call["index"] = json!(0);
+        head.extend(step_delta(&search.step_id, call));
+        head.extend(sse_event("thread.run.step.completed", &done));
+    }
     head.extend(sse_event("thread.run.step.created", &step));
     head.extend(sse_event("thread.run.step.in_progress", &step));
     if let Some(m) = message {
@@ -104,6 +118,7 @@ pub fn events(
     let done = run.last().done();
     let mut tail = Vec::new();
     if let Some(m) = message {
+        tail.extend(citations_delta(m));
         let finished = m.to_json(done);
         let name =
             if finished["status"] == "incomplete" { "thread.message.incomplete" } else { "thread.message.completed" };
@@ -115,6 +130,27 @@ pub fn events(
     tail.extend_from_slice(b"event: done\ndata: [DONE]\n\n");
     out.push(offset(start, done), tail);
     out
+}
+
+/// The `thread.message.delta` that ends a finished answer citing files: the citation markers
+/// with their annotations (nothing when there are none or the answer was cut).
+fn citations_delta(m: &Message) -> Vec<u8> {
+    let Some(w) = m.written.as_deref().filter(|w| !w.citations.is_empty() && !w.truncated && m.cut.is_none()) else {
+        return Vec::new();
+    };
+    let (cited, annotations) = crate::state::assistants::cite(&w.text, &w.citations);
+    let markers = &cited[w.text.len()..];
+    let annotations: Vec<Value> = annotations
+        .into_iter()
+        .enumerate()
+        .map(|(k, mut a)| {
+            a["index"] = json!(k);
+            a
+        })
+        .collect();
+    let delta =
+        json!({"content": [{"index": 0, "type": "text", "text": {"value": markers, "annotations": annotations}}]});
+    sse_event("thread.message.delta", &json!({"id": m.id, "object": "thread.message.delta", "delta": delta}))
 }
 
 /// A `thread.run.step.delta` event carrying one tool call's delta.

@@ -124,9 +124,16 @@ pub fn parse_responses_within(body: &[u8], encoding: Encoding, window: super::Wi
         Some("json_schema") => serde_json::json!({"type": "json_schema", "json_schema": f}),
         _ => f,
     });
+    // A built-in tool's choice (`{"type": "file_search"}`), or any choice among built-in tools
+    // only, is not about functions.
+    let has_functions = tools.as_ref().and_then(Value::as_array).is_some_and(|t| !t.is_empty());
+    let tool_choice = req
+        .tool_choice
+        .as_ref()
+        .filter(|c| has_functions && c.get("type").and_then(Value::as_str).is_none_or(|kind| kind == "function"));
     let raw = RawStructure {
         tools: tools.as_ref(),
-        tool_choice: req.tool_choice.as_ref(),
+        tool_choice,
         parallel_tool_calls: req.parallel_tool_calls,
         response_format: format.as_ref(),
         ..RawStructure::default()
@@ -209,5 +216,6 @@ fn responses_params(req: &ResponsesBody) -> Result<ResponseParams, Error> {
         top_p: req.common.top_p.unwrap_or(defaults.top_p),
         truncation,
         user: req.common.user.clone(),
+        file_search: None,
     })
 }

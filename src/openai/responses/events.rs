@@ -5,7 +5,10 @@ use std::cell::Cell;
 
 use serde_json::{Value, json};
 
-use super::object::{Object, Params, Status};
+use super::{
+    file_search::FileSearch,
+    object::{Object, Params, Status},
+};
 use crate::openai::chunks::{END, ResponseMeta, Usage, push_json_str, push_u64};
 
 /// What a response answers with after any reasoning.
@@ -36,18 +39,29 @@ pub struct Ids {
     reasoning_open: Cell<bool>,
     /// The answer is function calls, not a message.
     tool_calls: Cell<bool>,
+    /// The `file_search` call that came first, if the request's tool ran.
+    file_search: Option<FileSearch>,
+    /// Where the generated items start: 1 after a `file_search_call` item, else 0.
+    base: u64,
+    /// The message's output index (set once the stream opens, read per token).
+    message_index: Cell<u64>,
 }
 
 impl Ids {
     /// Ids derived from the response's; `completed_at` is when generation ends (unix seconds).
     pub fn new(meta: &ResponseMeta, params: &Params, completed_at: u64) -> Self {
         let suffix = meta.id.split_once('_').map_or(meta.id.as_str(), |(_, s)| s);
+        let file_search = params.file_search.clone();
+        let base = u64::from(file_search.is_some());
         Ids {
             object: Object::new(meta, params, completed_at),
             message: format!("msg_{suffix}"),
             reasoning: format!("rs_{suffix}"),
             reasoning_open: Cell::new(false),
             tool_calls: Cell::new(false),
+            file_search,
+            base,
+            message_index: Cell::new(base),
         }
     }
 
@@ -77,6 +91,9 @@ impl Ids {
     pub fn output(&self, reasoning: Option<&str>, answer: &Answer<'_>, status: Status) -> Value {
         let status = status.item_status();
         let mut items = Vec::new();
+        if let Some(search) = &self.file_search {
+            items.push(search.item("completed"));
+        }
         if let Some(r) = reasoning {
             let reasoning_status = if answer.is_empty() { status } else { "completed" };
             items.push(self.reasoning_item(r, reasoning_status));
@@ -105,7 +122,7 @@ impl Ids {
     }
 
     fn call_index(&self, call: usize) -> u64 {
-        u64::from(self.reasoning_open.get()) + call as u64
+        self.base + u64::from(self.reasoning_open.get()) + call as u64
     }
 
     /// A function call item opens.
@@ -128,7 +145,28 @@ impl Ids {
 
     fn message_item(&self, text: &str, status: &str) -> Value {
         json!({"id": self.message, "type": "message", "status": status, "role": "assistant",
-            "content": [output_text(text)]})
+            "content": [self.answer_text(text)]})
+    }
+
+    /// The answer's `output_text` part, citing the files a file search found.
+    fn answer_text(&self, text: &str) -> Value {
+        let mut part = output_text(text);
+        if let Some(search) = &self.file_search {
+            part["annotations"] = Value::Array(search.annotations(text));
+        }
+        part
+    }
+
+    /// The `file_search_call` item's events: added, in progress, searching, completed, done.
+    fn file_search_events(&self, seq: &Cell<u64>, search: &FileSearch, out: &mut Vec<u8>) {
+        let added = json!({"output_index": 0, "item": search.item("in_progress")});
+        Self::event(seq, out, "response.output_item.added", added);
+        for phase in ["in_progress", "searching", "completed"] {
+            let body = json!({"item_id": search.id, "output_index": 0});
+            Self::event(seq, out, &format!("response.file_search_call.{phase}"), body);
+        }
+        let done = json!({"output_index": 0, "item": search.item("completed")});
+        Self::event(seq, out, "response.output_item.done", done);
     }
 
     fn open_message(&self, seq: &Cell<u64>, output_index: u64, out: &mut Vec<u8>) {
@@ -144,14 +182,19 @@ impl Ids {
         let created = self.response(Status::InProgress, json!([]), None);
         Self::event(seq, out, "response.created", json!({"response": created}));
         Self::event(seq, out, "response.in_progress", json!({"response": created}));
+        if let Some(search) = &self.file_search {
+            self.file_search_events(seq, search, out);
+        }
         self.reasoning_open.set(thinking);
         self.tool_calls.set(tool_calls);
+        self.message_index.set(self.base + u64::from(thinking));
         if thinking {
             let mut item = self.reasoning_item("", "in_progress");
             item["content"] = json!([]);
-            Self::event(seq, out, "response.output_item.added", json!({"output_index": 0, "item": item}));
+            let added = json!({"output_index": self.base, "item": item});
+            Self::event(seq, out, "response.output_item.added", added);
         } else if !tool_calls {
-            self.open_message(seq, 0, out);
+            self.open_message(seq, self.base, out);
         }
     }
 
@@ -180,12 +223,12 @@ impl Ids {
     }
 
     pub(crate) fn text_delta(&self, seq: &Cell<u64>, token: &str, out: &mut Vec<u8>) {
-        let index = u64::from(self.reasoning_open.get());
+        let index = self.message_index.get();
         self.delta(seq, b"response.output_text.delta", &self.message, index, token, out);
     }
 
     pub(crate) fn reasoning_delta(&self, seq: &Cell<u64>, token: &str, out: &mut Vec<u8>) {
-        self.delta_head(seq, b"response.reasoning_text.delta", &self.reasoning, 0, out);
+        self.delta_head(seq, b"response.reasoning_text.delta", &self.reasoning, self.base, out);
         out.extend_from_slice(b",\"content_index\":0,\"delta\":");
         push_json_str(out, token);
         out.push(b'}');
@@ -193,16 +236,16 @@ impl Ids {
     }
 
     fn close_reasoning(&self, seq: &Cell<u64>, text: &str, status: &str, out: &mut Vec<u8>) {
-        let body = json!({"item_id": self.reasoning, "output_index": 0, "content_index": 0, "text": text});
+        let body = json!({"item_id": self.reasoning, "output_index": self.base, "content_index": 0, "text": text});
         Self::event(seq, out, "response.reasoning_text.done", body);
         let item = self.reasoning_item(text, status);
-        Self::event(seq, out, "response.output_item.done", json!({"output_index": 0, "item": item}));
+        Self::event(seq, out, "response.output_item.done", json!({"output_index": self.base, "item": item}));
     }
 
     pub(crate) fn answer_starts(&self, seq: &Cell<u64>, reasoning_text: &str, out: &mut Vec<u8>) {
         self.close_reasoning(seq, reasoning_text, "completed", out);
         if !self.tool_calls.get() {
-            self.open_message(seq, 1, out);
+            self.open_message(seq, self.base + 1, out);
         }
     }
 
@@ -225,16 +268,22 @@ impl Ids {
     }
 
     fn close_message(&self, seq: &Cell<u64>, reasoning: Option<&str>, text: &str, status: Status, out: &mut Vec<u8>) {
-        let index = u64::from(self.reasoning_open.get());
+        let index = self.message_index.get();
         if let (Some(r), true) = (reasoning, text.is_empty()) {
             // Stopped before any answer token: the reasoning item still closes, the message opens.
             self.answer_starts(seq, r, out);
+        }
+        let annotations = self.file_search.as_ref().map(|s| s.annotations(text)).unwrap_or_default();
+        for (k, annotation) in annotations.into_iter().enumerate() {
+            let body = json!({"item_id": self.message, "output_index": index, "content_index": 0,
+                "annotation_index": k, "annotation": annotation});
+            Self::event(seq, out, "response.output_text.annotation.added", body);
         }
         let body = json!({"item_id": self.message, "output_index": index, "content_index": 0, "text": text,
             "logprobs": []});
         Self::event(seq, out, "response.output_text.done", body);
         let body = json!({"item_id": self.message, "output_index": index, "content_index": 0,
-            "part": output_text(text)});
+            "part": self.answer_text(text)});
         Self::event(seq, out, "response.content_part.done", body);
         let item = self.message_item(text, status.item_status());
         Self::event(seq, out, "response.output_item.done", json!({"output_index": index, "item": item}));

@@ -2,6 +2,7 @@
 //! it (background responses, input items, conversations).
 
 pub mod events;
+pub mod file_search;
 pub mod input_tokens;
 pub mod items;
 pub mod object;

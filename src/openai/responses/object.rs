@@ -125,6 +125,9 @@ pub struct Params {
     pub truncation: String,
     /// Echoed.
     pub user: Option<String>,
+    /// The `file_search` tool's search, run before generation (not echoed: it is an output item).
+    #[serde(skip)]
+    pub file_search: Option<super::file_search::FileSearch>,
 }
 
 impl Params {
@@ -160,6 +163,7 @@ impl Default for Params {
             top_p: 1.0,
             truncation: "disabled".to_owned(),
             user: None,
+            file_search: None,
         }
     }
 }
