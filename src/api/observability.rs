@@ -54,6 +54,9 @@ fn exposition(app: &App, req: &Request<'_>, dialect: Dialect) -> Outcome {
     if matches!(dialect, Dialect::All | Dialect::Vllm) {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         crate::openai::lora::render_info(&app.vllm.adapters, &snap.models, now.as_secs_f64(), &mut text);
+        if app.args.compat_metrics {
+            metrics::model_text::vllm_removed(&mut text, &snap.models, kv);
+        }
     }
     if dialect == Dialect::All {
         super::rate_limits::render_prometheus(&app.state.auth, &mut text);

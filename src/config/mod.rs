@@ -455,6 +455,11 @@ pub struct ServerArgs {
     /// [default: from the clock].
     #[arg(long)]
     pub fault_seed: Option<u64>,
+    /// Also serve the vLLM metric names vLLM 0.30 removed (`vllm:gpu_cache_usage_perc`,
+    /// `vllm:gpu_prefix_cache_{queries,hits}_total`, `vllm:time_per_output_token_seconds`),
+    /// beside their successors, for dashboards written against older servers.
+    #[arg(long)]
+    pub compat_metrics: bool,
     /// FakeAI's error injection: errors at `--error-injection-rate`, of `--error-injection-types`.
     #[arg(long)]
     pub error_injection_enabled: bool,
