@@ -235,7 +235,11 @@ fn dynamo_json(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
 
 /// FakeAI's KV-cache view, from the prefix cache's state.
 fn kv_cache(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
-    value(metrics::kv_cache::render(&app.state.kv.snapshot()))
+    let mut view = metrics::kv_cache::render(&app.state.kv.snapshot());
+    if let Some(events) = app.state.kv.events() {
+        view["kv_events"] = events.json();
+    }
+    value(view)
 }
 
 fn health_detailed(app: &App, ctx: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
