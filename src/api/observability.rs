@@ -43,6 +43,7 @@ pub static ROUTES: &[Route] = &[
     Route::get("/health/detailed", health_detailed).scrape(),
     Route::get("/dashboard", dashboard).open(),
     Route::get("/dashboard/", dashboard).open().label("/dashboard"),
+    Route::get("/dashboard/dynamo", dashboard_dynamo).open(),
 ];
 
 /// Prometheus text, or OpenMetrics when the `Accept` header asks for it.
@@ -259,5 +260,11 @@ fn upgrade_only(_: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
 /// The live dashboard: one self-contained page (no external assets) that polls `/metrics/json`.
 fn dashboard(_: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
     const PAGE: &str = include_str!("dashboard.html");
+    Ok(Full::text("text/html; charset=utf-8", Body::Static(PAGE.as_bytes())).into())
+}
+
+/// The engine's page: queue, KV cache, latency and GPUs, from the metric views it polls.
+fn dashboard_dynamo(_: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
+    const PAGE: &str = include_str!("dashboard_dynamo.html");
     Ok(Full::text("text/html; charset=utf-8", Body::Static(PAGE.as_bytes())).into())
 }
