@@ -28,6 +28,19 @@ fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
+/// Scrapes `path` until `series` reads `want` (other workers publish every 20 ms).
+fn eventually(s: &Server, path: &str, series: &str, want: f64) -> String {
+    let t = Instant::now();
+    loop {
+        let text = s.request("GET", path, None).text();
+        if sample(&text, series) == Some(want) || t.elapsed().as_secs() >= 3 {
+            assert_eq!(sample(&text, series), Some(want), "{series} in\n{text}");
+            return text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_repeated_prompt_hits_whole_blocks_and_a_salt_or_reset_misses() {
     let s = Server::start(&["--ttft", "0:0", "--itl", "0:0", "--workers", "2"]);
@@ -68,9 +81,9 @@ fn metrics_agree_with_what_clients_saw() {
     let queried = a["prompt_tokens"].as_u64().unwrap() + b["prompt_tokens"].as_u64().unwrap();
     let hits = cached(&b);
     assert!(hits > 0);
-    let text = s.request("GET", "/metrics", None).text();
     let m = "{model_name=\"metered\"}";
-    assert_eq!(sample(&text, &format!("vllm:prefix_cache_queries_total{m}")), Some(queried as f64));
+    // The model's series appear once its core publishes (every 20 ms).
+    let text = eventually(&s, "/metrics", &format!("vllm:prefix_cache_queries_total{m}"), queried as f64);
     assert_eq!(sample(&text, &format!("vllm:prefix_cache_hits_total{m}")), Some(hits as f64));
     assert_eq!(sample(&text, &format!("vllm:prompt_tokens_cached_total{m}")), Some(hits as f64));
     assert_eq!(
@@ -182,4 +195,41 @@ fn prefix_caching_can_be_turned_off() {
 #[test]
 fn openai_sdk_validates_cached_usage_strictly() {
     common::sdk_check("kv_cache_check.py", "/v1", || Server::start(common::FAST));
+}
+
+#[test]
+fn removed_vllm_names_are_served_only_with_compat_metrics() {
+    let removed = [
+        "vllm:gpu_cache_usage_perc{",
+        "vllm:gpu_prefix_cache_queries_total{",
+        "vllm:gpu_prefix_cache_hits_total{",
+        "vllm:time_per_output_token_seconds_count{",
+    ];
+    let body = chat("compat", &long_prompt("metric names"), r#""max_tokens":4,"ignore_eos":true"#);
+    for compat in [false, true] {
+        let flags: &[&str] = if compat {
+            &["--ttft", "0:0", "--itl", "0:0", "--compat-metrics"]
+        } else {
+            &["--ttft", "0:0", "--itl", "0:0"]
+        };
+        let s = Server::start(flags);
+        let (a, b) = (usage_of(&s, &body), usage_of(&s, &body));
+        for path in ["/metrics", "/vllm/metrics"] {
+            let m = "{model_name=\"compat\"}";
+            let tpot = format!("vllm:request_time_per_output_token_seconds_count{m}");
+            let text = eventually(&s, path, &tpot, 2.0);
+            for name in removed {
+                assert_eq!(text.contains(name), compat, "{name} at {path} with compat {compat}");
+            }
+            if compat {
+                let queried = a["prompt_tokens"].as_u64().unwrap() + b["prompt_tokens"].as_u64().unwrap();
+                assert_eq!(sample(&text, &format!("vllm:gpu_prefix_cache_queries_total{m}")), Some(queried as f64));
+                assert_eq!(sample(&text, &format!("vllm:gpu_prefix_cache_hits_total{m}")), Some(cached(&b) as f64));
+                assert_eq!(sample(&text, &format!("vllm:gpu_cache_usage_perc{m}")), Some(0.0));
+                assert_eq!(sample(&text, &format!("vllm:time_per_output_token_seconds_count{m}")), Some(2.0));
+                assert_eq!(text.matches("# TYPE vllm:time_per_output_token_seconds ").count(), 1, "one family");
+            }
+        }
+        assert!(!s.request("GET", "/sglang/metrics", None).text().contains("vllm:"), "vLLM names stay out of SGLang's");
+    }
 }

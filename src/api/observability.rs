@@ -43,6 +43,7 @@ pub static ROUTES: &[Route] = &[
     Route::get("/health/detailed", health_detailed).scrape(),
     Route::get("/dashboard", dashboard).open(),
     Route::get("/dashboard/", dashboard).open().label("/dashboard"),
+    Route::get("/dashboard/dynamo", dashboard_dynamo).open(),
 ];
 
 /// Prometheus text, or OpenMetrics when the `Accept` header asks for it.
@@ -54,6 +55,9 @@ fn exposition(app: &App, req: &Request<'_>, dialect: Dialect) -> Outcome {
     if matches!(dialect, Dialect::All | Dialect::Vllm) {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         crate::openai::lora::render_info(&app.vllm.adapters, &snap.models, now.as_secs_f64(), &mut text);
+        if app.args.compat_metrics {
+            metrics::model_text::vllm_removed(&mut text, &snap.models, kv);
+        }
     }
     if dialect == Dialect::All {
         super::rate_limits::render_prometheus(&app.state.auth, &mut text);
@@ -232,7 +236,11 @@ fn dynamo_json(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
 
 /// FakeAI's KV-cache view, from the prefix cache's state.
 fn kv_cache(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
-    value(metrics::kv_cache::render(&app.state.kv.snapshot()))
+    let mut view = metrics::kv_cache::render(&app.state.kv.snapshot());
+    if let Some(events) = app.state.kv.events() {
+        view["kv_events"] = events.json();
+    }
+    value(view)
 }
 
 fn health_detailed(app: &App, ctx: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
@@ -252,5 +260,11 @@ fn upgrade_only(_: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
 /// The live dashboard: one self-contained page (no external assets) that polls `/metrics/json`.
 fn dashboard(_: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
     const PAGE: &str = include_str!("dashboard.html");
+    Ok(Full::text("text/html; charset=utf-8", Body::Static(PAGE.as_bytes())).into())
+}
+
+/// The engine's page: queue, KV cache, latency and GPUs, from the metric views it polls.
+fn dashboard_dynamo(_: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
+    const PAGE: &str = include_str!("dashboard_dynamo.html");
     Ok(Full::text("text/html; charset=utf-8", Body::Static(PAGE.as_bytes())).into())
 }

@@ -378,6 +378,21 @@ pub struct ServerArgs {
     /// blocks, but none is looked up, so `cached_tokens` stays 0.
     #[arg(long, alias = "no-enable-prefix-caching")]
     pub no_prefix_caching: bool,
+    /// Publish KV-cache events as vLLM does for KV-aware routers (its `--kv-events-config`):
+    /// a ZeroMQ PUB socket bound at `tcp://HOST:PORT` (`*`: every interface) sending
+    /// `[topic, seq, msgpack KVEventBatch]` with `BlockStored`, `BlockRemoved` and
+    /// `AllBlocksCleared` [default: off].
+    #[arg(long, value_name = "ENDPOINT")]
+    #[serde(default, deserialize_with = "values::parsed_opt")]
+    pub kv_events: Option<crate::state::kv_events::Endpoint>,
+    /// Topic (first frame) of every KV-event message; subscribers filter on its prefix.
+    #[arg(long, default_value = "")]
+    pub kv_events_topic: String,
+    /// Encoding of each KV event: `map` (tagged maps, vLLM since 2026-06) or `array`
+    /// (positional, older vLLM); the batch is `[ts, events, data_parallel_rank]` either way.
+    #[arg(long, value_enum, default_value = "map")]
+    #[serde(deserialize_with = "values::choice")]
+    pub kv_events_format: crate::state::kv_events::EventFormat,
     /// Prefill time per uncached prompt token, in microseconds: it adds to TTFT, so a prefix-cache
     /// hit shortens TTFT by its cached tokens' share (0: TTFT as configured).
     #[arg(long, default_value_t = 0.0, value_parser = values::parse_non_negative)]
@@ -455,6 +470,11 @@ pub struct ServerArgs {
     /// [default: from the clock].
     #[arg(long)]
     pub fault_seed: Option<u64>,
+    /// Also serve the vLLM metric names vLLM 0.30 removed (`vllm:gpu_cache_usage_perc`,
+    /// `vllm:gpu_prefix_cache_{queries,hits}_total`, `vllm:time_per_output_token_seconds`),
+    /// beside their successors, for dashboards written against older servers.
+    #[arg(long)]
+    pub compat_metrics: bool,
     /// FakeAI's error injection: errors at `--error-injection-rate`, of `--error-injection-types`.
     #[arg(long)]
     pub error_injection_enabled: bool,

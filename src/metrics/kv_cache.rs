@@ -97,6 +97,7 @@ mod tests {
             model: "m",
             endpoint: "/v1/chat/completions",
             hashes: &hashes,
+            token_ids: &[],
             prompt_tokens: 40,
             total_tokens: 48,
             ttft: Duration::from_millis(10),

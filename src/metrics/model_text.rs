@@ -15,7 +15,9 @@ type HistogramFamily = (&'static str, &'static str, fn(&ModelStats) -> &FixedHis
 const VLLM_HISTOGRAMS: [HistogramFamily; 10] = [
     ("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", |m| &m.ttft),
     ("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", |m| &m.itl),
-    ("vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds.", |m| &m.tpot),
+    ("vllm:request_time_per_output_token_seconds", "Histogram of time_per_output_token_seconds per request.", |m| {
+        &m.tpot
+    }),
     ("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", |m| &m.e2e),
     ("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", |m| &m.queue),
     ("vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", |m| &m.prefill),
@@ -157,6 +159,33 @@ pub fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) 
     );
 }
 
+/// Renders the vLLM families that vLLM 0.30 removed (`--compat-metrics`), for dashboards and
+/// collectors written against older servers: the `gpu_`-prefixed KV-cache gauge and prefix-cache
+/// counters, and the per-request TPOT histogram under its old name. Values as their successors'.
+pub fn vllm_removed(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) {
+    let lookups = |name: &str, m: &ModelStats| match kv.pool {
+        Some(pool) => pool.model(name),
+        None => Counts { queried_tokens: m.prompt_tokens, ..Counts::default() },
+    };
+    let mut p = PerModel { out, models, label: "model_name" };
+    p.scalar("vllm:gpu_cache_usage_perc", "gauge", "GPU KV-cache usage. 1 means 100 percent usage.", |m| {
+        kv_usage(kv, m)
+    });
+    p.cache_scalar(
+        "vllm:gpu_prefix_cache_queries_total",
+        "GPU prefix cache queries, in terms of number of queried tokens.",
+        |n, m| lookups(n, m).queried_tokens,
+    );
+    p.cache_scalar(
+        "vllm:gpu_prefix_cache_hits_total",
+        "GPU prefix cache hits, in terms of number of cached tokens.",
+        |n, m| lookups(n, m).hit_tokens,
+    );
+    p.histograms(&[("vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds.", |m| {
+        &m.tpot
+    })]);
+}
+
 /// Renders the Dynamo frontend families with a `model` label.
 pub fn dynamo_frontend(out: &mut String, models: &[(String, ModelStats)]) {
     let mut p = PerModel { out, models, label: "model" };
@@ -278,6 +307,39 @@ mod tests {
             "trtllm:time_to_first_token_seconds_count{model_name=\"a\\\"b\"} 1\n",
         ] {
             assert!(out.contains(want), "missing {want:?} in\n{out}");
+        }
+        assert!(!out.contains("vllm:time_per_output_token_seconds"), "removed in vLLM 0.30");
+        assert!(!out.contains("vllm:gpu_"), "removed in vLLM 0.30");
+    }
+
+    #[test]
+    fn removed_vllm_names_carry_their_successors_values() {
+        let mut m = ModelStats::new(100);
+        m.admit(10, Some(5));
+        m.tokens(1, None);
+        m.first_token(0.02);
+        m.tokens(4, Some(0.005));
+        m.finish(Finish::Length, 10, 5, Some(0.02), 0.045);
+        let models = vec![("m".to_owned(), m)];
+        let kv = KvCache { tokens: 1000, block_size: 16, pool: None };
+        let (mut new, mut old) = (String::new(), String::new());
+        vllm(&mut new, &models, kv);
+        vllm_removed(&mut old, &models, kv);
+        for (old_name, new_name) in [
+            ("vllm:gpu_cache_usage_perc", "vllm:kv_cache_usage_perc"),
+            ("vllm:gpu_prefix_cache_queries_total", "vllm:prefix_cache_queries_total"),
+            ("vllm:gpu_prefix_cache_hits_total", "vllm:prefix_cache_hits_total"),
+            ("vllm:time_per_output_token_seconds_sum", "vllm:request_time_per_output_token_seconds_sum"),
+            (
+                "vllm:time_per_output_token_seconds_bucket{model_name=\"m\",le=\"0.01\"}",
+                "vllm:request_time_per_output_token_seconds_bucket{model_name=\"m\",le=\"0.01\"}",
+            ),
+        ] {
+            let value = |text: &str, name: &str| {
+                text.lines().find_map(|l| l.strip_prefix(name)?.rsplit(' ').next().map(str::to_owned))
+            };
+            assert!(value(&old, old_name).is_some(), "{old_name} in\n{old}");
+            assert_eq!(value(&old, old_name), value(&new, new_name), "{old_name}");
         }
     }
 }

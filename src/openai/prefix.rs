@@ -27,6 +27,7 @@ pub fn admit(app: &App, req: &GenRequest, inherited: u64, plan: &mut Plan) {
         model: &req.model,
         endpoint: endpoint(plan.flavor),
         hashes: &hashes,
+        token_ids: &ids,
         prompt_tokens: req.prompt_tokens,
         total_tokens: req.prompt_tokens + plan.generated(),
         ttft: plan.schedule.peek(),

@@ -111,6 +111,17 @@ pub struct Admission {
     pub blocks: Vec<u32>,
 }
 
+/// A change to the set of cached blocks, as KV-aware routers follow it (vLLM's KV events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// `hashes[i]` of the admitted request became cached.
+    Stored(usize),
+    /// A cached block was evicted.
+    Removed(BlockHash),
+    /// Every cached prefix was forgotten.
+    Cleared,
+}
+
 /// A fixed number of blocks of `block_size` tokens, a map from block hash to cached block, and
 /// the free blocks in eviction order (least recently freed first).
 #[derive(Debug, Clone)]
@@ -122,6 +133,8 @@ pub struct BlockPool {
     free_tail: u32,
     free: u32,
     stats: Stats,
+    /// Changes since the last [`BlockPool::take_changes`], when someone follows them.
+    changes: Option<Vec<Change>>,
 }
 
 impl BlockPool {
@@ -136,6 +149,7 @@ impl BlockPool {
             free_tail: NIL,
             free: 0,
             stats: Stats::default(),
+            changes: None,
         };
         (0..num_blocks).for_each(|b| pool.push_free(b));
         pool
@@ -172,6 +186,22 @@ impl BlockPool {
         self.stats
     }
 
+    /// Starts recording which blocks become cached, are evicted or cleared.
+    pub fn record_changes(&mut self) {
+        self.changes.get_or_insert_with(Vec::new);
+    }
+
+    /// The changes recorded since the last call, oldest first (none unless recording).
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        self.changes.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn record(&mut self, change: Change) {
+        if let Some(changes) = &mut self.changes {
+            changes.push(change);
+        }
+    }
+
     /// Admits a request whose prompt has `prompt_tokens` tokens, `hashes` naming its whole
     /// blocks, and that will fill `total_tokens` (prompt and output): it takes the cached blocks
     /// of the longest hashed prefix and fresh blocks for the rest, and its new whole prompt blocks
@@ -195,6 +225,7 @@ impl BlockPool {
             if let Some(&hash) = hashes.get(i).filter(|h| !self.cached.contains_key(*h)) {
                 self.blocks[b as usize].hash = Some(hash);
                 self.cached.insert(hash, b);
+                self.record(Change::Stored(i));
             }
             blocks.push(b);
         }
@@ -229,6 +260,7 @@ impl BlockPool {
         }
         self.cached.clear();
         self.blocks.iter_mut().for_each(|b| b.hash = None);
+        self.record(Change::Cleared);
         true
     }
 
@@ -247,6 +279,7 @@ impl BlockPool {
         if let Some(hash) = self.blocks[b as usize].hash.take() {
             self.cached.remove(&hash);
             self.stats.evictions += 1;
+            self.record(Change::Removed(hash));
         }
         b
     }
@@ -423,6 +456,31 @@ mod tests {
         pool.release(&a.blocks);
         pool.release(&b.blocks);
         assert_eq!(pool.used_blocks(), 0);
+    }
+
+    #[test]
+    fn recorded_changes_follow_stores_evictions_and_clears() {
+        let mut pool = BlockPool::new(4, 3);
+        let h = block_hashes(&ids(12, 1), 4, 0);
+        let a = pool.admit(&h, 12, 12);
+        assert!(pool.take_changes().is_empty(), "nothing recorded before asked");
+        pool.release(&a.blocks);
+        pool.record_changes();
+        let again = pool.admit(&h, 12, 12);
+        assert_eq!(again.cached_tokens, 8);
+        assert_eq!(pool.take_changes(), vec![Change::Removed(h[2]), Change::Stored(2)], "the last block recomputed");
+        pool.release(&again.blocks);
+        let other = block_hashes(&ids(8, 2), 4, 0);
+        let b = pool.admit(&other, 8, 8);
+        assert_eq!(
+            pool.take_changes(),
+            vec![Change::Removed(h[2]), Change::Stored(0), Change::Removed(h[1]), Change::Stored(1)],
+            "the tail is evicted first"
+        );
+        pool.release(&b.blocks);
+        assert!(pool.reset(false));
+        assert_eq!(pool.take_changes(), vec![Change::Cleared]);
+        assert!(pool.take_changes().is_empty());
     }
 
     #[test]

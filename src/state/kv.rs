@@ -8,10 +8,11 @@
 //! will own a pool per data-parallel rank, where routing rightly matters.)
 
 use std::{
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard, OnceLock},
     time::Duration,
 };
 
+use super::kv_events::{self, Event, KvEvents};
 use crate::sim::kv::{BlockHash, BlockPool, Stats};
 
 /// Models tracked by name; more share the name `other` (as the metric shards do).
@@ -63,6 +64,8 @@ pub struct KvRequest<'a> {
     pub endpoint: &'static str,
     /// Hashes of its prompt's whole blocks.
     pub hashes: &'a [BlockHash],
+    /// Its prompt's token ids (for the KV events of the blocks it stores).
+    pub token_ids: &'a [u32],
     /// Its prompt tokens.
     pub prompt_tokens: u64,
     /// Prompt and output tokens: the KV it will fill.
@@ -89,6 +92,8 @@ pub struct KvCache {
     prefix_caching: bool,
     block_size: u64,
     inner: Mutex<Inner>,
+    /// Where changes to the cached blocks go (`--kv-events`).
+    events: OnceLock<KvEvents>,
 }
 
 /// A copy of the cache's state for the metric views.
@@ -173,7 +178,19 @@ impl KvCache {
                 speedup: Speedup::default(),
                 active: 0,
             }),
+            events: OnceLock::new(),
         })
+    }
+
+    /// From now on, publishes every change to the cached blocks to `events`.
+    pub fn publish_to(&self, events: KvEvents) {
+        self.lock().pool.record_changes();
+        let _ = self.events.set(events);
+    }
+
+    /// The KV-event publisher, if any.
+    pub fn events(&self) -> Option<&KvEvents> {
+        self.events.get()
     }
 
     /// Whether prompts are looked up.
@@ -199,6 +216,11 @@ impl KvCache {
         let admission = inner.pool.admit(hashes, r.prompt_tokens, r.total_tokens);
         let cached = admission.cached_tokens;
         inner.active += 1;
+        if let Some(events) = self.events.get() {
+            // Sent under the lock, so that events from different cores keep the pool's order.
+            let changes = inner.pool.take_changes();
+            events.send(kv_events::events_of(&changes, hashes, r.token_ids, self.block_size as usize));
+        }
         if self.prefix_caching {
             let model = model_counts(&mut inner.models, r.model);
             model.add(r.prompt_tokens, cached);
@@ -220,7 +242,13 @@ impl KvCache {
 
     /// Forgets every cached prefix (see [`BlockPool::reset`]); false when refused.
     pub fn reset(&self, running_too: bool) -> bool {
-        self.lock().pool.reset(running_too)
+        let mut inner = self.lock();
+        let done = inner.pool.reset(running_too);
+        if let (true, Some(events)) = (done, self.events.get()) {
+            inner.pool.take_changes();
+            events.send(vec![Event::Cleared]);
+        }
+        done
     }
 
     /// The state now.
@@ -276,6 +304,7 @@ mod tests {
             model,
             endpoint: "/v1/chat/completions",
             hashes,
+            token_ids: &[],
             prompt_tokens: 40,
             total_tokens: 50,
             ttft: Duration::from_millis(10),

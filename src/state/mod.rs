@@ -10,6 +10,7 @@ pub mod files;
 pub mod fine_tuning;
 pub mod jobs;
 pub mod kv;
+pub mod kv_events;
 pub mod live;
 pub mod org;
 pub mod ratelimit;
@@ -104,9 +105,26 @@ impl State {
                 "--max-assistant-objects",
             )),
             runs: Store::new(Limits::count(args.max_assistant_objects, "--max-assistant-objects")),
-            kv: kv::KvCache::new(args.kv_cache_block_size, num_gpu_blocks(args), !args.no_prefix_caching),
+            kv: kv_cache(args),
         }
     }
+}
+
+/// The shared KV cache, publishing its events when `--kv-events` asks (a socket that cannot be
+/// bound stops the server at start, as a taken `--port` does).
+fn kv_cache(args: &ServerArgs) -> std::sync::Arc<kv::KvCache> {
+    let cache = kv::KvCache::new(args.kv_cache_block_size, num_gpu_blocks(args), !args.no_prefix_caching);
+    if let Some(endpoint) = &args.kv_events {
+        let format = args.kv_events_format;
+        match kv_events::KvEvents::start(endpoint, &args.kv_events_topic, format, args.kv_cache_block_size) {
+            Ok(events) => cache.publish_to(events),
+            Err(e) => {
+                eprintln!("fakeai: --kv-events tcp://{}:{}: {e}", endpoint.host, endpoint.port);
+                std::process::exit(2);
+            }
+        }
+    }
+    cache
 }
 
 /// `--num-gpu-blocks`, else `--kv-cache-tokens` in blocks of `--kv-cache-block-size`.
