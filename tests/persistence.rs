@@ -259,3 +259,60 @@ fn acknowledged_uploads_survive_kill_9_during_a_burst() {
 fn acknowledged_uploads_survive_kill_9_on_the_epoll_driver() {
     burst_then_kill(&[("MONOIO_FORCE_LEGACY_DRIVER", "1")], "burst-epoll");
 }
+
+/// A batch under way at `kill -9` runs again after the restart and ends with every line answered
+/// once; usage recorded before a SIGTERM is there after the restart.
+#[test]
+fn an_interrupted_batch_runs_again_and_usage_survives_sigterm() {
+    let dir = data_dir("resume");
+    let slow = [common::FAST, &["--data-dir", dir.to_str().unwrap(), "--batch-lines-per-second", "20"]].concat();
+    let s = Server::start(&slow);
+    let line = |i: usize| {
+        json!({"custom_id": format!("r{i}"), "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}})
+        .to_string()
+    };
+    let input = (0..20).map(line).collect::<Vec<_>>().join("\n");
+    let file = uploaded(&s, "batch", "in.jsonl", input.as_bytes());
+    let body = json!({"input_file_id": file, "endpoint": "/v1/chat/completions", "completion_window": "24h"});
+    let id = post(&s, "/v1/batches", body)["id"].as_str().unwrap().to_owned();
+    let t = Instant::now();
+    while ok(get(&s, &format!("/v1/batches/{id}")))["request_counts"]["completed"].as_u64() < Some(3) {
+        assert!(t.elapsed() < Duration::from_secs(30), "the batch never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    kill_9(s);
+
+    let s = Server::start(&slow);
+    let t = Instant::now();
+    let done = loop {
+        let b = ok(get(&s, &format!("/v1/batches/{id}")));
+        if b["status"] == "completed" {
+            break b;
+        }
+        assert_eq!(b["status"], "in_progress", "{b}");
+        assert!(t.elapsed() < Duration::from_secs(30), "the batch never finished: {b}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(done["request_counts"], json!({"total": 20, "completed": 20, "failed": 0}));
+    let output = get(&s, &format!("/v1/files/{}/content", done["output_file_id"].as_str().unwrap())).text();
+    let mut ids: Vec<String> =
+        output.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["custom_id"].to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "each line answered once");
+
+    post(&s, "/v1/chat/completions", json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}));
+    let today = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 86400 * 86400;
+    let path = format!("/v1/organization/usage/completions?start_time={today}&bucket_width=1d");
+    let usage = |s: &Server| ok(get(s, &path));
+    let before = usage(&s);
+    assert!(before.to_string().contains("\"num_model_requests\""), "{before}");
+    let mut s = s;
+    s.terminate();
+    s.child.wait().unwrap();
+    let s = Server::start(&slow);
+    assert_eq!(usage(&s), before, "usage is kept across a SIGTERM");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
