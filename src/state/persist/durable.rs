@@ -40,19 +40,14 @@ impl Durable {
     /// Resolves once the change is committed.
     pub async fn wait(self) {
         match self.register() {
-            Ok(None) => {}
-            Ok(Some(mut socket)) => {
-                // Zero bytes (the writer closed its end) or an error: either way the wait is over,
-                // and `done` says which.
-                let _ = socket.read(Vec::with_capacity(1)).await;
-                debug_assert!(self.done());
-            }
-            // No socket to spare (descriptors exhausted): poll instead.
-            Err(_) => {
-                while !self.done() {
-                    monoio::time::sleep(Duration::from_millis(1)).await;
-                }
-            }
+            Ok(None) => return,
+            // Zero bytes (the writer closed its end) or an error: `done` says which.
+            Ok(Some(mut socket)) => drop(socket.read(Vec::with_capacity(1)).await),
+            // No socket to spare (descriptors exhausted): poll below.
+            Err(_) => {}
+        }
+        while !self.done() {
+            monoio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
