@@ -24,7 +24,10 @@ fn main() -> ExitCode {
         Command::Server(args) => {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             eprintln!("fakeai: {}", args.summary(cores));
-            fakeai::server::serve(*args)
+            let code = fakeai::server::serve(*args);
+            // After the drain: the last usage snapshot (with --data-dir) is on disk before exit.
+            fakeai::state::persist::flush();
+            code
         }
         Command::Config(ConfigCommand::Print(_)) => emit(fakeai::config::render_settings(&cli.settings).as_bytes()),
         Command::Completions(c) => {

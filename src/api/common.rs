@@ -94,9 +94,29 @@ impl From<StoreError> for Error {
     }
 }
 
+/// Mixed into every id once a data directory has been opened before: with `--seed`, each boot
+/// would otherwise draw the ids of the last one again and replace what they name.
+static ID_SALT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Makes ids of boot `boot` of a data directory differ from those of earlier boots (the first
+/// boot keeps the ids a seed gives).
+pub fn salt_ids(boot: u64) {
+    let salt = if boot <= 1 { 0 } else { Rng::new(boot).next_u64() | 1 };
+    ID_SALT.store(salt, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A new id: `prefix` and `len` alphanumerics (OpenAI's `file-…`, `batch_…` shapes).
 pub fn new_id(rng: &mut Rng, prefix: &str, len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let salt = ID_SALT.load(std::sync::atomic::Ordering::Relaxed);
+    let mut salted;
+    let rng = match salt {
+        0 => rng,
+        salt => {
+            salted = Rng::new(rng.next_u64() ^ salt);
+            &mut salted
+        }
+    };
     let mut id = String::with_capacity(prefix.len() + len);
     id.push_str(prefix);
     id.extend((0..len).map(|_| ALPHABET[rng.below(ALPHABET.len() as u64) as usize] as char));

@@ -143,6 +143,25 @@ pub enum Reply {
     Stream(Box<TokenStream>),
     /// Stream pre-rendered SSE events, each at its own offset (streams that are not tokens).
     Events(Box<events::TimedEvents>),
+    /// Send once the changes the handler made are durable (`--data-dir`).
+    AfterDurable {
+        /// What the reply waits for.
+        ack: crate::state::persist::Durable,
+        /// The response.
+        full: Full,
+    },
+}
+
+impl Reply {
+    /// This reply, held until the changes its handler just made on this thread are durable
+    /// (`--data-dir`: a reply sent at once; streams and timed replies go out on their schedule,
+    /// their changes durable within one commit); without a data directory, unchanged.
+    pub fn once_durable(self) -> Reply {
+        match (self, crate::state::persist::take_pending()) {
+            (Reply::Now(full), Some(ack)) => Reply::AfterDurable { ack, full },
+            (reply, _) => reply,
+        }
+    }
 }
 
 impl From<Full> for Reply {

@@ -79,6 +79,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("max_vector_stores", "storage", "max_vector_stores"),
     ("max_vector_store_files", "storage", "max_vector_store_files"),
     ("max_org_objects", "storage", "max_org_objects"),
+    ("data_dir", "storage", "data_dir"),
     ("max_assistant_objects", "storage", "max_assistant_objects"),
     ("vector_store_processing_ms", "storage", "vector_store_processing_ms"),
     ("batch_lines_per_second", "batch", "lines_per_second"),

@@ -320,6 +320,11 @@ pub struct ServerArgs {
     /// users, service accounts, project API keys, admin API keys).
     #[arg(long, default_value_t = 10_000)]
     pub max_org_objects: usize,
+    /// Keep files, batches, vector stores, fine-tuning, assistants and organization objects in
+    /// this directory (created if missing), so they survive a restart or a crash; a reply that
+    /// changed any of them is sent once the change is on disk. Without it, all is in memory.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Most assistants, threads and runs held at once (each kind); messages up to ten times as many.
     #[arg(long, default_value_t = 10_000)]
     pub max_assistant_objects: usize,

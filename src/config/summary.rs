@@ -9,9 +9,10 @@ impl ServerArgs {
         let workers = self.workers.map_or(cores, usize::from);
         let pinned = if self.pin_workers(workers, cores) { "pinned" } else { "unpinned" };
         format!(
-            "engine=off auth={} faults={} persistence=off rate_limits={} workers={workers} {pinned} listen={}:{}",
+            "engine=off auth={} faults={} persistence={} rate_limits={} workers={workers} {pinned} listen={}:{}",
             self.auth_summary(),
             self.fault_summary(),
+            self.data_dir.as_ref().map_or("off".into(), |dir| dir.display().to_string()),
             self.rate_limit_summary(),
             self.host,
             self.port
@@ -80,5 +81,6 @@ mod tests {
         assert!(on.contains("faults=1 rule(s)"), "{on}");
         assert!(on.contains("workers=1 pinned"), "{on}");
         assert!(args(&["--require-api-key", "--no-pin"]).summary(2).contains("auth=required"));
+        assert!(args(&["--data-dir", "/var/fakeai"]).summary(2).contains("persistence=/var/fakeai"));
     }
 }

@@ -15,7 +15,7 @@ use super::{
 const CREATED: u64 = 1_700_000_000;
 
 /// Pricing in USD per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Pricing {
     /// Input tokens.
     pub input_per_million: f64,
@@ -32,7 +32,7 @@ impl Pricing {
 }
 
 /// What a model serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     /// Text generation: chat, completions, responses, messages.
     Chat,
@@ -63,7 +63,7 @@ impl Kind {
 }
 
 /// What the server knows about a model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelInfo {
     /// Model id.
     pub id: String,

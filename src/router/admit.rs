@@ -55,7 +55,7 @@ pub fn settle(app: &App, charge: Charge, reply: &Reply) {
         Reply::Generated { summary, .. } => billed(summary),
         Reply::Stream(stream) => billed(&stream.summary()),
         Reply::Events(events) => billed(events.summary()),
-        Reply::Now(_) => return,
+        Reply::Now(_) | Reply::AfterDurable { .. } => return,
     };
     charge.entry.limiter.settle(charge.estimated, used, app.state.auth.now());
 }

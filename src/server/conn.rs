@@ -275,6 +275,13 @@ impl Conn {
             }
             Reply::Stream(stream) => self.stream(&head, stream, arrival, keep_alive, label, &granted).await,
             Reply::Events(events) => self.events(&head, events, arrival, keep_alive, label, &granted).await,
+            Reply::AfterDurable { ack, mut full } => {
+                // Awaited here, so this core serves its other connections while the writer commits.
+                ack.wait().await;
+                full.extra.append(&mut granted);
+                self.queue(Framing::of(&head, keep_alive, label), &full);
+                true
+            }
         };
         core.in_flight.set(core.in_flight.get() - 1);
         let latency = arrival.elapsed().as_secs_f64();
@@ -304,7 +311,7 @@ impl Conn {
             }
             ConnFault::CloseAfterHeaders => {
                 match reply {
-                    Reply::Now(full) | Reply::Generated { full, .. } => {
+                    Reply::Now(full) | Reply::Generated { full, .. } | Reply::AfterDurable { full, .. } => {
                         let start = self.wbuf.len();
                         self.queue(Framing::of(head, false, label), &full);
                         let head_end = memchr::memmem::find(&self.wbuf[start..], b"\r\n\r\n").map(|at| start + at + 4);
@@ -671,7 +678,7 @@ fn serve_route(core: &Core, route: &Route, request: &Request<'_>) -> Reply {
     let ctx = &mut Ctx { rng: &mut rng, unix_now: crate::clock::unix_now() };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (route.handler)(&core.app, ctx, request)))
         .unwrap_or_else(|_| Err(Error::new(500, "server_error", "Internal error while handling the request")));
-    outcome.unwrap_or_else(|e| Reply::Now(Full::error(&e, route.dialect)))
+    outcome.unwrap_or_else(|e| Reply::Now(Full::error(&e, route.dialect))).once_durable()
 }
 
 /// A body is given its whole declared length once this share of it has arrived: the address

@@ -20,7 +20,7 @@ pub fn secs(us: u64) -> u64 {
 }
 
 /// An assistant: the settings every run starts from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Assistant {
     /// `asst_…`.
     pub id: String,
@@ -54,7 +54,7 @@ impl Assistant {
 }
 
 /// A thread of messages.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Thread {
     /// `thread_…`.
     pub id: String,
@@ -87,7 +87,7 @@ impl Thread {
 }
 
 /// The text a run writes into a message, token by token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Written {
     /// The whole text.
     pub text: String,
@@ -124,7 +124,7 @@ impl Written {
 }
 
 /// A message in a thread.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     /// `msg_…`.
     pub id: String,
@@ -133,7 +133,8 @@ pub struct Message {
     /// Unix microseconds.
     pub created_us: u64,
     /// `user` or `assistant`.
-    pub role: &'static str,
+    #[serde(deserialize_with = "crate::state::persist::codec::interned")]
+    pub role: crate::state::persist::codec::Interned,
     /// Content blocks (for a message a run writes, see `written`).
     pub content: Vec<Value>,
     /// The assistant that wrote it, if a run did.
@@ -234,7 +235,7 @@ impl Message {
 }
 
 /// A function call a run asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Call {
     /// `call_…`.
     pub id: String,
@@ -245,7 +246,7 @@ pub struct Call {
 }
 
 /// What one generation of a run produces.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// An assistant message.
     Message {
@@ -264,7 +265,7 @@ pub enum Outcome {
 }
 
 /// One generation of a run, with the step that records it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Phase {
     /// The step's id (`step_…`).
     pub step_id: String,
@@ -291,7 +292,7 @@ impl Phase {
 }
 
 /// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RunStatus {
     /// Created, not yet started.
     Queued,
@@ -333,7 +334,7 @@ impl RunStatus {
 }
 
 /// A run of an assistant on a thread.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Run {
     /// `run_…`.
     pub id: String,

@@ -9,7 +9,7 @@ pub const COMPLETION_WINDOW: &str = "24h";
 pub const WINDOW_SECONDS: u64 = 24 * 3600;
 
 /// Where a batch stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BatchStatus {
     /// Its input file is being checked.
     Validating,
@@ -51,16 +51,18 @@ impl BatchStatus {
 }
 
 /// One problem with a batch's input, as `errors.data` lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LineError {
     /// `invalid_json_line`, `duplicate_custom_id`, `url_mismatch`, `empty_file`, …
-    pub code: &'static str,
+    #[serde(deserialize_with = "crate::state::persist::codec::interned")]
+    pub code: crate::state::persist::codec::Interned,
     /// 1-based line in the input file, if the problem is one line's.
     pub line: Option<usize>,
     /// What is wrong.
     pub message: String,
     /// The field at fault.
-    pub param: Option<&'static str>,
+    #[serde(deserialize_with = "crate::state::persist::codec::interned_opt")]
+    pub param: Option<crate::state::persist::codec::Interned>,
 }
 
 impl LineError {
@@ -71,7 +73,7 @@ impl LineError {
 }
 
 /// Token usage summed over a batch's successful lines.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BatchUsage {
     /// Prompt tokens.
     pub input_tokens: u64,
@@ -114,7 +116,7 @@ impl BatchUsage {
 }
 
 /// Lines by outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RequestCounts {
     /// Lines in the input.
     pub total: u64,
@@ -125,7 +127,7 @@ pub struct RequestCounts {
 }
 
 /// One batch.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Batch {
     /// `batch_…`.
     pub id: String,

@@ -11,7 +11,7 @@ pub const UPLOAD_PURPOSES: &[&str] = &["assistants", "batch", "fine-tune", "visi
 pub const BATCH_FILE_LIFETIME: u64 = 30 * 24 * 3600;
 
 /// One stored file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredFile {
     /// `file-…`.
     pub id: String,
@@ -24,6 +24,7 @@ pub struct StoredFile {
     /// When it expires, if ever.
     pub expires_at: Option<u64>,
     /// The exact bytes, served without a copy.
+    #[serde(with = "crate::state::persist::codec::bytes")]
     pub content: Arc<[u8]>,
 }
 

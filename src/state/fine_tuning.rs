@@ -15,7 +15,7 @@ pub const ORGANIZATION_ID: &str = "org-fakeai";
 pub const ORGANIZATION_NAME: &str = "fakeai";
 
 /// Where a job stands (OpenAI's six statuses; a paused job shows `queued`, the SDK knowing no other).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum JobStatus {
     /// The training and validation files are being checked.
     ValidatingFiles,
@@ -51,7 +51,7 @@ impl JobStatus {
 }
 
 /// The fine-tuning method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Method {
     /// Supervised fine-tuning on chat examples.
     Supervised,
@@ -78,7 +78,7 @@ impl Method {
 }
 
 /// Hyperparameters as asked (`None`: `auto`) or, once the files are read, as resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Hyperparameters {
     /// Examples per step.
     pub batch_size: Option<u64>,
@@ -103,25 +103,28 @@ impl Hyperparameters {
 }
 
 /// Why a job failed: `error` on the job.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct JobError {
     /// Machine-readable code (`invalid_n_examples`, `invalid_training_file`, …).
-    pub code: &'static str,
+    #[serde(deserialize_with = "crate::state::persist::codec::interned")]
+    pub code: crate::state::persist::codec::Interned,
     /// What is wrong.
     pub message: String,
     /// The parameter at fault.
-    pub param: Option<&'static str>,
+    #[serde(deserialize_with = "crate::state::persist::codec::interned_opt")]
+    pub param: Option<crate::state::persist::codec::Interned>,
 }
 
 /// One `fine_tuning.job.event`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     /// `ftevent-…`.
     pub id: String,
     /// Unix seconds.
     pub created_at: u64,
     /// `info`, `warn` or `error`.
-    pub level: &'static str,
+    #[serde(deserialize_with = "crate::state::persist::codec::interned")]
+    pub level: crate::state::persist::codec::Interned,
     /// What happened.
     pub message: String,
     /// Metrics (`step`, `train_loss`, …) of a `metrics` event.
@@ -144,7 +147,7 @@ impl Event {
 }
 
 /// One `fine_tuning.job.checkpoint`: a model saved at the end of an epoch.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Checkpoint {
     /// `ftckpt_…`.
     pub id: String,
@@ -174,7 +177,7 @@ impl Checkpoint {
 }
 
 /// What the training file holds, read once the job is validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Training {
     /// Examples in the training file.
     pub examples: u64,
@@ -189,7 +192,7 @@ pub struct Training {
 }
 
 /// One fine-tuning job.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Job {
     /// `ftjob-…`.
     pub id: String,
@@ -295,7 +298,7 @@ impl Job {
 }
 
 /// A model a job produced (its final model or a checkpoint's), served until deleted.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FineTunedModel {
     /// Unix seconds it was created.
     pub created: u64,

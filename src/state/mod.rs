@@ -13,6 +13,7 @@ pub mod kv;
 pub mod kv_events;
 pub mod live;
 pub mod org;
+pub mod persist;
 pub mod ratelimit;
 pub mod store;
 pub mod uploads;
@@ -53,7 +54,7 @@ pub struct State {
     /// Users, projects, keys.
     pub org: org::Org,
     /// Usage of every billed request, for the usage and costs endpoints.
-    pub usage: usage::Ledger,
+    pub usage: std::sync::Arc<usage::Ledger>,
     /// Webhook endpoints and the events waiting for delivery.
     pub webhooks: webhooks::Webhooks,
     /// Assistants.
@@ -69,8 +70,21 @@ pub struct State {
 }
 
 impl State {
-    /// Empty stores bounded by `args`; files and upload parts share one byte budget.
+    /// Stores bounded by `args` (files and upload parts share one byte budget): empty, or with
+    /// `--data-dir` as they were left there (a directory that cannot be opened stops the server).
     pub fn new(args: &ServerArgs) -> State {
+        let mut state = State::empty(args);
+        if let Some(dir) = &args.data_dir
+            && let Err(e) = persist::attach(&mut state, dir)
+        {
+            eprintln!("fakeai: --data-dir {}: {e}", dir.display());
+            std::process::exit(2);
+        }
+        state
+    }
+
+    /// Empty stores bounded by `args`.
+    fn empty(args: &ServerArgs) -> State {
         let bytes = ByteBudget::new(args.file_storage, "--file-storage");
         State {
             files: Store::new(Limits { bytes: bytes.clone(), ..Limits::count(args.max_files, "--max-files") }),
@@ -96,7 +110,7 @@ impl State {
             )),
             fine_tuning_queue: jobs::JobQueue::default(),
             org: org::Org::new(org::OrgLimits { per_kind: args.max_org_objects }, crate::clock::unix_now().0),
-            usage: usage::Ledger::default(),
+            usage: Default::default(),
             webhooks: webhooks::Webhooks::new(args.webhook_url.clone(), args.webhook_secret.as_deref()),
             assistants: Store::new(Limits::count(args.max_assistant_objects, "--max-assistant-objects")),
             threads: Store::new(Limits::count(args.max_assistant_objects, "--max-assistant-objects")),

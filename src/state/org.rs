@@ -19,7 +19,7 @@ use super::{
 pub const OWNER: &str = "user-owner";
 
 /// A member of the organization.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct User {
     /// `user-…`.
     pub id: String,
@@ -49,7 +49,7 @@ impl User {
 }
 
 /// An invitation to the organization.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Invite {
     /// `invite-…`.
     pub id: String,
@@ -83,7 +83,7 @@ impl Invite {
 }
 
 /// A project.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Project {
     /// `proj_…`.
     pub id: String,
@@ -112,7 +112,7 @@ impl Project {
 }
 
 /// A user's membership of a project (stored as `project/user`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProjectUser {
     /// `project_id/user_id`.
     pub key: String,
@@ -142,7 +142,7 @@ impl ProjectUser {
 }
 
 /// A project's service account.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ServiceAccount {
     /// `svc_acct_…`.
     pub id: String,
@@ -172,7 +172,7 @@ impl ServiceAccount {
 }
 
 /// Who owns an API key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Owner {
     /// A user.
     User(User),
@@ -181,7 +181,7 @@ pub enum Owner {
 }
 
 /// An API key: a project's (owned by a service account) or an admin key (owned by a user).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ApiKey {
     /// `key_…`.
     pub id: String,

@@ -160,7 +160,12 @@ impl fmt::Display for StoreError {
 #[derive(Debug)]
 pub enum Change<'a, T> {
     /// `T` was created or replaced.
-    Put(&'a T),
+    Put {
+        /// Its place in creation order (kept, so a store read back lists as before).
+        seq: u64,
+        /// The object.
+        obj: &'a T,
+    },
     /// The object of this id was removed.
     Delete(&'a str),
 }
@@ -244,6 +249,41 @@ impl<T: Object + 'static> Store<T> {
         Store { limits, inner: RwLock::new(inner), journal }
     }
 
+    /// Replaces the journal (once the store has been read back from it).
+    pub fn set_journal(&mut self, journal: Box<dyn Journal<T>>) {
+        self.journal = journal;
+    }
+
+    /// Replaces what the store holds with `objects` read from its journal, each at its creation
+    /// sequence, without journaling them again; they count against the bounds even beyond them (nothing
+    /// acknowledged is dropped), and new objects come after them.
+    pub fn restore(&self, objects: Vec<(u64, T)>) {
+        let mut inner = self.write();
+        for (_, (_, obj)) in inner.by_id.drain() {
+            self.limits.bytes.release(obj.content_bytes());
+        }
+        inner.order.clear();
+        inner.next_seq = 0;
+        for (seq, obj) in objects {
+            self.limits.bytes.used.fetch_add(obj.content_bytes(), Relaxed);
+            if let Some((old, _)) = inner.by_id.insert(obj.id().to_owned(), (seq, obj.clone())) {
+                inner.order.remove(&old);
+            }
+            inner.order.insert(seq, obj.id().to_owned());
+            inner.next_seq = inner.next_seq.max(seq + 1);
+        }
+    }
+
+    /// Records every object held as a change (a journal attached to a store that already
+    /// holds its defaults).
+    pub fn journal_all(&self) -> Result<(), StoreError> {
+        let inner = self.write();
+        inner
+            .order
+            .iter()
+            .try_for_each(|(seq, id)| self.journal.record(Change::Put { seq: *seq, obj: &inner.by_id[id].1 }))
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, Inner<T>> {
         // Every mutation completes before it can panic, so a poisoned lock holds consistent data.
         self.inner.read().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -277,11 +317,11 @@ impl<T: Object + 'static> Store<T> {
             }
         }
         self.limits.bytes.reserve(kind, obj.content_bytes())?;
-        if let Err(e) = self.journal.record(Change::Put(&obj)) {
+        let seq = inner.next_seq;
+        if let Err(e) = self.journal.record(Change::Put { seq, obj: &obj }) {
             self.limits.bytes.release(obj.content_bytes());
             return Err(e);
         }
-        let seq = inner.next_seq;
         inner.next_seq += 1;
         inner.order.insert(seq, obj.id().to_owned());
         inner.by_id.insert(obj.id().to_owned(), (seq, obj));
@@ -326,13 +366,13 @@ impl<T: Object + 'static> Store<T> {
     /// `None` when there is no such object. A change the budget cannot hold is refused.
     pub fn update<R>(&self, id: &str, change: impl FnOnce(&mut T) -> R) -> Result<Option<(T, R)>, StoreError> {
         let mut inner = self.write();
-        let Some((_, current)) = inner.by_id.get(id) else { return Ok(None) };
+        let Some(&(seq, ref current)) = inner.by_id.get(id) else { return Ok(None) };
         let mut next = current.clone();
         let result = change(&mut next);
         debug_assert_eq!(next.id(), id, "an update keeps the id");
         let (old, new) = (current.content_bytes(), next.content_bytes());
         self.limits.bytes.reserve(T::KIND, new.saturating_sub(old))?;
-        if let Err(e) = self.journal.record(Change::Put(&next)) {
+        if let Err(e) = self.journal.record(Change::Put { seq, obj: &next }) {
             self.limits.bytes.release(new.saturating_sub(old));
             return Err(e);
         }
@@ -657,8 +697,8 @@ mod tests {
     impl Journal<Thing> for Log {
         fn record(&self, change: Change<'_, Thing>) -> Result<(), StoreError> {
             let line = match change {
-                Change::Put(t) if t.id == "refused" => return Err(StoreError::Journal("disk full".into())),
-                Change::Put(t) => format!("put {} {}", t.id, t.size),
+                Change::Put { obj, .. } if obj.id == "refused" => return Err(StoreError::Journal("disk full".into())),
+                Change::Put { seq, obj } => format!("put {} {} at {seq}", obj.id, obj.size),
                 Change::Delete(id) => format!("delete {id}"),
             };
             self.0.lock().unwrap().push(line);
@@ -675,6 +715,6 @@ mod tests {
         s.remove("a").unwrap();
         assert!(s.insert(thing("refused"), 0).is_err());
         assert!(s.get("refused", 0).is_none(), "a change the journal refused is not applied");
-        assert_eq!(*log.lock().unwrap(), ["put a 0", "put a 3", "delete a"]);
+        assert_eq!(*log.lock().unwrap(), ["put a 0 at 0", "put a 3 at 0", "delete a"]);
     }
 }

@@ -11,18 +11,19 @@ pub const UPLOAD_LIFETIME: u64 = 3600;
 pub const MAX_UPLOAD_BYTES: u64 = 8_000_000_000;
 
 /// One received part.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Part {
     /// `part_…`.
     pub id: String,
     /// Unix seconds.
     pub created_at: u64,
     /// Its bytes.
+    #[serde(with = "crate::state::persist::codec::bytes")]
     pub data: Arc<[u8]>,
 }
 
 /// Where an upload stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UploadStatus {
     /// Accepting parts.
     Pending,
@@ -44,7 +45,7 @@ impl UploadStatus {
 }
 
 /// One upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Upload {
     /// `upload_…`.
     pub id: String,

@@ -29,7 +29,7 @@ const MAX_LINES_PER_STRIPE: usize = 65_536;
 pub const DEFAULT_PROJECT: &str = "proj_default";
 
 /// Who a request is billed to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Payer {
     /// The project.
     pub project_id: Arc<str>,
@@ -87,7 +87,7 @@ pub fn payer() -> Arc<Payer> {
 }
 
 /// What a line counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     /// Chat, completions, responses, messages: tokens in and out.
     Completions,
@@ -104,7 +104,7 @@ pub enum Kind {
 }
 
 /// One ledger line's identity: everything usage can be grouped or filtered by.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Line {
     /// Unix minute (seconds / 60).
     pub minute: u64,
@@ -117,11 +117,12 @@ pub struct Line {
     /// Images: the size (`1024x1024`).
     pub size: Option<Box<str>>,
     /// Images: `image.generation`, `image.edit` or `image.variation`.
-    pub source: Option<&'static str>,
+    #[serde(deserialize_with = "crate::state::persist::codec::interned_opt")]
+    pub source: Option<crate::state::persist::codec::Interned>,
 }
 
 /// The counts of one line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     /// Requests.
     pub requests: u64,

@@ -15,7 +15,7 @@ use super::store::Object;
 pub const EMBEDDING_MODEL: &str = "text-embedding-3-small";
 
 /// A vector store.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VectorStore {
     /// `vs_…`.
     pub id: String,
@@ -42,7 +42,7 @@ impl Object for VectorStore {
 }
 
 /// Counts of files by status, as `file_counts` shows them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileCounts {
     /// Still being processed.
     pub in_progress: u64,
@@ -102,7 +102,7 @@ impl VectorStore {
 }
 
 /// How a file is cut into chunks (OpenAI's `static` strategy; `auto` is 800 and 400).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Chunking {
     /// Most tokens in a chunk.
     pub max_tokens: usize,
@@ -122,7 +122,7 @@ impl Chunking {
 }
 
 /// One chunk of a file and its embedding.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Chunk {
     /// The chunk's text.
     pub text: String,
@@ -131,7 +131,7 @@ pub struct Chunk {
 }
 
 /// Where a vector store file stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FileStatus {
     /// Being processed.
     InProgress,
@@ -164,7 +164,7 @@ impl FileStatus {
 
 /// A file attached to a vector store. Its store key joins both ids, since one file may be in
 /// several stores; its `id` on the wire is the file's.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VsFile {
     /// `{vector_store_id}/{file_id}`.
     pub key: String,
@@ -181,7 +181,8 @@ pub struct VsFile {
     /// Cancelled before `ready_at_ms`.
     pub cancelled: bool,
     /// Why it failed, if it did: (`code`, `message`).
-    pub error: Option<(&'static str, String)>,
+    #[serde(deserialize_with = "crate::state::persist::codec::interned_pair_opt")]
+    pub error: Option<(crate::state::persist::codec::Interned, String)>,
     /// Its `attributes` object (strings, numbers, booleans).
     pub attributes: serde_json::Map<String, Value>,
     /// How it was chunked.
@@ -237,7 +238,7 @@ impl VsFile {
 }
 
 /// A batch of files added to a vector store at once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileBatch {
     /// `vsfb_…`.
     pub id: String,

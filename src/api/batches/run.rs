@@ -245,7 +245,8 @@ pub fn execute(app: &App, rng: &mut Rng, url: &str, body: &serde_json::Value) ->
             crate::state::usage::record_generation(&app.state.usage, &summary, 0, ok, now);
             (full.status, full.body.as_slice().to_vec())
         }
-        Ok(Reply::Now(full)) => (full.status, full.body.as_slice().to_vec()),
+        // Handlers return `Now`; a line never awaits durability (its batch is journaled as it goes).
+        Ok(Reply::Now(full) | Reply::AfterDurable { full, .. }) => (full.status, full.body.as_slice().to_vec()),
         Ok(Reply::Stream(_) | Reply::Events(_)) => {
             refuse(Error::invalid_param("stream", "Streaming is not supported by the Batch API."))
         }
