@@ -175,7 +175,7 @@ pub fn cite(text: &str, citations: &[(String, String)]) -> (String, Vec<Value>) 
 }
 
 /// A run's `file_search` call: the search made before its first generation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Searched {
     /// Its step (`step_…`).
     pub step_id: String,
