@@ -52,7 +52,12 @@ fn stream(addr: SocketAddr, tokens: u64) -> Streamed {
 
 /// A vLLM gauge or counter of model `m` from `/metrics`.
 fn metric(s: &Server, name: &str) -> f64 {
-    let text = s.request("GET", "/metrics", None).text();
+    metric_at(s, "/metrics", name)
+}
+
+/// A gauge or counter of model `m` from the exposition at `path`.
+fn metric_at(s: &Server, path: &str, name: &str) -> f64 {
+    let text = s.request("GET", path, None).text();
     let prefix = format!("{name}{{model_name=\"m\"");
     let line = text.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no {name}"));
     line.rsplit(' ').next().unwrap().parse().unwrap()
@@ -66,6 +71,8 @@ fn a_queue_forms_past_max_num_seqs_and_waits_one_generation() {
     thread::sleep(Duration::from_millis(100));
     assert_eq!(metric(&s, "vllm:num_requests_running"), 4.0);
     assert_eq!(metric(&s, "vllm:num_requests_waiting"), 4.0);
+    assert_eq!(metric_at(&s, "/sglang/metrics", "sglang:num_queue_reqs"), 4.0);
+    assert_eq!(s.request("GET", "/dynamo/metrics/json", None).json()["queue"]["current_depth"], 4);
     let mut ttft: Vec<f64> = handles.into_iter().map(|h| h.join().unwrap()).map(|r| r.ttft_ms()).collect();
     ttft.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let generation = tokens as f64 * STEP_MS;

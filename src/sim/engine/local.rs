@@ -107,6 +107,19 @@ pub fn gauges(model: &str) -> Option<Gauges> {
     gauges.iter().find(|(m, _)| m == model).map(|(_, g)| *g)
 }
 
+/// Every model's gauges summed.
+pub fn totals() -> Gauges {
+    let gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
+    gauges.iter().fold(Gauges::default(), |t, (_, g)| Gauges {
+        running: t.running + g.running,
+        waiting: t.waiting + g.waiting,
+        preemptions: t.preemptions + g.preemptions,
+        rejections: t.rejections + g.rejections,
+        admitted: t.admitted + g.admitted,
+        queue_seconds: t.queue_seconds + g.queue_seconds,
+    })
+}
+
 /// Applies the engine's state changes to the shared gauges (a lock only when there are some).
 fn publish(engine: &mut Engine) {
     let mut events = engine.drain_events().peekable();
