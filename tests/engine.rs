@@ -93,8 +93,10 @@ fn ttft_grows_with_queue_depth_as_the_step_model_says() {
             thread::spawn(move || stream(s.addr, 5))
         })
         .collect();
-    let runs: Vec<Streamed> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let origin = runs[0].sent;
+    let mut runs: Vec<Streamed> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    // Served in arrival order (threads may overtake each other on the way to the server).
+    runs.sort_by_key(|r| r.tokens[0]);
+    let origin = runs.iter().map(|r| r.sent).min().unwrap();
     for (k, r) in runs.iter().enumerate() {
         let since_first = (r.tokens[0] - origin).as_secs_f64() * 1e3;
         let model = (5 * k + 1) as f64 * STEP_MS;
@@ -128,6 +130,9 @@ fn a_full_queue_answers_503() {
         assert_eq!(r.completion_tokens, 30);
     }
     assert_eq!(metric(&s, "vllm:admission_rejections_total"), 1.0);
+    let prioritised = s.post("/v1/chat/completions", &chat("m", "x", r#""max_tokens":5,"priority":3"#));
+    assert_eq!(prioritised.status, 400, "priority needs --scheduling-policy priority");
+    assert!(prioritised.text().contains("Priority scheduling is not enabled"));
 }
 
 #[test]
@@ -146,7 +151,9 @@ fn non_streaming_replies_wait_for_their_last_step() {
             })
         })
         .collect();
-    let took: Vec<f64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let mut took: Vec<f64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    // Whichever reached the server first runs first (threads may overtake each other).
+    took.sort_by(|a, b| a.partial_cmp(b).unwrap());
     assert!((95.0..140.0).contains(&took[0]), "first reply after 10 steps: {took:?}");
     assert!((190.0..240.0).contains(&took[1]), "the second waited for the first: {took:?}");
 }

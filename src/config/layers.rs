@@ -98,6 +98,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("max_num_batched_tokens", "engine", "max_num_batched_tokens"),
     ("max_num_queued_requests", "engine", "max_num_queued_requests"),
     ("step_time", "engine", "step_time_us"),
+    ("scheduling_policy", "engine", "scheduling_policy"),
     ("api_key", "auth", "api_keys"),
     ("api_keys_file", "auth", "api_keys_file"),
     ("require_api_key", "auth", "require_api_key"),

@@ -400,6 +400,11 @@ pub struct ServerArgs {
     /// Engine: most requests waiting; more get vLLM's 503 [default: no cap].
     #[arg(long)]
     pub max_num_queued_requests: Option<u64>,
+    /// Engine: `fcfs` admits in arrival order; `priority` by the request's `priority` (lower
+    /// first, then arrival), preempting the lowest priority first (vLLM's `--scheduling-policy`).
+    #[arg(long, value_enum, default_value_t = SchedulingPolicy::Fcfs)]
+    #[serde(deserialize_with = "values::choice")]
+    pub scheduling_policy: SchedulingPolicy,
     /// Engine: step time `a,b,c[,d]` in microseconds: a + b·prefill tokens + c·decoding
     /// sequences + d·their context tokens [default: the --gpu preset].
     #[arg(long)]
@@ -613,4 +618,13 @@ pub enum EngineKind {
     Sglang,
     /// TensorRT-LLM's (the same scheduler; TRT-LLM's metric names).
     Trtllm,
+}
+
+/// The engine's queue order (`--scheduling-policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchedulingPolicy {
+    /// First come, first served.
+    Fcfs,
+    /// By the request's `priority`, then arrival.
+    Priority,
 }

@@ -9,6 +9,7 @@ use std::{borrow::Cow, time::Duration};
 use super::{chunks::Flavor, request::GenRequest, responses::object::Params};
 use crate::{
     app::App,
+    config::SchedulingPolicy,
     error::Error,
     generation::Plan,
     sim::{
@@ -53,11 +54,16 @@ pub fn admit(app: &App, req: &GenRequest, inherited: u64, plan: &mut Plan) -> Re
 
 /// Submits `plan` to this core's engine, whose steps then say when each token is due.
 fn enter_engine(app: &App, req: &GenRequest, cached: u64, plan: &mut Plan) -> Result<(), Error> {
+    if req.priority != 0 && app.args.scheduling_policy == SchedulingPolicy::Fcfs {
+        let message = format!("Got priority {} but Priority scheduling is not enabled.", req.priority);
+        return Err(Error::invalid_param("priority", message));
+    }
     let spec = SeqSpec {
         prompt_tokens: req.prompt_tokens,
         cached_tokens: cached,
         output_tokens: plan.longest(),
         tag: engine::tag(&req.model),
+        priority: req.priority,
     };
     let ticket = engine::submit(&app.args, spec).map_err(|_| {
         Error::new(503, "server_error", "The engine's waiting queue is full (max_num_queued_requests); retry later.")

@@ -60,6 +60,7 @@ pub fn config(args: &ServerArgs, workers: usize) -> Config {
         step: args.step_time.unwrap_or_else(|| StepTime::preset(args.gpu)),
         block_size,
         num_blocks: (total / workers.max(1) as u64).max(1),
+        by_priority: args.scheduling_policy == crate::config::SchedulingPolicy::Priority,
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Config {
     pub block_size: u64,
     /// KV blocks this engine may hold.
     pub num_blocks: u64,
+    /// Order the queue (and choose preemption victims) by priority, then arrival.
+    pub by_priority: bool,
 }
 
 /// A sequence to run.
@@ -38,6 +40,8 @@ pub struct SeqSpec {
     pub output_tokens: u64,
     /// Who it belongs to, for per-model gauges.
     pub tag: u32,
+    /// Lower runs first when the engine orders by priority.
+    pub priority: i64,
 }
 
 /// Identifies a submitted sequence.
@@ -189,7 +193,7 @@ impl Engine {
                 (self.seqs.len() - 1) as SeqId
             }
         };
-        self.waiting.push_back(id);
+        self.enqueue(id, false);
         self.events.push(Event::Queued(spec.tag));
         self.advance_to(now);
         Ok(id)
@@ -308,7 +312,7 @@ impl Engine {
                 (chunk, self.blocks_for(seq.computed + chunk).saturating_sub(seq.blocks), seq.decoding(), seq.computed)
             };
             while grow as i64 > self.free_blocks && self.running.len() > i + 1 {
-                let victim = self.running.pop().expect("a newer sequence");
+                let victim = self.victim(i);
                 self.preempt(victim);
                 preempted = true;
             }
@@ -395,6 +399,32 @@ impl Engine {
         self.seq_mut(id).blocks += n;
     }
 
+    /// Orders by (priority, arrival) when the engine does, else a new sequence goes last and a
+    /// preempted one first.
+    fn key(&self, id: SeqId) -> (i64, Duration) {
+        let seq = self.seq(id);
+        (seq.spec.priority, seq.arrival)
+    }
+
+    fn enqueue(&mut self, id: SeqId, preempted: bool) {
+        if !self.cfg.by_priority {
+            return if preempted { self.waiting.push_front(id) } else { self.waiting.push_back(id) };
+        }
+        let key = self.key(id);
+        let at = self.waiting.iter().position(|&w| self.key(w) > key).unwrap_or(self.waiting.len());
+        self.waiting.insert(at, id);
+    }
+
+    /// The running sequence after index `i` to preempt: the newest, or by priority the one
+    /// that would run last.
+    fn victim(&mut self, i: usize) -> SeqId {
+        let at = match self.cfg.by_priority {
+            false => self.running.len() - 1,
+            true => (i + 1..self.running.len()).max_by_key(|&j| self.key(self.running[j])).expect("a later one"),
+        };
+        self.running.remove(at)
+    }
+
     /// Recompute preemption: `id` frees its KV and goes back to the front of the queue.
     fn preempt(&mut self, id: SeqId) {
         let seq = self.seq_mut(id);
@@ -403,7 +433,7 @@ impl Engine {
         seq.computed = 0;
         seq.phase = Phase::Waiting;
         self.free_blocks += blocks as i64;
-        self.waiting.push_front(id);
+        self.enqueue(id, true);
         self.preemptions += 1;
         self.events.push(Event::Preempted(tag));
     }
@@ -424,11 +454,12 @@ mod tests {
             step: StepTime { a: 10_000.0, b: 10.0, c: 0.0, d: 0.0 },
             block_size: 16,
             num_blocks: blocks,
+            by_priority: false,
         })
     }
 
     fn spec(prompt: u64, output: u64) -> SeqSpec {
-        SeqSpec { prompt_tokens: prompt, cached_tokens: 0, output_tokens: output, tag: 0 }
+        SeqSpec { prompt_tokens: prompt, cached_tokens: 0, output_tokens: output, tag: 0, priority: 0 }
     }
 
     /// Takes every token of `id` up to `until`, returning their deadlines.
@@ -524,6 +555,19 @@ mod tests {
         let mut e = engine(8, 100);
         let id = e.submit(Duration::ZERO, SeqSpec { cached_tokens: 96, ..spec(100, 1) }).unwrap();
         assert_eq!(e.peek(id), Due::At(Duration::from_micros(10_040)));
+    }
+
+    #[test]
+    fn by_priority_the_lowest_value_is_admitted_first() {
+        let mut e = engine(1, 100);
+        e.cfg.by_priority = true;
+        let first = e.submit(Duration::ZERO, spec(0, 2)).unwrap();
+        let low = e.submit(Duration::ZERO, SeqSpec { priority: 5, ..spec(0, 1) }).unwrap();
+        let high = e.submit(Duration::ZERO, SeqSpec { priority: -1, ..spec(0, 1) }).unwrap();
+        e.advance_to(Duration::from_secs(1));
+        assert_eq!(e.peek(first), Due::At(10 * MS));
+        assert_eq!(e.peek(high), Due::At(30 * MS), "high waits only for the running one");
+        assert_eq!(e.peek(low), Due::At(40 * MS));
     }
 
     #[test]
