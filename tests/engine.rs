@@ -157,3 +157,18 @@ fn non_streaming_replies_wait_for_their_last_step() {
     assert!((95.0..140.0).contains(&took[0]), "first reply after 10 steps: {took:?}");
     assert!((190.0..240.0).contains(&took[1]), "the second waited for the first: {took:?}");
 }
+
+#[test]
+fn a_client_that_leaves_frees_its_place_at_once() {
+    let s = engine(&["--max-num-seqs", "1"]);
+    let mut gone = Conn::new(TcpStream::connect(s.addr).unwrap());
+    let body = chat("m", "x", r#""max_tokens":100,"ignore_eos":true,"stream":true"#);
+    gone.send("POST", "/v1/chat/completions", Some(&body), &[]);
+    thread::sleep(Duration::from_millis(50));
+    drop(gone);
+    // The server notices at the stream's next token (one 10 ms step) and releases its sequence.
+    thread::sleep(Duration::from_millis(30));
+    let next = stream(s.addr, 3);
+    assert!(next.ttft_ms() < 4.0 * STEP_MS, "the next request ran at once: TTFT {} ms", next.ttft_ms());
+    assert_eq!(metric(&s, "vllm:num_requests_running"), 0.0);
+}
