@@ -86,6 +86,8 @@ pub struct GenSummary {
     /// What the usage ledger bills at its end (`None`: its handler recorded it already).
     /// Boxed: the summary travels in every reply.
     pub bill: Option<Box<crate::state::usage::Bill>>,
+    /// With an engine: when the whole reply is complete (it holds the sequence until dropped).
+    pub engine: Option<crate::sim::engine::local::Completion>,
 }
 
 /// What a choice answers with, after any reasoning.
@@ -221,6 +223,7 @@ impl Plan {
                 cached_tokens: self.prompt_cache.read + self.usage.cached_tokens,
                 kv: self.kv.clone(),
             })),
+            engine: self.schedule.completion(self.longest()),
         }
     }
 

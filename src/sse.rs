@@ -130,6 +130,7 @@ impl TokenStream {
     /// deadline. Choices share deadlines and interleave by index; each choice's end rides with its
     /// last token, and the closing events with the very last.
     pub fn emit_due(&mut self, elapsed: Duration, out: &mut Vec<u8>, mut on_lateness: impl FnMut(Duration)) -> Step {
+        self.plan.schedule.sync(elapsed);
         while self.position < self.stop && self.plan.schedule.peek() <= elapsed {
             let due = self.plan.schedule.advance();
             for index in 0..self.plan.choices.len() {

@@ -64,6 +64,7 @@ pub fn media_summary(model: String, context_window: u64, usage: Usage, due: Dura
         generated: 0,
         user: None,
         bill: None,
+        engine: None,
     }
 }
 

@@ -35,7 +35,7 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, mut req: GenRequest, flavor: Flavo
     let model = crate::openai::fine_tuned::resolve(app, &req.model)?;
     check_context_length(&req, model.context_window, flavor)?;
     let mut plan = app.sim.get().plan(flavor, &req, &model, ctx.rng, ctx.unix_now.0);
-    crate::openai::prefix::admit(app, &req, inherited, &mut plan);
+    crate::openai::prefix::admit(app, &req, inherited, &mut plan)?;
     let stores = app.stores.keeps(flavor, &req);
     // The whole object is built once: for the reply when not streaming, for the store when kept.
     let full = (stores || !req.stream).then(|| full_body(app, &plan));

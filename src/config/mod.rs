@@ -402,6 +402,34 @@ pub struct ServerArgs {
     /// hit shortens TTFT by its cached tokens' share (0: TTFT as configured).
     #[arg(long, default_value_t = 0.0, value_parser = values::parse_non_negative)]
     pub prefill_us_per_token: f64,
+    /// Simulated engine: `off` serves every request on its own configured schedule; `vllm`,
+    /// `sglang`, `trtllm` run every generation through a per-core continuous-batching engine
+    /// (a running set, a waiting queue, a step-time model, KV blocks and preemption).
+    #[arg(long, value_enum, default_value_t = EngineKind::Off)]
+    #[serde(deserialize_with = "values::choice")]
+    pub engine: EngineKind,
+    /// Engine: most sequences in the running batch (vLLM's `--max-num-seqs`).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(deserialize_with = "values::positive")]
+    pub max_num_seqs: u64,
+    /// Engine: most tokens computed per step, prefill chunks and decodes together (vLLM's
+    /// `--max-num-batched-tokens`).
+    #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..))]
+    #[serde(deserialize_with = "values::positive")]
+    pub max_num_batched_tokens: u64,
+    /// Engine: most requests waiting; more get vLLM's 503 [default: no cap].
+    #[arg(long)]
+    pub max_num_queued_requests: Option<u64>,
+    /// Engine: `fcfs` admits in arrival order; `priority` by the request's `priority` (lower
+    /// first, then arrival), preempting the lowest priority first (vLLM's `--scheduling-policy`).
+    #[arg(long, value_enum, default_value_t = SchedulingPolicy::Fcfs)]
+    #[serde(deserialize_with = "values::choice")]
+    pub scheduling_policy: SchedulingPolicy,
+    /// Engine: step time `a,b,c[,d]` in microseconds: a + b·prefill tokens + c·decoding
+    /// sequences + d·their context tokens [default: the --gpu preset].
+    #[arg(long)]
+    #[serde(default, deserialize_with = "values::parsed_opt")]
+    pub step_time: Option<crate::sim::engine::StepTime>,
     /// Max output tokens of models not in the registry.
     #[arg(long, default_value_t = 4096)]
     pub default_max_output_tokens: u64,
@@ -602,4 +630,26 @@ impl Cli {
         }
         Ok(cli)
     }
+}
+
+/// Which engine `--engine` simulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// No engine: every request on its own configured schedule.
+    Off,
+    /// vLLM's scheduler.
+    Vllm,
+    /// SGLang's (the same scheduler; SGLang's metric names).
+    Sglang,
+    /// TensorRT-LLM's (the same scheduler; TRT-LLM's metric names).
+    Trtllm,
+}
+
+/// The engine's queue order (`--scheduling-policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchedulingPolicy {
+    /// First come, first served.
+    Fcfs,
+    /// By the request's `priority`, then arrival.
+    Priority,
 }

@@ -9,7 +9,8 @@ impl ServerArgs {
         let workers = self.workers.map_or(cores, usize::from);
         let pinned = if self.pin_workers(workers, cores) { "pinned" } else { "unpinned" };
         format!(
-            "engine=off auth={} faults={} persistence={} rate_limits={} workers={workers} {pinned} listen={}:{}",
+            "engine={} auth={} faults={} persistence={} rate_limits={} workers={workers} {pinned} listen={}:{}",
+            self.engine_summary(),
             self.auth_summary(),
             self.fault_summary(),
             self.data_dir.as_ref().map_or("off".into(), |dir| dir.display().to_string()),
@@ -17,6 +18,17 @@ impl ServerArgs {
             self.host,
             self.port
         )
+    }
+
+    /// `off`, or the engine with its batch limit: `vllm(max_num_seqs=256)`.
+    fn engine_summary(&self) -> String {
+        match self.engine {
+            super::EngineKind::Off => "off".to_owned(),
+            kind => {
+                let name = format!("{kind:?}").to_ascii_lowercase();
+                format!("{name}(max_num_seqs={})", self.max_num_seqs)
+            }
+        }
     }
 
     fn auth_summary(&self) -> String {

@@ -40,9 +40,17 @@ fn outcomes(snap: &Snapshot) -> (u64, u64, u64) {
     (sum(&|m| m.requests), sum(&|m| m.finished[0] + m.finished[1]), sum(&|m| m.finished[2]))
 }
 
-/// Requests generating right now.
+/// Requests generating right now: in the engines' batches with `--engine`, else every stream.
 fn running(snap: &Snapshot) -> i64 {
-    snap.models.iter().map(|(_, m)| m.running).sum()
+    match crate::sim::engine::local::active() {
+        true => crate::sim::engine::local::totals().running,
+        false => snap.models.iter().map(|(_, m)| m.running).sum(),
+    }
+}
+
+/// Requests waiting in the engines' queues (none without `--engine`).
+fn waiting() -> i64 {
+    crate::sim::engine::local::totals().waiting
 }
 
 /// Mean number of requests generating at once since start (Little's law: busy time / uptime).
@@ -87,7 +95,7 @@ pub fn text(snap: &Snapshot, rates: &Rates, uptime_seconds: f64, kv: Option<&KvS
         ("fakeai_dynamo_tokens_per_second", "Prompt and completion tokens per second over the last 60 s.", {
             tokens_per_second(rates)
         }),
-        ("fakeai_dynamo_queue_depth", "Requests waiting for admission (none wait here).", 0.0),
+        ("fakeai_dynamo_queue_depth", "Requests waiting for admission to the engine's batch.", waiting() as f64),
         ("fakeai_dynamo_queue_depth_max", "Most requests ever waiting for admission.", 0.0),
         ("fakeai_dynamo_batch_size", "Requests generating now.", running(snap) as f64),
         ("fakeai_dynamo_batch_size_avg", "Mean requests generating at once since start.", {
@@ -157,7 +165,7 @@ pub fn json(snap: &Snapshot, rates: &Rates, uptime_seconds: f64, kv: Option<&KvS
             "total_output_tokens": completion,
             "total_cached_tokens": cache.hit_tokens,
         },
-        "queue": {"current_depth": 0, "max_depth": 0, "avg_depth": 0.0},
+        "queue": {"current_depth": waiting(), "max_depth": 0, "avg_depth": 0.0},
         "batch": {"current_size": running(snap), "avg_size": average_batch(snap, uptime_seconds)},
         "cache": {
             "hit_rate": hit_rate_pct(cache),

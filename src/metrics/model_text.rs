@@ -7,7 +7,7 @@ use super::{
     model_stats::{FixedHistogram, ModelStats},
     prometheus::KvCache,
 };
-use crate::state::kv::Counts;
+use crate::{sim::engine::local::Gauges, state::kv::Counts};
 
 /// A histogram family: name, help, and where each model keeps it.
 type HistogramFamily = (&'static str, &'static str, fn(&ModelStats) -> &FixedHistogram);
@@ -48,6 +48,22 @@ impl PerModel<'_> {
         family(self.out, name, kind, help);
         for (model, m) in self.models {
             let _ = writeln!(self.out, "{name}{{{}=\"{}\"}} {}", self.label, escape(model), value(m));
+        }
+    }
+
+    /// A family with one sample per model, from its statistics and (with `--engine`) the
+    /// engines' state.
+    fn engine_scalar(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        value: impl Fn(&ModelStats, Option<Gauges>) -> f64,
+    ) {
+        family(self.out, name, kind, help);
+        for (model, m) in self.models {
+            let v = value(m, crate::sim::engine::local::gauges(model));
+            let _ = writeln!(self.out, "{name}{{{}=\"{}\"}} {v}", self.label, escape(model));
         }
     }
 
@@ -111,16 +127,32 @@ fn kv_usage(kv: KvCache<'_>, m: &ModelStats) -> f64 {
 /// Renders the vLLM families with a `model_name` label, the KV cache's from its pool.
 pub fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) {
     let mut p = PerModel { out, models, label: "model_name" };
-    p.scalar("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.", |m| {
-        m.running as f64
+    p.engine_scalar("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.", |m, e| {
+        e.map_or(m.running, |e| e.running) as f64
     });
-    p.scalar("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", |_| 0.0);
+    p.engine_scalar("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", |_, e| {
+        e.map_or(0.0, |e| e.waiting as f64)
+    });
     p.scalar("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", |m| kv_usage(kv, m));
     p.scalar("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.", |m| m.prompt_tokens as f64);
     p.scalar("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.", |m| {
         m.generation_tokens as f64
     });
-    p.scalar("vllm:num_preemptions_total", "counter", "Cumulative number of preemption from the engine.", |_| 0.0);
+    p.engine_scalar(
+        "vllm:num_preemptions_total",
+        "counter",
+        "Cumulative number of preemption from the engine.",
+        |_, e| e.map_or(0.0, |e| e.preemptions as f64),
+    );
+    // vLLM ≥ 0.30: a 503 when the waiting queue is at `max_num_queued_reqs`, counted by reason.
+    let name = "vllm:admission_rejections_total";
+    if crate::sim::engine::local::active() {
+        family(p.out, name, "counter", "Requests rejected at admission (HTTP 503) because the waiting queue was full.");
+        for (model, _) in p.models {
+            let n = crate::sim::engine::local::gauges(model).map_or(0, |e| e.rejections);
+            let _ = writeln!(p.out, "{name}{{model_name=\"{}\",reason=\"max_num_queued_reqs\"}} {n}", escape(model));
+        }
+    }
     // Per model: the pool's lookups (without a pool, every prompt token was queried and missed).
     let lookups = |name: &str, m: &ModelStats| match kv.pool {
         Some(pool) => pool.model(name),
@@ -217,8 +249,12 @@ const TRTLLM_HISTOGRAMS: [HistogramFamily; 4] = [
 pub fn sglang(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) {
     let lookups = |name: &str| kv.pool.map_or_else(Counts::default, |pool| pool.model(name));
     let mut p = PerModel { out, models, label: "model_name" };
-    p.scalar("sglang:num_running_reqs", "gauge", "The number of running requests.", |m| m.running as f64);
-    p.scalar("sglang:num_queue_reqs", "gauge", "The number of requests in the waiting queue.", |_| 0.0);
+    p.engine_scalar("sglang:num_running_reqs", "gauge", "The number of running requests.", |m, e| {
+        e.map_or(m.running, |e| e.running) as f64
+    });
+    p.engine_scalar("sglang:num_queue_reqs", "gauge", "The number of requests in the waiting queue.", |_, e| {
+        e.map_or(0.0, |e| e.waiting as f64)
+    });
     p.scalar("sglang:num_used_tokens", "gauge", "The number of used tokens.", |m| m.kv_tokens.max(0) as f64);
     p.scalar("sglang:token_usage", "gauge", "The token usage.", |m| kv_usage(kv, m));
     family(p.out, "sglang:cache_hit_rate", "gauge", "The prefix cache hit rate.");

@@ -1,21 +1,29 @@
 //! A planned generation meets the KV cache: its prompt's whole blocks are hashed (once per
 //! request, outside the cache's lock), looked up, and held until the reply ends; the cached
 //! prompt tokens go into `usage`, and with `--prefill-us-per-token` only the uncached ones
-//! lengthen the time to first token.
+//! lengthen the time to first token. With `--engine`, the plan's tokens are then scheduled by
+//! this core's engine instead (which prefills only the uncached ones).
 
 use std::{borrow::Cow, time::Duration};
 
 use super::{chunks::Flavor, request::GenRequest, responses::object::Params};
 use crate::{
     app::App,
+    config::SchedulingPolicy,
+    error::Error,
     generation::Plan,
-    sim::kv::{block_hashes, extra_keys},
+    sim::{
+        Schedule,
+        engine::{SeqSpec, local as engine},
+        kv::{block_hashes, extra_keys},
+    },
     state::kv::KvRequest,
 };
 
 /// Admits `plan` (for `req`, whose first `inherited` prompt tokens are a stored response's or
-/// conversation's context) to the KV cache.
-pub fn admit(app: &App, req: &GenRequest, inherited: u64, plan: &mut Plan) {
+/// conversation's context) to the KV cache, and to the engine when there is one: a 503 when its
+/// queue is full.
+pub fn admit(app: &App, req: &GenRequest, inherited: u64, plan: &mut Plan) -> Result<(), Error> {
     let kv = &app.state.kv;
     let ids = prompt_ids(req, inherited);
     let hashes = match kv.prefix_caching() {
@@ -35,10 +43,34 @@ pub fn admit(app: &App, req: &GenRequest, inherited: u64, plan: &mut Plan) {
     });
     plan.usage.cached_tokens = cached;
     plan.kv = held;
+    if engine::enabled(&app.args) {
+        return enter_engine(app, req, cached, plan);
+    }
     let uncached = req.prompt_tokens - cached;
     if per_token_us > 0.0 && uncached > 0 {
         plan.schedule.delay(Duration::from_secs_f64(per_token_us * 1e-6 * uncached as f64));
     }
+    Ok(())
+}
+
+/// Submits `plan` to this core's engine, whose steps then say when each token is due.
+fn enter_engine(app: &App, req: &GenRequest, cached: u64, plan: &mut Plan) -> Result<(), Error> {
+    if req.priority != 0 && app.args.scheduling_policy == SchedulingPolicy::Fcfs {
+        let message = format!("Got priority {} but Priority scheduling is not enabled.", req.priority);
+        return Err(Error::invalid_param("priority", message));
+    }
+    let spec = SeqSpec {
+        prompt_tokens: req.prompt_tokens,
+        cached_tokens: cached,
+        output_tokens: plan.longest(),
+        tag: engine::tag(&req.model),
+        priority: req.priority,
+    };
+    let ticket = engine::submit(&app.args, spec).map_err(|_| {
+        Error::new(503, "server_error", "The engine's waiting queue is full (max_num_queued_requests); retry later.")
+    })?;
+    plan.schedule = Schedule::Engine(engine::EngineSchedule::new(ticket));
+    Ok(())
 }
 
 /// The prompt's ids: the inherited context first (stand-in ids keyed by the response or

@@ -123,7 +123,7 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8], route: Route) -> Outc
     let model = super::fine_tuned::resolve(app, &req.gen_request.model)?;
     let mut plan = app.sim.get().plan(Flavor::Tgi, &req.gen_request, &model, ctx.rng, ctx.unix_now.0);
     // TGI reports no usage, but its prompt takes (and may hit) KV blocks like any other.
-    super::prefix::admit(app, &req.gen_request, 0, &mut plan);
+    super::prefix::admit(app, &req.gen_request, 0, &mut plan)?;
     let end = Ending::new(&req, &plan, app.encoding);
     if req.gen_request.stream {
         return Ok(Reply::Stream(Box::new(TokenStream::new(plan).with_tgi_end(end))));

@@ -49,7 +49,7 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8]) -> Outcome {
     let model = super::fine_tuned::resolve(app, &req.model)?;
     check_length(&req, model.context_window)?;
     let mut plan = app.sim.get().plan(Flavor::TokenIds(app.encoding), &req, &model, ctx.rng, ctx.unix_now.0);
-    super::prefix::admit(app, &req, 0, &mut plan);
+    super::prefix::admit(app, &req, 0, &mut plan)?;
     if let Some(id) = request_id {
         plan.meta.id = format!("generate-tokens-{id}");
     }

@@ -428,6 +428,14 @@ impl Conn {
             }
             self.core.timer.sleep_until_first((arrival + after).into_std()).await;
         }
+        // With an engine, `after` was a lower bound: wait for the step that samples the last token.
+        let mut after = after;
+        while let Some(later) =
+            summary.engine.as_ref().filter(|_| !after.is_zero()).and_then(|e| e.pending(arrival.elapsed()))
+        {
+            self.core.timer.sleep_until((arrival + later).into_std()).await;
+            after = later;
+        }
         self.queue(to, &full);
         self.bill(&summary, summary.generated, true);
         let ok = self.flush().await;

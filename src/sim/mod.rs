@@ -1,6 +1,7 @@
 //! Simulation: how long the output is and when each token is due, and the fake GPUs. Pure and
 //! runtime-free.
 
+pub mod engine;
 pub mod gpu;
 pub mod kv;
 mod latency;

@@ -55,7 +55,7 @@ fn create(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], request
     let mut plan = app.sim.get().plan(Flavor::Messages, &req.generation, &model, ctx.rng, ctx.unix_now.0);
     // The prompt takes KV blocks like any other; what the client is told it read from a cache is
     // Anthropic's explicit `cache_control` cache (`prompt_cache`), not the engine's prefix hits.
-    crate::openai::prefix::admit(app, &req.generation, 0, &mut plan);
+    crate::openai::prefix::admit(app, &req.generation, 0, &mut plan)?;
     plan.usage.cached_tokens = 0;
     if req.generation.stream {
         return Ok(Reply::Stream(Box::new(TokenStream::new(plan))));

@@ -256,6 +256,7 @@ struct CommonBody {
     user: Option<String>,
     store: Option<bool>,
     cache_salt: Option<String>,
+    priority: Option<i64>,
 }
 
 /// `stop`: one string or a list.
@@ -326,6 +327,8 @@ pub struct GenRequest {
     pub prompt_ids: Vec<u32>,
     /// vLLM's `cache_salt`: only requests with the same salt share cached prefixes.
     pub cache_salt: Option<String>,
+    /// vLLM's `priority` (lower runs first under `--scheduling-policy priority`).
+    pub priority: i64,
 }
 
 /// The share of the output spent reasoning at each `reasoning_effort`.
@@ -653,6 +656,7 @@ fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest
         audio: None,
         prompt_ids: count.ids,
         cache_salt: c.cache_salt,
+        priority: c.priority.unwrap_or(0),
     })
 }
 
@@ -752,6 +756,7 @@ const COMMON_FIELDS: &[(&str, Kind)] = &[
     ("store", Kind::Bool),
     ("service_tier", Kind::Str),
     ("cache_salt", Kind::Str),
+    ("priority", Kind::Int),
 ];
 const CHAT_FIELDS: &[(&str, Kind)] = &[
     ("messages", Kind::Array),

@@ -1,0 +1,300 @@
+//! One engine per worker core, and the handles through which requests meet it: a [`Ticket`]
+//! per sequence (dropping the last handle releases it at once), an [`EngineSchedule`] that
+//! turns its steps into token deadlines for the stream, and the gauges every core's engine
+//! feeds for the metrics. The only clock read here is one per request, at submission; after
+//! that, time comes from the stream's own `elapsed`.
+
+use std::{
+    cell::RefCell,
+    rc::Rc,
+    sync::{Mutex, OnceLock},
+    time::{Duration, Instant},
+};
+
+use super::{Config, Due, Engine, Event, QueueFull, SeqId, SeqSpec, StepTime};
+use crate::config::{EngineKind, ServerArgs};
+
+/// Models with gauges of their own; more share the last slot (`other`).
+const MAX_MODELS: usize = 128;
+
+/// One model's engine state, summed over the cores.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Gauges {
+    /// Sequences in a running batch.
+    pub running: i64,
+    /// Sequences waiting (new and preempted).
+    pub waiting: i64,
+    /// Preemptions since start.
+    pub preemptions: u64,
+    /// Requests refused because the queue was full.
+    pub rejections: u64,
+    /// Requests admitted for the first time, and their summed time in the queue, s.
+    pub admitted: u64,
+    /// Σ queue time of admitted requests, s.
+    pub queue_seconds: f64,
+}
+
+/// Per-model gauges, indexed by tag.
+static GAUGES: Mutex<Vec<(String, Gauges)>> = Mutex::new(Vec::new());
+
+/// The shared time base of every core's engine.
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+thread_local! {
+    static ENGINE: RefCell<Option<Rc<RefCell<Engine>>>> = const { RefCell::new(None) };
+}
+
+/// Time since the engines' epoch.
+fn now() -> Duration {
+    EPOCH.get_or_init(Instant::now).elapsed()
+}
+
+/// The engine settings of `args`, this core's share of the KV blocks among `workers` cores.
+pub fn config(args: &ServerArgs, workers: usize) -> Config {
+    let block_size = args.kv_cache_block_size.max(1);
+    let total = args.num_gpu_blocks.map_or(args.kv_cache_tokens / block_size, u64::from);
+    Config {
+        max_num_seqs: args.max_num_seqs as usize,
+        max_num_batched_tokens: args.max_num_batched_tokens,
+        max_num_queued: args.max_num_queued_requests.map(|n| n as usize),
+        step: args.step_time.unwrap_or_else(|| StepTime::preset(args.gpu)),
+        block_size,
+        num_blocks: (total / workers.max(1) as u64).max(1),
+        by_priority: args.scheduling_policy == crate::config::SchedulingPolicy::Priority,
+    }
+}
+
+/// This core's engine, made on first use.
+fn engine(args: &ServerArgs) -> Rc<RefCell<Engine>> {
+    ENGINE.with(|slot| {
+        slot.borrow_mut()
+            .get_or_insert_with(|| {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let workers = args.workers.map_or(cores, usize::from);
+                now();
+                Rc::new(RefCell::new(Engine::new(config(args, workers))))
+            })
+            .clone()
+    })
+}
+
+/// Whether an engine runs on some core (its metric families are shown only then).
+pub fn active() -> bool {
+    EPOCH.get().is_some()
+}
+
+/// Whether `args` turn the engine on.
+pub fn enabled(args: &ServerArgs) -> bool {
+    args.engine != EngineKind::Off
+}
+
+/// The tag of `model`'s gauges.
+pub fn tag(model: &str) -> u32 {
+    let mut gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = gauges.iter().position(|(m, _)| m == model) {
+        return i as u32;
+    }
+    if gauges.len() >= MAX_MODELS {
+        return (MAX_MODELS - 1) as u32;
+    }
+    let name = if gauges.len() == MAX_MODELS - 1 { "other" } else { model };
+    gauges.push((name.to_owned(), Gauges::default()));
+    (gauges.len() - 1) as u32
+}
+
+/// `model`'s gauges, if the engine has seen it.
+pub fn gauges(model: &str) -> Option<Gauges> {
+    let gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
+    gauges.iter().find(|(m, _)| m == model).map(|(_, g)| *g)
+}
+
+/// Every model's gauges summed.
+pub fn totals() -> Gauges {
+    let gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
+    gauges.iter().fold(Gauges::default(), |t, (_, g)| Gauges {
+        running: t.running + g.running,
+        waiting: t.waiting + g.waiting,
+        preemptions: t.preemptions + g.preemptions,
+        rejections: t.rejections + g.rejections,
+        admitted: t.admitted + g.admitted,
+        queue_seconds: t.queue_seconds + g.queue_seconds,
+    })
+}
+
+/// Applies the engine's state changes to the shared gauges (a lock only when there are some).
+fn publish(engine: &mut Engine) {
+    let mut events = engine.drain_events().peekable();
+    if events.peek().is_none() {
+        return;
+    }
+    let mut gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
+    for event in events {
+        let tag = match event {
+            Event::Queued(t)
+            | Event::Admitted(t, _)
+            | Event::Preempted(t)
+            | Event::LeftRunning(t)
+            | Event::LeftWaiting(t)
+            | Event::Rejected(t) => t,
+        };
+        let Some((_, g)) = gauges.get_mut(tag as usize) else { continue };
+        match event {
+            Event::Queued(_) => g.waiting += 1,
+            Event::Admitted(_, queued) => {
+                (g.waiting, g.running) = (g.waiting - 1, g.running + 1);
+                if let Some(q) = queued {
+                    g.admitted += 1;
+                    g.queue_seconds += q.as_secs_f64();
+                }
+            }
+            Event::Preempted(_) => {
+                (g.running, g.waiting, g.preemptions) = (g.running - 1, g.waiting + 1, g.preemptions + 1)
+            }
+            Event::LeftRunning(_) => g.running -= 1,
+            Event::LeftWaiting(_) => g.waiting -= 1,
+            Event::Rejected(_) => g.rejections += 1,
+        }
+    }
+}
+
+/// A sequence in this core's engine; the last handle dropped releases it.
+#[derive(Debug)]
+pub struct Ticket {
+    engine: Rc<RefCell<Engine>>,
+    id: SeqId,
+    /// When its request arrived, on the engines' time base.
+    origin: Duration,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut engine = self.engine.borrow_mut();
+        engine.release(self.id);
+        publish(&mut engine);
+    }
+}
+
+impl Ticket {
+    /// Advances the engine to `elapsed` after the request's arrival.
+    fn sync(&self, elapsed: Duration) {
+        let mut engine = self.engine.borrow_mut();
+        engine.advance_to(self.origin + elapsed);
+        publish(&mut engine);
+    }
+
+    /// A deadline on the engine's time base as an offset from the request's arrival.
+    fn offset(&self, due: Due) -> (Duration, bool) {
+        match due {
+            Due::At(t) => (t.saturating_sub(self.origin), true),
+            Due::AtLeast(t) => (t.saturating_sub(self.origin), false),
+        }
+    }
+}
+
+/// Submits a sequence to this core's engine, arriving now.
+pub fn submit(args: &ServerArgs, spec: SeqSpec) -> Result<Rc<Ticket>, QueueFull> {
+    let engine = engine(args);
+    let origin = now();
+    let id = {
+        let mut e = engine.borrow_mut();
+        let id = e.submit(origin, spec);
+        publish(&mut e);
+        id?
+    };
+    Ok(Rc::new(Ticket { engine, id, origin }))
+}
+
+/// Token deadlines from the engine: the end of the step that samples each token, as offsets
+/// from the request's arrival. `next` is exact once that step is simulated, a lower bound
+/// before; once handed out it only ever moves later.
+#[derive(Debug, Clone)]
+pub struct EngineSchedule {
+    ticket: Rc<Ticket>,
+    next: Duration,
+    exact: bool,
+    /// Injected stalls, added to every deadline.
+    offset: Duration,
+}
+
+impl EngineSchedule {
+    /// The schedule of `ticket`'s tokens.
+    pub fn new(ticket: Rc<Ticket>) -> Self {
+        let mut s = EngineSchedule { ticket, next: Duration::ZERO, exact: false, offset: Duration::ZERO };
+        s.refresh();
+        s
+    }
+
+    /// Brings the engine up to `elapsed`: every step started by then is simulated.
+    pub fn sync(&mut self, elapsed: Duration) {
+        self.ticket.sync(elapsed);
+        self.refresh();
+    }
+
+    fn refresh(&mut self) {
+        let due = self.ticket.engine.borrow().peek(self.ticket.id);
+        let (at, exact) = self.ticket.offset(due);
+        self.next = self.next.max(at + self.offset);
+        self.exact = exact;
+    }
+
+    /// The next token's deadline (a lower bound until its step is simulated).
+    pub fn peek(&self) -> Duration {
+        self.next
+    }
+
+    /// The next token's deadline; moves on to the one after.
+    pub fn advance(&mut self) -> Duration {
+        let due = self.next;
+        if self.exact {
+            self.ticket.engine.borrow_mut().take(self.ticket.id);
+            self.exact = false;
+            self.refresh();
+        }
+        due
+    }
+
+    /// A stall: every deadline from the next on moves `by` later.
+    pub fn delay(&mut self, by: Duration) {
+        self.offset += by;
+        self.next += by;
+    }
+
+    /// The `n`-th token's deadline (a lower bound until its step is simulated).
+    pub fn deadline_of(&self, n: u64) -> Duration {
+        let due = self.ticket.engine.borrow().deadline_of(self.ticket.id, n);
+        self.ticket.offset(due).0 + self.offset
+    }
+
+    /// A handle that tells when the whole reply of `n` tokens is complete.
+    pub fn completion(&self, n: u64) -> Completion {
+        Completion { ticket: self.ticket.clone(), n, offset: self.offset }
+    }
+}
+
+/// When a whole (non-streaming) reply is complete: the end of the step that samples its last
+/// token. Holds its sequence in the engine until dropped.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    ticket: Rc<Ticket>,
+    n: u64,
+    offset: Duration,
+}
+
+impl Completion {
+    /// `None` once the reply is complete at `elapsed` after arrival; else when to look again.
+    pub fn pending(&self, elapsed: Duration) -> Option<Duration> {
+        self.ticket.sync(elapsed);
+        let due = self.ticket.engine.borrow().deadline_of(self.ticket.id, self.n);
+        let (at, exact) = self.ticket.offset(due);
+        let at = at + self.offset;
+        (!exact || at > elapsed).then_some(at.max(elapsed))
+    }
+}
+
+impl PartialEq for Completion {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.ticket, &other.ticket) && self.n == other.n
+    }
+}
+
+impl Eq for Completion {}

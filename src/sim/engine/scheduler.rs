@@ -1,0 +1,581 @@
+//! A continuous-batching scheduler after vLLM's: a running set of at most `max_num_seqs`
+//! sequences, an FCFS waiting queue, a token budget per step shared by decodes and (chunked)
+//! prefills, KV blocks taken as sequences grow, and preemption by recompute when blocks run out.
+//!
+//! Sans-IO: time is passed in. Steps are simulated lazily: [`Engine::advance_to`] commits every
+//! step that starts by `now`, and a step starting at `s` holds the sequences submitted before
+//! `s`. A committed step's end is the deadline of every token it samples, and never changes.
+
+use std::{collections::VecDeque, time::Duration};
+
+use super::StepTime;
+
+/// The scheduler's limits and timing.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Most sequences in the running set (`--max-num-seqs`).
+    pub max_num_seqs: usize,
+    /// Most tokens computed per step (`--max-num-batched-tokens`).
+    pub max_num_batched_tokens: u64,
+    /// Most sequences waiting before new ones are refused (`--max-num-queued-requests`).
+    pub max_num_queued: Option<usize>,
+    /// The step-time model.
+    pub step: StepTime,
+    /// Tokens per KV block.
+    pub block_size: u64,
+    /// KV blocks this engine may hold.
+    pub num_blocks: u64,
+    /// Order the queue (and choose preemption victims) by priority, then arrival.
+    pub by_priority: bool,
+}
+
+/// A sequence to run.
+#[derive(Debug, Clone, Copy)]
+pub struct SeqSpec {
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Of them, those found in the prefix cache (not computed on first admission).
+    pub cached_tokens: u64,
+    /// Tokens to generate (at least 1).
+    pub output_tokens: u64,
+    /// Who it belongs to, for per-model gauges.
+    pub tag: u32,
+    /// Lower runs first when the engine orders by priority.
+    pub priority: i64,
+}
+
+/// Identifies a submitted sequence.
+pub type SeqId = u32;
+
+/// When a token is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Exactly then: the step that samples it is simulated.
+    At(Duration),
+    /// Not before then: its step is not simulated yet.
+    AtLeast(Duration),
+}
+
+/// The queue is full: vLLM's 503.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueFull;
+
+/// A change of a sequence's state, for the gauges kept outside the engine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Event {
+    /// Joined the waiting queue.
+    Queued(u32),
+    /// Left the queue for the running set after waiting this long (first admission only).
+    Admitted(u32, Option<Duration>),
+    /// Sent back to the queue, its KV freed.
+    Preempted(u32),
+    /// Left the running set (finished or released).
+    LeftRunning(u32),
+    /// Left the queue without running (released).
+    LeftWaiting(u32),
+    /// Refused: the queue was full.
+    Rejected(u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Waiting,
+    Running,
+    Done,
+}
+
+#[derive(Debug)]
+struct Seq {
+    spec: SeqSpec,
+    arrival: Duration,
+    phase: Phase,
+    /// Tokens whose KV is computed.
+    computed: u64,
+    /// Tokens sampled so far (kept across preemption: a resumed sequence goes on).
+    generated: u64,
+    /// KV blocks held.
+    blocks: u64,
+    /// Admitted at least once.
+    started: bool,
+    /// Sampled tokens' deadlines not yet taken, oldest first.
+    due: VecDeque<Duration>,
+    /// Tokens taken from `due`.
+    taken: u64,
+}
+
+impl Seq {
+    /// Tokens that need computing before the next sample: the prompt (and, after a preemption,
+    /// the output so far) in prefill, the last sampled token in decode.
+    fn pending(&self) -> u64 {
+        (self.spec.prompt_tokens + self.generated).saturating_sub(self.computed)
+    }
+
+    fn decoding(&self) -> bool {
+        self.generated > 0 && self.pending() == 1
+    }
+}
+
+/// One engine's state.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: Config,
+    seqs: Vec<Option<Seq>>,
+    vacant: Vec<SeqId>,
+    running: Vec<SeqId>,
+    waiting: VecDeque<SeqId>,
+    /// Blocks free (negative while the oldest sequence overcommits the cache).
+    free_blocks: i64,
+    /// When the next step may start: the end of the last one, or the time work arrived.
+    clock: Duration,
+    preemptions: u64,
+    steps: u64,
+    events: Vec<Event>,
+    sampled: Vec<SeqId>,
+}
+
+impl Engine {
+    /// An idle engine.
+    pub fn new(cfg: Config) -> Self {
+        let free_blocks = cfg.num_blocks.max(1) as i64;
+        Engine {
+            cfg,
+            seqs: Vec::new(),
+            vacant: Vec::new(),
+            running: Vec::new(),
+            waiting: VecDeque::new(),
+            free_blocks,
+            clock: Duration::ZERO,
+            preemptions: 0,
+            steps: 0,
+            events: Vec::new(),
+            sampled: Vec::new(),
+        }
+    }
+
+    /// The limits and timing.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Queues `spec` at `now`, or refuses it when the queue is full.
+    pub fn submit(&mut self, now: Duration, spec: SeqSpec) -> Result<SeqId, QueueFull> {
+        self.advance_to(now);
+        if self.cfg.max_num_queued.is_some_and(|max| self.waiting.len() >= max) {
+            self.events.push(Event::Rejected(spec.tag));
+            return Err(QueueFull);
+        }
+        if self.running.is_empty() && self.waiting.is_empty() {
+            self.clock = self.clock.max(now);
+        }
+        let spec = SeqSpec {
+            output_tokens: spec.output_tokens.max(1),
+            cached_tokens: spec.cached_tokens.min(spec.prompt_tokens.saturating_sub(1)),
+            ..spec
+        };
+        let seq = Seq {
+            spec,
+            arrival: now,
+            phase: Phase::Waiting,
+            computed: 0,
+            generated: 0,
+            blocks: 0,
+            started: false,
+            due: VecDeque::new(),
+            taken: 0,
+        };
+        let id = match self.vacant.pop() {
+            Some(id) => {
+                self.seqs[id as usize] = Some(seq);
+                id
+            }
+            None => {
+                self.seqs.push(Some(seq));
+                (self.seqs.len() - 1) as SeqId
+            }
+        };
+        self.enqueue(id, false);
+        self.events.push(Event::Queued(spec.tag));
+        self.advance_to(now);
+        Ok(id)
+    }
+
+    /// Simulates every step that starts by `now`.
+    pub fn advance_to(&mut self, now: Duration) {
+        while self.clock <= now && !(self.running.is_empty() && self.waiting.is_empty()) {
+            if !self.step() {
+                break;
+            }
+        }
+    }
+
+    /// The deadline of `id`'s next untaken token.
+    pub fn peek(&self, id: SeqId) -> Due {
+        let seq = self.seq(id);
+        match seq.due.front() {
+            Some(&at) => Due::At(at),
+            None => Due::AtLeast(self.clock + self.cfg.step.min_step()),
+        }
+    }
+
+    /// Takes `id`'s next token: the stream has sent it.
+    pub fn take(&mut self, id: SeqId) {
+        let seq = self.seq_mut(id);
+        if seq.due.pop_front().is_some() {
+            seq.taken += 1;
+        }
+    }
+
+    /// The deadline of `id`'s `n`-th token (1-based), without taking any.
+    pub fn deadline_of(&self, id: SeqId, n: u64) -> Due {
+        let seq = self.seq(id);
+        let n = n.clamp(1, seq.spec.output_tokens);
+        match n.checked_sub(seq.taken + 1).and_then(|i| seq.due.get(i as usize)) {
+            Some(&at) => Due::At(at),
+            None if n <= seq.taken => Due::At(Duration::ZERO),
+            None => {
+                let steps = (n - seq.generated) as u32;
+                Due::AtLeast(self.clock + self.cfg.step.min_step() * steps)
+            }
+        }
+    }
+
+    /// `id` is gone (finished, or its client left): it leaves the running set or the queue
+    /// and frees its blocks at once.
+    pub fn release(&mut self, id: SeqId) {
+        let Some(seq) = self.seqs.get_mut(id as usize).and_then(Option::take) else { return };
+        self.free_blocks += seq.blocks as i64;
+        match seq.phase {
+            Phase::Running => {
+                self.running.retain(|&r| r != id);
+                self.events.push(Event::LeftRunning(seq.spec.tag));
+            }
+            Phase::Waiting => {
+                self.waiting.retain(|&w| w != id);
+                self.events.push(Event::LeftWaiting(seq.spec.tag));
+            }
+            Phase::Done => {}
+        }
+        self.vacant.push(id);
+    }
+
+    /// State changes since the last call.
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
+        self.events.drain(..)
+    }
+
+    /// Sequences running and waiting.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.running.len(), self.waiting.len())
+    }
+
+    /// Preemptions since start.
+    pub fn preemptions(&self) -> u64 {
+        self.preemptions
+    }
+
+    /// Steps simulated since start.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// KV blocks held by sequences.
+    pub fn used_blocks(&self) -> u64 {
+        (self.cfg.num_blocks.max(1) as i64 - self.free_blocks).max(0) as u64
+    }
+
+    fn seq(&self, id: SeqId) -> &Seq {
+        self.seqs[id as usize].as_ref().expect("a live sequence")
+    }
+
+    fn seq_mut(&mut self, id: SeqId) -> &mut Seq {
+        self.seqs[id as usize].as_mut().expect("a live sequence")
+    }
+
+    fn blocks_for(&self, tokens: u64) -> u64 {
+        tokens.div_ceil(self.cfg.block_size.max(1))
+    }
+
+    /// Simulates the step starting at `self.clock`; false when it could schedule nothing.
+    fn step(&mut self) -> bool {
+        let start = self.clock;
+        let mut budget = self.cfg.max_num_batched_tokens.max(1);
+        let (mut prefill, mut decode, mut context) = (0, 0, 0);
+        let mut preempted = false;
+        self.sampled.clear();
+        // Running sequences first, in admission order; the newest make room when blocks run out.
+        let mut i = 0;
+        while i < self.running.len() && budget > 0 {
+            let id = self.running[i];
+            let (chunk, grow, decoding, computed) = {
+                let seq = self.seq(id);
+                let chunk = seq.pending().min(budget);
+                (chunk, self.blocks_for(seq.computed + chunk).saturating_sub(seq.blocks), seq.decoding(), seq.computed)
+            };
+            while grow as i64 > self.free_blocks && self.running.len() > i + 1 {
+                let victim = self.victim(i);
+                self.preempt(victim);
+                preempted = true;
+            }
+            if grow as i64 > self.free_blocks && i > 0 {
+                let me = self.running.pop().expect("itself");
+                self.preempt(me);
+                preempted = true;
+                break;
+            }
+            // The oldest sequence always runs, overcommitting if it alone exceeds the cache.
+            self.take_blocks(id, grow);
+            if decoding {
+                decode += 1;
+                context += computed;
+            } else {
+                prefill += chunk;
+            }
+            budget -= chunk;
+            self.compute(id, chunk);
+            i += 1;
+        }
+        // Then waiting sequences, unless this step had to preempt (as vLLM does).
+        while !preempted && budget > 0 && self.running.len() < self.cfg.max_num_seqs.max(1) {
+            let Some(&id) = self.waiting.front() else { break };
+            let (chunk, grow) = {
+                let seq = self.seq(id);
+                let base = if seq.started { 0 } else { seq.spec.cached_tokens };
+                let chunk = (seq.spec.prompt_tokens + seq.generated - base).min(budget);
+                (chunk, self.blocks_for(base + chunk))
+            };
+            if grow as i64 > self.free_blocks && !self.running.is_empty() {
+                break;
+            }
+            self.waiting.pop_front();
+            self.running.push(id);
+            self.take_blocks(id, grow);
+            let seq = self.seq_mut(id);
+            if !seq.started {
+                seq.computed = seq.spec.cached_tokens;
+            }
+            seq.phase = Phase::Running;
+            let queued = (!seq.started).then(|| start.saturating_sub(seq.arrival));
+            seq.started = true;
+            let tag = seq.spec.tag;
+            self.events.push(Event::Admitted(tag, queued));
+            prefill += chunk;
+            budget -= chunk;
+            self.compute(id, chunk);
+        }
+        if self.sampled.is_empty() && prefill == 0 {
+            return false;
+        }
+        let end = start + self.cfg.step.duration(prefill, decode, context);
+        self.clock = end;
+        self.steps += 1;
+        for k in 0..self.sampled.len() {
+            let id = self.sampled[k];
+            let seq = self.seq_mut(id);
+            seq.generated += 1;
+            seq.due.push_back(end);
+            if seq.generated >= seq.spec.output_tokens {
+                seq.phase = Phase::Done;
+                let (blocks, tag) = (seq.blocks, seq.spec.tag);
+                seq.blocks = 0;
+                self.free_blocks += blocks as i64;
+                self.running.retain(|&r| r != id);
+                self.events.push(Event::LeftRunning(tag));
+            }
+        }
+        true
+    }
+
+    /// Computes `chunk` of `id`'s pending tokens; it samples a token when none remain.
+    fn compute(&mut self, id: SeqId, chunk: u64) {
+        let seq = self.seq_mut(id);
+        seq.computed += chunk;
+        if seq.pending() == 0 {
+            self.sampled.push(id);
+        }
+    }
+
+    fn take_blocks(&mut self, id: SeqId, n: u64) {
+        self.free_blocks -= n as i64;
+        self.seq_mut(id).blocks += n;
+    }
+
+    /// Orders by (priority, arrival) when the engine does, else a new sequence goes last and a
+    /// preempted one first.
+    fn key(&self, id: SeqId) -> (i64, Duration) {
+        let seq = self.seq(id);
+        (seq.spec.priority, seq.arrival)
+    }
+
+    fn enqueue(&mut self, id: SeqId, preempted: bool) {
+        if !self.cfg.by_priority {
+            return if preempted { self.waiting.push_front(id) } else { self.waiting.push_back(id) };
+        }
+        let key = self.key(id);
+        let at = self.waiting.iter().position(|&w| self.key(w) > key).unwrap_or(self.waiting.len());
+        self.waiting.insert(at, id);
+    }
+
+    /// The running sequence after index `i` to preempt: the newest, or by priority the one
+    /// that would run last.
+    fn victim(&mut self, i: usize) -> SeqId {
+        let at = match self.cfg.by_priority {
+            false => self.running.len() - 1,
+            true => (i + 1..self.running.len()).max_by_key(|&j| self.key(self.running[j])).expect("a later one"),
+        };
+        self.running.remove(at)
+    }
+
+    /// Recompute preemption: `id` frees its KV and goes back to the front of the queue.
+    fn preempt(&mut self, id: SeqId) {
+        let seq = self.seq_mut(id);
+        let (blocks, tag) = (seq.blocks, seq.spec.tag);
+        seq.blocks = 0;
+        seq.computed = 0;
+        seq.phase = Phase::Waiting;
+        self.free_blocks += blocks as i64;
+        self.enqueue(id, true);
+        self.preemptions += 1;
+        self.events.push(Event::Preempted(tag));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// 10 ms per step plus 1 ms per 100 prompt tokens; `seqs` running at most.
+    fn engine(seqs: usize, blocks: u64) -> Engine {
+        Engine::new(Config {
+            max_num_seqs: seqs,
+            max_num_batched_tokens: 512,
+            max_num_queued: None,
+            step: StepTime { a: 10_000.0, b: 10.0, c: 0.0, d: 0.0 },
+            block_size: 16,
+            num_blocks: blocks,
+            by_priority: false,
+        })
+    }
+
+    fn spec(prompt: u64, output: u64) -> SeqSpec {
+        SeqSpec { prompt_tokens: prompt, cached_tokens: 0, output_tokens: output, tag: 0, priority: 0 }
+    }
+
+    /// Takes every token of `id` up to `until`, returning their deadlines.
+    fn drain(e: &mut Engine, id: SeqId, until: Duration) -> Vec<Duration> {
+        e.advance_to(until);
+        let mut out = Vec::new();
+        while let Due::At(at) = e.peek(id) {
+            out.push(at);
+            e.take(id);
+        }
+        out
+    }
+
+    #[test]
+    fn one_sequence_prefills_then_decodes_step_by_step() {
+        let mut e = engine(4, 100);
+        let id = e.submit(Duration::ZERO, spec(100, 3)).unwrap();
+        assert_eq!(e.counts(), (1, 0));
+        assert_eq!(e.peek(id), Due::At(11 * MS), "prefill step: 10 ms + 100 × 10 µs");
+        assert_eq!(drain(&mut e, id, Duration::from_secs(1)), [11 * MS, 21 * MS, 31 * MS]);
+        assert_eq!(e.counts(), (0, 0), "done: it left the running set");
+    }
+
+    #[test]
+    fn a_queue_forms_past_max_num_seqs_and_drains_fcfs() {
+        let mut e = engine(2, 1000);
+        let ids: Vec<_> = (0..4).map(|_| e.submit(Duration::ZERO, spec(0, 3)).unwrap()).collect();
+        assert_eq!(e.counts(), (1, 3), "the first step started with the first arrival");
+        e.advance_to(10 * MS);
+        assert_eq!(e.counts(), (2, 2), "the next step admits one more: the set is full");
+        let firsts: Vec<_> = ids.iter().map(|&id| drain(&mut e, id, Duration::from_secs(1))[0]).collect();
+        // c waits for a's last token (the step ending at 30 ms), d for b's.
+        assert_eq!(firsts, [10 * MS, 20 * MS, 40 * MS, 50 * MS]);
+        assert_eq!(e.counts(), (0, 0));
+    }
+
+    #[test]
+    fn steps_in_flight_are_not_joined_later_deadlines_never_move_earlier() {
+        let mut e = engine(8, 1000);
+        let a = e.submit(Duration::ZERO, spec(0, 3)).unwrap();
+        let b = e.submit(5 * MS, spec(0, 1)).unwrap();
+        assert_eq!(e.peek(a), Due::At(10 * MS));
+        assert_eq!(e.peek(b), Due::AtLeast(20 * MS), "b joins the step after the one in flight");
+        e.advance_to(10 * MS);
+        assert_eq!(e.peek(b), Due::At(20 * MS));
+        e.release(b);
+        assert_eq!(drain(&mut e, a, Duration::from_secs(1)), [10 * MS, 20 * MS, 30 * MS]);
+    }
+
+    #[test]
+    fn chunked_prefill_shares_the_token_budget() {
+        let mut e = engine(8, 1000);
+        let long = e.submit(Duration::ZERO, spec(1000, 1)).unwrap();
+        // 512 + 488 tokens over two steps: 15.12 ms and 14.88 ms.
+        assert_eq!(drain(&mut e, long, Duration::from_secs(1)), [Duration::from_micros(15_120 + 14_880)]);
+    }
+
+    #[test]
+    fn blocks_running_out_preempt_the_newest_which_resumes_its_tokens() {
+        // 4 blocks of 16 tokens; two sequences of 16 + 40 tokens cannot both fit.
+        let mut e = engine(8, 4);
+        let a = e.submit(Duration::ZERO, spec(16, 40)).unwrap();
+        let b = e.submit(Duration::ZERO, spec(16, 40)).unwrap();
+        let (mut got_a, mut got_b) = (Vec::new(), Vec::new());
+        let mut now = Duration::ZERO;
+        while got_a.len() < 40 || got_b.len() < 40 {
+            now += MS;
+            got_a.extend(drain(&mut e, a, now));
+            got_b.extend(drain(&mut e, b, now));
+        }
+        assert!(e.preemptions() > 0, "the cache ran out");
+        assert!(got_a.windows(2).all(|w| w[0] < w[1]) && got_b.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(e.used_blocks(), 0, "every block came back");
+        assert_eq!(e.counts(), (0, 0));
+    }
+
+    #[test]
+    fn the_queue_cap_refuses_and_released_sequences_leave_at_once() {
+        let mut e = engine(1, 100);
+        e.cfg.max_num_queued = Some(1);
+        let a = e.submit(Duration::ZERO, spec(0, 100)).unwrap();
+        let b = e.submit(Duration::ZERO, spec(0, 2)).unwrap();
+        assert_eq!(e.submit(Duration::ZERO, spec(0, 1)), Err(QueueFull));
+        assert!(e.drain_events().any(|ev| ev == Event::Rejected(0)));
+        e.release(a);
+        e.advance_to(10 * MS);
+        assert_eq!(e.counts(), (1, 0), "b took a's place at the next step");
+        assert_eq!(e.peek(b), Due::At(20 * MS));
+    }
+
+    #[test]
+    fn cached_prefix_tokens_are_not_prefilled() {
+        let mut e = engine(8, 100);
+        let id = e.submit(Duration::ZERO, SeqSpec { cached_tokens: 96, ..spec(100, 1) }).unwrap();
+        assert_eq!(e.peek(id), Due::At(Duration::from_micros(10_040)));
+    }
+
+    #[test]
+    fn by_priority_the_lowest_value_is_admitted_first() {
+        let mut e = engine(1, 100);
+        e.cfg.by_priority = true;
+        let first = e.submit(Duration::ZERO, spec(0, 2)).unwrap();
+        let low = e.submit(Duration::ZERO, SeqSpec { priority: 5, ..spec(0, 1) }).unwrap();
+        let high = e.submit(Duration::ZERO, SeqSpec { priority: -1, ..spec(0, 1) }).unwrap();
+        e.advance_to(Duration::from_secs(1));
+        assert_eq!(e.peek(first), Due::At(10 * MS));
+        assert_eq!(e.peek(high), Due::At(30 * MS), "high waits only for the running one");
+        assert_eq!(e.peek(low), Due::At(40 * MS));
+    }
+
+    #[test]
+    fn a_whole_reply_is_due_at_its_last_step() {
+        let mut e = engine(8, 100);
+        let id = e.submit(Duration::ZERO, spec(0, 5)).unwrap();
+        assert_eq!(e.deadline_of(id, 5), Due::AtLeast(50 * MS), "a lower bound before it is simulated");
+        e.advance_to(Duration::from_secs(1));
+        assert_eq!(e.deadline_of(id, 5), Due::At(50 * MS));
+    }
+}

@@ -1,0 +1,174 @@
+//! The simulated engine over real sockets: a queue forms past `--max-num-seqs`, TTFT follows
+//! the step-time model, preemption keeps every stream exact, the queue cap answers 503, and
+//! non-streaming replies wait for their last step. One worker: one exact engine; steps of a
+//! fixed 10 ms (`--step-time 10000,0,0`) so that expected times are plain arithmetic.
+
+mod common;
+
+use std::{
+    net::{SocketAddr, TcpStream},
+    thread,
+    time::{Duration, Instant},
+};
+
+use common::{Conn, Server, chat};
+
+const STEP_MS: f64 = 10.0;
+
+fn engine(extra: &[&str]) -> Server {
+    let mut args = vec!["--engine", "vllm", "--workers", "1", "--step-time", "10000,0,0", "--dcgm-port", "off"];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+/// One stream of `tokens` tokens: its send time, each content token's arrival, and its usage.
+struct Streamed {
+    sent: Instant,
+    tokens: Vec<Instant>,
+    completion_tokens: u64,
+}
+
+impl Streamed {
+    fn ttft_ms(&self) -> f64 {
+        (self.tokens[0] - self.sent).as_secs_f64() * 1e3
+    }
+}
+
+fn stream(addr: SocketAddr, tokens: u64) -> Streamed {
+    let mut c = Conn::new(TcpStream::connect(addr).unwrap());
+    let extra =
+        format!(r#""max_tokens":{tokens},"ignore_eos":true,"stream":true,"stream_options":{{"include_usage":true}}"#);
+    let sent = Instant::now();
+    c.send("POST", "/v1/chat/completions", Some(&chat("m", "x", &extra)), &[]);
+    let events = c.timed_events();
+    let content = |e: &serde_json::Value| e["choices"][0]["delta"]["content"].as_str().is_some_and(|t| !t.is_empty());
+    let usage = events.iter().find_map(|(_, e)| e["usage"]["completion_tokens"].as_u64());
+    Streamed {
+        sent,
+        tokens: events.iter().filter(|(_, e)| content(e)).map(|(t, _)| *t).collect(),
+        completion_tokens: usage.expect("a usage chunk"),
+    }
+}
+
+/// A vLLM gauge or counter of model `m` from `/metrics`.
+fn metric(s: &Server, name: &str) -> f64 {
+    metric_at(s, "/metrics", name)
+}
+
+/// A gauge or counter of model `m` from the exposition at `path`.
+fn metric_at(s: &Server, path: &str, name: &str) -> f64 {
+    let text = s.request("GET", path, None).text();
+    let prefix = format!("{name}{{model_name=\"m\"");
+    let line = text.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no {name}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_queue_forms_past_max_num_seqs_and_waits_one_generation() {
+    let s = engine(&["--max-num-seqs", "4"]);
+    let tokens = 20;
+    let handles: Vec<_> = (0..8).map(|_| thread::spawn(move || stream(s.addr, tokens))).collect();
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(metric(&s, "vllm:num_requests_running"), 4.0);
+    assert_eq!(metric(&s, "vllm:num_requests_waiting"), 4.0);
+    assert_eq!(metric_at(&s, "/sglang/metrics", "sglang:num_queue_reqs"), 4.0);
+    assert_eq!(s.request("GET", "/dynamo/metrics/json", None).json()["queue"]["current_depth"], 4);
+    let mut ttft: Vec<f64> = handles.into_iter().map(|h| h.join().unwrap()).map(|r| r.ttft_ms()).collect();
+    ttft.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let generation = tokens as f64 * STEP_MS;
+    assert!(ttft[3] < 4.0 * STEP_MS + 20.0, "the first four start at once: {ttft:?}");
+    let later = ttft[4] - ttft[3];
+    assert!((generation - 4.0 * STEP_MS..generation + 4.0 * STEP_MS).contains(&later), "queued {later} ms: {ttft:?}");
+    assert_eq!(metric(&s, "vllm:num_requests_running"), 0.0);
+    assert_eq!(metric(&s, "vllm:num_requests_waiting"), 0.0);
+}
+
+#[test]
+fn ttft_grows_with_queue_depth_as_the_step_model_says() {
+    // One sequence at a time, 5 tokens each: request k's first token ends step 5k + 1.
+    let s = engine(&["--max-num-seqs", "1"]);
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            thread::sleep(Duration::from_millis(2));
+            thread::spawn(move || stream(s.addr, 5))
+        })
+        .collect();
+    let mut runs: Vec<Streamed> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    // Served in arrival order (threads may overtake each other on the way to the server).
+    runs.sort_by_key(|r| r.tokens[0]);
+    let origin = runs.iter().map(|r| r.sent).min().unwrap();
+    for (k, r) in runs.iter().enumerate() {
+        let since_first = (r.tokens[0] - origin).as_secs_f64() * 1e3;
+        let model = (5 * k + 1) as f64 * STEP_MS;
+        assert!((since_first - model).abs() < 8.0, "request {k}: first token at {since_first} ms, model {model} ms");
+        assert_eq!(r.tokens.len(), 5);
+    }
+}
+
+#[test]
+fn preemption_keeps_every_stream_exact() {
+    // 6 blocks of 16 tokens for 4 sequences of ~10 + 40 tokens (4 blocks each).
+    let s = engine(&["--max-num-seqs", "8", "--num-gpu-blocks", "6", "--block-size", "16"]);
+    let handles: Vec<_> = (0..4).map(|_| thread::spawn(move || stream(s.addr, 40))).collect();
+    for r in handles.into_iter().map(|h| h.join().unwrap()) {
+        assert_eq!((r.tokens.len(), r.completion_tokens), (40, 40));
+        assert!(r.tokens.windows(2).all(|w| w[0] <= w[1]));
+    }
+    assert!(metric(&s, "vllm:num_preemptions_total") > 0.0, "the cache ran out");
+    assert_eq!(metric(&s, "vllm:num_requests_running"), 0.0);
+}
+
+#[test]
+fn a_full_queue_answers_503() {
+    let s = engine(&["--max-num-seqs", "1", "--max-num-queued-requests", "2"]);
+    let handles: Vec<_> = (0..3).map(|_| thread::spawn(move || stream(s.addr, 30))).collect();
+    thread::sleep(Duration::from_millis(60));
+    let refused = s.post("/v1/chat/completions", &chat("m", "x", r#""max_tokens":5,"stream":true"#));
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(refused.text().contains("max_num_queued_requests"));
+    for r in handles.into_iter().map(|h| h.join().unwrap()) {
+        assert_eq!(r.completion_tokens, 30);
+    }
+    assert_eq!(metric(&s, "vllm:admission_rejections_total"), 1.0);
+    let prioritised = s.post("/v1/chat/completions", &chat("m", "x", r#""max_tokens":5,"priority":3"#));
+    assert_eq!(prioritised.status, 400, "priority needs --scheduling-policy priority");
+    assert!(prioritised.text().contains("Priority scheduling is not enabled"));
+}
+
+#[test]
+fn non_streaming_replies_wait_for_their_last_step() {
+    let s = engine(&["--max-num-seqs", "1"]);
+    let body = chat("m", "x", r#""max_tokens":10,"ignore_eos":true"#);
+    let handles: Vec<_> = (0..2)
+        .map(|i| {
+            let (addr, body) = (s.addr, body.clone());
+            thread::sleep(Duration::from_millis(3 * i));
+            thread::spawn(move || {
+                let sent = Instant::now();
+                let r = common::spawn_post(addr, "/v1/chat/completions", body).join().unwrap();
+                assert_eq!(r.json()["usage"]["completion_tokens"], 10);
+                sent.elapsed().as_secs_f64() * 1e3
+            })
+        })
+        .collect();
+    let mut took: Vec<f64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    // Whichever reached the server first runs first (threads may overtake each other).
+    took.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    assert!((95.0..140.0).contains(&took[0]), "first reply after 10 steps: {took:?}");
+    assert!((190.0..240.0).contains(&took[1]), "the second waited for the first: {took:?}");
+}
+
+#[test]
+fn a_client_that_leaves_frees_its_place_at_once() {
+    let s = engine(&["--max-num-seqs", "1"]);
+    let mut gone = Conn::new(TcpStream::connect(s.addr).unwrap());
+    let body = chat("m", "x", r#""max_tokens":100,"ignore_eos":true,"stream":true"#);
+    gone.send("POST", "/v1/chat/completions", Some(&body), &[]);
+    thread::sleep(Duration::from_millis(50));
+    drop(gone);
+    // The server notices at the stream's next token (one 10 ms step) and releases its sequence.
+    thread::sleep(Duration::from_millis(30));
+    let next = stream(s.addr, 3);
+    assert!(next.ttft_ms() < 4.0 * STEP_MS, "the next request ran at once: TTFT {} ms", next.ttft_ms());
+    assert_eq!(metric(&s, "vllm:num_requests_running"), 0.0);
+}
