@@ -36,7 +36,7 @@ fn admin_key_guards_the_config() {
     let off = serde_json::json!({"rpm": null, "tpm": null, "rpd": null, "tpd": null});
     assert_eq!(
         r.json(),
-        serde_json::json!({"ttft": "0:0", "itl": "0:0", "output_len": "100:50", "fault_rates": [], "rate_limits": off})
+        serde_json::json!({"ttft": "0:0", "itl": "0:0", "output_len": "100:50", "fault_rates": [], "rate_limits": off, "scenario": null})
     );
     assert_eq!(call(&s, "GET", "/v1/models", None, ADMIN).status, 401, "the admin key is for admin routes");
     assert_eq!(call(&s, "GET", "/v1/models", None, USER).status, 200);
@@ -135,4 +135,83 @@ fn rate_limits_change_live() {
     assert_eq!((r["rate_limits"]["rpm"].as_u64(), r["itl"].as_str()), (Some(100_000), Some("0:0")));
     assert_eq!(patch(&s, r#"{"rate_limits": null}"#).json()["rate_limits"]["rpm"], serde_json::Value::Null);
     assert_eq!(models().header("x-ratelimit-limit-requests"), None);
+}
+
+/// The phase `/admin/config` shows, and its loop.
+fn phase(s: &Server) -> (Option<String>, u64) {
+    let v = call(s, "GET", "/admin/config", None, ADMIN).json();
+    (v["scenario"]["phase"].as_str().map(str::to_owned), v["scenario"]["round"].as_u64().unwrap())
+}
+
+/// Polls until `name` is the phase of loop `round`; when it was first seen.
+fn wait_for(s: &Server, name: &str, round: u64) -> Instant {
+    let t = Instant::now();
+    while phase(s) != (Some(name.to_owned()), round) {
+        assert!(t.elapsed() < Duration::from_secs(5), "phase {name} of loop {round} never came: {:?}", phase(s));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Instant::now()
+}
+
+#[test]
+fn a_scenario_changes_settings_at_its_offsets_and_loops() {
+    let script = common::temp_file(
+        "scenario.toml",
+        br#"loop_every = "1800ms"
+[[phase]]
+name = "calm"
+at = "0s"
+set = { ttft = "0:0", fault_rates = [] }
+[[phase]]
+name = "errors"
+at = "600ms"
+set = { fault_rates = ["503=1@/v1/chat/completions"] }
+[[phase]]
+name = "slow"
+at = "1.2s"
+set = { fault_rates = [], ttft = "300:0" }
+"#,
+    );
+    let s = Server::start(&["--admin-key", "sk-admin", "--itl", "0:0", "--scenario", script.to_str().unwrap()]);
+    let chat_call = || {
+        let t = Instant::now();
+        let r = s.post(CHAT, &chat("gpt-4o", "hi", r#""max_tokens":2"#));
+        (r.status, t.elapsed())
+    };
+    wait_for(&s, "calm", 0);
+    let (status, took) = chat_call();
+    assert!(status == 200 && took < Duration::from_millis(250), "calm: {status} in {took:?}");
+
+    let errors = wait_for(&s, "errors", 0);
+    assert_eq!(chat_call().0, 503, "errors: every chat fails");
+    assert_eq!(s.request("GET", "/v1/models", None).status, 200, "the scoped rule only");
+    let metrics = s.request("GET", "/metrics", None).text();
+    assert!(metrics.contains("fakeai_scenario_phase{name=\"errors\",index=\"1\"} 1"), "{metrics}");
+    assert!(metrics.contains("fakeai_scenario_phase{name=\"calm\",index=\"0\"} 0"));
+
+    let slow = wait_for(&s, "slow", 0);
+    let (status, took) = chat_call();
+    assert!(status == 200 && took >= Duration::from_millis(300), "slow: {status} in {took:?}");
+    let gap = slow - errors;
+    assert!(gap >= Duration::from_millis(500) && gap <= Duration::from_millis(800), "600 ms apart: {gap:?}");
+
+    let again = wait_for(&s, "calm", 1);
+    let gap = again - slow;
+    assert!(gap >= Duration::from_millis(500) && gap <= Duration::from_millis(800), "looped 600 ms later: {gap:?}");
+    let (status, took) = chat_call();
+    assert!(status == 200 && took < Duration::from_millis(250), "calm again: {status} in {took:?}");
+    assert!(s.request("GET", "/metrics", None).text().contains("fakeai_scenario_round 1"));
+}
+
+#[test]
+fn a_bad_scenario_stops_the_server_from_starting() {
+    let script = common::temp_file("bad-scenario.toml", b"[[phase]]\nname = \"x\"\nat = 0\nset = { itl = \"fast\" }\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fakeai"))
+        .args(["server", "--host", "127.0.0.1", "--port", "0", "--scenario", script.to_str().unwrap()])
+        .env("FAKEAI_DCGM_PORT", "off")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("scenario phase \"x\"") && stderr.contains("itl"), "{stderr}");
 }

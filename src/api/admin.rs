@@ -2,6 +2,8 @@
 //! `itl`), output length, fault rates and rate limits. A change applies to requests admitted
 //! afterwards; a stream in flight keeps the plan it was admitted with.
 
+use std::{sync::Arc, time::Instant};
+
 use serde_json::{Map, Value, json};
 
 use super::{Ctx, Full, Outcome, Request};
@@ -11,7 +13,11 @@ use crate::{
     generation::SimConfig,
     router::Route,
     sim::{Latency, LengthDist},
-    state::{faults::Rule, ratelimit::Limits},
+    state::{
+        faults::Rule,
+        ratelimit::Limits,
+        scenario::{Progress, Script},
+    },
 };
 
 /// The routes (an admin key once `--admin-key` is set).
@@ -28,6 +34,13 @@ fn view(app: &App) -> Value {
         "output_len": sim.output_len.to_string(),
         "fault_rates": rates,
         "rate_limits": limits_json(app.state.auth.limits()),
+        "scenario": app.state.scenario.snapshot().map(|s| json!({
+            "phase": s.phase.map(|i| s.names[i].clone()),
+            "index": s.phase,
+            "round": s.round,
+            "changes": s.changes,
+            "loop": s.looping,
+        })),
     })
 }
 
@@ -153,4 +166,63 @@ fn text(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// Starts `--scenario`'s runner: a thread that sleeps until each phase and applies it as a
+/// PATCH would. The script is checked first, every phase's settings included: a bad one stops
+/// the server from starting.
+pub fn spawn_scenario(app: Arc<App>) -> std::io::Result<()> {
+    let Some(path) = &app.args.scenario else { return Ok(()) };
+    let script = Script::load(path).and_then(|s| check(&app, s)).map_err(std::io::Error::other)?;
+    app.state.scenario.begin(script.clone());
+    std::thread::Builder::new().name("fakeai-scenario".into()).spawn(move || run_scenario(&app, &script))?;
+    Ok(())
+}
+
+/// `script`, once each phase's settings are known to apply.
+fn check(app: &App, script: Script) -> Result<Script, String> {
+    for phase in &script.phases {
+        let mut sim = (*app.sim.get()).clone();
+        apply(&mut sim, Limits::default(), &phase.set)
+            .map_err(|e| format!("scenario phase {:?}: {}", phase.name, e.message))?;
+    }
+    Ok(script)
+}
+
+fn run_scenario(app: &App, script: &Script) {
+    let start = Instant::now();
+    let mut last = None;
+    loop {
+        let elapsed = start.elapsed();
+        let pos = script.position(elapsed);
+        if last != Some(pos) {
+            if let Some(phase) = pos.phase.map(|i| &script.phases[i])
+                && let Err(e) = reconfigure(app, &phase.set)
+            {
+                eprintln!("fakeai: scenario phase {:?}: {}", phase.name, e.message);
+            }
+            app.state.scenario.record(pos);
+            last = Some(pos);
+        }
+        match script.next_change(elapsed) {
+            Some(at) => std::thread::sleep(at.saturating_sub(start.elapsed())),
+            None => return,
+        }
+    }
+}
+
+/// Appends `fakeai_scenario_phase{name}` (1 for the phase in force, 0 for the others) and the
+/// loop and change counts (nothing without a scenario).
+pub fn render_scenario(progress: &Progress, out: &mut String) {
+    use std::fmt::Write;
+    let Some(s) = progress.snapshot() else { return };
+    let name = "fakeai_scenario_phase";
+    let _ = writeln!(out, "# HELP {name} The --scenario phase in force (1), by name.\n# TYPE {name} gauge");
+    for (i, phase) in s.names.iter().enumerate() {
+        let _ = writeln!(out, "{name}{{name=\"{phase}\",index=\"{i}\"}} {}", u8::from(s.phase == Some(i)));
+    }
+    let _ = writeln!(out, "# HELP fakeai_scenario_round The --scenario loop in force (0 first).");
+    let _ = writeln!(out, "# TYPE fakeai_scenario_round gauge\nfakeai_scenario_round {}", s.round);
+    let _ = writeln!(out, "# HELP fakeai_scenario_changes_total --scenario phase changes applied.");
+    let _ = writeln!(out, "# TYPE fakeai_scenario_changes_total counter\nfakeai_scenario_changes_total {}", s.changes);
 }

@@ -105,6 +105,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("rate_limit_tpd", "rate_limits", "tpd_override"),
     ("fault_rate", "faults", "rates"),
     ("fault_seed", "faults", "seed"),
+    ("scenario", "faults", "scenario"),
     ("error_injection_enabled", "metrics", "error_injection_enabled"),
     ("error_injection_rate", "metrics", "error_injection_rate"),
     ("error_injection_types", "metrics", "error_injection_types"),

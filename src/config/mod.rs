@@ -455,6 +455,10 @@ pub struct ServerArgs {
     /// [default: from the clock].
     #[arg(long)]
     pub fault_seed: Option<u64>,
+    /// A scenario file (TOML, YAML or JSON): phases of `/admin/config` changes applied at
+    /// offsets from the start, optionally looping (see the README's scenarios section).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
     /// FakeAI's error injection: errors at `--error-injection-rate`, of `--error-injection-types`.
     #[arg(long)]
     pub error_injection_enabled: bool,
