@@ -513,7 +513,12 @@ impl Conn {
             ok = self.flush().await;
             match step {
                 Step::WaitUntil(offset) => self.core.timer.sleep_until((arrival + offset).into_std()).await,
-                Step::Finished | Step::Abort => break,
+                Step::Finished => break,
+                // An injected close: what was due is out; the connection closes mid-response.
+                Step::Abort => {
+                    ok = false;
+                    break;
+                }
             }
         }
         let summary = events.summary().clone();
