@@ -198,7 +198,8 @@ def never_readers(port, n, send_timeout):
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.connect((HOST, port))
-        s.sendall(request("POST", CHAT, chat_body(200_000)))
+        # The stream at full speed (ITL × 0), so it fills the socket buffers at once.
+        s.sendall(request("POST", CHAT, chat_body(60_000), [("X-Fakeai-Fault", "latency_spike;ttft=0;itl=0")]))
         socks.append(s)
     time.sleep(send_timeout + 3)
     check(healthy(port), "others are served meanwhile")
@@ -284,24 +285,45 @@ def frame(opcode, payload, mask=True, fin=True, length=None):
     return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
-def close_code(s):
-    """The close code the server sends (skipping other frames), or None."""
-    s.settimeout(5)
-    data, _ = read_all(s)
+def parse_close(data):
+    """The close code in `data` (skipping other frames), 1005 for an empty close, or None yet."""
     i = 0
     while i + 2 <= len(data):
         op, n = data[i] & 0x0F, data[i + 1] & 0x7F
         i += 2
         if n == 126:
+            if i + 2 > len(data):
+                return None
             n = struct.unpack("!H", data[i:i + 2])[0]
             i += 2
         elif n == 127:
+            if i + 8 > len(data):
+                return None
             n = struct.unpack("!Q", data[i:i + 8])[0]
             i += 8
         if op == 8:
-            return struct.unpack("!H", data[i:i + 2])[0] if n >= 2 else 1005
+            if n >= 2 and i + 2 <= len(data):
+                return struct.unpack("!H", data[i:i + 2])[0]
+            return 1005 if n < 2 else None
         i += n
     return None
+
+
+def close_code(s):
+    """The close code the server sends, as soon as its close frame arrives (None: none in 5 s)."""
+    s.settimeout(5)
+    data = b""
+    try:
+        while True:
+            code = parse_close(data)
+            if code is not None:
+                return code
+            b = s.recv(65536)
+            if not b:
+                return parse_close(data)
+            data += b
+    except (socket.timeout, ConnectionResetError):
+        return parse_close(data)
 
 
 def websocket(port):
