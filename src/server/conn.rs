@@ -207,14 +207,17 @@ impl Conn {
         {
             // A keyed WebSocket needs its key (and room in its limits) before the handshake.
             let request = Request { head: &head, body: &[], params };
-            if let Err(refused) = router::admit(&self.core.app, route, &request, super::signals::hangups()) {
-                self.queue(Framing::of(&head, false, label), &refused);
-                self.flush().await;
-                return false;
-            }
+            let fault = match router::admit(&self.core.app, route, &request, super::signals::hangups()) {
+                Ok(admitted) => admitted.fault,
+                Err(refused) => {
+                    self.queue(Framing::of(&head, false, label), &refused);
+                    self.flush().await;
+                    return false;
+                }
+            };
             match protocol {
                 Upgrade::MetricsStream => self.metrics_stream(&head, label).await,
-                Upgrade::Realtime => self.realtime(&head, label).await,
+                Upgrade::Realtime => self.realtime(&head, label, fault.filter(|f| f.kind.mid_stream())).await,
             }
             return false;
         }
