@@ -33,7 +33,11 @@ fn admin_key_guards_the_config() {
     );
     let r = call(&s, "GET", "/admin/config", None, ADMIN);
     assert_eq!(r.status, 200);
-    assert_eq!(r.json(), serde_json::json!({"ttft": "0:0", "itl": "0:0", "output_len": "100:50", "fault_rates": []}));
+    let off = serde_json::json!({"rpm": null, "tpm": null, "rpd": null, "tpd": null});
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"ttft": "0:0", "itl": "0:0", "output_len": "100:50", "fault_rates": [], "rate_limits": off, "scenario": null})
+    );
     assert_eq!(call(&s, "GET", "/v1/models", None, ADMIN).status, 401, "the admin key is for admin routes");
     assert_eq!(call(&s, "GET", "/v1/models", None, USER).status, 200);
 }
@@ -74,4 +78,140 @@ fn patch_changes_the_next_request_not_the_stream_in_flight() {
     assert_eq!(patch(&s, r#"{"fault_rates": ["503=1"]}"#).status, 200, "admin routes are never faulted");
     assert_eq!(patch(&s, r#"{"fault_rates": []}"#).status, 200);
     assert_eq!(call(&s, "POST", CHAT, Some(&chat("gpt-4o", "hi", "")), USER).status, 200);
+}
+
+#[test]
+fn rate_limits_change_live() {
+    let s = Server::start(&["--api-key", "sk-user", "--admin-key", "sk-admin", "--ttft", "0:0", "--itl", "0:0"]);
+    let models = || call(&s, "GET", "/v1/models", None, USER);
+    let r = models();
+    assert_eq!((r.status, r.header("x-ratelimit-limit-requests")), (200, None), "no limits to begin with");
+
+    // Turned on: 600 a minute, one every 100 ms.
+    let r = patch(&s, r#"{"rate_limits": {"rpm": 600}}"#);
+    assert_eq!(r.json()["rate_limits"], serde_json::json!({"rpm": 600, "tpm": null, "rpd": null, "tpd": null}));
+    for _ in 0..3 {
+        let r = models();
+        assert_eq!((r.status, r.header("x-ratelimit-limit-requests")), (200, Some("600")));
+    }
+
+    // Lowered to 60 a minute: the 3 taken stay taken, 57 are left, then a 429 whose
+    // retry-after a client can trust (one request refills in 1 s).
+    let r = patch(&s, r#"{"rate_limits": {"rpm": 60}}"#);
+    assert_eq!(r.json()["rate_limits"]["rpm"], 60);
+    let r = models();
+    assert_eq!(
+        (r.header("x-ratelimit-limit-requests"), r.header("x-ratelimit-remaining-requests")),
+        (Some("60"), Some("56"))
+    );
+    let admitted = 1 + std::iter::from_fn(|| Some(models())).take_while(|r| r.status == 200).count();
+    assert!((57..=58).contains(&admitted), "57 left (plus one refilled, if a second passed): {admitted}");
+    let r = models();
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (429, Some("rate_limit_exceeded")));
+    assert_eq!(r.header("x-ratelimit-limit-requests"), Some("60"));
+    assert_eq!(r.header("retry-after"), Some("1"), "whole seconds, rounded up");
+    let wait: u64 = r.header("retry-after-ms").unwrap().parse().unwrap();
+    assert!((1..=1000).contains(&wait), "one request refills in a second: {wait}");
+    std::thread::sleep(Duration::from_millis(wait));
+    assert_eq!(models().status, 200, "a retry after retry-after-ms succeeds");
+    assert_eq!(models().status, 429, "and the window is full again");
+
+    // Raised: the 61 requests taken are 61 of 100,000, so traffic flows at once.
+    let r = patch(&s, r#"{"rate_limits": {"tier": "tier-2", "rpm": 100000}}"#);
+    assert_eq!(r.json()["rate_limits"]["tpm"], 10_000_000, "the tier's TPM");
+    for _ in 0..20 {
+        let r = models();
+        assert_eq!((r.status, r.header("x-ratelimit-limit-requests")), (200, Some("100000")));
+    }
+    let r = call(&s, "POST", CHAT, Some(&chat("gpt-4o", "hi", "")), USER);
+    assert_eq!((r.status, r.header("x-ratelimit-limit-tokens")), (200, Some("10000000")));
+
+    // Bad limits change nothing; off turns them off.
+    for bad in [r#"{"rpm": -1}"#, r#"{"rpm": 0}"#, r#"{"tier": "tier-9"}"#, r#"{"qps": 3}"#, "7"] {
+        let r = patch(&s, &format!(r#"{{"rate_limits": {bad}, "itl": "5:0"}}"#));
+        assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("rate_limits")), "{bad}");
+    }
+    let r = call(&s, "GET", "/admin/config", None, ADMIN).json();
+    assert_eq!((r["rate_limits"]["rpm"].as_u64(), r["itl"].as_str()), (Some(100_000), Some("0:0")));
+    assert_eq!(patch(&s, r#"{"rate_limits": null}"#).json()["rate_limits"]["rpm"], serde_json::Value::Null);
+    assert_eq!(models().header("x-ratelimit-limit-requests"), None);
+}
+
+/// The phase `/admin/config` shows, and its loop.
+fn phase(s: &Server) -> (Option<String>, u64) {
+    let v = call(s, "GET", "/admin/config", None, ADMIN).json();
+    (v["scenario"]["phase"].as_str().map(str::to_owned), v["scenario"]["round"].as_u64().unwrap())
+}
+
+/// Polls until `name` is the phase of loop `round`; when it was first seen.
+fn wait_for(s: &Server, name: &str, round: u64) -> Instant {
+    let t = Instant::now();
+    while phase(s) != (Some(name.to_owned()), round) {
+        assert!(t.elapsed() < Duration::from_secs(5), "phase {name} of loop {round} never came: {:?}", phase(s));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Instant::now()
+}
+
+#[test]
+fn a_scenario_changes_settings_at_its_offsets_and_loops() {
+    let script = common::temp_file(
+        "scenario.toml",
+        br#"loop_every = "1800ms"
+[[phase]]
+name = "calm"
+at = "0s"
+set = { ttft = "0:0", fault_rates = [] }
+[[phase]]
+name = "errors"
+at = "600ms"
+set = { fault_rates = ["503=1@/v1/chat/completions"] }
+[[phase]]
+name = "slow"
+at = "1.2s"
+set = { fault_rates = [], ttft = "300:0" }
+"#,
+    );
+    let s = Server::start(&["--admin-key", "sk-admin", "--itl", "0:0", "--scenario", script.to_str().unwrap()]);
+    let chat_call = || {
+        let t = Instant::now();
+        let r = s.post(CHAT, &chat("gpt-4o", "hi", r#""max_tokens":2"#));
+        (r.status, t.elapsed())
+    };
+    wait_for(&s, "calm", 0);
+    let (status, took) = chat_call();
+    assert!(status == 200 && took < Duration::from_millis(250), "calm: {status} in {took:?}");
+
+    let errors = wait_for(&s, "errors", 0);
+    assert_eq!(chat_call().0, 503, "errors: every chat fails");
+    assert_eq!(s.request("GET", "/v1/models", None).status, 200, "the scoped rule only");
+    let metrics = s.request("GET", "/metrics", None).text();
+    assert!(metrics.contains("fakeai_scenario_phase{name=\"errors\",index=\"1\"} 1"), "{metrics}");
+    assert!(metrics.contains("fakeai_scenario_phase{name=\"calm\",index=\"0\"} 0"));
+
+    let slow = wait_for(&s, "slow", 0);
+    let (status, took) = chat_call();
+    assert!(status == 200 && took >= Duration::from_millis(300), "slow: {status} in {took:?}");
+    let gap = slow - errors;
+    assert!(gap >= Duration::from_millis(500) && gap <= Duration::from_millis(800), "600 ms apart: {gap:?}");
+
+    let again = wait_for(&s, "calm", 1);
+    let gap = again - slow;
+    assert!(gap >= Duration::from_millis(500) && gap <= Duration::from_millis(800), "looped 600 ms later: {gap:?}");
+    let (status, took) = chat_call();
+    assert!(status == 200 && took < Duration::from_millis(250), "calm again: {status} in {took:?}");
+    assert!(s.request("GET", "/metrics", None).text().contains("fakeai_scenario_round 1"));
+}
+
+#[test]
+fn a_bad_scenario_stops_the_server_from_starting() {
+    let script = common::temp_file("bad-scenario.toml", b"[[phase]]\nname = \"x\"\nat = 0\nset = { itl = \"fast\" }\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fakeai"))
+        .args(["server", "--host", "127.0.0.1", "--port", "0", "--scenario", script.to_str().unwrap()])
+        .env("FAKEAI_DCGM_PORT", "off")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("scenario phase \"x\"") && stderr.contains("itl"), "{stderr}");
 }

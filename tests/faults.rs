@@ -274,3 +274,66 @@ fn fakeai_max_request_size_gives_413_payload_too_large() {
 fn sdks_see_the_faults() {
     common::sdk_check("faults_check.py", "/v1", || Server::start(&["--ttft", "0:0", "--itl", "1:0"]));
 }
+
+const SPEECH: &str = "/v1/audio/speech";
+const SPEECH_SSE: &str = r#"{"model":"gpt-4o-mini-tts","input":"Hello there, how are you today?","voice":"coral","response_format":"wav","stream_format":"sse"}"#;
+
+/// Everything the server sends for one `path` request until it closes the connection.
+fn raw_until_close(s: &Server, path: &str, body: &str, headers: &[(&str, &str)]) -> String {
+    let mut c = s.connect();
+    let mut hdrs = headers.to_vec();
+    hdrs.push(("Connection", "close"));
+    c.send("POST", path, Some(body), &hdrs);
+    let mut out = Vec::new();
+    let _ = c.stream.read_to_end(&mut out);
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn mid_stream_faults_on_event_streams_that_are_not_tokens() {
+    let s = Server::start(FAST);
+    let deltas = |text: &str| text.matches("\"type\":\"speech.audio.delta\"").count();
+    let whole = call(&s, SPEECH, SPEECH_SSE, &[]).text();
+    let n = deltas(&whole);
+    assert!(n >= 4 && whole.contains("speech.audio.done"), "{n} deltas");
+
+    let r = call(&s, SPEECH, SPEECH_SSE, &[("X-Fakeai-Fault", "error_event;after=2")]);
+    let text = r.text();
+    assert_eq!((r.status, deltas(&text)), (200, 2), "two events, then the error");
+    let error = text.split("event: error\ndata: ").nth(1).expect("an error event");
+    let error: serde_json::Value = serde_json::from_str(error.trim_end()).unwrap();
+    assert_eq!((error["type"].as_str(), error["error"]["type"].as_str()), (Some("error"), Some("server_error")));
+    assert!(!text.contains("speech.audio.done"));
+
+    let r = call(&s, SPEECH, SPEECH_SSE, &[("X-Fakeai-Fault", "truncate;at=0.5")]);
+    let text = r.text();
+    assert_eq!((deltas(&text), text.contains("speech.audio.done")), (n / 2, false), "half the events");
+
+    let r = call(&s, SPEECH, SPEECH_SSE, &[("X-Fakeai-Fault", "malformed;after=1")]);
+    let text = r.text();
+    assert!(text.contains("data: {\"error\": \n\n") && text.contains("speech.audio.done"), "the stream goes on");
+    assert_eq!(deltas(&text), n);
+
+    let raw = raw_until_close(&s, SPEECH, SPEECH_SSE, &[("X-Fakeai-Fault", "close;after=3")]);
+    assert!(raw.starts_with("HTTP/1.1 200"));
+    assert_eq!(deltas(&raw), 3);
+    assert!(!raw.ends_with("0\r\n\r\n") && !raw.contains("speech.audio.done"), "the chunked body never ends");
+
+    let slow = Server::start(&["--ttft", "0:0", "--itl", "0:0"]);
+    let start = Instant::now();
+    let r = call(&slow, SPEECH, SPEECH_SSE, &[("X-Fakeai-Fault", "stall;ms=300;after=1")]);
+    assert!(start.elapsed() >= Duration::from_millis(300) && deltas(&r.text()) == n, "stalled, then whole");
+    assert_eq!(injected(&slow, "stall"), 1);
+    for kind in ["error_event", "truncate", "malformed", "close"] {
+        assert_eq!(injected(&s, kind), 1, "{kind}");
+    }
+
+    // By rate, scoped to the endpoint: every speech stream closes, chat streams are untouched.
+    let rated = Server::start(&["--ttft", "0:0", "--itl", "0:0", "--fault-rate", "close;after=1=1@/v1/audio/speech"]);
+    for _ in 0..3 {
+        let raw = raw_until_close(&rated, SPEECH, SPEECH_SSE, &[]);
+        assert_eq!(deltas(&raw), 1, "{raw}");
+    }
+    assert!(call(&rated, CHAT, &stream_body(4), &[]).text().ends_with("data: [DONE]\n\n"));
+    assert_eq!(injected(&rated, "close"), 3);
+}

@@ -189,3 +189,80 @@ fn openai_sdk_realtime_client() {
     let s = Server::start(&["--ttft", "10:0", "--itl", "2:0"]);
     common::run_sdk_script("realtime_check.py", &[&format!("http://{}/v1", s.addr)]);
 }
+
+/// Opens a Realtime session with `headers` on the handshake; the socket after the 101.
+fn open_with(s: &Server, headers: &str) -> TcpStream {
+    let mut sock = TcpStream::connect(s.addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let handshake = format!(
+        "GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
+    );
+    sock.write_all(handshake.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8];
+        sock.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    sock
+}
+
+/// A close frame's code.
+fn close_code(sock: &mut TcpStream) -> u16 {
+    let (op, payload) = common::ws_read(sock);
+    assert_eq!(op, 8, "a close frame: {}", String::from_utf8_lossy(&payload));
+    u16::from_be_bytes([payload[0], payload[1]])
+}
+
+fn injected(s: &Server, kind: &str) -> u64 {
+    let text = s.request("GET", "/metrics", None).text();
+    let line = format!("fakeai_faults_injected_total{{kind=\"{kind}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(&line)).unwrap().parse().unwrap()
+}
+
+#[test]
+fn mid_session_faults_by_header_and_by_rate() {
+    let s = Server::start(common::FAST);
+    let fault = |kind: &str| {
+        let mut sock = open_with(&s, &format!("X-Fakeai-Fault: {kind}\r\n"));
+        assert_eq!(event(&mut sock)["type"], "session.created");
+        sock
+    };
+    // An error event as OpenAI sends it, then close 1011.
+    let mut sock = fault("error_event");
+    let e = event(&mut sock);
+    assert_eq!((e["type"].as_str(), e["error"]["type"].as_str()), (Some("error"), Some("server_error")));
+    assert_eq!(close_code(&mut sock), 1011);
+    // Truncated: a clean close, early.
+    assert_eq!(close_code(&mut fault("truncate")), 1000);
+    // Abrupt: the TCP connection ends without a close frame.
+    let mut rest = Vec::new();
+    fault("close;after=1").read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "no close frame: {rest:?}");
+    // A broken message, then the session goes on.
+    let mut sock = fault("malformed");
+    let (op, payload) = common::ws_read(&mut sock);
+    assert!(op == 1 && serde_json::from_slice::<Value>(&payload).is_err());
+    send(&mut sock, r#"{"type":"session.update","session":{"instructions":"Be brief."}}"#);
+    assert_eq!(event(&mut sock)["type"], "session.updated");
+    // A stall: nothing is answered for 300 ms.
+    let mut sock = fault("stall;ms=300");
+    let t = Instant::now();
+    send(&mut sock, r#"{"type":"session.update","session":{"instructions":"Be brief."}}"#);
+    assert_eq!(event(&mut sock)["type"], "session.updated");
+    assert!(t.elapsed() >= Duration::from_millis(250), "{:?}", t.elapsed());
+    for kind in ["error_event", "truncate", "close", "malformed", "stall"] {
+        assert_eq!(injected(&s, kind), 1, "{kind}");
+    }
+
+    // By rate, scoped to the endpoint.
+    let rated = Server::start(&["--ttft", "0:0", "--itl", "0:0", "--fault-rate", "truncate=1@/v1/realtime"]);
+    for _ in 0..2 {
+        let mut sock = open_with(&rated, "");
+        assert_eq!(event(&mut sock)["type"], "session.created");
+        assert_eq!(close_code(&mut sock), 1000);
+    }
+    assert_eq!(injected(&rated, "truncate"), 2);
+}

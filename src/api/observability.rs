@@ -62,6 +62,7 @@ fn exposition(app: &App, req: &Request<'_>, dialect: Dialect) -> Outcome {
     if dialect == Dialect::All {
         super::rate_limits::render_prometheus(&app.state.auth, &mut text);
         render_faults(&app.state.faults, &mut text);
+        super::admin::render_scenario(&app.state.scenario, &mut text);
         render_webhooks(&app.state.webhooks.counts, &mut text);
     }
     let openmetrics = req.head.accept().is_some_and(|a| a.contains("application/openmetrics-text"));

@@ -56,7 +56,7 @@ fn key_json(auth: &Auth, e: &KeyEntry) -> Value {
 }
 
 fn tier_name(app: &App) -> Value {
-    match (&app.args.rate_limit_tier, app.state.auth.limits.any()) {
+    match (&app.args.rate_limit_tier, app.state.auth.limits().any()) {
         (Some(t), _) => json!(t.0),
         (None, true) => json!("tier-1"),
         (None, false) => Value::Null,
@@ -64,7 +64,7 @@ fn tier_name(app: &App) -> Value {
 }
 
 fn tier_json(app: &App) -> Value {
-    let l = app.state.auth.limits;
+    let l = app.state.auth.limits();
     json!({"tier": tier_name(app), "rpm": l.rpm, "tpm": l.tpm, "rpd": l.rpd, "tpd": l.tpd})
 }
 
@@ -90,7 +90,7 @@ fn summary(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
     let throttle = throttle_json(auth, &entries);
     let body = json!({
         "summary": {
-            "enabled": auth.limits.any(),
+            "enabled": auth.limits().any(),
             "auth_required": auth.required,
             "total_keys": entries.len(),
             "total_throttle_events": throttle["total_throttle_events"],

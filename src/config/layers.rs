@@ -116,6 +116,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("fault_rate", "faults", "rates"),
     ("fault_seed", "faults", "seed"),
     ("compat_metrics", "metrics", "compat_metrics"),
+    ("scenario", "faults", "scenario"),
     ("error_injection_enabled", "metrics", "error_injection_enabled"),
     ("error_injection_rate", "metrics", "error_injection_rate"),
     ("error_injection_types", "metrics", "error_injection_types"),

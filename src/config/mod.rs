@@ -508,6 +508,10 @@ pub struct ServerArgs {
     /// beside their successors, for dashboards written against older servers.
     #[arg(long)]
     pub compat_metrics: bool,
+    /// A scenario file (TOML, YAML or JSON): phases of `/admin/config` changes applied at
+    /// offsets from the start, optionally looping (see the README's scenarios section).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
     /// FakeAI's error injection: errors at `--error-injection-rate`, of `--error-injection-types`.
     #[arg(long)]
     pub error_injection_enabled: bool,

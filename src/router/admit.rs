@@ -120,7 +120,7 @@ fn authorize(app: &App, route: &Route, req: &Request<'_>, hangups: u64) -> Resul
         },
         (Err(denied), _) => return Err(refused(app, route, denied)),
     };
-    if !auth.limits.any() {
+    if !auth.limits().any() {
         entry.admitted.fetch_add(1, Ordering::Relaxed);
         return Ok(Admission::default());
     }

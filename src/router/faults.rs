@@ -63,6 +63,10 @@ pub fn shape(app: &App, fault: Option<Fault>, mut reply: Reply) -> (Reply, Optio
             stream.strike(&fault);
             true
         }
+        (Reply::Events(events), kind) if kind.mid_stream() => {
+            events.strike(&fault);
+            true
+        }
         (Reply::Stream(stream), Kind::LatencySpike) => {
             stream.stretch(fault.ttft_factor, fault.itl_factor);
             true

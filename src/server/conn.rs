@@ -207,14 +207,17 @@ impl Conn {
         {
             // A keyed WebSocket needs its key (and room in its limits) before the handshake.
             let request = Request { head: &head, body: &[], params };
-            if let Err(refused) = router::admit(&self.core.app, route, &request, super::signals::hangups()) {
-                self.queue(Framing::of(&head, false, label), &refused);
-                self.flush().await;
-                return false;
-            }
+            let fault = match router::admit(&self.core.app, route, &request, super::signals::hangups()) {
+                Ok(admitted) => admitted.fault,
+                Err(refused) => {
+                    self.queue(Framing::of(&head, false, label), &refused);
+                    self.flush().await;
+                    return false;
+                }
+            };
             match protocol {
                 Upgrade::MetricsStream => self.metrics_stream(&head, label).await,
-                Upgrade::Realtime => self.realtime(&head, label).await,
+                Upgrade::Realtime => self.realtime(&head, label, fault.filter(|f| f.kind.mid_stream())).await,
             }
             return false;
         }
@@ -528,7 +531,12 @@ impl Conn {
             ok = self.flush().await;
             match step {
                 Step::WaitUntil(offset) => self.core.timer.sleep_until((arrival + offset).into_std()).await,
-                Step::Finished | Step::Abort => break,
+                Step::Finished => break,
+                // An injected close: what was due is out; the connection closes mid-response.
+                Step::Abort => {
+                    ok = false;
+                    break;
+                }
             }
         }
         let summary = events.summary().clone();

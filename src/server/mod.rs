@@ -58,6 +58,7 @@ pub fn start(args: ServerArgs) -> io::Result<Running> {
     spawn_rate_sampler(app.clone())?;
     crate::api::batches::spawn_runner(app.clone())?;
     webhooks::spawn(app.clone())?;
+    crate::api::admin::spawn_scenario(app.clone())?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let mut handles = Vec::with_capacity(workers);
     for (i, listener) in listeners.into_iter().enumerate() {

@@ -74,8 +74,9 @@ pub enum Denied {
 pub struct Auth {
     /// Whether keyed routes need a key.
     pub required: bool,
-    /// The limits of each key.
-    pub limits: Limits,
+    /// The limits every key has (changed at runtime by [`Auth::set_limits`]); only its
+    /// limits are used, never its state.
+    limits: Limiter,
     fixed: Vec<String>,
     file: Option<PathBuf>,
     current: Mutex<Arc<Keys>>,
@@ -114,7 +115,7 @@ impl Auth {
         let anonymous = Arc::new(KeyEntry::new(ANONYMOUS.into(), [0; 20], limits));
         let auth = Auth {
             required,
-            limits,
+            limits: Limiter::new(limits),
             fixed,
             file,
             current: Mutex::new(Arc::default()),
@@ -132,7 +133,29 @@ impl Auth {
 
     /// Whether admission has anything to do.
     pub fn active(&self) -> bool {
-        self.required || self.limits.any()
+        self.required || self.limits().any()
+    }
+
+    /// The limits of each key.
+    pub fn limits(&self) -> Limits {
+        self.limits.limits()
+    }
+
+    /// Gives every key (and the anonymous caller) `limits` for requests admitted from now on;
+    /// what each has used so far stays used (see [`super::ratelimit::Gcra`]).
+    pub fn set_limits(&self, limits: Limits) {
+        let now = self.now();
+        self.limits.set(limits, now);
+        // Under the key-set lock, so a concurrent reload either sees the new limits or is
+        // followed by this update.
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        for entry in current.list.iter().chain([&self.anonymous]) {
+            entry.limiter.set(limits, now);
+        }
+        drop(current);
+        for entry in self.org_entries.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            entry.limiter.set(limits, now);
+        }
     }
 
     /// Nanoseconds since the limiters' time zero.
@@ -171,7 +194,7 @@ impl Auth {
             }
             let entry = current.by_digest.get(&digest).cloned().unwrap_or_else(|| {
                 let id = hex(&digest[..4]);
-                Arc::new(KeyEntry::new(id, digest, self.limits))
+                Arc::new(KeyEntry::new(id, digest, self.limits()))
             });
             keys.by_digest.insert(digest, entry.clone());
             keys.list.push(entry);
@@ -217,7 +240,7 @@ impl Auth {
         let digest = sha1(key);
         let mut entries = self.org_entries.lock().unwrap_or_else(|e| e.into_inner());
         let entry =
-            entries.entry(digest).or_insert_with(|| Arc::new(KeyEntry::new(hex(&digest[..4]), digest, self.limits)));
+            entries.entry(digest).or_insert_with(|| Arc::new(KeyEntry::new(hex(&digest[..4]), digest, self.limits())));
         entry.clone()
     }
 }

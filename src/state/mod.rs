@@ -15,6 +15,7 @@ pub mod live;
 pub mod org;
 pub mod persist;
 pub mod ratelimit;
+pub mod scenario;
 pub mod store;
 pub mod uploads;
 pub mod usage;
@@ -39,6 +40,8 @@ pub struct State {
     pub auth: auth::Auth,
     /// Fault rules and counts.
     pub faults: faults::Faults,
+    /// The `--scenario` running, if any, and its phase.
+    pub scenario: scenario::Progress,
     /// Vector stores.
     pub vector_stores: Store<vector_stores::VectorStore>,
     /// Files attached to vector stores, with their chunks and embeddings.
@@ -98,6 +101,7 @@ impl State {
                 args.rate_limits(),
             ),
             faults: faults::Faults::new(args.fault_rules().unwrap_or_default(), fault_seed(args)),
+            scenario: scenario::Progress::default(),
             vector_stores: Store::new(Limits::count(args.max_vector_stores, "--max-vector-stores")),
             vector_store_files: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),
             file_batches: Store::new(Limits::count(args.max_vector_store_files, "--max-vector-store-files")),

@@ -51,9 +51,15 @@ impl Limits {
 /// One limit of `limit` units per `period_ns`, as a GCRA: the state is the theoretical arrival
 /// time (TAT) of the next unit; a unit costs `period/limit`, and a request fits while the TAT
 /// it would leave is at most one period ahead of now (so a fresh bucket holds `limit` units).
+///
+/// The limit changes at runtime (`PATCH /admin/config`); 0 is off. The units already taken
+/// carry over (the TAT is rescaled to the new unit cost, at most one full window): a lowered
+/// limit refuses until they have drained at its own rate, with an exact `retry_after`, and a
+/// raised one admits at once what it has room for.
 #[derive(Debug)]
 pub struct Gcra {
-    limit: u64,
+    /// Units per period; 0 when the limit is off.
+    limit: AtomicU64,
     period: u64,
     /// Theoretical arrival time, ns since the limiter's epoch.
     tat: AtomicU64,
@@ -89,37 +95,69 @@ pub struct State {
 impl Gcra {
     /// A full limit of `limit` units per `period_ns`.
     pub fn new(limit: u64, period_ns: u64) -> Gcra {
-        Gcra { limit: limit.max(1), period: period_ns, tat: AtomicU64::new(0) }
+        Gcra::optional(Some(limit), period_ns)
     }
 
-    /// The time `units` cost, rounded up (so a limit never admits more than it says).
-    fn cost(&self, units: u64) -> u64 {
-        (u128::from(units) * u128::from(self.period)).div_ceil(u128::from(self.limit)).min(u128::from(u64::MAX)) as u64
+    /// A full limit of `limit` units per `period_ns`, or none.
+    pub fn optional(limit: Option<u64>, period_ns: u64) -> Gcra {
+        Gcra { limit: AtomicU64::new(Gcra::stored(limit)), period: period_ns, tat: AtomicU64::new(0) }
     }
 
-    /// What the limit shows at `now` when its TAT is `tat`.
-    fn state(&self, tat: u64, now: u64) -> State {
+    fn stored(limit: Option<u64>) -> u64 {
+        limit.map_or(0, |l| l.max(1))
+    }
+
+    /// The limit, if on.
+    pub fn limit(&self) -> Option<u64> {
+        Some(self.limit.load(Ordering::Relaxed)).filter(|&l| l > 0)
+    }
+
+    /// Changes the limit (`None`: off) at `now`, for requests from then on.
+    pub fn set(&self, limit: Option<u64>, now: u64) {
+        let new = Gcra::stored(limit);
+        let old = self.limit.swap(new, Ordering::Relaxed);
+        if old == 0 || new == 0 || old == new {
+            return; // Nothing taken to carry (or nothing to carry it into).
+        }
+        let period = self.period;
+        let _ = self.tat.fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+            let ahead = u128::from(tat.saturating_sub(now)) * u128::from(old) / u128::from(new);
+            Some(now + ahead.min(u128::from(period)) as u64)
+        });
+    }
+
+    /// The time `units` cost at `limit`, rounded up (so a limit never admits more than it says).
+    fn cost(&self, units: u64, limit: u64) -> u64 {
+        (u128::from(units) * u128::from(self.period)).div_ceil(u128::from(limit)).min(u128::from(u64::MAX)) as u64
+    }
+
+    /// What a limit of `limit` shows at `now` when its TAT is `tat`.
+    fn state(&self, limit: u64, tat: u64, now: u64) -> State {
         let ahead = tat.saturating_sub(now);
         let free = self.period - ahead.min(self.period);
-        let remaining = (u128::from(free) * u128::from(self.limit) / u128::from(self.period)) as u64;
-        State { limit: self.limit, remaining, reset: Duration::from_nanos(ahead) }
+        let remaining = (u128::from(free) * u128::from(limit) / u128::from(self.period)) as u64;
+        State { limit, remaining, reset: Duration::from_nanos(ahead) }
     }
 
-    /// Takes `units` at `now` (ns) if they fit.
+    /// Takes `units` at `now` (ns) if they fit (always, when the limit is off).
     pub fn take(&self, units: u64, now: u64) -> Verdict {
-        if units > self.limit {
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit == 0 {
+            return Verdict::Taken(State { limit: 0, remaining: 0, reset: Duration::ZERO });
+        }
+        if units > limit {
             return Verdict::TooLarge;
         }
-        let cost = self.cost(units);
+        let cost = self.cost(units, limit);
         let mut old = self.tat.load(Ordering::Acquire);
         loop {
             let new = old.max(now) + cost;
             if new - now > self.period {
                 let retry_after = Duration::from_nanos(new - now - self.period);
-                return Verdict::Refused { retry_after, state: self.state(old, now) };
+                return Verdict::Refused { retry_after, state: self.state(limit, old, now) };
             }
             match self.tat.compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Verdict::Taken(self.state(new, now)),
+                Ok(_) => return Verdict::Taken(self.state(limit, new, now)),
                 Err(seen) => old = seen,
             }
         }
@@ -127,7 +165,8 @@ impl Gcra {
 
     /// Gives back `units` taken at `now` (another limit refused the request).
     pub fn refund(&self, units: u64, now: u64) {
-        let cost = self.cost(units);
+        let Some(limit) = self.limit() else { return };
+        let cost = self.cost(units, limit);
         let _ =
             self.tat.fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| Some(tat.saturating_sub(cost).max(now)));
     }
@@ -135,14 +174,16 @@ impl Gcra {
     /// Takes `units` at `now` whether or not they fit (usage found larger than estimated),
     /// at most a period ahead, so the debt never outlasts one window.
     pub fn force(&self, units: u64, now: u64) {
-        let cost = self.cost(units);
+        let Some(limit) = self.limit() else { return };
+        let cost = self.cost(units, limit);
         let cap = now + self.period;
         let _ = self.tat.fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| Some((tat.max(now) + cost).min(cap)));
     }
 
-    /// What the limit shows at `now`.
-    pub fn peek(&self, now: u64) -> State {
-        self.state(self.tat.load(Ordering::Acquire), now)
+    /// What the limit shows at `now`, if it is on.
+    pub fn peek(&self, now: u64) -> Option<State> {
+        let limit = self.limit()?;
+        Some(self.state(limit, self.tat.load(Ordering::Acquire), now))
     }
 }
 
@@ -219,32 +260,45 @@ impl Headers {
     }
 }
 
-/// One key's limits.
+/// One key's limits (each changeable at runtime; see [`Gcra`]).
 #[derive(Debug)]
 pub struct Limiter {
-    rpm: Option<Gcra>,
-    tpm: Option<Gcra>,
-    rpd: Option<Gcra>,
-    tpd: Option<Gcra>,
+    rpm: Gcra,
+    tpm: Gcra,
+    rpd: Gcra,
+    tpd: Gcra,
 }
 
 impl Limiter {
     /// Full limits of `limits`.
     pub fn new(limits: Limits) -> Limiter {
         Limiter {
-            rpm: limits.rpm.map(|l| Gcra::new(l, MINUTE)),
-            tpm: limits.tpm.map(|l| Gcra::new(l, MINUTE)),
-            rpd: limits.rpd.map(|l| Gcra::new(l, DAY)),
-            tpd: limits.tpd.map(|l| Gcra::new(l, DAY)),
+            rpm: Gcra::optional(limits.rpm, MINUTE),
+            tpm: Gcra::optional(limits.tpm, MINUTE),
+            rpd: Gcra::optional(limits.rpd, DAY),
+            tpd: Gcra::optional(limits.tpd, DAY),
         }
     }
 
-    fn dimensions(&self, tokens: u64) -> [(Dimension, Option<&Gcra>, u64); 4] {
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        Limits { rpm: self.rpm.limit(), tpm: self.tpm.limit(), rpd: self.rpd.limit(), tpd: self.tpd.limit() }
+    }
+
+    /// Changes the limits at `now`, for requests from then on; what was taken stays taken.
+    pub fn set(&self, limits: Limits, now: u64) {
+        self.rpm.set(limits.rpm, now);
+        self.tpm.set(limits.tpm, now);
+        self.rpd.set(limits.rpd, now);
+        self.tpd.set(limits.tpd, now);
+    }
+
+    fn dimensions(&self, tokens: u64) -> [(Dimension, &Gcra, u64); 4] {
         [
-            (Dimension::Rpm, self.rpm.as_ref(), 1),
-            (Dimension::Rpd, self.rpd.as_ref(), 1),
-            (Dimension::Tpm, self.tpm.as_ref(), tokens),
-            (Dimension::Tpd, self.tpd.as_ref(), tokens),
+            (Dimension::Rpm, &self.rpm, 1),
+            (Dimension::Rpd, &self.rpd, 1),
+            (Dimension::Tpm, &self.tpm, tokens),
+            (Dimension::Tpd, &self.tpd, tokens),
         ]
     }
 
@@ -253,32 +307,29 @@ impl Limiter {
     pub fn admit(&self, tokens: u64, now: u64) -> Result<Headers, Refusal> {
         let dims = self.dimensions(tokens);
         for (i, (by, gcra, units)) in dims.iter().enumerate() {
-            let Some(gcra) = gcra else { continue };
-            let retry_after = match gcra.take(*units, now) {
+            let (retry_after, limit) = match gcra.take(*units, now) {
                 Verdict::Taken(_) => continue,
-                Verdict::Refused { retry_after, .. } => Some(retry_after),
-                Verdict::TooLarge => None,
+                Verdict::Refused { retry_after, state } => (Some(retry_after), state.limit),
+                Verdict::TooLarge => (None, gcra.limit().unwrap_or(0)),
             };
             for (_, before, units) in &dims[..i] {
-                if let Some(before) = before {
-                    before.refund(*units, now);
-                }
+                before.refund(*units, now);
             }
             let headers = self.headers(now);
-            return Err(Refusal { by: *by, limit: gcra.limit, requested: *units, retry_after, headers });
+            return Err(Refusal { by: *by, limit, requested: *units, retry_after, headers });
         }
         Ok(self.headers(now))
     }
 
     /// Whether any token limit is set.
     pub fn counts_tokens(&self) -> bool {
-        self.tpm.is_some() || self.tpd.is_some()
+        self.tpm.limit().is_some() || self.tpd.limit().is_some()
     }
 
     /// Corrects the token limits once a request admitted at an estimate of `estimated` tokens
     /// is known to use `used`: the difference is given back or taken.
     pub fn settle(&self, estimated: u64, used: u64, now: u64) {
-        for gcra in [&self.tpm, &self.tpd].into_iter().flatten() {
+        for gcra in [&self.tpm, &self.tpd] {
             if used < estimated {
                 gcra.refund(estimated - used, now);
             } else if used > estimated {
@@ -289,7 +340,7 @@ impl Limiter {
 
     /// The minute limits as they stand at `now`.
     pub fn headers(&self, now: u64) -> Headers {
-        Headers { requests: self.rpm.as_ref().map(|g| g.peek(now)), tokens: self.tpm.as_ref().map(|g| g.peek(now)) }
+        Headers { requests: self.rpm.peek(now), tokens: self.tpm.peek(now) }
     }
 }
 
@@ -386,6 +437,27 @@ mod tests {
         assert_eq!(r.headers.requests.unwrap().remaining, 9, "refunded");
         assert!(l.admit(60, 13 * S).is_ok(), "the retry after retry_after succeeds");
         assert_eq!(l.admit(101, 100 * S).unwrap_err().retry_after, None, "never fits");
+    }
+
+    #[test]
+    fn a_changed_limit_keeps_what_was_taken_and_its_retry_stays_exact() {
+        let l = Limiter::new(Limits { rpm: Some(60), ..Limits::default() });
+        for _ in 0..30 {
+            l.admit(0, S).unwrap();
+        }
+        l.set(Limits { rpm: Some(2), ..Limits::default() }, S);
+        let r = l.admit(0, S).unwrap_err();
+        assert_eq!((r.by, r.limit), (Dimension::Rpm, 2));
+        assert_eq!(r.retry_after, Some(Duration::from_secs(30)), "30 taken fill the window; one of 2 frees in 30 s");
+        assert!(l.admit(0, 31 * S - 1).is_err(), "not a ns early");
+        assert!(l.admit(0, 31 * S).is_ok(), "the retry after retry_after succeeds");
+        l.set(Limits { rpm: Some(1000), ..Limits::default() }, 31 * S);
+        assert_eq!(l.headers(31 * S).requests.unwrap().remaining, 998, "the 2 taken stay taken");
+        assert!((0..998).all(|_| l.admit(0, 31 * S).is_ok()), "a raised limit lets traffic through at once");
+        assert!(l.admit(0, 31 * S).is_err());
+        l.set(Limits::default(), 31 * S);
+        assert!(l.admit(u64::MAX, 31 * S).is_ok() && l.headers(S).requests.is_none(), "off");
+        assert!(!l.counts_tokens());
     }
 
     #[test]

@@ -5,6 +5,10 @@ use super::HttpError;
 /// Longest chunk-size line (hex digits plus extensions) we accept.
 const MAX_SIZE_LINE: usize = 4096;
 
+/// Most bytes of trailer fields (after the last chunk) we read: without a bound a client
+/// could hold a connection and its worker busy with an endless trailer section.
+pub(super) const MAX_TRAILERS: usize = 8192;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Size { value: u64, digits: u32, in_ext: bool, line: usize },
@@ -24,12 +28,14 @@ pub struct ChunkedDecoder {
     state: State,
     limit: u64,
     total: u64,
+    /// Trailer bytes read so far.
+    trailers: usize,
 }
 
 impl ChunkedDecoder {
     /// A decoder that refuses bodies longer than `limit` bytes with 413.
     pub fn new(limit: u64) -> Self {
-        ChunkedDecoder { state: Self::size_state(), limit, total: 0 }
+        ChunkedDecoder { state: Self::size_state(), limit, total: 0, trailers: 0 }
     }
 
     fn size_state() -> State {
@@ -61,6 +67,12 @@ impl ChunkedDecoder {
     }
 
     fn step(&mut self, b: u8) -> Result<(), HttpError> {
+        if matches!(self.state, State::TrailerStart | State::TrailerLine | State::TrailerLf { .. }) {
+            self.trailers += 1;
+            if self.trailers > MAX_TRAILERS {
+                return Err(HttpError::TrailersTooLarge);
+            }
+        }
         self.state = match self.state {
             State::Size { value, digits, in_ext, line } => {
                 if line >= MAX_SIZE_LINE {
@@ -157,5 +169,44 @@ mod tests {
         assert_eq!(decode_all(b"ffffffffffffffff\r\n", 64).unwrap_err().status(), 400);
         let mut d = ChunkedDecoder::new(4);
         assert_eq!(d.decode(b"5\r\nhello\r\n", &mut Vec::new()).unwrap_err().status(), 413);
+    }
+
+    /// Feeds `parts` one after another, as a socket delivers them.
+    fn feed(parts: &[&[u8]]) -> Result<ChunkedDecoder, HttpError> {
+        let mut d = ChunkedDecoder::new(1 << 20);
+        let mut out = Vec::new();
+        for part in parts {
+            d.decode(part, &mut out)?;
+        }
+        Ok(d)
+    }
+
+    #[test]
+    fn trailers_are_bounded_however_they_arrive() {
+        // Just under the bound, in many small trailer lines split across reads: accepted.
+        let line = b"X-T: 0123456789\r\n"; // 17 bytes
+        let lines = (MAX_TRAILERS - 2) / line.len();
+        let mut body = b"3\r\nabc\r\n0\r\n".to_vec();
+        (0..lines).for_each(|_| body.extend_from_slice(line));
+        body.extend_from_slice(b"\r\n");
+        for step in [1, 7, 4096] {
+            let parts: Vec<&[u8]> = body.chunks(step).collect();
+            assert!(feed(&parts).unwrap().is_done(), "step {step}");
+        }
+        // An endless trailer section (many lines, or one line without an end) is refused with
+        // 431 as soon as it passes the bound, whatever the split.
+        let mut endless = b"3\r\nabc\r\n0\r\n".to_vec();
+        (0..=lines).for_each(|_| endless.extend_from_slice(line));
+        let mut one_line = b"0\r\nX-Long: ".to_vec();
+        one_line.resize(MAX_TRAILERS + 16, b'a');
+        for input in [endless, one_line] {
+            for step in [1, 5, 1000, input.len()] {
+                let parts: Vec<&[u8]> = input.chunks(step).collect();
+                let e = feed(&parts).unwrap_err();
+                assert_eq!((e.status(), e.clone()), (431, HttpError::TrailersTooLarge), "step {step}");
+            }
+        }
+        let e: crate::error::Error = HttpError::TrailersTooLarge.into();
+        assert_eq!(e.code, Some("request_header_fields_too_large"));
     }
 }

@@ -12,6 +12,8 @@ pub enum HttpError {
     Malformed(httparse::Error),
     /// The head exceeds the size or header-count limit (431).
     HeadTooLarge,
+    /// A chunked body's trailer section exceeds its limit (431).
+    TrailersTooLarge,
     /// `Content-Length` is not a number, or two disagree.
     BadContentLength,
     /// Both `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.1: refused, then closed).
@@ -35,7 +37,7 @@ impl HttpError {
     /// The HTTP status that answers it.
     pub fn status(&self) -> u16 {
         match self {
-            HttpError::HeadTooLarge => 431,
+            HttpError::HeadTooLarge | HttpError::TrailersTooLarge => 431,
             HttpError::UnsupportedTransferEncoding => 501,
             HttpError::BodyTooLarge(_) => 413,
             HttpError::Timeout(_) => 408,
@@ -45,7 +47,7 @@ impl HttpError {
 
     fn code(&self) -> Option<&'static str> {
         match self {
-            HttpError::HeadTooLarge => Some("request_header_fields_too_large"),
+            HttpError::HeadTooLarge | HttpError::TrailersTooLarge => Some("request_header_fields_too_large"),
             HttpError::BodyTooLarge(_) => Some("payload_too_large"),
             HttpError::Timeout(_) => Some("request_timeout"),
             _ => None,
@@ -58,6 +60,9 @@ impl fmt::Display for HttpError {
         match self {
             HttpError::Malformed(e) => write!(f, "Malformed HTTP request: {e}"),
             HttpError::HeadTooLarge => f.write_str("Request header fields too large"),
+            HttpError::TrailersTooLarge => {
+                write!(f, "Request trailer fields exceed the limit of {} bytes", super::chunked::MAX_TRAILERS)
+            }
             HttpError::BadContentLength => f.write_str("Invalid or conflicting Content-Length header"),
             HttpError::AmbiguousFraming => {
                 f.write_str("A request must not carry both Content-Length and Transfer-Encoding")
