@@ -290,7 +290,8 @@ fn an_interrupted_batch_runs_again_and_usage_survives_sigterm() {
         if b["status"] == "completed" {
             break b;
         }
-        assert_eq!(b["status"], "in_progress", "{b}");
+        // Polled between its lines: running, or writing its output files.
+        assert!(b["status"] == "in_progress" || b["status"] == "finalizing", "{b}");
         assert!(t.elapsed() < Duration::from_secs(30), "the batch never finished: {b}");
         std::thread::sleep(Duration::from_millis(20));
     };
