@@ -201,7 +201,9 @@ fn burst_then_kill(env: &[(&str, &str)], name: &str) {
             std::thread::spawn(move || {
                 let body = format!("upload {i} {}", "x".repeat(i * 37));
                 // A connection the kill cuts short panics inside the helper: not acknowledged.
-                let r = std::panic::catch_unwind(|| upload_to(addr, &format!("u{i}.txt"), body.as_bytes()));
+                let r = std::panic::catch_unwind(|| {
+                    common::upload_to(addr, "user_data", &format!("u{i}.txt"), body.as_bytes())
+                });
                 let acked = r.ok().filter(|r| r.status == 200).map(|r| r.json()["id"].as_str().unwrap().to_owned());
                 if acked.is_some() {
                     answered.fetch_add(1, Ordering::SeqCst);
@@ -227,27 +229,6 @@ fn burst_then_kill(env: &[(&str, &str)], name: &str) {
     eprintln!("{name}: {} of 200 uploads acknowledged before kill -9, all kept", acked.len());
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// `POST /v1/files` of `bytes` (purpose `user_data`) to the server at `addr`.
-fn upload_to(addr: std::net::SocketAddr, filename: &str, bytes: &[u8]) -> Response {
-    const BOUNDARY: &str = "persistence-boundary-7f3e";
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nuser_data\r\n--{BOUNDARY}\r\n\
-         Content-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    let mut c = common::Conn::new(std::net::TcpStream::connect(addr).unwrap());
-    let head = format!(
-        "POST /v1/files HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
-         Content-Length: {}\r\n\r\n",
-        body.len()
-    );
-    c.write_raw(head.as_bytes());
-    c.write_raw(&body);
-    c.response()
 }
 
 #[test]

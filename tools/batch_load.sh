@@ -16,21 +16,10 @@ with open(sys.argv[2], "w") as f:
         body = {"model": "m", "messages": [{"role": "user", "content": f"Line {i}: summarise the quick brown fox."}], "max_tokens": 32}
         f.write(json.dumps({"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions", "body": body}) + "\n")
 PY
-lateness_between() { # scrape-before scrape-after -> "lateness_p50 lateness_p99 over_2ms_%" of the events emitted between them
-  python3 - "$1" "$2" <<'PY'
-import re, sys
-def buckets(text):
-    return {float(m[1]): float(m[2]) for m in re.finditer(r'fakeai_emit_lateness_seconds_bucket\{le="([^"]+)"\} (\S+)', text)}
-a, b = buckets(sys.argv[1]), buckets(sys.argv[2])
-les = sorted(b); cum = [b[l] - a.get(l, 0) for l in les]; n = cum[-1] or 1
-def q(p):
-    lo, below = 0.0, 0.0
-    for le, c in zip(les, cum):
-        if c >= p * n:
-            return (lo if le == float("inf") else lo + (le - lo) * (p * n - below) / max(c - below, 1)) * 1e3
-        lo, below = le, c
-print(f"lateness_p50 {q(.5):.2f} lateness_p99 {q(.99):.2f} over_2ms {(n - cum[les.index(0.002)]) / n * 100:.2f}% of {n:.0f} events")
-PY
+lateness_between() { # scrape-before scrape-after -> "lateness_p50 … lateness_p99 … over_2ms …%"
+  local p50 p99 over
+  read -r p50 p99 over <<<"$(window_lateness "$1" "$2")"
+  echo "lateness_p50 $p50 lateness_p99 $p99 over_2ms $over%"
 }
 live() { # -> the client's TTFT and gap p99 and the server's lateness over the live run
   local m0 m1

@@ -72,3 +72,22 @@ now = rss()
 print(f"{(now - base) * 1024 / n:.0f}")
 PY
 }
+
+# The emit lateness of the events the server sent between two scrapes of its /metrics (from its
+# fakeai_emit_lateness_seconds buckets, interpolated within them).
+window_lateness() { # scrape-before scrape-after -> "p50_ms p99_ms share_over_2ms_%"
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+def buckets(text):
+    return {float(m[1]): float(m[2]) for m in re.finditer(r'fakeai_emit_lateness_seconds_bucket\{le="([^"]+)"\} (\S+)', text)}
+a, b = buckets(sys.argv[1]), buckets(sys.argv[2])
+les = sorted(b); cum = [b[l] - a.get(l, 0) for l in les]; n = cum[-1] or 1
+def q(p):
+    lo, below = 0.0, 0.0
+    for le, c in zip(les, cum):
+        if c >= p * n:
+            return (lo if le == float("inf") else lo + (le - lo) * (p * n - below) / max(c - below, 1)) * 1e3
+        lo, below = le, c
+print(f"{q(.5):.2f} {q(.99):.2f} {(n - cum[les.index(0.002)]) / n * 100:.2f}")
+PY
+}

@@ -56,22 +56,6 @@ fi
 steady() { # streams itl tokens generations -> "ramp_per_s warmup_s requests": the generations measured come after the warm-up
   python3 -c "import math; d = (50 + $2 * ($3 - 1)) / 1000; r = min(4000, $1 / d); w = $1 / r + 1; print(f'{r:.0f} {w:.2f} {$1 * (math.ceil(w / d) + $4)}')"
 }
-window_lateness() { # scrape-before scrape-after -> "p50_ms p99_ms share_over_2ms_%"
-  python3 - "$1" "$2" <<'PY'
-import re, sys
-def buckets(text):
-    return {float(m[1]): float(m[2]) for m in re.finditer(r'fakeai_emit_lateness_seconds_bucket\{le="([^"]+)"\} (\S+)', text)}
-a, b = buckets(sys.argv[1]), buckets(sys.argv[2])
-les = sorted(b); cum = [b[l] - a.get(l, 0) for l in les]; n = cum[-1] or 1
-def q(p):
-    lo, below = 0.0, 0.0
-    for le, c in zip(les, cum):
-        if c >= p * n:
-            return (lo if le == float("inf") else lo + (le - lo) * (p * n - below) / max(c - below, 1)) * 1e3
-        lo, below = le, c
-print(f"{q(.5):.2f} {q(.99):.2f} {(n - cum[les.index(0.002)]) / n * 100:.2f}")
-PY
-}
 # Core 0's busy and total ticks ("busy,total"): the server's process time misses the softirq work
 # its sends cause (on loopback the sender's core runs the receiver's TCP processing), so a core
 # can be saturated while the process shows 80 %.

@@ -74,23 +74,7 @@ impl Server {
 
     /// Uploads `bytes` as file `filename` for `purpose` (`POST /v1/files`, multipart).
     pub fn upload(&self, purpose: &str, filename: &str, bytes: &[u8]) -> Response {
-        const BOUNDARY: &str = "fakeai-common-boundary-51c9";
-        let mut body = format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n{purpose}\r\n--{BOUNDARY}\r\n\
-             Content-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\r\n"
-        )
-        .into_bytes();
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-        let mut c = self.connect();
-        let head = format!(
-            "POST /v1/files HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
-             Content-Length: {}\r\n\r\n",
-            body.len()
-        );
-        c.write_raw(head.as_bytes());
-        c.write_raw(&body);
-        c.response()
+        upload_to(self.addr, purpose, filename, bytes)
     }
 
     /// Sends SIGTERM.
@@ -464,4 +448,26 @@ pub fn ws_read(sock: &mut TcpStream) -> (u8, Vec<u8>) {
     let mut payload = vec![0u8; len];
     sock.read_exact(&mut payload).unwrap();
     (h[0] & 0x0F, payload)
+}
+
+/// `POST /v1/files` of `bytes` as file `filename` for `purpose` (multipart) to the server at
+/// `addr` (usable from threads that hold no [`Server`]).
+pub fn upload_to(addr: std::net::SocketAddr, purpose: &str, filename: &str, bytes: &[u8]) -> Response {
+    const BOUNDARY: &str = "fakeai-common-boundary-51c9";
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n{purpose}\r\n--{BOUNDARY}\r\n\
+         Content-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let mut c = Conn::new(TcpStream::connect(addr).expect("connect"));
+    let head = format!(
+        "POST /v1/files HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    c.write_raw(head.as_bytes());
+    c.write_raw(&body);
+    c.response()
 }
