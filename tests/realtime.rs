@@ -55,11 +55,19 @@ fn until(sock: &mut TcpStream, kind: &str) -> Vec<(Instant, Value)> {
 
 /// Opens a Realtime session on `s`; returns the socket after `session.created`.
 fn open(s: &Server, model: &str) -> (TcpStream, Value) {
+    let mut sock = handshake(s, model, "");
+    let created = event(&mut sock);
+    (sock, created)
+}
+
+/// Upgrades a connection to a Realtime WebSocket for `model` with extra `headers`; the socket
+/// after the 101 (whose accept key is checked).
+fn handshake(s: &Server, model: &str, headers: &str) -> TcpStream {
     let mut sock = TcpStream::connect(s.addr).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let handshake = format!(
         "GET /v1/realtime?model={model} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
     );
     sock.write_all(handshake.as_bytes()).unwrap();
     let mut head = Vec::new();
@@ -71,8 +79,7 @@ fn open(s: &Server, model: &str) -> (TcpStream, Value) {
     let head = String::from_utf8(head).unwrap();
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
-    let created = event(&mut sock);
-    (sock, created)
+    sock
 }
 
 fn send(sock: &mut TcpStream, json: &str) {
@@ -192,21 +199,7 @@ fn openai_sdk_realtime_client() {
 
 /// Opens a Realtime session with `headers` on the handshake; the socket after the 101.
 fn open_with(s: &Server, headers: &str) -> TcpStream {
-    let mut sock = TcpStream::connect(s.addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let handshake = format!(
-        "GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
-    );
-    sock.write_all(handshake.as_bytes()).unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8];
-        sock.read_exact(&mut b).unwrap();
-        head.push(b[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
-    sock
+    handshake(s, "gpt-realtime", headers)
 }
 
 /// A close frame's code.
