@@ -308,14 +308,20 @@ mod tests {
     use super::*;
     use crate::metrics::model_stats::Finish;
 
-    #[test]
-    fn renders_vllm_and_dynamo_families() {
+    /// A model's statistics after one 10-token prompt that generated 5 tokens and hit its length.
+    fn one_finished_request() -> ModelStats {
         let mut m = ModelStats::new(100);
         m.admit(10, Some(5));
         m.tokens(1, None);
         m.first_token(0.02);
         m.tokens(4, Some(0.005));
         m.finish(Finish::Length, 10, 5, Some(0.02), 0.045);
+        m
+    }
+
+    #[test]
+    fn renders_vllm_and_dynamo_families() {
+        let mut m = one_finished_request();
         m.admit(7, None);
         let models = vec![("a\"b".to_owned(), m)];
         let mut out = String::new();
@@ -350,12 +356,7 @@ mod tests {
 
     #[test]
     fn removed_vllm_names_carry_their_successors_values() {
-        let mut m = ModelStats::new(100);
-        m.admit(10, Some(5));
-        m.tokens(1, None);
-        m.first_token(0.02);
-        m.tokens(4, Some(0.005));
-        m.finish(Finish::Length, 10, 5, Some(0.02), 0.045);
+        let m = one_finished_request();
         let models = vec![("m".to_owned(), m)];
         let kv = KvCache { tokens: 1000, block_size: 16, pool: None };
         let (mut new, mut old) = (String::new(), String::new());
