@@ -119,10 +119,13 @@ async fn serve(
         app,
     });
     monoio::spawn(publish_metrics(core.clone()));
+    let dcgm_fd = dcgm.as_ref().map(|l| l.as_raw_fd());
     if let Some(dcgm) = dcgm {
         monoio::spawn(accept_dcgm(core.clone(), dcgm));
     }
     accept_until_shutdown(&core, listener).await;
+    core.draining.set(true);
+    dcgm_fd.into_iter().for_each(release_port);
     drain(&core).await;
     core.publish_metrics();
 }
@@ -144,7 +147,10 @@ async fn accept_until_shutdown(core: &Rc<Core>, listener: TcpListener) {
     let mut shutdown = std::pin::pin!(signals::wait());
     loop {
         monoio::select! {
-            _ = &mut shutdown => break,
+            _ = &mut shutdown => {
+                release_port(listener.as_raw_fd());
+                break;
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     take(core, stream, max);
@@ -167,12 +173,21 @@ async fn accept_dcgm(core: Rc<Core>, listener: TcpListener) {
             Ok((stream, _)) => {
                 monoio::spawn(conn::serve_dcgm(core.clone(), stream));
             }
+            Err(_) if core.draining.get() => return,
             Err(e) => {
                 eprintln!("fakeai: DCGM accept failed: {e}");
                 monoio::time::sleep(Duration::from_millis(10)).await;
             }
         }
     }
+}
+
+/// Stops a listener at shutdown so that its port is free as soon as the process has exited: under
+/// io_uring a pending accept keeps the socket alive until the ring's deferred teardown, and a server
+/// restarted at once found the port still in use.
+fn release_port(listener: RawFd) {
+    // SAFETY: shutdown on a listening socket we own moves it out of LISTEN and fails pending accepts.
+    unsafe { libc::shutdown(listener, libc::SHUT_RDWR) };
 }
 
 /// Serves an accepted connection, or refuses it when the worker is at its connection limit.

@@ -94,6 +94,16 @@ impl Drop for Server {
     }
 }
 
+/// Whether `GET path` on a fresh connection to `addr` is answered 200 (false when nothing listens
+/// or the connection closes unanswered).
+pub fn answers_200(addr: SocketAddr, path: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(addr) else { return false };
+    let mut reply = Vec::new();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let asked = stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+    asked.is_ok() && stream.read_to_end(&mut reply).is_ok() && reply.starts_with(b"HTTP/1.1 200")
+}
+
 /// A parsed response.
 #[derive(Debug, Clone)]
 pub struct Response {
