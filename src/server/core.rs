@@ -54,6 +54,11 @@ impl Core {
         self.recorder.borrow().publish(self.shard());
     }
 
+    /// Publishes the core's histograms if anything was recorded since the last time.
+    pub(crate) fn publish_changed_metrics(&self) {
+        self.recorder.borrow_mut().publish_if_changed(self.shard());
+    }
+
     /// The `Date` header value, reformatted at most once a second.
     pub(crate) fn date(&self) -> [u8; 29] {
         let now = crate::clock::unix_now().0;

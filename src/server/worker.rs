@@ -138,7 +138,7 @@ async fn publish_metrics(core: Rc<Core>) {
         monoio::time::sleep(PUBLISH_EVERY).await;
         let window = core.timer.adapt(meter.busy());
         core.shard().set(Counter::TimerWindowMicros, window.as_micros() as u64);
-        core.publish_metrics();
+        core.publish_changed_metrics();
     }
 }
 
