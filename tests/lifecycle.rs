@@ -39,6 +39,16 @@ fn sigterm_drains_in_flight_streams_then_exits_zero() {
     assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
 }
 
+/// A server process that a failing assertion does not leave running.
+struct KilledOnDrop(std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Two ports free right now.
 fn free_ports() -> (u16, u16) {
     let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -54,13 +64,16 @@ fn a_server_restarted_at_once_on_the_same_ports_binds_them() {
     let (a, b) = free_ports();
     for round in 0..12 {
         let (port, dcgm) = if round % 2 == 0 { (a, b) } else { (b, a) };
-        let mut child = fakeai()
-            .args(["server", "--host", "127.0.0.1", "--workers", "1"])
-            .args(["--port", &port.to_string(), "--dcgm-port", &dcgm.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = KilledOnDrop(
+            fakeai()
+                .args(["server", "--host", "127.0.0.1", "--workers", "1"])
+                .args(["--port", &port.to_string(), "--dcgm-port", &dcgm.to_string()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let child = &mut child.0;
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let t = Instant::now();
         while !common::answers_200(addr, "/health") {
