@@ -441,12 +441,18 @@ impl<'a> Client<'a> {
         }
     }
 
-    /// A response is complete: record it and go on with the slot.
+    /// A response is complete: record it and go on with the slot (after the server's
+    /// `retry-after`, when it gave one, as a retrying client would).
     fn complete(&mut self, slot: usize, reusable: bool) {
         let c = &mut self.conns[slot];
         let exchange = c.exchange.take().expect("a completed slot had a request");
+        let wait = exchange.reader.retry_after.filter(|_| exchange.reader.status != 200);
         exchange.finish(self.shared, &mut self.stats);
         c.rbuf.clear();
+        if let Some(wait) = wait.filter(|_| self.shared.args.rate.is_none()) {
+            self.live -= 1;
+            return self.retire(slot, wait);
+        }
         match (self.shared.args.rate.is_none(), reusable) {
             (true, true) if self.shared.take() => self.begin(slot),
             (true, false) if self.shared.take() => {

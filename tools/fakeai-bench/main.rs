@@ -39,7 +39,8 @@ struct Args {
     /// Model name to send.
     #[arg(long, default_value = "fakeai-bench")]
     model: String,
-    /// Concurrent connections, each running requests back to back (closed loop).
+    /// Concurrent connections, each running requests back to back (closed loop; a 429 or 503
+    /// with `retry-after` is retried after it).
     #[arg(long, default_value_t = 100)]
     concurrency: usize,
     /// Requests per second (open loop); overrides the closed loop.
@@ -94,6 +95,9 @@ struct Args {
     /// late, if less so.
     #[arg(long, value_enum, default_value_t = Clock::Read)]
     clock: Clock,
+    /// Sent as `Authorization: Bearer KEY` (for a server with authentication on).
+    #[arg(long)]
+    api_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -214,8 +218,9 @@ fn request_bytes(args: &Args, host: &str, path: &str) -> Vec<u8> {
     }
     let body = body.to_string();
     let accept = if args.stream { "text/event-stream" } else { "application/json" };
+    let auth = args.api_key.as_ref().map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
     format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: fakeai-bench\r\nAccept: {accept}\r\n\
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: fakeai-bench\r\nAccept: {accept}\r\n{auth}\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )

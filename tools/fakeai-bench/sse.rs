@@ -28,6 +28,11 @@ enum Body {
     UntilClose,
 }
 
+/// A header value as a non-negative number.
+fn number(value: &[u8]) -> Option<f64> {
+    std::str::from_utf8(value).ok()?.trim().parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0)
+}
+
 /// Incremental reader of one response.
 #[derive(Debug)]
 pub struct ResponseReader {
@@ -45,6 +50,9 @@ pub struct ResponseReader {
     pub tokens: u64,
     /// The server asked to close the connection.
     pub close: bool,
+    /// How long the server asked the client to wait before retrying (`retry-after-ms`, else
+    /// `retry-after` in seconds), on a 429 or 503.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ResponseReader {
@@ -59,6 +67,7 @@ impl ResponseReader {
             usage_completion: None,
             tokens: 0,
             close: false,
+            retry_after: None,
         }
     }
 
@@ -82,6 +91,10 @@ impl ResponseReader {
                     body = Body::Chunked(ChunkedDecoder::new(u64::MAX));
                 } else if h.name.eq_ignore_ascii_case("connection") && h.value.eq_ignore_ascii_case(b"close") {
                     self.close = true;
+                } else if h.name.eq_ignore_ascii_case("retry-after-ms") {
+                    self.retry_after = number(h.value).map(|ms| std::time::Duration::from_secs_f64(ms / 1e3));
+                } else if h.name.eq_ignore_ascii_case("retry-after") && self.retry_after.is_none() {
+                    self.retry_after = number(h.value).map(std::time::Duration::from_secs_f64);
                 }
             }
             self.body = body;
