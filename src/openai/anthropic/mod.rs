@@ -36,9 +36,14 @@ pub fn messages(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, parse: impl Fn
 /// A parsed Messages request, or why it is refused.
 pub type Parsed = Result<request::MessagesRequest, Error>;
 
-/// Parses a Messages request's `body`, its prompt counted when `counting` (`count_tokens`).
+/// Parses a Messages request's `body`; `counting` is `count_tokens`, which counts the whole
+/// prompt, where a message's prompt is counted only as far as its model's context window.
 pub fn parse(app: &App, body: &[u8], counting: bool) -> Parsed {
-    request::parse(body, app.encoding, counting)
+    if counting {
+        return request::parse(body, app.encoding, true);
+    }
+    let window = |model: &str| crate::openai::fine_tuned::resolve(app, model).map_or(u64::MAX, |m| m.context_window);
+    request::parse_within(body, app.encoding, false, &window)
 }
 
 /// `POST /v1/messages/count_tokens`: `{"input_tokens"}`, as `usage` would count the same request
