@@ -4,10 +4,12 @@
 It starts the server itself (so it knows its pid and can count its file descriptors), then
 throws at it: smuggling-shaped and malformed requests, slowloris heads and bodies, clients that
 never read a long stream, many streams with half the clients vanishing mid-stream, idle
-connections and WebSocket abuse. After each it checks: the right 4xx (or a clean close), never
-a 5xx from bad input (501 for an unimplemented transfer coding is RFC 9112's answer), other
-connections unaffected, the server's fds back to baseline, and its counters exact. Prints a
-summary; exits 1 on any violation.
+connections, WebSocket abuse, and last SIGTERM under many streams. After each it checks: the
+right 4xx (or a clean close), never a 5xx from bad input (501 for an unimplemented transfer
+coding is RFC 9112's answer), other connections unaffected, the server's RSS back within a
+bound of its baseline, its fds back to baseline, and its counters exact; at SIGTERM, every
+stream in flight finishes whole, new connections are refused and the server exits 0 within its
+drain timeout. Prints a summary; exits 1 on any violation.
 
     python3 tools/adversarial.py --bin target/debug/fakeai            # quick: < 60 s
     python3 tools/adversarial.py --bin target/release/fakeai --full   # the issue's sizes
@@ -20,6 +22,8 @@ import base64
 import os
 import re
 import resource
+import selectors
+import signal
 import socket
 import struct
 import subprocess
@@ -116,6 +120,47 @@ def settle_fds(pid, baseline, slack=4, wait=10.0):
     return fds(pid)
 
 
+# How far the server's resident memory may stay above its baseline once an attack is over (and
+# the server has had a second to free): a buffer or a stream held per attacking connection
+# would exceed it (15,000 connections × 4 KiB of read buffer alone is 58 MiB).
+RSS_SLACK_MIB = 64
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def check_rss(pid, baseline, after):
+    time.sleep(1.0)
+    rss = rss_mib(pid)
+    check(rss <= baseline + RSS_SLACK_MIB,
+          f"RSS after {after}: {rss:.0f} MiB (baseline {baseline:.0f}, bound +{RSS_SLACK_MIB} MiB; "
+          f"peak so far {peak_rss_mib(pid):.0f})")
+
+
+def warm_up(port):
+    """Loads what the server loads on first use (tokenizer tables, model profiles), so that the
+    RSS baseline is the serving server's."""
+    for path, body in [(CHAT, chat_body(50, stream=False)), (CHAT, chat_body(50)),
+                       ("/v1/embeddings", b'{"model":"text-embedding-3-small","input":"warm up"}')]:
+        s = connect(port)
+        s.sendall(request("POST", path, body, [("Connection", "close")]))
+        read_all(s)
+        s.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # The attacks
 
@@ -203,6 +248,11 @@ def never_readers(port, n, send_timeout):
         socks.append(s)
     time.sleep(send_timeout + 3)
     check(healthy(port), "others are served meanwhile")
+    # The kernel's zero-window probes back off: with many never-readers, the last aborts can
+    # come a few seconds after the timeout.
+    end = time.time() + 10
+    while time.time() < end and metric(port, "fakeai_send_timeouts_total") - before < n:
+        time.sleep(0.2)
     got = metric(port, "fakeai_send_timeouts_total") - before
     check(got == n, f"fakeai_send_timeouts_total counts each: {got:g} of {n}")
     for s in socks:
@@ -352,6 +402,70 @@ def websocket(port):
     check(healthy(port), "the server serves on")
 
 
+def sigterm_under_streams(server, port, n, tokens, drain_timeout):
+    """Opens `n` streams of `tokens` tokens, sends SIGTERM once each has begun, and checks the
+    drain: every stream finishes whole, new connections are refused, the exit is clean and in
+    time. Ends the server."""
+    print(f"SIGTERM under {n} streams of {tokens} tokens", flush=True)
+    sel = selectors.DefaultSelector()
+    got = {}
+    body = request("POST", CHAT, chat_body(tokens), [("Connection", "close")])
+    for _ in range(n):
+        s = connect(port, 30)
+        s.sendall(body)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        got[s] = bytearray()
+    closed = set()
+
+    def pump(until, done):
+        while time.time() < until and not done():
+            for key, _ in sel.select(0.2):
+                s = key.fileobj
+                try:
+                    b = s.recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    b = b""
+                if b:
+                    got[s] += b
+                else:
+                    sel.unregister(s)
+                    closed.add(s)
+
+    pump(time.time() + 60, lambda: all(b'"delta":{"content":"' in b for b in got.values()))
+    begun = sum(b'"delta":{"content":"' in b for b in got.values())
+    finished = sum(b"[DONE]" in b for b in got.values())
+    check(begun == n and finished == 0, f"all {n} streams in flight at SIGTERM: {begun} begun, {finished} finished")
+    signalled = time.time()
+    server.send_signal(signal.SIGTERM)
+    time.sleep(0.3)  # workers look at the flag every 20 ms
+    try:
+        late = socket.create_connection((HOST, port), timeout=2)
+        late.sendall(request("GET", "/health", headers=[("Connection", "close")]))
+        raw, _ = read_all(late)
+        late.close()
+        refused = f"accepted ({statuses(raw) or 'no answer'})"
+    except ConnectionRefusedError:
+        refused = "refused"
+    except OSError as e:
+        refused = f"failed otherwise: {e}"
+    check(refused == "refused", f"a new connection after SIGTERM is {refused}")
+    pump(signalled + drain_timeout + 5, lambda: len(closed) == n)
+    whole = sum(b.count(b'"delta":{"content":"') == tokens and b.count(b"data: [DONE]") == 1 and statuses(b) == [200]
+                for b in got.values())
+    check(whole == n, f"every stream in flight finished whole ({tokens} tokens and [DONE]): {whole} of {n}")
+    try:
+        code = server.wait(max(0.1, signalled + drain_timeout + 5 - time.time()))
+    except subprocess.TimeoutExpired:
+        code = None
+    took = time.time() - signalled
+    check(code == 0 and took < drain_timeout, f"exit {code} {took:.1f} s after SIGTERM (drain timeout {drain_timeout} s)")
+    for s in got:
+        s.close()
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -360,16 +474,17 @@ def main():
     ap.add_argument("--bin", default="target/debug/fakeai", help="the fakeai binary to start")
     ap.add_argument("--full", action="store_true", help="the issue's sizes (2,000 streams, 15,000 idle)")
     args = ap.parse_args()
-    sizes = dict(slow=200, never=100, streams=2000, idle=15000) if args.full else dict(slow=20, never=8, streams=200, idle=2000)
+    sizes = dict(slow=200, never=100, streams=2000, idle=15000, draining=1000) if args.full else \
+        dict(slow=20, never=8, streams=200, idle=2000, draining=200)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = sizes["idle"] + 1000
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
-    header_timeout, send_timeout = 2, 1
+    header_timeout, send_timeout, drain_timeout = 2, 1, 20
     server = subprocess.Popen(
         [args.bin, "server", "--host", HOST, "--port", "0", "--ttft", "0:0", "--itl", "5:0",
          "--header-timeout", f"{header_timeout}s", "--body-timeout", f"{header_timeout}s",
-         "--send-timeout", f"{send_timeout}s", "--max-body-size", "1048576"],
+         "--send-timeout", f"{send_timeout}s", "--max-body-size", "1048576", "--drain-timeout", f"{drain_timeout}s"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, "FAKEAI_DCGM_PORT": "off"})
     started = time.time()
     try:
@@ -377,20 +492,30 @@ def main():
         port = int(re.search(r"http://127\.0\.0\.1:(\d+)", line).group(1))
         while not healthy(port):
             time.sleep(0.05)
+        warm_up(port)
         baseline = fds(server.pid)
-        print(f"fakeai pid {server.pid} port {port}, {baseline} fds at rest; mode {'full' if args.full else 'quick'}")
-        smuggling(port)
-        slowloris(port, sizes["slow"], header_timeout)
-        never_readers(port, sizes["never"], send_timeout)
-        vanishing(port, sizes["streams"])
-        idle(port, sizes["idle"])
-        websocket(port)
+        time.sleep(1.0)
+        rss = rss_mib(server.pid)
+        print(f"fakeai pid {server.pid} port {port}, {baseline} fds and {rss:.0f} MiB RSS at rest; "
+              f"mode {'full' if args.full else 'quick'}")
+        for name, attack in [
+            ("the malformed requests", lambda: smuggling(port)),
+            ("slowloris", lambda: slowloris(port, sizes["slow"], header_timeout)),
+            ("the never-readers", lambda: never_readers(port, sizes["never"], send_timeout)),
+            ("the vanishing clients", lambda: vanishing(port, sizes["streams"])),
+            ("the idle connections", lambda: idle(port, sizes["idle"])),
+            ("the WebSocket abuse", lambda: websocket(port)),
+        ]:
+            attack()
+            check_rss(server.pid, rss, name)
         after = settle_fds(server.pid, baseline)
         check(after <= baseline + 4, f"fds back to baseline: {after} (baseline {baseline})")
         check(server.poll() is None, "the server is still running")
+        sigterm_under_streams(server, port, sizes["draining"], 600, drain_timeout)
     finally:
-        server.terminate()
-        server.wait(30)
+        if server.poll() is None:
+            server.terminate()
+            server.wait(30)
     passed = sum(ok for ok, _ in results)
     print(f"\n{passed}/{len(results)} checks passed in {time.time() - started:.1f} s")
     if violations:

@@ -189,7 +189,7 @@ mod tests {
 
     fn parse(query: &str, spec: ListSpec) -> Result<PageQuery, Error> {
         let head = RequestHead::synthetic(Method::Get, &format!("/v1/x?{query}"));
-        page_query(&Request { head: &head, body: &[], params: &[] }, spec)
+        page_query(&Request { head: &head, body: &[], params: &[], prepared: Default::default() }, spec)
     }
 
     #[test]

@@ -20,32 +20,49 @@ use crate::{
 };
 
 /// The routes.
-pub static ROUTES: &[Route] = &[Route::post("/v1/embeddings", embeddings)];
+pub static ROUTES: &[Route] =
+    &[Route::post("/v1/embeddings", embeddings).prepare(|app, body| Box::new(embed(app, body)))];
 
 fn embeddings(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
-    let r = request::parse(req.body)?;
+    let Embedded { model, user, window, tokens, full } = req.prepared_or(|| embed(app, req.body))?;
+    let pace = Pace { base: app.args.embedding_latency, tokens_per_second: app.args.embedding_tps };
+    crate::state::usage::record_request(
+        &app.state.usage,
+        crate::state::usage::Kind::Embeddings,
+        &model,
+        tokens,
+        0,
+        ctx.unix_now.0,
+    );
+    Ok(encoder_reply(ctx, Billed { model, context_window: window, tokens, user }, pace, full))
+}
+
+/// An embeddings request answered: its vectors rendered, its usage to bill.
+struct Embedded {
+    model: String,
+    user: Option<String>,
+    window: u64,
+    tokens: u64,
+    full: Full,
+}
+
+/// Parses, tokenizes and embeds a request's inputs (off the event loop for a large body).
+fn embed(app: &App, body: &[u8]) -> Result<Embedded, Error> {
+    let r = request::parse(body)?;
     let size = vector::model_size(&r.model);
     let dims = dimensions(&r, size)?;
     let window = app.registry.resolve(&r.model).context_window;
     let encoded = request::encode(&r, app.encoding, window)?;
     let projector = Projector::new(&r.model, size);
-    let mut body = EmbeddingsBody::new(r.format, dims, encoded.len());
+    let mut out = EmbeddingsBody::new(r.format, dims, encoded.len());
     for input in &encoded {
-        body.push(&input.embed(&projector, dims));
+        out.push(&input.embed(&projector, dims));
     }
     let tokens = encoded.iter().map(|e| e.tokens).sum();
-    let full = Full::json(body.finish(&r.model, tokens));
-    let pace = Pace { base: app.args.embedding_latency, tokens_per_second: app.args.embedding_tps };
-    crate::state::usage::record_request(
-        &app.state.usage,
-        crate::state::usage::Kind::Embeddings,
-        &r.model,
-        tokens,
-        0,
-        ctx.unix_now.0,
-    );
-    Ok(encoder_reply(ctx, Billed { model: r.model, context_window: window, tokens, user: r.user }, pace, full))
+    let full = Full::json(out.finish(&r.model, tokens));
+    drop(encoded);
+    Ok(Embedded { model: r.model, user: r.user, window, tokens, full })
 }
 
 /// `dimensions`: 1 to the model's size (the size when absent); OpenAI's ada-002 takes none.

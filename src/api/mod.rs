@@ -188,6 +188,29 @@ pub struct Request<'a> {
     pub body: &'a [u8],
     /// Path parameters by name, percent-decoded.
     pub params: &'a [(&'a str, String)],
+    /// The body's parse, when the route prepared it off the event loop ([`crate::router::Route::prepare`]).
+    pub prepared: Prepared,
+}
+
+/// A large body's parse, made on a background thread so that the worker's streams do not wait
+/// for it; the handler takes it instead of parsing the body again.
+#[derive(Default)]
+pub struct Prepared(std::cell::Cell<Option<Box<dyn std::any::Any + Send>>>);
+
+impl Prepared {
+    /// Holds `parse`, the value a route's `prepare` function returned.
+    pub fn new(parse: Box<dyn std::any::Any + Send>) -> Prepared {
+        Prepared(std::cell::Cell::new(Some(parse)))
+    }
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.0.take();
+        let shown = f.write_str(if held.is_some() { "Prepared(held)" } else { "Prepared(none)" });
+        self.0.set(held);
+        shown
+    }
 }
 
 impl Request<'_> {
@@ -199,6 +222,13 @@ impl Request<'_> {
     /// The first value of query parameter `name`, decoded (`+` is a space).
     pub fn query(&self, name: &str) -> Option<String> {
         crate::proto::query::param(self.head.query(), name)
+    }
+
+    /// The body's parse: the one prepared off the event loop if there is one, else `parse()`
+    /// (small bodies, and requests served outside a worker, parse inline).
+    pub fn prepared_or<T: 'static>(&self, parse: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+        let held = self.prepared.0.take().and_then(|any| any.downcast::<Result<T, Error>>().ok());
+        held.map_or_else(parse, |parsed| *parsed)
     }
 }
 

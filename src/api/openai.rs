@@ -3,27 +3,31 @@
 //! token counts), and FakeAI's Azure-style text generation.
 
 use super::{
-    Body, Ctx, Full, Outcome, Request,
+    Body, Ctx, Error, Full, Outcome, Request,
     common::{self, ListSpec},
     generate,
 };
 use crate::{
     app::App,
-    openai::{chunks::Flavor, request, responses, stored_chat},
+    openai::{
+        chunks::Flavor,
+        request::{self, GenRequest},
+        responses, stored_chat,
+    },
     router::{BodyKind, Route},
     state::store::Order,
 };
 
 /// The routes.
 pub static ROUTES: &[Route] = &[
-    Route::post("/v1/chat/completions", chat),
+    Route::post("/v1/chat/completions", chat).prepare(|app, body| Box::new(parse_chat(app, body))),
     Route::get("/v1/chat/completions", list_chats),
     Route::get("/v1/chat/completions/{id}", get_chat),
     Route::post("/v1/chat/completions/{id}", update_chat),
     Route::delete("/v1/chat/completions/{id}", delete_chat),
     Route::get("/v1/chat/completions/{id}/messages", chat_messages),
-    Route::post("/v1/completions", completions),
-    Route::post("/v1/responses", responses),
+    Route::post("/v1/completions", completions).prepare(|app, body| Box::new(parse_completion(app, body))),
+    Route::post("/v1/responses", responses).prepare(|app, body| Box::new(parse_responses(app, body))),
     Route::post("/v1/responses/input_tokens", input_tokens),
     Route::get("/v1/responses/{id}", get_response),
     Route::delete("/v1/responses/{id}", delete_response),
@@ -34,31 +38,33 @@ pub static ROUTES: &[Route] = &[
 
 fn chat(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
-    generate::generate(
-        app,
-        ctx,
-        request::parse_chat_within(req.body, app.encoding, &generate::window(app))?,
-        Flavor::Chat,
-        req.body,
-    )
+    let parsed = req.prepared_or(|| parse_chat(app, req.body))?;
+    generate::generate(app, ctx, parsed, Flavor::Chat, req.body)
+}
+
+fn parse_chat(app: &App, body: &[u8]) -> Result<GenRequest, Error> {
+    request::parse_chat_within(body, app.encoding, &generate::window(app))
 }
 
 fn completions(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
-    generate::generate(
-        app,
-        ctx,
-        request::parse_completion_within(req.body, app.encoding, &generate::window(app))?,
-        Flavor::Completion,
-        req.body,
-    )
+    let parsed = req.prepared_or(|| parse_completion(app, req.body))?;
+    generate::generate(app, ctx, parsed, Flavor::Completion, req.body)
+}
+
+fn parse_completion(app: &App, body: &[u8]) -> Result<GenRequest, Error> {
+    request::parse_completion_within(body, app.encoding, &generate::window(app))
 }
 
 fn responses(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
-    let mut parsed = request::parse_responses_within(req.body, app.encoding, &generate::window(app))?;
+    let mut parsed = req.prepared_or(|| parse_responses(app, req.body))?;
     super::file_search::for_response(app, ctx, req.body, &mut parsed)?;
     generate::generate(app, ctx, parsed, Flavor::Responses, req.body)
+}
+
+fn parse_responses(app: &App, body: &[u8]) -> Result<GenRequest, Error> {
+    request::parse_responses_within(body, app.encoding, &generate::window(app))
 }
 
 /// Stored chat completions and their messages list oldest first.

@@ -8,7 +8,7 @@ mod route;
 pub mod table;
 
 pub use admit::{Admission, Charge, Granted, admit, estimated_tokens, settle};
-pub use route::{AuthKind, BodyKind, Handler, Route, Upgrade};
+pub use route::{AuthKind, BodyKind, Handler, Prepare, Route, Upgrade};
 
 use crate::{
     api::{Dialect, Error, Full},

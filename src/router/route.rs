@@ -9,6 +9,11 @@ use crate::{
 /// Serves one routed request.
 pub type Handler = fn(&App, &mut Ctx<'_>, &Request<'_>) -> Outcome;
 
+/// Parses a route's body (into `Result<T, Error>` for the `T` its handler takes with
+/// [`Request::prepared_or`](crate::api::Request::prepared_or)); run on a background thread
+/// for large bodies.
+pub type Prepare = fn(&App, &[u8]) -> Box<dyn std::any::Any + Send>;
+
 /// What the request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyKind {
@@ -61,6 +66,8 @@ pub struct Route {
     pub dialect: Dialect,
     /// It serves metrics: the serving core publishes its own first, so the answer is fresh.
     pub scrape: bool,
+    /// Parses a large body off the worker's event loop before the handler runs.
+    pub prepare: Option<Prepare>,
 }
 
 impl Route {
@@ -74,6 +81,7 @@ impl Route {
             auth: AuthKind::Key,
             dialect: Dialect::OpenAi,
             scrape: false,
+            prepare: None,
         }
     }
 
@@ -124,6 +132,13 @@ impl Route {
     /// The body is `kind`.
     pub const fn body(mut self, kind: BodyKind) -> Route {
         self.body = kind;
+        self
+    }
+
+    /// Parses large bodies with `prepare` on a background thread, so that tokenizing a
+    /// megabyte prompt does not delay the other streams of the worker.
+    pub const fn prepare(mut self, prepare: Prepare) -> Route {
+        self.prepare = Some(prepare);
         self
     }
 

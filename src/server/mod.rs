@@ -4,6 +4,7 @@
 mod conn;
 mod core;
 mod listener;
+mod offload;
 pub mod signals;
 mod timer;
 mod webhooks;

@@ -234,7 +234,7 @@ pub fn execute(app: &App, rng: &mut Rng, url: &str, body: &serde_json::Value) ->
     };
     let bytes = serde_json::to_vec(body).expect("a JSON value serializes");
     let head = synthetic_head(url);
-    let request = Request { head: &head, body: &bytes, params: &params };
+    let request = Request { head: &head, body: &bytes, params: &params, prepared: Default::default() };
     let mut ctx = Ctx { rng, unix_now: crate::clock::unix_now() };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (route.handler)(app, &mut ctx, &request)))
         .unwrap_or_else(|_| Err(Error::new(500, "server_error", "Internal error while handling the request")));

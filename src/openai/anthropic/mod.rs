@@ -27,16 +27,30 @@ use crate::{
 };
 
 /// `POST /v1/messages`: a message, streamed or whole; errors in Anthropic's envelope.
-pub fn messages(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> Reply {
+/// `parse` parses the body (once its headers are checked): see [`parse`].
+pub fn messages(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, parse: impl FnOnce() -> Parsed) -> Reply {
     let request_id = request_id(ctx.rng);
-    create(app, ctx, head, body, &request_id).unwrap_or_else(|e| Reply::Now(error::reply(&e, &request_id)))
+    create(app, ctx, head, parse, &request_id).unwrap_or_else(|e| Reply::Now(error::reply(&e, &request_id)))
+}
+
+/// A parsed Messages request, or why it is refused.
+pub type Parsed = Result<request::MessagesRequest, Error>;
+
+/// Parses a Messages request's `body`; `counting` is `count_tokens`, which counts the whole
+/// prompt, where a message's prompt is counted only as far as its model's context window.
+pub fn parse(app: &App, body: &[u8], counting: bool) -> Parsed {
+    if counting {
+        return request::parse(body, app.encoding, true);
+    }
+    let window = |model: &str| crate::openai::fine_tuned::resolve(app, model).map_or(u64::MAX, |m| m.context_window);
+    request::parse_within(body, app.encoding, false, &window)
 }
 
 /// `POST /v1/messages/count_tokens`: `{"input_tokens"}`, as `usage` would count the same request
 /// (the cached part included).
-pub fn count_tokens(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8]) -> Full {
+pub fn count_tokens(ctx: &mut Ctx<'_>, head: &RequestHead, parse: impl FnOnce() -> Parsed) -> Full {
     let request_id = request_id(ctx.rng);
-    match check_headers(head).and_then(|()| request::parse(body, app.encoding, true)) {
+    match check_headers(head).and_then(|()| parse()) {
         Ok(req) => {
             let body = serde_json::json!({"input_tokens": req.generation.prompt_tokens});
             with_request_id(Full::json(body.to_string().into_bytes()), request_id)
@@ -45,10 +59,16 @@ pub fn count_tokens(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8
     }
 }
 
-fn create(app: &App, ctx: &mut Ctx<'_>, head: &RequestHead, body: &[u8], request_id: &str) -> Result<Reply, Error> {
+fn create(
+    app: &App,
+    ctx: &mut Ctx<'_>,
+    head: &RequestHead,
+    parse: impl FnOnce() -> Parsed,
+    request_id: &str,
+) -> Result<Reply, Error> {
     check_headers(head)?;
     app.vllm.check_awake()?;
-    let mut req = request::parse(body, app.encoding, false)?;
+    let mut req = parse()?;
     let model = crate::openai::fine_tuned::resolve(app, &req.generation.model)?;
     check_context(req.generation.prompt_tokens, req.generation.max_tokens.unwrap_or(0), model.context_window)?;
     req.generation.prompt_cache = app.prompt_cache.lookup(&req.breakpoints, Instant::now());

@@ -102,6 +102,17 @@ fn invalid(message: impl Into<String>) -> Error {
 
 /// Parses a Messages body; `counting` is `count_tokens`, where `max_tokens` is not required.
 pub fn parse(body: &[u8], encoding: Encoding, counting: bool) -> Result<MessagesRequest, Error> {
+    parse_within(body, encoding, counting, crate::openai::request::UNBOUNDED)
+}
+
+/// [`parse`], counting the prompt only as far as the model's context `window` (a longer
+/// prompt is refused whatever its exact length).
+pub fn parse_within(
+    body: &[u8],
+    encoding: Encoding,
+    counting: bool,
+    window: crate::openai::request::Window<'_>,
+) -> Result<MessagesRequest, Error> {
     let req: Body = serde_json::from_slice(body).map_err(|e| type_error(body, &e))?;
     let model = req.model.filter(|m| !m.trim().is_empty()).ok_or_else(|| invalid("model: Field required"))?;
     let messages = req.messages.ok_or_else(|| invalid("messages: Field required"))?;
@@ -129,6 +140,7 @@ pub fn parse(body: &[u8], encoding: Encoding, counting: bool) -> Result<Messages
         check_thinking(req.temperature, req.top_p, req.top_k, &structure.choice)?;
     }
     let mut prefix = Prefix::new(encoding, &model, memchr::memmem::find(body, b"cache_control").is_some());
+    prefix.cap = window(&model);
     tools.iter().try_for_each(|t| prefix.tool(t))?;
     match &req.system {
         Some(Content::Text(t)) => prefix.text(t),
@@ -357,6 +369,9 @@ struct Prefix {
     tokens: u64,
     hasher: Option<DefaultHasher>,
     breakpoints: Vec<Breakpoint>,
+    /// Past this many tokens a text is counted only until it passes: the prompt exceeds the
+    /// context window and is refused whatever its exact length.
+    cap: u64,
 }
 
 impl Prefix {
@@ -366,7 +381,7 @@ impl Prefix {
             model.hash(&mut h);
             h
         });
-        Prefix { encoding, tokens: 0, hasher, breakpoints: Vec::new() }
+        Prefix { encoding, tokens: 0, hasher, breakpoints: Vec::new(), cap: u64::MAX }
     }
 
     fn hash(&mut self, piece: &str) {
@@ -381,14 +396,14 @@ impl Prefix {
 
     /// Plain string content.
     fn text(&mut self, text: &str) {
-        self.tokens += self.encoding.count(text) as u64;
+        self.tokens += self.count(text);
         self.hash(text);
     }
 
     /// A tool definition counts as its JSON (without `cache_control`).
     fn tool(&mut self, tool: &Value) -> Result<(), Error> {
         let json = without_cache_control(tool).to_string();
-        self.tokens += self.encoding.count(&json) as u64;
+        self.tokens += self.count(&json);
         self.hash(&json);
         self.breakpoint(tool, "tools")
     }
@@ -417,8 +432,18 @@ impl Prefix {
     }
 
     /// Tokens of a block. Earlier thinking is not part of the context (Anthropic strips it).
+    /// The tokens of `text`, or, when they would pass the cap, a number that passes it.
+    fn count(&self, text: &str) -> u64 {
+        let left = self.cap.saturating_sub(self.tokens);
+        // A token is at least one byte: a text no longer than the tokens left is counted whole.
+        if text.len() as u64 > left {
+            return self.encoding.count_up_to(text, left as usize) as u64;
+        }
+        self.encoding.count(text) as u64
+    }
+
     fn block_tokens(&self, b: &Value) -> u64 {
-        let count = |s: &str| self.encoding.count(s) as u64;
+        let count = |s: &str| self.count(s);
         let str_of = |field: &str| b.get(field).and_then(Value::as_str).unwrap_or("");
         match block_type(b) {
             "text" => count(str_of("text")),
@@ -499,6 +524,19 @@ mod tests {
 
     fn message(body: &str) -> String {
         parse(body.as_bytes(), ENC, false).unwrap_err().message
+    }
+
+    #[test]
+    fn a_prompt_is_counted_only_until_it_passes_the_window() {
+        // Longer than the tokenizer's 64 KiB counting piece, so the count can stop early.
+        let words = "word ".repeat(40_000);
+        let body = format!(r#"{{"model":"c","max_tokens":5,"messages":[{{"role":"user","content":"{words}"}}]}}"#);
+        let whole = parse_ok(&body).generation.prompt_tokens;
+        assert!(whole >= 40_000, "{whole}");
+        let within = |window: u64| parse_within(body.as_bytes(), ENC, false, &|_| window).unwrap();
+        let capped = within(100).generation.prompt_tokens;
+        assert!(capped > 100 && capped < whole, "past the window: {capped} of {whole}");
+        assert_eq!(within(50_000).generation.prompt_tokens, whole, "within the window, exact");
     }
 
     #[test]
