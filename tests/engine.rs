@@ -172,3 +172,27 @@ fn a_client_that_leaves_frees_its_place_at_once() {
     assert!(next.ttft_ms() < 4.0 * STEP_MS, "the next request ran at once: TTFT {} ms", next.ttft_ms());
     assert_eq!(metric(&s, "vllm:num_requests_running"), 0.0);
 }
+
+#[test]
+fn queue_prefill_and_decode_times_come_from_the_schedule() {
+    // One sequence at a time: the second request waits for the first's 10 steps.
+    let s = engine(&["--max-num-seqs", "1"]);
+    let first = thread::spawn(move || stream(s.addr, 10));
+    thread::sleep(Duration::from_millis(3));
+    let second = thread::spawn(move || stream(s.addr, 10));
+    let runs = [first.join().unwrap(), second.join().unwrap()];
+    let client_ttft: f64 = runs.iter().map(|r| r.ttft_ms() / 1e3).sum();
+    let sum = |name: &str| metric(&s, &format!("vllm:request_{name}_time_seconds_sum"));
+    assert_eq!(metric(&s, "vllm:request_queue_time_seconds_count"), 2.0);
+    let (queue, prefill, decode) = (sum("queue"), sum("prefill"), sum("decode"));
+    // The waiting one queued for about the first's 10 steps, less the 3 ms head start.
+    assert!((0.06..0.11).contains(&queue), "queue {queue} s");
+    assert!((prefill - 2.0 * STEP_MS / 1e3).abs() < 1e-6, "one 10 ms step each: {prefill} s");
+    assert!((decode - 18.0 * STEP_MS / 1e3).abs() < 1e-6, "nine steps each: {decode} s");
+    assert!((sum("inference") - prefill - decode).abs() < 1e-6);
+    assert!(
+        (queue + prefill - client_ttft).abs() < 0.025,
+        "queue + prefill {} s vs TTFT {client_ttft} s",
+        queue + prefill
+    );
+}

@@ -11,8 +11,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Config, Due, Engine, Event, QueueFull, SeqId, SeqSpec, StepTime};
-use crate::config::{EngineKind, ServerArgs};
+use super::{Config, Due, Engine, Event, Phases, QueueFull, SeqId, SeqSpec, StepTime};
+use crate::{
+    config::{EngineKind, ServerArgs},
+    metrics::model_stats::{FixedHistogram, REQUEST_LATENCY_BUCKETS},
+};
 
 /// Models with gauges of their own; more share the last slot (`other`).
 const MAX_MODELS: usize = 128;
@@ -36,6 +39,36 @@ pub struct Gauges {
 
 /// Per-model gauges, indexed by tag.
 static GAUGES: Mutex<Vec<(String, Gauges)>> = Mutex::new(Vec::new());
+
+/// One model's finished sequences' phases, as simulated (vLLM's per-request intervals), s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseHistograms {
+    /// Arrival to first scheduled.
+    pub queue: FixedHistogram,
+    /// First scheduled to first token.
+    pub prefill: FixedHistogram,
+    /// First token to last.
+    pub decode: FixedHistogram,
+    /// First scheduled to last token.
+    pub inference: FixedHistogram,
+}
+
+impl PhaseHistograms {
+    fn new() -> Self {
+        let h = FixedHistogram::new(REQUEST_LATENCY_BUCKETS);
+        PhaseHistograms { queue: h.clone(), prefill: h.clone(), decode: h.clone(), inference: h }
+    }
+
+    fn record(&mut self, p: &Phases) {
+        self.queue.record(p.queue.as_secs_f64());
+        self.prefill.record(p.prefill.as_secs_f64());
+        self.decode.record(p.decode.as_secs_f64());
+        self.inference.record(p.inference().as_secs_f64());
+    }
+}
+
+/// Per-model phase histograms, indexed by tag (grown on a model's first finished sequence).
+static PHASES: Mutex<Vec<PhaseHistograms>> = Mutex::new(Vec::new());
 
 /// The shared time base of every core's engine.
 static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -108,6 +141,13 @@ pub fn gauges(model: &str) -> Option<Gauges> {
     gauges.iter().find(|(m, _)| m == model).map(|(_, g)| *g)
 }
 
+/// `model`'s phase histograms, if the engine has seen it (empty before its first finish).
+pub fn phases(model: &str) -> Option<PhaseHistograms> {
+    let tag = GAUGES.lock().unwrap_or_else(|e| e.into_inner()).iter().position(|(m, _)| m == model)?;
+    let phases = PHASES.lock().unwrap_or_else(|e| e.into_inner());
+    Some(phases.get(tag).cloned().unwrap_or_else(PhaseHistograms::new))
+}
+
 /// Every model's gauges summed.
 pub fn totals() -> Gauges {
     let gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
@@ -128,6 +168,7 @@ fn publish(engine: &mut Engine) {
         return;
     }
     let mut gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
+    let mut finished = Vec::new();
     for event in events {
         let tag = match event {
             Event::Queued(t)
@@ -136,6 +177,10 @@ fn publish(engine: &mut Engine) {
             | Event::LeftRunning(t)
             | Event::LeftWaiting(t)
             | Event::Rejected(t) => t,
+            Event::Finished(t, phases) => {
+                finished.push((t, phases));
+                continue;
+            }
         };
         let Some((_, g)) = gauges.get_mut(tag as usize) else { continue };
         match event {
@@ -153,7 +198,20 @@ fn publish(engine: &mut Engine) {
             Event::LeftRunning(_) => g.running -= 1,
             Event::LeftWaiting(_) => g.waiting -= 1,
             Event::Rejected(_) => g.rejections += 1,
+            Event::Finished(..) => {}
         }
+    }
+    drop(gauges);
+    if finished.is_empty() {
+        return;
+    }
+    let mut phases = PHASES.lock().unwrap_or_else(|e| e.into_inner());
+    for (tag, p) in finished {
+        let tag = tag as usize;
+        if phases.len() <= tag {
+            phases.resize_with(tag + 1, PhaseHistograms::new);
+        }
+        phases[tag].record(&p);
     }
 }
 

@@ -75,6 +75,27 @@ pub enum Event {
     LeftWaiting(u32),
     /// Refused: the queue was full.
     Rejected(u32),
+    /// Sampled its last token; where its time went.
+    Finished(u32, Phases),
+}
+
+/// Where a finished sequence's time went, as vLLM splits it per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phases {
+    /// Arrival to the start of the first step that scheduled it.
+    pub queue: Duration,
+    /// That step's start to the end of the step that sampled its first token (preemptions
+    /// before the first token included).
+    pub prefill: Duration,
+    /// First token to last (preemptions after the first token included).
+    pub decode: Duration,
+}
+
+impl Phases {
+    /// First scheduled to last token: prefill and decode.
+    pub fn inference(&self) -> Duration {
+        self.prefill + self.decode
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +118,10 @@ struct Seq {
     blocks: u64,
     /// Admitted at least once.
     started: bool,
+    /// When the first step that scheduled it started.
+    scheduled: Duration,
+    /// When its first token was sampled.
+    first_token: Duration,
     /// Sampled tokens' deadlines not yet taken, oldest first.
     due: VecDeque<Duration>,
     /// Tokens taken from `due`.
@@ -180,6 +205,8 @@ impl Engine {
             generated: 0,
             blocks: 0,
             started: false,
+            scheduled: Duration::ZERO,
+            first_token: Duration::ZERO,
             due: VecDeque::new(),
             taken: 0,
         };
@@ -355,6 +382,9 @@ impl Engine {
             }
             seq.phase = Phase::Running;
             let queued = (!seq.started).then(|| start.saturating_sub(seq.arrival));
+            if !seq.started {
+                seq.scheduled = start;
+            }
             seq.started = true;
             let tag = seq.spec.tag;
             self.events.push(Event::Admitted(tag, queued));
@@ -373,13 +403,22 @@ impl Engine {
             let seq = self.seq_mut(id);
             seq.generated += 1;
             seq.due.push_back(end);
+            if seq.generated == 1 {
+                seq.first_token = end;
+            }
             if seq.generated >= seq.spec.output_tokens {
                 seq.phase = Phase::Done;
+                let phases = Phases {
+                    queue: seq.scheduled.saturating_sub(seq.arrival),
+                    prefill: seq.first_token - seq.scheduled,
+                    decode: end - seq.first_token,
+                };
                 let (blocks, tag) = (seq.blocks, seq.spec.tag);
                 seq.blocks = 0;
                 self.free_blocks += blocks as i64;
                 self.running.retain(|&r| r != id);
                 self.events.push(Event::LeftRunning(tag));
+                self.events.push(Event::Finished(tag, phases));
             }
         }
         true
@@ -577,5 +616,46 @@ mod tests {
         assert_eq!(e.deadline_of(id, 5), Due::AtLeast(50 * MS), "a lower bound before it is simulated");
         e.advance_to(Duration::from_secs(1));
         assert_eq!(e.deadline_of(id, 5), Due::At(50 * MS));
+    }
+
+    fn finished(e: &mut Engine) -> Vec<Phases> {
+        e.drain_events().filter_map(|ev| if let Event::Finished(_, p) = ev { Some(p) } else { None }).collect()
+    }
+
+    #[test]
+    fn phases_split_queue_prefill_and_decode_as_simulated() {
+        let mut e = engine(1, 1000);
+        let a = e.submit(Duration::ZERO, spec(100, 3)).unwrap();
+        let b = e.submit(2 * MS, spec(0, 2)).unwrap();
+        drain(&mut e, a, Duration::from_secs(1));
+        drain(&mut e, b, Duration::from_secs(1));
+        let phases = finished(&mut e);
+        // a: prefill step 0–11 ms, decodes to 31 ms; b waits from 2 ms until the step at 31 ms.
+        assert_eq!(phases[0], Phases { queue: Duration::ZERO, prefill: 11 * MS, decode: 20 * MS });
+        assert_eq!(phases[1], Phases { queue: 29 * MS, prefill: 10 * MS, decode: 10 * MS });
+        assert_eq!(phases[1].inference(), 20 * MS);
+    }
+
+    #[test]
+    fn a_preempted_sequences_phases_still_add_up_to_its_life() {
+        let mut e = engine(8, 4);
+        let a = e.submit(Duration::ZERO, spec(16, 40)).unwrap();
+        let b = e.submit(Duration::ZERO, spec(16, 40)).unwrap();
+        let mut last = [Duration::ZERO; 2];
+        let mut now = Duration::ZERO;
+        while e.counts() != (0, 0) {
+            now += MS;
+            for (k, id) in [a, b].into_iter().enumerate() {
+                if let Some(&t) = drain(&mut e, id, now).last() {
+                    last[k] = t;
+                }
+            }
+        }
+        assert!(e.preemptions() > 0);
+        let phases = finished(&mut e);
+        assert_eq!(phases.len(), 2);
+        for p in &phases {
+            assert!(last.contains(&(p.queue + p.inference())), "arrival at 0 to the last token: {p:?} {last:?}");
+        }
     }
 }
