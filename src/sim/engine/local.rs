@@ -3,11 +3,16 @@
 //! turns its steps into token deadlines for the stream, and the gauges every core's engine
 //! feeds for the metrics. The only clock read here is one per request, at submission; after
 //! that, time comes from the stream's own `elapsed`.
+//!
+//! Every core's engine takes its KV blocks from the server's one [`KvCache`] pool (why one
+//! pool: see `state::kv`): its lock is taken only when a step is simulated (a stream's sync
+//! that finds no step due takes none), once per request to look its prefix up and submit it,
+//! and once to give its blocks back.
 
 use std::{
     cell::RefCell,
     rc::Rc,
-    sync::{Mutex, OnceLock},
+    sync::{Arc, Mutex, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -15,6 +20,7 @@ use super::{Config, Due, Engine, Event, Phases, QueueFull, SeqId, SeqSpec, StepT
 use crate::{
     config::{EngineKind, ServerArgs},
     metrics::model_stats::{FixedHistogram, REQUEST_LATENCY_BUCKETS},
+    state::kv::{KvCache, KvRequest},
 };
 
 /// Models with gauges of their own; more share the last slot (`other`).
@@ -82,17 +88,15 @@ fn now() -> Duration {
     EPOCH.get_or_init(Instant::now).elapsed()
 }
 
-/// The engine settings of `args`, this core's share of the KV blocks among `workers` cores.
-pub fn config(args: &ServerArgs, workers: usize) -> Config {
+/// The engine settings of `args` (its KV blocks are the shared pool's).
+pub fn config(args: &ServerArgs) -> Config {
     let block_size = args.kv_cache_block_size.max(1);
-    let total = args.num_gpu_blocks.map_or(args.kv_cache_tokens / block_size, u64::from);
     Config {
         max_num_seqs: args.max_num_seqs as usize,
         max_num_batched_tokens: args.max_num_batched_tokens,
         max_num_queued: args.max_num_queued_requests.map(|n| n as usize),
         step: args.step_time.unwrap_or_else(|| StepTime::preset(args.gpu)),
         block_size,
-        num_blocks: (total / workers.max(1) as u64).max(1),
         by_priority: args.scheduling_policy == crate::config::SchedulingPolicy::Priority,
     }
 }
@@ -102,10 +106,8 @@ fn engine(args: &ServerArgs) -> Rc<RefCell<Engine>> {
     ENGINE.with(|slot| {
         slot.borrow_mut()
             .get_or_insert_with(|| {
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                let workers = args.workers.map_or(cores, usize::from);
                 now();
-                Rc::new(RefCell::new(Engine::new(config(args, workers))))
+                Rc::new(RefCell::new(Engine::new(config(args))))
             })
             .clone()
     })
@@ -219,6 +221,8 @@ fn publish(engine: &mut Engine) {
 #[derive(Debug)]
 pub struct Ticket {
     engine: Rc<RefCell<Engine>>,
+    /// The pool its blocks come from.
+    kv: Arc<KvCache>,
     id: SeqId,
     /// When its request arrived, on the engines' time base.
     origin: Duration,
@@ -227,7 +231,10 @@ pub struct Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         let mut engine = self.engine.borrow_mut();
-        engine.release(self.id);
+        self.kv.with_pool(|pool| {
+            engine.release(self.id, pool);
+            pool.ended();
+        });
         publish(&mut engine);
     }
 }
@@ -236,7 +243,10 @@ impl Ticket {
     /// Advances the engine to `elapsed` after the request's arrival.
     fn sync(&self, elapsed: Duration) {
         let mut engine = self.engine.borrow_mut();
-        engine.advance_to(self.origin + elapsed);
+        let now = self.origin + elapsed;
+        if engine.due(now) {
+            self.kv.with_pool(|pool| engine.advance_to(now, pool));
+        }
         publish(&mut engine);
     }
 
@@ -249,17 +259,31 @@ impl Ticket {
     }
 }
 
-/// Submits a sequence to this core's engine, arriving now.
-pub fn submit(args: &ServerArgs, spec: SeqSpec) -> Result<Rc<Ticket>, QueueFull> {
+/// Submits `request`'s sequence to this core's engine, arriving now, holding the cached
+/// blocks of its prompt's prefix from `kv`: its ticket and its cached prompt tokens.
+pub fn submit(
+    args: &ServerArgs,
+    kv: &Arc<KvCache>,
+    request: KvRequest<'_>,
+    spec: SeqSpec,
+) -> Result<(Rc<Ticket>, u64), QueueFull> {
     let engine = engine(args);
     let origin = now();
-    let id = {
+    let submitted = {
         let mut e = engine.borrow_mut();
-        let id = e.submit(origin, spec);
+        let submitted = kv.with_pool(|pool| {
+            let (blocks, cached) = pool.lookup(request);
+            let id = e.submit(origin, SeqSpec { cached_tokens: cached, ..spec }, blocks, pool);
+            if id.is_err() {
+                pool.ended();
+            }
+            id.map(|id| (id, cached))
+        });
         publish(&mut e);
-        id?
+        submitted
     };
-    Ok(Rc::new(Ticket { engine, id, origin }))
+    let (id, cached) = submitted?;
+    Ok((Rc::new(Ticket { engine, kv: kv.clone(), id, origin }), cached))
 }
 
 /// Token deadlines from the engine: the end of the step that samples each token, as offsets
