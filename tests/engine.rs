@@ -196,3 +196,74 @@ fn queue_prefill_and_decode_times_come_from_the_schedule() {
         queue + prefill
     );
 }
+
+/// FakeAI's `/kv-cache/metrics` view of the pool.
+fn kv_pool(s: &Server) -> serde_json::Value {
+    s.request("GET", "/kv-cache/metrics", None).json()["kv_cache"].clone()
+}
+
+#[test]
+fn one_pool_cached_blocks_are_evicted_before_anyone_is_preempted_and_repeats_hit() {
+    // 24 blocks of 16 tokens, 2 ms steps: the engine's blocks and the prefix cache are one pool.
+    let s = Server::start(&[
+        "--engine",
+        "vllm",
+        "--workers",
+        "1",
+        "--step-time",
+        "2000,0,0",
+        "--dcgm-port",
+        "off",
+        "--max-num-seqs",
+        "8",
+        "--num-gpu-blocks",
+        "24",
+        "--block-size",
+        "16",
+    ]);
+    // The short prompt of `stream` (under one block: it caches nothing).
+    let probe = s.post("/v1/chat/completions", &chat("m", "x", r#""max_tokens":1"#)).json();
+    let x = probe["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert!(x < 16, "{probe}");
+    let long = chat("m", &"Explain paged attention and its limits. ".repeat(12), r#""max_tokens":1"#);
+    let first = s.post("/v1/chat/completions", &long).json()["usage"].clone();
+    let n = first["prompt_tokens"].as_u64().unwrap();
+    assert!((64..200).contains(&n), "{first}");
+    assert_eq!(first["prompt_tokens_details"]["cached_tokens"], 0);
+    let cached_blocks = n / 16;
+    let kv = kv_pool(&s);
+    assert_eq!((kv["used_blocks"].as_u64(), kv["cached_blocks"].as_u64()), (Some(0), Some(cached_blocks)), "{kv}");
+    assert_eq!(metric(&s, "vllm:kv_cache_usage_perc"), 0.0, "finished: its blocks are cached, not held");
+    let again = s.post("/v1/chat/completions", &long).json()["usage"].clone();
+    let hit = (n - 1) / 16 * 16;
+    assert_eq!(again["prompt_tokens_details"]["cached_tokens"], hit, "a repeat hits: {again}");
+    assert_eq!(metric(&s, "vllm:prefix_cache_hits_total"), hit as f64);
+    assert_eq!(metric(&s, "vllm:prefix_cache_queries_total"), (x + 2 * n) as f64);
+
+    let run = |tokens: u64| {
+        let handles: Vec<_> = (0..2).map(|_| thread::spawn(move || stream(s.addr, tokens))).collect();
+        for r in handles.into_iter().map(|h| h.join().unwrap()) {
+            assert_eq!((r.tokens.len() as u64, r.completion_tokens), (tokens, tokens), "usage exact");
+        }
+    };
+    // The KV a sequence fills: its prompt and every token but the last, whose KV is never computed.
+    let blocks_each = |tokens: u64| (x + tokens - 1).div_ceil(16);
+    // Two streams whose KV fits only by evicting two of the cached blocks: no preemption.
+    let free = 24 - cached_blocks;
+    let small = (1..).find(|&t| 2 * blocks_each(t) == free + 2).unwrap();
+    run(small);
+    let kv = kv_pool(&s);
+    assert_eq!(kv["evictions"], 2, "the two least recently used cached blocks: {kv}");
+    assert_eq!(kv["cached_blocks"].as_u64(), Some(cached_blocks - 2));
+    assert_eq!(metric(&s, "vllm:num_preemptions_total"), 0.0, "evicting was enough");
+
+    // Two streams that need more than the whole pool: every cached block goes, then preemption.
+    let big = (1..).find(|&t| blocks_each(t) == 15).unwrap();
+    run(big);
+    let kv = kv_pool(&s);
+    assert_eq!(kv["evictions"].as_u64(), Some(cached_blocks), "all of the cached prefix evicted: {kv}");
+    assert_eq!(kv["cached_blocks"], 0);
+    assert!(metric(&s, "vllm:num_preemptions_total") > 0.0, "then the pool ran out");
+    assert_eq!(kv["used_blocks"], 0, "every block came back");
+    assert_eq!(metric(&s, "vllm:kv_cache_usage_perc"), 0.0);
+}
