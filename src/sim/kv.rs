@@ -248,18 +248,25 @@ impl BlockPool {
     /// the cached blocks of its longest hashed prefix (never its last token's block, which is
     /// always computed), counted in the stats; the engine allocates the rest as it prefills.
     pub fn lookup(&mut self, hashes: &[BlockHash], prompt_tokens: u64) -> Vec<u32> {
-        let max_hit = (prompt_tokens.saturating_sub(1) / self.block_size).min(hashes.len() as u64) as usize;
-        let mut blocks = Vec::new();
-        for hash in &hashes[..max_hit] {
-            let Some(&b) = self.cached.get(hash) else { break };
-            self.take(b);
-            blocks.push(b);
-        }
+        let max_hit = (prompt_tokens.saturating_sub(1) / self.block_size) as usize;
+        let blocks = self.reuse(hashes, max_hit);
         let s = &mut self.stats;
         s.requests += 1;
         s.hit_requests += u64::from(!blocks.is_empty());
         s.queried_tokens += prompt_tokens;
         s.hit_tokens += blocks.len() as u64 * self.block_size;
+        blocks
+    }
+
+    /// Takes the cached blocks of the longest prefix of `hashes`, at most `max_blocks`, without
+    /// counting a lookup (a preempted sequence resuming, as vLLM keeps those apart).
+    pub fn reuse(&mut self, hashes: &[BlockHash], max_blocks: usize) -> Vec<u32> {
+        let mut blocks = Vec::new();
+        for hash in &hashes[..max_blocks.min(hashes.len())] {
+            let Some(&b) = self.cached.get(hash) else { break };
+            self.take(b);
+            blocks.push(b);
+        }
         blocks
     }
 

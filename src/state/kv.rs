@@ -360,6 +360,10 @@ impl Pool for EnginePool<'_> {
         }
         self.flush(&kv.hashes, &kv.ids);
     }
+
+    fn reuse(&mut self, hashes: &[BlockHash], max_blocks: usize) -> Vec<u32> {
+        self.inner.pool.reuse(hashes, max_blocks)
+    }
 }
 
 fn model_counts<'a>(models: &'a mut Vec<(String, Counts)>, model: &str) -> &'a mut Counts {

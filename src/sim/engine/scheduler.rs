@@ -8,7 +8,11 @@
 //! cached blocks when none is free), caches its whole prompt blocks as they are computed, and
 //! gives every block back when it finishes, is preempted or abandoned: they stay cached,
 //! evictable. So a preemption happens exactly when the pool has neither a free nor an evictable
-//! block. Work on the pool is per step and per sequence, never per token.
+//! block; a preempted sequence resumes on what is still cached of its prompt (not counted as a
+//! prefix-cache query, as vLLM keeps those apart). Work on the pool is per step and per
+//! sequence, never per token. One difference from vLLM: a request looks its prefix up (and holds
+//! the hit) on arrival rather than when first scheduled, so that the `cached_tokens` its usage
+//! reports are known up front and stay true.
 //!
 //! Sans-IO: time is passed in. Steps are simulated lazily: [`Engine::advance_to`] commits every
 //! step that starts by `now`, and a step starting at `s` holds the sequences submitted before
@@ -62,6 +66,9 @@ pub trait Pool {
     fn release(&mut self, blocks: &[u32]);
     /// Caches `kv.blocks[from..to]`, whole prompt blocks just computed, under their hashes.
     fn cache(&mut self, kv: &SeqKv, from: usize, to: usize);
+    /// Takes the cached blocks of the longest prefix of `hashes`, at most `max_blocks` (a
+    /// preempted sequence resuming; not counted as a prefix-cache query).
+    fn reuse(&mut self, hashes: &[BlockHash], max_blocks: usize) -> Vec<u32>;
 }
 
 impl Pool for BlockPool {
@@ -81,6 +88,10 @@ impl Pool for BlockPool {
         for i in from..to {
             BlockPool::cache(self, kv.blocks[i], kv.hashes[i], i);
         }
+    }
+
+    fn reuse(&mut self, hashes: &[BlockHash], max_blocks: usize) -> Vec<u32> {
+        BlockPool::reuse(self, hashes, max_blocks)
     }
 }
 
@@ -425,13 +436,23 @@ impl Engine {
         // Then waiting sequences, unless this step had to preempt (as vLLM does).
         while !preempted && budget > 0 && self.running.len() < self.cfg.max_num_seqs.max(1) {
             let Some(&id) = self.waiting.front() else { break };
+            if self.seq(id).started {
+                self.reuse_prefix(id, pool);
+            }
             let (chunk, grow) = {
                 let seq = self.seq(id);
-                let base = if seq.started { 0 } else { seq.spec.cached_tokens };
+                let base = if seq.started { seq.computed } else { seq.spec.cached_tokens };
                 let chunk = (seq.spec.prompt_tokens + seq.generated - base).min(budget);
                 (chunk, self.blocks_for(base + chunk).saturating_sub(seq.kv.blocks.len() as u64))
             };
             if grow > pool.available() && !self.running.is_empty() {
+                // A resumed one gives its prefix back until it can run (a new one keeps its hit).
+                let seq = self.seq_mut(id);
+                if seq.started {
+                    let blocks = std::mem::take(&mut seq.kv.blocks);
+                    (seq.computed, seq.cached_upto) = (0, 0);
+                    pool.release(&blocks);
+                }
                 break;
             }
             self.waiting.pop_front();
@@ -499,6 +520,17 @@ impl Engine {
         if seq.pending() == 0 {
             self.sampled.push(id);
         }
+    }
+
+    /// A preempted sequence about to resume takes back what is still cached of its computed
+    /// prompt, and recomputes only the rest.
+    fn reuse_prefix(&mut self, id: SeqId, pool: &mut impl Pool) {
+        let bs = self.cfg.block_size.max(1);
+        let seq = self.seq_mut(id);
+        let limit = ((seq.spec.prompt_tokens + seq.generated).saturating_sub(1) / bs) as usize;
+        seq.kv.blocks = pool.reuse(&seq.kv.hashes, limit);
+        seq.cached_upto = seq.kv.blocks.len();
+        seq.computed = seq.kv.blocks.len() as u64 * bs;
     }
 
     fn take_blocks(&mut self, id: SeqId, n: u64, pool: &mut impl Pool) {
@@ -839,7 +871,26 @@ mod tests {
         }
         assert_eq!(e.pool.cached_blocks(), 2, "b's two prompt blocks, computed, stay cached");
         assert_eq!(e.pool.used_blocks(), 3, "only a holds blocks now (16 + 30-odd tokens)");
+        let cached = e.pool.stats();
         run_all(&mut e, &[a, b]);
         assert_eq!(e.pool.used_blocks(), 0);
+        assert_eq!(e.pool.stats().requests, cached.requests, "resuming is not counted as a lookup");
+        assert_eq!(e.pool.cached_blocks(), 2, "cached once, never twice");
+    }
+
+    #[test]
+    fn a_resumed_sequence_recomputes_only_what_is_no_longer_cached() {
+        // 3 blocks: a (1 + 3 tokens) takes 1, b's 32-token prompt 2; b's first decode needs a
+        // third and is preempted; once a is done, b resumes on its two cached prompt blocks.
+        let mut e = engine(8, 3);
+        let a = e.submit(Duration::ZERO, spec(1, 3)).unwrap();
+        let (b, _) = e.submit_prompt(Duration::ZERO, &ids(32, 3), 2);
+        let us = Duration::from_micros;
+        assert_eq!(drain(&mut e, a, Duration::from_secs(1)), [us(10_010), us(20_330), us(30_330)]);
+        // Steps: a's prefill, b's (32 tokens, 10.32 ms) beside a's decode, a's last decode (b
+        // preempted), then b's resume: 1 token recomputed, not 33 (10.01 ms, not 10.33).
+        assert_eq!(drain(&mut e, b, Duration::from_secs(1)), [us(20_330), us(40_340)]);
+        assert_eq!(e.preemptions(), 1);
+        assert_eq!(e.pool.stats().requests, 1, "b's resume is not counted as a prefix-cache query");
     }
 }
