@@ -130,6 +130,9 @@ fn a_full_queue_answers_503() {
         assert_eq!(r.completion_tokens, 30);
     }
     assert_eq!(metric(&s, "vllm:admission_rejections_total"), 1.0);
+    let probe = s.post("/v1/chat/completions", &chat("m", "x", r#""max_tokens":1"#)).json();
+    let x = probe["usage"]["prompt_tokens"].as_f64().unwrap();
+    assert_eq!(metric(&s, "vllm:prefix_cache_queries_total"), 4.0 * x, "the refused one was never looked up");
     let prioritised = s.post("/v1/chat/completions", &chat("m", "x", r#""max_tokens":5,"priority":3"#));
     assert_eq!(prioritised.status, 400, "priority needs --scheduling-policy priority");
     assert!(prioritised.text().contains("Priority scheduling is not enabled"));

@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Config, Due, Engine, Event, Phases, QueueFull, SeqId, SeqSpec, StepTime};
+use super::{Config, Due, Engine, Event, Phases, QueueFull, SeqId, SeqKv, SeqSpec, StepTime};
 use crate::{
     config::{EngineKind, ServerArgs},
     metrics::model_stats::{FixedHistogram, REQUEST_LATENCY_BUCKETS},
@@ -272,6 +272,11 @@ pub fn submit(
     let submitted = {
         let mut e = engine.borrow_mut();
         let submitted = kv.with_pool(|pool| {
+            e.advance_to(origin, pool);
+            if e.queue_full() {
+                // Refused before it is looked up: vLLM's 503 never reaches the prefix cache.
+                return e.submit(origin, spec, SeqKv::default(), pool).map(|id| (id, 0));
+            }
             let (blocks, cached) = pool.lookup(request);
             let id = e.submit(origin, SeqSpec { cached_tokens: cached, ..spec }, blocks, pool);
             if id.is_err() {

@@ -253,7 +253,7 @@ impl Engine {
         pool: &mut impl Pool,
     ) -> Result<SeqId, QueueFull> {
         self.advance_to(now, pool);
-        if self.cfg.max_num_queued.is_some_and(|max| self.waiting.len() >= max) {
+        if self.queue_full() {
             pool.release(&kv.blocks);
             self.events.push(Event::Rejected(spec.tag));
             return Err(QueueFull);
@@ -294,6 +294,11 @@ impl Engine {
         self.events.push(Event::Queued(spec.tag));
         self.advance_to(now, pool);
         Ok(id)
+    }
+
+    /// Whether the waiting queue is at `max_num_queued` (a submission now would be refused).
+    pub fn queue_full(&self) -> bool {
+        self.cfg.max_num_queued.is_some_and(|max| self.waiting.len() >= max)
     }
 
     /// Whether [`Engine::advance_to`] `now` would simulate a step (the caller need not fetch
