@@ -130,6 +130,9 @@ fn a_full_queue_answers_503() {
         assert_eq!(r.completion_tokens, 30);
     }
     assert_eq!(metric(&s, "vllm:admission_rejections_total"), 1.0);
+    let probe = s.post("/v1/chat/completions", &chat("m", "x", r#""max_tokens":1"#)).json();
+    let x = probe["usage"]["prompt_tokens"].as_f64().unwrap();
+    assert_eq!(metric(&s, "vllm:prefix_cache_queries_total"), 4.0 * x, "the refused one was never looked up");
     let prioritised = s.post("/v1/chat/completions", &chat("m", "x", r#""max_tokens":5,"priority":3"#));
     assert_eq!(prioritised.status, 400, "priority needs --scheduling-policy priority");
     assert!(prioritised.text().contains("Priority scheduling is not enabled"));
@@ -171,4 +174,99 @@ fn a_client_that_leaves_frees_its_place_at_once() {
     let next = stream(s.addr, 3);
     assert!(next.ttft_ms() < 4.0 * STEP_MS, "the next request ran at once: TTFT {} ms", next.ttft_ms());
     assert_eq!(metric(&s, "vllm:num_requests_running"), 0.0);
+}
+
+#[test]
+fn queue_prefill_and_decode_times_come_from_the_schedule() {
+    // One sequence at a time: the second request waits for the first's 10 steps.
+    let s = engine(&["--max-num-seqs", "1"]);
+    let first = thread::spawn(move || stream(s.addr, 10));
+    thread::sleep(Duration::from_millis(3));
+    let second = thread::spawn(move || stream(s.addr, 10));
+    let runs = [first.join().unwrap(), second.join().unwrap()];
+    let client_ttft: f64 = runs.iter().map(|r| r.ttft_ms() / 1e3).sum();
+    let sum = |name: &str| metric(&s, &format!("vllm:request_{name}_time_seconds_sum"));
+    assert_eq!(metric(&s, "vllm:request_queue_time_seconds_count"), 2.0);
+    let (queue, prefill, decode) = (sum("queue"), sum("prefill"), sum("decode"));
+    // The waiting one queued for about the first's 10 steps, less the 3 ms head start.
+    assert!((0.06..0.11).contains(&queue), "queue {queue} s");
+    assert!((prefill - 2.0 * STEP_MS / 1e3).abs() < 1e-6, "one 10 ms step each: {prefill} s");
+    assert!((decode - 18.0 * STEP_MS / 1e3).abs() < 1e-6, "nine steps each: {decode} s");
+    assert!((sum("inference") - prefill - decode).abs() < 1e-6);
+    assert!(
+        (queue + prefill - client_ttft).abs() < 0.025,
+        "queue + prefill {} s vs TTFT {client_ttft} s",
+        queue + prefill
+    );
+}
+
+/// FakeAI's `/kv-cache/metrics` view of the pool.
+fn kv_pool(s: &Server) -> serde_json::Value {
+    s.request("GET", "/kv-cache/metrics", None).json()["kv_cache"].clone()
+}
+
+#[test]
+fn one_pool_cached_blocks_are_evicted_before_anyone_is_preempted_and_repeats_hit() {
+    // 24 blocks of 16 tokens, 2 ms steps: the engine's blocks and the prefix cache are one pool.
+    let s = Server::start(&[
+        "--engine",
+        "vllm",
+        "--workers",
+        "1",
+        "--step-time",
+        "2000,0,0",
+        "--dcgm-port",
+        "off",
+        "--max-num-seqs",
+        "8",
+        "--num-gpu-blocks",
+        "24",
+        "--block-size",
+        "16",
+    ]);
+    // The short prompt of `stream` (under one block: it caches nothing).
+    let probe = s.post("/v1/chat/completions", &chat("m", "x", r#""max_tokens":1"#)).json();
+    let x = probe["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert!(x < 16, "{probe}");
+    let long = chat("m", &"Explain paged attention and its limits. ".repeat(12), r#""max_tokens":1"#);
+    let first = s.post("/v1/chat/completions", &long).json()["usage"].clone();
+    let n = first["prompt_tokens"].as_u64().unwrap();
+    assert!((64..200).contains(&n), "{first}");
+    assert_eq!(first["prompt_tokens_details"]["cached_tokens"], 0);
+    let cached_blocks = n / 16;
+    let kv = kv_pool(&s);
+    assert_eq!((kv["used_blocks"].as_u64(), kv["cached_blocks"].as_u64()), (Some(0), Some(cached_blocks)), "{kv}");
+    assert_eq!(metric(&s, "vllm:kv_cache_usage_perc"), 0.0, "finished: its blocks are cached, not held");
+    let again = s.post("/v1/chat/completions", &long).json()["usage"].clone();
+    let hit = (n - 1) / 16 * 16;
+    assert_eq!(again["prompt_tokens_details"]["cached_tokens"], hit, "a repeat hits: {again}");
+    assert_eq!(metric(&s, "vllm:prefix_cache_hits_total"), hit as f64);
+    assert_eq!(metric(&s, "vllm:prefix_cache_queries_total"), (x + 2 * n) as f64);
+
+    let run = |tokens: u64| {
+        let handles: Vec<_> = (0..2).map(|_| thread::spawn(move || stream(s.addr, tokens))).collect();
+        for r in handles.into_iter().map(|h| h.join().unwrap()) {
+            assert_eq!((r.tokens.len() as u64, r.completion_tokens), (tokens, tokens), "usage exact");
+        }
+    };
+    // The KV a sequence fills: its prompt and every token but the last, whose KV is never computed.
+    let blocks_each = |tokens: u64| (x + tokens - 1).div_ceil(16);
+    // Two streams whose KV fits only by evicting two of the cached blocks: no preemption.
+    let free = 24 - cached_blocks;
+    let small = (1..).find(|&t| 2 * blocks_each(t) == free + 2).unwrap();
+    run(small);
+    let kv = kv_pool(&s);
+    assert_eq!(kv["evictions"], 2, "the two least recently used cached blocks: {kv}");
+    assert_eq!(kv["cached_blocks"].as_u64(), Some(cached_blocks - 2));
+    assert_eq!(metric(&s, "vllm:num_preemptions_total"), 0.0, "evicting was enough");
+
+    // Two streams that need more than the whole pool: every cached block goes, then preemption.
+    let big = (1..).find(|&t| blocks_each(t) == 15).unwrap();
+    run(big);
+    let kv = kv_pool(&s);
+    assert_eq!(kv["evictions"].as_u64(), Some(cached_blocks), "all of the cached prefix evicted: {kv}");
+    assert_eq!(kv["cached_blocks"], 0);
+    assert!(metric(&s, "vllm:num_preemptions_total") > 0.0, "then the pool ran out");
+    assert_eq!(kv["used_blocks"], 0, "every block came back");
+    assert_eq!(metric(&s, "vllm:kv_cache_usage_perc"), 0.0);
 }

@@ -49,3 +49,27 @@ fn without_the_flag_nothing_is_published() {
     let view = s.request("GET", "/kv-cache/metrics", None).json();
     assert!(view.get("kv_events").is_none(), "{view}");
 }
+
+#[test]
+fn with_the_engine_its_blocks_make_the_same_events() {
+    if common::sdk_python().is_none() {
+        return;
+    }
+    // The engine's sequences take their blocks from the one pool, caching prompts as computed.
+    let endpoint = format!("tcp://127.0.0.1:{}", free_port());
+    let s = Server::start(&[
+        "--engine",
+        "vllm",
+        "--workers",
+        "1",
+        "--step-time",
+        "1000,0,0",
+        "--dcgm-port",
+        "off",
+        "--num-gpu-blocks",
+        "40",
+        "--kv-events",
+        &endpoint,
+    ]);
+    common::run_sdk_script("kv_events_check.py", &[&format!("http://{}", s.addr), &endpoint, "", "map", "40"]);
+}

@@ -156,7 +156,7 @@ pub struct ModelStats {
     pub tpot: FixedHistogram,
     /// Arrival to last token, s.
     pub e2e: FixedHistogram,
-    /// Waiting before running, s (no queue yet: always 0).
+    /// Waiting before running, s (0 here; with `--engine` the scrape shows the simulated ones).
     pub queue: FixedHistogram,
     /// Prefill phase (= TTFT without queueing), s.
     pub prefill: FixedHistogram,

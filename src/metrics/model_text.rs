@@ -1,7 +1,7 @@
 //! Prometheus text for the engine dialects (vLLM, Dynamo frontend), rendered from per-model
 //! statistics.
 
-use std::fmt::Write;
+use std::{borrow::Cow, fmt::Write};
 
 use super::{
     model_stats::{FixedHistogram, ModelStats},
@@ -124,8 +124,39 @@ fn kv_usage(kv: KvCache<'_>, m: &ModelStats) -> f64 {
     }
 }
 
+/// With `--engine`, each model's queue, prefill and decode histograms as its engine simulated
+/// them (without, queue time is 0 and prefill is the time to first token).
+fn with_engine_phases(models: &[(String, ModelStats)]) -> Cow<'_, [(String, ModelStats)]> {
+    if !crate::sim::engine::local::active() {
+        return Cow::Borrowed(models);
+    }
+    let swap = |(name, m): &(String, ModelStats)| {
+        let mut m = m.clone();
+        if let Some(p) = crate::sim::engine::local::phases(name) {
+            (m.queue, m.prefill, m.decode) = (p.queue, p.prefill, p.decode);
+        }
+        (name.clone(), m)
+    };
+    Cow::Owned(models.iter().map(swap).collect())
+}
+
+/// With `--engine`, vLLM's `request_inference_time_seconds` (first scheduled to last token).
+fn inference_time(out: &mut String, models: &[(String, ModelStats)]) {
+    if !crate::sim::engine::local::active() {
+        return;
+    }
+    let name = "vllm:request_inference_time_seconds";
+    family(out, name, "histogram", "Histogram of time spent in RUNNING phase for request.");
+    for (model, _) in models {
+        if let Some(p) = crate::sim::engine::local::phases(model) {
+            histogram(out, name, &format!("model_name=\"{}\"", escape(model)), &p.inference);
+        }
+    }
+}
+
 /// Renders the vLLM families with a `model_name` label, the KV cache's from its pool.
 pub fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) {
+    let models = &*with_engine_phases(models);
     let mut p = PerModel { out, models, label: "model_name" };
     p.engine_scalar("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.", |m, e| {
         e.map_or(m.running, |e| e.running) as f64
@@ -178,6 +209,7 @@ pub fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) 
     }
     p.finished("vllm:request_success_total", ["stop", "length", "abort"]);
     p.histograms(&VLLM_HISTOGRAMS);
+    inference_time(p.out, models);
     family(p.out, "vllm:cache_config_info", "gauge", "Information of the LLMEngine CacheConfig.");
     let (caching, blocks) = match kv.pool {
         Some(pool) => (if pool.prefix_caching { "True" } else { "False" }, u64::from(pool.num_blocks)),
@@ -247,6 +279,7 @@ const TRTLLM_HISTOGRAMS: [HistogramFamily; 4] = [
 
 /// Renders the SGLang families with a `model_name` label.
 pub fn sglang(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) {
+    let models = &*with_engine_phases(models);
     let lookups = |name: &str| kv.pool.map_or_else(Counts::default, |pool| pool.model(name));
     let mut p = PerModel { out, models, label: "model_name" };
     p.engine_scalar("sglang:num_running_reqs", "gauge", "The number of running requests.", |m, e| {
@@ -277,6 +310,7 @@ pub fn sglang(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>
 
 /// Renders the TRT-LLM families with a `model_name` label.
 pub fn trtllm(out: &mut String, models: &[(String, ModelStats)]) {
+    let models = &*with_engine_phases(models);
     let mut p = PerModel { out, models, label: "model_name" };
     p.finished("trtllm:request_success_total", ["stop", "length", "cancelled"]);
     p.histograms(&TRTLLM_HISTOGRAMS);

@@ -31,7 +31,7 @@ pub fn admit(app: &App, req: &GenRequest, inherited: u64, plan: &mut Plan) -> Re
         false => Vec::new(),
     };
     let per_token_us = app.args.prefill_us_per_token.max(0.0);
-    let (held, cached) = kv.admit(KvRequest {
+    let request = KvRequest {
         model: &req.model,
         endpoint: endpoint(plan.flavor),
         hashes: &hashes,
@@ -40,12 +40,13 @@ pub fn admit(app: &App, req: &GenRequest, inherited: u64, plan: &mut Plan) -> Re
         total_tokens: req.prompt_tokens + plan.generated(),
         ttft: plan.schedule.peek(),
         prefill_per_token: Duration::from_secs_f64(per_token_us * 1e-6),
-    });
+    };
+    if engine::enabled(&app.args) {
+        return enter_engine(app, req, request, plan);
+    }
+    let (held, cached) = kv.admit(request);
     plan.usage.cached_tokens = cached;
     plan.kv = held;
-    if engine::enabled(&app.args) {
-        return enter_engine(app, req, cached, plan);
-    }
     let uncached = req.prompt_tokens - cached;
     if per_token_us > 0.0 && uncached > 0 {
         plan.schedule.delay(Duration::from_secs_f64(per_token_us * 1e-6 * uncached as f64));
@@ -53,22 +54,24 @@ pub fn admit(app: &App, req: &GenRequest, inherited: u64, plan: &mut Plan) -> Re
     Ok(())
 }
 
-/// Submits `plan` to this core's engine, whose steps then say when each token is due.
-fn enter_engine(app: &App, req: &GenRequest, cached: u64, plan: &mut Plan) -> Result<(), Error> {
+/// Submits `plan` to this core's engine, whose steps then say when each token is due; its
+/// sequence holds its prompt's cached prefix, and takes the rest of its blocks, from the pool.
+fn enter_engine(app: &App, req: &GenRequest, request: KvRequest<'_>, plan: &mut Plan) -> Result<(), Error> {
     if req.priority != 0 && app.args.scheduling_policy == SchedulingPolicy::Fcfs {
         let message = format!("Got priority {} but Priority scheduling is not enabled.", req.priority);
         return Err(Error::invalid_param("priority", message));
     }
     let spec = SeqSpec {
         prompt_tokens: req.prompt_tokens,
-        cached_tokens: cached,
+        cached_tokens: 0,
         output_tokens: plan.longest(),
         tag: engine::tag(&req.model),
         priority: req.priority,
     };
-    let ticket = engine::submit(&app.args, spec).map_err(|_| {
+    let (ticket, cached) = engine::submit(&app.args, &app.state.kv, request, spec).map_err(|_| {
         Error::new(503, "server_error", "The engine's waiting queue is full (max_num_queued_requests); retry later.")
     })?;
+    plan.usage.cached_tokens = cached;
     plan.schedule = Schedule::Engine(engine::EngineSchedule::new(ticket));
     Ok(())
 }

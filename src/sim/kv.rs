@@ -239,6 +239,56 @@ impl BlockPool {
         Admission { cached_tokens, blocks }
     }
 
+    /// Blocks a new allocation can take: free ones and cached ones no request holds.
+    pub fn available(&self) -> u32 {
+        self.free
+    }
+
+    /// Looks up a prompt of `prompt_tokens` tokens whose whole blocks `hashes` name, and takes
+    /// the cached blocks of its longest hashed prefix (never its last token's block, which is
+    /// always computed), counted in the stats; the engine allocates the rest as it prefills.
+    pub fn lookup(&mut self, hashes: &[BlockHash], prompt_tokens: u64) -> Vec<u32> {
+        let max_hit = (prompt_tokens.saturating_sub(1) / self.block_size) as usize;
+        let blocks = self.reuse(hashes, max_hit);
+        let s = &mut self.stats;
+        s.requests += 1;
+        s.hit_requests += u64::from(!blocks.is_empty());
+        s.queried_tokens += prompt_tokens;
+        s.hit_tokens += blocks.len() as u64 * self.block_size;
+        blocks
+    }
+
+    /// Takes the cached blocks of the longest prefix of `hashes`, at most `max_blocks`, without
+    /// counting a lookup (a preempted sequence resuming, as vLLM keeps those apart).
+    pub fn reuse(&mut self, hashes: &[BlockHash], max_blocks: usize) -> Vec<u32> {
+        let mut blocks = Vec::new();
+        for hash in &hashes[..max_blocks.min(hashes.len())] {
+            let Some(&b) = self.cached.get(hash) else { break };
+            self.take(b);
+            blocks.push(b);
+        }
+        blocks
+    }
+
+    /// Takes up to `n` blocks, least recently freed first (evicting the prefixes they cached),
+    /// appending them to `blocks`; what it could not grant counts as a shortfall.
+    pub fn allocate(&mut self, n: u64, blocks: &mut Vec<u32>) {
+        let granted = n.min(u64::from(self.free));
+        blocks.extend((0..granted).map(|_| self.evict_head()));
+        self.stats.shortfall_blocks += n - granted;
+    }
+
+    /// Caches held block `b` as the prompt's `index`-th whole block, named `hash` (unless
+    /// another block already caches that hash).
+    pub fn cache(&mut self, b: u32, hash: BlockHash, index: usize) {
+        if self.cached.contains_key(&hash) || self.blocks[b as usize].hash.is_some() {
+            return;
+        }
+        self.blocks[b as usize].hash = Some(hash);
+        self.cached.insert(hash, b);
+        self.record(Change::Stored(index));
+    }
+
     /// Gives back a request's blocks. They are freed last block first, so that a prompt's tail
     /// is evicted before its head (the head is the part others share), as vLLM frees them.
     pub fn release(&mut self, blocks: &[u32]) {

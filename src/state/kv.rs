@@ -4,8 +4,15 @@
 //! Why one pool and not one per core: with `--engine off` there is no per-core engine, and
 //! connections land on cores as the kernel's `SO_REUSEPORT` hash decides, so per-core pools
 //! would make a repeated prompt hit or miss by the luck of which core accepted its connection.
-//! One pool makes the cache behave like a single engine's. (The simulated engine, one per core,
-//! will own a pool per data-parallel rank, where routing rightly matters.)
+//! One pool makes the cache behave like a single engine's.
+//!
+//! With `--engine`, the same pool is the engines' KV cache: every core's engine takes its
+//! sequences' blocks from it through [`KvCache::with_pool`], once per simulated step (and once
+//! per request to look up its prefix and once to give its blocks back), never per token. Why
+//! one shared pool and not a slice per core: a slice would again make prefix hits depend on the
+//! accepting core, and a core's slice could run out (and preempt) while another's sat idle. The
+//! cost is one uncontended-in-practice lock per step per core; with `--workers 1` the pool and
+//! the engine are exactly one vLLM instance's.
 
 use std::{
     sync::{Arc, Mutex, MutexGuard, OnceLock},
@@ -13,7 +20,10 @@ use std::{
 };
 
 use super::kv_events::{self, Event, KvEvents};
-use crate::sim::kv::{BlockHash, BlockPool, Stats};
+use crate::sim::{
+    engine::{Pool, SeqKv},
+    kv::{BlockHash, BlockPool, Stats},
+};
 
 /// Models tracked by name; more share the name `other` (as the metric shards do).
 const MAX_MODELS: usize = 128;
@@ -222,22 +232,24 @@ impl KvCache {
             events.send(kv_events::events_of(&changes, hashes, r.token_ids, self.block_size as usize));
         }
         if self.prefix_caching {
-            let model = model_counts(&mut inner.models, r.model);
-            model.add(r.prompt_tokens, cached);
-            endpoint_counts(&mut inner.endpoints, r.endpoint).add(r.prompt_tokens, cached);
-            let per_token = r.prefill_per_token.as_secs_f64() * 1e3;
-            let baseline = r.ttft.as_secs_f64() * 1e3 + per_token * r.prompt_tokens as f64;
-            let actual = baseline - per_token * cached as f64;
-            let s = &mut inner.speedup;
-            s.records += 1;
-            s.baseline_ms += baseline;
-            s.actual_ms += actual;
-            s.ratio += if actual > 0.0 { baseline / actual } else { 1.0 };
-            s.hit_ratio += cached as f64 / r.prompt_tokens.max(1) as f64;
+            inner.count(&r, cached);
         }
         drop(inner);
         let lease = Lease { cache: self.clone(), blocks: admission.blocks };
         (Held(Some(Arc::new(lease))), cached)
+    }
+
+    /// Runs `f` with the pool as an engine's block source, under the lock; then publishes the
+    /// KV events its changes made (still under the lock, to keep the pool's order).
+    pub fn with_pool<R>(&self, f: impl FnOnce(&mut EnginePool<'_>) -> R) -> R {
+        let mut inner = self.lock();
+        let mut pool = EnginePool { inner: &mut inner, cache: self, events: Vec::new() };
+        let out = f(&mut pool);
+        let events = std::mem::take(&mut pool.events);
+        if let Some(publisher) = self.events.get() {
+            publisher.send(events);
+        }
+        out
     }
 
     /// Forgets every cached prefix (see [`BlockPool::reset`]); false when refused.
@@ -266,6 +278,91 @@ impl KvCache {
             endpoints: inner.endpoints.clone(),
             speedup: inner.speedup,
         }
+    }
+}
+
+impl Inner {
+    /// Counts a lookup of `r` that found `cached` tokens, per model and route, and what it saved.
+    fn count(&mut self, r: &KvRequest<'_>, cached: u64) {
+        model_counts(&mut self.models, r.model).add(r.prompt_tokens, cached);
+        endpoint_counts(&mut self.endpoints, r.endpoint).add(r.prompt_tokens, cached);
+        let per_token = r.prefill_per_token.as_secs_f64() * 1e3;
+        let baseline = r.ttft.as_secs_f64() * 1e3 + per_token * r.prompt_tokens as f64;
+        let actual = baseline - per_token * cached as f64;
+        let s = &mut self.speedup;
+        s.records += 1;
+        s.baseline_ms += baseline;
+        s.actual_ms += actual;
+        s.ratio += if actual > 0.0 { baseline / actual } else { 1.0 };
+        s.hit_ratio += cached as f64 / r.prompt_tokens.max(1) as f64;
+    }
+}
+
+/// The pool lent to an engine under the cache's lock (see [`KvCache::with_pool`]); the changes
+/// it makes to the cached blocks become KV events.
+#[derive(Debug)]
+pub struct EnginePool<'a> {
+    inner: &'a mut Inner,
+    cache: &'a KvCache,
+    events: Vec<Event>,
+}
+
+impl EnginePool<'_> {
+    /// Looks `r` up (counted as [`KvCache::admit`] counts it) and takes the cached blocks of its
+    /// prompt's longest cached prefix: its sequence's first blocks, and its cached tokens.
+    pub fn lookup(&mut self, r: KvRequest<'_>) -> (SeqKv, u64) {
+        let hashes = if self.cache.prefix_caching { r.hashes } else { &[] };
+        let blocks = self.inner.pool.lookup(hashes, r.prompt_tokens);
+        let cached = blocks.len() as u64 * self.cache.block_size;
+        self.inner.active += 1;
+        if self.cache.prefix_caching {
+            self.inner.count(&r, cached);
+        }
+        let ids = if self.cache.events.get().is_some() { r.token_ids.to_vec() } else { Vec::new() };
+        (SeqKv { blocks, hashes: hashes.to_vec(), ids }, cached)
+    }
+
+    /// A sequence that [`EnginePool::lookup`] started has ended (its blocks given back).
+    pub fn ended(&mut self) {
+        self.inner.active -= 1;
+    }
+
+    /// Turns the pool's recorded changes into KV events (`hashes`/`ids`: the sequence whose
+    /// blocks were stored, if any).
+    fn flush(&mut self, hashes: &[BlockHash], ids: &[u32]) {
+        if self.cache.events.get().is_none() {
+            return;
+        }
+        let changes = self.inner.pool.take_changes();
+        if !changes.is_empty() {
+            self.events.extend(kv_events::events_of(&changes, hashes, ids, self.cache.block_size as usize));
+        }
+    }
+}
+
+impl Pool for EnginePool<'_> {
+    fn available(&self) -> u64 {
+        u64::from(self.inner.pool.available())
+    }
+
+    fn allocate(&mut self, n: u64, blocks: &mut Vec<u32>) {
+        self.inner.pool.allocate(n, blocks);
+        self.flush(&[], &[]);
+    }
+
+    fn release(&mut self, blocks: &[u32]) {
+        self.inner.pool.release(blocks);
+    }
+
+    fn cache(&mut self, kv: &SeqKv, from: usize, to: usize) {
+        for i in from..to {
+            self.inner.pool.cache(kv.blocks[i], kv.hashes[i], i);
+        }
+        self.flush(&kv.hashes, &kv.ids);
+    }
+
+    fn reuse(&mut self, hashes: &[BlockHash], max_blocks: usize) -> Vec<u32> {
+        self.inner.pool.reuse(hashes, max_blocks)
     }
 }
 

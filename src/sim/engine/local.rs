@@ -3,16 +3,25 @@
 //! turns its steps into token deadlines for the stream, and the gauges every core's engine
 //! feeds for the metrics. The only clock read here is one per request, at submission; after
 //! that, time comes from the stream's own `elapsed`.
+//!
+//! Every core's engine takes its KV blocks from the server's one [`KvCache`] pool (why one
+//! pool: see `state::kv`): its lock is taken only when a step is simulated (a stream's sync
+//! that finds no step due takes none), once per request to look its prefix up and submit it,
+//! and once to give its blocks back.
 
 use std::{
     cell::RefCell,
     rc::Rc,
-    sync::{Mutex, OnceLock},
+    sync::{Arc, Mutex, OnceLock},
     time::{Duration, Instant},
 };
 
-use super::{Config, Due, Engine, Event, QueueFull, SeqId, SeqSpec, StepTime};
-use crate::config::{EngineKind, ServerArgs};
+use super::{Config, Due, Engine, Event, Phases, QueueFull, SeqId, SeqKv, SeqSpec, StepTime};
+use crate::{
+    config::{EngineKind, ServerArgs},
+    metrics::model_stats::{FixedHistogram, REQUEST_LATENCY_BUCKETS},
+    state::kv::{KvCache, KvRequest},
+};
 
 /// Models with gauges of their own; more share the last slot (`other`).
 const MAX_MODELS: usize = 128;
@@ -37,6 +46,36 @@ pub struct Gauges {
 /// Per-model gauges, indexed by tag.
 static GAUGES: Mutex<Vec<(String, Gauges)>> = Mutex::new(Vec::new());
 
+/// One model's finished sequences' phases, as simulated (vLLM's per-request intervals), s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseHistograms {
+    /// Arrival to first scheduled.
+    pub queue: FixedHistogram,
+    /// First scheduled to first token.
+    pub prefill: FixedHistogram,
+    /// First token to last.
+    pub decode: FixedHistogram,
+    /// First scheduled to last token.
+    pub inference: FixedHistogram,
+}
+
+impl PhaseHistograms {
+    fn new() -> Self {
+        let h = FixedHistogram::new(REQUEST_LATENCY_BUCKETS);
+        PhaseHistograms { queue: h.clone(), prefill: h.clone(), decode: h.clone(), inference: h }
+    }
+
+    fn record(&mut self, p: &Phases) {
+        self.queue.record(p.queue.as_secs_f64());
+        self.prefill.record(p.prefill.as_secs_f64());
+        self.decode.record(p.decode.as_secs_f64());
+        self.inference.record(p.inference().as_secs_f64());
+    }
+}
+
+/// Per-model phase histograms, indexed by tag (grown on a model's first finished sequence).
+static PHASES: Mutex<Vec<PhaseHistograms>> = Mutex::new(Vec::new());
+
 /// The shared time base of every core's engine.
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
@@ -49,17 +88,15 @@ fn now() -> Duration {
     EPOCH.get_or_init(Instant::now).elapsed()
 }
 
-/// The engine settings of `args`, this core's share of the KV blocks among `workers` cores.
-pub fn config(args: &ServerArgs, workers: usize) -> Config {
+/// The engine settings of `args` (its KV blocks are the shared pool's).
+pub fn config(args: &ServerArgs) -> Config {
     let block_size = args.kv_cache_block_size.max(1);
-    let total = args.num_gpu_blocks.map_or(args.kv_cache_tokens / block_size, u64::from);
     Config {
         max_num_seqs: args.max_num_seqs as usize,
         max_num_batched_tokens: args.max_num_batched_tokens,
         max_num_queued: args.max_num_queued_requests.map(|n| n as usize),
         step: args.step_time.unwrap_or_else(|| StepTime::preset(args.gpu)),
         block_size,
-        num_blocks: (total / workers.max(1) as u64).max(1),
         by_priority: args.scheduling_policy == crate::config::SchedulingPolicy::Priority,
     }
 }
@@ -69,10 +106,8 @@ fn engine(args: &ServerArgs) -> Rc<RefCell<Engine>> {
     ENGINE.with(|slot| {
         slot.borrow_mut()
             .get_or_insert_with(|| {
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                let workers = args.workers.map_or(cores, usize::from);
                 now();
-                Rc::new(RefCell::new(Engine::new(config(args, workers))))
+                Rc::new(RefCell::new(Engine::new(config(args))))
             })
             .clone()
     })
@@ -108,6 +143,13 @@ pub fn gauges(model: &str) -> Option<Gauges> {
     gauges.iter().find(|(m, _)| m == model).map(|(_, g)| *g)
 }
 
+/// `model`'s phase histograms, if the engine has seen it (empty before its first finish).
+pub fn phases(model: &str) -> Option<PhaseHistograms> {
+    let tag = GAUGES.lock().unwrap_or_else(|e| e.into_inner()).iter().position(|(m, _)| m == model)?;
+    let phases = PHASES.lock().unwrap_or_else(|e| e.into_inner());
+    Some(phases.get(tag).cloned().unwrap_or_else(PhaseHistograms::new))
+}
+
 /// Every model's gauges summed.
 pub fn totals() -> Gauges {
     let gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
@@ -128,6 +170,7 @@ fn publish(engine: &mut Engine) {
         return;
     }
     let mut gauges = GAUGES.lock().unwrap_or_else(|e| e.into_inner());
+    let mut finished = Vec::new();
     for event in events {
         let tag = match event {
             Event::Queued(t)
@@ -136,6 +179,10 @@ fn publish(engine: &mut Engine) {
             | Event::LeftRunning(t)
             | Event::LeftWaiting(t)
             | Event::Rejected(t) => t,
+            Event::Finished(t, phases) => {
+                finished.push((t, phases));
+                continue;
+            }
         };
         let Some((_, g)) = gauges.get_mut(tag as usize) else { continue };
         match event {
@@ -153,7 +200,20 @@ fn publish(engine: &mut Engine) {
             Event::LeftRunning(_) => g.running -= 1,
             Event::LeftWaiting(_) => g.waiting -= 1,
             Event::Rejected(_) => g.rejections += 1,
+            Event::Finished(..) => {}
         }
+    }
+    drop(gauges);
+    if finished.is_empty() {
+        return;
+    }
+    let mut phases = PHASES.lock().unwrap_or_else(|e| e.into_inner());
+    for (tag, p) in finished {
+        let tag = tag as usize;
+        if phases.len() <= tag {
+            phases.resize_with(tag + 1, PhaseHistograms::new);
+        }
+        phases[tag].record(&p);
     }
 }
 
@@ -161,6 +221,8 @@ fn publish(engine: &mut Engine) {
 #[derive(Debug)]
 pub struct Ticket {
     engine: Rc<RefCell<Engine>>,
+    /// The pool its blocks come from.
+    kv: Arc<KvCache>,
     id: SeqId,
     /// When its request arrived, on the engines' time base.
     origin: Duration,
@@ -169,7 +231,10 @@ pub struct Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         let mut engine = self.engine.borrow_mut();
-        engine.release(self.id);
+        self.kv.with_pool(|pool| {
+            engine.release(self.id, pool);
+            pool.ended();
+        });
         publish(&mut engine);
     }
 }
@@ -178,7 +243,10 @@ impl Ticket {
     /// Advances the engine to `elapsed` after the request's arrival.
     fn sync(&self, elapsed: Duration) {
         let mut engine = self.engine.borrow_mut();
-        engine.advance_to(self.origin + elapsed);
+        let now = self.origin + elapsed;
+        if engine.due(now) {
+            self.kv.with_pool(|pool| engine.advance_to(now, pool));
+        }
         publish(&mut engine);
     }
 
@@ -191,17 +259,36 @@ impl Ticket {
     }
 }
 
-/// Submits a sequence to this core's engine, arriving now.
-pub fn submit(args: &ServerArgs, spec: SeqSpec) -> Result<Rc<Ticket>, QueueFull> {
+/// Submits `request`'s sequence to this core's engine, arriving now, holding the cached
+/// blocks of its prompt's prefix from `kv`: its ticket and its cached prompt tokens.
+pub fn submit(
+    args: &ServerArgs,
+    kv: &Arc<KvCache>,
+    request: KvRequest<'_>,
+    spec: SeqSpec,
+) -> Result<(Rc<Ticket>, u64), QueueFull> {
     let engine = engine(args);
     let origin = now();
-    let id = {
+    let submitted = {
         let mut e = engine.borrow_mut();
-        let id = e.submit(origin, spec);
+        let submitted = kv.with_pool(|pool| {
+            e.advance_to(origin, pool);
+            if e.queue_full() {
+                // Refused before it is looked up: vLLM's 503 never reaches the prefix cache.
+                return e.submit(origin, spec, SeqKv::default(), pool).map(|id| (id, 0));
+            }
+            let (blocks, cached) = pool.lookup(request);
+            let id = e.submit(origin, SeqSpec { cached_tokens: cached, ..spec }, blocks, pool);
+            if id.is_err() {
+                pool.ended();
+            }
+            id.map(|id| (id, cached))
+        });
         publish(&mut e);
-        id?
+        submitted
     };
-    Ok(Rc::new(Ticket { engine, id, origin }))
+    let (id, cached) = submitted?;
+    Ok((Rc::new(Ticket { engine, kv: kv.clone(), id, origin }), cached))
 }
 
 /// Token deadlines from the engine: the end of the step that samples each token, as offsets

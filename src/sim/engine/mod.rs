@@ -5,5 +5,5 @@ pub mod local;
 mod scheduler;
 mod step_time;
 
-pub use scheduler::{Config, Due, Engine, Event, QueueFull, SeqId, SeqSpec};
+pub use scheduler::{Config, Due, Engine, Event, Phases, Pool, QueueFull, SeqId, SeqKv, SeqSpec};
 pub use step_time::StepTime;

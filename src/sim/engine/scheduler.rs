@@ -2,6 +2,18 @@
 //! sequences, an FCFS waiting queue, a token budget per step shared by decodes and (chunked)
 //! prefills, KV blocks taken as sequences grow, and preemption by recompute when blocks run out.
 //!
+//! KV blocks come from a [`Pool`]: the server's one paged pool, which is also the prefix cache.
+//! A sequence arrives holding the cached blocks of its prompt's prefix (its prefix hit), takes
+//! fresh blocks step by step as it prefills and decodes (the pool evicts least recently freed
+//! cached blocks when none is free), caches its whole prompt blocks as they are computed, and
+//! gives every block back when it finishes, is preempted or abandoned: they stay cached,
+//! evictable. So a preemption happens exactly when the pool has neither a free nor an evictable
+//! block; a preempted sequence resumes on what is still cached of its prompt (not counted as a
+//! prefix-cache query, as vLLM keeps those apart). Work on the pool is per step and per
+//! sequence, never per token. One difference from vLLM: a request looks its prefix up (and holds
+//! the hit) on arrival rather than when first scheduled, so that the `cached_tokens` its usage
+//! reports are known up front and stay true.
+//!
 //! Sans-IO: time is passed in. Steps are simulated lazily: [`Engine::advance_to`] commits every
 //! step that starts by `now`, and a step starting at `s` holds the sequences submitted before
 //! `s`. A committed step's end is the deadline of every token it samples, and never changes.
@@ -9,6 +21,7 @@
 use std::{collections::VecDeque, time::Duration};
 
 use super::StepTime;
+use crate::sim::kv::{BlockHash, BlockPool};
 
 /// The scheduler's limits and timing.
 #[derive(Debug, Clone)]
@@ -21,10 +34,8 @@ pub struct Config {
     pub max_num_queued: Option<usize>,
     /// The step-time model.
     pub step: StepTime,
-    /// Tokens per KV block.
+    /// Tokens per KV block (the pool's).
     pub block_size: u64,
-    /// KV blocks this engine may hold.
-    pub num_blocks: u64,
     /// Order the queue (and choose preemption victims) by priority, then arrival.
     pub by_priority: bool,
 }
@@ -42,6 +53,58 @@ pub struct SeqSpec {
     pub tag: u32,
     /// Lower runs first when the engine orders by priority.
     pub priority: i64,
+}
+
+/// Where the engine's KV blocks come from: one paged pool that is also the prefix cache.
+pub trait Pool {
+    /// Blocks a new allocation can take: free, or cached by no running sequence (evictable).
+    fn available(&self) -> u64;
+    /// Takes up to `n` blocks (evicting the least recently freed cached ones), appended to
+    /// `blocks`.
+    fn allocate(&mut self, n: u64, blocks: &mut Vec<u32>);
+    /// Gives blocks back; those that cache a prefix stay cached, evictable.
+    fn release(&mut self, blocks: &[u32]);
+    /// Caches `kv.blocks[from..to]`, whole prompt blocks just computed, under their hashes.
+    fn cache(&mut self, kv: &SeqKv, from: usize, to: usize);
+    /// Takes the cached blocks of the longest prefix of `hashes`, at most `max_blocks` (a
+    /// preempted sequence resuming; not counted as a prefix-cache query).
+    fn reuse(&mut self, hashes: &[BlockHash], max_blocks: usize) -> Vec<u32>;
+}
+
+impl Pool for BlockPool {
+    fn available(&self) -> u64 {
+        u64::from(BlockPool::available(self))
+    }
+
+    fn allocate(&mut self, n: u64, blocks: &mut Vec<u32>) {
+        BlockPool::allocate(self, n, blocks);
+    }
+
+    fn release(&mut self, blocks: &[u32]) {
+        BlockPool::release(self, blocks);
+    }
+
+    fn cache(&mut self, kv: &SeqKv, from: usize, to: usize) {
+        for i in from..to {
+            BlockPool::cache(self, kv.blocks[i], kv.hashes[i], i);
+        }
+    }
+
+    fn reuse(&mut self, hashes: &[BlockHash], max_blocks: usize) -> Vec<u32> {
+        BlockPool::reuse(self, hashes, max_blocks)
+    }
+}
+
+/// A sequence's KV: the blocks it holds (its prefix hit first) and its prompt's whole-block
+/// hashes (and token ids, when KV events need them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeqKv {
+    /// Blocks held, in token order.
+    pub blocks: Vec<u32>,
+    /// The prompt's whole blocks' chained hashes (none without prefix caching).
+    pub hashes: Vec<BlockHash>,
+    /// The prompt's token ids (empty unless someone follows the KV events).
+    pub ids: Vec<u32>,
 }
 
 /// Identifies a submitted sequence.
@@ -75,6 +138,27 @@ pub enum Event {
     LeftWaiting(u32),
     /// Refused: the queue was full.
     Rejected(u32),
+    /// Sampled its last token; where its time went.
+    Finished(u32, Phases),
+}
+
+/// Where a finished sequence's time went, as vLLM splits it per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Phases {
+    /// Arrival to the start of the first step that scheduled it.
+    pub queue: Duration,
+    /// That step's start to the end of the step that sampled its first token (preemptions
+    /// before the first token included).
+    pub prefill: Duration,
+    /// First token to last (preemptions after the first token included).
+    pub decode: Duration,
+}
+
+impl Phases {
+    /// First scheduled to last token: prefill and decode.
+    pub fn inference(&self) -> Duration {
+        self.prefill + self.decode
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,10 +177,16 @@ struct Seq {
     computed: u64,
     /// Tokens sampled so far (kept across preemption: a resumed sequence goes on).
     generated: u64,
-    /// KV blocks held.
-    blocks: u64,
+    /// KV blocks held, and the prompt's hashes.
+    kv: SeqKv,
+    /// Prompt blocks below this index are cached (or were found cached).
+    cached_upto: usize,
     /// Admitted at least once.
     started: bool,
+    /// When the first step that scheduled it started.
+    scheduled: Duration,
+    /// When its first token was sampled.
+    first_token: Duration,
     /// Sampled tokens' deadlines not yet taken, oldest first.
     due: VecDeque<Duration>,
     /// Tokens taken from `due`.
@@ -123,8 +213,6 @@ pub struct Engine {
     vacant: Vec<SeqId>,
     running: Vec<SeqId>,
     waiting: VecDeque<SeqId>,
-    /// Blocks free (negative while the oldest sequence overcommits the cache).
-    free_blocks: i64,
     /// When the next step may start: the end of the last one, or the time work arrived.
     clock: Duration,
     preemptions: u64,
@@ -136,14 +224,12 @@ pub struct Engine {
 impl Engine {
     /// An idle engine.
     pub fn new(cfg: Config) -> Self {
-        let free_blocks = cfg.num_blocks.max(1) as i64;
         Engine {
             cfg,
             seqs: Vec::new(),
             vacant: Vec::new(),
             running: Vec::new(),
             waiting: VecDeque::new(),
-            free_blocks,
             clock: Duration::ZERO,
             preemptions: 0,
             steps: 0,
@@ -157,10 +243,18 @@ impl Engine {
         &self.cfg
     }
 
-    /// Queues `spec` at `now`, or refuses it when the queue is full.
-    pub fn submit(&mut self, now: Duration, spec: SeqSpec) -> Result<SeqId, QueueFull> {
-        self.advance_to(now);
-        if self.cfg.max_num_queued.is_some_and(|max| self.waiting.len() >= max) {
+    /// Queues `spec` at `now`, holding `kv` (its prefix hit: `spec.cached_tokens` worth of
+    /// blocks), or refuses it when the queue is full (giving the blocks back).
+    pub fn submit(
+        &mut self,
+        now: Duration,
+        spec: SeqSpec,
+        kv: SeqKv,
+        pool: &mut impl Pool,
+    ) -> Result<SeqId, QueueFull> {
+        self.advance_to(now, pool);
+        if self.queue_full() {
+            pool.release(&kv.blocks);
             self.events.push(Event::Rejected(spec.tag));
             return Err(QueueFull);
         }
@@ -178,8 +272,11 @@ impl Engine {
             phase: Phase::Waiting,
             computed: 0,
             generated: 0,
-            blocks: 0,
+            cached_upto: kv.blocks.len(),
+            kv,
             started: false,
+            scheduled: Duration::ZERO,
+            first_token: Duration::ZERO,
             due: VecDeque::new(),
             taken: 0,
         };
@@ -195,14 +292,25 @@ impl Engine {
         };
         self.enqueue(id, false);
         self.events.push(Event::Queued(spec.tag));
-        self.advance_to(now);
+        self.advance_to(now, pool);
         Ok(id)
     }
 
+    /// Whether the waiting queue is at `max_num_queued` (a submission now would be refused).
+    pub fn queue_full(&self) -> bool {
+        self.cfg.max_num_queued.is_some_and(|max| self.waiting.len() >= max)
+    }
+
+    /// Whether [`Engine::advance_to`] `now` would simulate a step (the caller need not fetch
+    /// the pool otherwise).
+    pub fn due(&self, now: Duration) -> bool {
+        self.clock <= now && !(self.running.is_empty() && self.waiting.is_empty())
+    }
+
     /// Simulates every step that starts by `now`.
-    pub fn advance_to(&mut self, now: Duration) {
-        while self.clock <= now && !(self.running.is_empty() && self.waiting.is_empty()) {
-            if !self.step() {
+    pub fn advance_to(&mut self, now: Duration, pool: &mut impl Pool) {
+        while self.due(now) {
+            if !self.step(pool) {
                 break;
             }
         }
@@ -241,9 +349,9 @@ impl Engine {
 
     /// `id` is gone (finished, or its client left): it leaves the running set or the queue
     /// and frees its blocks at once.
-    pub fn release(&mut self, id: SeqId) {
+    pub fn release(&mut self, id: SeqId, pool: &mut impl Pool) {
         let Some(seq) = self.seqs.get_mut(id as usize).and_then(Option::take) else { return };
-        self.free_blocks += seq.blocks as i64;
+        pool.release(&seq.kv.blocks);
         match seq.phase {
             Phase::Running => {
                 self.running.retain(|&r| r != id);
@@ -278,11 +386,6 @@ impl Engine {
         self.steps
     }
 
-    /// KV blocks held by sequences.
-    pub fn used_blocks(&self) -> u64 {
-        (self.cfg.num_blocks.max(1) as i64 - self.free_blocks).max(0) as u64
-    }
-
     fn seq(&self, id: SeqId) -> &Seq {
         self.seqs[id as usize].as_ref().expect("a live sequence")
     }
@@ -296,7 +399,7 @@ impl Engine {
     }
 
     /// Simulates the step starting at `self.clock`; false when it could schedule nothing.
-    fn step(&mut self) -> bool {
+    fn step(&mut self, pool: &mut impl Pool) -> bool {
         let start = self.clock;
         let mut budget = self.cfg.max_num_batched_tokens.max(1);
         let (mut prefill, mut decode, mut context) = (0, 0, 0);
@@ -309,21 +412,22 @@ impl Engine {
             let (chunk, grow, decoding, computed) = {
                 let seq = self.seq(id);
                 let chunk = seq.pending().min(budget);
-                (chunk, self.blocks_for(seq.computed + chunk).saturating_sub(seq.blocks), seq.decoding(), seq.computed)
+                let held = seq.kv.blocks.len() as u64;
+                (chunk, self.blocks_for(seq.computed + chunk).saturating_sub(held), seq.decoding(), seq.computed)
             };
-            while grow as i64 > self.free_blocks && self.running.len() > i + 1 {
+            while grow > pool.available() && self.running.len() > i + 1 {
                 let victim = self.victim(i);
-                self.preempt(victim);
+                self.preempt(victim, pool);
                 preempted = true;
             }
-            if grow as i64 > self.free_blocks && i > 0 {
+            if grow > pool.available() && i > 0 {
                 let me = self.running.pop().expect("itself");
-                self.preempt(me);
+                self.preempt(me, pool);
                 preempted = true;
                 break;
             }
-            // The oldest sequence always runs, overcommitting if it alone exceeds the cache.
-            self.take_blocks(id, grow);
+            // The oldest sequence always runs, short of blocks if it alone exceeds the pool.
+            self.take_blocks(id, grow, pool);
             if decoding {
                 decode += 1;
                 context += computed;
@@ -331,36 +435,49 @@ impl Engine {
                 prefill += chunk;
             }
             budget -= chunk;
-            self.compute(id, chunk);
+            self.compute(id, chunk, pool);
             i += 1;
         }
         // Then waiting sequences, unless this step had to preempt (as vLLM does).
         while !preempted && budget > 0 && self.running.len() < self.cfg.max_num_seqs.max(1) {
             let Some(&id) = self.waiting.front() else { break };
+            if self.seq(id).started {
+                self.reuse_prefix(id, pool);
+            }
             let (chunk, grow) = {
                 let seq = self.seq(id);
-                let base = if seq.started { 0 } else { seq.spec.cached_tokens };
+                let base = if seq.started { seq.computed } else { seq.spec.cached_tokens };
                 let chunk = (seq.spec.prompt_tokens + seq.generated - base).min(budget);
-                (chunk, self.blocks_for(base + chunk))
+                (chunk, self.blocks_for(base + chunk).saturating_sub(seq.kv.blocks.len() as u64))
             };
-            if grow as i64 > self.free_blocks && !self.running.is_empty() {
+            if grow > pool.available() && !self.running.is_empty() {
+                // A resumed one gives its prefix back until it can run (a new one keeps its hit).
+                let seq = self.seq_mut(id);
+                if seq.started {
+                    let blocks = std::mem::take(&mut seq.kv.blocks);
+                    (seq.computed, seq.cached_upto) = (0, 0);
+                    pool.release(&blocks);
+                }
                 break;
             }
             self.waiting.pop_front();
             self.running.push(id);
-            self.take_blocks(id, grow);
+            self.take_blocks(id, grow, pool);
             let seq = self.seq_mut(id);
             if !seq.started {
                 seq.computed = seq.spec.cached_tokens;
             }
             seq.phase = Phase::Running;
             let queued = (!seq.started).then(|| start.saturating_sub(seq.arrival));
+            if !seq.started {
+                seq.scheduled = start;
+            }
             seq.started = true;
             let tag = seq.spec.tag;
             self.events.push(Event::Admitted(tag, queued));
             prefill += chunk;
             budget -= chunk;
-            self.compute(id, chunk);
+            self.compute(id, chunk, pool);
         }
         if self.sampled.is_empty() && prefill == 0 {
             return false;
@@ -373,30 +490,58 @@ impl Engine {
             let seq = self.seq_mut(id);
             seq.generated += 1;
             seq.due.push_back(end);
+            if seq.generated == 1 {
+                seq.first_token = end;
+            }
             if seq.generated >= seq.spec.output_tokens {
                 seq.phase = Phase::Done;
-                let (blocks, tag) = (seq.blocks, seq.spec.tag);
-                seq.blocks = 0;
-                self.free_blocks += blocks as i64;
+                let phases = Phases {
+                    queue: seq.scheduled.saturating_sub(seq.arrival),
+                    prefill: seq.first_token - seq.scheduled,
+                    decode: end - seq.first_token,
+                };
+                let tag = seq.spec.tag;
+                let blocks = std::mem::take(&mut seq.kv.blocks);
+                pool.release(&blocks);
                 self.running.retain(|&r| r != id);
                 self.events.push(Event::LeftRunning(tag));
+                self.events.push(Event::Finished(tag, phases));
             }
         }
         true
     }
 
-    /// Computes `chunk` of `id`'s pending tokens; it samples a token when none remain.
-    fn compute(&mut self, id: SeqId, chunk: u64) {
+    /// Computes `chunk` of `id`'s pending tokens (caching the prompt blocks this fills); it
+    /// samples a token when none remain.
+    fn compute(&mut self, id: SeqId, chunk: u64, pool: &mut impl Pool) {
+        let bs = self.cfg.block_size.max(1);
         let seq = self.seq_mut(id);
         seq.computed += chunk;
+        let full = ((seq.computed / bs) as usize).min(seq.kv.hashes.len()).min(seq.kv.blocks.len());
+        if full > seq.cached_upto {
+            pool.cache(&seq.kv, seq.cached_upto, full);
+            seq.cached_upto = full;
+        }
         if seq.pending() == 0 {
             self.sampled.push(id);
         }
     }
 
-    fn take_blocks(&mut self, id: SeqId, n: u64) {
-        self.free_blocks -= n as i64;
-        self.seq_mut(id).blocks += n;
+    /// A preempted sequence about to resume takes back what is still cached of its computed
+    /// prompt, and recomputes only the rest.
+    fn reuse_prefix(&mut self, id: SeqId, pool: &mut impl Pool) {
+        let bs = self.cfg.block_size.max(1);
+        let seq = self.seq_mut(id);
+        let limit = ((seq.spec.prompt_tokens + seq.generated).saturating_sub(1) / bs) as usize;
+        seq.kv.blocks = pool.reuse(&seq.kv.hashes, limit);
+        seq.cached_upto = seq.kv.blocks.len();
+        seq.computed = seq.kv.blocks.len() as u64 * bs;
+    }
+
+    fn take_blocks(&mut self, id: SeqId, n: u64, pool: &mut impl Pool) {
+        if n > 0 {
+            pool.allocate(n, &mut self.seq_mut(id).kv.blocks);
+        }
     }
 
     /// Orders by (priority, arrival) when the engine does, else a new sequence goes last and a
@@ -425,14 +570,16 @@ impl Engine {
         self.running.remove(at)
     }
 
-    /// Recompute preemption: `id` frees its KV and goes back to the front of the queue.
-    fn preempt(&mut self, id: SeqId) {
+    /// Recompute preemption: `id` frees its KV (its computed prompt blocks stay cached,
+    /// evictable) and goes back to the front of the queue.
+    fn preempt(&mut self, id: SeqId, pool: &mut impl Pool) {
         let seq = self.seq_mut(id);
-        let (blocks, tag) = (seq.blocks, seq.spec.tag);
-        seq.blocks = 0;
+        let tag = seq.spec.tag;
+        let blocks = std::mem::take(&mut seq.kv.blocks);
         seq.computed = 0;
+        seq.cached_upto = 0;
         seq.phase = Phase::Waiting;
-        self.free_blocks += blocks as i64;
+        pool.release(&blocks);
         self.enqueue(id, true);
         self.preemptions += 1;
         self.events.push(Event::Preempted(tag));
@@ -445,17 +592,61 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
-    /// 10 ms per step plus 1 ms per 100 prompt tokens; `seqs` running at most.
-    fn engine(seqs: usize, blocks: u64) -> Engine {
-        Engine::new(Config {
+    /// An engine and the pool it takes blocks from.
+    struct Sim {
+        e: Engine,
+        pool: BlockPool,
+    }
+
+    impl std::ops::Deref for Sim {
+        type Target = Engine;
+        fn deref(&self) -> &Engine {
+            &self.e
+        }
+    }
+
+    impl std::ops::DerefMut for Sim {
+        fn deref_mut(&mut self) -> &mut Engine {
+            &mut self.e
+        }
+    }
+
+    impl Sim {
+        fn submit(&mut self, now: Duration, spec: SeqSpec) -> Result<SeqId, QueueFull> {
+            self.e.submit(now, spec, SeqKv::default(), &mut self.pool)
+        }
+
+        /// Submits a prompt of `ids` (its prefix looked up in the pool, as the server does).
+        fn submit_prompt(&mut self, now: Duration, ids: &[u32], output: u64) -> (SeqId, u64) {
+            let hashes = crate::sim::kv::block_hashes(ids, 16, 0);
+            let blocks = self.pool.lookup(&hashes, ids.len() as u64);
+            let cached = blocks.len() as u64 * 16;
+            let spec = SeqSpec { cached_tokens: cached, ..spec(ids.len() as u64, output) };
+            let kv = SeqKv { blocks, hashes, ids: Vec::new() };
+            (self.e.submit(now, spec, kv, &mut self.pool).unwrap(), cached)
+        }
+
+        fn advance_to(&mut self, now: Duration) {
+            self.e.advance_to(now, &mut self.pool);
+        }
+
+        fn release(&mut self, id: SeqId) {
+            self.e.release(id, &mut self.pool);
+        }
+    }
+
+    /// 10 ms per step plus 1 ms per 100 prompt tokens; `seqs` running at most; `blocks` of 16
+    /// tokens.
+    fn engine(seqs: usize, blocks: u32) -> Sim {
+        let e = Engine::new(Config {
             max_num_seqs: seqs,
             max_num_batched_tokens: 512,
             max_num_queued: None,
             step: StepTime { a: 10_000.0, b: 10.0, c: 0.0, d: 0.0 },
             block_size: 16,
-            num_blocks: blocks,
             by_priority: false,
-        })
+        });
+        Sim { e, pool: BlockPool::new(16, blocks) }
     }
 
     fn spec(prompt: u64, output: u64) -> SeqSpec {
@@ -463,7 +654,7 @@ mod tests {
     }
 
     /// Takes every token of `id` up to `until`, returning their deadlines.
-    fn drain(e: &mut Engine, id: SeqId, until: Duration) -> Vec<Duration> {
+    fn drain(e: &mut Sim, id: SeqId, until: Duration) -> Vec<Duration> {
         e.advance_to(until);
         let mut out = Vec::new();
         while let Due::At(at) = e.peek(id) {
@@ -532,7 +723,7 @@ mod tests {
         }
         assert!(e.preemptions() > 0, "the cache ran out");
         assert!(got_a.windows(2).all(|w| w[0] < w[1]) && got_b.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(e.used_blocks(), 0, "every block came back");
+        assert_eq!(e.pool.used_blocks(), 0, "every block came back");
         assert_eq!(e.counts(), (0, 0));
     }
 
@@ -577,5 +768,134 @@ mod tests {
         assert_eq!(e.deadline_of(id, 5), Due::AtLeast(50 * MS), "a lower bound before it is simulated");
         e.advance_to(Duration::from_secs(1));
         assert_eq!(e.deadline_of(id, 5), Due::At(50 * MS));
+    }
+
+    fn finished(e: &mut Engine) -> Vec<Phases> {
+        e.drain_events().filter_map(|ev| if let Event::Finished(_, p) = ev { Some(p) } else { None }).collect()
+    }
+
+    #[test]
+    fn phases_split_queue_prefill_and_decode_as_simulated() {
+        let mut e = engine(1, 1000);
+        let a = e.submit(Duration::ZERO, spec(100, 3)).unwrap();
+        let b = e.submit(2 * MS, spec(0, 2)).unwrap();
+        drain(&mut e, a, Duration::from_secs(1));
+        drain(&mut e, b, Duration::from_secs(1));
+        let phases = finished(&mut e);
+        // a: prefill step 0–11 ms, decodes to 31 ms; b waits from 2 ms until the step at 31 ms.
+        assert_eq!(phases[0], Phases { queue: Duration::ZERO, prefill: 11 * MS, decode: 20 * MS });
+        assert_eq!(phases[1], Phases { queue: 29 * MS, prefill: 10 * MS, decode: 10 * MS });
+        assert_eq!(phases[1].inference(), 20 * MS);
+    }
+
+    #[test]
+    fn a_preempted_sequences_phases_still_add_up_to_its_life() {
+        let mut e = engine(8, 4);
+        let a = e.submit(Duration::ZERO, spec(16, 40)).unwrap();
+        let b = e.submit(Duration::ZERO, spec(16, 40)).unwrap();
+        let mut last = [Duration::ZERO; 2];
+        let mut now = Duration::ZERO;
+        while e.counts() != (0, 0) {
+            now += MS;
+            for (k, id) in [a, b].into_iter().enumerate() {
+                if let Some(&t) = drain(&mut e, id, now).last() {
+                    last[k] = t;
+                }
+            }
+        }
+        assert!(e.preemptions() > 0);
+        let phases = finished(&mut e);
+        assert_eq!(phases.len(), 2);
+        for p in &phases {
+            assert!(last.contains(&(p.queue + p.inference())), "arrival at 0 to the last token: {p:?} {last:?}");
+        }
+    }
+
+    fn ids(n: u32, seed: u32) -> Vec<u32> {
+        (0..n).map(|i| i.wrapping_mul(2_654_435_761).wrapping_add(seed) % 50_000).collect()
+    }
+
+    #[test]
+    fn a_finished_prompt_stays_cached_and_its_repeat_holds_the_same_blocks() {
+        let mut e = engine(8, 100);
+        let prompt = ids(40, 1);
+        let (a, cached) = e.submit_prompt(Duration::ZERO, &prompt, 2);
+        assert_eq!(cached, 0);
+        assert_eq!(e.pool.used_blocks(), 3, "40 tokens prefilled in one step: 3 blocks held");
+        drain(&mut e, a, Duration::from_secs(1));
+        assert_eq!((e.pool.used_blocks(), e.pool.cached_blocks()), (0, 2), "its two whole blocks stay cached");
+        let at = Duration::from_secs(1);
+        let (b, cached) = e.submit_prompt(at, &prompt, 1);
+        assert_eq!(cached, 32, "two whole blocks hit");
+        assert_eq!(e.peek(b), Due::At(at + Duration::from_micros(10_080)), "only 8 tokens prefilled");
+        assert_eq!(e.pool.stats().evictions, 0);
+        e.release(b);
+        assert_eq!(e.pool.used_blocks(), 0);
+    }
+
+    /// Runs every sequence to its end, a millisecond at a time.
+    fn run_all(e: &mut Sim, ids: &[SeqId]) {
+        let mut now = Duration::ZERO;
+        while e.counts() != (0, 0) {
+            now += MS;
+            for &id in ids {
+                drain(e, id, now);
+            }
+        }
+    }
+
+    #[test]
+    fn cached_blocks_are_evicted_before_anyone_is_preempted() {
+        // 8 blocks; a finished 64-token prompt leaves 4 of them cached (evictable).
+        let mut e = engine(8, 8);
+        let (a, _) = e.submit_prompt(Duration::ZERO, &ids(64, 2), 1);
+        run_all(&mut e, &[a]);
+        assert_eq!(e.pool.cached_blocks(), 4);
+        // Two sequences of 16 + 48 tokens need 4 blocks each: the whole pool, evicting all 4.
+        let (b, c) = (e.submit(Duration::ZERO, spec(16, 48)).unwrap(), e.submit(Duration::ZERO, spec(16, 48)).unwrap());
+        run_all(&mut e, &[b, c]);
+        assert_eq!((e.pool.stats().evictions, e.preemptions()), (4, 0), "evicted, never preempted");
+        // Three such sequences cannot fit: preemption, once nothing is left to evict.
+        let more: Vec<_> = (0..3).map(|_| e.submit(Duration::ZERO, spec(16, 48)).unwrap()).collect();
+        run_all(&mut e, &more);
+        assert!(e.preemptions() > 0);
+        assert_eq!(e.pool.used_blocks(), 0, "every block came back");
+    }
+
+    #[test]
+    fn a_preempted_sequences_computed_prompt_stays_cached() {
+        // 5 blocks: a (16 + 40 tokens) and b (32 + 40) cannot both finish; b, the newer, yields.
+        let mut e = engine(8, 5);
+        let a = e.submit(Duration::ZERO, spec(16, 40)).unwrap();
+        let (b, _) = e.submit_prompt(Duration::ZERO, &ids(32, 3), 40);
+        let mut now = Duration::ZERO;
+        while e.preemptions() == 0 {
+            now += MS;
+            drain(&mut e, a, now);
+            drain(&mut e, b, now);
+        }
+        assert_eq!(e.pool.cached_blocks(), 2, "b's two prompt blocks, computed, stay cached");
+        assert_eq!(e.pool.used_blocks(), 3, "only a holds blocks now (16 + 30-odd tokens)");
+        let cached = e.pool.stats();
+        run_all(&mut e, &[a, b]);
+        assert_eq!(e.pool.used_blocks(), 0);
+        assert_eq!(e.pool.stats().requests, cached.requests, "resuming is not counted as a lookup");
+        assert_eq!(e.pool.cached_blocks(), 2, "cached once, never twice");
+    }
+
+    #[test]
+    fn a_resumed_sequence_recomputes_only_what_is_no_longer_cached() {
+        // 3 blocks: a (1 + 3 tokens) takes 1, b's 32-token prompt 2; b's first decode needs a
+        // third and is preempted; once a is done, b resumes on its two cached prompt blocks.
+        let mut e = engine(8, 3);
+        let a = e.submit(Duration::ZERO, spec(1, 3)).unwrap();
+        let (b, _) = e.submit_prompt(Duration::ZERO, &ids(32, 3), 2);
+        let us = Duration::from_micros;
+        assert_eq!(drain(&mut e, a, Duration::from_secs(1)), [us(10_010), us(20_330), us(30_330)]);
+        // Steps: a's prefill, b's (32 tokens, 10.32 ms) beside a's decode, a's last decode (b
+        // preempted), then b's resume: 1 token recomputed, not 33 (10.01 ms, not 10.33).
+        assert_eq!(drain(&mut e, b, Duration::from_secs(1)), [us(20_330), us(40_340)]);
+        assert_eq!(e.preemptions(), 1);
+        assert_eq!(e.pool.stats().requests, 1, "b's resume is not counted as a prefix-cache query");
     }
 }
