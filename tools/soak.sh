@@ -28,7 +28,7 @@ for _ in $(seq 500); do curl -sf "127.0.0.1:$port/health" >/dev/null && break; s
 ) >"$out/rss.txt" &
 sampler=$!
 taskset -c 1 "$bench" --url "http://127.0.0.1:$port" --concurrency "$streams" --requests 1000000000 \
-  --duration "${secs}s" --max-tokens 200 --timeout 60s --json >"$out/bench.json"
+  --duration "${secs}s" --max-tokens 100 --timeout 90s --json >"$out/bench.json"
 sleep 2
 curl -s "127.0.0.1:$port/metrics" >"$out/metrics.txt"
 kill $sampler 2>/dev/null || true
