@@ -97,3 +97,24 @@ fn failures_are_counted_by_kind_and_the_run_still_ends() {
     let secs = r["duration_s"].as_f64().unwrap();
     assert!((0.4..2.0).contains(&secs), "two rounds of 200 ms timeouts took {secs} s");
 }
+
+#[test]
+fn a_stream_the_server_closes_midway_counts_as_closed_early_never_as_a_timeout() {
+    // The FIN often arrives with the last bytes in one edge-triggered report; a read that stopped
+    // at the short read never saw the EOF and the request hung until its timeout.
+    let s = Server::start(&["--ttft", "10:0", "--itl", "5:0", "--fault-rate", "close=1.0"]);
+    for concurrency in ["1", "20"] {
+        let args = ["--concurrency", concurrency, "--requests", "60", "--max-tokens", "20", "--timeout", "5s"];
+        let r = bench(s.addr, &args);
+        assert_eq!(r["errors"], serde_json::json!({"closed early": 60}), "concurrency {concurrency}");
+    }
+}
+
+#[test]
+fn the_closed_loop_waits_out_a_retry_after() {
+    let s = Server::start(&["--ttft", "0:0", "--itl", "0:0", "--fault-rate", "503=1.0"]);
+    let t = std::time::Instant::now();
+    let r = bench(s.addr, &["--concurrency", "1", "--requests", "3", "--max-tokens", "5"]);
+    assert_eq!(r["errors"], serde_json::json!({"http 503": 3}));
+    assert!(t.elapsed() >= std::time::Duration::from_secs(2), "two waits of the 503's retry-after (1 s)");
+}

@@ -51,7 +51,8 @@ fi
 # measured from one request's duration + 1 s on: TTFT, per-request ITL, the client's inter-chunk
 # gaps and the share of events that arrived coalesced (in one read with the one before), and the
 # server's emit lateness over the same window (from its Prometheus buckets, interpolated within
-# them). PACED_CELLS overrides the grid ("streams itl tokens generations;...", generations measured).
+# them). PACED_CELLS overrides the grid ("streams itl tokens generations;...", generations measured);
+# PACED_FLAGS adds server flags (e.g. an engine whose steps take the cell's ITL).
 # `floor` runs the same cells against tools/sendfloor.rs, a sender that does nothing but the sends.
 steady() { # streams itl tokens generations -> "ramp_per_s warmup_s requests": the generations measured come after the warm-up
   python3 -c "import math; d = (50 + $2 * ($3 - 1)) / 1000; r = min(4000, $1 / d); w = $1 / r + 1; print(f'{r:.0f} {w:.2f} {$1 * (math.ceil(w / d) + $4)}')"
@@ -67,7 +68,8 @@ paced() { # streams itl tokens generations [floor] -> one row of figures
     taskset -c 0 target/release/sendfloor --port "$PORT" --ttft 50 --itl "$itl" --measure-after "$warm" >/tmp/perf-floor.out &
     SERVER=$!; sleep 0.3
   else
-    start_server --ttft 50:0 --itl "$itl:0"
+    # shellcheck disable=SC2086 # PACED_FLAGS is a list of flags
+    start_server --ttft 50:0 --itl "$itl:0" ${PACED_FLAGS:-}
   fi
   bench_client --url "http://127.0.0.1:$PORT" --concurrency "$streams" --requests "$requests" --ramp "$ramp" \
     --max-tokens "$tokens" --expect-ttft 50 --expect-itl "$itl" --cpus 1 --warmup "${warm}s" --duration 120s \

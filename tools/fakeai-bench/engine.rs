@@ -91,6 +91,9 @@ struct Conn {
     since: Instant,
     /// Already in the backlog of sockets to read.
     queued: bool,
+    /// The server's FIN was reported (EPOLLRDHUP): read until EOF, not only until a short read,
+    /// or an edge-triggered poller never reports the EOF behind the last bytes.
+    peer_closed: bool,
 }
 
 impl Conn {
@@ -100,6 +103,7 @@ impl Conn {
     }
 
     fn close(&mut self) {
+        self.peer_closed = false;
         self.sock = None;
         self.phase = Phase::Closed;
         self.exchange = None;
@@ -220,6 +224,7 @@ impl<'a> Client<'a> {
             exchange: None,
             since: Instant::now(),
             queued: false,
+            peer_closed: false,
         });
         self.conns.len() - 1
     }
@@ -249,6 +254,9 @@ impl<'a> Client<'a> {
         let ready = self.poller.wait(wait)?;
         for i in 0..ready {
             let (slot, mask) = self.poller.event(i);
+            if mask & (libc::EPOLLRDHUP | libc::EPOLLHUP) as u32 != 0 {
+                self.conns[slot].peer_closed = true;
+            }
             if self.conns[slot].urgent() {
                 self.on_ready(slot, mask);
             } else if !self.conns[slot].queued {
@@ -434,7 +442,7 @@ impl<'a> Client<'a> {
                     let reusable = !exchange.reader.close;
                     return self.complete(slot, reusable);
                 }
-                Ok(false) if n < room => return,
+                Ok(false) if n < room && !c.peer_closed => return,
                 Ok(false) => {}
                 Err(e) => return self.fail(slot, e),
             }
