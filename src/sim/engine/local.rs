@@ -123,6 +123,8 @@ pub fn totals() -> Gauges {
 
 /// Applies the engine's state changes to the shared gauges (a lock only when there are some).
 fn publish(engine: &mut Engine) {
+    let (running, waiting) = engine.counts();
+    super::load::note(running + waiting > 0, engine.used_blocks());
     let mut events = engine.drain_events().peekable();
     if events.peek().is_none() {
         return;
