@@ -195,8 +195,13 @@ impl Profile {
     }
 }
 
-/// (profile, GPU, TP, coefficients) fitted by tools/fit_step_time.py.
-const FITTED: &[(&str, GpuKind, u32, StepTime)] = &[];
+/// (profile, GPU, TP, coefficients) fitted by tools/fit_step_time.py: `a` and `b` fitted, `c`
+/// and `d` the formula's (one prompt length cannot tell them apart from `b`).
+const FITTED: &[(&str, GpuKind, u32, StepTime)] = &[
+    // NVIDIA NIM 1.8.0, Llama-3.3-70B-Instruct, 2 × H100 80G, FP8, TP2, 5000 in / 500 out:
+    // tools/data/nim_llama33_70b_fp8_2xh100.csv. ITL within 4 % at every concurrency.
+    ("llama-3.3-70b-fp8", GpuKind::H100, 2, StepTime { a: 17_216.6, b: 68.262, c: 50.0, d: 0.0306 }),
+];
 
 impl std::str::FromStr for ModelProfile {
     type Err = String;
@@ -253,6 +258,20 @@ mod tests {
         let blocks = |p: ModelProfile, tp| p.profile().num_gpu_blocks(GpuKind::H100.spec(), tp, 0.9, 16);
         assert!(blocks(ModelProfile::Llama31_70b, 4).unwrap() < blocks(ModelProfile::Llama31_8b, 1).unwrap() * 4);
         assert!(blocks(ModelProfile::Llama31_70b, 8).unwrap() > blocks(ModelProfile::Llama31_70b, 4).unwrap());
+    }
+
+    #[test]
+    fn the_fitted_profile_uses_its_fit_and_stays_near_the_formula() {
+        let p = ModelProfile::Llama33_70bFp8.profile();
+        let fitted = p.step_time(GpuKind::H100, 2);
+        assert_eq!(fitted.a, 17_216.6);
+        let formula = p.derived_step_time(GpuKind::H100.spec(), 2);
+        assert!((fitted.a / formula.a - 1.0).abs() < 0.3 && (fitted.b / formula.b - 1.0).abs() < 0.3, "{formula:?}");
+        assert!((fitted.d / formula.d - 1.0).abs() < 0.01);
+        assert_eq!(p.step_time(GpuKind::H100, 4), p.derived_step_time(GpuKind::H100.spec(), 4), "fit is per TP");
+        // ~87 sequences of 5,500 tokens fit in the KV cache: the published ITL plateaus there.
+        let tokens = p.num_gpu_blocks(GpuKind::H100.spec(), 2, 0.9, 16).unwrap() * 16;
+        assert_eq!(tokens / 5_500, 87);
     }
 
     #[test]
