@@ -199,7 +199,9 @@ impl Profile {
 /// and `d` the formula's (one prompt length cannot tell them apart from `b`).
 const FITTED: &[(&str, GpuKind, u32, StepTime)] = &[
     // NVIDIA NIM 1.8.0, Llama-3.3-70B-Instruct, 2 × H100 80G, FP8, TP2, 5000 in / 500 out:
-    // tools/data/nim_llama33_70b_fp8_2xh100.csv. ITL within 4 % at every concurrency.
+    // tools/data/nim_llama33_70b_fp8_2xh100.csv. The fit's closed form is within 4 % of the
+    // published ITL; the simulator runs 6–14 % low on ITL and 50–107 % high on TTFT at 5–50
+    // clients (PERFORMANCE.md, "Engine validation (issue 18)").
     ("llama-3.3-70b-fp8", GpuKind::H100, 2, StepTime { a: 17_216.6, b: 68.262, c: 50.0, d: 0.0306 }),
 ];
 
