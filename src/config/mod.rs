@@ -426,7 +426,7 @@ pub struct ServerArgs {
     #[serde(deserialize_with = "values::choice")]
     pub scheduling_policy: SchedulingPolicy,
     /// Engine: step time `a,b,c[,d]` in microseconds: a + b·prefill tokens + c·decoding
-    /// sequences + d·their context tokens [default: the --gpu preset].
+    /// sequences + d·their context tokens [default: from --model-profile, else the --gpu preset].
     #[arg(long)]
     #[serde(default, deserialize_with = "values::parsed_opt")]
     pub step_time: Option<crate::sim::engine::StepTime>,
