@@ -77,7 +77,8 @@ impl App {
             &host,
             args.dcgm_lowercase_hostname,
             started,
-        );
+        )
+        .following(crate::metrics::dcgm::EngineView::of(&args));
         App {
             encoding: args.tokenizer,
             registry,

@@ -237,3 +237,45 @@ fn aiperf_finds_the_gpus_at_its_default_urls() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn with_the_engine_on_the_gpus_follow_its_steps_and_kv_blocks() {
+    let s = Server::start(&[
+        "--engine",
+        "vllm",
+        "--model-profile",
+        "llama-3.1-8b",
+        "--gpus",
+        "1",
+        "--gpu",
+        "h100",
+        "--dcgm-port",
+        "off",
+        "--workers",
+        "1",
+    ]);
+    let read = || {
+        let m = parse(&get(s.addr, "/dcgm/metrics").text());
+        (m[&("DCGM_FI_DEV_GPU_UTIL".to_owned(), 0)], m[&("DCGM_FI_DEV_FB_USED".to_owned(), 0)])
+    };
+    let (idle_util, idle_fb) = read();
+    // The profile's weights, 8.03e9 parameters in BF16, and no KV block held.
+    assert_eq!((idle_util, idle_fb), (0.0, (8.03e9_f64 * 2.0 / 1024.0 / 1024.0).round()));
+
+    // Eight streams of 400 tokens: ~400 steps of ~6.5 ms, back to back for ~2.6 s.
+    let body =
+        chat("meta-llama/Llama-3.1-8B-Instruct", "Say a lot.", r#""stream":true,"max_tokens":400,"ignore_eos":true"#);
+    let streams: Vec<_> = (0..8).map(|_| spawn_post(s.addr, "/v1/chat/completions", body.clone())).collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (busy_util, busy_fb) = read();
+    assert!(busy_util >= 50.0, "steps back to back keep the GPU busy: {busy_util}%");
+    // Eight sequences of ≥ 100 tokens hold ≥ 8 × 7 blocks of 16 tokens × 128 KiB.
+    assert!(busy_fb >= idle_fb + 8.0 * 7.0 * 2.0, "KV blocks held add to FB_USED: {idle_fb} -> {busy_fb} MiB");
+    for stream in streams {
+        assert_eq!(stream.join().unwrap().status, 200);
+    }
+    std::thread::sleep(Duration::from_millis(4000));
+    let (after_util, after_fb) = read();
+    assert!(after_util <= 5.0, "idle again: {after_util}%");
+    assert_eq!(after_fb, idle_fb, "every block freed");
+}

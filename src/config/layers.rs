@@ -102,6 +102,9 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("max_num_batched_tokens", "engine", "max_num_batched_tokens"),
     ("max_num_queued_requests", "engine", "max_num_queued_requests"),
     ("step_time", "engine", "step_time_us"),
+    ("model_profile", "engine", "model_profile"),
+    ("gpu_memory_utilization", "engine", "gpu_memory_utilization"),
+    ("tensor_parallel_size", "engine", "tensor_parallel_size"),
     ("scheduling_policy", "engine", "scheduling_policy"),
     ("api_key", "auth", "api_keys"),
     ("api_keys_file", "auth", "api_keys_file"),
@@ -317,7 +320,9 @@ fn file_layer(path: &Path) -> Result<Layer, String> {
 /// process environment): defaults < config file < environment < flags. The config file is
 /// `--config-file`, else `FAKEAI_CONFIG_FILE`.
 pub fn server_args(m: &ArgMatches, env: impl IntoIterator<Item = (String, String)>) -> Result<ServerArgs, String> {
-    merged(m, env)?.extract_lossy().map_err(describe)
+    let mut args: ServerArgs = merged(m, env)?.extract_lossy().map_err(describe)?;
+    crate::sim::model_profile::apply(&mut args)?;
+    Ok(args)
 }
 
 /// The layers merged, not yet extracted.

@@ -426,10 +426,25 @@ pub struct ServerArgs {
     #[serde(deserialize_with = "values::choice")]
     pub scheduling_policy: SchedulingPolicy,
     /// Engine: step time `a,b,c[,d]` in microseconds: a + b·prefill tokens + c·decoding
-    /// sequences + d·their context tokens [default: the --gpu preset].
+    /// sequences + d·their context tokens [default: from --model-profile, else the --gpu preset].
     #[arg(long)]
     #[serde(default, deserialize_with = "values::parsed_opt")]
     pub step_time: Option<crate::sim::engine::StepTime>,
+    /// Engine: the served model's shape (`llama-3.1-8b`, `llama-3.1-70b`, `llama-3.3-70b-fp8`,
+    /// `qwen2.5-7b`, `mistral-7b`, `mixtral-8x7b`, `qwen3-30b-a3b`): with `--gpu` it sets
+    /// `--num-gpu-blocks` and `--step-time` unless they are given, and what the fake GPUs hold
+    /// [default: none: the `--gpu` preset and `--kv-cache-tokens`].
+    #[arg(long, value_enum)]
+    #[serde(default, deserialize_with = "values::parsed_opt")]
+    pub model_profile: Option<crate::sim::model_profile::ModelProfile>,
+    /// Engine: share of each GPU's memory for weights, activations and KV cache, with
+    /// `--model-profile` (vLLM's `--gpu-memory-utilization`).
+    #[arg(long, default_value_t = 0.9, value_parser = values::parse_utilisation)]
+    #[serde(deserialize_with = "values::utilisation")]
+    pub gpu_memory_utilization: f64,
+    /// Engine: GPUs per tensor-parallel group, with `--model-profile` [default: the profile's].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub tensor_parallel_size: Option<u32>,
     /// Max output tokens of models not in the registry.
     #[arg(long, default_value_t = 4096)]
     pub default_max_output_tokens: u64,

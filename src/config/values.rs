@@ -171,6 +171,19 @@ pub(super) fn parse_non_negative(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A share in (0, 1].
+pub(super) fn parse_utilisation(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        _ => Err(format!("{s:?} is not a share in (0, 1]")),
+    }
+}
+
+/// A share in (0, 1], to six decimals (the lossy layers may widen an `f32`).
+pub(super) fn utilisation<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    parse_text(d, |s| parse_utilisation(s).map(|x| (x * 1e6).round() / 1e6))
+}
+
 /// A count that must be at least 1.
 pub(super) fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     ranged(d, 1, u64::MAX)

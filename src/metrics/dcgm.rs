@@ -5,13 +5,29 @@
 //! of the rate window since the previous scrape (tokens decoded and prefilled per second,
 //! streams active), then the stretch from the newest sample to now, so the values do not depend
 //! on how often anyone scrapes. Nothing here runs on the per-token path.
+//!
+//! With the engine on ([`EngineView`]), the GPUs follow the engine instead: utilisation is the
+//! share of wall time since the previous scrape that some engine had work (its steps run back
+//! to back then), and memory is the profile's weights plus the KV blocks the engines hold, over
+//! the tensor-parallel group. With more GPUs than one group, every group shows the same values,
+//! as identical replicas behind a router that spreads the load evenly would.
 
-use std::{fmt::Write, sync::Mutex, time::Instant};
+use std::{
+    fmt::Write,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use serde_json::{Value, json};
 
 use super::{Counter, Snapshot, window::RateWindow};
-use crate::sim::gpu::{Fleet, GpuKind, Held, ModelSize, Reading, Work, pci_bus_id, uuid};
+use crate::{
+    config::ServerArgs,
+    sim::{
+        gpu::{Fleet, GpuKind, Held, ModelSize, Reading, Work, pci_bus_id, uuid},
+        model_profile::Profile,
+    },
+};
 
 /// The driver version in the `DCGM_FI_DRIVER_VERSION` label (an R570 data-center driver, which
 /// every preset, B200 included, runs).
@@ -37,6 +53,44 @@ impl Counts {
 struct State {
     fleet: Fleet,
     counts: Counts,
+    /// The engines' busy time at the fleet's clock.
+    busy: Duration,
+}
+
+/// What the GPUs read from the engine: its KV block size and, with `--model-profile`, the
+/// weights and KV bytes per token over a tensor-parallel group.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineView {
+    block_size: u64,
+    profile: Option<(&'static Profile, u32)>,
+}
+
+impl EngineView {
+    /// The view `args` configure, or `None` with the engine off.
+    pub fn of(args: &ServerArgs) -> Option<EngineView> {
+        if !crate::sim::engine::local::enabled(args) {
+            return None;
+        }
+        let profile = args.model_profile.map(|p| {
+            let p = p.profile();
+            (p, args.tensor_parallel_size.unwrap_or(p.default_tp).max(1))
+        });
+        Some(EngineView { block_size: args.kv_cache_block_size.max(1), profile })
+    }
+
+    /// What each GPU holds with `blocks` KV blocks in use, when the profile says; else the
+    /// estimate from the served model.
+    fn held(&self, blocks: u64, served: ModelSize) -> Held {
+        let kv_tokens = (blocks * self.block_size) as f64;
+        match self.profile {
+            Some((p, tp)) => Held {
+                model: p.size(),
+                kv_tokens,
+                bytes_per_gpu: Some((p.weight_bytes() + kv_tokens * p.kv_bytes_per_token()) / f64::from(tp)),
+            },
+            None => Held { model: served, kv_tokens, bytes_per_gpu: None },
+        }
+    }
 }
 
 /// The host's fake GPUs and the labels they are shown with.
@@ -48,6 +102,7 @@ pub struct Telemetry {
     labels: Vec<String>,
     uuids: Vec<String>,
     host: String,
+    engine: Option<EngineView>,
 }
 
 impl Telemetry {
@@ -70,15 +125,24 @@ impl Telemetry {
                 )
             })
             .collect();
-        let state = State { fleet: Fleet::new(kind, count, 0.0), counts: Counts::default() };
-        Telemetry { started, state: Mutex::new(state), labels, uuids, host: host.to_owned() }
+        let state = State { fleet: Fleet::new(kind, count, 0.0), counts: Counts::default(), busy: Duration::ZERO };
+        Telemetry { started, state: Mutex::new(state), labels, uuids, host: host.to_owned(), engine: None }
+    }
+
+    /// These GPUs follow the engine `view` describes (nothing changes for `None`).
+    pub fn following(mut self, view: Option<EngineView>) -> Telemetry {
+        self.engine = view;
+        self
     }
 
     /// Brings the GPUs up to `now` from the samples in `window` and the counters in `snap`, and
     /// reads them.
     pub fn observe(&self, now: Instant, window: &RateWindow, snap: &Snapshot) -> Vec<Reading> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let State { fleet, counts } = &mut *state;
+        if let Some(view) = self.engine {
+            return self.observe_engine(&mut state, view, now, snap);
+        }
+        let State { fleet, counts, .. } = &mut *state;
         let since = self.started + std::time::Duration::from_secs_f64(fleet.now());
         window.each_since(since, |at, totals| {
             if at <= now {
@@ -88,7 +152,35 @@ impl Telemetry {
         *counts = self.replay(fleet, *counts, now, &snap.counters);
         let (model, kv_tokens) = served(snap);
         fleet.serve(model);
-        fleet.readings(&Held { model, kv_tokens })
+        fleet.readings(&Held { model, kv_tokens, bytes_per_gpu: None })
+    }
+
+    /// The engine's way: the interval from the fleet's clock to `now` in two parts, before and
+    /// after the engines last started or stopped having work: busy for the share of the first
+    /// that some engine had work, and wholly busy or idle since. Token rates (for power) are the
+    /// interval's average; the KV blocks are the engines' now.
+    fn observe_engine(&self, state: &mut State, view: EngineView, now: Instant, snap: &Snapshot) -> Vec<Reading> {
+        let secs = |t: Instant| t.saturating_duration_since(self.started).as_secs_f64();
+        let (from, to) = (state.fleet.now(), secs(now));
+        if to > from {
+            let load = crate::sim::engine::load::state(now);
+            let work = work(state.counts, &snap.counters, to - from);
+            let changed = secs(load.changed).clamp(from, to);
+            let steady = if load.busy { now.saturating_duration_since(load.changed) } else { Duration::ZERO };
+            if changed > from {
+                let busy_before = load.busy_time.saturating_sub(steady).saturating_sub(state.busy);
+                let share = (busy_before.as_secs_f64() / (changed - from)).min(1.0);
+                state.fleet.advance(changed, Work { busy: Some(share), ..work });
+            }
+            let share = if load.busy { 1.0 } else { 0.0 };
+            state.fleet.advance(to, Work { busy: Some(share), ..work });
+            state.counts = Counts::of(&snap.counters);
+            state.busy = load.busy_time;
+        }
+        let (served, _) = served(snap);
+        let held = view.held(crate::sim::engine::load::blocks_held(), served);
+        state.fleet.serve(held.model);
+        state.fleet.readings(&held)
     }
 
     /// Advances `fleet` to `at`, whose counters are `counters`, with the work done since its clock.
@@ -98,15 +190,8 @@ impl Telemetry {
         if span <= 0.0 {
             return from;
         }
-        let now = Counts::of(counters);
-        let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / span;
-        let work = Work {
-            decode_tokens_per_s: rate(now.completion, from.completion),
-            prefill_tokens_per_s: rate(now.prompt, from.prompt),
-            running: counters[Counter::StreamsActive as usize] as f64,
-        };
-        fleet.advance(to, work);
-        now
+        fleet.advance(to, work(from, counters, span));
+        Counts::of(counters)
     }
 
     /// Number of GPUs.
@@ -185,6 +270,18 @@ impl Telemetry {
             (format!("gpu_{}", r.index), gpu)
         });
         Value::Object(gpus.collect())
+    }
+}
+
+/// The work done over `span` seconds from `from` to `counters`.
+fn work(from: Counts, counters: &[u64], span: f64) -> Work {
+    let now = Counts::of(counters);
+    let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / span;
+    Work {
+        decode_tokens_per_s: rate(now.completion, from.completion),
+        prefill_tokens_per_s: rate(now.prompt, from.prompt),
+        running: counters[Counter::StreamsActive as usize] as f64,
+        busy: None,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod gpu;
 pub mod kv;
 mod latency;
 mod length;
+pub mod model_profile;
 mod profiles;
 mod schedule;
 

@@ -308,6 +308,11 @@ pub struct EnginePool<'a> {
 }
 
 impl EnginePool<'_> {
+    /// Blocks held by sequences (not free, not merely cached).
+    pub fn used_blocks(&self) -> u64 {
+        u64::from(self.inner.pool.used_blocks())
+    }
+
     /// Looks `r` up (counted as [`KvCache::admit`] counts it) and takes the cached blocks of its
     /// prompt's longest cached prefix: its sequence's first blocks, and its cached tokens.
     pub fn lookup(&mut self, r: KvRequest<'_>) -> (SeqKv, u64) {

@@ -165,6 +165,8 @@ pub fn totals() -> Gauges {
 
 /// Applies the engine's state changes to the shared gauges (a lock only when there are some).
 fn publish(engine: &mut Engine) {
+    let (running, waiting) = engine.counts();
+    super::load::note(running + waiting > 0);
     let mut events = engine.drain_events().peekable();
     if events.peek().is_none() {
         return;
@@ -234,6 +236,7 @@ impl Drop for Ticket {
         self.kv.with_pool(|pool| {
             engine.release(self.id, pool);
             pool.ended();
+            super::load::note_blocks(pool.used_blocks());
         });
         publish(&mut engine);
     }
@@ -245,7 +248,10 @@ impl Ticket {
         let mut engine = self.engine.borrow_mut();
         let now = self.origin + elapsed;
         if engine.due(now) {
-            self.kv.with_pool(|pool| engine.advance_to(now, pool));
+            self.kv.with_pool(|pool| {
+                engine.advance_to(now, pool);
+                super::load::note_blocks(pool.used_blocks());
+            });
         }
         publish(&mut engine);
     }
@@ -282,6 +288,7 @@ pub fn submit(
             if id.is_err() {
                 pool.ended();
             }
+            super::load::note_blocks(pool.used_blocks());
             id.map(|id| (id, cached))
         });
         publish(&mut e);

@@ -14,6 +14,11 @@
 //! - memory = the model's weights + the KV cache in use, both split over the GPUs.
 //!
 //! Offered load beyond capacity counts as power-limited time (`DCGM_FI_DEV_POWER_VIOLATION`).
+//!
+//! With the engine on, [`Work::busy`] carries the share of wall time the engine spent in steps
+//! and replaces the guess: utilisation = that share (a GPU running steps back to back is busy
+//! whatever its batch), load = the token-rate load above capped by it (power still grows with
+//! the batch), and memory is the engine's own account ([`Held::bytes_per_gpu`]).
 
 mod model_size;
 mod spec;
@@ -56,6 +61,8 @@ pub struct Work {
     pub prefill_tokens_per_s: f64,
     /// Sequences running (the batch, all GPUs together).
     pub running: f64,
+    /// With the engine on: the share of the interval it spent running steps, 0–1.
+    pub busy: Option<f64>,
 }
 
 /// What the fleet holds in memory at the time of a reading.
@@ -65,6 +72,10 @@ pub struct Held {
     pub model: ModelSize,
     /// KV-cache tokens in use (context of the running sequences).
     pub kv_tokens: f64,
+    /// With the engine on and a model profile: the bytes each GPU holds by the engine's account
+    /// (weights and KV blocks held, over the tensor-parallel group), instead of the estimate
+    /// from `model` and `kv_tokens`.
+    pub bytes_per_gpu: Option<f64>,
 }
 
 /// One GPU's values, as DCGM would report them.
@@ -227,6 +238,10 @@ impl Fleet {
         w.decode_tokens_per_s += (offered.decode_tokens_per_s - w.decode_tokens_per_s) * follow;
         w.prefill_tokens_per_s += (offered.prefill_tokens_per_s - w.prefill_tokens_per_s) * follow;
         w.running += (offered.running - w.running) * follow;
+        w.busy = offered.busy.map(|b| {
+            let from = w.busy.unwrap_or(0.0);
+            from + (b.clamp(0.0, 1.0) - from) * follow
+        });
         let (p1, saturated) = (self.power(), self.demand() >= 1.0);
         let mean_power = (p0 + p1) / 2.0;
         let nvlink = if self.gpus.len() > 1 { NVLINK_BYTES_PER_S * self.load() } else { 0.0 };
@@ -256,12 +271,13 @@ impl Fleet {
 
     /// The share of capacity in use, 0–1.
     pub fn load(&self) -> f64 {
-        self.demand().clamp(0.0, 1.0)
+        let load = self.demand().clamp(0.0, 1.0);
+        self.work.busy.map_or(load, |busy| load.min(busy))
     }
 
-    /// The share of time a kernel runs, 0–1.
+    /// The share of time a kernel runs, 0–1: the engine's busy share, else √load.
     fn utilisation(&self) -> f64 {
-        self.load().sqrt()
+        self.work.busy.unwrap_or_else(|| self.load().sqrt())
     }
 
     /// Each GPU's power draw now, W.
@@ -276,7 +292,8 @@ impl Fleet {
         let n = self.gpus.len().max(1) as f64;
         let (load, util, power) = (self.load(), self.utilisation(), self.power());
         let usable = s.memory_mib - s.reserved_mib;
-        let bytes = (held.model.weight_bytes() + held.kv_tokens.max(0.0) * held.model.kv_bytes_per_token()) / n;
+        let estimate = (held.model.weight_bytes() + held.kv_tokens.max(0.0) * held.model.kv_bytes_per_token()) / n;
+        let bytes = held.bytes_per_gpu.unwrap_or(estimate).max(0.0);
         let used = ((bytes / MIB).round() as u64).min(usable);
         let dram = 0.8 * util;
         let boost = if self.demand() >= 1.0 { 0.95 } else { 1.0 };
@@ -341,7 +358,7 @@ mod tests {
     use super::*;
 
     fn busy(tokens: f64) -> Work {
-        Work { decode_tokens_per_s: tokens, prefill_tokens_per_s: 0.0, running: 0.0 }
+        Work { decode_tokens_per_s: tokens, ..Work::default() }
     }
 
     fn first(f: &Fleet) -> Reading {
@@ -431,11 +448,12 @@ mod tests {
     fn memory_holds_weights_and_kv_within_the_total() {
         let f = Fleet::new(GpuKind::H100, 2, 0.0);
         let model = ModelSize::of("meta-llama/Llama-3.1-70B-Instruct");
-        let idle = f.readings(&Held { model, kv_tokens: 0.0 }).remove(0);
+        let idle = f.readings(&Held { model, kv_tokens: 0.0, ..Held::default() }).remove(0);
         assert_eq!(idle.fb_used_mib, (70e9 * 2.0 / 2.0 / MIB).round() as u64);
-        let busy = f.readings(&Held { model, kv_tokens: 50_000.0 }).remove(0);
+        let busy = f.readings(&Held { model, kv_tokens: 50_000.0, ..Held::default() }).remove(0);
         assert!(busy.fb_used_mib > idle.fb_used_mib);
-        let huge = f.readings(&Held { model: ModelSize::of("deepseek-r1"), kv_tokens: 1e9 }).remove(0);
+        let huge =
+            f.readings(&Held { model: ModelSize::of("deepseek-r1"), kv_tokens: 1e9, ..Held::default() }).remove(0);
         for r in [idle, busy, huge] {
             assert_eq!(r.fb_used_mib + r.fb_free_mib + r.fb_reserved_mib, r.fb_total_mib, "{r:?}");
         }
@@ -450,6 +468,27 @@ mod tests {
         let r = first(&f);
         assert!(r.power_violation_ns > 8_000_000_000, "{r:?}");
         assert!(r.sm_clock_mhz < 2520, "clocks drop when power-limited");
+    }
+
+    #[test]
+    fn with_the_engine_utilisation_is_its_busy_share_and_power_grows_with_the_batch() {
+        let engine = |busy: f64, tokens: f64| Work { decode_tokens_per_s: tokens, busy: Some(busy), ..Work::default() };
+        let mut one_stream = Fleet::new(GpuKind::H100, 1, 0.0);
+        one_stream.advance(30.0, engine(1.0, 200.0));
+        let mut full_batch = Fleet::new(GpuKind::H100, 1, 0.0);
+        full_batch.advance(30.0, engine(1.0, 16_000.0));
+        let (one, full) = (first(&one_stream), first(&full_batch));
+        assert_eq!((one.util_pct, full.util_pct), (100, 100), "steps back to back keep the GPU busy");
+        assert!(one.power_w > 250.0 && one.power_w < 350.0 && full.power_w == 700.0, "{one:?} {full:?}");
+        let mut half = Fleet::new(GpuKind::H100, 1, 0.0);
+        half.advance(30.0, engine(0.5, 16_000.0));
+        assert_eq!(first(&half).util_pct, 50);
+        half.advance(60.0, engine(0.0, 0.0));
+        assert_eq!((first(&half).util_pct, first(&half).power_w), (0, 72.0), "idle again");
+        let held = Held { bytes_per_gpu: Some(40e9), ..Held::default() };
+        let r = half.readings(&held).remove(0);
+        assert_eq!(r.fb_used_mib, (40e9 / MIB).round() as u64);
+        assert_eq!(r.fb_used_mib + r.fb_free_mib + r.fb_reserved_mib, r.fb_total_mib);
     }
 
     #[test]

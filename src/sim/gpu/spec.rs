@@ -42,6 +42,12 @@ pub struct Spec {
     /// Decode tokens per second one GPU sustains at full batch for an 8B-parameter model in
     /// BF16: the throughput that counts as 100 % load (a round figure from public vLLM runs).
     pub peak_tokens_per_s: f64,
+    /// HBM/GDDR bandwidth from the data sheet, bytes/s (decode streams weights and KV at it).
+    pub mem_bandwidth: f64,
+    /// Dense BF16 tensor throughput from the data sheet, FLOP/s (prefill is bound by it).
+    pub bf16_flops: f64,
+    /// Whether the tensor cores run FP8 at twice the BF16 rate (Hopper and later, Ada).
+    pub fp8: bool,
     /// Steady GPU temperature at the power limit in a 28 °C inlet, °C.
     pub load_temp_c: f64,
     /// Steady HBM/GDDR temperature at the power limit, °C.
@@ -75,6 +81,9 @@ static H100: Spec = Spec {
     mem_clock_mhz: 2619,
     pci_device_id: 0x2330,
     peak_tokens_per_s: 16_000.0,
+    mem_bandwidth: 3.35e12,
+    bf16_flops: 989e12,
+    fp8: true,
     load_temp_c: 71.0,
     load_mem_temp_c: 80.0,
     slowdown_temp_c: 87.0,
@@ -92,6 +101,9 @@ static H200: Spec = Spec {
     mem_clock_mhz: 3201,
     pci_device_id: 0x2335,
     peak_tokens_per_s: 20_000.0,
+    mem_bandwidth: 4.8e12,
+    bf16_flops: 989e12,
+    fp8: true,
     load_temp_c: 72.0,
     load_mem_temp_c: 82.0,
     slowdown_temp_c: 87.0,
@@ -109,6 +121,9 @@ static A100: Spec = Spec {
     mem_clock_mhz: 1593,
     pci_device_id: 0x20B2,
     peak_tokens_per_s: 8_000.0,
+    mem_bandwidth: 2.039e12,
+    bf16_flops: 312e12,
+    fp8: false,
     load_temp_c: 68.0,
     load_mem_temp_c: 76.0,
     slowdown_temp_c: 85.0,
@@ -126,6 +141,9 @@ static B200: Spec = Spec {
     mem_clock_mhz: 3996,
     pci_device_id: 0x2901,
     peak_tokens_per_s: 36_000.0,
+    mem_bandwidth: 8e12,
+    bf16_flops: 2250e12,
+    fp8: true,
     load_temp_c: 74.0,
     load_mem_temp_c: 83.0,
     slowdown_temp_c: 87.0,
@@ -143,6 +161,9 @@ static L40S: Spec = Spec {
     mem_clock_mhz: 9001,
     pci_device_id: 0x26B9,
     peak_tokens_per_s: 5_000.0,
+    mem_bandwidth: 0.864e12,
+    bf16_flops: 362e12,
+    fp8: true,
     load_temp_c: 78.0,
     load_mem_temp_c: 84.0,
     slowdown_temp_c: 88.0,
