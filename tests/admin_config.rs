@@ -116,7 +116,12 @@ fn rate_limits_change_live() {
     assert_eq!(models().status, 200, "a retry after retry-after-ms succeeds");
     assert_eq!(models().status, 429, "and the window is full again");
 
-    // Raised: the 61 requests taken are 61 of 100,000, so traffic flows at once.
+    let tier = || call(&s, "GET", "/metrics/rate-limits/tier", None, USER).json();
+    assert_eq!((tier()["tier"].as_str(), tier()["rpm"].as_u64()), (Some("custom"), Some(60)), "the live limits");
+    assert_eq!(patch(&s, r#"{"rate_limits": {"tier": "tier-3"}}"#).status, 200);
+    assert_eq!((tier()["tier"].as_str(), tier()["tpm"].as_u64()), (Some("tier-3"), Some(30_000_000)));
+
+    // Raised: the requests taken are a few of 100,000, so traffic flows at once.
     let r = patch(&s, r#"{"rate_limits": {"tier": "tier-2", "rpm": 100000}}"#);
     assert_eq!(r.json()["rate_limits"]["tpm"], 10_000_000, "the tier's TPM");
     for _ in 0..20 {
@@ -135,6 +140,7 @@ fn rate_limits_change_live() {
     assert_eq!((r["rate_limits"]["rpm"].as_u64(), r["itl"].as_str()), (Some(100_000), Some("0:0")));
     assert_eq!(patch(&s, r#"{"rate_limits": null}"#).json()["rate_limits"]["rpm"], serde_json::Value::Null);
     assert_eq!(models().header("x-ratelimit-limit-requests"), None);
+    assert_eq!(tier()["tier"], serde_json::Value::Null, "no limits, no tier");
 }
 
 /// The phase `/admin/config` shows, and its loop.

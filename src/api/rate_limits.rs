@@ -55,12 +55,15 @@ fn key_json(auth: &Auth, e: &KeyEntry) -> Value {
     })
 }
 
+/// The usage tier whose RPM and TPM are the limits in force, `custom` when none is, `null`
+/// without limits: read from the live limits, so a `PATCH /admin/config` shows at once.
 fn tier_name(app: &App) -> Value {
-    match (&app.args.rate_limit_tier, app.state.auth.limits().any()) {
-        (Some(t), _) => json!(t.0),
-        (None, true) => json!("tier-1"),
-        (None, false) => Value::Null,
+    let l = app.state.auth.limits();
+    if !l.any() {
+        return Value::Null;
     }
+    let named = crate::state::ratelimit::TIERS.iter().find(|(_, rpm, tpm)| (l.rpm, l.tpm) == (Some(*rpm), Some(*tpm)));
+    json!(named.map_or("custom", |(name, ..)| name))
 }
 
 fn tier_json(app: &App) -> Value {

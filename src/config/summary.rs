@@ -49,11 +49,17 @@ impl ServerArgs {
         }
     }
 
+    /// The fault rules, and the scenario that may change them later.
     fn fault_summary(&self) -> String {
-        match self.fault_rules() {
-            Ok(rules) if rules.is_empty() => "off".into(),
-            Ok(rules) => format!("{} rule(s)", rules.len()),
-            Err(e) => format!("invalid ({e})"),
+        let rules = match self.fault_rules() {
+            Ok(rules) if rules.is_empty() => None,
+            Ok(rules) => Some(format!("{} rule(s)", rules.len())),
+            Err(e) => Some(format!("invalid ({e})")),
+        };
+        let scenario = self.scenario.as_ref().map(|file| format!("scenario {}", file.display()));
+        match [rules, scenario].into_iter().flatten().collect::<Vec<_>>() {
+            parts if parts.is_empty() => "off".into(),
+            parts => parts.join(","),
         }
     }
 
@@ -94,5 +100,7 @@ mod tests {
         assert!(on.contains("workers=1 pinned"), "{on}");
         assert!(args(&["--require-api-key", "--no-pin"]).summary(2).contains("auth=required"));
         assert!(args(&["--data-dir", "/var/fakeai"]).summary(2).contains("persistence=/var/fakeai"));
+        let scripted = args(&["--scenario", "soak.toml"]).summary(2);
+        assert!(scripted.contains("faults=scenario soak.toml"), "a scenario may inject faults later: {scripted}");
     }
 }
