@@ -4,6 +4,12 @@
 
 use std::time::Duration;
 
+/// Bytes of due events rendered before they are written: the rest wait for the next wake (at
+/// once, being due). Without a bound, a client that never read a stream whose tokens were all due
+/// (`itl=0`) held the whole rendered stream in memory until the send timeout, ~15 MB for 60,000
+/// tokens; with it, a connection holds at most this plus one position's events.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+
 use crate::{
     generation::{Answer, Plan},
     openai::{
@@ -131,7 +137,7 @@ impl TokenStream {
     /// last token, and the closing events with the very last.
     pub fn emit_due(&mut self, elapsed: Duration, out: &mut Vec<u8>, mut on_lateness: impl FnMut(Duration)) -> Step {
         self.plan.schedule.sync(elapsed);
-        while self.position < self.stop && self.plan.schedule.peek() <= elapsed {
+        while self.position < self.stop && self.plan.schedule.peek() <= elapsed && out.len() < MAX_BATCH_BYTES {
             let due = self.plan.schedule.advance();
             for index in 0..self.plan.choices.len() {
                 let choice = &self.plan.choices[index];
@@ -438,6 +444,22 @@ mod tests {
         assert_eq!(s.emit_due(ms(10), &mut out, |_| {}), Step::WaitUntil(ms(115)), "the next token 100 ms later");
         assert_eq!(s.emit_due(ms(200), &mut out, |_| {}), Step::Finished);
         assert!(out.ends_with(b"data: [DONE]\n\n"));
+    }
+
+    #[test]
+    fn a_wake_renders_a_bounded_batch_and_the_rest_at_the_next() {
+        let tokens = 20_000;
+        let mut s = choices(&[tokens], false, false);
+        let (mut out, mut wakes, mut largest) = (Vec::new(), 0, 0);
+        let all_due = Duration::from_secs(3600);
+        while s.emit_due(all_due, &mut out, |_| {}) != Step::Finished {
+            largest = largest.max(out.len());
+            out.clear();
+            wakes += 1;
+        }
+        assert!(largest >= MAX_BATCH_BYTES && largest < MAX_BATCH_BYTES + 1024, "{largest}");
+        assert!(wakes > 1, "{tokens} tokens of ~150 bytes take several batches");
+        assert_eq!(s.remaining(), 0);
     }
 
     #[test]
