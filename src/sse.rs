@@ -457,7 +457,7 @@ mod tests {
             out.clear();
             wakes += 1;
         }
-        assert!(largest >= MAX_BATCH_BYTES && largest < MAX_BATCH_BYTES + 1024, "{largest}");
+        assert!((MAX_BATCH_BYTES..MAX_BATCH_BYTES + 1024).contains(&largest), "{largest}");
         assert!(wakes > 1, "{tokens} tokens of ~150 bytes take several batches");
         assert_eq!(s.remaining(), 0);
     }
