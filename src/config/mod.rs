@@ -658,9 +658,10 @@ pub enum EngineKind {
     Off,
     /// vLLM's scheduler.
     Vllm,
-    /// SGLang's (the same scheduler; SGLang's metric names).
+    /// SGLang's: prefill and decode in separate steps, prefill first; SGLang's metric names.
     Sglang,
-    /// TensorRT-LLM's (the same scheduler; TRT-LLM's metric names).
+    /// TensorRT-LLM's: admitted only with blocks for its whole length, never preempted;
+    /// TRT-LLM's metric names.
     Trtllm,
 }
 
