@@ -404,7 +404,9 @@ pub struct ServerArgs {
     pub prefill_us_per_token: f64,
     /// Simulated engine: `off` serves every request on its own configured schedule; `vllm`,
     /// `sglang`, `trtllm` run every generation through a per-core continuous-batching engine
-    /// (a running set, a waiting queue, a step-time model, KV blocks and preemption).
+    /// (a running set, a waiting queue, a step-time model, KV blocks and preemption); `sglang`
+    /// runs prefill and decode in separate steps, `trtllm` admits a sequence only with blocks
+    /// for its whole length and never preempts.
     #[arg(long, value_enum, default_value_t = EngineKind::Off)]
     #[serde(deserialize_with = "values::choice")]
     pub engine: EngineKind,

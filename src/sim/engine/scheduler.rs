@@ -14,6 +14,10 @@
 //! the hit) on arrival rather than when first scheduled, so that the `cached_tokens` its usage
 //! reports are known up front and stay true.
 //!
+//! [`Flavour`] changes two choices where SGLang's and TensorRT-LLM's default schedulers differ
+//! from vLLM's in a way clients see: whether a step mixes prefill and decode, and whether a
+//! sequence takes its blocks as it grows (and may be preempted) or all at admission (and never is).
+//!
 //! Sans-IO: time is passed in. Steps are simulated lazily: [`Engine::advance_to`] commits every
 //! step that starts by `now`, and a step starting at `s` holds the sequences submitted before
 //! `s`. A committed step's end is the deadline of every token it samples, and never changes.
