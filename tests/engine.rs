@@ -342,3 +342,24 @@ fn sglang_pauses_running_streams_for_prefill_steps_vllm_mixes_them() {
     let sglang = longest_gap_when_a_long_prompt_arrives("sglang");
     assert!(sglang > 100.0, "SGLang's stream waits for the whole prefill: longest gap {sglang} ms");
 }
+
+#[test]
+fn sglang_lpm_admits_the_longest_cached_prefix_first() {
+    let s = engine_of(
+        "sglang",
+        &["--step-time", "10000,0,0", "--max-num-seqs", "1", "--schedule-policy", "lpm", "--block-size", "16"],
+    );
+    let hot = "Explain paged attention and its limits. ".repeat(12);
+    let cold = "Describe radix trees and their uses. ".repeat(12);
+    s.post("/v1/chat/completions", &chat("m", &hot, r#""max_tokens":1"#));
+    let busy = thread::spawn(move || stream(s.addr, 20));
+    thread::sleep(Duration::from_millis(30));
+    let cold = thread::spawn(move || stream_prompt(s.addr, &cold, 2));
+    thread::sleep(Duration::from_millis(20));
+    let hot = thread::spawn(move || stream_prompt(s.addr, &hot, 2));
+    busy.join().unwrap();
+    let (cold, hot) = (cold.join().unwrap(), hot.join().unwrap());
+    assert!(hot.sent > cold.sent);
+    assert!(hot.tokens[0] < cold.tokens[0], "the cached prompt overtook the cold one that came first");
+    assert_eq!((cold.completion_tokens, hot.completion_tokens), (2, 2));
+}

@@ -427,6 +427,11 @@ pub struct ServerArgs {
     #[arg(long, value_enum, default_value_t = SchedulingPolicy::Fcfs)]
     #[serde(deserialize_with = "values::choice")]
     pub scheduling_policy: SchedulingPolicy,
+    /// Engine: `fcfs`, or `lpm`: the waiting request with the longest cached prompt prefix
+    /// first, then arrival (SGLang's `--schedule-policy`; it applies to any `--engine`).
+    #[arg(long, value_enum, default_value_t = SchedulePolicy::Fcfs)]
+    #[serde(deserialize_with = "values::choice")]
+    pub schedule_policy: SchedulePolicy,
     /// Engine: step time `a,b,c[,d]` in microseconds: a + b·prefill tokens + c·decoding
     /// sequences + d·their context tokens [default: from --model-profile, else the --gpu preset].
     #[arg(long)]
@@ -665,6 +670,15 @@ pub enum EngineKind {
     /// TensorRT-LLM's: admitted only with blocks for its whole length, never preempted;
     /// TRT-LLM's metric names.
     Trtllm,
+}
+
+/// SGLang's queue order (`--schedule-policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchedulePolicy {
+    /// First come, first served.
+    Fcfs,
+    /// Longest prefix match: the most cached prompt tokens first, then arrival.
+    Lpm,
 }
 
 /// The engine's queue order (`--scheduling-policy`).

@@ -98,6 +98,7 @@ pub fn config(args: &ServerArgs) -> Config {
         step: args.step_time.unwrap_or_else(|| StepTime::preset(args.gpu)),
         block_size,
         by_priority: args.scheduling_policy == crate::config::SchedulingPolicy::Priority,
+        longest_prefix_first: args.schedule_policy == crate::config::SchedulePolicy::Lpm,
         flavour: match args.engine {
             EngineKind::Sglang => Flavour::Sglang,
             EngineKind::Trtllm => Flavour::Trtllm,

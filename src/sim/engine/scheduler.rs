@@ -42,6 +42,9 @@ pub struct Config {
     pub block_size: u64,
     /// Order the queue (and choose preemption victims) by priority, then arrival.
     pub by_priority: bool,
+    /// Order the waiting by their cached prompt tokens, most first (SGLang's `lpm`), after
+    /// priority and before arrival.
+    pub longest_prefix_first: bool,
     /// Whose scheduler this is, where they differ in a way clients see.
     pub flavour: Flavour,
 }
@@ -618,15 +621,17 @@ impl Engine {
         }
     }
 
-    /// Orders by (priority, arrival) when the engine does, else a new sequence goes last and a
-    /// preempted one first.
-    fn key(&self, id: SeqId) -> (i64, Duration) {
+    /// Orders by (priority, most cached prompt tokens, arrival), each part when the engine
+    /// orders by it; otherwise a new sequence goes last and a preempted one first.
+    fn key(&self, id: SeqId) -> (i64, std::cmp::Reverse<u64>, Duration) {
         let seq = self.seq(id);
-        (seq.spec.priority, seq.arrival)
+        let priority = if self.cfg.by_priority { seq.spec.priority } else { 0 };
+        let cached = if self.cfg.longest_prefix_first { seq.spec.cached_tokens } else { 0 };
+        (priority, std::cmp::Reverse(cached), seq.arrival)
     }
 
     fn enqueue(&mut self, id: SeqId, preempted: bool) {
-        if !self.cfg.by_priority {
+        if !self.cfg.by_priority && !self.cfg.longest_prefix_first {
             return if preempted { self.waiting.push_front(id) } else { self.waiting.push_back(id) };
         }
         let key = self.key(id);
@@ -719,6 +724,7 @@ mod tests {
             step: StepTime { a: 10_000.0, b: 10.0, c: 0.0, d: 0.0 },
             block_size: 16,
             by_priority: false,
+            longest_prefix_first: false,
             flavour: Flavour::Vllm,
         });
         Sim { e, pool: BlockPool::new(16, blocks) }
@@ -1038,5 +1044,28 @@ mod tests {
         // a's prefill to 10.16 ms; b's chunks 15.12 and 14.88 ms; then a decodes.
         assert_eq!(got_b, [us(10_160 + 15_120 + 14_880)]);
         assert_eq!(drain(&mut e, a, Duration::from_secs(1)), [us(10_160), us(50_160), us(60_160)]);
+    }
+
+    /// Whether, behind a busy sequence, a prompt whose prefix is cached starts before a cold
+    /// one that arrived first.
+    fn cached_one_overtakes(lpm: bool) -> bool {
+        let mut e = engine(1, 100);
+        e.cfg.longest_prefix_first = lpm;
+        let prompt = ids(64, 5);
+        let (warm, _) = e.submit_prompt(Duration::ZERO, &prompt, 1);
+        run_all(&mut e, &[warm]);
+        let at = Duration::from_secs(1);
+        let busy = e.submit(at, spec(16, 3)).unwrap();
+        let cold = e.submit(at, spec(64, 1)).unwrap();
+        let (hot, cached) = e.submit_prompt(at, &prompt, 1);
+        assert_eq!(cached, 48);
+        drain(&mut e, busy, 2 * at);
+        drain(&mut e, hot, 2 * at)[0] < drain(&mut e, cold, 2 * at)[0]
+    }
+
+    #[test]
+    fn lpm_admits_the_longest_cached_prefix_first() {
+        assert!(cached_one_overtakes(true));
+        assert!(!cached_one_overtakes(false), "fcfs: arrival order");
     }
 }
