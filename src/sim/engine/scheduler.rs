@@ -240,8 +240,9 @@ struct Batch {
     budget: u64,
     /// Prompt tokens it computes.
     prefill: u64,
-    /// Sequences it decodes, and the context they attend over.
+    /// Sequences it decodes.
     decode: u64,
+    /// The context tokens they attend over.
     context: u64,
     /// It preempted someone: it admits no one.
     preempted: bool,
