@@ -16,7 +16,12 @@ use common::{Conn, Server, chat};
 const STEP_MS: f64 = 10.0;
 
 fn engine(extra: &[&str]) -> Server {
-    let mut args = vec!["--engine", "vllm", "--workers", "1", "--step-time", "10000,0,0", "--dcgm-port", "off"];
+    engine_of("vllm", &[&["--step-time", "10000,0,0"], extra].concat())
+}
+
+/// One worker running the `kind` engine.
+fn engine_of(kind: &str, extra: &[&str]) -> Server {
+    let mut args = vec!["--engine", kind, "--workers", "1", "--dcgm-port", "off"];
     args.extend_from_slice(extra);
     Server::start(&args)
 }
@@ -32,14 +37,23 @@ impl Streamed {
     fn ttft_ms(&self) -> f64 {
         (self.tokens[0] - self.sent).as_secs_f64() * 1e3
     }
+
+    /// The longest gap between two content tokens, ms.
+    fn max_itl_ms(&self) -> f64 {
+        self.tokens.windows(2).map(|w| (w[1] - w[0]).as_secs_f64() * 1e3).fold(0.0, f64::max)
+    }
 }
 
 fn stream(addr: SocketAddr, tokens: u64) -> Streamed {
+    stream_prompt(addr, "x", tokens)
+}
+
+fn stream_prompt(addr: SocketAddr, prompt: &str, tokens: u64) -> Streamed {
     let mut c = Conn::new(TcpStream::connect(addr).unwrap());
     let extra =
         format!(r#""max_tokens":{tokens},"ignore_eos":true,"stream":true,"stream_options":{{"include_usage":true}}"#);
     let sent = Instant::now();
-    c.send("POST", "/v1/chat/completions", Some(&chat("m", "x", &extra)), &[]);
+    c.send("POST", "/v1/chat/completions", Some(&chat("m", prompt, &extra)), &[]);
     let events = c.timed_events();
     let content = |e: &serde_json::Value| e["choices"][0]["delta"]["content"].as_str().is_some_and(|t| !t.is_empty());
     let usage = events.iter().find_map(|(_, e)| e["usage"]["completion_tokens"].as_u64());
@@ -269,4 +283,83 @@ fn one_pool_cached_blocks_are_evicted_before_anyone_is_preempted_and_repeats_hit
     assert!(metric(&s, "vllm:num_preemptions_total") > 0.0, "then the pool ran out");
     assert_eq!(kv["used_blocks"], 0, "every block came back");
     assert_eq!(metric(&s, "vllm:kv_cache_usage_perc"), 0.0);
+}
+
+/// Four streams of ~10 + 40 tokens on 6 blocks of 16 tokens under `kind`: each stream, in
+/// the order they started, and the preemptions.
+fn four_streams_on_six_blocks(kind: &str) -> (Vec<Streamed>, f64) {
+    let s = engine_of(kind, &["--step-time", "10000,0,0", "--num-gpu-blocks", "6", "--block-size", "16"]);
+    let handles: Vec<_> = (0..4).map(|_| thread::spawn(move || stream(s.addr, 40))).collect();
+    let mut runs: Vec<Streamed> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for r in &runs {
+        assert_eq!((r.tokens.len(), r.completion_tokens), (40, 40), "{kind}: usage exact");
+    }
+    runs.sort_by_key(|r| r.tokens[0]);
+    assert_eq!(metric(&s, "vllm:num_requests_running"), 0.0);
+    (runs, metric(&s, "vllm:num_preemptions_total"))
+}
+
+#[test]
+fn trtllm_queues_rather_than_preempts_when_blocks_are_short() {
+    // Each stream may reach its short prompt + 40 tokens: 3 or 4 blocks reserved at admission,
+    // so at most two run at a time.
+    let (runs, preemptions) = four_streams_on_six_blocks("trtllm");
+    assert_eq!(preemptions, 0.0, "guaranteed no evict");
+    for r in &runs {
+        assert!(r.max_itl_ms() < 3.0 * STEP_MS, "no stream pauses once admitted: {} ms", r.max_itl_ms());
+    }
+    // First tokens since the first request was sent (a client thread may start late).
+    let origin = runs.iter().map(|r| r.sent).min().unwrap();
+    let firsts: Vec<f64> = runs.iter().map(|r| (r.tokens[0] - origin).as_secs_f64() * 1e3).collect();
+    assert!(firsts[2] > 35.0 * STEP_MS, "the third waited for a whole generation's blocks: {firsts:?}");
+    // vLLM on the same pool admits them all, runs out, and a preempted stream pauses.
+    let (runs, preemptions) = four_streams_on_six_blocks("vllm");
+    assert!(preemptions > 0.0);
+    let worst = runs.iter().map(Streamed::max_itl_ms).fold(0.0, f64::max);
+    assert!(worst > 5.0 * STEP_MS, "a preempted stream's tokens stop for a while: {worst} ms");
+}
+
+/// A 30-token stream under `kind` (20 ms steps, 20 µs per prompt token, 512 tokens a step)
+/// into which a prompt of about 2,000 tokens arrives: the stream's longest gap, ms.
+fn longest_gap_when_a_long_prompt_arrives(kind: &str) -> f64 {
+    let s = engine_of(kind, &["--step-time", "20000,20,0", "--max-num-batched-tokens", "512"]);
+    let running = thread::spawn(move || stream(s.addr, 30));
+    thread::sleep(Duration::from_millis(100));
+    let long = "Explain paged attention and its limits. ".repeat(250);
+    let arriving = stream_prompt(s.addr, &long, 2);
+    assert_eq!(arriving.completion_tokens, 2);
+    let running = running.join().unwrap();
+    assert_eq!((running.tokens.len(), running.completion_tokens), (30, 30), "{kind}: usage exact");
+    running.max_itl_ms()
+}
+
+#[test]
+fn sglang_pauses_running_streams_for_prefill_steps_vllm_mixes_them() {
+    // vLLM: each 512-token chunk rides with the stream's decode: ~30 ms steps.
+    let vllm = longest_gap_when_a_long_prompt_arrives("vllm");
+    assert!(vllm < 45.0, "vLLM mixes prefill chunks into decode steps: longest gap {vllm} ms");
+    // SGLang: four or so prefill steps of ~30 ms run alone, then a decode step.
+    let sglang = longest_gap_when_a_long_prompt_arrives("sglang");
+    assert!(sglang > 100.0, "SGLang's stream waits for the whole prefill: longest gap {sglang} ms");
+}
+
+#[test]
+fn sglang_lpm_admits_the_longest_cached_prefix_first() {
+    let s = engine_of(
+        "sglang",
+        &["--step-time", "10000,0,0", "--max-num-seqs", "1", "--schedule-policy", "lpm", "--block-size", "16"],
+    );
+    let hot = "Explain paged attention and its limits. ".repeat(12);
+    let cold = "Describe radix trees and their uses. ".repeat(12);
+    s.post("/v1/chat/completions", &chat("m", &hot, r#""max_tokens":1"#));
+    let busy = thread::spawn(move || stream(s.addr, 20));
+    thread::sleep(Duration::from_millis(30));
+    let cold = thread::spawn(move || stream_prompt(s.addr, &cold, 2));
+    thread::sleep(Duration::from_millis(20));
+    let hot = thread::spawn(move || stream_prompt(s.addr, &hot, 2));
+    busy.join().unwrap();
+    let (cold, hot) = (cold.join().unwrap(), hot.join().unwrap());
+    assert!(hot.sent > cold.sent);
+    assert!(hot.tokens[0] < cold.tokens[0], "the cached prompt overtook the cold one that came first");
+    assert_eq!((cold.completion_tokens, hot.completion_tokens), (2, 2));
 }

@@ -106,6 +106,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("gpu_memory_utilization", "engine", "gpu_memory_utilization"),
     ("tensor_parallel_size", "engine", "tensor_parallel_size"),
     ("scheduling_policy", "engine", "scheduling_policy"),
+    ("schedule_policy", "engine", "schedule_policy"),
     ("api_key", "auth", "api_keys"),
     ("api_keys_file", "auth", "api_keys_file"),
     ("require_api_key", "auth", "require_api_key"),

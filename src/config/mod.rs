@@ -404,7 +404,9 @@ pub struct ServerArgs {
     pub prefill_us_per_token: f64,
     /// Simulated engine: `off` serves every request on its own configured schedule; `vllm`,
     /// `sglang`, `trtllm` run every generation through a per-core continuous-batching engine
-    /// (a running set, a waiting queue, a step-time model, KV blocks and preemption).
+    /// (a running set, a waiting queue, a step-time model, KV blocks and preemption); `sglang`
+    /// runs prefill and decode in separate steps, `trtllm` admits a sequence only with blocks
+    /// for its whole length and never preempts.
     #[arg(long, value_enum, default_value_t = EngineKind::Off)]
     #[serde(deserialize_with = "values::choice")]
     pub engine: EngineKind,
@@ -425,6 +427,11 @@ pub struct ServerArgs {
     #[arg(long, value_enum, default_value_t = SchedulingPolicy::Fcfs)]
     #[serde(deserialize_with = "values::choice")]
     pub scheduling_policy: SchedulingPolicy,
+    /// Engine: `fcfs`, or `lpm`: the waiting request with the longest cached prompt prefix
+    /// first, then arrival (SGLang's `--schedule-policy`; it applies to any `--engine`).
+    #[arg(long, value_enum, default_value_t = SchedulePolicy::Fcfs)]
+    #[serde(deserialize_with = "values::choice")]
+    pub schedule_policy: SchedulePolicy,
     /// Engine: step time `a,b,c[,d]` in microseconds: a + b·prefill tokens + c·decoding
     /// sequences + d·their context tokens [default: from --model-profile, else the --gpu preset].
     #[arg(long)]
@@ -658,10 +665,20 @@ pub enum EngineKind {
     Off,
     /// vLLM's scheduler.
     Vllm,
-    /// SGLang's (the same scheduler; SGLang's metric names).
+    /// SGLang's: prefill and decode in separate steps, prefill first; SGLang's metric names.
     Sglang,
-    /// TensorRT-LLM's (the same scheduler; TRT-LLM's metric names).
+    /// TensorRT-LLM's: admitted only with blocks for its whole length, never preempted;
+    /// TRT-LLM's metric names.
     Trtllm,
+}
+
+/// SGLang's queue order (`--schedule-policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchedulePolicy {
+    /// First come, first served.
+    Fcfs,
+    /// Longest prefix match: the most cached prompt tokens first, then arrival.
+    Lpm,
 }
 
 /// The engine's queue order (`--scheduling-policy`).

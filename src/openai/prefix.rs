@@ -65,6 +65,7 @@ fn enter_engine(app: &App, req: &GenRequest, request: KvRequest<'_>, plan: &mut 
         prompt_tokens: req.prompt_tokens,
         cached_tokens: 0,
         output_tokens: plan.longest(),
+        max_output_tokens: req.max_tokens.unwrap_or(0),
         tag: engine::tag(&req.model),
         priority: req.priority,
     };

@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Config, Due, Engine, Event, Phases, QueueFull, SeqId, SeqKv, SeqSpec, StepTime};
+use super::{Config, Due, Engine, Event, Flavour, Phases, QueueFull, SeqId, SeqKv, SeqSpec, StepTime};
 use crate::{
     config::{EngineKind, ServerArgs},
     metrics::model_stats::{FixedHistogram, REQUEST_LATENCY_BUCKETS},
@@ -98,6 +98,12 @@ pub fn config(args: &ServerArgs) -> Config {
         step: args.step_time.unwrap_or_else(|| StepTime::preset(args.gpu)),
         block_size,
         by_priority: args.scheduling_policy == crate::config::SchedulingPolicy::Priority,
+        longest_prefix_first: args.schedule_policy == crate::config::SchedulePolicy::Lpm,
+        flavour: match args.engine {
+            EngineKind::Sglang => Flavour::Sglang,
+            EngineKind::Trtllm => Flavour::Trtllm,
+            EngineKind::Vllm | EngineKind::Off => Flavour::Vllm,
+        },
     }
 }
 

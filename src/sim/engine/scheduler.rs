@@ -14,6 +14,10 @@
 //! the hit) on arrival rather than when first scheduled, so that the `cached_tokens` its usage
 //! reports are known up front and stay true.
 //!
+//! [`Flavour`] changes two choices where SGLang's and TensorRT-LLM's default schedulers differ
+//! from vLLM's in a way clients see: whether a step mixes prefill and decode, and whether a
+//! sequence takes its blocks as it grows (and may be preempted) or all at admission (and never is).
+//!
 //! Sans-IO: time is passed in. Steps are simulated lazily: [`Engine::advance_to`] commits every
 //! step that starts by `now`, and a step starting at `s` holds the sequences submitted before
 //! `s`. A committed step's end is the deadline of every token it samples, and never changes.
@@ -38,6 +42,27 @@ pub struct Config {
     pub block_size: u64,
     /// Order the queue (and choose preemption victims) by priority, then arrival.
     pub by_priority: bool,
+    /// Order the waiting by their cached prompt tokens, most first (SGLang's `lpm`), after
+    /// priority and before arrival.
+    pub longest_prefix_first: bool,
+    /// Whose scheduler this is, where they differ in a way clients see.
+    pub flavour: Flavour,
+}
+
+/// Where the engines' default schedulers differ in a way clients can see.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Flavour {
+    /// vLLM: each step mixes decodes and prefill chunks; blocks are taken as sequences grow,
+    /// and the newest is preempted when they run out.
+    #[default]
+    Vllm,
+    /// SGLang: a step is either a prefill batch or a decode batch, never both, and prefill
+    /// goes first when new sequences wait: running streams pause for it.
+    Sglang,
+    /// TensorRT-LLM's GUARANTEED_NO_EVICT: a sequence is admitted only when the blocks of its
+    /// whole prompt and most output can be taken at once, so none is ever preempted; the rest
+    /// wait in the queue.
+    Trtllm,
 }
 
 /// A sequence to run.
@@ -49,6 +74,9 @@ pub struct SeqSpec {
     pub cached_tokens: u64,
     /// Tokens to generate (at least 1).
     pub output_tokens: u64,
+    /// The most it may generate (its `max_tokens`; at least `output_tokens`): what TRT-LLM
+    /// reserves blocks for.
+    pub max_output_tokens: u64,
     /// Who it belongs to, for per-model gauges.
     pub tag: u32,
     /// Lower runs first when the engine orders by priority.
@@ -205,6 +233,21 @@ impl Seq {
     }
 }
 
+/// What one step computes, as it is filled.
+#[derive(Debug, Default)]
+struct Batch {
+    /// Tokens it may still compute.
+    budget: u64,
+    /// Prompt tokens it computes.
+    prefill: u64,
+    /// Sequences it decodes.
+    decode: u64,
+    /// The context tokens they attend over.
+    context: u64,
+    /// It preempted someone: it admits no one.
+    preempted: bool,
+}
+
 /// One engine's state.
 #[derive(Debug)]
 pub struct Engine {
@@ -263,6 +306,7 @@ impl Engine {
         }
         let spec = SeqSpec {
             output_tokens: spec.output_tokens.max(1),
+            max_output_tokens: spec.max_output_tokens.max(spec.output_tokens).max(1),
             cached_tokens: spec.cached_tokens.min(spec.prompt_tokens.saturating_sub(1)),
             ..spec
         };
@@ -400,46 +444,69 @@ impl Engine {
 
     /// Simulates the step starting at `self.clock`; false when it could schedule nothing.
     fn step(&mut self, pool: &mut impl Pool) -> bool {
-        let start = self.clock;
-        let mut budget = self.cfg.max_num_batched_tokens.max(1);
-        let (mut prefill, mut decode, mut context) = (0, 0, 0);
-        let mut preempted = false;
+        let mut batch = Batch { budget: self.cfg.max_num_batched_tokens.max(1), ..Batch::default() };
         self.sampled.clear();
-        // Running sequences first, in admission order; the newest make room when blocks run out.
+        if self.cfg.flavour == Flavour::Sglang {
+            // A prefill batch if any sequence is mid-prefill or a waiting one can start; else
+            // a decode batch.
+            self.run(&mut batch, Some(false), pool);
+            self.admit(&mut batch, pool);
+            if batch.prefill == 0 {
+                self.run(&mut batch, Some(true), pool);
+            }
+        } else {
+            self.run(&mut batch, None, pool);
+            self.admit(&mut batch, pool);
+        }
+        self.finish(&batch, pool)
+    }
+
+    /// Runs the running sequences in admission order (only those decoding, or only those
+    /// not, when `only` says); the newest make room when blocks run out.
+    fn run(&mut self, batch: &mut Batch, only: Option<bool>, pool: &mut impl Pool) {
         let mut i = 0;
-        while i < self.running.len() && budget > 0 {
+        while i < self.running.len() && batch.budget > 0 {
             let id = self.running[i];
             let (chunk, grow, decoding, computed) = {
                 let seq = self.seq(id);
-                let chunk = seq.pending().min(budget);
+                let chunk = seq.pending().min(batch.budget);
                 let held = seq.kv.blocks.len() as u64;
                 (chunk, self.blocks_for(seq.computed + chunk).saturating_sub(held), seq.decoding(), seq.computed)
             };
+            if only.is_some_and(|d| d != decoding) {
+                i += 1;
+                continue;
+            }
             while grow > pool.available() && self.running.len() > i + 1 {
                 let victim = self.victim(i);
                 self.preempt(victim, pool);
-                preempted = true;
+                batch.preempted = true;
             }
             if grow > pool.available() && i > 0 {
                 let me = self.running.pop().expect("itself");
                 self.preempt(me, pool);
-                preempted = true;
+                batch.preempted = true;
                 break;
             }
             // The oldest sequence always runs, short of blocks if it alone exceeds the pool.
             self.take_blocks(id, grow, pool);
             if decoding {
-                decode += 1;
-                context += computed;
+                batch.decode += 1;
+                batch.context += computed;
             } else {
-                prefill += chunk;
+                batch.prefill += chunk;
             }
-            budget -= chunk;
+            batch.budget -= chunk;
             self.compute(id, chunk, pool);
             i += 1;
         }
-        // Then waiting sequences, unless this step had to preempt (as vLLM does).
-        while !preempted && budget > 0 && self.running.len() < self.cfg.max_num_seqs.max(1) {
+    }
+
+    /// Admits waiting sequences while the budget, the running set and the blocks allow,
+    /// unless this step had to preempt (as vLLM does).
+    fn admit(&mut self, batch: &mut Batch, pool: &mut impl Pool) {
+        let start = self.clock;
+        while !batch.preempted && batch.budget > 0 && self.running.len() < self.cfg.max_num_seqs.max(1) {
             let Some(&id) = self.waiting.front() else { break };
             if self.seq(id).started {
                 self.reuse_prefix(id, pool);
@@ -447,8 +514,13 @@ impl Engine {
             let (chunk, grow) = {
                 let seq = self.seq(id);
                 let base = if seq.started { seq.computed } else { seq.spec.cached_tokens };
-                let chunk = (seq.spec.prompt_tokens + seq.generated - base).min(budget);
-                (chunk, self.blocks_for(base + chunk).saturating_sub(seq.kv.blocks.len() as u64))
+                let chunk = (seq.spec.prompt_tokens + seq.generated - base).min(batch.budget);
+                let reach = match self.cfg.flavour {
+                    // Its whole life's blocks at once: it never needs another.
+                    Flavour::Trtllm => seq.spec.prompt_tokens + seq.spec.max_output_tokens,
+                    _ => base + chunk,
+                };
+                (chunk, self.blocks_for(reach).saturating_sub(seq.kv.blocks.len() as u64))
             };
             if grow > pool.available() && !self.running.is_empty() {
                 // A resumed one gives its prefix back until it can run (a new one keeps its hit).
@@ -475,14 +547,20 @@ impl Engine {
             seq.started = true;
             let tag = seq.spec.tag;
             self.events.push(Event::Admitted(tag, queued));
-            prefill += chunk;
-            budget -= chunk;
+            batch.prefill += chunk;
+            batch.budget -= chunk;
             self.compute(id, chunk, pool);
         }
+    }
+
+    /// Ends the step: its duration from the batch, a token for every sequence it sampled, and
+    /// the finished ones leave. False when it scheduled nothing.
+    fn finish(&mut self, batch: &Batch, pool: &mut impl Pool) -> bool {
+        let (start, prefill) = (self.clock, batch.prefill);
         if self.sampled.is_empty() && prefill == 0 {
             return false;
         }
-        let end = start + self.cfg.step.duration(prefill, decode, context);
+        let end = start + self.cfg.step.duration(prefill, batch.decode, batch.context);
         self.clock = end;
         self.steps += 1;
         for k in 0..self.sampled.len() {
@@ -544,15 +622,17 @@ impl Engine {
         }
     }
 
-    /// Orders by (priority, arrival) when the engine does, else a new sequence goes last and a
-    /// preempted one first.
-    fn key(&self, id: SeqId) -> (i64, Duration) {
+    /// Orders by (priority, most cached prompt tokens, arrival), each part when the engine
+    /// orders by it; otherwise a new sequence goes last and a preempted one first.
+    fn key(&self, id: SeqId) -> (i64, std::cmp::Reverse<u64>, Duration) {
         let seq = self.seq(id);
-        (seq.spec.priority, seq.arrival)
+        let priority = if self.cfg.by_priority { seq.spec.priority } else { 0 };
+        let cached = if self.cfg.longest_prefix_first { seq.spec.cached_tokens } else { 0 };
+        (priority, std::cmp::Reverse(cached), seq.arrival)
     }
 
     fn enqueue(&mut self, id: SeqId, preempted: bool) {
-        if !self.cfg.by_priority {
+        if !self.cfg.by_priority && !self.cfg.longest_prefix_first {
             return if preempted { self.waiting.push_front(id) } else { self.waiting.push_back(id) };
         }
         let key = self.key(id);
@@ -645,12 +725,21 @@ mod tests {
             step: StepTime { a: 10_000.0, b: 10.0, c: 0.0, d: 0.0 },
             block_size: 16,
             by_priority: false,
+            longest_prefix_first: false,
+            flavour: Flavour::Vllm,
         });
         Sim { e, pool: BlockPool::new(16, blocks) }
     }
 
     fn spec(prompt: u64, output: u64) -> SeqSpec {
-        SeqSpec { prompt_tokens: prompt, cached_tokens: 0, output_tokens: output, tag: 0, priority: 0 }
+        SeqSpec {
+            prompt_tokens: prompt,
+            cached_tokens: 0,
+            output_tokens: output,
+            max_output_tokens: output,
+            tag: 0,
+            priority: 0,
+        }
     }
 
     /// Takes every token of `id` up to `until`, returning their deadlines.
@@ -897,5 +986,87 @@ mod tests {
         assert_eq!(drain(&mut e, b, Duration::from_secs(1)), [us(20_330), us(40_340)]);
         assert_eq!(e.preemptions(), 1);
         assert_eq!(e.pool.stats().requests, 1, "b's resume is not counted as a prefix-cache query");
+    }
+
+    #[test]
+    fn trtllm_admits_only_with_blocks_for_the_whole_sequence_and_never_preempts() {
+        // 4 blocks of 16 tokens; each sequence may reach 16 + 40 tokens: 4 blocks, the pool.
+        let mut e = engine(8, 4);
+        e.cfg.flavour = Flavour::Trtllm;
+        let a = e.submit(Duration::ZERO, spec(16, 40)).unwrap();
+        // b will stop after 1 token, but its max_tokens is 40: it waits all the same.
+        let b = e.submit(Duration::ZERO, SeqSpec { max_output_tokens: 40, ..spec(16, 1) }).unwrap();
+        assert_eq!(e.counts(), (1, 1), "b waits: a holds every block");
+        assert_eq!(e.pool.used_blocks(), 4, "a reserved its whole length at once");
+        let got_a = drain(&mut e, a, Duration::from_secs(1));
+        let got_b = drain(&mut e, b, Duration::from_secs(1));
+        assert_eq!((got_a.len(), got_b.len()), (40, 1));
+        assert!(got_a.windows(2).all(|w| w[1] - w[0] == 10 * MS), "a's ITL never jumps");
+        assert!(got_b[0] > got_a[39], "b started once a gave its blocks back");
+        assert_eq!(e.preemptions(), 0);
+        assert_eq!(e.pool.used_blocks(), 0, "every block came back");
+        // The same pair under vLLM: both run at once, and one is preempted.
+        let mut v = engine(8, 4);
+        let (a, b) = (v.submit(Duration::ZERO, spec(16, 40)).unwrap(), v.submit(Duration::ZERO, spec(16, 40)).unwrap());
+        run_all(&mut v, &[a, b]);
+        assert!(v.preemptions() > 0);
+    }
+
+    /// The deadlines of a stream `a` (16 + 5 tokens, from 0) when a 400-token prompt arrives
+    /// at 15 ms, under `flavour`.
+    fn gaps_when_a_long_prompt_arrives(flavour: Flavour) -> Vec<Duration> {
+        let mut e = engine(8, 1000);
+        e.cfg.flavour = flavour;
+        let a = e.submit(Duration::ZERO, spec(16, 5)).unwrap();
+        let _b = e.submit(15 * MS, spec(400, 2)).unwrap();
+        drain(&mut e, a, Duration::from_secs(1))
+    }
+
+    #[test]
+    fn sglang_pauses_running_streams_for_a_prefill_step() {
+        let us = Duration::from_micros;
+        // vLLM: a's third token comes from a mixed step (a's decode beside b's 400 tokens).
+        let vllm = gaps_when_a_long_prompt_arrives(Flavour::Vllm);
+        assert_eq!(vllm, [us(10_160), us(20_160), us(34_160), us(44_160), us(54_160)]);
+        // SGLang: b's prefill step (14 ms) runs alone, then a decode step of both.
+        let sglang = gaps_when_a_long_prompt_arrives(Flavour::Sglang);
+        assert_eq!(sglang, [us(10_160), us(20_160), us(44_160), us(54_160), us(64_160)]);
+    }
+
+    #[test]
+    fn sglang_prefills_in_chunks_before_decoding_again() {
+        // A 1000-token prompt over the 512-token budget: two prefill steps, no decode between.
+        let mut e = engine(8, 1000);
+        e.cfg.flavour = Flavour::Sglang;
+        let a = e.submit(Duration::ZERO, spec(16, 3)).unwrap();
+        let b = e.submit(5 * MS, spec(1000, 1)).unwrap();
+        let us = Duration::from_micros;
+        let got_b = drain(&mut e, b, Duration::from_secs(1));
+        // a's prefill to 10.16 ms; b's chunks 15.12 and 14.88 ms; then a decodes.
+        assert_eq!(got_b, [us(10_160 + 15_120 + 14_880)]);
+        assert_eq!(drain(&mut e, a, Duration::from_secs(1)), [us(10_160), us(50_160), us(60_160)]);
+    }
+
+    /// Whether, behind a busy sequence, a prompt whose prefix is cached starts before a cold
+    /// one that arrived first.
+    fn cached_one_overtakes(lpm: bool) -> bool {
+        let mut e = engine(1, 100);
+        e.cfg.longest_prefix_first = lpm;
+        let prompt = ids(64, 5);
+        let (warm, _) = e.submit_prompt(Duration::ZERO, &prompt, 1);
+        run_all(&mut e, &[warm]);
+        let at = Duration::from_secs(1);
+        let busy = e.submit(at, spec(16, 3)).unwrap();
+        let cold = e.submit(at, spec(64, 1)).unwrap();
+        let (hot, cached) = e.submit_prompt(at, &prompt, 1);
+        assert_eq!(cached, 48);
+        drain(&mut e, busy, 2 * at);
+        drain(&mut e, hot, 2 * at)[0] < drain(&mut e, cold, 2 * at)[0]
+    }
+
+    #[test]
+    fn lpm_admits_the_longest_cached_prefix_first() {
+        assert!(cached_one_overtakes(true));
+        assert!(!cached_one_overtakes(false), "fcfs: arrival order");
     }
 }
