@@ -363,3 +363,69 @@ fn sglang_lpm_admits_the_longest_cached_prefix_first() {
     assert!(hot.tokens[0] < cold.tokens[0], "the cached prompt overtook the cold one that came first");
     assert_eq!((cold.completion_tokens, hot.completion_tokens), (2, 2));
 }
+
+/// The value of the sample whose line starts with `prefix` in the exposition at `path`.
+fn sample(s: &Server, path: &str, prefix: &str) -> f64 {
+    let text = s.request("GET", path, None).text();
+    let line = text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix} in\n{text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn vllm_and_trtllm_current_engine_families_follow_the_schedule() {
+    let s = engine(&["--max-num-seqs", "1"]);
+    let tokens = 20;
+    // Prompts that differ from their first token: no prefix hits, every prompt token computed.
+    let prompt = |i: usize| format!("{i} {}", "word ".repeat(40));
+    let handles: Vec<_> = (0..3).map(|i| thread::spawn(move || stream_prompt(s.addr, &prompt(i), tokens))).collect();
+    thread::sleep(Duration::from_millis(60));
+    let waiting = metric(&s, "vllm:num_requests_waiting");
+    assert_eq!(waiting, 2.0, "one runs, two wait");
+    let by_reason = |reason: &str| {
+        sample(&s, "/metrics", &format!("vllm:num_requests_waiting_by_reason{{model_name=\"m\",reason=\"{reason}\"}}"))
+    };
+    assert_eq!(by_reason("capacity"), waiting);
+    assert_eq!(by_reason("deferred"), 0.0);
+    assert_eq!(metric_at(&s, "/prometheus/metrics", "trtllm_num_requests_running"), 1.0);
+    assert_eq!(metric_at(&s, "/trtllm/metrics", "trtllm_num_requests_waiting"), 2.0);
+    let used = sample(&s, "/prometheus/metrics", "trtllm_kv_cache_used_blocks ");
+    let max = sample(&s, "/prometheus/metrics", "trtllm_kv_cache_max_blocks ");
+    assert!(used > 0.0, "a running stream holds blocks");
+    assert_eq!(sample(&s, "/prometheus/metrics", "trtllm_kv_cache_free_blocks "), max - used);
+    assert_eq!(sample(&s, "/prometheus/metrics", "trtllm_kv_cache_utilization "), used / max);
+    assert_eq!(sample(&s, "/prometheus/metrics", "trtllm_kv_cache_tokens_per_block "), 16.0);
+    for h in handles {
+        assert_eq!(h.join().unwrap().completion_tokens, tokens);
+    }
+    // One sequence a step: a step per token, each computing a whole prompt or one decode.
+    let steps = sample(&s, "/metrics", "vllm:iteration_tokens_total_count{engine=\"0\"}");
+    assert_eq!(steps, 3.0 * tokens as f64);
+    assert_eq!(sample(&s, "/metrics", "vllm:iteration_tokens_total_bucket{engine=\"0\",le=\"1.0\"}"), steps - 3.0);
+    let prompts = metric(&s, "vllm:prompt_tokens_total");
+    assert!(prompts > 120.0, "{prompts} prompt tokens");
+    let computed = sample(&s, "/metrics", "vllm:iteration_tokens_total_sum{engine=\"0\"}");
+    assert_eq!(computed, prompts + steps - 3.0, "the prompts and the decodes after each first token");
+    assert_eq!(sample(&s, "/trtllm/metrics", "trtllm_iteration_latency_seconds_count{engine=\"0\"}"), steps);
+    let seconds = sample(&s, "/trtllm/metrics", "trtllm_iteration_latency_seconds_sum{engine=\"0\"}");
+    assert!((seconds - steps * STEP_MS / 1e3).abs() < 1e-6, "{seconds} s over {steps} steps of 10 ms");
+    assert_eq!(sample(&s, "/trtllm/metrics", "trtllm_kv_cache_used_blocks "), 0.0);
+}
+
+#[test]
+fn engine_sleep_state_follows_sleep_and_wake_up() {
+    let s = Server::start(&["--workers", "1", "--dcgm-port", "off"]);
+    let state = |name: &str| {
+        sample(&s, "/vllm/metrics", &format!("vllm:engine_sleep_state{{engine=\"0\",sleep_state=\"{name}\"}}"))
+    };
+    assert_eq!((state("awake"), state("weights_offloaded"), state("discard_all")), (1.0, 0.0, 0.0));
+    assert_eq!(s.request("POST", "/sleep?level=2", None).status, 200);
+    assert_eq!((state("awake"), state("discard_all")), (0.0, 1.0));
+    assert_eq!(s.request("POST", "/sleep?level=1", None).status, 200);
+    assert_eq!((state("weights_offloaded"), state("discard_all")), (1.0, 0.0));
+    assert_eq!(s.request("POST", "/wake_up", None).status, 200);
+    assert_eq!(state("awake"), 1.0);
+    // Without the engine there are no steps and no queue to report.
+    let text = s.request("GET", "/metrics", None).text();
+    assert!(!text.contains("vllm:iteration_tokens_total") && !text.contains("waiting_by_reason"), "{text}");
+    assert!(!s.request("GET", "/trtllm/metrics", None).text().contains("trtllm_iteration_latency_seconds"));
+}

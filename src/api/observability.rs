@@ -26,6 +26,7 @@ pub static ROUTES: &[Route] = &[
     Route::get("/dynamo_frontend/metrics", dynamo_frontend).scrape().label(METRICS),
     Route::get("/sglang/metrics", sglang).scrape().label(METRICS),
     Route::get("/trtllm/metrics", trtllm).scrape().label(METRICS),
+    Route::get("/prometheus/metrics", trtllm).scrape().label(METRICS),
     Route::get("/metrics/json", json).scrape().label(METRICS),
     Route::get("/metrics/csv", csv).scrape().label(METRICS),
     Route::get("/metrics/prometheus", rates_text).scrape().label(METRICS),
@@ -55,6 +56,7 @@ fn exposition(app: &App, req: &Request<'_>, dialect: Dialect) -> Outcome {
     if matches!(dialect, Dialect::All | Dialect::Vllm) {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         crate::openai::lora::render_info(&app.vllm.adapters, &snap.models, now.as_secs_f64(), &mut text);
+        metrics::model_text::vllm_sleep_state(&mut text, app.vllm.sleep_state());
         if app.args.compat_metrics {
             metrics::model_text::vllm_removed(&mut text, &snap.models, kv);
         }

@@ -184,6 +184,7 @@ pub fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) 
             let _ = writeln!(p.out, "{name}{{model_name=\"{}\",reason=\"max_num_queued_reqs\"}} {n}", escape(model));
         }
     }
+    engine_steps(&mut p);
     // Per model: the pool's lookups (without a pool, every prompt token was queried and missed).
     let lookups = |name: &str, m: &ModelStats| match kv.pool {
         Some(pool) => pool.model(name),
@@ -221,6 +222,36 @@ pub fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) 
          num_gpu_blocks=\"{blocks}\"}} 1",
         kv.block_size
     );
+}
+
+/// With `--engine`, vLLM's families of the scheduler's state: why requests wait, and the tokens
+/// each simulated step computed (one series for all the cores' engines: steps are not a model's).
+fn engine_steps(p: &mut PerModel<'_>) {
+    if !crate::sim::engine::local::active() {
+        return;
+    }
+    // Every waiting request waits for room (the running set, the token budget or KV blocks):
+    // the simulation defers none (vLLM defers on KV transfers and structured-output compiles).
+    let name = "vllm:num_requests_waiting_by_reason";
+    family(p.out, name, "gauge", "Number of requests waiting to be processed, by reason.");
+    for (model, _) in p.models {
+        let waiting = crate::sim::engine::local::gauges(model).map_or(0, |e| e.waiting);
+        for (reason, n) in [("capacity", waiting), ("deferred", 0)] {
+            let _ = writeln!(p.out, "{name}{{model_name=\"{}\",reason=\"{reason}\"}} {n}", escape(model));
+        }
+    }
+    let name = "vllm:iteration_tokens_total";
+    family(p.out, name, "histogram", "Histogram of number of tokens per engine_step.");
+    histogram(p.out, name, "engine=\"0\"", &crate::sim::engine::local::iterations().tokens);
+}
+
+/// vLLM's `engine_sleep_state`: 1 for the state `/sleep` and `/wake_up` left the engine in.
+pub fn vllm_sleep_state(out: &mut String, state: &str) {
+    let name = "vllm:engine_sleep_state";
+    family(out, name, "gauge", "Engine sleep state; awake, weights_offloaded or discard_all.");
+    for s in ["awake", "weights_offloaded", "discard_all"] {
+        let _ = writeln!(out, "{name}{{engine=\"0\",sleep_state=\"{s}\"}} {}", u8::from(s == state));
+    }
 }
 
 /// Renders the vLLM families that vLLM 0.30 removed (`--compat-metrics`), for dashboards and
@@ -308,12 +339,44 @@ pub fn sglang(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>
     p.histograms(&SGLANG_HISTOGRAMS);
 }
 
-/// Renders the TRT-LLM families with a `model_name` label.
-pub fn trtllm(out: &mut String, models: &[(String, ModelStats)]) {
+/// Renders the TRT-LLM families with a `model_name` label: the old `trtllm:` names, and with
+/// the KV pool (a live server) the current `trtllm_` ones beside them.
+pub fn trtllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) {
     let models = &*with_engine_phases(models);
     let mut p = PerModel { out, models, label: "model_name" };
     p.finished("trtllm:request_success_total", ["stop", "length", "cancelled"]);
     p.histograms(&TRTLLM_HISTOGRAMS);
+    if let Some(pool) = kv.pool {
+        trtllm_current(&mut p, pool);
+    }
+}
+
+/// TRT-LLM's current (`trtllm_`) names: requests per model from the engine (without one, the
+/// requests generating), the KV pool's blocks, and with `--engine` the simulated step durations.
+fn trtllm_current(p: &mut PerModel<'_>, pool: &crate::state::kv::KvSnapshot) {
+    p.engine_scalar("trtllm_num_requests_running", "gauge", "Number of requests currently running.", |m, e| {
+        e.map_or(m.running, |e| e.running) as f64
+    });
+    p.engine_scalar("trtllm_num_requests_waiting", "gauge", "Number of requests waiting to be scheduled.", |_, e| {
+        e.map_or(0.0, |e| e.waiting as f64)
+    });
+    let (max, used) = (u64::from(pool.num_blocks), u64::from(pool.used_blocks));
+    let gauges = [
+        ("trtllm_kv_cache_utilization", "KV-cache utilization, 0 to 1.", pool.usage()),
+        ("trtllm_kv_cache_max_blocks", "KV-cache blocks in the pool.", max as f64),
+        ("trtllm_kv_cache_free_blocks", "KV-cache blocks free.", max.saturating_sub(used) as f64),
+        ("trtllm_kv_cache_used_blocks", "KV-cache blocks in use.", used as f64),
+        ("trtllm_kv_cache_tokens_per_block", "Tokens per KV-cache block.", pool.block_size as f64),
+    ];
+    for (name, help, v) in gauges {
+        family(p.out, name, "gauge", help);
+        let _ = writeln!(p.out, "{name} {v}");
+    }
+    if crate::sim::engine::local::active() {
+        let name = "trtllm_iteration_latency_seconds";
+        family(p.out, name, "histogram", "Histogram of engine iteration latency in seconds.");
+        histogram(p.out, name, "engine=\"0\"", &crate::sim::engine::local::iterations().seconds);
+    }
 }
 
 /// Appends a family's `# HELP` and `# TYPE` lines.
@@ -363,7 +426,7 @@ mod tests {
         vllm(&mut out, &models, kv);
         dynamo_frontend(&mut out, &models);
         sglang(&mut out, &models, kv);
-        trtllm(&mut out, &models);
+        trtllm(&mut out, &models, kv);
         for want in [
             "vllm:num_requests_running{model_name=\"a\\\"b\"} 1\n",
             "vllm:kv_cache_usage_perc{model_name=\"a\\\"b\"} 0.007\n",

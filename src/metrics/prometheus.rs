@@ -88,7 +88,7 @@ pub fn render_dialect(snap: &Snapshot, dialect: Dialect, kv: KvCache) -> String 
         Dialect::Vllm => super::model_text::vllm(&mut out, m, kv),
         Dialect::DynamoFrontend => super::model_text::dynamo_frontend(&mut out, m),
         Dialect::Sglang => super::model_text::sglang(&mut out, m, kv),
-        Dialect::Trtllm => super::model_text::trtllm(&mut out, m),
+        Dialect::Trtllm => super::model_text::trtllm(&mut out, m, kv),
     }
     out
 }

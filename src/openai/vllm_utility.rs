@@ -37,6 +37,16 @@ impl EngineState {
         self.sleep_level.load(Ordering::Relaxed) != 0
     }
 
+    /// vLLM's `engine_sleep_state` label: `awake`, or what `/sleep` dropped (level 1 offloads
+    /// the weights, level 2 discards them and the KV cache).
+    pub fn sleep_state(&self) -> &'static str {
+        match self.sleep_level.load(Ordering::Relaxed) {
+            0 => "awake",
+            1 => "weights_offloaded",
+            _ => "discard_all",
+        }
+    }
+
     /// Whether a profile is being recorded.
     pub fn is_profiling(&self) -> bool {
         self.profiling.load(Ordering::Relaxed)

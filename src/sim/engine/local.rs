@@ -76,6 +76,55 @@ impl PhaseHistograms {
 /// Per-model phase histograms, indexed by tag (grown on a model's first finished sequence).
 static PHASES: Mutex<Vec<PhaseHistograms>> = Mutex::new(Vec::new());
 
+/// vLLM's `iteration_tokens_total` buckets: tokens computed per step.
+pub const ITERATION_TOKENS_BUCKETS: &[f64] =
+    &[1.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0];
+
+/// Bucket bounds of the simulated step durations, s.
+pub const STEP_SECONDS_BUCKETS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+/// Every core's simulated steps: tokens computed and duration of each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Iterations {
+    /// Tokens computed per step (prefill chunks and decodes).
+    pub tokens: FixedHistogram,
+    /// Step durations, s.
+    pub seconds: FixedHistogram,
+}
+
+impl Iterations {
+    fn new() -> Self {
+        Iterations {
+            tokens: FixedHistogram::new(ITERATION_TOKENS_BUCKETS),
+            seconds: FixedHistogram::new(STEP_SECONDS_BUCKETS),
+        }
+    }
+}
+
+/// The steps of every core's engine (made on the first step).
+static ITERATIONS: Mutex<Option<Iterations>> = Mutex::new(None);
+
+/// Every core's simulated steps so far (empty histograms before the first).
+pub fn iterations() -> Iterations {
+    let steps = ITERATIONS.lock().unwrap_or_else(|e| e.into_inner());
+    steps.clone().unwrap_or_else(Iterations::new)
+}
+
+/// Records the steps `engine` committed since the last call (a lock only when there are some).
+fn publish_steps(engine: &mut Engine) {
+    let mut steps = engine.drain_steps().peekable();
+    if steps.peek().is_none() {
+        return;
+    }
+    let mut all = ITERATIONS.lock().unwrap_or_else(|e| e.into_inner());
+    let all = all.get_or_insert_with(Iterations::new);
+    for (tokens, duration) in steps {
+        all.tokens.record(tokens as f64);
+        all.seconds.record(duration.as_secs_f64());
+    }
+}
+
 /// The shared time base of every core's engine.
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
@@ -173,6 +222,7 @@ pub fn totals() -> Gauges {
 fn publish(engine: &mut Engine) {
     let (running, waiting) = engine.counts();
     super::load::note(running + waiting > 0);
+    publish_steps(engine);
     let mut events = engine.drain_events().peekable();
     if events.peek().is_none() {
         return;

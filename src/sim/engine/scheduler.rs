@@ -262,6 +262,8 @@ pub struct Engine {
     steps: u64,
     events: Vec<Event>,
     sampled: Vec<SeqId>,
+    /// Committed steps not yet drained: tokens computed and duration of each.
+    step_log: Vec<(u64, Duration)>,
 }
 
 impl Engine {
@@ -278,6 +280,7 @@ impl Engine {
             steps: 0,
             events: Vec::new(),
             sampled: Vec::new(),
+            step_log: Vec::new(),
         }
     }
 
@@ -413,6 +416,12 @@ impl Engine {
     /// State changes since the last call.
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
         self.events.drain(..)
+    }
+
+    /// Steps committed since the last call: tokens computed (prefill chunks and decodes) and
+    /// duration of each.
+    pub fn drain_steps(&mut self) -> std::vec::Drain<'_, (u64, Duration)> {
+        self.step_log.drain(..)
     }
 
     /// Sequences running and waiting.
@@ -563,6 +572,7 @@ impl Engine {
         let end = start + self.cfg.step.duration(prefill, batch.decode, batch.context);
         self.clock = end;
         self.steps += 1;
+        self.step_log.push((prefill + batch.decode, end - start));
         for k in 0..self.sampled.len() {
             let id = self.sampled[k];
             let seq = self.seq_mut(id);
