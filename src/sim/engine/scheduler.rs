@@ -774,6 +774,18 @@ mod tests {
     }
 
     #[test]
+    fn each_committed_step_logs_its_tokens_and_duration_once() {
+        let mut e = engine(4, 100);
+        let a = e.submit(Duration::ZERO, spec(100, 3)).unwrap();
+        e.submit(15 * MS, spec(40, 1)).unwrap();
+        drain(&mut e, a, Duration::from_secs(1));
+        let steps: Vec<_> = e.drain_steps().collect();
+        // a's prefill; a's decode (b arrives during it); a's last decode beside b's prompt.
+        assert_eq!(steps, [(100, 11 * MS), (1, 10 * MS), (41, Duration::from_micros(10_400))]);
+        assert_eq!(e.drain_steps().count(), 0, "drained");
+    }
+
+    #[test]
     fn a_queue_forms_past_max_num_seqs_and_drains_fcfs() {
         let mut e = engine(2, 1000);
         let ids: Vec<_> = (0..4).map(|_| e.submit(Duration::ZERO, spec(0, 3)).unwrap()).collect();
