@@ -126,20 +126,21 @@ def settle_fds(pid, baseline, slack=4, wait=10.0):
 RSS_SLACK_MIB = 64
 
 
-def rss_mib(pid):
+def status_mib(pid, field):
+    """A memory field of /proc/PID/status (`VmRSS`, `VmHWM`), in MiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def rss_mib(pid):
+    return status_mib(pid, "VmRSS")
 
 
 def peak_rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return status_mib(pid, "VmHWM")
 
 
 def check_rss(pid, baseline, after):
