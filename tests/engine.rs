@@ -366,7 +366,11 @@ fn sglang_lpm_admits_the_longest_cached_prefix_first() {
 
 /// The value of the sample whose line starts with `prefix` in the exposition at `path`.
 fn sample(s: &Server, path: &str, prefix: &str) -> f64 {
-    let text = s.request("GET", path, None).text();
+    sample_in(&s.request("GET", path, None).text(), prefix)
+}
+
+/// The value of the sample whose line starts with `prefix` in one scrape's `text`.
+fn sample_in(text: &str, prefix: &str) -> f64 {
     let line = text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix} in\n{text}"));
     line.rsplit(' ').next().unwrap().parse().unwrap()
 }
@@ -388,12 +392,14 @@ fn vllm_and_trtllm_current_engine_families_follow_the_schedule() {
     assert_eq!(by_reason("deferred"), 0.0);
     assert_eq!(metric_at(&s, "/prometheus/metrics", "trtllm_num_requests_running"), 1.0);
     assert_eq!(metric_at(&s, "/trtllm/metrics", "trtllm_num_requests_waiting"), 2.0);
-    let used = sample(&s, "/prometheus/metrics", "trtllm_kv_cache_used_blocks ");
-    let max = sample(&s, "/prometheus/metrics", "trtllm_kv_cache_max_blocks ");
+    // One scrape: the running stream takes a block every 16 tokens, so two scrapes may differ.
+    let scrape = s.request("GET", "/prometheus/metrics", None).text();
+    let used = sample_in(&scrape, "trtllm_kv_cache_used_blocks ");
+    let max = sample_in(&scrape, "trtllm_kv_cache_max_blocks ");
     assert!(used > 0.0, "a running stream holds blocks");
-    assert_eq!(sample(&s, "/prometheus/metrics", "trtllm_kv_cache_free_blocks "), max - used);
-    assert_eq!(sample(&s, "/prometheus/metrics", "trtllm_kv_cache_utilization "), used / max);
-    assert_eq!(sample(&s, "/prometheus/metrics", "trtllm_kv_cache_tokens_per_block "), 16.0);
+    assert_eq!(sample_in(&scrape, "trtllm_kv_cache_free_blocks "), max - used);
+    assert_eq!(sample_in(&scrape, "trtllm_kv_cache_utilization "), used / max);
+    assert_eq!(sample_in(&scrape, "trtllm_kv_cache_tokens_per_block "), 16.0);
     for h in handles {
         assert_eq!(h.join().unwrap().completion_tokens, tokens);
     }
