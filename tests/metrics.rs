@@ -254,7 +254,7 @@ fn model_views_compare_rank_and_slice_by_endpoint_user_and_hour() {
 
 #[test]
 fn dynamo_views_per_endpoint_latency_and_errors_by_type() {
-    let s = Server::start(&["--ttft", "20:0", "--itl", "5:0"]);
+    let s = Server::start(&["--ttft", "20:0", "--itl", "20:0"]);
     for stream in [true, false] {
         let body = chat("m", "x", &format!(r#""max_tokens":5,"ignore_eos":true,"stream":{stream}"#));
         assert_eq!(s.post("/v1/chat/completions", &body).status, 200);
@@ -266,7 +266,7 @@ fn dynamo_views_per_endpoint_latency_and_errors_by_type() {
     let ttft = sample(&text, "fakeai_dynamo_ttft_seconds{quantile=\"0.5\"}").unwrap();
     assert!((0.0195..0.030).contains(&ttft), "TTFT p50 {ttft} s for 20 ms configured");
     let itl = sample(&text, "fakeai_dynamo_itl_seconds{quantile=\"0.5\"}").unwrap();
-    assert!((0.0045..0.0075).contains(&itl), "ITL p50 {itl} s for 5 ms configured");
+    assert!((0.0195..0.025).contains(&itl), "ITL p50 {itl} s for 20 ms configured");
     if let Some(report) = promtool(&text) {
         assert_eq!(report, Ok(String::new()), "/dynamo/metrics passes promtool");
     }
@@ -275,9 +275,9 @@ fn dynamo_views_per_endpoint_latency_and_errors_by_type() {
     assert_eq!(d["summary"]["total_requests"], 2, "{d}");
     assert_eq!(d["latency"]["ttft"]["count"], 2);
     let decode = d["latency"]["decode"]["avg"].as_f64().unwrap();
-    // A first token sent late on a loaded test machine shortens its decode span; 3 or 5 gaps
-    // would still fall outside.
-    assert!((18.0..30.0).contains(&decode), "4 gaps of 5 ms: {decode} ms");
+    // A first token sent late on a loaded test machine shortens its decode span (by up to ~10 ms
+    // seen); 3 or 5 gaps would still fall outside.
+    assert!((68.0..95.0).contains(&decode), "4 gaps of 20 ms: {decode} ms");
     assert_eq!(d["per_model"]["m"]["output_tokens"], 10);
     assert!(d["throughput"]["output_tokens_per_second"].as_f64().unwrap() > 0.0);
 
