@@ -53,7 +53,8 @@ fn request_params_n_buckets_each_requests_n() {
     assert_eq!(sample(&text, &format!("vllm:request_params_n_sum{{{m}}}")), Some(12.0));
     assert_eq!(sample(&text, &format!("vllm:request_params_max_tokens_count{{{m}}}")), Some(4.0));
     // No profile: no shape to estimate from, so no MFU families (vLLM too shows them only
-    // with --enable-mfu-metrics); the caches fakeai lacks read 0.
+    // with --enable-mfu-metrics); the caches fakeai lacks, and the multi-modal one without
+    // images, read 0.
     assert!(!text.contains("vllm:estimated_flops_per_gpu_total"));
     for zero in
         ["external_prefix_cache_queries", "external_prefix_cache_hits", "mm_cache_queries", "corrupted_requests"]
@@ -108,6 +109,31 @@ fn mfu_estimates_follow_the_formula_with_and_without_the_engine() {
         assert!(estimates(&s).iter().zip(want).all(|(now, before)| *now > before), "counters grow");
         common::run_sdk_script("engine_metrics_check.py", &[&format!("http://{}", s.addr)]);
     }
+}
+
+/// A chat to model `m` whose user message shows the images at `urls`.
+fn with_images(urls: &[&str]) -> String {
+    let parts: Vec<_> =
+        urls.iter().map(|u| serde_json::json!({"type": "image_url", "image_url": {"url": u}})).collect();
+    let body = serde_json::json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": parts}]});
+    body.to_string()
+}
+
+#[test]
+fn mm_cache_queries_every_image_and_hits_the_ones_seen_before() {
+    let s = Server::start(&[FAST, &["--workers", "2", "--dcgm-port", "off"]].concat());
+    let lookups = |queries: f64, hits: f64| {
+        let m = "model_name=\"m\"";
+        let text = eventually(&s, "/vllm/metrics", &format!("vllm:mm_cache_queries_total{{{m}}}"), queries);
+        assert_eq!(sample(&text, &format!("vllm:mm_cache_hits_total{{{m}}}")), Some(hits));
+    };
+    let (cat, dog) = ("https://example.com/cat.png", "https://example.com/dog.png");
+    assert_eq!(s.post("/v1/chat/completions", &with_images(&[cat, dog])).status, 200);
+    lookups(2.0, 0.0);
+    assert_eq!(s.post("/v1/chat/completions", &chat("m", "text only", r#""max_tokens":1"#)).status, 200);
+    lookups(2.0, 0.0);
+    assert_eq!(s.post("/v1/chat/completions", &with_images(&[dog])).status, 200);
+    lookups(3.0, 1.0);
 }
 
 #[test]

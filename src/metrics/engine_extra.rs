@@ -1,14 +1,18 @@
 //! The engine families beyond [`super::model_text`]'s, for `/metrics` and the dialect paths:
 //!
-//! - vLLM: `request_params_n`; `external_prefix_cache_*` (no KV connector), `mm_cache_*` (no
-//!   multi-modal processor cache) and `corrupted_requests` (no NaN check of logits), all
-//!   honest zeros; and the MFU estimates `estimated_{flops,read_bytes,write_bytes}_per_gpu_total`
+//! - vLLM: `request_params_n`; `mm_cache_*` (each media item of a prompt is a query, one seen
+//!   before in the model's last [`MM_CACHE_ITEMS`] a hit); `external_prefix_cache_*` (no KV
+//!   connector) and `corrupted_requests` (no NaN check of logits), honest zeros; and the MFU estimates `estimated_{flops,read_bytes,write_bytes}_per_gpu_total`
 //!   from the model profile (see [`mfu`]).
 //! - SGLang: `realtime_tokens_total{mode}` and `num_aborted_requests_total`.
 //! - TRT-LLM: the speculative-decoding counters (zeros: nothing drafts) and the
 //!   `*_config_info` gauges from the running configuration.
 
-use std::{fmt::Write, sync::Mutex};
+use std::{
+    collections::{HashSet, VecDeque},
+    fmt::Write,
+    sync::Mutex,
+};
 
 use super::{
     model_stats::{FixedHistogram, ModelStats},
@@ -43,6 +47,59 @@ pub fn note_n(model: &str, n: u64) {
         None => return,
     };
     all[i].1.record(n as f64);
+}
+
+/// Distinct media items each model's multi-modal cache remembers (vLLM's holds 4 GiB of
+/// processed items; the least recently added leaves first here).
+pub const MM_CACHE_ITEMS: usize = 4096;
+
+/// One model's multi-modal cache: the items it holds, oldest first, and its lookups.
+#[derive(Debug, Default)]
+struct MmCache {
+    held: HashSet<u64>,
+    order: VecDeque<u64>,
+    queries: u64,
+    hits: u64,
+}
+
+/// Per model, its multi-modal cache (only models that were sent media).
+static MM_CACHES: Mutex<Vec<(String, MmCache)>> = Mutex::new(Vec::new());
+
+/// Looks a request's media items (their hashes) up in `model`'s multi-modal cache, once per
+/// request (nothing for a prompt without media).
+pub fn note_media(model: &str, items: &[u64]) {
+    if items.is_empty() || super::OFF {
+        return;
+    }
+    let mut all = MM_CACHES.lock().unwrap_or_else(|e| e.into_inner());
+    let i = match all.iter().position(|(m, _)| m == model) {
+        Some(i) => i,
+        None if all.len() < MAX_MODELS => {
+            all.push((model.to_owned(), MmCache::default()));
+            all.len() - 1
+        }
+        None => return,
+    };
+    let cache = &mut all[i].1;
+    for &item in items {
+        cache.queries += 1;
+        if !cache.held.insert(item) {
+            cache.hits += 1;
+            continue;
+        }
+        cache.order.push_back(item);
+        if cache.order.len() > MM_CACHE_ITEMS
+            && let Some(old) = cache.order.pop_front()
+        {
+            cache.held.remove(&old);
+        }
+    }
+}
+
+/// `model`'s multi-modal cache queries and hits.
+fn mm_lookups(model: &str) -> (u64, u64) {
+    let all = MM_CACHES.lock().unwrap_or_else(|e| e.into_inner());
+    all.iter().find(|(m, _)| m == model).map_or((0, 0), |(_, c)| (c.queries, c.hits))
 }
 
 /// `model`'s requests by `n`, out of its `requests`.
@@ -89,8 +146,22 @@ fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>, args
     for (model, m) in models {
         histogram(out, name, &format!("model_name=\"{}\"", escape(model)), &n_histogram(model, m.requests));
     }
-    // No KV connector shares a cache across instances, no multi-modal processor cache is kept
-    // (images are not decoded), and logits are never NaN: vLLM's counters stay at 0.
+    per_model(
+        out,
+        models,
+        "vllm:mm_cache_queries_total",
+        "Multi-modal cache queries, in terms of number of queried items.",
+        |name, _| mm_lookups(name).0,
+    );
+    per_model(
+        out,
+        models,
+        "vllm:mm_cache_hits_total",
+        "Multi-modal cache hits, in terms of number of cached items.",
+        |name, _| mm_lookups(name).1,
+    );
+    // No KV connector shares a cache across instances and logits are never NaN: vLLM's
+    // counters stay at 0.
     let zeros = [
         (
             "vllm:external_prefix_cache_queries_total",
@@ -100,8 +171,6 @@ fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>, args
             "vllm:external_prefix_cache_hits_total",
             "External prefix cache hits from KV connector cross-instance cache sharing, in terms of number of cached tokens.",
         ),
-        ("vllm:mm_cache_queries_total", "Multi-modal cache queries, in terms of number of queried items."),
-        ("vllm:mm_cache_hits_total", "Multi-modal cache hits, in terms of number of cached items."),
         (
             "vllm:corrupted_requests_total",
             "Corrupted requests, in terms of total number of requests with NaNs in logits.",
@@ -268,6 +337,16 @@ mod tests {
         assert_eq!(one.write_bytes, 10.0 * 327_680.0);
         let four = mfu(p, 4, &w);
         assert_eq!([four.flops * 4.0, four.write_bytes * 4.0], [one.flops, one.write_bytes]);
+    }
+
+    #[test]
+    fn the_mm_cache_hits_items_it_still_holds() {
+        let model = "engine_extra-mm-test";
+        note_media(model, &[1, 2, 1]);
+        assert_eq!(mm_lookups(model), (3, 1), "a repeat within one prompt hits too");
+        note_media(model, &(100..100 + MM_CACHE_ITEMS as u64).collect::<Vec<_>>());
+        note_media(model, &[2, 1]);
+        assert_eq!(mm_lookups(model), (5 + MM_CACHE_ITEMS as u64, 1), "both were evicted, oldest first");
     }
 
     #[test]
