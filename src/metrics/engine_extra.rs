@@ -2,8 +2,9 @@
 //!
 //! - vLLM: `request_params_n`; `mm_cache_*` (each media item of a prompt is a query, one seen
 //!   before in the model's last [`MM_CACHE_ITEMS`] a hit); `external_prefix_cache_*` (no KV
-//!   connector) and `corrupted_requests` (no NaN check of logits), honest zeros; and the MFU estimates `estimated_{flops,read_bytes,write_bytes}_per_gpu_total`
-//!   from the model profile (see [`mfu`]).
+//!   connector) and `corrupted_requests` (no NaN check of logits), honest zeros; and the MFU
+//!   estimates `estimated_{flops,read_bytes,write_bytes}_per_gpu_total` from the model profile
+//!   (see [`mfu`]).
 //! - SGLang: `realtime_tokens_total{mode}` and `num_aborted_requests_total`.
 //! - TRT-LLM: the speculative-decoding counters (zeros: nothing drafts) and the
 //!   `*_config_info` gauges from the running configuration.
@@ -165,11 +166,13 @@ fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>, args
     let zeros = [
         (
             "vllm:external_prefix_cache_queries_total",
-            "External prefix cache queries from KV connector cross-instance cache sharing, in terms of number of queried tokens.",
+            "External prefix cache queries from KV connector cross-instance cache sharing, in terms of number of \
+             queried tokens.",
         ),
         (
             "vllm:external_prefix_cache_hits_total",
-            "External prefix cache hits from KV connector cross-instance cache sharing, in terms of number of cached tokens.",
+            "External prefix cache hits from KV connector cross-instance cache sharing, in terms of number of \
+             cached tokens.",
         ),
         (
             "vllm:corrupted_requests_total",
@@ -245,7 +248,8 @@ pub fn mfu(p: &Profile, tp: u32, w: &Work) -> Estimate {
 /// SGLang's families: tokens by how they were processed, and requests the client abandoned.
 fn sglang(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) {
     let name = "sglang:realtime_tokens_total";
-    let help = "Total number of tokens processed (updated on each log interval). mode: prefill_compute, prefill_cache, decode.";
+    let help = "Total number of tokens processed (updated on each log interval). \
+                mode: prefill_compute, prefill_cache, decode.";
     family(out, name, "counter", help);
     for (model, m) in models {
         let hits = kv.pool.map_or(0, |pool| pool.model(model).hit_tokens).min(m.prompt_tokens);
