@@ -265,6 +265,8 @@ impl SimConfig {
         // Without max_tokens, vLLM generates up to the rest of the context window.
         let room = model.context_window.saturating_sub(req.prompt_tokens);
         let cap = req.max_tokens.unwrap_or(model.max_output_tokens.min(room)).max(1);
+        crate::metrics::engine_extra::note_n(&req.model, req.n);
+        crate::metrics::engine_extra::note_media(&req.model, &req.media);
         let (text_seed, fingerprint) = match req.seed {
             Some(seed) => (seed, format!("fp_{:016x}", Rng::new(seed).next_u64())),
             None => (rng.next_u64(), self.fingerprint.clone()),

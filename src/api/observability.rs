@@ -53,6 +53,7 @@ fn exposition(app: &App, req: &Request<'_>, dialect: Dialect) -> Outcome {
     let kv = KvCache { tokens: app.args.kv_cache_tokens, block_size: app.args.kv_cache_block_size, pool: Some(&pool) };
     let snap = Snapshot::merge(&app.shards);
     let mut text = prometheus::render_dialect(&snap, dialect, kv);
+    metrics::engine_extra::render(&mut text, &snap.models, dialect, kv, &app.args);
     if matches!(dialect, Dialect::All | Dialect::Vllm) {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         crate::openai::lora::render_info(&app.vllm.adapters, &snap.models, now.as_secs_f64(), &mut text);

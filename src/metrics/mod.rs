@@ -8,6 +8,7 @@ pub const OFF: bool = cfg!(feature = "no-metrics");
 
 pub mod dcgm;
 pub mod dynamo;
+pub mod engine_extra;
 pub mod fakeai_text;
 #[cfg(test)]
 mod golden;

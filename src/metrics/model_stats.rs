@@ -178,6 +178,9 @@ pub struct ModelStats {
     pub hours: Vec<(u64, u64)>,
     /// First and last request, unix seconds (0 before any).
     pub first_last: (u64, u64),
+    /// What finished requests computed as if each ran alone (a prefill step, then a step per
+    /// further token): the MFU estimates' input without `--engine`.
+    pub work: crate::sim::engine::Work,
 }
 
 /// Distinct `user` values tracked per model and core.
@@ -245,6 +248,7 @@ impl ModelStats {
             users: Vec::new(),
             hours: Vec::new(),
             first_last: (0, 0),
+            work: crate::sim::engine::Work::default(),
         }
     }
 
@@ -262,6 +266,7 @@ impl ModelStats {
             a.merge(b);
         }
         self.fine.merge(&o.fine);
+        self.work.add(&o.work);
         if self.endpoints.len() < o.endpoints.len() {
             self.endpoints.resize(o.endpoints.len(), 0);
         }
@@ -420,6 +425,7 @@ impl ModelStats {
         self.e2e.record(e2e);
         self.fine.e2e.record(e2e);
         self.generation_len.record(generated as f64);
+        self.work.add(&alone(prompt_tokens, generated));
         if let Some(ttft) = ttft {
             let decode = (e2e - ttft).max(0.0);
             self.decode.record(decode);
@@ -429,6 +435,24 @@ impl ModelStats {
                 self.fine.tpot.record(decode / (generated - 1) as f64);
             }
         }
+    }
+}
+
+/// What a request of `prompt` tokens that generated `generated` computes alone: one prefill
+/// step over the prompt, then one step per further token, each over the context so far
+/// (nothing before its first token).
+fn alone(prompt: u64, generated: u64) -> crate::sim::engine::Work {
+    if generated == 0 {
+        return crate::sim::engine::Work::default();
+    }
+    let decodes = generated - 1;
+    // Σ (prompt + i) for i in 1..=decodes.
+    let decode_context = decodes * prompt + decodes * (decodes + 1) / 2;
+    crate::sim::engine::Work {
+        steps: generated,
+        tokens: prompt + decodes,
+        token_context: u128::from(prompt) * u128::from(prompt) + u128::from(decode_context),
+        context: prompt + decode_context,
     }
 }
 
@@ -492,6 +516,19 @@ mod tests {
             b.attribute(1, None, h * 3_600 + 10 * 3_600);
         }
         assert_eq!(b.hours.len(), HOURS_KEPT, "old hours are dropped");
+    }
+
+    #[test]
+    fn a_lone_request_computes_its_prompt_then_one_token_a_step() {
+        let w = alone(100, 4);
+        let want = crate::sim::engine::Work {
+            steps: 4,
+            tokens: 103,
+            token_context: 100 * 100 + 101 + 102 + 103,
+            context: 100 + 101 + 102 + 103,
+        };
+        assert_eq!(w, want);
+        assert_eq!(alone(100, 0), crate::sim::engine::Work::default(), "nothing before a first token");
     }
 
     #[test]

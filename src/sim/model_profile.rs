@@ -78,6 +78,8 @@ pub struct Profile {
     pub weight_dtype_bytes: f64,
     /// Transformer layers.
     pub layers: u32,
+    /// Query heads (with `head_dim`, attention's width: its FLOPs per token of context).
+    pub heads: u32,
     /// Key/value heads (grouped-query attention).
     pub kv_heads: u32,
     /// Dimensions per head.
@@ -118,6 +120,7 @@ const fn shape(
         active_params_b,
         weight_dtype_bytes: dtype,
         layers,
+        heads: 0,
         kv_heads,
         head_dim: 128,
         kv_dtype_bytes: dtype,
@@ -125,13 +128,20 @@ const fn shape(
     }
 }
 
-static LLAMA_31_8B: Profile = shape("llama-3.1-8b", 8.03, 8.03, 2.0, 32, 8, 1);
-static LLAMA_31_70B: Profile = shape("llama-3.1-70b", 70.6, 70.6, 2.0, 80, 8, 4);
-static LLAMA_33_70B_FP8: Profile = shape("llama-3.3-70b-fp8", 70.6, 70.6, 1.0, 80, 8, 2);
-static QWEN_25_7B: Profile = shape("qwen2.5-7b", 7.62, 7.62, 2.0, 28, 4, 1);
-static MISTRAL_7B: Profile = shape("mistral-7b", 7.25, 7.25, 2.0, 32, 8, 1);
-static MIXTRAL_8X7B: Profile = shape("mixtral-8x7b", 46.7, 12.9, 2.0, 32, 8, 2);
-static QWEN3_30B_A3B: Profile = shape("qwen3-30b-a3b", 30.5, 3.3, 2.0, 48, 4, 1);
+impl Profile {
+    /// The profile with `n` query heads (the models' `num_attention_heads`).
+    const fn with_heads(self, n: u32) -> Profile {
+        Profile { heads: n, ..self }
+    }
+}
+
+static LLAMA_31_8B: Profile = shape("llama-3.1-8b", 8.03, 8.03, 2.0, 32, 8, 1).with_heads(32);
+static LLAMA_31_70B: Profile = shape("llama-3.1-70b", 70.6, 70.6, 2.0, 80, 8, 4).with_heads(64);
+static LLAMA_33_70B_FP8: Profile = shape("llama-3.3-70b-fp8", 70.6, 70.6, 1.0, 80, 8, 2).with_heads(64);
+static QWEN_25_7B: Profile = shape("qwen2.5-7b", 7.62, 7.62, 2.0, 28, 4, 1).with_heads(28);
+static MISTRAL_7B: Profile = shape("mistral-7b", 7.25, 7.25, 2.0, 32, 8, 1).with_heads(32);
+static MIXTRAL_8X7B: Profile = shape("mixtral-8x7b", 46.7, 12.9, 2.0, 32, 8, 2).with_heads(32);
+static QWEN3_30B_A3B: Profile = shape("qwen3-30b-a3b", 30.5, 3.3, 2.0, 48, 4, 1).with_heads(32);
 
 impl Profile {
     /// Weights, bytes.

@@ -68,6 +68,8 @@ struct PromptCount {
     tokens: u64,
     audio: u64,
     ids: Vec<u32>,
+    /// Hashes of the media items (images, audio, video), for the multi-modal cache's metrics.
+    media: Vec<u64>,
     /// Past this many tokens counting stops: the prompt exceeds the model's context window and
     /// is refused whatever its exact length.
     cap: u64,
@@ -75,7 +77,7 @@ struct PromptCount {
 
 impl PromptCount {
     fn new(encoding: Encoding) -> Self {
-        PromptCount { encoding, tokens: 0, audio: 0, ids: Vec::new(), cap: u64::MAX }
+        PromptCount { encoding, tokens: 0, audio: 0, ids: Vec::new(), media: Vec::new(), cap: u64::MAX }
     }
 
     /// Counting for `model`, whose context window `window` tells.
@@ -125,7 +127,11 @@ impl PromptCount {
             return self.text(text);
         }
         let (visual, audio) = media::part_tokens(part);
-        self.opaque(visual + audio, &part.to_string());
+        let source = part.to_string();
+        if visual + audio > 0 {
+            self.media.push(crate::sim::kv::hash_str(&source));
+        }
+        self.opaque(visual + audio, &source);
         self.audio += audio;
     }
 
@@ -329,6 +335,9 @@ pub struct GenRequest {
     pub cache_salt: Option<String>,
     /// vLLM's `priority` (lower runs first under `--scheduling-policy priority`).
     pub priority: i64,
+    /// Hashes of the prompt's media items (images, audio, video), for vLLM's multi-modal cache
+    /// metrics.
+    pub media: Vec<u64>,
 }
 
 /// The share of the output spent reasoning at each `reasoning_effort`.
@@ -657,6 +666,7 @@ fn finish(model: String, c: CommonBody, count: PromptCount) -> Result<GenRequest
         prompt_ids: count.ids,
         cache_salt: c.cache_salt,
         priority: c.priority.unwrap_or(0),
+        media: count.media,
     })
 }
 

@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Config, Due, Engine, Event, Flavour, Phases, QueueFull, SeqId, SeqKv, SeqSpec, StepTime};
+use super::{Config, Due, Engine, Event, Flavour, Phases, QueueFull, SeqId, SeqKv, SeqSpec, StepTime, Work};
 use crate::{
     config::{EngineKind, ServerArgs},
     metrics::model_stats::{FixedHistogram, REQUEST_LATENCY_BUCKETS},
@@ -91,6 +91,8 @@ pub struct Iterations {
     pub tokens: FixedHistogram,
     /// Step durations, s.
     pub seconds: FixedHistogram,
+    /// What the steps computed, summed (the MFU estimates' input).
+    pub work: Work,
 }
 
 impl Iterations {
@@ -98,6 +100,7 @@ impl Iterations {
         Iterations {
             tokens: FixedHistogram::new(ITERATION_TOKENS_BUCKETS),
             seconds: FixedHistogram::new(STEP_SECONDS_BUCKETS),
+            work: Work::default(),
         }
     }
 }
@@ -113,12 +116,15 @@ pub fn iterations() -> Iterations {
 
 /// Records the steps `engine` committed since the last call (a lock only when there are some).
 fn publish_steps(engine: &mut Engine) {
+    // Work accrues only with steps, so none is lost when there are none.
+    let work = engine.take_work();
     let mut steps = engine.drain_steps().peekable();
     if steps.peek().is_none() {
         return;
     }
     let mut all = ITERATIONS.lock().unwrap_or_else(|e| e.into_inner());
     let all = all.get_or_insert_with(Iterations::new);
+    all.work.add(&work);
     for (tokens, duration) in steps {
         all.tokens.record(tokens as f64);
         all.seconds.record(duration.as_secs_f64());

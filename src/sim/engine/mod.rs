@@ -6,5 +6,5 @@ pub mod local;
 mod scheduler;
 mod step_time;
 
-pub use scheduler::{Config, Due, Engine, Event, Flavour, Phases, Pool, QueueFull, SeqId, SeqKv, SeqSpec};
+pub use scheduler::{Config, Due, Engine, Event, Flavour, Phases, Pool, QueueFull, SeqId, SeqKv, SeqSpec, Work};
 pub use step_time::StepTime;

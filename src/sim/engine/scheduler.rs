@@ -244,6 +244,10 @@ struct Batch {
     decode: u64,
     /// The context tokens they attend over.
     context: u64,
+    /// Σ context length (computed before the chunk plus the chunk) of its prefill chunks.
+    prefill_context: u64,
+    /// Σ chunk · context length of its prefill chunks.
+    prefill_product: u64,
     /// It preempted someone: it admits no one.
     preempted: bool,
 }
@@ -264,6 +268,33 @@ pub struct Engine {
     sampled: Vec<SeqId>,
     /// Committed steps not yet drained: tokens computed and duration of each.
     step_log: Vec<(u64, Duration)>,
+    /// What the committed steps computed since the last [`Engine::take_work`].
+    work: Work,
+}
+
+/// What an engine's steps computed, in the terms of vLLM's per-step performance estimate
+/// (`vllm/v1/metrics/perf.py`: each scheduled sequence adds its tokens and its context length,
+/// the tokens computed before this step's plus this step's).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Work {
+    /// Steps (each reads the weights once).
+    pub steps: u64,
+    /// Tokens computed: prefill chunks and decodes.
+    pub tokens: u64,
+    /// Σ tokens · context length over the scheduled sequences (attention's FLOPs scale with it).
+    pub token_context: u128,
+    /// Σ context length over the scheduled sequences (the KV each reads).
+    pub context: u64,
+}
+
+impl Work {
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &Work) {
+        self.steps += other.steps;
+        self.tokens += other.tokens;
+        self.token_context += other.token_context;
+        self.context += other.context;
+    }
 }
 
 impl Engine {
@@ -281,6 +312,7 @@ impl Engine {
             events: Vec::new(),
             sampled: Vec::new(),
             step_log: Vec::new(),
+            work: Work::default(),
         }
     }
 
@@ -424,6 +456,11 @@ impl Engine {
         self.step_log.drain(..)
     }
 
+    /// What the steps committed since the last call computed.
+    pub fn take_work(&mut self) -> Work {
+        std::mem::take(&mut self.work)
+    }
+
     /// Sequences running and waiting.
     pub fn counts(&self) -> (usize, usize) {
         (self.running.len(), self.waiting.len())
@@ -504,6 +541,8 @@ impl Engine {
                 batch.context += computed;
             } else {
                 batch.prefill += chunk;
+                batch.prefill_context += computed + chunk;
+                batch.prefill_product += chunk * (computed + chunk);
             }
             batch.budget -= chunk;
             self.compute(id, chunk, pool);
@@ -556,7 +595,10 @@ impl Engine {
             seq.started = true;
             let tag = seq.spec.tag;
             self.events.push(Event::Admitted(tag, queued));
+            let base = self.seq(id).computed;
             batch.prefill += chunk;
+            batch.prefill_context += base + chunk;
+            batch.prefill_product += chunk * (base + chunk);
             batch.budget -= chunk;
             self.compute(id, chunk, pool);
         }
@@ -573,6 +615,14 @@ impl Engine {
         self.clock = end;
         self.steps += 1;
         self.step_log.push((prefill + batch.decode, end - start));
+        // A decode computes one token over its context and itself (vLLM's context_len).
+        let decode_context = batch.context + batch.decode;
+        self.work.add(&Work {
+            steps: 1,
+            tokens: prefill + batch.decode,
+            token_context: u128::from(batch.prefill_product) + u128::from(decode_context),
+            context: batch.prefill_context + decode_context,
+        });
         for k in 0..self.sampled.len() {
             let id = self.sampled[k];
             let seq = self.seq_mut(id);
@@ -783,6 +833,18 @@ mod tests {
         // a's prefill; a's decode (b arrives during it); a's last decode beside b's prompt.
         assert_eq!(steps, [(100, 11 * MS), (1, 10 * MS), (41, Duration::from_micros(10_400))]);
         assert_eq!(e.drain_steps().count(), 0, "drained");
+    }
+
+    #[test]
+    fn work_counts_each_chunk_and_decode_over_its_context_once() {
+        let mut e = engine(8, 1000);
+        let long = e.submit(Duration::ZERO, spec(1000, 2)).unwrap();
+        drain(&mut e, long, Duration::from_secs(1));
+        // Chunks of 512 and 488 (contexts 512 and 1000), then one decode over 1001.
+        let want =
+            Work { steps: 3, tokens: 1001, token_context: 512 * 512 + 488 * 1000 + 1001, context: 512 + 1000 + 1001 };
+        assert_eq!(e.e.take_work(), want);
+        assert_eq!(e.e.take_work(), Work::default(), "taken once");
     }
 
     #[test]
