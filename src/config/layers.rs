@@ -93,6 +93,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("kv_cache_block_size", "kv_cache", "block_size"),
     ("num_gpu_blocks", "kv_cache", "num_gpu_blocks"),
     ("no_prefix_caching", "kv_cache", "no_prefix_caching"),
+    ("eviction_policy", "kv_cache", "eviction_policy"),
     ("kv_events", "kv_events", "endpoint"),
     ("kv_events_topic", "kv_events", "topic"),
     ("kv_events_format", "kv_events", "format"),

@@ -383,6 +383,13 @@ pub struct ServerArgs {
     /// blocks, but none is looked up, so `cached_tokens` stays 0.
     #[arg(long, alias = "no-enable-prefix-caching")]
     pub no_prefix_caching: bool,
+    /// Which free cached KV block is evicted first when a block is needed: `lru` (least
+    /// recently freed, vLLM's), `lfu` (fewest prefix hits, then least recently freed), `fifo`
+    /// (earliest stored), `mru` (most recently freed) or `filo` (latest stored), as SGLang's
+    /// `--radix-eviction-policy`.
+    #[arg(long, value_enum, default_value_t = crate::sim::kv::EvictionPolicy::Lru)]
+    #[serde(deserialize_with = "values::choice")]
+    pub eviction_policy: crate::sim::kv::EvictionPolicy,
     /// Publish KV-cache events as vLLM does for KV-aware routers (its `--kv-events-config`):
     /// a ZeroMQ PUB socket bound at `tcp://HOST:PORT` (`*`: every interface) sending
     /// `[topic, seq, msgpack KVEventBatch]` with `BlockStored`, `BlockRemoved` and

@@ -26,6 +26,7 @@ fn lookups(kv: Option<&KvSnapshot>) -> Counts {
         hit_requests: a.hit_requests + c.hit_requests,
         queried_tokens: a.queried_tokens + c.queried_tokens,
         hit_tokens: a.hit_tokens + c.hit_tokens,
+        recomputed_tokens: a.recomputed_tokens + c.recomputed_tokens,
     })
 }
 

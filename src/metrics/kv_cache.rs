@@ -68,7 +68,7 @@ pub fn render(kv: &KvSnapshot) -> Value {
                 "block_size": kv.block_size,
                 "num_gpu_blocks": kv.num_blocks,
                 "enable_prefix_caching": kv.prefix_caching,
-                "eviction_policy": "lru",
+                "eviction_policy": kv.policy.as_str(),
             },
         },
         "kv_cache": {
@@ -102,6 +102,7 @@ mod tests {
             total_tokens: 48,
             ttft: Duration::from_millis(10),
             prefill_per_token: Duration::ZERO,
+            context_window: 4096,
         };
         drop(kv.admit(request));
         let (_held, cached) = kv.admit(request);

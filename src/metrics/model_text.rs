@@ -222,6 +222,45 @@ pub fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) 
          num_gpu_blocks=\"{blocks}\"}} 1",
         kv.block_size
     );
+    vllm_kv_pool(p.out, kv);
+}
+
+/// vLLM's families of the pool's blocks and each request's prefill KV: per model, the tokens
+/// whose KV a request computed and those recomputed because the whole prompt but its last token
+/// was cached; for the one pool (`engine="0"`, as the step histograms), the evicted blocks'
+/// residency, every block observed (vLLM, with `--kv-cache-metrics`, samples 1% by default).
+fn vllm_kv_pool(out: &mut String, kv: KvCache<'_>) {
+    let Some(pool) = kv.pool else { return };
+    let name = "vllm:prompt_tokens_recomputed_total";
+    family(out, name, "counter", "Number of cached tokens recomputed for forward pass.");
+    for (model, c) in &pool.models {
+        let _ = writeln!(out, "{name}{{model_name=\"{}\"}} {}", escape(model), c.recomputed_tokens);
+    }
+    let name = "vllm:request_prefill_kv_computed_tokens";
+    family(out, name, "histogram", "Histogram of new KV tokens computed during prefill (excluding cached tokens).");
+    for (model, h) in &pool.computed {
+        histogram(out, name, &format!("model_name=\"{}\"", escape(model)), h);
+    }
+    let sampled = "Sampled metrics (controlled by --kv-cache-metrics-sample).";
+    let r = &pool.residency;
+    let families = [
+        (
+            "vllm:kv_block_lifetime_seconds",
+            "Histogram of KV cache block lifetime from allocation to eviction.",
+            &r.lifetime,
+        ),
+        ("vllm:kv_block_idle_before_evict_seconds", "Histogram of idle time before KV cache block eviction.", &r.idle),
+        (
+            "vllm:kv_block_reuse_gap_seconds",
+            "Histogram of time gaps between consecutive KV cache block accesses. Only the most recent accesses are \
+             recorded (ring buffer).",
+            &r.reuse_gap,
+        ),
+    ];
+    for (name, help, h) in families {
+        family(out, name, "histogram", &format!("{help} {sampled}"));
+        histogram(out, name, "engine=\"0\"", h);
+    }
 }
 
 /// With `--engine`, vLLM's families of the scheduler's state: why requests wait, and the tokens

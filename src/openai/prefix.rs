@@ -40,6 +40,7 @@ pub fn admit(app: &App, req: &GenRequest, inherited: u64, plan: &mut Plan) -> Re
         total_tokens: req.prompt_tokens + plan.generated(),
         ttft: plan.schedule.peek(),
         prefill_per_token: Duration::from_secs_f64(per_token_us * 1e-6),
+        context_window: plan.context_window,
     };
     if engine::enabled(&app.args) {
         return enter_engine(app, req, request, plan);

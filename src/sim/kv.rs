@@ -2,10 +2,14 @@
 //! blocks are named by hashes chained over its token ids (each block's hash covers its parent's
 //! hash, its own ids and, for the first block, extra keys such as the model or LoRA adapter and
 //! `cache_salt`); a request takes the cached blocks of its longest hashed prefix and fresh blocks
-//! for the rest; blocks it frees stay cached until the least recently freed is evicted. Pure: no
-//! clock, no locks, no IO.
+//! for the rest; blocks it frees stay cached until evicted, the least recently freed first, or
+//! as another of SGLang's radix-cache policies says ([`EvictionPolicy`]). Pure: no locks, no
+//! IO, and no clock of its own: the caller says what time it is ([`BlockPool::set_clock`]), for
+//! the residency histograms vLLM keeps per block ([`Residency`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+
+use crate::metrics::model_stats::FixedHistogram;
 
 /// The hash that names a whole block of tokens and, through its parent, everything before it.
 pub type BlockHash = u64;
@@ -73,6 +77,39 @@ pub fn block_hashes(ids: &[u32], block_size: usize, extra: u64) -> Vec<BlockHash
         .collect()
 }
 
+/// Which free cached block goes first when a block is needed (`--eviction-policy`), as SGLang's
+/// radix cache chooses (`--radix-eviction-policy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvictionPolicy {
+    /// Least recently freed first (vLLM's, and SGLang's default).
+    #[default]
+    Lru,
+    /// Fewest prefix hits first; among equals, the least recently freed.
+    Lfu,
+    /// Earliest stored first.
+    Fifo,
+    /// Most recently freed first.
+    Mru,
+    /// Latest stored first.
+    Filo,
+}
+
+impl EvictionPolicy {
+    /// The flag's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvictionPolicy::Lru => "lru",
+            EvictionPolicy::Lfu => "lfu",
+            EvictionPolicy::Fifo => "fifo",
+            EvictionPolicy::Mru => "mru",
+            EvictionPolicy::Filo => "filo",
+        }
+    }
+}
+
+/// Bits of a free tick that rank a block within its release (a request's tail first).
+const RANK_BITS: u32 = 24;
+
 /// One physical block.
 #[derive(Debug, Clone)]
 struct Block {
@@ -80,9 +117,91 @@ struct Block {
     hash: Option<BlockHash>,
     /// Requests holding it.
     refs: u32,
-    /// Neighbours in the free list while it is free.
+    /// Neighbours in the free list while it is free (LRU only).
     prev: u32,
     next: u32,
+    /// When it was last freed: the release's number, then its rank in that release.
+    freed: u64,
+    /// When it was stored under its hash (a count of stores).
+    stored: u64,
+    /// Prefix hits since it was allocated.
+    hits: u32,
+    /// Allocated at, s.
+    born: f64,
+    /// Allocated or last hit at, s.
+    accessed: f64,
+    /// Its last (up to) four hits, s, oldest first.
+    recent: [f64; 4],
+    recent_len: u8,
+}
+
+impl Block {
+    fn new(b: u32) -> Self {
+        Block {
+            hash: None,
+            refs: 0,
+            prev: NIL,
+            next: NIL,
+            freed: u64::from(b),
+            stored: 0,
+            hits: 0,
+            born: 0.0,
+            accessed: 0.0,
+            recent: [0.0; 4],
+            recent_len: 0,
+        }
+    }
+
+    /// A prefix hit at `now`, remembered in a ring of four (vLLM keeps as many).
+    fn hit(&mut self, now: f64) {
+        self.hits = self.hits.saturating_add(1);
+        self.accessed = now;
+        if usize::from(self.recent_len) == self.recent.len() {
+            self.recent.rotate_left(1);
+            self.recent_len -= 1;
+        }
+        self.recent[usize::from(self.recent_len)] = now;
+        self.recent_len += 1;
+    }
+}
+
+/// vLLM's KV-block residency histograms (`--kv-cache-metrics`), observed when a cached block is
+/// evicted: its lifetime (allocation to eviction), its idle time (its allocation or last prefix
+/// hit to eviction) and the gaps between its last four prefix hits. vLLM samples 1% of blocks by
+/// default; here every block is observed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Residency {
+    /// `vllm:kv_block_lifetime_seconds`.
+    pub lifetime: FixedHistogram,
+    /// `vllm:kv_block_idle_before_evict_seconds`.
+    pub idle: FixedHistogram,
+    /// `vllm:kv_block_reuse_gap_seconds`.
+    pub reuse_gap: FixedHistogram,
+}
+
+/// vLLM's buckets for the residency histograms, s.
+pub const RESIDENCY_BUCKETS: [f64; 21] = [
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+    1200.0, 1800.0,
+];
+
+impl Default for Residency {
+    fn default() -> Self {
+        let h = || FixedHistogram::new(&RESIDENCY_BUCKETS);
+        Residency { lifetime: h(), idle: h(), reuse_gap: h() }
+    }
+}
+
+impl Residency {
+    /// Observes `block` evicted at `now`.
+    fn evicted(&mut self, block: &Block, now: f64) {
+        self.lifetime.record((now - block.born).max(0.0));
+        self.idle.record((now - block.accessed).max(0.0));
+        let recent = &block.recent[..usize::from(block.recent_len)];
+        for pair in recent.windows(2) {
+            self.reuse_gap.record((pair[1] - pair[0]).max(0.0));
+        }
+    }
 }
 
 /// Counters since start (a reset of the cache does not clear them, as in vLLM).
@@ -123,36 +242,73 @@ pub enum Change {
 }
 
 /// A fixed number of blocks of `block_size` tokens, a map from block hash to cached block, and
-/// the free blocks in eviction order (least recently freed first).
+/// the free blocks in eviction order: with LRU a list, least recently freed first (O(1) a
+/// block); with the other policies an ordered set by the policy's key (O(log n) a block).
 #[derive(Debug, Clone)]
 pub struct BlockPool {
     block_size: u64,
     blocks: Vec<Block>,
     cached: HashMap<BlockHash, u32>,
+    policy: EvictionPolicy,
     free_head: u32,
     free_tail: u32,
+    /// The free blocks by eviction key, for every policy but LRU.
+    ordered: BTreeSet<(u64, u64, u32)>,
     free: u32,
+    /// Releases so far, and blocks stored so far (the policies' clocks).
+    releases: u64,
+    stores: u64,
+    /// Now, s (never goes back).
+    now: f64,
     stats: Stats,
+    residency: Residency,
     /// Changes since the last [`BlockPool::take_changes`], when someone follows them.
     changes: Option<Vec<Change>>,
 }
 
 impl BlockPool {
-    /// `num_blocks` free blocks of `block_size` tokens (both at least 1).
+    /// `num_blocks` free blocks of `block_size` tokens (both at least 1), evicted LRU.
     pub fn new(block_size: u64, num_blocks: u32) -> Self {
+        Self::with_policy(block_size, num_blocks, EvictionPolicy::Lru)
+    }
+
+    /// `num_blocks` free blocks of `block_size` tokens (both at least 1), evicted as `policy` says.
+    pub fn with_policy(block_size: u64, num_blocks: u32, policy: EvictionPolicy) -> Self {
         let num_blocks = num_blocks.max(1);
         let mut pool = BlockPool {
             block_size: block_size.max(1),
-            blocks: vec![Block { hash: None, refs: 0, prev: NIL, next: NIL }; num_blocks as usize],
+            blocks: (0..num_blocks).map(Block::new).collect(),
             cached: HashMap::new(),
+            policy,
             free_head: NIL,
             free_tail: NIL,
+            ordered: BTreeSet::new(),
             free: 0,
+            releases: 1,
+            stores: 0,
+            now: 0.0,
             stats: Stats::default(),
+            residency: Residency::default(),
             changes: None,
         };
         (0..num_blocks).for_each(|b| pool.push_free(b));
         pool
+    }
+
+    /// The eviction policy.
+    pub fn policy(&self) -> EvictionPolicy {
+        self.policy
+    }
+
+    /// Sets the time, s, that what follows happens at (a time before the last one counts as
+    /// the last one: the engines on different cores may be a step apart).
+    pub fn set_clock(&mut self, now: f64) {
+        self.now = self.now.max(now);
+    }
+
+    /// The residency histograms so far.
+    pub fn residency(&self) -> &Residency {
+        &self.residency
     }
 
     /// Tokens per block.
@@ -214,7 +370,7 @@ impl BlockPool {
         let mut blocks = Vec::with_capacity(total_tokens.div_ceil(bs) as usize);
         for hash in &hashes[..max_hit] {
             let Some(&b) = self.cached.get(hash) else { break };
-            self.take(b);
+            self.take_cached(b);
             blocks.push(b);
         }
         let hit = blocks.len();
@@ -223,9 +379,7 @@ impl BlockPool {
         for i in hit..hit + granted as usize {
             let b = self.evict_head();
             if let Some(&hash) = hashes.get(i).filter(|h| !self.cached.contains_key(*h)) {
-                self.blocks[b as usize].hash = Some(hash);
-                self.cached.insert(hash, b);
-                self.record(Change::Stored(i));
+                self.store(b, hash, i);
             }
             blocks.push(b);
         }
@@ -264,7 +418,7 @@ impl BlockPool {
         let mut blocks = Vec::new();
         for hash in &hashes[..max_blocks.min(hashes.len())] {
             let Some(&b) = self.cached.get(hash) else { break };
-            self.take(b);
+            self.take_cached(b);
             blocks.push(b);
         }
         blocks
@@ -284,7 +438,15 @@ impl BlockPool {
         if self.cached.contains_key(&hash) || self.blocks[b as usize].hash.is_some() {
             return;
         }
-        self.blocks[b as usize].hash = Some(hash);
+        self.store(b, hash, index);
+    }
+
+    /// Names held block `b` `hash`, the prompt's `index`-th whole block.
+    fn store(&mut self, b: u32, hash: BlockHash, index: usize) {
+        self.stores += 1;
+        let block = &mut self.blocks[b as usize];
+        block.hash = Some(hash);
+        block.stored = self.stores;
         self.cached.insert(hash, b);
         self.record(Change::Stored(index));
     }
@@ -292,13 +454,17 @@ impl BlockPool {
     /// Gives back a request's blocks. They are freed last block first, so that a prompt's tail
     /// is evicted before its head (the head is the part others share), as vLLM frees them.
     pub fn release(&mut self, blocks: &[u32]) {
+        let mut rank = 0u64;
         for &b in blocks.iter().rev() {
             let block = &mut self.blocks[b as usize];
             block.refs -= 1;
             if block.refs == 0 {
+                block.freed = (self.releases << RANK_BITS) | rank.min((1 << RANK_BITS) - 1);
+                rank += 1;
                 self.push_free(b);
             }
         }
+        self.releases += 1;
     }
 
     /// Forgets every cached prefix. Like vLLM, refuses (returns false) while requests hold
@@ -309,7 +475,13 @@ impl BlockPool {
             return false;
         }
         self.cached.clear();
+        // The free blocks' keys change with their hashes: re-sort them (once a reset).
+        let free: Vec<u32> = std::mem::take(&mut self.ordered).into_iter().map(|(_, _, b)| b).collect();
         self.blocks.iter_mut().for_each(|b| b.hash = None);
+        for b in free {
+            let key = self.key(b);
+            self.ordered.insert(key);
+        }
         self.record(Change::Cleared);
         true
     }
@@ -322,20 +494,58 @@ impl BlockPool {
         self.blocks[b as usize].refs += 1;
     }
 
-    /// Takes the least recently freed block, evicting its cached prefix if it has one.
-    fn evict_head(&mut self) -> u32 {
-        let b = self.free_head;
+    /// Takes cached block `b` for a prefix hit.
+    fn take_cached(&mut self, b: u32) {
         self.take(b);
-        if let Some(hash) = self.blocks[b as usize].hash.take() {
+        self.blocks[b as usize].hit(self.now);
+    }
+
+    /// Takes the block the policy evicts first, evicting its cached prefix if it has one.
+    fn evict_head(&mut self) -> u32 {
+        let b = match self.policy {
+            EvictionPolicy::Lru => self.free_head,
+            _ => self.ordered.first().expect("a free block").2,
+        };
+        self.take(b);
+        let now = self.now;
+        let block = &mut self.blocks[b as usize];
+        if let Some(hash) = block.hash.take() {
+            self.residency.evicted(block, now);
             self.cached.remove(&hash);
             self.stats.evictions += 1;
             self.record(Change::Removed(hash));
         }
+        let block = &mut self.blocks[b as usize];
+        (block.born, block.accessed, block.hits, block.recent_len) = (now, now, 0, 0);
         b
     }
 
-    /// Appends free block `b` at the most-recent end of the free list.
+    /// Where free block `b` stands in the eviction order of every policy but LRU, first first.
+    /// Blocks that cache nothing go before any cached one (SGLang evicts only when its free
+    /// memory runs out); a request's tail goes before its head where recency decides.
+    fn key(&self, b: u32) -> (u64, u64, u32) {
+        let block = &self.blocks[b as usize];
+        if block.hash.is_none() {
+            return (0, block.freed, b);
+        }
+        let release = block.freed >> RANK_BITS;
+        let rank = block.freed & ((1 << RANK_BITS) - 1);
+        match self.policy {
+            EvictionPolicy::Lru | EvictionPolicy::Lfu => (1 + u64::from(block.hits), block.freed, b),
+            EvictionPolicy::Fifo => (1, block.stored, b),
+            EvictionPolicy::Filo => (1, u64::MAX - block.stored, b),
+            EvictionPolicy::Mru => (1, (((u64::MAX >> RANK_BITS) - release) << RANK_BITS) | rank, b),
+        }
+    }
+
+    /// Adds free block `b` to the eviction order: at the most-recent end of the LRU list.
     fn push_free(&mut self, b: u32) {
+        if self.policy != EvictionPolicy::Lru {
+            let key = self.key(b);
+            self.ordered.insert(key);
+            self.free += 1;
+            return;
+        }
         let tail = self.free_tail;
         let block = &mut self.blocks[b as usize];
         block.prev = tail;
@@ -348,8 +558,14 @@ impl BlockPool {
         self.free += 1;
     }
 
-    /// Removes block `b` from the free list.
+    /// Removes block `b` from the eviction order.
     fn unlink(&mut self, b: u32) {
+        if self.policy != EvictionPolicy::Lru {
+            let key = self.key(b);
+            self.ordered.remove(&key);
+            self.free -= 1;
+            return;
+        }
         let Block { prev, next, .. } = self.blocks[b as usize];
         match prev {
             NIL => self.free_head = next,
@@ -362,9 +578,12 @@ impl BlockPool {
         self.free -= 1;
     }
 
-    /// The free blocks, least recently freed first (for tests).
+    /// The free blocks, the first to be evicted first (for tests).
     #[cfg(test)]
     fn free_order(&self) -> Vec<u32> {
+        if self.policy != EvictionPolicy::Lru {
+            return self.ordered.iter().map(|&(_, _, b)| b).collect();
+        }
         let mut order = Vec::new();
         let mut b = self.free_head;
         while b != NIL {
@@ -547,5 +766,93 @@ mod tests {
         assert!(pool.reset(true), "running requests too, on request");
         assert_eq!(pool.admit(&h, 40, 40).cached_tokens, 0);
         assert_eq!(pool.stats().requests, 3, "counters survive a reset");
+    }
+
+    /// p and q (3 blocks each) freed, p (hit again in between) first: each policy's order.
+    fn freed_pair(policy: EvictionPolicy) -> (BlockPool, Vec<u32>, Vec<u32>) {
+        let mut pool = BlockPool::with_policy(4, 6, policy);
+        let (hp, hq) = (block_hashes(&ids(12, 1), 4, 0), block_hashes(&ids(12, 2), 4, 0));
+        let p = pool.admit(&hp, 12, 12);
+        let q = pool.admit(&hq, 12, 12);
+        pool.release(&p.blocks);
+        let again = pool.admit(&hp, 12, 12);
+        assert_eq!((again.cached_tokens, &again.blocks), (8, &p.blocks), "p hits twice, recomputes its last");
+        pool.release(&again.blocks);
+        pool.release(&q.blocks);
+        (pool, p.blocks, q.blocks)
+    }
+
+    #[test]
+    fn each_eviction_policy_picks_its_first_block() {
+        let cases = [
+            // Least recently freed, each request's tail first.
+            (EvictionPolicy::Lru, [(0, 2), (0, 1), (0, 0), (1, 2), (1, 1), (1, 0)]),
+            // Fewest hits (p's last block and q's: none) first, then least recently freed.
+            (EvictionPolicy::Lfu, [(0, 2), (1, 2), (1, 1), (1, 0), (0, 1), (0, 0)]),
+            // Earliest stored: p's head; p's last block was stored again, last.
+            (EvictionPolicy::Fifo, [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (0, 2)]),
+            // Most recently freed (q), each request's tail first.
+            (EvictionPolicy::Mru, [(1, 2), (1, 1), (1, 0), (0, 2), (0, 1), (0, 0)]),
+            // Latest stored first.
+            (EvictionPolicy::Filo, [(0, 2), (1, 2), (1, 1), (1, 0), (0, 1), (0, 0)]),
+        ];
+        for (policy, order) in cases {
+            let (mut pool, p, q) = freed_pair(policy);
+            let expected: Vec<u32> = order.iter().map(|&(who, i)| [&p, &q][who][i]).collect();
+            assert_eq!(pool.free_order(), expected, "{policy:?}");
+            let r = pool.admit(&block_hashes(&ids(8, 3), 4, 0), 8, 8);
+            assert_eq!(r.blocks, expected[..2], "{policy:?}: a new prompt evicts the first two");
+            assert_eq!(pool.stats().evictions, 2 + 1, "{policy:?}: and p's recomputed last block once");
+        }
+    }
+
+    #[test]
+    fn other_policies_take_blocks_that_cache_nothing_first() {
+        for policy in [EvictionPolicy::Lfu, EvictionPolicy::Fifo, EvictionPolicy::Mru, EvictionPolicy::Filo] {
+            let mut pool = BlockPool::with_policy(4, 4, policy);
+            let h = block_hashes(&ids(8, 1), 4, 0);
+            let a = pool.admit(&h, 8, 16);
+            pool.release(&a.blocks);
+            assert_eq!(pool.free_order()[..2], [a.blocks[3], a.blocks[2]], "{policy:?}: the output's blocks first");
+            let b = pool.admit(&[], 4, 8);
+            assert_eq!((b.blocks.len(), pool.stats().evictions), (2, 0), "{policy:?}: nothing cached is lost");
+            pool.release(&b.blocks);
+            assert_eq!(pool.admit(&h, 8, 8).cached_tokens, 4, "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn a_reset_reorders_the_free_blocks_it_uncaches() {
+        let (mut pool, p, q) = freed_pair(EvictionPolicy::Lfu);
+        assert!(pool.reset(false));
+        assert_eq!(pool.free_order().len(), 6);
+        assert_eq!(pool.free_order()[..3], [p[2], p[1], p[0]], "now uncached: by release, tail first");
+        assert_eq!(pool.free_order()[3..], [q[2], q[1], q[0]]);
+    }
+
+    #[test]
+    fn residency_is_observed_when_a_cached_block_is_evicted() {
+        let mut pool = BlockPool::new(4, 2);
+        let h = block_hashes(&ids(5, 1), 4, 0);
+        let at = |pool: &mut BlockPool, t: f64| pool.set_clock(t);
+        at(&mut pool, 1.0);
+        let first = pool.admit(&h, 5, 8);
+        at(&mut pool, 2.0);
+        pool.release(&first.blocks);
+        for t in [3.0, 5.0] {
+            at(&mut pool, t);
+            let r = pool.admit(&h, 5, 8);
+            assert_eq!((r.cached_tokens, r.blocks[0]), (4, first.blocks[0]));
+            pool.release(&r.blocks);
+        }
+        at(&mut pool, 4.0);
+        assert!(pool.residency().lifetime.cumulative().last() == Some(0), "nothing evicted yet");
+        at(&mut pool, 10.0);
+        let other = pool.admit(&block_hashes(&ids(8, 2), 4, 0), 8, 8);
+        let r = pool.residency();
+        let count = |h: &FixedHistogram| h.cumulative().last().unwrap_or(0);
+        assert_eq!((count(&r.lifetime), count(&r.idle), count(&r.reuse_gap)), (1, 1, 1), "one cached block evicted");
+        assert_eq!((r.lifetime.sum(), r.idle.sum(), r.reuse_gap.sum()), (9.0, 5.0, 2.0), "born at 1, hit at 3 and 5");
+        pool.release(&other.blocks);
     }
 }

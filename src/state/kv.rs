@@ -16,13 +16,14 @@
 
 use std::{
     sync::{Arc, Mutex, MutexGuard, OnceLock},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use super::kv_events::{self, Event, KvEvents};
+use crate::metrics::model_stats::{FixedHistogram, one_two_five};
 use crate::sim::{
     engine::{Pool, SeqKv},
-    kv::{BlockHash, BlockPool, Stats},
+    kv::{BlockHash, BlockPool, EvictionPolicy, Residency, Stats},
 };
 
 /// Models tracked by name; more share the name `other` (as the metric shards do).
@@ -39,6 +40,9 @@ pub struct Counts {
     pub queried_tokens: u64,
     /// Prompt tokens found cached.
     pub hit_tokens: u64,
+    /// Requests whose whole prompt but its last token was cached: that one token's KV is
+    /// computed again (vLLM's `prompt_tokens_recomputed`).
+    pub recomputed_tokens: u64,
 }
 
 impl Counts {
@@ -47,6 +51,7 @@ impl Counts {
         self.hit_requests += u64::from(cached_tokens > 0);
         self.queried_tokens += prompt_tokens;
         self.hit_tokens += cached_tokens;
+        self.recomputed_tokens += u64::from(cached_tokens > 0 && cached_tokens + 1 == prompt_tokens);
     }
 }
 
@@ -84,6 +89,8 @@ pub struct KvRequest<'a> {
     pub ttft: Duration,
     /// Prefill time per uncached prompt token.
     pub prefill_per_token: Duration,
+    /// The model's context window (the largest bucket of its computed-tokens histogram).
+    pub context_window: u64,
 }
 
 /// The state behind the lock.
@@ -91,6 +98,8 @@ pub struct KvRequest<'a> {
 struct Inner {
     pool: BlockPool,
     models: Vec<(String, Counts)>,
+    /// Per model: each request's prompt tokens whose KV was computed (not found cached).
+    computed: Vec<(String, FixedHistogram)>,
     endpoints: Vec<(&'static str, Counts)>,
     speedup: Speedup,
     active: u64,
@@ -101,6 +110,8 @@ struct Inner {
 pub struct KvCache {
     prefix_caching: bool,
     block_size: u64,
+    /// The pool's time base (the engines' simulated time is converted to it).
+    epoch: Instant,
     inner: Mutex<Inner>,
     /// Where changes to the cached blocks go (`--kv-events`).
     events: OnceLock<KvEvents>,
@@ -129,6 +140,13 @@ pub struct KvSnapshot {
     pub endpoints: Vec<(&'static str, Counts)>,
     /// TTFT saved.
     pub speedup: Speedup,
+    /// The eviction policy.
+    pub policy: EvictionPolicy,
+    /// The evicted blocks' residency (vLLM's `kv_block_*_seconds`).
+    pub residency: Residency,
+    /// Per model: each request's prompt tokens whose KV was computed (vLLM's
+    /// `request_prefill_kv_computed_tokens`).
+    pub computed: Vec<(String, FixedHistogram)>,
 }
 
 impl KvSnapshot {
@@ -152,7 +170,9 @@ pub struct Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        let now = self.cache.now();
         let mut inner = self.cache.lock();
+        inner.pool.set_clock(now);
         inner.pool.release(&self.blocks);
         inner.active -= 1;
     }
@@ -175,15 +195,22 @@ impl PartialEq for Held {
 impl Eq for Held {}
 
 impl KvCache {
-    /// A pool of `num_blocks` blocks of `block_size` tokens; `prefix_caching` off: prompts
-    /// still take blocks, but nothing is looked up.
+    /// A pool of `num_blocks` blocks of `block_size` tokens, evicted LRU; `prefix_caching`
+    /// off: prompts still take blocks, but nothing is looked up.
     pub fn new(block_size: u64, num_blocks: u32, prefix_caching: bool) -> Arc<Self> {
+        Self::with_policy(block_size, num_blocks, prefix_caching, EvictionPolicy::Lru)
+    }
+
+    /// [`KvCache::new`], evicting as `policy` says.
+    pub fn with_policy(block_size: u64, num_blocks: u32, prefix_caching: bool, policy: EvictionPolicy) -> Arc<Self> {
         Arc::new(KvCache {
             prefix_caching,
             block_size: block_size.max(1),
+            epoch: Instant::now(),
             inner: Mutex::new(Inner {
-                pool: BlockPool::new(block_size, num_blocks),
+                pool: BlockPool::with_policy(block_size, num_blocks, policy),
                 models: Vec::new(),
+                computed: Vec::new(),
                 endpoints: Vec::new(),
                 speedup: Speedup::default(),
                 active: 0,
@@ -213,6 +240,11 @@ impl KvCache {
         self.block_size
     }
 
+    /// Seconds since the pool was made: the time its blocks' residency is measured in.
+    fn now(&self) -> f64 {
+        self.epoch.elapsed().as_secs_f64()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic elsewhere cannot leave the pool half-updated: every change is made whole
         // under the lock, so a poisoned lock's state is still consistent.
@@ -222,10 +254,13 @@ impl KvCache {
     /// Admits `r`: returns its hold on its blocks and its cached prompt tokens.
     pub fn admit(self: &Arc<Self>, r: KvRequest<'_>) -> (Held, u64) {
         let hashes = if self.prefix_caching { r.hashes } else { &[] };
+        let now = self.now();
         let mut inner = self.lock();
+        inner.pool.set_clock(now);
         let admission = inner.pool.admit(hashes, r.prompt_tokens, r.total_tokens);
         let cached = admission.cached_tokens;
         inner.active += 1;
+        inner.computed(&r, cached);
         if let Some(events) = self.events.get() {
             // Sent under the lock, so that events from different cores keep the pool's order.
             let changes = inner.pool.take_changes();
@@ -277,11 +312,20 @@ impl KvCache {
             models: inner.models.clone(),
             endpoints: inner.endpoints.clone(),
             speedup: inner.speedup,
+            policy: inner.pool.policy(),
+            residency: inner.pool.residency().clone(),
+            computed: inner.computed.clone(),
         }
     }
 }
 
 impl Inner {
+    /// Records that `r` computes the KV of its prompt but the `cached` tokens.
+    fn computed(&mut self, r: &KvRequest<'_>, cached: u64) {
+        let bounds = || FixedHistogram::new(&one_two_five(r.context_window.max(1)));
+        named(&mut self.computed, r.model, bounds).record(r.prompt_tokens.saturating_sub(cached) as f64);
+    }
+
     /// Counts a lookup of `r` that found `cached` tokens, per model and route, and what it saved.
     fn count(&mut self, r: &KvRequest<'_>, cached: u64) {
         model_counts(&mut self.models, r.model).add(r.prompt_tokens, cached);
@@ -320,11 +364,20 @@ impl EnginePool<'_> {
         let blocks = self.inner.pool.lookup(hashes, r.prompt_tokens);
         let cached = blocks.len() as u64 * self.cache.block_size;
         self.inner.active += 1;
+        self.inner.computed(&r, cached);
         if self.cache.prefix_caching {
             self.inner.count(&r, cached);
         }
         let ids = if self.cache.events.get().is_some() { r.token_ids.to_vec() } else { Vec::new() };
         (SeqKv { blocks, hashes: hashes.to_vec(), ids }, cached)
+    }
+
+    /// The engines' time is `now` (since their epoch): what follows happens then.
+    pub fn at(&mut self, now: Duration) {
+        if let Some(epoch) = crate::sim::engine::local::epoch() {
+            let t = epoch.saturating_duration_since(self.cache.epoch) + now;
+            self.inner.pool.set_clock(t.as_secs_f64());
+        }
     }
 
     /// A sequence that [`EnginePool::lookup`] started has ended (its blocks given back).
@@ -369,9 +422,18 @@ impl Pool for EnginePool<'_> {
     fn reuse(&mut self, hashes: &[BlockHash], max_blocks: usize) -> Vec<u32> {
         self.inner.pool.reuse(hashes, max_blocks)
     }
+
+    fn clock(&mut self, now: Duration) {
+        self.at(now);
+    }
 }
 
 fn model_counts<'a>(models: &'a mut Vec<(String, Counts)>, model: &str) -> &'a mut Counts {
+    named(models, model, Counts::default)
+}
+
+/// `model`'s entry in `models`, made by `make` on first use (past [`MAX_MODELS`], `other`'s).
+fn named<'a, T>(models: &'a mut Vec<(String, T)>, model: &str, make: impl FnOnce() -> T) -> &'a mut T {
     let name = match models.iter().position(|(n, _)| n == model) {
         Some(i) => return &mut models[i].1,
         None if models.len() < MAX_MODELS => model,
@@ -380,7 +442,7 @@ fn model_counts<'a>(models: &'a mut Vec<(String, Counts)>, model: &str) -> &'a m
     match models.iter().position(|(n, _)| n == name) {
         Some(i) => &mut models[i].1,
         None => {
-            models.push((name.to_owned(), Counts::default()));
+            models.push((name.to_owned(), make()));
             &mut models.last_mut().expect("just pushed").1
         }
     }
@@ -411,6 +473,7 @@ mod tests {
             total_tokens: 50,
             ttft: Duration::from_millis(10),
             prefill_per_token: Duration::from_micros(100),
+            context_window: 4096,
         }
     }
 
@@ -432,7 +495,10 @@ mod tests {
         let (_held, cached) = kv.admit(request(&h, "m"));
         assert_eq!(cached, 32);
         let snap = kv.snapshot();
-        assert_eq!(snap.model("m"), Counts { requests: 2, hit_requests: 1, queried_tokens: 80, hit_tokens: 32 });
+        assert_eq!(
+            snap.model("m"),
+            Counts { requests: 2, hit_requests: 1, queried_tokens: 80, hit_tokens: 32, recomputed_tokens: 0 }
+        );
         assert_eq!(snap.model("other"), Counts::default());
         let s = snap.speedup;
         assert_eq!(s.records, 2);

@@ -131,7 +131,12 @@ impl State {
 /// The shared KV cache, publishing its events when `--kv-events` asks (a socket that cannot be
 /// bound stops the server at start, as a taken `--port` does).
 fn kv_cache(args: &ServerArgs) -> std::sync::Arc<kv::KvCache> {
-    let cache = kv::KvCache::new(args.kv_cache_block_size, num_gpu_blocks(args), !args.no_prefix_caching);
+    let cache = kv::KvCache::with_policy(
+        args.kv_cache_block_size,
+        num_gpu_blocks(args),
+        !args.no_prefix_caching,
+        args.eviction_policy,
+    );
     if let Some(endpoint) = &args.kv_events {
         let format = args.kv_events_format;
         match kv_events::KvEvents::start(endpoint, &args.kv_events_topic, format, args.kv_cache_block_size) {

@@ -174,6 +174,11 @@ fn engine(args: &ServerArgs) -> Rc<RefCell<Engine>> {
     })
 }
 
+/// The engines' time base, once an engine runs.
+pub fn epoch() -> Option<Instant> {
+    EPOCH.get().copied()
+}
+
 /// Whether an engine runs on some core (its metric families are shown only then).
 pub fn active() -> bool {
     EPOCH.get().is_some()
@@ -341,6 +346,7 @@ pub fn submit(
         let mut e = engine.borrow_mut();
         let submitted = kv.with_pool(|pool| {
             e.advance_to(origin, pool);
+            pool.at(origin);
             if e.queue_full() {
                 // Refused before it is looked up: vLLM's 503 never reaches the prefix cache.
                 return e.submit(origin, spec, SeqKv::default(), pool).map(|id| (id, 0));

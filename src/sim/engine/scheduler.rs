@@ -97,6 +97,8 @@ pub trait Pool {
     /// Takes the cached blocks of the longest prefix of `hashes`, at most `max_blocks` (a
     /// preempted sequence resuming; not counted as a prefix-cache query).
     fn reuse(&mut self, hashes: &[BlockHash], max_blocks: usize) -> Vec<u32>;
+    /// The engine's time is `now`: what follows happens then (for the blocks' residency).
+    fn clock(&mut self, _now: Duration) {}
 }
 
 impl Pool for BlockPool {
@@ -492,6 +494,7 @@ impl Engine {
     fn step(&mut self, pool: &mut impl Pool) -> bool {
         let mut batch = Batch { budget: self.cfg.max_num_batched_tokens.max(1), ..Batch::default() };
         self.sampled.clear();
+        pool.clock(self.clock);
         if self.cfg.flavour == Flavour::Sglang {
             // A prefill batch if any sequence is mid-prefill or a waiting one can start; else
             // a decode batch.
@@ -623,6 +626,7 @@ impl Engine {
             token_context: u128::from(batch.prefill_product) + u128::from(decode_context),
             context: batch.prefill_context + decode_context,
         });
+        pool.clock(end);
         for k in 0..self.sampled.len() {
             let id = self.sampled[k];
             let seq = self.seq_mut(id);
