@@ -102,6 +102,14 @@ fn kv_block_and_prefill_families_agree_with_the_pool() {
             1.0,
             "{engine}: the 33-token prompt's last"
         );
+        let source =
+            |src: &str| get(&format!("vllm:prompt_tokens_by_source_total{{model_name=\"m\",source=\"{src}\"}}"));
+        assert_eq!(source("local_compute"), prompt - cached_total, "{engine}");
+        assert_eq!(
+            source("local_cache_hit"),
+            cached_total + 1.0,
+            "{engine}: vLLM counts the recomputed token as a hit too"
+        );
 
         let kv = s.request("GET", "/kv-cache/metrics", None).json();
         let evictions = kv["kv_cache"]["evictions"].as_f64().unwrap();

@@ -76,13 +76,16 @@ impl PerModel<'_> {
     }
 
     /// vLLM's `prompt_tokens_by_source`: each model's prompt tokens split into those computed
-    /// and those found in the prefix cache (`cached` of them); none come from a KV transfer.
-    fn by_source(&mut self, cached: impl Fn(&str, &ModelStats) -> u64) {
+    /// and those found in the prefix cache (`cached` of them); none come from a KV transfer. As
+    /// vLLM counts them, a cache hit also counts the last token recomputed after a whole-prompt
+    /// hit (`recomputed`), so the sources can add up to more than the prompt tokens.
+    fn by_source(&mut self, cached: impl Fn(&str, &ModelStats) -> (u64, u64)) {
         let name = "vllm:prompt_tokens_by_source_total";
         family(self.out, name, "counter", "Number of prompt tokens by source.");
         for (model, m) in self.models {
-            let hit = cached(model, m);
-            let sources = [("local_compute", m.prompt_tokens.saturating_sub(hit)), ("local_cache_hit", hit)];
+            let (hit, recomputed) = cached(model, m);
+            let sources =
+                [("local_compute", m.prompt_tokens.saturating_sub(hit)), ("local_cache_hit", hit + recomputed)];
             for (source, n) in sources.into_iter().chain([("external_kv_transfer", 0)]) {
                 let _ = writeln!(self.out, "{name}{{{}=\"{}\",source=\"{source}\"}} {n}", self.label, escape(model));
             }
@@ -206,7 +209,7 @@ pub fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) 
             "Number of cached prompt tokens (local + external).",
             |n, m| lookups(n, m).hit_tokens,
         );
-        p.by_source(|n, m| lookups(n, m).hit_tokens);
+        p.by_source(|n, m| (lookups(n, m).hit_tokens, lookups(n, m).recomputed_tokens));
     }
     p.finished("vllm:request_success_total", ["stop", "length", "abort"]);
     p.histograms(&VLLM_HISTOGRAMS);
