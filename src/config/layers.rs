@@ -477,6 +477,16 @@ mod tests {
         assert_eq!((s.kv_cache_block_size, s.num_gpu_blocks, s.prefill_us_per_token), (32, Some(9), 4.0));
         assert!(!s.no_prefix_caching, "vLLM's default: on");
         assert!(ok(&["--no-enable-prefix-caching"], &[], None).no_prefix_caching, "vLLM's spelling");
+        use crate::sim::kv::EvictionPolicy;
+        assert_eq!(s.eviction_policy, EvictionPolicy::Lru, "vLLM's, the default");
+        let file = "[kv_cache]\neviction_policy = \"lfu\"\n";
+        assert_eq!(ok(&[], &[], Some(("toml", file))).eviction_policy, EvictionPolicy::Lfu);
+        assert_eq!(
+            ok(&["--radix-eviction-policy", "filo"], &[], None).eviction_policy,
+            EvictionPolicy::Filo,
+            "SGLang's"
+        );
+        assert_eq!(ok(&[], &[("FAKEAI_EVICTION_POLICY", "mru")], None).eviction_policy, EvictionPolicy::Mru);
     }
 
     #[test]

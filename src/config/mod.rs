@@ -387,7 +387,7 @@ pub struct ServerArgs {
     /// recently freed, vLLM's), `lfu` (fewest prefix hits, then least recently freed), `fifo`
     /// (earliest stored), `mru` (most recently freed) or `filo` (latest stored), as SGLang's
     /// `--radix-eviction-policy`.
-    #[arg(long, value_enum, default_value_t = crate::sim::kv::EvictionPolicy::Lru)]
+    #[arg(long, alias = "radix-eviction-policy", value_enum, default_value_t = crate::sim::kv::EvictionPolicy::Lru)]
     #[serde(deserialize_with = "values::choice")]
     pub eviction_policy: crate::sim::kv::EvictionPolicy,
     /// Publish KV-cache events as vLLM does for KV-aware routers (its `--kv-events-config`):

@@ -123,6 +123,10 @@ impl Pool for BlockPool {
     fn reuse(&mut self, hashes: &[BlockHash], max_blocks: usize) -> Vec<u32> {
         BlockPool::reuse(self, hashes, max_blocks)
     }
+
+    fn clock(&mut self, now: Duration) {
+        self.set_clock(now.as_secs_f64());
+    }
 }
 
 /// A sequence's KV: the blocks it holds (its prefix hit first) and its prompt's whole-block
@@ -1019,6 +1023,23 @@ mod tests {
                 drain(e, id, now);
             }
         }
+    }
+
+    #[test]
+    fn evicted_blocks_residency_is_on_the_simulated_clock() {
+        let mut e = engine(1, 4);
+        let prompt = |seed: u32, n: u32| (0..n).map(|i| i * 7 + seed).collect::<Vec<u32>>();
+        let (a, _) = e.submit_prompt(Duration::ZERO, &prompt(1, 32), 1);
+        e.advance_to(50 * MS);
+        e.release(a);
+        // At 100 ms a 64-token prompt needs all four blocks: a's two cached ones are evicted
+        // then, 100 ms after the step that allocated them started.
+        let (b, _) = e.submit_prompt(100 * MS, &prompt(2, 64), 1);
+        let r = e.pool.residency();
+        assert_eq!(e.pool.stats().evictions, 2);
+        assert_eq!((r.lifetime.cumulative().last(), r.idle.cumulative().last()), (Some(2), Some(2)));
+        assert!((r.lifetime.sum() - 0.2).abs() < 1e-9 && (r.idle.sum() - 0.2).abs() < 1e-9, "{r:?}");
+        e.release(b);
     }
 
     #[test]
