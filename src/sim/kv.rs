@@ -855,4 +855,48 @@ mod tests {
         assert_eq!((r.lifetime.sum(), r.idle.sum(), r.reuse_gap.sum()), (9.0, 5.0, 2.0), "born at 1, hit at 3 and 5");
         pool.release(&other.blocks);
     }
+
+    #[test]
+    fn every_policy_keeps_its_free_set_exact_under_random_traffic() {
+        let policies =
+            [EvictionPolicy::Lru, EvictionPolicy::Lfu, EvictionPolicy::Fifo, EvictionPolicy::Mru, EvictionPolicy::Filo];
+        for policy in policies {
+            let mut pool = BlockPool::with_policy(4, 24, policy);
+            let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+            let mut next = |n: u64| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng % n
+            };
+            let prompts: Vec<Vec<u32>> = (0..6).map(|p| ids(4 * (2 + p), p)).collect();
+            let mut held: Vec<Vec<u32>> = Vec::new();
+            for step in 0..1500 {
+                pool.set_clock(step as f64 * 0.01);
+                match next(10) {
+                    0..=3 => {
+                        let p = &prompts[next(6) as usize];
+                        let n = p.len() as u64;
+                        held.push(pool.admit(&block_hashes(p, 4, 0), n, n + next(8)).blocks);
+                    }
+                    4..=8 if !held.is_empty() => {
+                        let lease = held.swap_remove(next(held.len() as u64) as usize);
+                        pool.release(&lease);
+                    }
+                    _ => {
+                        pool.reset(held.is_empty());
+                    }
+                }
+                let free = pool.free_order();
+                assert_eq!(free.len() as u32, pool.available(), "{policy:?} step {step}");
+                assert!(free.iter().all(|&b| pool.blocks[b as usize].refs == 0), "{policy:?}: only free blocks");
+                let held_blocks: usize =
+                    held.iter().map(|l| l.iter().collect::<std::collections::HashSet<_>>().len()).sum();
+                assert!(held_blocks as u32 >= pool.used_blocks(), "{policy:?}");
+            }
+            let r = pool.residency();
+            assert!(pool.stats().evictions > 100, "{policy:?}: {:?}", pool.stats());
+            assert_eq!(r.lifetime.cumulative().last(), Some(pool.stats().evictions), "{policy:?}");
+        }
+    }
 }
