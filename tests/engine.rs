@@ -382,8 +382,14 @@ fn vllm_and_trtllm_current_engine_families_follow_the_schedule() {
     // Prompts that differ from their first token: no prefix hits, every prompt token computed.
     let prompt = |i: usize| format!("{i} {}", "word ".repeat(40));
     let handles: Vec<_> = (0..3).map(|i| thread::spawn(move || stream_prompt(s.addr, &prompt(i), tokens))).collect();
-    thread::sleep(Duration::from_millis(60));
-    let waiting = metric(&s, "vllm:num_requests_waiting");
+    // Until all three arrived (a loaded machine may start a client thread late); the first runs
+    // for 20 steps of 10 ms, so the other two wait for at least 200 ms.
+    let since = Instant::now();
+    let mut waiting = metric(&s, "vllm:num_requests_waiting");
+    while waiting < 2.0 && since.elapsed() < Duration::from_millis(150) {
+        thread::sleep(Duration::from_millis(5));
+        waiting = metric(&s, "vllm:num_requests_waiting");
+    }
     assert_eq!(waiting, 2.0, "one runs, two wait");
     let by_reason = |reason: &str| {
         sample(&s, "/metrics", &format!("vllm:num_requests_waiting_by_reason{{model_name=\"m\",reason=\"{reason}\"}}"))
