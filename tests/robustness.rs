@@ -282,6 +282,8 @@ fn every_route_that_tokenizes_a_large_body_does_it_off_the_worker() {
             assert_eq!(list.as_array().map(Vec::len), Some(600));
         }
     };
+    let store = server.post("/v1/vector_stores", r#"{"name":"notes"}"#).json()["id"].as_str().unwrap().to_owned();
+    let search: &'static str = format!("/v1/vector_stores/{store}/search").leak();
     let posts: Vec<Post> = vec![
         ("/generate", tgi.clone(), Box::new(tgi_refused)),
         ("/generate_stream", tgi, Box::new(tgi_event)),
@@ -345,6 +347,16 @@ fn every_route_that_tokenizes_a_large_body_does_it_off_the_worker() {
             Box::new(|resp: common::Response| {
                 assert_eq!(resp.status, 200, "{}", resp.text());
                 assert!(resp.json()["input_tokens"].as_u64().unwrap() > 1_000_000, "{}", resp.text());
+            }),
+        ),
+        (
+            search,
+            serde_json::json!({"query": prose}).to_string(),
+            Box::new(|resp: common::Response| {
+                assert_eq!(resp.status, 200, "{}", resp.text());
+                let body = resp.json();
+                assert_eq!(body["object"], "vector_store.search_results.page");
+                assert!(body["search_query"][0].as_str().unwrap().len() > 5_000_000 && body["data"] == serde_json::json!([]));
             }),
         ),
     ];
