@@ -284,6 +284,15 @@ fn every_route_that_tokenizes_a_large_body_does_it_off_the_worker() {
     };
     let store = server.post("/v1/vector_stores", r#"{"name":"notes"}"#).json()["id"].as_str().unwrap().to_owned();
     let search: &'static str = format!("/v1/vector_stores/{store}/search").leak();
+    let conversation = server.post("/v1/conversations", "{}").json()["id"].as_str().unwrap().to_owned();
+    let conversation_items: &'static str = format!("/v1/conversations/{conversation}/items").leak();
+    let items = serde_json::json!({"items": [{"role": "user", "content": prose}]}).to_string();
+    let listed = |resp: common::Response| {
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let body = resp.json();
+        let item = if body["object"] == "list" { &body["data"][0] } else { &body };
+        assert!(item["id"].as_str().is_some_and(|id| id.starts_with("msg_") || id.starts_with("conv_")), "{item}");
+    };
     let posts: Vec<Post> = vec![
         ("/generate", tgi.clone(), Box::new(tgi_refused)),
         ("/generate_stream", tgi, Box::new(tgi_event)),
@@ -359,6 +368,8 @@ fn every_route_that_tokenizes_a_large_body_does_it_off_the_worker() {
                 assert!(body["search_query"][0].as_str().unwrap().len() > 5_000_000 && body["data"] == serde_json::json!([]));
             }),
         ),
+        ("/v1/conversations", items.clone(), Box::new(listed)),
+        (conversation_items, items, Box::new(listed)),
     ];
     let worst = worst_gap_beside(&server, 6000, posts);
     eprintln!("worst gap between the other stream's events: {worst:?}");
