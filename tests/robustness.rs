@@ -447,6 +447,14 @@ fn large_valid_bodies_get_their_answers_on_the_routes_that_prepare_them() {
     assert_eq!(v1["meta"]["api_version"]["version"], "1");
     let id = v1["id"].as_str().unwrap();
     assert!(id.len() == 36 && id != "00000000-0000-4000-8000-000000000000", "a drawn id: {id}");
+
+    // A run's thread is counted only as far as the window, as chat's messages are.
+    let assistant = server.post("/v1/assistants", r#"{"model":"gpt-4o"}"#).json()["id"].as_str().unwrap().to_owned();
+    let thread = serde_json::json!({"messages": [{"role": "user", "content": prose.repeat(10)}]});
+    let run =
+        server.post("/v1/threads/runs", &serde_json::json!({"assistant_id": assistant, "thread": thread}).to_string());
+    assert_eq!(run.status, 400, "{}", run.text());
+    assert_eq!(run.json()["error"]["code"], "context_length_exceeded");
 }
 
 /// `s` as a JSON string.
