@@ -163,6 +163,16 @@ fn declared_body_lengths_cost_nothing_until_the_bytes_arrive() {
 /// A request to post: its path, its body, and the check its response must pass.
 type Post = (&'static str, String, Box<dyn Fn(common::Response)>);
 
+/// POSTs `body` to `path`: as `multipart/form-data` when it begins with a boundary line
+/// (`--boundary\r\n`), else as JSON.
+fn post_any(server: &Server, path: &str, body: &str) -> common::Response {
+    let boundary = body.strip_prefix("--").and_then(|rest| rest.split_once("\r\n")).map(|(b, _)| b);
+    let Some(boundary) = boundary else { return server.post(path, body) };
+    let mut c = server.connect();
+    c.send("POST", path, Some(body), &[("Content-Type", &format!("multipart/form-data; boundary={boundary}"))]);
+    c.response()
+}
+
 /// The largest gap between the events of a stream of `tokens` tokens while `posts` run one
 /// after another beside it on the same worker.
 fn worst_gap_beside(server: &Server, tokens: u32, posts: Vec<Post>) -> Duration {
@@ -177,7 +187,7 @@ fn worst_gap_beside(server: &Server, tokens: u32, posts: Vec<Post>) -> Duration 
     let (started, mut during) = (Instant::now(), Vec::new());
     for (path, body, check) in posts {
         let t = Instant::now();
-        let resp = server.post(path, &body);
+        let resp = post_any(server, path, &body);
         during.push((t, Instant::now()));
         eprintln!("{path}: {} MB answered {} in {:?}", body.len() >> 20, resp.status, t.elapsed());
         check(resp);
@@ -293,6 +303,28 @@ fn every_route_that_tokenizes_a_large_body_does_it_off_the_worker() {
         let item = if body["object"] == "list" { &body["data"][0] } else { &body };
         assert!(item["id"].as_str().is_some_and(|id| id.starts_with("msg_") || id.starts_with("conv_")), "{item}");
     };
+    // ~17 MB of 8-bit silence at 163,711 Hz (~100 s, so the transcript is soon due; the header's
+    // bytes are ASCII, so the body is a `str`).
+    let (samples, rate) = (0x0100_0000_u32, 0x0002_7f7f_u32);
+    let mut wav = b"RIFF".to_vec();
+    wav.extend((36 + samples).to_le_bytes());
+    wav.extend(b"WAVEfmt ");
+    for field in [16u32.to_le_bytes(), [1, 0, 1, 0], rate.to_le_bytes(), rate.to_le_bytes(), [1, 0, 8, 0]] {
+        wav.extend(field);
+    }
+    wav.extend(b"data");
+    wav.extend(samples.to_le_bytes());
+    wav.resize(wav.len() + samples as usize, 0);
+    let silence = format!(
+        "--fakeai\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--fakeai\r\n\
+         Content-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\n{}\r\n\
+         --fakeai--\r\n",
+        String::from_utf8(wav).unwrap()
+    );
+    let transcribed = |resp: common::Response| {
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        assert!(resp.json()["text"].as_str().is_some_and(|t| t.len() > 500), "{}", resp.text());
+    };
     let posts: Vec<Post> = vec![
         ("/generate", tgi.clone(), Box::new(tgi_refused)),
         ("/generate_stream", tgi, Box::new(tgi_event)),
@@ -368,6 +400,8 @@ fn every_route_that_tokenizes_a_large_body_does_it_off_the_worker() {
                 assert!(body["search_query"][0].as_str().unwrap().len() > 5_000_000 && body["data"] == serde_json::json!([]));
             }),
         ),
+        ("/v1/audio/transcriptions", silence.clone(), Box::new(transcribed)),
+        ("/v1/audio/translations", silence, Box::new(transcribed)),
         ("/v1/conversations", items.clone(), Box::new(listed)),
         (conversation_items, items, Box::new(listed)),
     ];
