@@ -159,3 +159,18 @@ fn transcribe(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>, task: Task) -> Ou
     events.push(*due.last().unwrap_or(&Duration::ZERO), transcription::done_event(&text, &usage));
     Ok(Reply::Events(Box::new(events)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_is_parsed_with_the_boundary_its_first_line_names() {
+        let body = b"--b1\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--b1--\r\n";
+        let sniffed = sniff(body, Task::Transcribe).unwrap().unwrap();
+        assert_eq!(sniffed.boundary, "b1");
+        let header = TranscriptionRequest::parse("multipart/form-data; boundary=b1", body, Task::Transcribe);
+        assert_eq!(sniffed.parsed.unwrap_err().message, header.unwrap_err().message, "the same parse");
+        assert!(sniff(b"not multipart", Task::Transcribe).unwrap().is_none());
+    }
+}
