@@ -27,12 +27,8 @@ use crate::{
 /// The routes.
 pub static ROUTES: &[Route] = &[
     Route::post("/v1/audio/speech", speech),
-    Route::post("/v1/audio/transcriptions", transcriptions)
-        .body(BodyKind::Multipart)
-        .prepare(|_, body| Box::new(sniff(body, Task::Transcribe))),
-    Route::post("/v1/audio/translations", translations)
-        .body(BodyKind::Multipart)
-        .prepare(|_, body| Box::new(sniff(body, Task::Translate))),
+    Route::post("/v1/audio/transcriptions", transcriptions).body(BodyKind::Multipart),
+    Route::post("/v1/audio/translations", translations).body(BodyKind::Multipart),
 ];
 
 /// What metrics record: `prompt` tokens in, `output` tokens out (generated ones, unlike other
@@ -98,24 +94,6 @@ fn translations(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     transcribe(app, ctx, req, Task::Translate)
 }
 
-/// An upload parsed off the event loop (the file is read whole: its duration, its seed) with
-/// the boundary its first line names; the handler uses it when the `Content-Type` names the
-/// same boundary (the pool sees the body, not the head), else parses the body again.
-struct Sniffed {
-    boundary: String,
-    parsed: Result<TranscriptionRequest, Error>,
-}
-
-/// Parses `body` with the boundary its first line names, if it names one.
-fn sniff(body: &[u8], task: Task) -> Result<Option<Sniffed>, Error> {
-    let first = body.strip_prefix(b"--").and_then(|rest| rest.split(|&b| b == b'\r').next());
-    let Some(boundary) = first.and_then(|b| std::str::from_utf8(b).ok()).filter(|b| (1..=70).contains(&b.len())) else {
-        return Ok(None);
-    };
-    let parsed = TranscriptionRequest::parse_parts(boundary, body, task);
-    Ok(Some(Sniffed { boundary: boundary.to_owned(), parsed }))
-}
-
 /// Transcribes (or translates) the upload: the transcript follows the file's real duration.
 fn transcribe(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>, task: Task) -> Outcome {
     let content_type = req.head.content_type().unwrap_or("");
@@ -124,11 +102,7 @@ fn transcribe(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>, task: Task) -> Ou
             "Invalid Content-Type {content_type:?}: the body must be multipart/form-data with a 'file' and a 'model'."
         )));
     }
-    let header = crate::proto::multipart::boundary(content_type).ok();
-    let request = match req.prepared_or(|| Ok(None)) {
-        Ok(Some(Sniffed { boundary, parsed })) if header == Some(boundary.as_str()) => parsed,
-        _ => TranscriptionRequest::parse(content_type, req.body, task),
-    }?;
+    let request = TranscriptionRequest::parse(content_type, req.body, task)?;
     let transcript = request.transcript();
     let text = transcript.text();
     let prompt_tokens = request.prompt.as_deref().map_or(0, |p| app.encoding.count(p)) as u64;
@@ -158,19 +132,4 @@ fn transcribe(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>, task: Task) -> Ou
     }
     events.push(*due.last().unwrap_or(&Duration::ZERO), transcription::done_event(&text, &usage));
     Ok(Reply::Events(Box::new(events)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_upload_is_parsed_with_the_boundary_its_first_line_names() {
-        let body = b"--b1\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--b1--\r\n";
-        let sniffed = sniff(body, Task::Transcribe).unwrap().unwrap();
-        assert_eq!(sniffed.boundary, "b1");
-        let header = TranscriptionRequest::parse("multipart/form-data; boundary=b1", body, Task::Transcribe);
-        assert_eq!(sniffed.parsed.unwrap_err().message, header.unwrap_err().message, "the same parse");
-        assert!(sniff(b"not multipart", Task::Transcribe).unwrap().is_none());
-    }
 }

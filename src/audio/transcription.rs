@@ -69,11 +69,7 @@ fn invalid(param: &str, value: &str, supported: &[&str]) -> Error {
 impl TranscriptionRequest {
     /// Parses the form of a `task` request with `content_type`.
     pub fn parse(content_type: &str, body: &[u8], task: Task) -> Result<TranscriptionRequest, Error> {
-        Self::parse_parts(multipart::boundary(content_type)?, body, task)
-    }
-
-    /// [`TranscriptionRequest::parse`] of a body whose parts `boundary` separates.
-    pub fn parse_parts(boundary: &str, body: &[u8], task: Task) -> Result<TranscriptionRequest, Error> {
+        let boundary = multipart::boundary(content_type)?;
         let parts = multipart::parse(body, boundary)?;
         let text = |name: &str| -> Result<Option<String>, Error> {
             match parts.iter().find(|p| p.name == name) {
