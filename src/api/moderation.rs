@@ -1,13 +1,13 @@
 //! `POST /v1/moderations` (see [`crate::encoders::moderation`]), answered after the encoder's
 //! latency (`--embedding-latency`, `--embedding-tps`).
 
+use serde_json::Value;
+
 use super::{
     Ctx, Full, Outcome, Request,
     embeddings::{Billed, Pace, encoder_reply},
     generate,
 };
-use serde_json::Value;
-
 use crate::{
     app::App,
     encoders::moderation::{self, judge, result_json},
