@@ -14,12 +14,14 @@ use crate::{
 
 /// The routes.
 pub static ROUTES: &[Route] = &[
-    Route::post("/v1/conversations", create),
+    Route::post("/v1/conversations", create)
+        .prepare(|app, body| Box::new(conversations::read_create(body, app.encoding))),
     Route::get("/v1/conversations/{id}", retrieve),
     Route::post("/v1/conversations/{id}", update),
     Route::delete("/v1/conversations/{id}", delete),
     Route::get("/v1/conversations/{id}/items", list_items),
-    Route::post("/v1/conversations/{id}/items", add_items),
+    Route::post("/v1/conversations/{id}/items", add_items)
+        .prepare(|app, body| Box::new(conversations::read_items(body, app.encoding))),
     Route::get("/v1/conversations/{id}/items/{item_id}", item),
     Route::delete("/v1/conversations/{id}/items/{item_id}", delete_item),
 ];
@@ -30,7 +32,8 @@ fn env<'a>(app: &App, ctx: &'a mut Ctx<'_>) -> Env<'a> {
 
 fn create(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
-    Ok(Full::value(&conversations::create(&app.stores.conversations, &mut env(app, ctx), req.body)?).into())
+    let body = req.prepared_or(|| conversations::read_create(req.body, app.encoding))?;
+    Ok(Full::value(&conversations::create(&app.stores.conversations, &mut env(app, ctx), body)?).into())
 }
 
 fn retrieve(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
@@ -52,8 +55,9 @@ fn list_items(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 }
 
 fn add_items(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    let items = req.prepared_or(|| conversations::read_items(req.body, app.encoding))?;
     let env = &mut env(app, ctx);
-    Ok(Full::value(&conversations::add_items(&app.stores.conversations, env, req.param("id"), req.body)?).into())
+    Ok(Full::value(&conversations::add_items(&app.stores.conversations, env, req.param("id"), items)?).into())
 }
 
 fn item(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {

@@ -15,6 +15,11 @@ use crate::{
     openai::{request::GenRequest, responses::file_search::FileSearch},
 };
 
+/// Whether `tool` is the `file_search` tool.
+fn is_file_search(tool: &Value) -> bool {
+    tool.get("type") == Some(&json!("file_search"))
+}
+
 /// The `include` value that asks a response for the search's results.
 const INCLUDE_RESULTS: &str = "file_search_call.results";
 
@@ -22,10 +27,15 @@ const INCLUDE_RESULTS: &str = "file_search_call.results";
 /// user input as the query: the search joins the response (as its first output item and the
 /// answer's citations) and the results' text joins the prompt, as the model reads them.
 pub fn for_response(app: &App, ctx: &mut Ctx<'_>, body: &[u8], req: &mut GenRequest) -> Result<(), Error> {
+    // The parsed request's tools say whether there is one: a large body without it is not
+    // parsed again on the worker.
+    let tools = req.responses.as_deref().map(|p| p.tools.as_slice()).unwrap_or_default();
+    if !tools.iter().any(is_file_search) {
+        return Ok(());
+    }
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else { return Ok(()) };
     let tools = body.get("tools").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    let Some((index, tool)) = tools.iter().enumerate().find(|(_, t)| t.get("type") == Some(&json!("file_search")))
-    else {
+    let Some((index, tool)) = tools.iter().enumerate().find(|(_, t)| is_file_search(t)) else {
         return Ok(());
     };
     let at = format!("tools[{index}]");

@@ -28,12 +28,13 @@ pub static ROUTES: &[Route] = &[
     Route::get("/v1/chat/completions/{id}/messages", chat_messages),
     Route::post("/v1/completions", completions).prepare(|app, body| Box::new(parse_completion(app, body))),
     Route::post("/v1/responses", responses).prepare(|app, body| Box::new(parse_responses(app, body))),
-    Route::post("/v1/responses/input_tokens", input_tokens),
+    Route::post("/v1/responses/input_tokens", input_tokens).prepare(|app, body| Box::new(count_input(app, body))),
     Route::get("/v1/responses/{id}", get_response),
     Route::delete("/v1/responses/{id}", delete_response),
     Route::post("/v1/responses/{id}/cancel", cancel_response).body(BodyKind::None),
     Route::get("/v1/responses/{id}/input_items", input_items),
-    Route::post("/v1/text/generation", text_generation),
+    Route::post("/v1/text/generation", text_generation)
+        .prepare(|app, body| Box::new(request::parse_text_generation(body, app.encoding))),
 ];
 
 fn chat(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
@@ -94,7 +95,11 @@ fn chat_messages(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 
 fn input_tokens(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     generate::require_json(req)?;
-    Ok(Full::value(&responses::input_tokens::count(&app.stores, app.encoding, req.body)?).into())
+    Ok(Full::value(&req.prepared_or(|| count_input(app, req.body))?).into())
+}
+
+fn count_input(app: &App, body: &[u8]) -> Result<serde_json::Value, Error> {
+    responses::input_tokens::count(&app.stores, app.encoding, body)
 }
 
 fn get_response(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
@@ -126,7 +131,7 @@ fn input_items(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
 /// (default 100); answered as `{"id":"txtgen-…","created","output","model","usage"}`.
 fn text_generation(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
     app.vllm.check_awake()?;
-    let gen_req = request::parse_text_generation(req.body, app.encoding)?;
+    let gen_req = req.prepared_or(|| request::parse_text_generation(req.body, app.encoding))?;
     let model = crate::openai::fine_tuned::resolve(app, &gen_req.model)?;
     generate::check_context_length(&gen_req, model.context_window, Flavor::Completion)?;
     let mut plan = app.sim.get().plan(Flavor::Completion, &gen_req, &model, ctx.rng, ctx.unix_now.0);

@@ -27,7 +27,8 @@ use crate::{
 };
 
 /// The routes.
-pub static ROUTES: &[Route] = &[Route::post("/rag/api/prompt", prompt)];
+pub static ROUTES: &[Route] =
+    &[Route::post("/rag/api/prompt", prompt).prepare(|app, body| Box::new(retrieve(app, body)))];
 
 /// FakeAI's default generation model.
 const DEFAULT_MODEL: &str = "meta-llama/Llama-3.1-70B-Instruct";
@@ -121,9 +122,17 @@ fn document(i: usize, v: Value) -> Option<Doc> {
     }
 }
 
-fn prompt(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    generate::require_json(req)?;
-    let r = parse(req.body)?;
+/// A request with its documents retrieved (off the event loop for a large body).
+struct Retrieved {
+    r: RagRequest,
+    /// The retrieved documents, rendered as the JSON array `retrieved_docs`.
+    docs: String,
+    prompt_tokens: u64,
+}
+
+/// Parses a request, retrieves its documents and counts its prompt.
+fn retrieve(app: &App, body: &[u8]) -> Result<Retrieved, Error> {
+    let r = parse(body)?;
     let corpus: Vec<Doc> = r.documents.clone().unwrap_or_else(rag_corpus::builtin);
     let candidates: Vec<Doc> = corpus.into_iter().filter(|d| rag_corpus::matches(d, &r.filters)).collect();
     let ranked = rag_corpus::rank(&r.query, &candidates, r.top_k);
@@ -136,6 +145,12 @@ fn prompt(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
         .collect();
     let count = |s: &str| app.encoding.count(s) as u64;
     let prompt_tokens = count(&r.query) + ranked.iter().map(|(d, _)| count(&d.content)).sum::<u64>();
+    Ok(Retrieved { docs: Value::Array(retrieved).to_string(), r, prompt_tokens })
+}
+
+fn prompt(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
+    generate::require_json(req)?;
+    let Retrieved { r, docs, prompt_tokens } = req.prepared_or(|| retrieve(app, req.body))?;
     let natural = app.sim.get().output_len.sample(ctx.rng);
     let tokens = r.max_tokens.map_or(natural, |cap| natural.min(cap));
     // The same query to the same model always gets the same answer.
@@ -146,13 +161,14 @@ fn prompt(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
         json!({"prompt_tokens": prompt_tokens, "completion_tokens": tokens, "total_tokens": prompt_tokens + tokens});
     let summary = summary(app, &r.model, prompt_tokens, tokens, due[0]);
     if !r.stream {
-        let body = json!({"content": pieces.concat(), "retrieved_docs": retrieved, "usage": usage});
+        // As `{"content","retrieved_docs","usage"}` renders, the documents already rendered.
+        let body = format!(r#"{{"content":{},"retrieved_docs":{docs},"usage":{usage}}}"#, Value::from(pieces.concat()));
         let after =
             if app.sim.get().non_streaming_delay { *due.last().unwrap_or(&Duration::ZERO) } else { Duration::ZERO };
-        return Ok(Reply::Generated { after, full: Full::value(&body), summary });
+        return Ok(Reply::Generated { after, full: Full::json(body.into_bytes()), summary });
     }
     let mut events = TimedEvents::new(summary);
-    events.push(Duration::ZERO, data(&json!({"retrieved_docs": retrieved})));
+    events.push(Duration::ZERO, format!("data: {{\"retrieved_docs\":{docs}}}\n\n").into_bytes());
     for (piece, at) in pieces.iter().zip(&due) {
         events.push(*at, data(&json!({"content": piece})));
     }

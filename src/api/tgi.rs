@@ -10,22 +10,33 @@ use crate::{
 
 /// The routes.
 pub static ROUTES: &[Route] = &[
-    Route::post("/generate", generate_once).dialect(Dialect::Tgi),
-    Route::post("/generate_stream", generate_stream).dialect(Dialect::Tgi),
-    Route::post("/", compat).dialect(Dialect::Tgi),
+    Route::post("/generate", generate_once)
+        .dialect(Dialect::Tgi)
+        .prepare(|app, body| Box::new(tgi::prepare(app, body, TgiRoute::Generate))),
+    Route::post("/generate_stream", generate_stream)
+        .dialect(Dialect::Tgi)
+        .prepare(|app, body| Box::new(tgi::prepare(app, body, TgiRoute::Stream))),
+    Route::post("/", compat)
+        .dialect(Dialect::Tgi)
+        .prepare(|app, body| Box::new(tgi::prepare(app, body, TgiRoute::Compat))),
     Route::get("/info", info).dialect(Dialect::Tgi).open(),
 ];
 
 fn generate_once(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    tgi::generate(app, ctx, req.body, TgiRoute::Generate)
+    serve(app, ctx, req, TgiRoute::Generate)
 }
 
 fn generate_stream(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    tgi::generate(app, ctx, req.body, TgiRoute::Stream)
+    serve(app, ctx, req, TgiRoute::Stream)
 }
 
 fn compat(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    tgi::generate(app, ctx, req.body, TgiRoute::Compat)
+    serve(app, ctx, req, TgiRoute::Compat)
+}
+
+/// Generates from the body's parse, prepared off the event loop for a large body.
+fn serve(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>, route: TgiRoute) -> Outcome {
+    tgi::generate(app, ctx, || req.prepared_or(|| tgi::prepare(app, req.body, route)), route)
 }
 
 fn info(app: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {

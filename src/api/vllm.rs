@@ -11,8 +11,12 @@ use crate::{
 
 /// The routes.
 pub static ROUTES: &[Route] = &[
-    Route::post("/tokenize", tokenize).dialect(Dialect::Vllm),
-    Route::post("/detokenize", detokenize).dialect(Dialect::Vllm),
+    Route::post("/tokenize", tokenize)
+        .dialect(Dialect::Vllm)
+        .prepare(|app, body| Box::new(utility::tokenize(app, body))),
+    Route::post("/detokenize", detokenize)
+        .dialect(Dialect::Vllm)
+        .prepare(|app, body| Box::new(utility::detokenize(app, body))),
     Route::get("/version", version).dialect(Dialect::Vllm).open(),
     Route::get("/ping", ping).dialect(Dialect::Vllm).open(),
     Route::post("/ping", ping).dialect(Dialect::Vllm).open().body(BodyKind::None),
@@ -24,15 +28,17 @@ pub static ROUTES: &[Route] = &[
     Route::get("/is_sleeping", is_sleeping).dialect(Dialect::Vllm),
     Route::post("/v1/load_lora_adapter", load_lora_adapter).dialect(Dialect::Vllm),
     Route::post("/v1/unload_lora_adapter", unload_lora_adapter).dialect(Dialect::Vllm),
-    Route::post("/inference/v1/generate", generate).dialect(Dialect::Vllm),
+    Route::post("/inference/v1/generate", generate)
+        .dialect(Dialect::Vllm)
+        .prepare(|app, body| Box::new(vllm_generate::plan_request(app, body))),
 ];
 
 fn tokenize(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    Ok(utility::tokenize(app, req.body)?.into())
+    Ok(req.prepared_or(|| utility::tokenize(app, req.body))?.into())
 }
 
 fn detokenize(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    Ok(utility::detokenize(app, req.body)?.into())
+    Ok(req.prepared_or(|| utility::detokenize(app, req.body))?.into())
 }
 
 fn version(_: &App, _: &mut Ctx<'_>, _: &Request<'_>) -> Outcome {
@@ -81,5 +87,5 @@ fn unload_lora_adapter(app: &App, _: &mut Ctx<'_>, req: &Request<'_>) -> Outcome
 }
 
 fn generate(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    vllm_generate::generate(app, ctx, req.body)
+    vllm_generate::generate(app, ctx, || req.prepared_or(|| vllm_generate::plan_request(app, req.body)))
 }

@@ -59,23 +59,63 @@ impl Conversation {
     }
 
     fn push(&mut self, items: impl IntoIterator<Item = Value>, encoding: Encoding) {
-        self.items.extend(items.into_iter().map(|item| {
+        self.push_counted(items.into_iter().map(|item| {
             let tokens = items::tokens(encoding, &item);
             (item, tokens)
         }));
+    }
+
+    /// Appends items whose tokens are counted already.
+    fn push_counted(&mut self, items: impl IntoIterator<Item = (Value, u64)>) {
+        self.items.extend(items);
         let over = self.items.len().saturating_sub(MAX_ITEMS);
         self.items.drain(..over);
     }
 }
 
-/// `POST /v1/conversations`: `{items?, metadata?}`.
-pub fn create(store: &ConversationStore, env: &mut Env<'_>, body: &[u8]) -> Result<Value, Error> {
+/// A body's new items, listed and counted (off the event loop for a large body); the items
+/// at `fresh` get their ids drawn when they are added.
+#[derive(Debug)]
+pub struct NewItems {
+    items: Vec<(Value, u64)>,
+    fresh: Vec<usize>,
+}
+
+impl NewItems {
+    /// The items with fresh ids drawn from `rng`, in item order.
+    fn drawn(mut self, rng: &mut Rng) -> Vec<(Value, u64)> {
+        for i in self.fresh {
+            self.items[i].0["id"] = json!(format!("msg_{}", hex_id(rng, 2)));
+        }
+        self.items
+    }
+}
+
+/// A create body read: its metadata and items.
+#[derive(Debug)]
+pub struct CreateBody {
+    metadata: Map<String, Value>,
+    items: NewItems,
+}
+
+/// Reads a `POST /v1/conversations` body, `{items?, metadata?}`.
+pub fn read_create(body: &[u8], encoding: Encoding) -> Result<CreateBody, Error> {
     let v = parse_body(body)?;
     let metadata = metadata::parse(v.get("metadata"))?;
-    let items = new_items(&v, env, false)?;
+    Ok(CreateBody { metadata, items: new_items(&v, encoding, false)? })
+}
+
+/// Reads a `POST /v1/conversations/{id}/items` body, `{items}`.
+pub fn read_items(body: &[u8], encoding: Encoding) -> Result<NewItems, Error> {
+    new_items(&parse_body(body)?, encoding, true)
+}
+
+/// `POST /v1/conversations` of a body [`read_create`] read.
+pub fn create(store: &ConversationStore, env: &mut Env<'_>, body: CreateBody) -> Result<Value, Error> {
+    let items = body.items.drawn(env.rng);
     let id = format!("conv_{}", hex_id(env.rng, 3));
-    let mut conversation = Conversation { id, created_at: env.now, metadata, items: Vec::new() };
-    conversation.push(items, env.encoding);
+    let mut conversation = Conversation { id, created_at: env.now, metadata: body.metadata, items: Vec::new() };
+    conversation.push_counted(items);
     let created = conversation.to_json();
     store.insert(conversation, env.now)?;
     Ok(created)
@@ -106,10 +146,11 @@ pub fn list_items(store: &ConversationStore, id: &str, page: &PageQuery) -> Resu
 }
 
 /// `POST /v1/conversations/{id}/items`: `{"items": [...]}` (up to 20); answers the added items.
-pub fn add_items(store: &ConversationStore, env: &mut Env<'_>, id: &str, body: &[u8]) -> Result<Value, Error> {
-    let added = new_items(&parse_body(body)?, env, true)?;
-    store.update(id, |c| c.push(added.iter().cloned(), env.encoding))?.ok_or_else(|| not_found(id))?;
-    Ok(Page { data: added, has_more: false }.to_json(Value::clone))
+pub fn add_items(store: &ConversationStore, env: &mut Env<'_>, id: &str, items: NewItems) -> Result<Value, Error> {
+    let added = items.drawn(env.rng);
+    store.update(id, |c| c.push_counted(added.iter().cloned()))?.ok_or_else(|| not_found(id))?;
+    let data = added.into_iter().map(|(item, _)| item).collect();
+    Ok(Page { data, has_more: false }.to_json(Value::clone))
 }
 
 /// `GET /v1/conversations/{id}/items/{item}`.
@@ -146,17 +187,27 @@ fn find(c: &Conversation, item: &str) -> Option<usize> {
     c.items.iter().position(|(v, _)| json_id(v) == item)
 }
 
-/// The `items` of a create body as listed items with fresh ids (`required`: must be there).
-fn new_items(v: &Value, env: &mut Env<'_>, required: bool) -> Result<Vec<Value>, Error> {
+/// The `items` of a body as listed items, counted, their fresh ids still to draw (`required`:
+/// must be there).
+fn new_items(v: &Value, encoding: Encoding, required: bool) -> Result<NewItems, Error> {
     let items = match v.get("items") {
-        None | Some(Value::Null) if !required => return Ok(Vec::new()),
+        None | Some(Value::Null) if !required => return Ok(NewItems { items: Vec::new(), fresh: Vec::new() }),
         Some(Value::Array(items)) if items.len() <= MAX_ITEMS_PER_REQUEST => items,
         _ => {
             let message = format!("'items' must be a list of at most {MAX_ITEMS_PER_REQUEST} items.");
             return Err(Error::invalid_param("items", message));
         }
     };
-    Ok(items::from_input(&Value::Array(items.clone()), |_| format!("msg_{}", hex_id(env.rng, 2))))
+    let mut fresh = Vec::new();
+    let listed = items::from_input(&Value::Array(items.clone()), |i| {
+        fresh.push(i);
+        String::new()
+    });
+    let counted = listed.into_iter().map(|item| {
+        let tokens = items::tokens(encoding, &item);
+        (item, tokens)
+    });
+    Ok(NewItems { items: counted.collect(), fresh })
 }
 
 /// The JSON object of a body (an empty body is `{}`).
@@ -193,11 +244,12 @@ mod tests {
         let mut rng = Rng::new(1);
         let env = &mut Env { rng: &mut rng, now: 7, encoding: Encoding::Cl100kBase };
         let body = br#"{"items":[{"role":"user","content":"Hello, world!"}],"metadata":{"a":"b"}}"#;
-        let conv = create(&store, env, body).unwrap();
+        let conv = create(&store, env, read_create(body, env.encoding).unwrap()).unwrap();
         let id = conv["id"].as_str().unwrap().to_owned();
         assert_eq!((conv["object"].as_str(), conv["created_at"].as_u64()), (Some("conversation"), Some(7)));
         assert_eq!(tokens(&store, &id).unwrap(), 4);
-        let added = add_items(&store, env, &id, br#"{"items":[{"role":"assistant","content":"Hi"}]}"#).unwrap();
+        let items = read_items(br#"{"items":[{"role":"assistant","content":"Hi"}]}"#, env.encoding).unwrap();
+        let added = add_items(&store, env, &id, items).unwrap();
         assert_eq!((added["object"].as_str(), added["has_more"].as_bool()), (Some("list"), Some(false)));
         let new = added["first_id"].as_str().unwrap().to_owned();
         assert_eq!(
@@ -213,6 +265,6 @@ mod tests {
         assert_eq!(tokens(&store, &id).unwrap_err().status, 404);
         assert_eq!(retrieve(&store, &id).unwrap_err().param.as_deref(), Some("conversation_id"));
         let too_many = json!({"items": vec![json!({"role": "user", "content": "x"}); 21]}).to_string();
-        assert_eq!(create(&store, env, too_many.as_bytes()).unwrap_err().status, 400);
+        assert_eq!(read_create(too_many.as_bytes(), env.encoding).unwrap_err().status, 400);
     }
 }

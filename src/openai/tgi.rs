@@ -101,7 +101,7 @@ fn error_event(e: &Error) -> Full {
 
 /// A validated TGI request: what the planner needs plus what the reply needs.
 #[derive(Debug, Clone, PartialEq)]
-struct Request {
+pub struct Request {
     gen_request: crate::openai::request::GenRequest,
     inputs: String,
     details: bool,
@@ -109,15 +109,37 @@ struct Request {
     /// The seed reported in `details` (sampling requests only, as TGI).
     reported_seed: Option<u64>,
     full_text: bool,
+    /// It samples without a seed: [`Request::seeded`] draws one.
+    draws_seed: bool,
 }
 
-/// Serves a TGI generation request on `route`.
-pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8], route: Route) -> Outcome {
+/// A body parsed and validated on `route`: the request, or the refusal a streaming route
+/// answers as an error event in a 200 stream.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A valid request.
+    Valid(Box<Request>),
+    /// The error event a streaming request is refused with.
+    Refused(Full),
+}
+
+/// Parses `body` on `route` (off the event loop for a large body): the request, the error event
+/// of a streaming route, or the 422 of a non-streaming one.
+pub fn prepare(app: &App, body: &[u8], route: Route) -> Result<Parsed, Error> {
+    match parse(body, route, app) {
+        Ok(req) => Ok(Parsed::Valid(Box::new(req))),
+        Err(e) if route == Route::Stream || stream_flag(body) => Ok(Parsed::Refused(error_event(&e))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Serves a TGI generation request on `route`; `parsed` gives the body's [`prepare`], taken once
+/// the server is known to be awake.
+pub fn generate(app: &App, ctx: &mut Ctx<'_>, parsed: impl FnOnce() -> Result<Parsed, Error>, route: Route) -> Outcome {
     app.vllm.check_awake()?;
-    let req = match parse(body, route, app, ctx) {
-        Ok(req) => req,
-        Err(e) if route == Route::Stream || stream_flag(body) => return Ok(Reply::Now(error_event(&e))),
-        Err(e) => return Err(e),
+    let req = match parsed()? {
+        Parsed::Valid(req) => req.seeded(ctx),
+        Parsed::Refused(event) => return Ok(Reply::Now(event)),
     };
     // `parse` already resolved this name, so this cannot fail.
     let model = super::fine_tuned::resolve(app, &req.gen_request.model)?;
@@ -149,7 +171,7 @@ fn stream_flag(body: &[u8]) -> bool {
 }
 
 /// Parses and validates a request as TGI's router does, in its order and words.
-fn parse(body: &[u8], route: Route, app: &App, ctx: &mut Ctx<'_>) -> Result<Request, Error> {
+fn parse(body: &[u8], route: Route, app: &App) -> Result<Request, Error> {
     let body: Body = serde_json::from_slice(body)
         .map_err(|e| validation(format!("Failed to deserialize the JSON body into the target type: {e}")))?;
     let stream = match route {
@@ -191,9 +213,9 @@ fn parse(body: &[u8], route: Route, app: &App, ctx: &mut Ctx<'_>) -> Result<Requ
     if input_length > max_input {
         return Err(validation(format!("`inputs` must have less than {max_input} tokens. Given: {input_length}")));
     }
-    // A sampling request without a seed gets one drawn and reports it, as TGI does; the text
-    // follows the seed, so a reported seed replays its text.
-    let reported_seed = sampling.then(|| p.seed.unwrap_or_else(|| ctx.rng.next_u64()));
+    // A sampling request without a seed gets one drawn ([`Request::seeded`]) and reports it, as
+    // TGI does; the text follows the seed, so a reported seed replays its text.
+    let reported_seed = p.seed.filter(|_| sampling);
     let gen_request = crate::openai::request::GenRequest {
         model,
         stream,
@@ -201,7 +223,7 @@ fn parse(body: &[u8], route: Route, app: &App, ctx: &mut Ctx<'_>) -> Result<Requ
         max_tokens: Some(max_new.max(1)),
         min_tokens: p.min_tokens.unwrap_or(0),
         ignore_eos: p.ignore_eos.unwrap_or(false),
-        seed: reported_seed.or(p.seed),
+        seed: p.seed,
         stop: p.stop,
         n: p.best_of.unwrap_or(1),
         ..Default::default()
@@ -213,7 +235,19 @@ fn parse(body: &[u8], route: Route, app: &App, ctx: &mut Ctx<'_>) -> Result<Requ
         decoder_input_details: p.decoder_input_details,
         reported_seed,
         full_text: p.return_full_text.unwrap_or(route == Route::Compat),
+        draws_seed: sampling && p.seed.is_none(),
     })
+}
+
+impl Request {
+    /// The request with its seed drawn from the core's generator when it samples without one.
+    fn seeded(mut self: Box<Self>, ctx: &mut Ctx<'_>) -> Box<Self> {
+        if self.draws_seed {
+            let seed = ctx.rng.next_u64();
+            (self.reported_seed, self.gen_request.seed) = (Some(seed), Some(seed));
+        }
+        self
+    }
 }
 
 /// TGI's checks of the sampling parameters, in its order and words.

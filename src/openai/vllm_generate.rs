@@ -42,10 +42,14 @@ struct SamplingParams {
     n: Option<u64>,
 }
 
-/// Serves `POST /inference/v1/generate`.
-pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8]) -> Outcome {
+/// A validated request and the caller's `request_id`.
+pub type Planned = (GenRequest, Option<String>);
+
+/// Serves `POST /inference/v1/generate`; `parsed` gives the body's [`plan_request`] (made off the
+/// event loop for a large body), taken once the server is known to be awake.
+pub fn generate(app: &App, ctx: &mut Ctx<'_>, parsed: impl FnOnce() -> Result<Planned, Error>) -> Outcome {
     app.vllm.check_awake()?;
-    let (req, request_id) = plan_request(app, body)?;
+    let (req, request_id) = parsed()?;
     let model = super::fine_tuned::resolve(app, &req.model)?;
     check_length(&req, model.context_window)?;
     let mut plan = app.sim.get().plan(Flavor::TokenIds(app.encoding), &req, &model, ctx.rng, ctx.unix_now.0);
@@ -61,7 +65,7 @@ pub fn generate(app: &App, ctx: &mut Ctx<'_>, body: &[u8]) -> Outcome {
 }
 
 /// The validated request and the caller's `request_id`.
-fn plan_request(app: &App, body: &[u8]) -> Result<(GenRequest, Option<String>), Error> {
+pub fn plan_request(app: &App, body: &[u8]) -> Result<Planned, Error> {
     let bad = |message: String| Error::new(400, "BadRequestError", message);
     let body: Body = serde_json::from_slice(body).map_err(|e| bad(format!("Invalid request: {e}")))?;
     if body.token_ids.is_empty() {

@@ -315,7 +315,8 @@ fn streamed(run: &Run, g: Generation, now: u64, opening: Opening) -> Reply {
 /// tool calls and outputs so far) asks for.
 fn generate_phase(app: &App, ctx: &mut Ctx<'_>, run: &Run, now: u64) -> Result<Generation, Error> {
     let chat = chat_body(app, run, now);
-    let gen_req = request::parse_chat(chat.to_string().as_bytes(), app.encoding)?;
+    // Counted only as far as the context window, as chat counts: a longer thread is refused anyway.
+    let gen_req = request::parse_chat_within(chat.to_string().as_bytes(), app.encoding, &generate::window(app))?;
     let model = crate::openai::fine_tuned::resolve(app, &gen_req.model)?;
     generate::check_context_length(&gen_req, model.context_window, Flavor::Chat)?;
     let plan = app.sim.get().plan(Flavor::Chat, &gen_req, &model, ctx.rng, ctx.unix_now.0);

@@ -26,7 +26,7 @@ pub static ROUTES: &[Route] = &[
     Route::get("/v1/vector_stores/{id}", retrieve),
     Route::post("/v1/vector_stores/{id}", update),
     Route::delete("/v1/vector_stores/{id}", delete),
-    Route::post("/v1/vector_stores/{id}/search", search::search),
+    Route::post("/v1/vector_stores/{id}/search", search::search).prepare(|_, body| Box::new(search::read(body))),
     Route::post("/v1/vector_stores/{id}/files", files::create),
     Route::get("/v1/vector_stores/{id}/files", files::list),
     Route::get("/v1/vector_stores/{id}/files/{file_id}", files::retrieve),
@@ -42,7 +42,12 @@ pub static ROUTES: &[Route] = &[
 /// The request body as a JSON object (400 otherwise).
 fn json_body(req: &Request<'_>) -> Result<Map<String, Value>, Error> {
     super::generate::require_json(req)?;
-    match serde_json::from_slice(req.body) {
+    json_object(req.body)
+}
+
+/// `body` as a JSON object.
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, Error> {
+    match serde_json::from_slice(body) {
         Ok(Value::Object(body)) => Ok(body),
         _ => Err(Error::bad_request("The request body must be a JSON object.")),
     }

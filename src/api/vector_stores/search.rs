@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, Full, Outcome, Request, files_of, get, json_body, now_ms, touch};
+use super::{Ctx, Full, Outcome, Request, files_of, get, json_object, now_ms, touch};
 use crate::{
     app::App,
     encoders::retrieval::{self, Filter},
@@ -98,9 +98,7 @@ impl Hit {
 }
 
 /// The best chunks of the completed `files` for `q`, best first (ties: file then chunk order).
-pub fn rank(files: &[VsFile], q: &Query, now_ms: u64) -> Vec<Hit> {
-    let embedded = retrieval::projector().embed_text(&q.text, retrieval::DIMS);
-    let query = embedded.as_slice();
+pub fn rank(files: &[VsFile], q: &Query, query: &[f32], now_ms: u64) -> Vec<Hit> {
     let mut scored: Vec<(f32, &VsFile, usize)> = files
         .iter()
         .filter(|f| f.status(now_ms) == FileStatus::Completed)
@@ -123,8 +121,18 @@ pub fn rank(files: &[VsFile], q: &Query, now_ms: u64) -> Vec<Hit> {
         .collect()
 }
 
+/// The embedding `q`'s text is searched with.
+fn embed(q: &Query) -> Vec<f32> {
+    retrieval::projector().embed_text(&q.text, retrieval::DIMS)
+}
+
 /// The hits for `q` over vector stores `ids` together (each must exist).
 pub fn search_stores(app: &App, ctx: &Ctx<'_>, ids: &[String], q: &Query) -> Result<Vec<Hit>, Error> {
+    search_embedded(app, ctx, ids, q, &embed(q))
+}
+
+/// [`search_stores`] with `q`'s text already embedded.
+fn search_embedded(app: &App, ctx: &Ctx<'_>, ids: &[String], q: &Query, query: &[f32]) -> Result<Vec<Hit>, Error> {
     let mut files = Vec::new();
     for id in ids {
         if app.state.vector_stores.get(id, ctx.unix_now.0).is_none() {
@@ -133,14 +141,28 @@ pub fn search_stores(app: &App, ctx: &Ctx<'_>, ids: &[String], q: &Query) -> Res
         files.extend(files_of(app, ctx, id));
         touch(app, ctx, id)?;
     }
-    Ok(rank(&files, q, now_ms(ctx)))
+    Ok(rank(&files, q, query, now_ms(ctx)))
+}
+
+/// A search body read and its query embedded (off the event loop for a large body): the query
+/// and its embedding, or the error that refuses it once the store is known to exist.
+pub(super) struct Read(Result<(Query, Vec<f32>), Error>);
+
+/// Reads a search body: a 400 if it is no JSON object, else its query, embedded.
+pub(super) fn read(body: &[u8]) -> Result<Read, Error> {
+    let body = json_object(body)?;
+    Ok(Read(Query::parse(&body, "max_num_results").map(|q| {
+        let embedded = embed(&q);
+        (q, embedded)
+    })))
 }
 
 pub(super) fn search(app: &App, ctx: &mut Ctx<'_>, req: &Request<'_>) -> Outcome {
-    let body = json_body(req)?;
+    crate::api::generate::require_json(req)?;
+    let Read(query) = req.prepared_or(|| read(req.body))?;
     let vs = get(app, ctx, req)?;
-    let q = Query::parse(&body, "max_num_results")?;
-    let hits = search_stores(app, ctx, std::slice::from_ref(&vs.id), &q)?;
+    let (q, embedded) = query?;
+    let hits = search_embedded(app, ctx, std::slice::from_ref(&vs.id), &q, &embedded)?;
     let data: Vec<Value> = hits.iter().map(Hit::to_json).collect();
     let page = json!({
         "object": "vector_store.search_results.page",
