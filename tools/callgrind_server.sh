@@ -42,8 +42,9 @@ run() {
   local total publish
   total=$(awk '/^summary:/ {print $2}' "$dir/cg")
   publish=$(callgrind_annotate --inclusive=yes "$dir/cg" 2>/dev/null |
-    awk '/Recorder::publish_if_changed/ {gsub(",", "", $1); if ($1 + 0 > m) m = $1 + 0} END {print m + 0}')
+    awk '/Recorder::publish|Core::publish_changed_metrics/ {gsub(",", "", $1); if ($1 + 0 > m) m = $1 + 0} END {print m + 0}')
   echo $((total - publish))
+  [ -n "${KEEP:-}" ] && cp "$dir/cg" "$KEEP.$tokens"
   rm -rf "$dir"
 }
 
