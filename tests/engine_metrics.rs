@@ -10,25 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Conn, FAST, Server, chat};
-
-/// The value of the sample whose line starts with `prefix` in `text`.
-fn sample(text: &str, prefix: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
-}
-
-/// Scrapes `path` until `prefix` reads `want` (workers publish every 20 ms).
-fn eventually(s: &Server, path: &str, prefix: &str, want: f64) -> String {
-    let t = Instant::now();
-    loop {
-        let text = s.request("GET", path, None).text();
-        if sample(&text, prefix) == Some(want) || t.elapsed() > Duration::from_secs(3) {
-            assert_eq!(sample(&text, prefix), Some(want), "{prefix} in\n{text}");
-            return text;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{Conn, FAST, Server, chat, eventually, sample};
 
 /// A non-streamed chat to model `m` of exactly `tokens` tokens: its prompt tokens.
 fn complete(s: &Server, prompt: &str, tokens: u64) -> u64 {

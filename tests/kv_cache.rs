@@ -6,26 +6,12 @@ mod common;
 
 use std::{net::TcpStream, time::Instant};
 
-use common::{Conn, Server, chat};
+use common::{Conn, Server, cached, chat, sample, usage_of};
 use serde_json::Value;
 
 /// A prompt of a few hundred tokens.
 fn long_prompt(topic: &str) -> String {
     format!("Explain {topic} in detail, with its history, its uses and its limits. ").repeat(20)
-}
-
-fn usage_of(s: &Server, body: &str) -> Value {
-    let r = s.post("/v1/chat/completions", body);
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["usage"].clone()
-}
-
-fn cached(usage: &Value) -> u64 {
-    usage["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap()
-}
-
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Scrapes `path` until `series` reads `want` (other workers publish every 20 ms).

@@ -6,26 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Server, chat};
-use serde_json::Value;
+use common::{Server, cached, chat, sample, usage_of};
 
 /// A prompt of some 60 tokens about `topic`.
 fn prompt(topic: &str) -> String {
     format!("Tell me about {topic}, briefly and plainly, please. ").repeat(5)
-}
-
-fn usage_of(s: &Server, body: &str) -> Value {
-    let r = s.post("/v1/chat/completions", body);
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["usage"].clone()
-}
-
-fn cached(usage: &Value) -> u64 {
-    usage["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap()
-}
-
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Scrapes `/metrics` until `series` reads `want` (workers publish every 20 ms).

@@ -8,25 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Server, chat};
-
-/// The value of the first sample line starting with `prefix` (a name plus labels).
-fn sample(text: &str, prefix: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
-}
-
-/// Scrapes `path` until `prefix` reads `want` (other workers publish every 20 ms).
-fn eventually(s: &Server, path: &str, prefix: &str, want: f64) -> String {
-    let t = Instant::now();
-    loop {
-        let text = s.request("GET", path, None).text();
-        if sample(&text, prefix) == Some(want) || t.elapsed() > Duration::from_secs(3) {
-            assert_eq!(sample(&text, prefix), Some(want), "{prefix} in\n{text}");
-            return text;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{Server, chat, eventually, sample};
 
 #[test]
 fn vllm_counters_are_exact_across_workers() {

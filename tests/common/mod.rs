@@ -481,3 +481,33 @@ pub fn upload_to(addr: std::net::SocketAddr, purpose: &str, filename: &str, byte
     c.write_raw(&body);
     c.response()
 }
+
+/// The value of the first sample line starting with `prefix` (a name plus labels) in `text`.
+pub fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(prefix)?.trim().parse().ok())
+}
+
+/// Scrapes `path` until `prefix` reads `want` (workers publish every 20 ms); the last scrape.
+pub fn eventually(s: &Server, path: &str, prefix: &str, want: f64) -> String {
+    let t = Instant::now();
+    loop {
+        let text = s.request("GET", path, None).text();
+        if sample(&text, prefix) == Some(want) || t.elapsed() > Duration::from_secs(3) {
+            assert_eq!(sample(&text, prefix), Some(want), "{prefix} in\n{text}");
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The `usage` of a chat completion that must succeed.
+pub fn usage_of(s: &Server, body: &str) -> serde_json::Value {
+    let r = s.post("/v1/chat/completions", body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["usage"].clone()
+}
+
+/// `usage.prompt_tokens_details.cached_tokens`.
+pub fn cached(usage: &serde_json::Value) -> u64 {
+    usage["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap()
+}
