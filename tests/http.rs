@@ -143,6 +143,27 @@ fn limits_give_clear_errors_then_close() {
 }
 
 #[test]
+fn routes_that_parse_json_on_the_worker_take_at_most_the_json_body_limit() {
+    let s = Server::start(&["--max-json-body-size", "1MiB"]);
+    // 1.5 MB: over the JSON limit, under the 64 MiB body limit.
+    let big = "x".repeat(1_500_000);
+    // Refused on the declared length, before any body byte (a client still writing would see the close).
+    for path in ["/v1/vector_stores", "/v1/threads"] {
+        let mut c = s.connect();
+        c.write_raw(format!("POST {path} HTTP/1.1\r\nContent-Length: 1500000\r\n\r\n").as_bytes());
+        let r = c.response();
+        assert_eq!((r.status, r.json()["error"]["code"].as_str()), (413, Some("payload_too_large")), "{path}");
+        assert!(r.json()["error"]["message"].as_str().unwrap().contains("1048576 bytes"), "{}", r.text());
+    }
+    // Chat parses a large body off the worker: the same size is read and judged on its tokens.
+    let chat_reply = s.post("/v1/chat/completions", &chat("gpt-4o", &big, r#""max_tokens":1"#));
+    assert_eq!(chat_reply.json()["error"]["code"], "context_length_exceeded", "{}", chat_reply.text());
+    assert_eq!(s.post("/v1/vector_stores", r#"{"name":"small"}"#).status, 200, "a body under the limit");
+    let s = Server::start(&["--max-json-body-size", "2MiB"]);
+    assert_eq!(s.post("/v1/vector_stores", &format!(r#"{{"name":"{big}"}}"#)).status, 200, "the limit is the flag's");
+}
+
+#[test]
 fn slow_clients_time_out_with_408() {
     let s = Server::start(&["--header-timeout", "300ms", "--body-timeout", "300ms", "--keepalive-timeout", "600ms"]);
     let mut c = s.connect();

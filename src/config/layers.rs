@@ -38,6 +38,7 @@ pub(super) const KEYS: &[(&str, &str, &str)] = &[
     ("write_buffer", "server", "write_buffer"),
     ("max_connections", "server", "max_connections"),
     ("max_body_size", "server", "max_body_size"),
+    ("max_json_body_size", "server", "max_json_body_size"),
     ("max_header_size", "server", "max_header_size"),
     ("header_timeout", "server", "header_timeout"),
     ("body_timeout", "server", "body_timeout"),

@@ -206,6 +206,12 @@ pub struct ServerArgs {
     #[arg(long, default_value = "64MiB", value_parser = parse_size)]
     #[serde(deserialize_with = "values::size")]
     pub max_body_size: u64,
+    /// Largest JSON body of a route that parses it on the worker (413 beyond): the platform's
+    /// stores, threads, batches and jobs. Generation, embedding and ranking routes parse large
+    /// bodies off the worker and take up to `--max-body-size`.
+    #[arg(long, default_value = "4MiB", value_parser = parse_size)]
+    #[serde(deserialize_with = "values::size")]
+    pub max_json_body_size: u64,
     /// Largest request head (431 beyond).
     #[arg(long, default_value = "16KiB", value_parser = parse_size)]
     #[serde(deserialize_with = "values::size")]

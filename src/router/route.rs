@@ -3,6 +3,7 @@
 use crate::{
     api::{Ctx, Dialect, Outcome, Request},
     app::App,
+    config::ServerArgs,
     proto::http1::Method,
 };
 
@@ -71,6 +72,16 @@ pub struct Route {
 }
 
 impl Route {
+    /// The largest body this route reads. One that parses its JSON on the worker (no `prepare`)
+    /// takes at most `--max-json-body-size`, so that no body holds the core's other streams for
+    /// more than a few milliseconds; the rest take up to `--max-body-size`.
+    pub fn body_limit(&self, args: &ServerArgs) -> u64 {
+        match self.body {
+            BodyKind::Json if self.prepare.is_none() => args.max_json_body_size.min(args.max_body_size),
+            _ => args.max_body_size,
+        }
+    }
+
     const fn new(method: Method, pattern: &'static str, handler: Handler, body: BodyKind) -> Route {
         Route {
             method,

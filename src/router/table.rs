@@ -59,6 +59,27 @@ mod tests {
     };
 
     #[test]
+    fn routes_that_parse_json_on_the_worker_have_the_smaller_body_limit() {
+        use clap::Parser;
+        let argv = ["fakeai", "server", "--max-json-body-size", "1MiB", "--max-body-size", "8MiB"];
+        let crate::config::Command::Server(args) = crate::config::Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!()
+        };
+        let limit = |method, path| match router().find(method, path) {
+            Found::Route { route, .. } => route.body_limit(&args),
+            _ => panic!("{path} routed"),
+        };
+        // Generation, embeddings and rankings parse large bodies off the worker.
+        for path in ["/v1/chat/completions", "/v1/embeddings", "/v1/rerank", "/generate", "/v1/moderations"] {
+            assert_eq!(limit(Method::Post, path), 8 << 20, "{path}");
+        }
+        for path in ["/v1/vector_stores", "/v1/threads", "/v1/batches", "/v1/fine_tuning/jobs"] {
+            assert_eq!(limit(Method::Post, path), 1 << 20, "{path}");
+        }
+        assert_eq!(limit(Method::Post, "/v1/files"), 8 << 20, "multipart uploads");
+    }
+
+    #[test]
     fn the_table_builds_without_conflicts() {
         Router::new(routes()).unwrap();
     }

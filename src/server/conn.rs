@@ -194,7 +194,11 @@ impl Conn {
                 return false;
             }
         }
-        let mut body = match self.read_body(&head).await {
+        let limit = match &found {
+            Found::Route { route, .. } => route.body_limit(&self.core.app.args),
+            _ => self.core.app.args.max_body_size,
+        };
+        let mut body = match self.read_body(&head, limit).await {
             Ok(body) => body,
             Err(e) => {
                 self.fail(e.into(), head.minor_version, label).await;
@@ -362,10 +366,9 @@ impl Conn {
         None
     }
 
-    /// Reads the request body per its framing, enforcing size and time limits.
-    async fn read_body(&mut self, head: &RequestHead) -> Result<Body, HttpError> {
-        let args = &self.core.app.args;
-        let (limit, deadline) = (args.max_body_size, Instant::now() + args.body_timeout);
+    /// Reads the request body per its framing, enforcing the route's size `limit` and the time limit.
+    async fn read_body(&mut self, head: &RequestHead, limit: u64) -> Result<Body, HttpError> {
+        let deadline = Instant::now() + self.core.app.args.body_timeout;
         match head.body {
             BodyFraming::None => Ok(Body::Buffered(0)),
             BodyFraming::Length(n) if n > limit => Err(HttpError::BodyTooLarge(limit)),
