@@ -71,10 +71,15 @@ fn metric(s: &Server, name: &str) -> f64 {
 
 /// A gauge or counter of model `m` from the exposition at `path`.
 fn metric_at(s: &Server, path: &str, name: &str) -> f64 {
+    metric_if_any(s, path, name).unwrap_or_else(|| panic!("no {name}"))
+}
+
+/// A gauge or counter of model `m` from the exposition at `path`, if the model has been seen.
+fn metric_if_any(s: &Server, path: &str, name: &str) -> Option<f64> {
     let text = s.request("GET", path, None).text();
     let prefix = format!("{name}{{model_name=\"m\"");
-    let line = text.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no {name}"));
-    line.rsplit(' ').next().unwrap().parse().unwrap()
+    let line = text.lines().find(|l| l.starts_with(&prefix))?;
+    line.rsplit(' ').next()?.parse().ok()
 }
 
 #[test]
@@ -385,11 +390,13 @@ fn vllm_and_trtllm_current_engine_families_follow_the_schedule() {
     // Until all three arrived (a loaded machine may start a client thread late); the first runs
     // for 20 steps of 10 ms, so the other two wait for at least 200 ms.
     let since = Instant::now();
-    let mut waiting = metric(&s, "vllm:num_requests_waiting");
-    while waiting < 2.0 && since.elapsed() < Duration::from_millis(150) {
+    let waiting_now = || metric_if_any(&s, "/metrics", "vllm:num_requests_waiting");
+    let mut waiting = waiting_now();
+    while waiting < Some(2.0) && since.elapsed() < Duration::from_millis(150) {
         thread::sleep(Duration::from_millis(5));
-        waiting = metric(&s, "vllm:num_requests_waiting");
+        waiting = waiting_now();
     }
+    let waiting = waiting.unwrap_or_default();
     assert_eq!(waiting, 2.0, "one runs, two wait");
     let by_reason = |reason: &str| {
         sample(&s, "/metrics", &format!("vllm:num_requests_waiting_by_reason{{model_name=\"m\",reason=\"{reason}\"}}"))
