@@ -4,12 +4,6 @@
 
 use std::time::Duration;
 
-/// Bytes of due events rendered before they are written: the rest wait for the next wake (at
-/// once, being due). Without a bound, a client that never read a stream whose tokens were all due
-/// (`itl=0`) held the whole rendered stream in memory until the send timeout, ~15 MB for 60,000
-/// tokens; with it, a connection holds at most this plus one position's events.
-const MAX_BATCH_BYTES: usize = 256 * 1024;
-
 use crate::{
     generation::{Answer, Plan},
     openai::{
@@ -20,6 +14,12 @@ use crate::{
     state::faults::{Fault, Kind},
     tokens::ScriptEvent,
 };
+
+/// Bytes of due events rendered before they are written: the rest wait for the next wake (at
+/// once, being due). Without a bound, a client that never read a stream whose tokens were all due
+/// (`itl=0`) held the whole rendered stream in memory until the send timeout, ~15 MB for 60,000
+/// tokens; with it, a connection holds at most this plus one position's events.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
 
 /// What the writer should do after an `emit_due` call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

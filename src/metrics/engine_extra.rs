@@ -17,7 +17,7 @@ use std::{
 
 use super::{
     model_stats::{FixedHistogram, ModelStats},
-    model_text::{escape, family, histogram},
+    model_text::{PerModel, escape, family, histogram},
     prometheus::{Dialect, KvCache},
 };
 use crate::{config::ServerArgs, sim::engine::Work, sim::model_profile::Profile};
@@ -39,15 +39,22 @@ pub fn note_n(model: &str, n: u64) {
         return;
     }
     let mut all = PARALLEL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(h) = slot(&mut all, model, || FixedHistogram::new(N_BUCKETS)) {
+        h.record(n as f64);
+    }
+}
+
+/// `model`'s entry in `all`, made on its first use unless [`MAX_MODELS`] already have one.
+fn slot<'a, T>(all: &'a mut Vec<(String, T)>, model: &str, new: impl FnOnce() -> T) -> Option<&'a mut T> {
     let i = match all.iter().position(|(m, _)| m == model) {
         Some(i) => i,
         None if all.len() < MAX_MODELS => {
-            all.push((model.to_owned(), FixedHistogram::new(N_BUCKETS)));
+            all.push((model.to_owned(), new()));
             all.len() - 1
         }
-        None => return,
+        None => return None,
     };
-    all[i].1.record(n as f64);
+    Some(&mut all[i].1)
 }
 
 /// Distinct media items each model's multi-modal cache remembers (vLLM's holds 4 GiB of
@@ -73,15 +80,7 @@ pub fn note_media(model: &str, items: &[u64]) {
         return;
     }
     let mut all = MM_CACHES.lock().unwrap_or_else(|e| e.into_inner());
-    let i = match all.iter().position(|(m, _)| m == model) {
-        Some(i) => i,
-        None if all.len() < MAX_MODELS => {
-            all.push((model.to_owned(), MmCache::default()));
-            all.len() - 1
-        }
-        None => return,
-    };
-    let cache = &mut all[i].1;
+    let Some(cache) = slot(&mut all, model, MmCache::default) else { return };
     for &item in items {
         cache.queries += 1;
         if !cache.held.insert(item) {
@@ -126,18 +125,9 @@ pub fn render(out: &mut String, models: &[(String, ModelStats)], dialect: Dialec
     }
 }
 
-/// A counter family with one sample per model, labelled `model_name`.
-fn per_model(
-    out: &mut String,
-    models: &[(String, ModelStats)],
-    name: &str,
-    help: &str,
-    value: impl Fn(&str, &ModelStats) -> u64,
-) {
-    family(out, name, "counter", help);
-    for (model, m) in models {
-        let _ = writeln!(out, "{name}{{model_name=\"{}\"}} {}", escape(model), value(model, m));
-    }
+/// Per-model counters labelled `model_name`.
+fn per_model<'a>(out: &'a mut String, models: &'a [(String, ModelStats)]) -> PerModel<'a> {
+    PerModel { out, models, label: "model_name" }
 }
 
 /// vLLM's families.
@@ -147,16 +137,12 @@ fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>, args
     for (model, m) in models {
         histogram(out, name, &format!("model_name=\"{}\"", escape(model)), &n_histogram(model, m.requests));
     }
-    per_model(
-        out,
-        models,
+    per_model(out, models).counter(
         "vllm:mm_cache_queries_total",
         "Multi-modal cache queries, in terms of number of queried items.",
         |name, _| mm_lookups(name).0,
     );
-    per_model(
-        out,
-        models,
+    per_model(out, models).counter(
         "vllm:mm_cache_hits_total",
         "Multi-modal cache hits, in terms of number of cached items.",
         |name, _| mm_lookups(name).1,
@@ -180,7 +166,7 @@ fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>, args
         ),
     ];
     for (name, help) in zeros {
-        per_model(out, models, name, help, |_, _| 0);
+        per_model(out, models).counter(name, help, |_, _| 0);
     }
     if let Some(p) = args.model_profile {
         let tp = args.tensor_parallel_size.unwrap_or(p.profile().default_tp).max(1);
@@ -207,10 +193,15 @@ fn work(models: &[(String, ModelStats)], kv: KvCache<'_>) -> Work {
     let mut total = Work::default();
     for (model, m) in models {
         total.add(&m.work);
-        let hits = kv.pool.map_or(0, |pool| pool.model(model).hit_tokens);
+        let hits = hit_tokens(kv, model);
         total.tokens = total.tokens.saturating_sub(hits);
     }
     total
+}
+
+/// Prompt tokens of `model` the prefix cache held.
+fn hit_tokens(kv: KvCache<'_>, model: &str) -> u64 {
+    kv.pool.map_or(0, |pool| pool.model(model).hit_tokens)
 }
 
 /// vLLM's per-GPU estimates of what some work cost.
@@ -252,14 +243,15 @@ fn sglang(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) {
                 mode: prefill_compute, prefill_cache, decode.";
     family(out, name, "counter", help);
     for (model, m) in models {
-        let hits = kv.pool.map_or(0, |pool| pool.model(model).hit_tokens).min(m.prompt_tokens);
+        let hits = hit_tokens(kv, model).min(m.prompt_tokens);
         let modes =
             [("prefill_compute", m.prompt_tokens - hits), ("prefill_cache", hits), ("decode", m.generation_tokens)];
         for (mode, n) in modes {
             let _ = writeln!(out, "{name}{{mode=\"{mode}\",model_name=\"{}\"}} {n}", escape(model));
         }
     }
-    per_model(out, models, "sglang:num_aborted_requests_total", "Number of requests aborted.", |_, m| m.finished[2]);
+    per_model(out, models)
+        .counter("sglang:num_aborted_requests_total", "Number of requests aborted.", |_, m| m.finished[2]);
 }
 
 /// TRT-LLM's families: speculative decoding's counters (nothing drafts: 0) and its
@@ -270,7 +262,7 @@ fn trtllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>, ar
         ("trtllm_spec_decode_num_accepted_tokens_total", "Total number of accepted tokens in speculative decoding"),
     ];
     for (name, help) in counters {
-        per_model(out, models, name, help, |_, _| 0);
+        per_model(out, models).counter(name, help, |_, _| 0);
     }
     for (name, help, labels) in config_info(kv, args) {
         family(out, name, "gauge", help);

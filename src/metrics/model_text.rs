@@ -36,10 +36,10 @@ const DYNAMO_HISTOGRAMS: [HistogramFamily; 5] = [
 ];
 
 /// Per-model samples of one family, labelled `label="<model>"`.
-struct PerModel<'a> {
-    out: &'a mut String,
-    models: &'a [(String, ModelStats)],
-    label: &'static str,
+pub(super) struct PerModel<'a> {
+    pub(super) out: &'a mut String,
+    pub(super) models: &'a [(String, ModelStats)],
+    pub(super) label: &'static str,
 }
 
 impl PerModel<'_> {
@@ -68,7 +68,7 @@ impl PerModel<'_> {
     }
 
     /// A counter family with one sample per model, from the model's name and statistics.
-    fn cache_scalar(&mut self, name: &str, help: &str, value: impl Fn(&str, &ModelStats) -> u64) {
+    pub(super) fn counter(&mut self, name: &str, help: &str, value: impl Fn(&str, &ModelStats) -> u64) {
         family(self.out, name, "counter", help);
         for (model, m) in self.models {
             let _ = writeln!(self.out, "{name}{{{}=\"{}\"}} {}", self.label, escape(model), value(model, m));
@@ -193,22 +193,18 @@ pub fn vllm(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>) 
         Some(pool) => pool.model(name),
         None => Counts { queried_tokens: m.prompt_tokens, ..Counts::default() },
     };
-    p.cache_scalar(
+    p.counter(
         "vllm:prefix_cache_queries_total",
         "Prefix cache queries, in terms of number of queried tokens.",
         |name, m| lookups(name, m).queried_tokens,
     );
-    p.cache_scalar(
-        "vllm:prefix_cache_hits_total",
-        "Prefix cache hits, in terms of number of cached tokens.",
-        |name, m| lookups(name, m).hit_tokens,
-    );
+    p.counter("vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.", |name, m| {
+        lookups(name, m).hit_tokens
+    });
     if kv.pool.is_some() {
-        p.cache_scalar(
-            "vllm:prompt_tokens_cached_total",
-            "Number of cached prompt tokens (local + external).",
-            |n, m| lookups(n, m).hit_tokens,
-        );
+        p.counter("vllm:prompt_tokens_cached_total", "Number of cached prompt tokens (local + external).", |n, m| {
+            lookups(n, m).hit_tokens
+        });
         p.by_source(|n, m| (lookups(n, m).hit_tokens, lookups(n, m).recomputed_tokens));
     }
     p.finished("vllm:request_success_total", ["stop", "length", "abort"]);
@@ -308,12 +304,12 @@ pub fn vllm_removed(out: &mut String, models: &[(String, ModelStats)], kv: KvCac
     p.scalar("vllm:gpu_cache_usage_perc", "gauge", "GPU KV-cache usage. 1 means 100 percent usage.", |m| {
         kv_usage(kv, m)
     });
-    p.cache_scalar(
+    p.counter(
         "vllm:gpu_prefix_cache_queries_total",
         "GPU prefix cache queries, in terms of number of queried tokens.",
         |n, m| lookups(n, m).queried_tokens,
     );
-    p.cache_scalar(
+    p.counter(
         "vllm:gpu_prefix_cache_hits_total",
         "GPU prefix cache hits, in terms of number of cached tokens.",
         |n, m| lookups(n, m).hit_tokens,
@@ -375,7 +371,7 @@ pub fn sglang(out: &mut String, models: &[(String, ModelStats)], kv: KvCache<'_>
     p.scalar("sglang:generation_tokens_total", "counter", "Number of generation tokens processed.", |m| {
         m.generation_tokens as f64
     });
-    p.cache_scalar("sglang:cached_tokens_total", "Number of cached prompt tokens.", |name, _| lookups(name).hit_tokens);
+    p.counter("sglang:cached_tokens_total", "Number of cached prompt tokens.", |name, _| lookups(name).hit_tokens);
     p.scalar("sglang:num_requests_total", "counter", "Number of requests processed.", |m| m.requests as f64);
     p.scalar("sglang:num_retracted_reqs_total", "counter", "Number of retracted requests.", |_| 0.0);
     p.histograms(&SGLANG_HISTOGRAMS);
