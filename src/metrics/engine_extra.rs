@@ -25,10 +25,6 @@ use crate::{config::ServerArgs, sim::engine::Work, sim::model_profile::Profile};
 /// vLLM's `request_params_n` bucket bounds.
 pub const N_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0];
 
-/// Models whose `n > 1` requests are told apart; later ones are not recorded (their requests
-/// count as `n = 1`).
-const MAX_MODELS: usize = 128;
-
 /// Per model, the requests that asked for more than one choice, by `n`. Requests with `n = 1`
 /// (nearly all) are never recorded: they are the model's requests less these.
 static PARALLEL: Mutex<Vec<(String, FixedHistogram)>> = Mutex::new(Vec::new());
@@ -39,22 +35,14 @@ pub fn note_n(model: &str, n: u64) {
         return;
     }
     let mut all = PARALLEL.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(h) = slot(&mut all, model, || FixedHistogram::new(N_BUCKETS)) {
-        h.record(n as f64);
-    }
+    slot(&mut all, model, || FixedHistogram::new(N_BUCKETS)).record(n as f64);
 }
 
-/// `model`'s entry in `all`, made on its first use unless [`MAX_MODELS`] already have one.
-fn slot<'a, T>(all: &'a mut Vec<(String, T)>, model: &str, new: impl FnOnce() -> T) -> Option<&'a mut T> {
-    let i = match all.iter().position(|(m, _)| m == model) {
-        Some(i) => i,
-        None if all.len() < MAX_MODELS => {
-            all.push((model.to_owned(), new()));
-            all.len() - 1
-        }
-        None => return None,
-    };
-    Some(&mut all[i].1)
+/// `model`'s entry in `all`, made on its first use (models past [`super::MAX_MODELS`] share
+/// `other`'s, as in the shards).
+fn slot<'a, T>(all: &'a mut Vec<(String, T)>, model: &str, new: impl FnOnce() -> T) -> &'a mut T {
+    let i = super::model_entry(all, model, new);
+    &mut all[i].1
 }
 
 /// Distinct media items each model's multi-modal cache remembers (vLLM's holds 4 GiB of
@@ -80,7 +68,7 @@ pub fn note_media(model: &str, items: &[u64]) {
         return;
     }
     let mut all = MM_CACHES.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(cache) = slot(&mut all, model, MmCache::default) else { return };
+    let cache = slot(&mut all, model, MmCache::default);
     for &item in items {
         cache.queries += 1;
         if !cache.held.insert(item) {

@@ -6,6 +6,23 @@
 /// record call returns at once and scrapes read zeros. Never for real use.
 pub const OFF: bool = cfg!(feature = "no-metrics");
 
+/// Models told apart by name in metrics; more share the name `other`.
+pub const MAX_MODELS: usize = 128;
+
+/// The index of `model`'s entry in `models`, made by `make` on first use; beyond
+/// [`MAX_MODELS`] names, models share the entry `other`.
+pub fn model_entry<T>(models: &mut Vec<(String, T)>, model: &str, make: impl FnOnce() -> T) -> usize {
+    if let Some(i) = models.iter().position(|(n, _)| n == model) {
+        return i;
+    }
+    let name = if models.len() < MAX_MODELS { model } else { "other" };
+    if let Some(i) = models.iter().position(|(n, _)| n == name) {
+        return i;
+    }
+    models.push((name.to_owned(), make()));
+    models.len() - 1
+}
+
 pub mod dcgm;
 pub mod dynamo;
 pub mod engine_extra;

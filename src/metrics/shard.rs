@@ -18,9 +18,6 @@ use hdrhistogram::Histogram;
 
 use super::{model_stats::ModelStats, timing::Timing};
 
-/// Distinct model names tracked per core; further names share the label `other`.
-const MAX_MODELS: usize = 128;
-
 /// How often a core publishes its histograms for scrapes.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(20);
 
@@ -191,18 +188,9 @@ impl Recorder {
     }
 
     /// The slot of `model`'s statistics, created on first use; `max_model_len` sizes its token
-    /// histograms. Beyond `MAX_MODELS` names, models share the slot `other`.
+    /// histograms. Beyond [`super::MAX_MODELS`] names, models share the slot `other`.
     pub fn model_slot(&mut self, model: &str, max_model_len: u64) -> usize {
-        let models = &mut self.hist.models;
-        if let Some(i) = models.iter().position(|(n, _)| n == model) {
-            return i;
-        }
-        let name = if models.len() < MAX_MODELS { model } else { "other" };
-        if let Some(i) = models.iter().position(|(n, _)| n == name) {
-            return i;
-        }
-        models.push((name.to_owned(), ModelStats::new(max_model_len)));
-        models.len() - 1
+        super::model_entry(&mut self.hist.models, model, || ModelStats::new(max_model_len))
     }
 
     /// Records a response to `endpoint` (a route label index) that took `seconds` from the

@@ -26,9 +26,6 @@ use crate::sim::{
     kv::{BlockHash, BlockPool, EvictionPolicy, Residency, Stats},
 };
 
-/// Models tracked by name; more share the name `other` (as the metric shards do).
-const MAX_MODELS: usize = 128;
-
 /// Per-model (or per-endpoint) lookups.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -432,20 +429,11 @@ fn model_counts<'a>(models: &'a mut Vec<(String, Counts)>, model: &str) -> &'a m
     named(models, model, Counts::default)
 }
 
-/// `model`'s entry in `models`, made by `make` on first use (past [`MAX_MODELS`], `other`'s).
+/// `model`'s entry in `models`, made by `make` on first use (as the metric shards, models past
+/// [`crate::metrics::MAX_MODELS`] share `other`'s).
 fn named<'a, T>(models: &'a mut Vec<(String, T)>, model: &str, make: impl FnOnce() -> T) -> &'a mut T {
-    let name = match models.iter().position(|(n, _)| n == model) {
-        Some(i) => return &mut models[i].1,
-        None if models.len() < MAX_MODELS => model,
-        None => "other",
-    };
-    match models.iter().position(|(n, _)| n == name) {
-        Some(i) => &mut models[i].1,
-        None => {
-            models.push((name.to_owned(), make()));
-            &mut models.last_mut().expect("just pushed").1
-        }
-    }
+    let i = crate::metrics::model_entry(models, model, make);
+    &mut models[i].1
 }
 
 fn endpoint_counts<'a>(endpoints: &'a mut Vec<(&'static str, Counts)>, endpoint: &'static str) -> &'a mut Counts {
