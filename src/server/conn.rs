@@ -610,7 +610,10 @@ impl Conn {
         shard.add(Counter::StreamsActive, 1);
         let (mut first, mut last, mut billed) = (None, 0.0, false);
         let mut ok = self.flush().await;
+        // Until the stream ends its events go through the core's shared buffers, not this one.
+        core.recycle_event_buf(std::mem::take(&mut self.wbuf));
         while ok {
+            self.wbuf = core.event_buf();
             let before = stream.remaining();
             let elapsed = arrival.elapsed();
             let step = {
@@ -641,6 +644,7 @@ impl Conn {
                 billed = true;
             }
             ok = self.flush().await;
+            core.recycle_event_buf(std::mem::take(&mut self.wbuf));
             if ok {
                 shard.add(Counter::CompletionTokens, sent);
                 shard.add(Counter::SseEvents, sent);

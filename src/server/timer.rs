@@ -60,6 +60,9 @@ pub(crate) struct Timer {
     catching_up: Cell<bool>,
     /// Minimum gap between wake-ups (see [`window_for`]).
     window: Cell<Duration>,
+    /// The time of the latest firing: a woken sleep whose deadline is before it is over without
+    /// reading the clock again.
+    fired: Cell<Instant>,
     /// The timerfd, registered with the runtime only to await its readiness (never read through
     /// monoio; see `clear`).
     fd: TcpStream,
@@ -107,7 +110,7 @@ impl Timer {
         let fd = TcpStream::from_std(unsafe { std::net::TcpStream::from_raw_fd(raw) })?;
         let (first, queue) = (RefCell::default(), RefCell::default());
         let (armed, catching_up, window) = (Cell::new(None), Cell::new(false), Cell::new(NARROWEST));
-        Ok(Timer { first, queue, armed, catching_up, window, fd })
+        Ok(Timer { first, queue, armed, catching_up, window, fired: Cell::new(Instant::now()), fd })
     }
 
     /// Creates the core's timer and spawns the task that fires it; call inside the core's runtime.
@@ -171,6 +174,7 @@ impl Timer {
     /// more later events are due (the caller comes back next round), otherwise arms for the
     /// next deadline (or clears the fd).
     fn fire(&self, now: Instant) -> bool {
+        self.fired.set(now);
         let (mut first, mut queue) = (self.first.borrow_mut(), self.queue.borrow_mut());
         // Waking only schedules the task; it does not run here. Tasks run in the order woken.
         wake_due(&mut first, now, usize::MAX);
@@ -290,6 +294,9 @@ impl Future for Sleep<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.queued && self.at <= self.timer.fired.get() {
+            return Poll::Ready(());
+        }
         let now = Instant::now();
         // A later event already due queues behind those the timer has not woken yet, so that a
         // core that fell behind keeps first events ahead and its batches bounded.

@@ -116,6 +116,7 @@ async fn serve(
         recorder: RefCell::new(Recorder::default()),
         timer,
         date: Cell::new((0, [0; 29])),
+        event_bufs: RefCell::default(),
         app,
     });
     monoio::spawn(publish_metrics(core.clone()));
