@@ -113,30 +113,33 @@ done
 # 200,000 events/s offered on one core: an open loop of 2,000 requests/s x 100 tokens (ITL 10 ms,
 # TTFT 50 ms; ~2,080 streams at once), with what the server delivered read from its own event
 # counter over 10 s of steady state.
-paced_open() { # -> "ok errors delivered_events/s ttft_p50 ttft_p99 itl_mean itl_p99 itl_mean_err_% server_cpu_%"
-  local c0 c1 t0 t1
+paced_open() { # -> "ok errors delivered_events/s ttft_p50 ttft_p99 itl_mean itl_p99 itl_mean_err_% gap_p50 gap_p90 gap_p99 coalesced_% lateness_p50 lateness_p99 lateness_over_2ms_% server_cpu_% core0_busy_%"
+  local m0 m1 t0 t1 k0 k1
   start_server --ttft 50:0 --itl 10:0
-  events() { curl -s "127.0.0.1:$PORT/metrics" | awk '/^fakeai_sse_events_total / {print $2}'; }
+  events() { awk '/^fakeai_sse_events_total / {print $2}' <<<"$1"; }
   bench_client --url "http://127.0.0.1:$PORT" --rate 2000 --arrival constant --requests 30000 \
     --max-tokens 100 --expect-ttft 50 --expect-itl 10 --cpus 1 --warmup 3s --duration 60s --clock "${CLOCK:-read}" \
     --json >/tmp/perf-open.json &
   local bench=$!
-  sleep 4; c0=$(events); t0=$(cpu_ticks); sleep 10; c1=$(events); t1=$(cpu_ticks)
+  sleep 4; m0=$(curl -s "127.0.0.1:$PORT/metrics"); t0=$(cpu_ticks); k0=$(core0_ticks)
+  sleep 10; m1=$(curl -s "127.0.0.1:$PORT/metrics"); t1=$(cpu_ticks); k1=$(core0_ticks)
   wait "$bench"
   stop_server
-  python3 - "$c0" "$c1" "$((t1 - t0))" <<'PY'
+  python3 - "$(events "$m0")" "$(events "$m1")" "$((t1 - t0))" "$(window_lateness "$m0" "$m1")" "$k0" "$k1" <<'PY'
 import json, sys
 r = json.load(open("/tmp/perf-open.json")); c0, c1, ticks = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-t, i = r["ttft_ms"], r["itl_ms"]
+(b0, w0), (b1, w1) = (map(int, a.split(",")) for a in sys.argv[5:7])
+t, i, g = r["ttft_ms"], r["itl_ms"], r["inter_chunk_ms"]
 print(f'{r["requests_ok"]} {sum(r["errors"].values())} {(c1 - c0) / 10:.0f} {t["p50"]:.2f} {t["p99"]:.2f} '
-      f'{i["mean"]:.3f} {i["p99"]:.3f} {i["error_vs_config"]["mean_pct"]:.2f} {ticks / 10:.0f}')
+      f'{i["mean"]:.3f} {i["p99"]:.3f} {i["error_vs_config"]["mean_pct"]:.2f} {g["p50"]:.2f} {g["p90"]:.2f} {g["p99"]:.2f} '
+      f'{r["coalesced_share"] * 100:.2f} {sys.argv[4]} {ticks / 10:.0f} {(b1 - b0) * 100 / max(w1 - w0, 1):.0f}')
 PY
 }
 if [[ " $scenarios " == *" open "* ]]; then
-  echo "open (clock ${CLOCK:-read}): 2,000 req/s x 100 tokens | ok errors delivered_events/s ttft_p50 ttft_p99 itl_mean itl_p99 itl_mean_err_% server_cpu_% (medians of $RUNS)"
+  echo "open (clock ${CLOCK:-read}): 2,000 req/s x 100 tokens | ok errors delivered_events/s ttft_p50 ttft_p99 itl_mean itl_p99 itl_mean_err_% gap_p50 gap_p90 gap_p99 coalesced_% lateness_p50 lateness_p99 lateness_over_2ms_% server_cpu_% core0_busy_% (medians of $RUNS)"
   rows=$(for _ in $(seq "$RUNS"); do paced_open; done)
   echo "open: runs: $(tr '\n' ';' <<<"$rows")"
-  echo "open: 2000 100 | $(for col in $(seq 9); do cut -d' ' -f"$col" <<<"$rows" | median; done | tr '\n' ' ')"
+  echo "open: 2000 100 | $(for col in $(seq 17); do cut -d' ' -f"$col" <<<"$rows" | median; done | tr '\n' ' ')"
 fi
 
 if [[ " $scenarios " == *" memory "* ]]; then
