@@ -37,10 +37,11 @@ pub(crate) struct Core {
 
 /// A new event buffer's capacity: a few events; a coalesced batch grows it.
 const EVENT_BUF: usize = 4096;
-/// Buffers grown past this are not kept.
-const MAX_POOLED_CAPACITY: usize = 64 * 1024;
-/// At most this many idle buffers are kept (about the sends one core has in flight at once).
-const MAX_POOLED: usize = 1024;
+/// Buffers grown past this (a zero-latency stream's whole response) are not kept.
+const MAX_POOLED_CAPACITY: usize = 16 * 1024;
+/// At most this many idle buffers are kept: the sends one core has in flight at once are about a
+/// timer batch (32) plus the first events due with it, so after a burst at most 4 MiB stay.
+const MAX_POOLED: usize = 256;
 
 impl Core {
     /// This worker's metrics shard.
