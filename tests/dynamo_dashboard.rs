@@ -68,15 +68,15 @@ fn engine_dashboard_draws_and_updates_in_headless_chromium_under_traffic() {
             thread::spawn(move || {
                 let mut c = common::Conn::new(std::net::TcpStream::connect(addr).unwrap());
                 let body = chat("dash", &prompt, r#""max_tokens":10,"ignore_eos":true,"stream":true"#);
-                let mut round = 0;
-                while round == 0 || !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut stream = || {
                     c.send("POST", "/v1/chat/completions", Some(&body), &[]);
-                    let status = c.response().status;
-                    round += 1;
-                    if round == 1 {
-                        warm.wait();
-                    }
-                    assert_eq!(status, 200);
+                    c.response().status
+                };
+                let first = stream();
+                warm.wait();
+                assert_eq!(first, 200);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    assert_eq!(stream(), 200);
                 }
             })
         })
